@@ -1,0 +1,98 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{EnvironmentId, ProjectId, WorkspaceId};
+use crate::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
+use crate::timestamp::Timestamp;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateProjectRequest {
+    pub slug: String,
+    /// A git URL to track instead of pushes to Slipway.
+    #[serde(default)]
+    pub repo_url: Option<String>,
+    /// The deploy branch (default `main`).
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// A domain of the user's that becomes production's primary URL.
+    #[serde(default)]
+    pub custom_domain: Option<String>,
+}
+
+/// PATCH body: an absent field is left alone, `null` clears it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateProjectRequest {
+    #[serde(
+        default,
+        deserialize_with = "super::patch_field",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub repo_url: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "super::patch_field",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub custom_domain: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Project {
+    pub id: ProjectId,
+    pub workspace_id: WorkspaceId,
+    pub slug: ProjectSlug,
+    pub workspace: WorkspaceSlug,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_url: Option<String>,
+    pub branch: String,
+    /// Production's primary URL.
+    pub url: String,
+    pub environments: Vec<Environment>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Environment {
+    pub id: EnvironmentId,
+    pub name: EnvironmentName,
+    /// The primary URL: the custom domain if there is one, else the generated hostname.
+    pub url: String,
+    /// Every hostname routed here, generated first.
+    pub hostnames: Vec<String>,
+    pub target: RuntimeTarget,
+    pub created_at: Timestamp,
+}
+
+/// Where an environment runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeTarget {
+    /// The agent on this machine.
+    Local,
+    /// A Kubernetes cluster through GitOps.
+    Kubernetes,
+}
+
+impl RuntimeTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeTarget::Local => "local",
+            RuntimeTarget::Kubernetes => "kubernetes",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [RuntimeTarget::Local, RuntimeTarget::Kubernetes]
+            .into_iter()
+            .find(|t| t.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateEnvironmentRequest {
+    pub name: String,
+}

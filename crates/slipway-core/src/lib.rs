@@ -1,0 +1,19 @@
+//! Slipway's domain, free of I/O: identifiers, naming rules, roles, the
+//! deployment status machine, image tags and the JSON types of the REST API.
+//!
+//! The CLI and the server share this crate, so everything a user can type or
+//! read is parsed and printed here exactly once. Start with [`names`] (what a
+//! valid slug or hostname is) and [`deployment`] (the status machine).
+
+pub mod api;
+pub mod deployment;
+pub mod error_code;
+pub mod hostname;
+pub mod ids;
+pub mod image_tag;
+mod macros;
+pub mod names;
+pub mod role;
+pub mod timestamp;
+
+pub use error_code::ErrorCode;

@@ -1,0 +1,196 @@
+//! Deployment records: numbered per project, moved through the status
+//! machine of `slipway_core::deployment` with a compare-and-set on the old
+//! status.
+
+use slipway_core::api::Deployment;
+use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
+use slipway_core::ids::{DeploymentId, EnvironmentId, WorkspaceId};
+use slipway_core::image_tag::CommitSha;
+use slipway_core::timestamp::Timestamp;
+use slipway_core::ErrorCode;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::audit::{self, Actor};
+use crate::error::stored;
+use crate::page::{Order, PageRequest, Paged};
+use crate::projects::resolve_environment;
+use crate::scope::Scope;
+use crate::{Store, StoreError};
+
+fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
+    let status: String = row.try_get("status")?;
+    let commit: Option<String> = row.try_get("commit_sha")?;
+    let number: i64 = row.try_get("number")?;
+    Ok(Deployment {
+        id: stored(DeploymentId::parse(&row.try_get::<String, _>("id")?))?,
+        environment_id: stored(EnvironmentId::parse(
+            &row.try_get::<String, _>("environment_id")?,
+        ))?,
+        number: stored(BuildNumber::new(u64::try_from(number).unwrap_or(0)))?,
+        status: DeploymentStatus::parse(&status).ok_or(StoreError::Corrupt(status))?,
+        commit_sha: commit
+            .map(|sha| stored(CommitSha::parse(&sha)))
+            .transpose()?,
+        failure_reason: row.try_get("failure_reason")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn deployment_not_found(number: impl std::fmt::Display) -> StoreError {
+    StoreError::not_found(
+        ErrorCode::DeploymentNotFound,
+        format!("no deployment #{number} in this environment"),
+    )
+}
+
+impl Store {
+    /// Queues a deployment, taking the project's next build number.
+    pub async fn create_deployment(
+        &self,
+        actor: &Actor,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+        commit: Option<&CommitSha>,
+    ) -> Result<Deployment, StoreError> {
+        let mut tx = self.write(Scope::Tenant(workspace)).await?;
+        let (project_id, environment_id) =
+            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let number: i64 = sqlx::query(
+            "UPDATE projects SET next_build_number = next_build_number + 1 WHERE id = $1 RETURNING next_build_number - 1",
+        )
+        .bind(project_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let now = Timestamp::now();
+        let id = DeploymentId::generate();
+        sqlx::query(
+            "INSERT INTO deployments (id, workspace_id, project_id, environment_id, number, status, commit_sha,
+                                      created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $8)",
+        )
+        .bind(id.as_str())
+        .bind(workspace.as_str())
+        .bind(project_id.as_str())
+        .bind(environment_id.as_str())
+        .bind(number)
+        .bind(commit.map(CommitSha::as_str))
+        .bind(actor.user_id.as_ref().map(|id| id.as_str()))
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            Some(workspace),
+            actor,
+            "deployment.create",
+            &format!("project/{project}/{environment}#{number}"),
+        )
+        .await?;
+        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        deployment_from(&row)
+    }
+
+    /// Moves a deployment along the status machine. Fails with
+    /// `DEPLOYMENT_STATE_CONFLICT` if the move is not allowed from the stored
+    /// status, or if another writer changed it first.
+    pub async fn transition_deployment(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        transition: Transition,
+        reason: Option<&str>,
+    ) -> Result<Deployment, StoreError> {
+        let mut tx = self.write(Scope::Tenant(workspace)).await?;
+        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1 AND workspace_id = $2")
+            .bind(id.as_str())
+            .bind(workspace.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| deployment_not_found(id))?;
+        let current = deployment_from(&row)?;
+        let next = current.status.apply(transition).map_err(|err| {
+            StoreError::conflict(ErrorCode::DeploymentStateConflict, err.to_string())
+        })?;
+        let changed = sqlx::query(
+            "UPDATE deployments SET status = $1, failure_reason = COALESCE($2, failure_reason), updated_at = $3
+             WHERE id = $4 AND status = $5",
+        )
+        .bind(next.as_str())
+        .bind(reason)
+        .bind(Timestamp::now().as_millis())
+        .bind(id.as_str())
+        .bind(current.status.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::conflict(
+                ErrorCode::DeploymentStateConflict,
+                "the deployment changed meanwhile",
+            ));
+        }
+        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        deployment_from(&row)
+    }
+
+    /// An environment's deployments, newest first.
+    pub async fn list_deployments(
+        &self,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+        page: &PageRequest,
+    ) -> Result<Paged<Deployment>, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let (_, environment_id) =
+            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let (cmp, dir) = Order::NewestFirst.sql();
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM deployments WHERE environment_id = $1 AND id {cmp} $2 ORDER BY id {dir} LIMIT $3"
+        ))
+        .bind(environment_id.as_str())
+        .bind(page.bound(Order::NewestFirst))
+        .bind(page.fetch())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let items = rows
+            .iter()
+            .map(deployment_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Paged::from_rows(items, page, |d| d.id.to_string()))
+    }
+
+    pub async fn deployment(
+        &self,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+        number: BuildNumber,
+    ) -> Result<Deployment, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let (_, environment_id) =
+            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let row =
+            sqlx::query("SELECT * FROM deployments WHERE environment_id = $1 AND number = $2")
+                .bind(environment_id.as_str())
+                .bind(i64::try_from(number.get()).unwrap_or(i64::MAX))
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| deployment_not_found(number))?;
+        tx.commit().await?;
+        deployment_from(&row)
+    }
+}

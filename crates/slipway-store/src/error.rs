@@ -1,0 +1,85 @@
+use slipway_core::ErrorCode;
+
+/// What can go wrong in the store. `Conflict` and `NotFound` carry the API
+/// error code the caller should answer with; the rest are the server's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The request clashes with stored state: a slug or hostname is taken,
+    /// the last owner would go, a status change lost a race.
+    #[error("{message}")]
+    Conflict { code: ErrorCode, message: String },
+    /// No such object in this scope (which includes "another tenant's").
+    #[error("{message}")]
+    NotFound { code: ErrorCode, message: String },
+    /// Credentials or a token did not check out.
+    #[error("authentication failed ({0})")]
+    Unauthenticated(ErrorCode),
+    /// A setting such as the database URL or the sealing key is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// The database did not answer at start-up.
+    #[error("cannot reach the database at {target}: {source}. Check that the server runs and the URL is right")]
+    Unreachable {
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A stored value does not decode (a bad row, or the wrong sealing key).
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The URL without its password, for messages.
+    pub(crate) fn unreachable(url: &str, source: sqlx::Error) -> Self {
+        let target = match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                format!("{scheme}://{host}")
+            }
+            None => url.to_owned(),
+        };
+        Self::Unreachable { target, source }
+    }
+
+    /// Whether the database rejected a duplicate key.
+    pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+        matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+}
+
+/// Maps a unique-key violation of one statement to a conflict with `code`.
+pub(crate) fn on_duplicate(
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |err| {
+        if StoreError::is_unique_violation(&err) {
+            StoreError::conflict(code, message)
+        } else {
+            StoreError::Database(err)
+        }
+    }
+}
+
+/// Decodes a stored column into a core type, reporting a bad row as `Corrupt`.
+pub(crate) fn stored<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|err| StoreError::Corrupt(err.to_string()))
+}

@@ -1,0 +1,148 @@
+//! Slipway's persistence. One [`Store`] speaks to SQLite (the embedded
+//! default) or PostgreSQL with the same SQL, so both behave alike.
+//!
+//! Every call is one transaction in a [`Scope`]: a tenant scope names the
+//! workspace, and on PostgreSQL the store puts that workspace in a
+//! per-transaction setting that row-level-security policies compare with each
+//! row's `workspace_id` — a query that forgets its filter still sees nothing
+//! of another tenant. The platform scope, for the few cross-tenant operations
+//! (resolving a workspace slug, the job queue), is spelt out at each call.
+//!
+//! Start reading at [`Store::connect`], then `migrate.rs` and `scope.rs`;
+//! each remaining module owns one table group. Every mutating call writes its
+//! audit row inside the same transaction.
+
+mod audit;
+mod config;
+mod deployments;
+mod error;
+mod identity;
+mod jobs;
+mod migrate;
+mod page;
+mod projects;
+mod scope;
+mod sealing;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod users;
+mod workspaces;
+
+pub use audit::Actor;
+pub use error::StoreError;
+pub use identity::{hash_password, verify_password, TokenSecret};
+pub use jobs::{ClaimedJob, JobStatus, NewJob};
+pub use page::{Order, PageRequest, Paged};
+pub use projects::{NewProject, ProjectPatch};
+pub use scope::{Backend, Scope};
+pub use sealing::{SealingKey, SEALING_KEY_LEN};
+pub use users::{Authenticated, NewUser};
+pub use workspaces::Access;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use slipway_core::hostname::PublicUrls;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+/// The handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    sealer: sealing::Sealer,
+    urls: PublicUrls,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The role PostgreSQL connections switch to: it owns nothing and cannot
+/// bypass row-level security, even when Slipway logs in as a superuser.
+pub const POSTGRES_APP_ROLE: &str = "slipway_app";
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`), applies pending
+    /// migrations, and returns a pool ready for use. Config var values are
+    /// sealed with `key`, which must live outside the database.
+    pub async fn connect(url: &str, key: SealingKey) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|err| StoreError::Config(format!("database URL: {err}")))?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+
+        let mut admin = options
+            .connect()
+            .await
+            .map_err(|err| StoreError::unreachable(url, err))?;
+        migrate::run(&mut admin, backend).await?;
+        drop(admin);
+
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    let setup = match backend {
+                        Backend::Sqlite => {
+                            "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000"
+                        }
+                        Backend::Postgres => "SET ROLE slipway_app",
+                    };
+                    conn.execute(setup).await.map(|_| ())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|err| StoreError::unreachable(url, err))?;
+        Ok(Self {
+            pool,
+            backend,
+            sealer: sealing::Sealer::new(key),
+            urls: PublicUrls::default(),
+        })
+    }
+
+    /// How environment URLs are written (scheme and router port).
+    pub fn with_public_urls(mut self, urls: PublicUrls) -> Self {
+        self.urls = urls;
+        self
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Waits for in-flight queries and closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.pool
+            .execute("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(StoreError::from)
+    }
+}
+
+/// `sqlite://` URL of the database file inside a data directory.
+pub fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("slipway.db").display()
+    )
+}

@@ -1,0 +1,490 @@
+//! Projects, their environments, and the routes (hostnames) of each
+//! environment. Hostnames are unique on the whole platform: the `routes`
+//! primary key refuses a collision even with a row this tenant cannot see.
+
+use std::collections::BTreeMap;
+
+use slipway_core::api::{Environment, Project, RuntimeTarget, Workspace};
+use slipway_core::hostname::{CustomDomain, Hostname};
+use slipway_core::ids::{EnvironmentId, ProjectId, WorkspaceId};
+use slipway_core::names::{Branch, EnvironmentName, ProjectSlug, RepoUrl};
+use slipway_core::timestamp::Timestamp;
+use slipway_core::ErrorCode;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::audit::{self, Actor};
+use crate::error::{on_duplicate, stored};
+use crate::page::{Order, PageRequest, Paged};
+use crate::scope::{Scope, Tx};
+use crate::{Store, StoreError};
+
+/// A project to create, with the hostnames of its production environment.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub slug: ProjectSlug,
+    pub repo_url: Option<RepoUrl>,
+    pub branch: Branch,
+    pub generated_hostname: Hostname,
+    pub custom_domain: Option<CustomDomain>,
+}
+
+/// Changes to a project: `None` leaves a field alone; `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPatch {
+    pub repo_url: Option<Option<RepoUrl>>,
+    pub branch: Option<Branch>,
+    pub custom_domain: Option<Option<CustomDomain>>,
+}
+
+pub(crate) fn project_not_found(slug: &str) -> StoreError {
+    StoreError::not_found(
+        ErrorCode::ProjectNotFound,
+        format!("no project `{slug}` in this workspace"),
+    )
+}
+
+fn environment_not_found(name: &str) -> StoreError {
+    StoreError::not_found(
+        ErrorCode::EnvironmentNotFound,
+        format!("no environment `{name}` in this project"),
+    )
+}
+
+fn hostname_taken(host: &str) -> (ErrorCode, String) {
+    (
+        ErrorCode::HostnameTaken,
+        format!(
+            "the hostname {host} is already in use on this platform; choose another slug or domain"
+        ),
+    )
+}
+
+async fn insert_route(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    environment: &EnvironmentId,
+    host: &str,
+    kind: &str,
+) -> Result<(), StoreError> {
+    let (code, message) = hostname_taken(host);
+    sqlx::query(
+        "INSERT INTO routes (hostname, workspace_id, environment_id, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(host)
+    .bind(workspace.as_str())
+    .bind(environment.as_str())
+    .bind(kind)
+    .bind(Timestamp::now().as_millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(on_duplicate(code, message))?;
+    Ok(())
+}
+
+async fn insert_environment(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    project: &ProjectId,
+    name: &EnvironmentName,
+    hostname: &Hostname,
+) -> Result<EnvironmentId, StoreError> {
+    let id = EnvironmentId::generate();
+    sqlx::query(
+        "INSERT INTO environments (id, workspace_id, project_id, name, target, created_at)
+         VALUES ($1, $2, $3, $4, 'local', $5)",
+    )
+    .bind(id.as_str())
+    .bind(workspace.as_str())
+    .bind(project.as_str())
+    .bind(name.as_str())
+    .bind(Timestamp::now().as_millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(on_duplicate(
+        ErrorCode::EnvironmentExists,
+        format!("environment `{name}` already exists"),
+    ))?;
+    insert_route(tx, workspace, &id, hostname.as_str(), "generated").await?;
+    Ok(id)
+}
+
+/// The project row (without environments) for a slug.
+pub(crate) async fn project_row(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    slug: &str,
+) -> Result<AnyRow, StoreError> {
+    sqlx::query("SELECT * FROM projects WHERE workspace_id = $1 AND slug = $2")
+        .bind(workspace.as_str())
+        .bind(slug)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| project_not_found(slug))
+}
+
+/// The IDs of a project's environment, telling a missing project from a
+/// missing environment.
+pub(crate) async fn resolve_environment(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    project: &str,
+    environment: &str,
+) -> Result<(ProjectId, EnvironmentId), StoreError> {
+    let row = sqlx::query(
+        "SELECT p.id AS project_id, e.id AS environment_id FROM projects p
+         LEFT JOIN environments e ON e.project_id = p.id AND e.name = $3
+         WHERE p.workspace_id = $1 AND p.slug = $2",
+    )
+    .bind(workspace.as_str())
+    .bind(project)
+    .bind(environment)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| project_not_found(project))?;
+    let environment_id: Option<String> = row.try_get("environment_id")?;
+    let environment_id = environment_id.ok_or_else(|| environment_not_found(environment))?;
+    Ok((
+        stored(ProjectId::parse(&row.try_get::<String, _>("project_id")?))?,
+        stored(EnvironmentId::parse(&environment_id))?,
+    ))
+}
+
+impl Store {
+    /// The environments (with hostnames) of the workspace's projects whose
+    /// IDs lie in `first..=last` — one query for a whole page of projects.
+    async fn environments_between(
+        &self,
+        tx: &mut Tx,
+        workspace: &WorkspaceId,
+        first: &str,
+        last: &str,
+    ) -> Result<BTreeMap<String, Vec<Environment>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.project_id, e.name, e.target, e.created_at, r.hostname, r.kind
+             FROM environments e LEFT JOIN routes r ON r.environment_id = e.id
+             WHERE e.workspace_id = $1 AND e.project_id >= $2 AND e.project_id <= $3
+             ORDER BY e.project_id, e.id, r.kind DESC, r.created_at, r.hostname",
+        )
+        .bind(workspace.as_str())
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut by_project: BTreeMap<String, Vec<Environment>> = BTreeMap::new();
+        for row in &rows {
+            let id = stored(EnvironmentId::parse(&row.try_get::<String, _>("id")?))?;
+            let environments = by_project.entry(row.try_get("project_id")?).or_default();
+            if environments.last().is_none_or(|env| env.id != id) {
+                let target: String = row.try_get("target")?;
+                environments.push(Environment {
+                    id,
+                    name: stored(EnvironmentName::parse(&row.try_get::<String, _>("name")?))?,
+                    url: String::new(),
+                    hostnames: Vec::new(),
+                    target: RuntimeTarget::parse(&target)
+                        .ok_or_else(|| StoreError::Corrupt(target))?,
+                    created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                });
+            }
+            if let (Some(env), Some(host)) = (
+                environments.last_mut(),
+                row.try_get::<Option<String>, _>("hostname")?,
+            ) {
+                env.hostnames.push(host);
+            }
+        }
+        for env in by_project.values_mut().flatten() {
+            // Routes come generated first, then custom domains in the order
+            // they were added; the first custom domain is the primary URL.
+            if let Some(primary) = env.hostnames.get(1).or(env.hostnames.first()) {
+                env.url = self.urls.url(primary);
+            }
+        }
+        Ok(by_project)
+    }
+
+    async fn projects_from(
+        &self,
+        tx: &mut Tx,
+        workspace: &Workspace,
+        rows: &[AnyRow],
+    ) -> Result<Vec<Project>, StoreError> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(Vec::new());
+        };
+        let (first, last): (String, String) = (first.try_get("id")?, last.try_get("id")?);
+        let (first, last) = if first <= last {
+            (first, last)
+        } else {
+            (last, first)
+        };
+        let mut environments = self
+            .environments_between(tx, &workspace.id, &first, &last)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let environments = environments.remove(&id).unwrap_or_default();
+                let url = environments
+                    .iter()
+                    .find(|env| env.name.is_production())
+                    .map(|env| env.url.clone())
+                    .unwrap_or_default();
+                let repo_url: Option<String> = row.try_get("repo_url")?;
+                Ok(Project {
+                    id: stored(ProjectId::parse(&id))?,
+                    workspace_id: workspace.id.clone(),
+                    slug: stored(ProjectSlug::parse(&row.try_get::<String, _>("slug")?))?,
+                    workspace: workspace.slug.clone(),
+                    repo_url,
+                    branch: row.try_get("branch")?,
+                    url,
+                    environments,
+                    created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn create_project(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        new: NewProject,
+    ) -> Result<Project, StoreError> {
+        let id = ProjectId::generate();
+        let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
+        sqlx::query(
+            "INSERT INTO projects (id, workspace_id, slug, repo_url, branch, next_build_number, created_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6)",
+        )
+        .bind(id.as_str())
+        .bind(workspace.id.as_str())
+        .bind(new.slug.as_str())
+        .bind(new.repo_url.as_ref().map(RepoUrl::as_str))
+        .bind(new.branch.as_str())
+        .bind(Timestamp::now().as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(on_duplicate(ErrorCode::ProjectExists, format!("project `{}` already exists here", new.slug)))?;
+        let production = insert_environment(
+            &mut tx,
+            &workspace.id,
+            &id,
+            &EnvironmentName::production(),
+            &new.generated_hostname,
+        )
+        .await?;
+        if let Some(domain) = &new.custom_domain {
+            insert_route(
+                &mut tx,
+                &workspace.id,
+                &production,
+                domain.as_str(),
+                "custom",
+            )
+            .await?;
+        }
+        audit::record(
+            &mut tx,
+            Some(&workspace.id),
+            actor,
+            "project.create",
+            &format!("project/{}", new.slug),
+        )
+        .await?;
+        let row = project_row(&mut tx, &workspace.id, new.slug.as_str()).await?;
+        let project = self
+            .projects_from(&mut tx, workspace, &[row])
+            .await?
+            .remove(0);
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn list_projects(
+        &self,
+        workspace: &Workspace,
+        page: &PageRequest,
+    ) -> Result<Paged<Project>, StoreError> {
+        let mut tx = self.read(Scope::Tenant(&workspace.id)).await?;
+        let (cmp, dir) = Order::OldestFirst.sql();
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM projects WHERE workspace_id = $1 AND id {cmp} $2 ORDER BY id {dir} LIMIT $3"
+        ))
+        .bind(workspace.id.as_str())
+        .bind(page.bound(Order::OldestFirst))
+        .bind(page.fetch())
+        .fetch_all(&mut *tx)
+        .await?;
+        let projects = self.projects_from(&mut tx, workspace, &rows).await?;
+        tx.commit().await?;
+        Ok(Paged::from_rows(projects, page, |p| p.id.to_string()))
+    }
+
+    pub async fn project(&self, workspace: &Workspace, slug: &str) -> Result<Project, StoreError> {
+        let mut tx = self.read(Scope::Tenant(&workspace.id)).await?;
+        let row = project_row(&mut tx, &workspace.id, slug).await?;
+        let project = self
+            .projects_from(&mut tx, workspace, &[row])
+            .await?
+            .remove(0);
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn update_project(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        slug: &str,
+        patch: ProjectPatch,
+    ) -> Result<Project, StoreError> {
+        let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
+        let (project, production) =
+            resolve_environment(&mut tx, &workspace.id, slug, EnvironmentName::PRODUCTION).await?;
+        if let Some(repo_url) = &patch.repo_url {
+            sqlx::query("UPDATE projects SET repo_url = $1 WHERE id = $2")
+                .bind(repo_url.as_ref().map(RepoUrl::as_str))
+                .bind(project.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(branch) = &patch.branch {
+            sqlx::query("UPDATE projects SET branch = $1 WHERE id = $2")
+                .bind(branch.as_str())
+                .bind(project.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(domain) = &patch.custom_domain {
+            sqlx::query("DELETE FROM routes WHERE environment_id = $1 AND kind = 'custom'")
+                .bind(production.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if let Some(domain) = domain {
+                insert_route(
+                    &mut tx,
+                    &workspace.id,
+                    &production,
+                    domain.as_str(),
+                    "custom",
+                )
+                .await?;
+            }
+        }
+        audit::record(
+            &mut tx,
+            Some(&workspace.id),
+            actor,
+            "project.update",
+            &format!("project/{slug}"),
+        )
+        .await?;
+        let row = project_row(&mut tx, &workspace.id, slug).await?;
+        let updated = self
+            .projects_from(&mut tx, workspace, &[row])
+            .await?
+            .remove(0);
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Deletes a project with its environments, routes, config and deployments.
+    pub async fn delete_project(
+        &self,
+        actor: &Actor,
+        workspace: &WorkspaceId,
+        slug: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write(Scope::Tenant(workspace)).await?;
+        let deleted = sqlx::query("DELETE FROM projects WHERE workspace_id = $1 AND slug = $2")
+            .bind(workspace.as_str())
+            .bind(slug)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(project_not_found(slug));
+        }
+        audit::record(
+            &mut tx,
+            Some(workspace),
+            actor,
+            "project.delete",
+            &format!("project/{slug}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_environment(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        project: &str,
+        name: &EnvironmentName,
+        hostname: &Hostname,
+    ) -> Result<Environment, StoreError> {
+        let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
+        let row = project_row(&mut tx, &workspace.id, project).await?;
+        let project_id = stored(ProjectId::parse(&row.try_get::<String, _>("id")?))?;
+        let id = insert_environment(&mut tx, &workspace.id, &project_id, name, hostname).await?;
+        audit::record(
+            &mut tx,
+            Some(&workspace.id),
+            actor,
+            "environment.create",
+            &format!("project/{project}/{name}"),
+        )
+        .await?;
+        let mut environments = self
+            .environments_between(
+                &mut tx,
+                &workspace.id,
+                project_id.as_str(),
+                project_id.as_str(),
+            )
+            .await?;
+        tx.commit().await?;
+        environments
+            .remove(project_id.as_str())
+            .and_then(|envs| envs.into_iter().find(|env| env.id == id))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("environment {id} vanished while it was created"))
+            })
+    }
+
+    pub async fn delete_environment(
+        &self,
+        actor: &Actor,
+        workspace: &WorkspaceId,
+        project: &str,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write(Scope::Tenant(workspace)).await?;
+        let (_, environment) = resolve_environment(&mut tx, workspace, project, name).await?;
+        if name == EnvironmentName::PRODUCTION {
+            return Err(StoreError::conflict(
+                ErrorCode::EnvironmentProtected,
+                "the production environment cannot be deleted; delete the project instead",
+            ));
+        }
+        sqlx::query("DELETE FROM environments WHERE id = $1")
+            .bind(environment.as_str())
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            Some(workspace),
+            actor,
+            "environment.delete",
+            &format!("project/{project}/{name}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
