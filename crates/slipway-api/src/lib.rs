@@ -1,1 +1,130 @@
-//! placeholder
+//! Slipway's control-plane HTTP server: the REST API under `/v1` with its
+//! OpenAPI document, bearer-token authentication and workspace roles.
+//!
+//! Start at [`app`], which assembles the routes of `routes/` (one file per
+//! resource) behind the request-ID and error-envelope middleware of
+//! `envelope.rs`. Handlers parse input with the types of `slipway-core`,
+//! check the caller's [`Permission`](slipway_core::role::Permission) and call
+//! the store; they never build SQL or error JSON themselves.
+
+mod envelope;
+pub mod error;
+mod extract;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use slipway_core::hostname::{Hostname, PublicUrls};
+use slipway_core::names::{Password, Username};
+use slipway_store::{hash_password, NewUser, Store, StoreError};
+
+pub use error::ApiError;
+
+/// The header that carries a request's ID, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Settings of the control-plane API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The domain under which app hostnames are generated.
+    pub platform_domain: Hostname,
+    /// How app URLs are written (router scheme and port).
+    pub public_urls: PublicUrls,
+    /// Whether anyone may create an account with `POST /v1/users`.
+    pub open_signup: bool,
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl ApiConfig {
+    pub fn new(platform_domain: Hostname, public_urls: PublicUrls) -> Self {
+        Self {
+            platform_domain,
+            public_urls,
+            open_signup: false,
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ApiConfig>,
+}
+
+/// The whole HTTP application: `/v1`, `/v1/openapi.json` and `/healthz`.
+pub fn app(store: Store, config: ApiConfig) -> Router {
+    let max_body = config.max_body_bytes;
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+    };
+    let (router, openapi) = routes::all().split_for_parts();
+    let openapi = openapi::finish(openapi);
+    router
+        .merge(openapi::serve(openapi))
+        .route("/healthz", axum::routing::get(routes::health))
+        .fallback(|| async {
+            ApiError::new(
+                slipway_core::ErrorCode::NotFound,
+                "no such route; see /v1/openapi.json",
+            )
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(envelope::envelope))
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    config: ApiConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(store, config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Creates the platform admin `admin` on first start. Returns the password
+/// when it was generated, so the caller can show it once.
+pub async fn bootstrap_admin(
+    store: &Store,
+    password: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let generated = password.is_none().then(generate_password);
+    let text = password.or(generated.as_deref()).unwrap_or_default();
+    let password = Password::parse(text)
+        .map_err(|err| StoreError::Config(format!("SLIPWAY_ADMIN_PASSWORD: {err}")))?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|err| StoreError::Config(format!("password hashing stopped: {err}")))??;
+    let admin = NewUser {
+        // A literal that passes the username rule.
+        username: Username::parse("admin").map_err(|err| StoreError::Config(err.to_string()))?,
+        email: None,
+        password_hash: hash,
+        is_admin: true,
+    };
+    let created = store.bootstrap_admin(admin).await?;
+    Ok(if created { generated } else { None })
+}
+
+fn generate_password() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

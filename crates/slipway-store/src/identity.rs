@@ -63,6 +63,7 @@ pub(crate) fn token_hash(plain: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md, rule 5)
 mod tests {
     use super::*;
 

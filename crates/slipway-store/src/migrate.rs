@@ -31,7 +31,7 @@ const MIGRATIONS: &[Migration] = &[
 
 /// An arbitrary constant: the advisory lock that keeps two control planes
 /// starting at once from migrating the same database twice.
-const POSTGRES_MIGRATION_LOCK: i64 = 0x5_11b_a7;
+const POSTGRES_MIGRATION_LOCK: i64 = 0x0051_1ba7;
 
 pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<(), StoreError> {
     match backend {

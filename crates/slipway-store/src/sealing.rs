@@ -102,6 +102,7 @@ impl Sealer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md, rule 5)
 mod tests {
     use super::*;
 

@@ -1,1 +1,48 @@
-fn main() {}
+//! The `slipway` binary. `slipway up` runs the platform; every other verb is
+//! a client of the REST API. This file only parses the command line and
+//! maps failures to exit codes; the verbs live in `commands/`.
+
+mod client;
+mod commands;
+mod credentials;
+mod output;
+mod settings;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands::Command;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "slipway",
+    version,
+    about = "Push code, get a live URL. `slipway up` runs the platform."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(client::EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(commands::run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(client::exit_code(&err))
+        }
+    }
+}

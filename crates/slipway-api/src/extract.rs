@@ -1,0 +1,208 @@
+//! Request extractors that reject in the API's own error envelope, and the
+//! bearer-token extractor that names the caller.
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use slipway_core::api::PageQuery;
+use slipway_core::timestamp::Timestamp;
+use slipway_core::ErrorCode;
+use slipway_store::{Actor, Authenticated, PageRequest, Paged};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// A JSON body; a wrong content type answers 415, a bad body 400, a big one 413.
+#[derive(FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Path parameters, rejected in the envelope.
+#[derive(FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// Query parameters, rejected in the envelope.
+#[derive(FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// The authenticated caller of a request.
+pub struct Caller {
+    pub auth: Authenticated,
+    pub request_id: String,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.auth.user.id.clone()),
+            username: self.auth.user.username.to_string(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+pub(crate) fn request_id(parts: &Parts) -> String {
+    parts
+        .headers
+        .get(crate::REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::AuthRequired,
+                    "send an API token as `Authorization: Bearer <token>`",
+                )
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::TokenInvalid,
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?;
+        let auth = app.store.authenticate(token, Timestamp::now()).await?;
+        Ok(Caller {
+            auth,
+            request_id: request_id(parts),
+        })
+    }
+}
+
+/// `Option<Caller>`: no `Authorization` header means anonymous; a header
+/// that does not check out is still an error.
+impl<S> axum::extract::OptionalFromRequestParts<S> for Caller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            <Caller as FromRequestParts<S>>::from_request_parts(parts, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// The request ID of any request, for handlers without a caller (login).
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestId(request_id(parts)))
+    }
+}
+
+const CURSOR_PREFIX: &str = "c1.";
+const DEFAULT_LIMIT: u32 = 50;
+
+/// Turns `?limit=&cursor=` into a store page request.
+pub fn page_request(query: &PageQuery) -> Result<PageRequest, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("limit must be between 1 and {}", PageRequest::MAX_LIMIT),
+        ));
+    }
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    Ok(PageRequest { after, limit })
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidCursor,
+            "the cursor is not one this server issued",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    let id_shaped = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    id_shaped.then(|| id.to_owned()).ok_or_else(invalid)
+}
+
+/// A store page as the API's `Page`, with an opaque cursor.
+pub fn page_of<T>(paged: Paged<T>) -> slipway_core::api::Page<T> {
+    slipway_core::api::Page {
+        items: paged.items,
+        next_cursor: paged
+            .next
+            .map(|id| URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        let page = page_of(Paged {
+            items: vec![1],
+            next: Some("prj_0123".into()),
+        });
+        let cursor = page.next_cursor.unwrap();
+        let request = page_request(&PageQuery {
+            limit: Some(10),
+            cursor: Some(cursor),
+        })
+        .unwrap();
+        assert_eq!(request.after.as_deref(), Some("prj_0123"));
+        for forged in ["", "!!", "YWJj", &URL_SAFE_NO_PAD.encode("c1.x' OR 1=1")] {
+            let err = page_request(&PageQuery {
+                limit: None,
+                cursor: Some(forged.into()),
+            })
+            .unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidCursor, "{forged}");
+        }
+        for limit in [0, 201] {
+            let err = page_request(&PageQuery {
+                limit: Some(limit),
+                cursor: None,
+            })
+            .unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidRequest);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `GET|POST …/projects/{project}/environments`, `DELETE …/environments/{env}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use slipway_core::api::{CreateEnvironmentRequest, Environment, ErrorEnvelope};
+use slipway_core::hostname::generated_hostname;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
+use slipway_core::role::Permission;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_environments, create_environment))
+        .routes(routes!(delete_environment))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments", tag = "environments",
+    params(("ws" = String, Path), ("project" = String, Path)),
+    responses((status = 200, body = Vec<Environment>), (status = "4XX", body = ErrorEnvelope)))]
+async fn list_environments(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project)): ApiPath<(String, String)>,
+) -> Result<Json<Vec<Environment>>, ApiError> {
+    let access = app
+        .access(&caller, &ws, Permission::Read, "see environments")
+        .await?;
+    Ok(Json(
+        app.store
+            .project(&access.workspace, &project)
+            .await?
+            .environments,
+    ))
+}
+
+/// Adds an environment such as `staging`, at `<project>-<env>-<workspace>.<domain>`.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/projects/{project}/environments", tag = "environments",
+    params(("ws" = String, Path), ("project" = String, Path)), request_body = CreateEnvironmentRequest,
+    responses((status = 201, body = Environment), (status = "4XX", body = ErrorEnvelope)))]
+async fn create_environment(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<CreateEnvironmentRequest>,
+) -> Result<(StatusCode, Json<Environment>), ApiError> {
+    let access = app
+        .access(
+            &caller,
+            &ws,
+            Permission::ManageProjects,
+            "create environments",
+        )
+        .await?;
+    let name = EnvironmentName::parse(&body.name)?;
+    let project_slug = ProjectSlug::parse(&project).map_err(|_| {
+        ApiError::new(
+            slipway_core::ErrorCode::ProjectNotFound,
+            format!("no project `{project}` in this workspace"),
+        )
+    })?;
+    let hostname = generated_hostname(
+        &project_slug,
+        &name,
+        &access.workspace.slug,
+        &app.config.platform_domain,
+    )?;
+    let environment = app
+        .store
+        .create_environment(
+            &caller.actor(),
+            &access.workspace,
+            &project,
+            &name,
+            &hostname,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(environment)))
+}
+
+/// Deletes an environment other than `production`.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}", tag = "environments",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorEnvelope)))]
+async fn delete_environment(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let access = app
+        .access(
+            &caller,
+            &ws,
+            Permission::ManageProjects,
+            "delete environments",
+        )
+        .await?;
+    app.store
+        .delete_environment(&caller.actor(), access.id(), &project, &env)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,151 @@
+//! `GET|POST /v1/workspaces/{ws}/projects`, `GET|PATCH|DELETE …/projects/{project}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use slipway_core::api::{
+    CreateProjectRequest, ErrorEnvelope, Page, PageQuery, Project, UpdateProjectRequest,
+};
+use slipway_core::hostname::{generated_hostname, CustomDomain};
+use slipway_core::names::{Branch, EnvironmentName, ProjectSlug, RepoUrl};
+use slipway_core::role::Permission;
+use slipway_store::{NewProject, ProjectPatch};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{page_of, page_request, ApiJson, ApiPath, ApiQuery, Caller};
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(get_project, update_project, delete_project))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects", tag = "projects",
+    params(("ws" = String, Path), PageQuery),
+    responses((status = 200, body = Page<Project>), (status = "4XX", body = ErrorEnvelope)))]
+async fn list_projects(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(ws): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Project>>, ApiError> {
+    let page = page_request(&query)?;
+    let access = app
+        .access(&caller, &ws, Permission::Read, "see projects")
+        .await?;
+    Ok(Json(page_of(
+        app.store.list_projects(&access.workspace, &page).await?,
+    )))
+}
+
+/// Creates a project with its `production` environment and hostname.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/projects", tag = "projects",
+    params(("ws" = String, Path)), request_body = CreateProjectRequest,
+    responses((status = 201, body = Project), (status = "4XX", body = ErrorEnvelope)))]
+async fn create_project(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(ws): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateProjectRequest>,
+) -> Result<(StatusCode, Json<Project>), ApiError> {
+    let access = app
+        .access(&caller, &ws, Permission::ManageProjects, "create projects")
+        .await?;
+    let slug = ProjectSlug::parse(&body.slug)?;
+    let domain = &app.config.platform_domain;
+    let new = NewProject {
+        generated_hostname: generated_hostname(
+            &slug,
+            &EnvironmentName::production(),
+            &access.workspace.slug,
+            domain,
+        )?,
+        slug,
+        repo_url: body.repo_url.as_deref().map(RepoUrl::parse).transpose()?,
+        branch: body
+            .branch
+            .as_deref()
+            .map_or(Ok(Branch::default_branch()), Branch::parse)?,
+        custom_domain: body
+            .custom_domain
+            .as_deref()
+            .map(|d| CustomDomain::parse(d, domain))
+            .transpose()?,
+    };
+    let project = app
+        .store
+        .create_project(&caller.actor(), &access.workspace, new)
+        .await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}", tag = "projects",
+    params(("ws" = String, Path), ("project" = String, Path)),
+    responses((status = 200, body = Project), (status = "4XX", body = ErrorEnvelope)))]
+async fn get_project(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project)): ApiPath<(String, String)>,
+) -> Result<Json<Project>, ApiError> {
+    let access = app
+        .access(&caller, &ws, Permission::Read, "see projects")
+        .await?;
+    Ok(Json(app.store.project(&access.workspace, &project).await?))
+}
+
+/// Changes the tracked repository, branch or custom domain.
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/projects/{project}", tag = "projects",
+    params(("ws" = String, Path), ("project" = String, Path)), request_body = UpdateProjectRequest,
+    responses((status = 200, body = Project), (status = "4XX", body = ErrorEnvelope)))]
+async fn update_project(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<UpdateProjectRequest>,
+) -> Result<Json<Project>, ApiError> {
+    let access = app
+        .access(&caller, &ws, Permission::ManageProjects, "change projects")
+        .await?;
+    let domain = &app.config.platform_domain;
+    let patch = ProjectPatch {
+        repo_url: body
+            .repo_url
+            .map(|url| url.as_deref().map(RepoUrl::parse).transpose())
+            .transpose()?,
+        branch: body.branch.as_deref().map(Branch::parse).transpose()?,
+        custom_domain: body
+            .custom_domain
+            .map(|d| {
+                d.as_deref()
+                    .map(|d| CustomDomain::parse(d, domain))
+                    .transpose()
+            })
+            .transpose()?,
+    };
+    Ok(Json(
+        app.store
+            .update_project(&caller.actor(), &access.workspace, &project, patch)
+            .await?,
+    ))
+}
+
+/// Deletes the project with its environments, config and deployments.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/projects/{project}", tag = "projects",
+    params(("ws" = String, Path), ("project" = String, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorEnvelope)))]
+async fn delete_project(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let access = app
+        .access(&caller, &ws, Permission::ManageProjects, "delete projects")
+        .await?;
+    app.store
+        .delete_project(&caller.actor(), access.id(), &project)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,159 @@
+use std::io::IsTerminal;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use slipway_core::api::{CreateProjectRequest, Page, Project};
+
+use super::{encode, workspace, WorkspaceArg, WorkspaceJson};
+use crate::client::Client;
+use crate::output;
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// DNS-safe app name, unique in the workspace.
+    pub name: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Track this git repository instead of pushes to Slipway.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Deploy branch (default main).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Your own domain as the primary URL.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Print the created app as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The app.
+    pub app: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceJson,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The app.
+    pub app: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// The app's name again, to confirm without a prompt.
+    #[arg(long)]
+    pub confirm: Option<String>,
+}
+
+pub fn path(ws: &str, app: &str) -> String {
+    format!("/v1/workspaces/{}/projects/{}", encode(ws), encode(app))
+}
+
+pub async fn list(client: &Client, args: WorkspaceJson) -> Result<()> {
+    client.require_login()?;
+    let ws = workspace(client, &args.workspace).await?;
+    let mut apps = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/workspaces/{}/projects?limit=200", encode(&ws));
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={}", encode(cursor)));
+        }
+        let page: Page<Project> = client.get(&path).await?;
+        apps.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    if args.json.json {
+        return output::json(&apps);
+    }
+    let rows: Vec<Vec<String>> = apps
+        .iter()
+        .map(|a| vec![a.slug.to_string(), a.url.clone()])
+        .collect();
+    output::table(&["APP", "URL"], &rows);
+    Ok(())
+}
+
+pub async fn create(client: &Client, args: CreateArgs) -> Result<()> {
+    client.require_login()?;
+    let ws = workspace(client, &args.workspace).await?;
+    let body = CreateProjectRequest {
+        slug: args.name,
+        repo_url: args.repo,
+        branch: args.branch,
+        custom_domain: args.domain,
+    };
+    let project: Project = client
+        .post(&format!("/v1/workspaces/{}/projects", encode(&ws)), &body)
+        .await?;
+    if args.json {
+        return output::json(&project);
+    }
+    println!(
+        "Created {} in workspace {}",
+        project.slug, project.workspace
+    );
+    println!("URL (live after the first deploy): {}", project.url);
+    Ok(())
+}
+
+pub async fn info(client: &Client, args: InfoArgs) -> Result<()> {
+    client.require_login()?;
+    let ws = workspace(client, &args.workspace.workspace).await?;
+    let project: Project = client.get(&path(&ws, &args.app)).await?;
+    if args.workspace.json.json {
+        return output::json(&project);
+    }
+    println!("=== {} ({})", project.slug, project.workspace);
+    println!("URL:        {}", project.url);
+    println!(
+        "Repository: {}",
+        project.repo_url.as_deref().unwrap_or("git push to Slipway")
+    );
+    println!("Branch:     {}", project.branch);
+    println!("Created:    {}", project.created_at);
+    println!();
+    let rows: Vec<Vec<String>> = project
+        .environments
+        .iter()
+        .map(|e| {
+            vec![
+                e.name.to_string(),
+                e.url.clone(),
+                e.hostnames.join(", "),
+                e.target.as_str().to_owned(),
+            ]
+        })
+        .collect();
+    output::table(&["ENVIRONMENT", "URL", "HOSTNAMES", "TARGET"], &rows);
+    Ok(())
+}
+
+pub async fn destroy(client: &Client, args: DestroyArgs) -> Result<()> {
+    client.require_login()?;
+    let ws = workspace(client, &args.workspace).await?;
+    let confirmed = match args.confirm {
+        Some(confirm) => confirm == args.app,
+        None if std::io::stdin().is_terminal() => {
+            eprint!("This deletes {} with its environments, config and history. Type its name to confirm: ", args.app);
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim() == args.app
+        }
+        None => bail!("pass --confirm {} to delete it without a prompt", args.app),
+    };
+    if !confirmed {
+        bail!(
+            "confirmation did not match `{}`; nothing was deleted",
+            args.app
+        );
+    }
+    client.delete::<()>(&path(&ws, &args.app)).await?;
+    println!("Destroyed {}", args.app);
+    Ok(())
+}

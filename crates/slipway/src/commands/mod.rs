@@ -1,0 +1,137 @@
+//! The verbs, Heroku style. Reads take `--json`; the workspace comes from
+//! `-w`, `SLIPWAY_WORKSPACE`, the saved default, or the caller's only one.
+
+mod apps;
+mod auth;
+mod config;
+mod members;
+mod tokens;
+mod workspaces;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use slipway_core::api::{Page, Workspace};
+
+use crate::client::Client;
+use crate::settings::UpSettings;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the platform on this machine (embedded SQLite unless SLIPWAY_DATABASE_URL says otherwise).
+    Up(UpSettings),
+    /// Log in and save a session token.
+    Login(auth::LoginArgs),
+    /// Revoke the saved session and forget it.
+    Logout,
+    /// Show who you are logged in as.
+    Whoami(JsonFlag),
+    /// List your workspaces.
+    Workspaces(JsonFlag),
+    /// Create a workspace (and make it your default).
+    #[command(name = "workspaces:create")]
+    WorkspacesCreate(workspaces::CreateArgs),
+    /// List the apps (projects) of a workspace.
+    Apps(WorkspaceJson),
+    /// Create an app; prints its URL.
+    #[command(name = "apps:create")]
+    AppsCreate(apps::CreateArgs),
+    /// Show an app: environments, URLs, repository.
+    #[command(name = "apps:info")]
+    AppsInfo(apps::InfoArgs),
+    /// Delete an app with everything in it.
+    #[command(name = "apps:destroy")]
+    AppsDestroy(apps::DestroyArgs),
+    /// Show an app's config vars (secrets masked).
+    Config(config::ShowArgs),
+    /// Set config vars: KEY=VALUE ...
+    #[command(name = "config:set")]
+    ConfigSet(config::SetArgs),
+    /// Remove config vars: KEY ...
+    #[command(name = "config:unset")]
+    ConfigUnset(config::UnsetArgs),
+    /// Add a user to a workspace with a role.
+    #[command(name = "members:add")]
+    MembersAdd(members::AddArgs),
+    /// Create a personal API token (shown once).
+    #[command(name = "tokens:create")]
+    TokensCreate(tokens::CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceArg {
+    /// Workspace slug (default: SLIPWAY_WORKSPACE, the saved default, or your only workspace).
+    #[arg(short, long, env = "SLIPWAY_WORKSPACE")]
+    pub workspace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceJson {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+pub async fn run(command: Command) -> Result<()> {
+    if let Command::Up(settings) = command {
+        return crate::up::run(settings).await;
+    }
+    let client = Client::from_env()?;
+    match command {
+        Command::Up(_) => unreachable!("handled above"),
+        Command::Login(args) => auth::login(client, args).await,
+        Command::Logout => auth::logout(client).await,
+        Command::Whoami(flag) => auth::whoami(&client, flag.json).await,
+        Command::Workspaces(flag) => workspaces::list(&client, flag.json).await,
+        Command::WorkspacesCreate(args) => workspaces::create(client, args).await,
+        Command::Apps(args) => apps::list(&client, args).await,
+        Command::AppsCreate(args) => apps::create(&client, args).await,
+        Command::AppsInfo(args) => apps::info(&client, args).await,
+        Command::AppsDestroy(args) => apps::destroy(&client, args).await,
+        Command::Config(args) => config::show(&client, args).await,
+        Command::ConfigSet(args) => config::set(&client, args).await,
+        Command::ConfigUnset(args) => config::unset(&client, args).await,
+        Command::MembersAdd(args) => members::add(&client, args).await,
+        Command::TokensCreate(args) => tokens::create(&client, args).await,
+    }
+}
+
+/// The workspace a command acts on.
+pub async fn workspace(client: &Client, arg: &WorkspaceArg) -> Result<String> {
+    if let Some(slug) = arg
+        .workspace
+        .clone()
+        .or_else(|| client.saved.workspace.clone())
+    {
+        return Ok(slug);
+    }
+    client.require_login()?;
+    let page: Page<Workspace> = client.get("/v1/workspaces?limit=2").await?;
+    match page.items.as_slice() {
+        [only] => Ok(only.slug.to_string()),
+        [] => bail!("you have no workspace yet; create one with `slipway workspaces:create SLUG`"),
+        _ => {
+            bail!("you belong to several workspaces; choose one with -w SLUG or SLIPWAY_WORKSPACE")
+        }
+    }
+}
+
+/// Percent-encodes one path segment or query value.
+pub fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,195 @@
+//! The settings of `slipway up`: each a flag and a `SLIPWAY_*` environment
+//! variable (flags win), with defaults that work on a fresh machine.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use slipway_core::hostname::{Hostname, PublicUrls};
+use slipway_store::SealingKey;
+
+#[derive(Debug, Clone, Args)]
+pub struct UpSettings {
+    /// Repositories, builds, caches, logs, the SQLite file and the sealing key.
+    /// Default: ~/.local/share/slipway, or /var/lib/slipway as root.
+    #[arg(long, env = "SLIPWAY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`. Default: a SQLite file in the data dir.
+    #[arg(long, env = "SLIPWAY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Address of the control plane: API, portal and git.
+    #[arg(long, env = "SLIPWAY_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub api_addr: SocketAddr,
+
+    /// Address of the edge router that serves the apps (app URLs use its port).
+    #[arg(long, env = "SLIPWAY_HTTP_ADDR", default_value = "127.0.0.1:8000")]
+    pub http_addr: SocketAddr,
+
+    /// Address of the edge router with TLS; when set, app URLs are https.
+    #[arg(long, env = "SLIPWAY_HTTPS_ADDR")]
+    pub https_addr: Option<SocketAddr>,
+
+    /// Platform domain of generated hostnames `<project>-<workspace>.<domain>`.
+    #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "localhost")]
+    pub domain: String,
+
+    /// Password of the bootstrap user `admin` on first start (else generated and printed once).
+    #[arg(long, env = "SLIPWAY_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Let anyone create an account with `POST /v1/users`.
+    #[arg(long, env = "SLIPWAY_OPEN_SIGNUP")]
+    pub open_signup: bool,
+
+    /// Key that seals config vars at rest (base64 of 32 bytes). Default: the
+    /// file `secret.key` in the data dir, created on first start.
+    #[arg(long, env = "SLIPWAY_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// OCI registry and repository prefix for images (Kubernetes target).
+    #[arg(long, env = "SLIPWAY_REGISTRY")]
+    pub registry: Option<String>,
+
+    /// GitOps repository URL (Kubernetes target).
+    #[arg(long, env = "SLIPWAY_GITOPS_REMOTE")]
+    pub gitops_remote: Option<String>,
+
+    /// Validate the settings, print them, and exit.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Settings after validation, with every default filled in.
+#[derive(Clone)]
+pub struct Resolved {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub api_addr: SocketAddr,
+    pub domain: Hostname,
+    pub public_urls: PublicUrls,
+    pub admin_password: Option<String>,
+    pub open_signup: bool,
+    pub sealing_key: SealingKey,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("api_addr", &self.api_addr)
+            .field("domain", &self.domain.as_str())
+            .field("public_urls", &self.public_urls)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("open_signup", &self.open_signup)
+            .field("sealing_key", &self.sealing_key)
+            .finish()
+    }
+}
+
+/// A database URL without its password.
+pub fn redact_url(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, rest)), Some((_, host))) => {
+            let user = rest.split(['@', ':']).next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    if running_as_root() {
+        return Ok(PathBuf::from("/var/lib/slipway"));
+    }
+    let base = dirs::data_dir().context("no data directory for this user; set SLIPWAY_DATA_DIR")?;
+    Ok(base.join("slipway"))
+}
+
+fn running_as_root() -> bool {
+    std::env::var("USER").is_ok_and(|user| user == "root")
+        || dirs::home_dir().is_some_and(|home| home == PathBuf::from("/root"))
+}
+
+impl UpSettings {
+    pub fn resolve(&self) -> Result<Resolved> {
+        let data_dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => default_data_dir()?,
+        };
+        let domain = Hostname::parse(&self.domain)
+            .with_context(|| "SLIPWAY_DOMAIN is not a valid hostname")?;
+        let public_urls = match self.https_addr {
+            Some(addr) => PublicUrls {
+                https: true,
+                port: addr.port(),
+            },
+            None => PublicUrls {
+                https: false,
+                port: self.http_addr.port(),
+            },
+        };
+        let database_url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| slipway_store::sqlite_url(&data_dir));
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            bail!("SLIPWAY_DATABASE_URL must start with sqlite:// or postgres://");
+        }
+        if let Some(password) = &self.admin_password {
+            slipway_core::names::Password::parse(password).context("SLIPWAY_ADMIN_PASSWORD")?;
+        }
+        let sealing_key = match &self.secret_key {
+            Some(text) => SealingKey::from_base64(text).context("SLIPWAY_SECRET_KEY")?,
+            None => sealing_key_file(&data_dir, self.check)?,
+        };
+        Ok(Resolved {
+            data_dir,
+            database_url,
+            api_addr: self.api_addr,
+            domain,
+            public_urls,
+            admin_password: self.admin_password.clone(),
+            open_signup: self.open_signup,
+            sealing_key,
+        })
+    }
+}
+
+/// Reads `secret.key` from the data dir, creating it (mode 0600) on first
+/// start. With `--check` nothing is created.
+fn sealing_key_file(data_dir: &std::path::Path, check_only: bool) -> Result<SealingKey> {
+    let path = data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SealingKey::from_base64(&text)
+            .with_context(|| format!("while reading {}", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = SealingKey::generate();
+            if !check_only {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("while creating {}", data_dir.display()))?;
+                write_private(&path, key.to_base64().as_bytes())
+                    .with_context(|| format!("while writing {}", path.display()))?;
+            }
+            Ok(key)
+        }
+        Err(err) => Err(err).with_context(|| format!("while reading {}", path.display())),
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
