@@ -1,0 +1,193 @@
+//! The README's quick start, run for real: `slipway up` as a child process,
+//! then the CLI as a user would type it, on SQLite (the embedded default) and
+//! on PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use slipway_store::testing::{TestBackend, TestDatabase};
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// A running `slipway up`, killed when dropped.
+struct Platform {
+    child: Child,
+    api_url: String,
+    admin_password: String,
+    home: PathBuf,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("slipway-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a scratch directory");
+    dir
+}
+
+/// Starts `slipway up` with the API on a free port and reads the admin
+/// password and the address from what it prints.
+fn start(name: &str, database_url: Option<&str>) -> Platform {
+    let home = scratch_dir(name);
+    let mut command = Command::new(BIN);
+    command
+        .arg("up")
+        .env("SLIPWAY_DATA_DIR", home.join("data"))
+        .env("SLIPWAY_API_ADDR", "127.0.0.1:0")
+        .env_remove("SLIPWAY_ADMIN_PASSWORD")
+        .env_remove("SLIPWAY_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        command.env("SLIPWAY_DATABASE_URL", url);
+    }
+    let mut child = command.spawn().expect("starting slipway up");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut password, mut api_url) = (None, None);
+    while api_url.is_none() {
+        let line = lines.next().expect("slipway up exited before it listened").expect("reading its output");
+        if let Some(rest) = line.strip_prefix("Created the platform admin `admin` with password: ") {
+            password = Some(rest.trim().to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Slipway API listening on ") {
+            api_url = rest.split_whitespace().next().map(str::to_owned);
+        }
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Platform {
+        child,
+        api_url: api_url.unwrap_or_default(),
+        admin_password: password.expect("a first start prints the generated admin password"),
+        home,
+    }
+}
+
+impl Platform {
+    /// Runs a CLI command against this platform with its own config dir.
+    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("SLIPWAY_API_URL", &self.api_url)
+            .env("SLIPWAY_CONFIG_DIR", self.home.join("config"))
+            .env_remove("SLIPWAY_TOKEN")
+            .env_remove("SLIPWAY_WORKSPACE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("running the CLI");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("writing stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("waiting for the CLI")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args, None);
+        assert!(output.status.success(), "slipway {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+fn quick_start(platform: &Platform) {
+    // Not logged in yet: exit code 3 and a hint.
+    let output = platform.cli(&["apps"], None);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("slipway login"));
+
+    let login = platform.cli(&["login", "--username", "admin", "--password-stdin"], Some(&platform.admin_password));
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let credentials = platform.home.join("config").join("credentials.json");
+    assert_private(&credentials);
+
+    assert!(platform.ok(&["whoami"]).contains("admin (platform admin)"));
+    assert!(platform.ok(&["workspaces:create", "acme"]).contains("Created workspace acme"));
+    let created = platform.ok(&["apps:create", "shop"]);
+    assert!(created.contains("http://shop-acme.localhost:8000"), "{created}");
+
+    let apps: serde_json::Value = serde_json::from_str(&platform.ok(&["apps", "--json"])).expect("apps --json is JSON");
+    assert_eq!(apps[0]["slug"], "shop");
+    assert_eq!(apps[0]["url"], "http://shop-acme.localhost:8000");
+    let info = platform.ok(&["apps:info", "shop"]);
+    assert!(info.contains("production") && info.contains("shop-acme.localhost"), "{info}");
+
+    // The same name again is a conflict: exit code 5, nothing printed on stdout.
+    let again = platform.cli(&["apps:create", "shop"], None);
+    assert_eq!(again.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("PROJECT_EXISTS"));
+
+    platform.ok(&["config:set", "GREETING=hello", "-a", "shop"]);
+    platform.ok(&["config:set", "API_KEY=s3cr3t-value", "--secret", "-a", "shop"]);
+    let config = platform.ok(&["config", "-a", "shop"]);
+    assert!(config.contains("GREETING") && config.contains("hello"), "{config}");
+    assert!(config.contains("API_KEY") && !config.contains("s3cr3t-value"), "{config}");
+    platform.ok(&["config:unset", "GREETING", "-a", "shop"]);
+    assert!(!platform.ok(&["config", "-a", "shop"]).contains("GREETING"));
+
+    let token = platform.ok(&["tokens:create", "ci"]);
+    assert!(token.trim().starts_with("slw_"), "{token}");
+    let missing = platform.cli(&["members:add", "nobody", "--role", "viewer"], None);
+    assert_eq!(missing.status.code(), Some(4));
+
+    // Destroying needs confirmation when there is no terminal.
+    assert!(!platform.cli(&["apps:destroy", "shop"], None).status.success());
+    platform.ok(&["apps:destroy", "shop", "--confirm", "shop"]);
+    assert!(platform.ok(&["apps"]).lines().count() == 1, "only the header is left");
+
+    platform.ok(&["logout"]);
+    assert_eq!(platform.cli(&["whoami"], None).status.code(), Some(3));
+}
+
+#[cfg(unix)]
+fn assert_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).expect("credentials were saved").permissions().mode();
+    assert_eq!(mode & 0o077, 0, "credentials must be readable by the user only");
+}
+
+#[test]
+fn quick_start_on_the_embedded_default() {
+    let platform = start("sqlite", None);
+    quick_start(&platform);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quick_start_on_postgres() {
+    let database = TestDatabase::create(TestBackend::Postgres).await;
+    let platform = start("postgres", Some(&database.url));
+    tokio::task::block_in_place(|| quick_start(&platform));
+}
+
+#[test]
+fn check_validates_settings_and_exits() {
+    let home = scratch_dir("check");
+    let output = Command::new(BIN)
+        .args(["up", "--check", "--domain", "Not A Domain"])
+        .env("SLIPWAY_DATA_DIR", &home)
+        .output()
+        .expect("running slipway up --check");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SLIPWAY_DOMAIN"));
+    let output = Command::new(BIN)
+        .args(["up", "--check", "--database-url", "postgres://u:hunter2@db/slipway"])
+        .env("SLIPWAY_DATA_DIR", &home)
+        .output()
+        .expect("running slipway up --check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("settings are valid") && !stdout.contains("hunter2"), "{stdout}");
+    assert!(!home.join("secret.key").exists(), "--check must not create files");
+    let _ = std::fs::remove_dir_all(&home);
+}
