@@ -73,10 +73,7 @@ async fn main() -> Result<()> {
     let mut headers = reqwest::header::HeaderMap::new();
     for header in &args.headers {
         let Some((name, value)) = header.split_once(':') else { bail!("header `{header}` is not `Name: value`") };
-        headers.insert(
-            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())?,
-            value.trim().parse()?,
-        );
+        headers.insert(reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())?, value.trim().parse()?);
     }
     let client = reqwest::Client::builder()
         .default_headers(headers)

@@ -18,9 +18,7 @@ fn sane_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
     let ok = !text.is_empty()
         && text.len() <= 128
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
     ok.then(|| text.to_owned())
 }
 
@@ -30,52 +28,32 @@ pub(crate) async fn envelope(mut request: Request, next: Next) -> Response {
         .get(REQUEST_ID_HEADER)
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    let header_value =
-        HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("invalid"));
-    request
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER, header_value.clone());
-    let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let header_value = HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("invalid"));
+    request.headers_mut().insert(REQUEST_ID_HEADER, header_value.clone());
+    let span =
+        tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
 
     let mut response = next.run(request).instrument(span.clone()).await;
-    response
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER, header_value);
+    response.headers_mut().insert(REQUEST_ID_HEADER, header_value);
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let info = response
-        .extensions_mut()
-        .remove::<ErrorInfo>()
-        .unwrap_or_else(|| {
-            let code = code_for_bare_status(status);
-            ErrorInfo {
-                code,
-                message: code_message(code),
-                internal: None,
-            }
-        });
+    let info = response.extensions_mut().remove::<ErrorInfo>().unwrap_or_else(|| {
+        let code = code_for_bare_status(status);
+        ErrorInfo { code, message: code_message(code), internal: None }
+    });
     let _entered = span.enter();
     match (&info.internal, status.is_server_error()) {
         (Some(cause), true) => tracing::error!(code = %info.code, %cause, "request failed"),
         (Some(cause), false) => tracing::warn!(code = %info.code, %cause, "request refused"),
         (None, _) => tracing::debug!(code = %info.code, "request refused"),
     }
-    let envelope = ErrorEnvelope {
-        error: ErrorBody {
-            code: info.code,
-            message: info.message,
-            request_id,
-        },
-    };
+    let envelope = ErrorEnvelope { error: ErrorBody { code: info.code, message: info.message, request_id } };
     // Serialising a struct of strings cannot fail.
     let body = serde_json::to_vec(&envelope).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

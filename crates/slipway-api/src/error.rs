@@ -30,39 +30,23 @@ pub struct ErrorInfo {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            internal: None,
-        }
+        Self { code, message: message.into(), internal: None }
     }
 
     pub fn forbidden(action: &str) -> Self {
-        Self::new(
-            ErrorCode::Forbidden,
-            format!("your role does not allow you to {action}"),
-        )
+        Self::new(ErrorCode::Forbidden, format!("your role does not allow you to {action}"))
     }
 
     fn internal(code: ErrorCode, message: &str, cause: impl std::fmt::Display) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            internal: Some(cause.to_string()),
-        }
+        Self { code, message: message.into(), internal: Some(cause.to_string()) }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorInfo {
-            code: self.code,
-            message: self.message,
-            internal: self.internal,
-        });
+        response.extensions_mut().insert(ErrorInfo { code: self.code, message: self.message, internal: self.internal });
         response
     }
 }
@@ -76,20 +60,13 @@ impl From<InvalidName> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict { code, message } | StoreError::NotFound { code, message } => {
-                Self::new(code, message)
+            StoreError::Conflict { code, message } | StoreError::NotFound { code, message } => Self::new(code, message),
+            StoreError::Unauthenticated(code) => {
+                Self::new(code, "the token is unknown, expired or revoked; log in again")
             }
-            StoreError::Unauthenticated(code) => Self::new(
-                code,
-                "the token is unknown, expired or revoked; log in again",
-            ),
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
-            ) => Self::internal(
-                ErrorCode::Unavailable,
-                "the database is unavailable; retry shortly",
-                err,
-            ),
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => {
+                Self::internal(ErrorCode::Unavailable, "the database is unavailable; retry shortly", err)
+            }
             other => Self::internal(ErrorCode::Internal, "an internal error occurred", other),
         }
     }
@@ -103,10 +80,7 @@ impl From<JsonRejection> for ApiError {
                 "send the body as JSON with `Content-Type: application/json`",
             ),
             JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(
-                    ErrorCode::PayloadTooLarge,
-                    "the body is larger than this server accepts",
-                )
+                Self::new(ErrorCode::PayloadTooLarge, "the body is larger than this server accepts")
             }
             other => Self::new(ErrorCode::InvalidJson, other.body_text()),
         }

@@ -46,12 +46,7 @@ impl Caller {
 }
 
 pub(crate) fn request_id(parts: &Parts) -> String {
-    parts
-        .headers
-        .get(crate::REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
+    parts.headers.get(crate::REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned()
 }
 
 impl<S> FromRequestParts<S> for Caller
@@ -63,15 +58,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::AuthRequired,
-                    "send an API token as `Authorization: Bearer <token>`",
-                )
-            })?;
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::new(ErrorCode::AuthRequired, "send an API token as `Authorization: Bearer <token>`")
+        })?;
         let token = header
             .to_str()
             .ok()
@@ -79,16 +68,10 @@ where
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::TokenInvalid,
-                    "the Authorization header must be `Bearer <token>`",
-                )
+                ApiError::new(ErrorCode::TokenInvalid, "the Authorization header must be `Bearer <token>`")
             })?;
         let auth = app.store.authenticate(token, Timestamp::now()).await?;
-        Ok(Caller {
-            auth,
-            request_id: request_id(parts),
-        })
+        Ok(Caller { auth, request_id: request_id(parts) })
     }
 }
 
@@ -101,17 +84,9 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        if parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            <Caller as FromRequestParts<S>>::from_request_parts(parts, state)
-                .await
-                .map(Some)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            <Caller as FromRequestParts<S>>::from_request_parts(parts, state).await.map(Some)
         } else {
             Ok(None)
         }
@@ -146,18 +121,11 @@ pub fn page_request(query: &PageQuery) -> Result<PageRequest, ApiError> {
 }
 
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidCursor,
-            "the cursor is not one this server issued",
-        )
-    };
+    let invalid = || ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this server issued");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
-    let id_shaped = !id.is_empty()
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let id_shaped = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     id_shaped.then(|| id.to_owned()).ok_or_else(invalid)
 }
 
@@ -165,9 +133,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 pub fn page_of<T>(paged: Paged<T>) -> slipway_core::api::Page<T> {
     slipway_core::api::Page {
         items: paged.items,
-        next_cursor: paged
-            .next
-            .map(|id| URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))),
+        next_cursor: paged.next.map(|id| URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))),
     }
 }
 
@@ -177,31 +143,16 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
-        let page = page_of(Paged {
-            items: vec![1],
-            next: Some("prj_0123".into()),
-        });
+        let page = page_of(Paged { items: vec![1], next: Some("prj_0123".into()) });
         let cursor = page.next_cursor.unwrap();
-        let request = page_request(&PageQuery {
-            limit: Some(10),
-            cursor: Some(cursor),
-        })
-        .unwrap();
+        let request = page_request(&PageQuery { limit: Some(10), cursor: Some(cursor) }).unwrap();
         assert_eq!(request.after.as_deref(), Some("prj_0123"));
         for forged in ["", "!!", "YWJj", &URL_SAFE_NO_PAD.encode("c1.x' OR 1=1")] {
-            let err = page_request(&PageQuery {
-                limit: None,
-                cursor: Some(forged.into()),
-            })
-            .unwrap_err();
+            let err = page_request(&PageQuery { limit: None, cursor: Some(forged.into()) }).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidCursor, "{forged}");
         }
         for limit in [0, 201] {
-            let err = page_request(&PageQuery {
-                limit: Some(limit),
-                cursor: None,
-            })
-            .unwrap_err();
+            let err = page_request(&PageQuery { limit: Some(limit), cursor: None }).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidRequest);
         }
     }

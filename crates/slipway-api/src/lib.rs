@@ -64,21 +64,13 @@ pub struct AppState {
 /// The whole HTTP application: `/v1`, `/v1/openapi.json` and `/healthz`.
 pub fn app(store: Store, config: ApiConfig) -> Router {
     let max_body = config.max_body_bytes;
-    let state = AppState {
-        store,
-        config: Arc::new(config),
-    };
+    let state = AppState { store, config: Arc::new(config) };
     let (router, openapi) = routes::all().split_for_parts();
     let openapi = openapi::finish(openapi);
     router
         .merge(openapi::serve(openapi))
         .route("/healthz", axum::routing::get(routes::health))
-        .fallback(|| async {
-            ApiError::new(
-                slipway_core::ErrorCode::NotFound,
-                "no such route; see /v1/openapi.json",
-            )
-        })
+        .fallback(|| async { ApiError::new(slipway_core::ErrorCode::NotFound, "no such route; see /v1/openapi.json") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(envelope::envelope))
@@ -92,21 +84,15 @@ pub async fn serve(
     config: ApiConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(store, config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app(store, config)).with_graceful_shutdown(shutdown).await
 }
 
 /// Creates the platform admin `admin` on first start. Returns the password
 /// when it was generated, so the caller can show it once.
-pub async fn bootstrap_admin(
-    store: &Store,
-    password: Option<&str>,
-) -> Result<Option<String>, StoreError> {
+pub async fn bootstrap_admin(store: &Store, password: Option<&str>) -> Result<Option<String>, StoreError> {
     let generated = password.is_none().then(generate_password);
     let text = password.or(generated.as_deref()).unwrap_or_default();
-    let password = Password::parse(text)
-        .map_err(|err| StoreError::Config(format!("SLIPWAY_ADMIN_PASSWORD: {err}")))?;
+    let password = Password::parse(text).map_err(|err| StoreError::Config(format!("SLIPWAY_ADMIN_PASSWORD: {err}")))?;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|err| StoreError::Config(format!("password hashing stopped: {err}")))??;

@@ -34,10 +34,7 @@ pub(crate) fn finish(mut document: Document) -> Arc<String> {
     if let Some(base) = base.components {
         components.schemas.extend(base.schemas);
     }
-    components.add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-    );
+    components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     // Serialising the document's own types cannot fail.
     Arc::new(serde_json::to_string_pretty(&document).unwrap_or_default())
 }
@@ -47,13 +44,7 @@ pub(crate) fn serve(document: Arc<String>) -> Router<AppState> {
         "/v1/openapi.json",
         get(move || {
             let document = document.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    document.as_str().to_owned(),
-                )
-                    .into_response()
-            }
+            async move { ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()).into_response() }
         }),
     )
 }

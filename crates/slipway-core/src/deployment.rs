@@ -93,9 +93,7 @@ impl DeploymentStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == value)
+        Self::ALL.into_iter().find(|status| status.as_str() == value)
     }
 }
 
@@ -106,19 +104,7 @@ impl std::fmt::Display for DeploymentStatus {
 }
 
 /// The per-project number of a deployment (the build number), from 1.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "u64", into = "u64")]
 pub struct BuildNumber(u64);
 
@@ -175,9 +161,7 @@ mod tests {
 
     #[test]
     fn the_happy_path_reaches_deployed_then_superseded() {
-        let status = [StartBuild, StartDeploy, GoLive, Supersede]
-            .into_iter()
-            .try_fold(Queued, DeploymentStatus::apply);
+        let status = [StartBuild, StartDeploy, GoLive, Supersede].into_iter().try_fold(Queued, DeploymentStatus::apply);
         assert_eq!(status, Ok(Superseded));
     }
 
@@ -197,16 +181,10 @@ mod tests {
         ];
         for from in DeploymentStatus::ALL {
             for transition in TRANSITIONS {
-                let expected = allowed
-                    .iter()
-                    .find(|(f, t, _)| *f == from && *t == transition)
-                    .map(|(_, _, to)| *to);
+                let expected = allowed.iter().find(|(f, t, _)| *f == from && *t == transition).map(|(_, _, to)| *to);
                 match expected {
                     Some(to) => assert_eq!(from.apply(transition), Ok(to)),
-                    None => assert_eq!(
-                        from.apply(transition),
-                        Err(InvalidTransition { from, transition })
-                    ),
+                    None => assert_eq!(from.apply(transition), Err(InvalidTransition { from, transition })),
                 }
             }
         }
@@ -215,10 +193,7 @@ mod tests {
     #[test]
     fn final_statuses_have_no_way_out() {
         for status in DeploymentStatus::ALL.into_iter().filter(|s| s.is_final()) {
-            assert!(
-                TRANSITIONS.iter().all(|t| status.apply(*t).is_err()),
-                "{status}"
-            );
+            assert!(TRANSITIONS.iter().all(|t| status.apply(*t).is_err()), "{status}");
         }
     }
 
@@ -226,10 +201,7 @@ mod tests {
     fn statuses_round_trip_through_their_names() {
         for status in DeploymentStatus::ALL {
             assert_eq!(DeploymentStatus::parse(status.as_str()), Some(status));
-            assert_eq!(
-                serde_json::to_string(&status).unwrap(),
-                format!("\"{status}\"")
-            );
+            assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{status}\""));
         }
     }
 

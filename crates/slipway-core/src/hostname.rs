@@ -20,12 +20,8 @@ pub struct Hostname(String);
 
 impl Hostname {
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
-        let normal = value
-            .strip_suffix('.')
-            .unwrap_or(value)
-            .to_ascii_lowercase();
-        let invalid =
-            |reason: &str| InvalidName::new(ErrorCode::InvalidHostname, "hostname", value, reason);
+        let normal = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
+        let invalid = |reason: &str| InvalidName::new(ErrorCode::InvalidHostname, "hostname", value, reason);
         if normal.len() > MAX_HOSTNAME_LEN {
             return Err(invalid("it must be at most 253 characters long"));
         }
@@ -39,11 +35,7 @@ impl Hostname {
 
     /// Whether this is `domain` itself or a name below it.
     pub fn is_within(&self, domain: &Hostname) -> bool {
-        self.0 == domain.0
-            || self
-                .0
-                .strip_suffix(&domain.0)
-                .is_some_and(|prefix| prefix.ends_with('.'))
+        self.0 == domain.0 || self.0.strip_suffix(&domain.0).is_some_and(|prefix| prefix.ends_with('.'))
     }
 
     fn labels(&self) -> impl Iterator<Item = &str> {
@@ -63,11 +55,7 @@ pub struct PublicUrls {
 
 impl PublicUrls {
     pub fn url(&self, host: &str) -> String {
-        let (scheme, default_port) = if self.https {
-            ("https", 443)
-        } else {
-            ("http", 80)
-        };
+        let (scheme, default_port) = if self.https { ("https", 443) } else { ("http", 80) };
         if self.port == default_port {
             format!("{scheme}://{host}")
         } else {
@@ -78,10 +66,7 @@ impl PublicUrls {
 
 impl Default for PublicUrls {
     fn default() -> Self {
-        Self {
-            https: false,
-            port: 80,
-        }
+        Self { https: false, port: 80 }
     }
 }
 
@@ -119,9 +104,7 @@ pub struct CustomDomain(String);
 
 impl CustomDomain {
     pub fn parse(value: &str, platform_domain: &Hostname) -> Result<Self, InvalidName> {
-        let invalid = |reason: &str| {
-            InvalidName::new(ErrorCode::InvalidDomain, "custom domain", value, reason)
-        };
+        let invalid = |reason: &str| InvalidName::new(ErrorCode::InvalidDomain, "custom domain", value, reason);
         let host = Hostname::parse(value).map_err(|err| invalid(&err.reason))?;
         let labels: Vec<&str> = host.labels().collect();
         let top = labels.last().copied().unwrap_or_default();
@@ -190,14 +173,8 @@ mod tests {
 
     #[test]
     fn generated_hostnames_follow_the_rule() {
-        assert_eq!(
-            generated("shop", "production", "acme").unwrap().as_str(),
-            "shop-acme.apps.example.com"
-        );
-        assert_eq!(
-            generated("shop", "staging", "acme").unwrap().as_str(),
-            "shop-staging-acme.apps.example.com"
-        );
+        assert_eq!(generated("shop", "production", "acme").unwrap().as_str(), "shop-acme.apps.example.com");
+        assert_eq!(generated("shop", "staging", "acme").unwrap().as_str(), "shop-staging-acme.apps.example.com");
         let localhost = Hostname::parse("localhost").unwrap();
         let host = generated_hostname(
             &ProjectSlug::parse("web").unwrap(),
@@ -211,10 +188,7 @@ mod tests {
     #[test]
     fn different_slugs_can_generate_the_same_hostname() {
         // The store refuses the second one; the rule itself cannot.
-        assert_eq!(
-            generated("a-b", "production", "c").unwrap(),
-            generated("a", "production", "b-c").unwrap()
-        );
+        assert_eq!(generated("a-b", "production", "c").unwrap(), generated("a", "production", "b-c").unwrap());
     }
 
     #[test]
@@ -226,24 +200,9 @@ mod tests {
 
     #[test]
     fn hostnames_are_normalised_and_checked() {
-        assert_eq!(
-            Hostname::parse("WWW.Example.com.").unwrap().as_str(),
-            "www.example.com"
-        );
-        for bad in [
-            "",
-            ".",
-            "a..b",
-            "-a.com",
-            "a_b.com",
-            "a.com-",
-            &format!("{}.com", "x".repeat(64)),
-        ] {
-            assert_eq!(
-                Hostname::parse(bad).unwrap_err().code,
-                ErrorCode::InvalidHostname,
-                "{bad}"
-            );
+        assert_eq!(Hostname::parse("WWW.Example.com.").unwrap().as_str(), "www.example.com");
+        for bad in ["", ".", "a..b", "-a.com", "a_b.com", "a.com-", &format!("{}.com", "x".repeat(64))] {
+            assert_eq!(Hostname::parse(bad).unwrap_err().code, ErrorCode::InvalidHostname, "{bad}");
         }
         let long = vec!["abcdefghi"; 26].join(".");
         assert!(long.len() > 253 && Hostname::parse(&long).is_err());
@@ -251,26 +210,11 @@ mod tests {
 
     #[test]
     fn custom_domains() {
-        assert_eq!(
-            CustomDomain::parse("Shop.Example.org", &domain())
-                .unwrap()
-                .as_str(),
-            "shop.example.org"
-        );
-        for bad in [
-            "example",
-            "10.0.0.1",
-            "app.localhost",
-            "x.apps.example.com",
-            "apps.example.com",
-            "bad_domain.com",
-            "",
-        ] {
-            assert_eq!(
-                CustomDomain::parse(bad, &domain()).unwrap_err().code,
-                ErrorCode::InvalidDomain,
-                "{bad}"
-            );
+        assert_eq!(CustomDomain::parse("Shop.Example.org", &domain()).unwrap().as_str(), "shop.example.org");
+        for bad in
+            ["example", "10.0.0.1", "app.localhost", "x.apps.example.com", "apps.example.com", "bad_domain.com", ""]
+        {
+            assert_eq!(CustomDomain::parse(bad, &domain()).unwrap_err().code, ErrorCode::InvalidDomain, "{bad}");
         }
         // A sibling of the platform domain is fine.
         assert!(CustomDomain::parse("myapps.example.com", &domain()).is_ok());

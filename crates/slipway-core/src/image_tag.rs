@@ -19,9 +19,7 @@ pub struct InvalidCommitSha(String);
 
 impl CommitSha {
     pub fn parse(value: &str) -> Result<Self, InvalidCommitSha> {
-        let hex = value
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let hex = value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if hex && matches!(value.len(), 40 | 64) {
             Ok(Self(value.to_owned()))
         } else {
@@ -35,12 +33,7 @@ impl CommitSha {
     }
 }
 
-string_newtype!(
-    CommitSha,
-    InvalidCommitSha,
-    "full git commit ID",
-    Some("^([0-9a-f]{40}|[0-9a-f]{64})$")
-);
+string_newtype!(CommitSha, InvalidCommitSha, "full git commit ID", Some("^([0-9a-f]{40}|[0-9a-f]{64})$"));
 
 /// The tag of the image built by one deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,18 +51,13 @@ impl ImageTag {
     pub const MAX_LEN: usize = 128;
 
     pub fn new(user: UserId, build: BuildNumber, commit: CommitSha) -> Self {
-        Self {
-            user,
-            build,
-            commit,
-        }
+        Self { user, build, commit }
     }
 
     pub fn parse(value: &str) -> Result<Self, InvalidImageTag> {
         let invalid = || InvalidImageTag(value.chars().take(140).collect());
         let mut parts = value.splitn(3, '-');
-        let (Some(user), Some(build), Some(commit)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(user), Some(build), Some(commit)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(invalid());
         };
         let build = build
@@ -102,9 +90,7 @@ mod tests {
         !bytes.is_empty()
             && bytes.len() <= ImageTag::MAX_LEN
             && (bytes[0].is_ascii_alphanumeric() || bytes[0] == b'_')
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     }
 
     #[test]
@@ -113,10 +99,7 @@ mod tests {
         let commit = CommitSha::parse(&"ab".repeat(20)).unwrap();
         let tag = ImageTag::new(user, BuildNumber::new(7).unwrap(), commit);
         let text = tag.to_string();
-        assert_eq!(
-            text,
-            format!("usr_0190d1c2a3b4c5d6e7f8091a2b3c4d5e-7-{}", "ab".repeat(20))
-        );
+        assert_eq!(text, format!("usr_0190d1c2a3b4c5d6e7f8091a2b3c4d5e-7-{}", "ab".repeat(20)));
         assert_eq!(ImageTag::parse(&text), Ok(tag));
     }
 

@@ -17,20 +17,10 @@ pub struct InvalidName {
 }
 
 impl InvalidName {
-    pub(crate) fn new(
-        code: ErrorCode,
-        kind: &'static str,
-        value: &str,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn new(code: ErrorCode, kind: &'static str, value: &str, reason: impl Into<String>) -> Self {
         // Echo at most a screenful of hostile input back.
         let value: String = value.chars().take(80).collect();
-        Self {
-            code,
-            kind,
-            value,
-            reason: reason.into(),
-        }
+        Self { code, kind, value, reason: reason.into() }
     }
 }
 
@@ -42,10 +32,7 @@ pub fn label_problem(value: &str) -> Option<&'static str> {
         Some("it must not be empty")
     } else if value.len() > MAX_LABEL_LEN {
         Some("it must be at most 63 characters long")
-    } else if !value
-        .bytes()
-        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
-    {
+    } else if !value.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-')) {
         Some("use only lower-case letters a-z, digits 0-9 and `-`")
     } else if value.starts_with('-') || value.ends_with('-') {
         Some("it must not start or end with `-`")
@@ -106,10 +93,7 @@ impl Username {
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
         let reason = if value.is_empty() || value.len() > 64 {
             Some("it must be 1 to 64 characters long")
-        } else if !value
-            .bytes()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
-        {
+        } else if !value.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-')) {
             Some("use only lower-case letters a-z, digits 0-9, `.`, `_` and `-`")
         } else if !value.as_bytes()[0].is_ascii_alphanumeric() {
             Some("it must start with a letter or digit")
@@ -118,22 +102,12 @@ impl Username {
         };
         match reason {
             None => Ok(Self(value.to_owned())),
-            Some(reason) => Err(InvalidName::new(
-                ErrorCode::InvalidUsername,
-                "username",
-                value,
-                reason,
-            )),
+            Some(reason) => Err(InvalidName::new(ErrorCode::InvalidUsername, "username", value, reason)),
         }
     }
 }
 
-string_newtype!(
-    Username,
-    InvalidName,
-    "login name",
-    Some("^[a-z0-9][a-z0-9._-]{0,63}$")
-);
+string_newtype!(Username, InvalidName, "login name", Some("^[a-z0-9][a-z0-9._-]{0,63}$"));
 
 /// An email address: `local@domain` with a DNS domain of two or more labels.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -141,8 +115,7 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
-        let invalid =
-            |reason: &str| InvalidName::new(ErrorCode::InvalidEmail, "email", value, reason);
+        let invalid = |reason: &str| InvalidName::new(ErrorCode::InvalidEmail, "email", value, reason);
         if value.len() > 254 {
             return Err(invalid("it must be at most 254 characters long"));
         }
@@ -153,32 +126,15 @@ impl Email {
             && local.len() <= 64
             && local.bytes().all(|b| {
                 b.is_ascii_graphic()
-                    && !matches!(
-                        b,
-                        b'@' | b'"'
-                            | b'('
-                            | b')'
-                            | b','
-                            | b':'
-                            | b';'
-                            | b'<'
-                            | b'>'
-                            | b'['
-                            | b'\\'
-                            | b']'
-                    )
+                    && !matches!(b, b'@' | b'"' | b'(' | b')' | b',' | b':' | b';' | b'<' | b'>' | b'[' | b'\\' | b']')
             });
         if !local_ok {
-            return Err(invalid(
-                "the part before `@` must be 1 to 64 plain characters",
-            ));
+            return Err(invalid("the part before `@` must be 1 to 64 plain characters"));
         }
         let domain = domain.to_ascii_lowercase();
         let labels: Vec<&str> = domain.split('.').collect();
         if labels.len() < 2 || labels.iter().any(|label| label_problem(label).is_some()) {
-            return Err(invalid(
-                "the part after `@` must be a DNS domain such as example.com",
-            ));
+            return Err(invalid("the part after `@` must be a DNS domain such as example.com"));
         }
         Ok(Self(format!("{local}@{domain}")))
     }
@@ -201,11 +157,7 @@ impl Password {
                 code: ErrorCode::InvalidPassword,
                 kind: "password",
                 value: "(hidden)".into(),
-                reason: format!(
-                    "it must be {} to {} characters long",
-                    Self::MIN_LEN,
-                    Self::MAX_LEN
-                ),
+                reason: format!("it must be {} to {} characters long", Self::MIN_LEN, Self::MAX_LEN),
             });
         }
         Ok(Self(value.to_owned()))
@@ -246,12 +198,7 @@ impl Branch {
         if valid {
             Ok(Self(value.to_owned()))
         } else {
-            Err(InvalidName::new(
-                ErrorCode::InvalidBranch,
-                "branch",
-                value,
-                "it is not a valid git branch name",
-            ))
+            Err(InvalidName::new(ErrorCode::InvalidBranch, "branch", value, "it is not a valid git branch name"))
         }
     }
 
@@ -269,46 +216,28 @@ pub struct RepoUrl(String);
 
 impl RepoUrl {
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
-        let invalid = |reason: &str| {
-            InvalidName::new(ErrorCode::InvalidRepoUrl, "repository URL", value, reason)
-        };
-        if value.is_empty()
-            || value.len() > 2048
-            || value.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            return Err(invalid(
-                "it must be 1 to 2048 characters without spaces or control characters",
-            ));
+        let invalid = |reason: &str| InvalidName::new(ErrorCode::InvalidRepoUrl, "repository URL", value, reason);
+        if value.is_empty() || value.len() > 2048 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(invalid("it must be 1 to 2048 characters without spaces or control characters"));
         }
         if value.starts_with('-') {
             return Err(invalid("it must not start with `-`"));
         }
         let url_like = ["https://", "http://", "ssh://", "git://", "file://"]
             .iter()
-            .any(|scheme| {
-                value
-                    .strip_prefix(scheme)
-                    .is_some_and(|rest| rest.len() > 1)
-            });
-        let scp_like = value.split_once(':').is_some_and(|(host, path)| {
-            host.contains('@') && !host.contains('/') && !path.is_empty()
-        });
+            .any(|scheme| value.strip_prefix(scheme).is_some_and(|rest| rest.len() > 1));
+        let scp_like = value
+            .split_once(':')
+            .is_some_and(|(host, path)| host.contains('@') && !host.contains('/') && !path.is_empty());
         if url_like || scp_like || value.starts_with('/') {
             Ok(Self(value.to_owned()))
         } else {
-            Err(invalid(
-                "use https://…, ssh://…, git@host:path, file://… or an absolute path",
-            ))
+            Err(invalid("use https://…, ssh://…, git@host:path, file://… or an absolute path"))
         }
     }
 }
 
-string_newtype!(
-    RepoUrl,
-    InvalidName,
-    "git repository URL or absolute path",
-    None
-);
+string_newtype!(RepoUrl, InvalidName, "git repository URL or absolute path", None);
 
 /// The name of a config var: a POSIX environment variable name. `PORT` and
 /// the `SLIPWAY_` prefix belong to the platform.
@@ -322,9 +251,7 @@ impl ConfigVarName {
         let valid = !value.is_empty()
             && value.len() <= Self::MAX_LEN
             && !value.as_bytes()[0].is_ascii_digit()
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid {
             return Err(InvalidName::new(
                 ErrorCode::InvalidConfigVarName,
@@ -345,12 +272,7 @@ impl ConfigVarName {
     }
 }
 
-string_newtype!(
-    ConfigVarName,
-    InvalidName,
-    "environment variable name",
-    Some("^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-);
+string_newtype!(ConfigVarName, InvalidName, "environment variable name", Some("^[A-Za-z_][A-Za-z0-9_]{0,254}$"));
 
 /// The value of a config var: at most 32 KiB, no NUL byte (it must fit in
 /// a process environment).
@@ -381,17 +303,7 @@ mod tests {
         for good in ["a", "0", "my-app", "a1-b2", &"x".repeat(63)] {
             assert!(ProjectSlug::parse(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "-a",
-            "a-",
-            "A",
-            "a_b",
-            "a.b",
-            "é",
-            "a b",
-            &"x".repeat(64),
-        ] {
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "é", "a b", &"x".repeat(64)] {
             let err = ProjectSlug::parse(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidSlug, "{bad}");
         }
@@ -402,23 +314,9 @@ mod tests {
         assert!(Username::parse("alice.smith_2").is_ok());
         assert!(Username::parse("_alice").is_err());
         assert!(Username::parse("Alice").is_err());
-        assert_eq!(
-            Email::parse("Bob@Example.COM").unwrap().as_str(),
-            "Bob@example.com"
-        );
-        for bad in [
-            "bob",
-            "bob@",
-            "@example.com",
-            "bob@localhost",
-            "bob@exa_mple.com",
-            "b ob@example.com",
-        ] {
-            assert_eq!(
-                Email::parse(bad).unwrap_err().code,
-                ErrorCode::InvalidEmail,
-                "{bad}"
-            );
+        assert_eq!(Email::parse("Bob@Example.COM").unwrap().as_str(), "Bob@example.com");
+        for bad in ["bob", "bob@", "@example.com", "bob@localhost", "bob@exa_mple.com", "b ob@example.com"] {
+            assert_eq!(Email::parse(bad).unwrap_err().code, ErrorCode::InvalidEmail, "{bad}");
         }
         assert!(Password::parse("short").is_err());
         let password = Password::parse("correct horse").unwrap();
@@ -430,17 +328,10 @@ mod tests {
         assert!(ConfigVarName::parse("DATABASE_URL").is_ok());
         assert!(ConfigVarName::parse("_x1").is_ok());
         for bad in ["", "1X", "A-B", "A B", "Ä"] {
-            assert_eq!(
-                ConfigVarName::parse(bad).unwrap_err().code,
-                ErrorCode::InvalidConfigVarName,
-                "{bad}"
-            );
+            assert_eq!(ConfigVarName::parse(bad).unwrap_err().code, ErrorCode::InvalidConfigVarName, "{bad}");
         }
         for reserved in ["PORT", "SLIPWAY_TOKEN"] {
-            assert_eq!(
-                ConfigVarName::parse(reserved).unwrap_err().code,
-                ErrorCode::ReservedConfigVarName
-            );
+            assert_eq!(ConfigVarName::parse(reserved).unwrap_err().code, ErrorCode::ReservedConfigVarName);
         }
         let name = ConfigVarName::parse("X").unwrap();
         assert!(check_config_var_value(&name, "a\0b").is_err());
@@ -453,38 +344,16 @@ mod tests {
         for good in ["main", "feature/x-1", "release-2.0", "v1"] {
             assert!(Branch::parse(good).is_ok(), "{good}");
         }
-        for bad in [
-            "", "-x", "a..b", "a b", "a~1", "x.lock", "x/", "/x", ".x", "a/.b", "@", "a@{b", "a\\b",
-        ] {
-            assert_eq!(
-                Branch::parse(bad).unwrap_err().code,
-                ErrorCode::InvalidBranch,
-                "{bad}"
-            );
+        for bad in ["", "-x", "a..b", "a b", "a~1", "x.lock", "x/", "/x", ".x", "a/.b", "@", "a@{b", "a\\b"] {
+            assert_eq!(Branch::parse(bad).unwrap_err().code, ErrorCode::InvalidBranch, "{bad}");
         }
-        for good in [
-            "https://github.com/a/b.git",
-            "ssh://git@host/x",
-            "git@github.com:a/b.git",
-            "file:///srv/r",
-            "/srv/repo",
-        ] {
+        for good in
+            ["https://github.com/a/b.git", "ssh://git@host/x", "git@github.com:a/b.git", "file:///srv/r", "/srv/repo"]
+        {
             assert!(RepoUrl::parse(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "github.com/a/b",
-            "ftp://x/y",
-            "https://",
-            "-uhttps://x",
-            "https://a b",
-            "relative/path",
-        ] {
-            assert_eq!(
-                RepoUrl::parse(bad).unwrap_err().code,
-                ErrorCode::InvalidRepoUrl,
-                "{bad}"
-            );
+        for bad in ["", "github.com/a/b", "ftp://x/y", "https://", "-uhttps://x", "https://a b", "relative/path"] {
+            assert_eq!(RepoUrl::parse(bad).unwrap_err().code, ErrorCode::InvalidRepoUrl, "{bad}");
         }
     }
 

@@ -44,17 +44,9 @@ impl Role {
     }
 
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == value)
-            .ok_or_else(|| {
-                InvalidName::new(
-                    ErrorCode::InvalidRole,
-                    "role",
-                    value,
-                    "use one of owner, admin, developer, viewer",
-                )
-            })
+        Role::ALL.into_iter().find(|role| role.as_str() == value).ok_or_else(|| {
+            InvalidName::new(ErrorCode::InvalidRole, "role", value, "use one of owner, admin, developer, viewer")
+        })
     }
 
     pub fn allows(self, permission: Permission) -> bool {
@@ -107,10 +99,7 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Ok(role));
         }
-        assert_eq!(
-            Role::parse("root").unwrap_err().code,
-            ErrorCode::InvalidRole
-        );
+        assert_eq!(Role::parse("root").unwrap_err().code, ErrorCode::InvalidRole);
         assert!(Role::parse("Owner").is_err());
     }
 }

@@ -24,11 +24,7 @@ pub struct Actor {
 impl Actor {
     /// The platform itself (bootstrap, background work).
     pub fn system(request_id: impl Into<String>) -> Self {
-        Self {
-            user_id: None,
-            username: "slipway".into(),
-            request_id: request_id.into(),
-        }
+        Self { user_id: None, username: "slipway".into(), request_id: request_id.into() }
     }
 }
 
@@ -79,10 +75,10 @@ impl Store {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (cmp, dir) = Order::NewestFirst.sql();
         let rows = sqlx::query(&format!(
-            "SELECT * FROM audit_events WHERE workspace_id = $1 AND id {cmp} $2 ORDER BY id {dir} LIMIT $3"
+            "SELECT * FROM audit_events WHERE workspace_id = $1 AND ($2 IS NULL OR id {cmp} $2) ORDER BY id {dir} LIMIT $3"
         ))
         .bind(workspace.as_str())
-        .bind(page.bound(Order::NewestFirst))
+        .bind(page.bound())
         .bind(page.fetch())
         .fetch_all(&mut *tx)
         .await?;

@@ -31,10 +31,8 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let name: String = row.try_get("name")?;
-                let plain = self.sealer.open(
-                    &seal_context(environment, &name),
-                    &row.try_get::<String, _>("sealed_value")?,
-                )?;
+                let plain =
+                    self.sealer.open(&seal_context(environment, &name), &row.try_get::<String, _>("sealed_value")?)?;
                 let secret = row.try_get::<i64, _>("secret")? == 1;
                 let var = ConfigVar {
                     name: stored(ConfigVarName::parse(&name))?,
@@ -55,8 +53,7 @@ impl Store {
         environment: &str,
     ) -> Result<Vec<ConfigVar>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
-        let (_, environment) =
-            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
         let vars = self.read_config(&mut tx, &environment).await?;
         tx.commit().await?;
         Ok(vars.into_iter().map(|(var, _)| var).collect())
@@ -70,14 +67,10 @@ impl Store {
         environment: &str,
     ) -> Result<Vec<(ConfigVarName, String)>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
-        let (_, environment) =
-            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
         let vars = self.read_config(&mut tx, &environment).await?;
         tx.commit().await?;
-        Ok(vars
-            .into_iter()
-            .map(|(var, plain)| (var.name, plain))
-            .collect())
+        Ok(vars.into_iter().map(|(var, plain)| (var.name, plain)).collect())
     }
 
     /// Sets (adds or replaces) config vars; returns the whole set, masked.
@@ -91,13 +84,10 @@ impl Store {
         secret: bool,
     ) -> Result<Vec<ConfigVar>, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let (_, environment_id) =
-            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
         let now = Timestamp::now().as_millis();
         for (name, value) in vars {
-            let sealed = self
-                .sealer
-                .seal(&seal_context(&environment_id, name.as_str()), value)?;
+            let sealed = self.sealer.seal(&seal_context(&environment_id, name.as_str()), value)?;
             sqlx::query(
                 "INSERT INTO config_vars (workspace_id, environment_id, name, sealed_value, secret, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6)
@@ -131,16 +121,14 @@ impl Store {
         names: &[ConfigVarName],
     ) -> Result<Vec<ConfigVar>, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let (_, environment_id) =
-            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
         for name in names {
-            let removed =
-                sqlx::query("DELETE FROM config_vars WHERE environment_id = $1 AND name = $2")
-                    .bind(environment_id.as_str())
-                    .bind(name.as_str())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+            let removed = sqlx::query("DELETE FROM config_vars WHERE environment_id = $1 AND name = $2")
+                .bind(environment_id.as_str())
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if removed == 0 {
                 // Dropping `tx` rolls back the names removed so far.
                 return Err(StoreError::not_found(

@@ -24,14 +24,10 @@ fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
     let number: i64 = row.try_get("number")?;
     Ok(Deployment {
         id: stored(DeploymentId::parse(&row.try_get::<String, _>("id")?))?,
-        environment_id: stored(EnvironmentId::parse(
-            &row.try_get::<String, _>("environment_id")?,
-        ))?,
+        environment_id: stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?,
         number: stored(BuildNumber::new(u64::try_from(number).unwrap_or(0)))?,
         status: DeploymentStatus::parse(&status).ok_or(StoreError::Corrupt(status))?,
-        commit_sha: commit
-            .map(|sha| stored(CommitSha::parse(&sha)))
-            .transpose()?,
+        commit_sha: commit.map(|sha| stored(CommitSha::parse(&sha))).transpose()?,
         failure_reason: row.try_get("failure_reason")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
@@ -39,10 +35,7 @@ fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
 }
 
 fn deployment_not_found(number: impl std::fmt::Display) -> StoreError {
-    StoreError::not_found(
-        ErrorCode::DeploymentNotFound,
-        format!("no deployment #{number} in this environment"),
-    )
+    StoreError::not_found(ErrorCode::DeploymentNotFound, format!("no deployment #{number} in this environment"))
 }
 
 impl Store {
@@ -56,8 +49,7 @@ impl Store {
         commit: Option<&CommitSha>,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let (project_id, environment_id) =
-            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let (project_id, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
         let number: i64 = sqlx::query(
             "UPDATE projects SET next_build_number = next_build_number + 1 WHERE id = $1 RETURNING next_build_number - 1",
         )
@@ -90,10 +82,7 @@ impl Store {
             &format!("project/{project}/{environment}#{number}"),
         )
         .await?;
-        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         deployment_from(&row)
     }
@@ -116,9 +105,10 @@ impl Store {
             .await?
             .ok_or_else(|| deployment_not_found(id))?;
         let current = deployment_from(&row)?;
-        let next = current.status.apply(transition).map_err(|err| {
-            StoreError::conflict(ErrorCode::DeploymentStateConflict, err.to_string())
-        })?;
+        let next = current
+            .status
+            .apply(transition)
+            .map_err(|err| StoreError::conflict(ErrorCode::DeploymentStateConflict, err.to_string()))?;
         let changed = sqlx::query(
             "UPDATE deployments SET status = $1, failure_reason = COALESCE($2, failure_reason), updated_at = $3
              WHERE id = $4 AND status = $5",
@@ -132,15 +122,9 @@ impl Store {
         .await?
         .rows_affected();
         if changed == 0 {
-            return Err(StoreError::conflict(
-                ErrorCode::DeploymentStateConflict,
-                "the deployment changed meanwhile",
-            ));
+            return Err(StoreError::conflict(ErrorCode::DeploymentStateConflict, "the deployment changed meanwhile"));
         }
-        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         deployment_from(&row)
     }
@@ -154,22 +138,18 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Paged<Deployment>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
-        let (_, environment_id) =
-            resolve_environment(&mut tx, workspace, project, environment).await?;
+        let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
         let (cmp, dir) = Order::NewestFirst.sql();
         let rows = sqlx::query(&format!(
-            "SELECT * FROM deployments WHERE environment_id = $1 AND id {cmp} $2 ORDER BY id {dir} LIMIT $3"
+            "SELECT * FROM deployments WHERE environment_id = $1 AND ($2 IS NULL OR id {cmp} $2) ORDER BY id {dir} LIMIT $3"
         ))
         .bind(environment_id.as_str())
-        .bind(page.bound(Order::NewestFirst))
+        .bind(page.bound())
         .bind(page.fetch())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let items = rows
-            .iter()
-            .map(deployment_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(deployment_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Paged::from_rows(items, page, |d| d.id.to_string()))
     }
 
@@ -181,15 +161,13 @@ impl Store {
         number: BuildNumber,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
-        let (_, environment_id) =
-            resolve_environment(&mut tx, workspace, project, environment).await?;
-        let row =
-            sqlx::query("SELECT * FROM deployments WHERE environment_id = $1 AND number = $2")
-                .bind(environment_id.as_str())
-                .bind(i64::try_from(number.get()).unwrap_or(i64::MAX))
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| deployment_not_found(number))?;
+        let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let row = sqlx::query("SELECT * FROM deployments WHERE environment_id = $1 AND number = $2")
+            .bind(environment_id.as_str())
+            .bind(i64::try_from(number.get()).unwrap_or(i64::MAX))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| deployment_not_found(number))?;
         tx.commit().await?;
         deployment_from(&row)
     }

@@ -34,24 +34,20 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-        }
+        Self::Conflict { code, message: message.into() }
     }
 
     pub(crate) fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::NotFound {
-            code,
-            message: message.into(),
-        }
+        Self::NotFound { code, message: message.into() }
     }
 
-    /// The URL without its password, for messages.
+    /// The URL without its password, for messages. The query goes too: it
+    /// can carry one as well (`?password=…`).
     pub(crate) fn unreachable(url: &str, source: sqlx::Error) -> Self {
         let target = match url.split_once("://") {
             Some((scheme, rest)) => {
                 let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                let host = host.split_once('?').map_or(host, |(host, _)| host);
                 format!("{scheme}://{host}")
             }
             None => url.to_owned(),
@@ -66,10 +62,7 @@ impl StoreError {
 }
 
 /// Maps a unique-key violation of one statement to a conflict with `code`.
-pub(crate) fn on_duplicate(
-    code: ErrorCode,
-    message: impl Into<String>,
-) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn on_duplicate(code: ErrorCode, message: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |err| {
         if StoreError::is_unique_violation(&err) {
             StoreError::conflict(code, message)

@@ -4,9 +4,7 @@
 //! nothing can be guessed offline. Passwords are slow-hashed; callers run
 //! [`hash_password`] and [`verify_password`] on a blocking thread.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -29,11 +27,7 @@ pub fn hash_password(password: &Password) -> Result<String, StoreError> {
 
 /// Whether `password` matches `stored`. A malformed stored hash never matches.
 pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+    PasswordHash::new(stored).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
 /// A freshly made token: the text for the user (shown once) and its hash.

@@ -52,9 +52,7 @@ fn claimed_from(row: &AnyRow) -> Result<ClaimedJob, StoreError> {
         id: stored(JobId::parse(&row.try_get::<String, _>("id")?))?,
         kind: row.try_get("kind")?,
         payload: row.try_get("payload")?,
-        workspace: workspace
-            .map(|id| stored(WorkspaceId::parse(&id)))
-            .transpose()?,
+        workspace: workspace.map(|id| stored(WorkspaceId::parse(&id))).transpose()?,
         attempt: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
         lease_expires_at: Timestamp::from_millis(row.try_get("lease_expires_at")?),
     })
@@ -118,11 +116,8 @@ impl Store {
              RETURNING *",
             kinds = if kind_params.is_empty() { "NULL".to_owned() } else { kind_params.join(", ") },
         );
-        let mut query = sqlx::query(&sql)
-            .bind(worker)
-            .bind(now.plus_seconds(lease_seconds).as_millis())
-            .bind(now_ms)
-            .bind(now_ms);
+        let mut query =
+            sqlx::query(&sql).bind(worker).bind(now.plus_seconds(lease_seconds).as_millis()).bind(now_ms).bind(now_ms);
         for kind in kinds {
             query = query.bind(*kind);
         }
@@ -155,22 +150,15 @@ impl Store {
     }
 
     /// Marks a held job done; false if the lease was lost meanwhile.
-    pub async fn complete_job(
-        &self,
-        job: &JobId,
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    pub async fn complete_job(&self, job: &JobId, worker: &str, now: Timestamp) -> Result<bool, StoreError> {
         let mut tx = self.write(Scope::Platform).await?;
-        let held = sqlx::query(&format!(
-            "UPDATE jobs SET status = 'done', updated_at = $3 WHERE {HELD}"
-        ))
-        .bind(job.as_str())
-        .bind(worker)
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let held = sqlx::query(&format!("UPDATE jobs SET status = 'done', updated_at = $3 WHERE {HELD}"))
+            .bind(job.as_str())
+            .bind(worker)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
         Ok(held == 1)
     }

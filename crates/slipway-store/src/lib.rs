@@ -57,9 +57,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
 
@@ -79,10 +77,7 @@ impl Store {
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
 
-        let mut admin = options
-            .connect()
-            .await
-            .map_err(|err| StoreError::unreachable(url, err))?;
+        let mut admin = options.connect().await.map_err(|err| StoreError::unreachable(url, err))?;
         migrate::run(&mut admin, backend).await?;
         drop(admin);
 
@@ -95,9 +90,7 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     let setup = match backend {
-                        Backend::Sqlite => {
-                            "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000"
-                        }
+                        Backend::Sqlite => "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000",
                         Backend::Postgres => "SET ROLE slipway_app",
                     };
                     conn.execute(setup).await.map(|_| ())
@@ -106,12 +99,7 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|err| StoreError::unreachable(url, err))?;
-        Ok(Self {
-            pool,
-            backend,
-            sealer: sealing::Sealer::new(key),
-            urls: PublicUrls::default(),
-        })
+        Ok(Self { pool, backend, sealer: sealing::Sealer::new(key), urls: PublicUrls::default() })
     }
 
     /// How environment URLs are written (scheme and router port).
@@ -131,18 +119,11 @@ impl Store {
 
     /// Checks that the database answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.pool
-            .execute("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(StoreError::from)
+        self.pool.execute("SELECT 1").await.map(|_| ()).map_err(StoreError::from)
     }
 }
 
 /// `sqlite://` URL of the database file inside a data directory.
 pub fn sqlite_url(data_dir: &std::path::Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("slipway.db").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("slipway.db").display())
 }

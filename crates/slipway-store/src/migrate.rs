@@ -15,12 +15,7 @@ struct Migration {
 }
 
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "schema",
-        sql: include_str!("../migrations/0001_schema.sql"),
-        postgres_only: false,
-    },
+    Migration { version: 1, name: "schema", sql: include_str!("../migrations/0001_schema.sql"), postgres_only: false },
     Migration {
         version: 2,
         name: "postgres_rls",
@@ -41,18 +36,12 @@ pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<()
             conn.execute("PRAGMA journal_mode = WAL").await?;
         }
         Backend::Postgres => {
-            sqlx::query("SELECT pg_advisory_lock($1)")
-                .bind(POSTGRES_MIGRATION_LOCK)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query("SELECT pg_advisory_lock($1)").bind(POSTGRES_MIGRATION_LOCK).execute(&mut *conn).await?;
         }
     }
     let result = apply_pending(conn, backend).await;
     if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(POSTGRES_MIGRATION_LOCK)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(POSTGRES_MIGRATION_LOCK).execute(&mut *conn).await?;
     }
     result
 }
@@ -69,44 +58,39 @@ async fn apply_pending(conn: &mut AnyConnection, backend: Backend) -> Result<(),
         .iter()
         .map(|row| row.try_get::<i64, _>(0))
         .collect::<Result<_, _>>()?;
-    if let Some(newest) = applied
-        .iter()
-        .max()
-        .filter(|v| **v > MIGRATIONS.len() as i64)
-    {
+    if let Some(newest) = applied.iter().max().filter(|v| **v > MIGRATIONS.len() as i64) {
         return Err(StoreError::Config(format!(
             "the database is at schema version {newest}, newer than this Slipway knows; upgrade Slipway"
         )));
     }
     for migration in MIGRATIONS {
-        if applied.contains(&migration.version)
-            || (migration.postgres_only && backend != Backend::Postgres)
-        {
+        if applied.contains(&migration.version) || (migration.postgres_only && backend != Backend::Postgres) {
             continue;
         }
-        tracing::info!(
-            version = migration.version,
-            name = migration.name,
-            "applying migration"
-        );
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        sqlx::raw_sql(migration.sql)
+        // SQLite has no advisory lock: take its write lock up front and look
+        // again, so a second process starting at once waits, then skips.
+        let begin = match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, begin).await?;
+        let done = sqlx::query("SELECT version FROM slipway_migrations WHERE version = $1")
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            continue;
+        }
+        tracing::info!(version = migration.version, name = migration.name, "applying migration");
+        sqlx::raw_sql(migration.sql).execute(&mut *tx).await.map_err(|err| {
+            StoreError::Config(format!("migration {} ({}) failed: {err}", migration.version, migration.name))
+        })?;
+        sqlx::query("INSERT INTO slipway_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(Timestamp::now().as_millis())
             .execute(&mut *tx)
-            .await
-            .map_err(|err| {
-                StoreError::Config(format!(
-                    "migration {} ({}) failed: {err}",
-                    migration.version, migration.name
-                ))
-            })?;
-        sqlx::query(
-            "INSERT INTO slipway_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(migration.version)
-        .bind(migration.name)
-        .bind(Timestamp::now().as_millis())
-        .execute(&mut *tx)
-        .await?;
+            .await?;
         tx.commit().await?;
     }
     if backend == Backend::Postgres {

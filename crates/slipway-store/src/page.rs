@@ -28,15 +28,12 @@ impl Order {
 impl PageRequest {
     pub const MAX_LIMIT: u32 = 200;
 
-    /// The cursor bound to compare IDs with. Without a cursor, a bound that
-    /// every ID passes: IDs are ASCII letters, digits and `_`, all of which
-    /// sort after "" and before "~".
-    pub(crate) fn bound(&self, order: Order) -> &str {
-        match (&self.after, order) {
-            (Some(after), _) => after,
-            (None, Order::OldestFirst) => "",
-            (None, Order::NewestFirst) => "~",
-        }
+    /// The cursor to compare IDs with, `None` on the first page. Queries
+    /// write `($2 IS NULL OR id > $2)` instead of comparing with a sentinel
+    /// such as `~`: where text sorts by locale (ICU, `en_US`) rather than
+    /// byte by byte, `~` sorts before letters, and no sentinel is safe.
+    pub(crate) fn bound(&self) -> Option<&str> {
+        self.after.as_deref()
     }
 
     /// Rows to fetch: one more than the page, to learn whether more follow.
@@ -53,11 +50,7 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
-    pub(crate) fn from_rows(
-        mut rows: Vec<T>,
-        request: &PageRequest,
-        id: impl Fn(&T) -> String,
-    ) -> Self {
+    pub(crate) fn from_rows(mut rows: Vec<T>, request: &PageRequest, id: impl Fn(&T) -> String) -> Self {
         let limit = request.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
         let next = if rows.len() > limit {
             rows.truncate(limit);

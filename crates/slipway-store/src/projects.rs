@@ -38,25 +38,17 @@ pub struct ProjectPatch {
 }
 
 pub(crate) fn project_not_found(slug: &str) -> StoreError {
-    StoreError::not_found(
-        ErrorCode::ProjectNotFound,
-        format!("no project `{slug}` in this workspace"),
-    )
+    StoreError::not_found(ErrorCode::ProjectNotFound, format!("no project `{slug}` in this workspace"))
 }
 
 fn environment_not_found(name: &str) -> StoreError {
-    StoreError::not_found(
-        ErrorCode::EnvironmentNotFound,
-        format!("no environment `{name}` in this project"),
-    )
+    StoreError::not_found(ErrorCode::EnvironmentNotFound, format!("no environment `{name}` in this project"))
 }
 
 fn hostname_taken(host: &str) -> (ErrorCode, String) {
     (
         ErrorCode::HostnameTaken,
-        format!(
-            "the hostname {host} is already in use on this platform; choose another slug or domain"
-        ),
+        format!("the hostname {host} is already in use on this platform; choose another slug or domain"),
     )
 }
 
@@ -101,20 +93,13 @@ async fn insert_environment(
     .bind(Timestamp::now().as_millis())
     .execute(&mut **tx)
     .await
-    .map_err(on_duplicate(
-        ErrorCode::EnvironmentExists,
-        format!("environment `{name}` already exists"),
-    ))?;
+    .map_err(on_duplicate(ErrorCode::EnvironmentExists, format!("environment `{name}` already exists")))?;
     insert_route(tx, workspace, &id, hostname.as_str(), "generated").await?;
     Ok(id)
 }
 
 /// The project row (without environments) for a slug.
-pub(crate) async fn project_row(
-    tx: &mut Tx,
-    workspace: &WorkspaceId,
-    slug: &str,
-) -> Result<AnyRow, StoreError> {
+pub(crate) async fn project_row(tx: &mut Tx, workspace: &WorkspaceId, slug: &str) -> Result<AnyRow, StoreError> {
     sqlx::query("SELECT * FROM projects WHERE workspace_id = $1 AND slug = $2")
         .bind(workspace.as_str())
         .bind(slug)
@@ -182,15 +167,11 @@ impl Store {
                     name: stored(EnvironmentName::parse(&row.try_get::<String, _>("name")?))?,
                     url: String::new(),
                     hostnames: Vec::new(),
-                    target: RuntimeTarget::parse(&target)
-                        .ok_or_else(|| StoreError::Corrupt(target))?,
+                    target: RuntimeTarget::parse(&target).ok_or_else(|| StoreError::Corrupt(target))?,
                     created_at: Timestamp::from_millis(row.try_get("created_at")?),
                 });
             }
-            if let (Some(env), Some(host)) = (
-                environments.last_mut(),
-                row.try_get::<Option<String>, _>("hostname")?,
-            ) {
+            if let (Some(env), Some(host)) = (environments.last_mut(), row.try_get::<Option<String>, _>("hostname")?) {
                 env.hostnames.push(host);
             }
         }
@@ -214,14 +195,8 @@ impl Store {
             return Ok(Vec::new());
         };
         let (first, last): (String, String) = (first.try_get("id")?, last.try_get("id")?);
-        let (first, last) = if first <= last {
-            (first, last)
-        } else {
-            (last, first)
-        };
-        let mut environments = self
-            .environments_between(tx, &workspace.id, &first, &last)
-            .await?;
+        let (first, last) = if first <= last { (first, last) } else { (last, first) };
+        let mut environments = self.environments_between(tx, &workspace.id, &first, &last).await?;
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
@@ -268,53 +243,27 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(on_duplicate(ErrorCode::ProjectExists, format!("project `{}` already exists here", new.slug)))?;
-        let production = insert_environment(
-            &mut tx,
-            &workspace.id,
-            &id,
-            &EnvironmentName::production(),
-            &new.generated_hostname,
-        )
-        .await?;
+        let production =
+            insert_environment(&mut tx, &workspace.id, &id, &EnvironmentName::production(), &new.generated_hostname)
+                .await?;
         if let Some(domain) = &new.custom_domain {
-            insert_route(
-                &mut tx,
-                &workspace.id,
-                &production,
-                domain.as_str(),
-                "custom",
-            )
-            .await?;
+            insert_route(&mut tx, &workspace.id, &production, domain.as_str(), "custom").await?;
         }
-        audit::record(
-            &mut tx,
-            Some(&workspace.id),
-            actor,
-            "project.create",
-            &format!("project/{}", new.slug),
-        )
-        .await?;
+        audit::record(&mut tx, Some(&workspace.id), actor, "project.create", &format!("project/{}", new.slug)).await?;
         let row = project_row(&mut tx, &workspace.id, new.slug.as_str()).await?;
-        let project = self
-            .projects_from(&mut tx, workspace, &[row])
-            .await?
-            .remove(0);
+        let project = self.projects_from(&mut tx, workspace, &[row]).await?.remove(0);
         tx.commit().await?;
         Ok(project)
     }
 
-    pub async fn list_projects(
-        &self,
-        workspace: &Workspace,
-        page: &PageRequest,
-    ) -> Result<Paged<Project>, StoreError> {
+    pub async fn list_projects(&self, workspace: &Workspace, page: &PageRequest) -> Result<Paged<Project>, StoreError> {
         let mut tx = self.read(Scope::Tenant(&workspace.id)).await?;
         let (cmp, dir) = Order::OldestFirst.sql();
         let rows = sqlx::query(&format!(
-            "SELECT * FROM projects WHERE workspace_id = $1 AND id {cmp} $2 ORDER BY id {dir} LIMIT $3"
+            "SELECT * FROM projects WHERE workspace_id = $1 AND ($2 IS NULL OR id {cmp} $2) ORDER BY id {dir} LIMIT $3"
         ))
         .bind(workspace.id.as_str())
-        .bind(page.bound(Order::OldestFirst))
+        .bind(page.bound())
         .bind(page.fetch())
         .fetch_all(&mut *tx)
         .await?;
@@ -326,10 +275,7 @@ impl Store {
     pub async fn project(&self, workspace: &Workspace, slug: &str) -> Result<Project, StoreError> {
         let mut tx = self.read(Scope::Tenant(&workspace.id)).await?;
         let row = project_row(&mut tx, &workspace.id, slug).await?;
-        let project = self
-            .projects_from(&mut tx, workspace, &[row])
-            .await?
-            .remove(0);
+        let project = self.projects_from(&mut tx, workspace, &[row]).await?.remove(0);
         tx.commit().await?;
         Ok(project)
     }
@@ -364,40 +310,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             if let Some(domain) = domain {
-                insert_route(
-                    &mut tx,
-                    &workspace.id,
-                    &production,
-                    domain.as_str(),
-                    "custom",
-                )
-                .await?;
+                insert_route(&mut tx, &workspace.id, &production, domain.as_str(), "custom").await?;
             }
         }
-        audit::record(
-            &mut tx,
-            Some(&workspace.id),
-            actor,
-            "project.update",
-            &format!("project/{slug}"),
-        )
-        .await?;
+        audit::record(&mut tx, Some(&workspace.id), actor, "project.update", &format!("project/{slug}")).await?;
         let row = project_row(&mut tx, &workspace.id, slug).await?;
-        let updated = self
-            .projects_from(&mut tx, workspace, &[row])
-            .await?
-            .remove(0);
+        let updated = self.projects_from(&mut tx, workspace, &[row]).await?.remove(0);
         tx.commit().await?;
         Ok(updated)
     }
 
     /// Deletes a project with its environments, routes, config and deployments.
-    pub async fn delete_project(
-        &self,
-        actor: &Actor,
-        workspace: &WorkspaceId,
-        slug: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn delete_project(&self, actor: &Actor, workspace: &WorkspaceId, slug: &str) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let deleted = sqlx::query("DELETE FROM projects WHERE workspace_id = $1 AND slug = $2")
             .bind(workspace.as_str())
@@ -408,14 +332,7 @@ impl Store {
         if deleted == 0 {
             return Err(project_not_found(slug));
         }
-        audit::record(
-            &mut tx,
-            Some(workspace),
-            actor,
-            "project.delete",
-            &format!("project/{slug}"),
-        )
-        .await?;
+        audit::record(&mut tx, Some(workspace), actor, "project.delete", &format!("project/{slug}")).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -432,29 +349,15 @@ impl Store {
         let row = project_row(&mut tx, &workspace.id, project).await?;
         let project_id = stored(ProjectId::parse(&row.try_get::<String, _>("id")?))?;
         let id = insert_environment(&mut tx, &workspace.id, &project_id, name, hostname).await?;
-        audit::record(
-            &mut tx,
-            Some(&workspace.id),
-            actor,
-            "environment.create",
-            &format!("project/{project}/{name}"),
-        )
-        .await?;
-        let mut environments = self
-            .environments_between(
-                &mut tx,
-                &workspace.id,
-                project_id.as_str(),
-                project_id.as_str(),
-            )
+        audit::record(&mut tx, Some(&workspace.id), actor, "environment.create", &format!("project/{project}/{name}"))
             .await?;
+        let mut environments =
+            self.environments_between(&mut tx, &workspace.id, project_id.as_str(), project_id.as_str()).await?;
         tx.commit().await?;
         environments
             .remove(project_id.as_str())
             .and_then(|envs| envs.into_iter().find(|env| env.id == id))
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("environment {id} vanished while it was created"))
-            })
+            .ok_or_else(|| StoreError::Corrupt(format!("environment {id} vanished while it was created")))
     }
 
     pub async fn delete_environment(
@@ -472,18 +375,9 @@ impl Store {
                 "the production environment cannot be deleted; delete the project instead",
             ));
         }
-        sqlx::query("DELETE FROM environments WHERE id = $1")
-            .bind(environment.as_str())
-            .execute(&mut *tx)
+        sqlx::query("DELETE FROM environments WHERE id = $1").bind(environment.as_str()).execute(&mut *tx).await?;
+        audit::record(&mut tx, Some(workspace), actor, "environment.delete", &format!("project/{project}/{name}"))
             .await?;
-        audit::record(
-            &mut tx,
-            Some(workspace),
-            actor,
-            "environment.delete",
-            &format!("project/{project}/{name}"),
-        )
-        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -62,11 +62,13 @@ impl Store {
                 Scope::Tenant(id) => (id.as_str(), "off"),
                 Scope::Platform => ("", "on"),
             };
-            sqlx::query("SELECT set_config('slipway.workspace_id', $1, true), set_config('slipway.platform', $2, true)")
-                .bind(workspace)
-                .bind(platform)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "SELECT set_config('slipway.workspace_id', $1, true), set_config('slipway.platform', $2, true)",
+            )
+            .bind(workspace)
+            .bind(platform)
+            .execute(&mut *tx)
+            .await?;
         }
         Ok(tx)
     }

@@ -22,9 +22,9 @@ impl SealingKey {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        let key: [u8; SEALING_KEY_LEN] = bytes.try_into().map_err(|_| {
-            StoreError::Config(format!("the sealing key must be {SEALING_KEY_LEN} bytes"))
-        })?;
+        let key: [u8; SEALING_KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| StoreError::Config(format!("the sealing key must be {SEALING_KEY_LEN} bytes")))?;
         Ok(Self(key))
     }
 
@@ -54,22 +54,14 @@ pub(crate) struct Sealer {
 
 impl Sealer {
     pub(crate) fn new(key: SealingKey) -> Self {
-        Self {
-            cipher: XChaCha20Poly1305::new(&key.0.into()),
-        }
+        Self { cipher: XChaCha20Poly1305::new(&key.0.into()) }
     }
 
     pub(crate) fn seal(&self, context: &str, plain: &str) -> Result<String, StoreError> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = self
             .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plain.as_bytes(),
-                    aad: context.as_bytes(),
-                },
-            )
+            .encrypt(&nonce, Payload { msg: plain.as_bytes(), aad: context.as_bytes() })
             .map_err(|_| StoreError::Corrupt("sealing failed".into()))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
@@ -77,11 +69,7 @@ impl Sealer {
     }
 
     pub(crate) fn open(&self, context: &str, sealed: &str) -> Result<String, StoreError> {
-        let corrupt = || {
-            StoreError::Corrupt(format!(
-                "config var {context} does not open with this sealing key"
-            ))
-        };
+        let corrupt = || StoreError::Corrupt(format!("config var {context} does not open with this sealing key"));
         let bytes = STANDARD.decode(sealed).map_err(|_| corrupt())?;
         if bytes.len() < NONCE_LEN {
             return Err(corrupt());
@@ -89,13 +77,7 @@ impl Sealer {
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let plain = self
             .cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: context.as_bytes(),
-                },
-            )
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: context.as_bytes() })
             .map_err(|_| corrupt())?;
         String::from_utf8(plain).map_err(|_| corrupt())
     }
@@ -109,18 +91,11 @@ mod tests {
     #[test]
     fn sealed_values_open_only_in_their_own_row_and_key() {
         let sealer = Sealer::new(SealingKey::generate());
-        let sealed = sealer
-            .seal("env_1/DATABASE_URL", "postgres://secret")
-            .unwrap();
+        let sealed = sealer.seal("env_1/DATABASE_URL", "postgres://secret").unwrap();
         assert!(!sealed.contains("secret"));
-        assert_eq!(
-            sealer.open("env_1/DATABASE_URL", &sealed).unwrap(),
-            "postgres://secret"
-        );
+        assert_eq!(sealer.open("env_1/DATABASE_URL", &sealed).unwrap(), "postgres://secret");
         assert!(sealer.open("env_2/DATABASE_URL", &sealed).is_err());
-        assert!(Sealer::new(SealingKey::generate())
-            .open("env_1/DATABASE_URL", &sealed)
-            .is_err());
+        assert!(Sealer::new(SealingKey::generate()).open("env_1/DATABASE_URL", &sealed).is_err());
         assert!(sealer.open("env_1/DATABASE_URL", "bm9wZQ==").is_err());
     }
 

@@ -36,14 +36,11 @@ impl TestDatabase {
             TestBackend::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("slipway-test-{}", uuid_like()));
                 std::fs::create_dir_all(&dir).expect("creating a temporary directory for SQLite");
-                Self {
-                    url: sqlite_url(&dir),
-                    cleanup: Cleanup::Directory(dir),
-                }
+                Self { url: sqlite_url(&dir), cleanup: Cleanup::Directory(dir) }
             }
             TestBackend::Postgres => {
-                let admin_url = std::env::var("SLIPWAY_TEST_DATABASE_URL")
-                    .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+                let admin_url =
+                    std::env::var("SLIPWAY_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
                 sqlx::any::install_default_drivers();
                 let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap_or_else(|err| {
                     panic!(
@@ -60,10 +57,7 @@ impl TestDatabase {
                     Some((server, _)) => format!("{server}/{name}"),
                     None => panic!("SLIPWAY_TEST_DATABASE_URL must end in /DATABASE"),
                 };
-                Self {
-                    url,
-                    cleanup: Cleanup::Postgres { admin_url, name },
-                }
+                Self { url, cleanup: Cleanup::Postgres { admin_url, name } }
             }
         }
     }
@@ -86,18 +80,10 @@ impl Drop for TestDatabase {
                 // Drop runs inside the test's runtime, which cannot block on
                 // itself; a short-lived thread with its own runtime can.
                 let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .ok()?;
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                     runtime.block_on(async {
                         let mut admin = sqlx::AnyConnection::connect(&admin_url).await.ok()?;
-                        admin
-                            .execute(
-                                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
-                            )
-                            .await
-                            .ok()
+                        admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.ok()
                     })
                 })
                 .join();

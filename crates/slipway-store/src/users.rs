@@ -51,15 +51,9 @@ fn token_from(row: &AnyRow) -> Result<Token, StoreError> {
     Ok(Token {
         id: stored(TokenId::parse(&row.try_get::<String, _>("id")?))?,
         name: row.try_get("name")?,
-        kind: if kind == "session" {
-            TokenKind::Session
-        } else {
-            TokenKind::Personal
-        },
+        kind: if kind == "session" { TokenKind::Session } else { TokenKind::Personal },
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        expires_at: row
-            .try_get::<Option<i64>, _>("expires_at")?
-            .map(Timestamp::from_millis),
+        expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(Timestamp::from_millis),
     })
 }
 
@@ -83,18 +77,8 @@ async fn insert_user(tx: &mut Tx, actor: &Actor, new: NewUser) -> Result<User, S
     .bind(user.created_at.as_millis())
     .execute(&mut **tx)
     .await
-    .map_err(on_duplicate(
-        ErrorCode::UserExists,
-        format!("user `{}` already exists", user.username),
-    ))?;
-    audit::record(
-        tx,
-        None,
-        actor,
-        "user.create",
-        &format!("user/{}", user.username),
-    )
-    .await?;
+    .map_err(on_duplicate(ErrorCode::UserExists, format!("user `{}` already exists", user.username)))?;
+    audit::record(tx, None, actor, "user.create", &format!("user/{}", user.username)).await?;
     Ok(user)
 }
 
@@ -110,22 +94,11 @@ impl Store {
     /// whether it did. Safe to call at every start.
     pub async fn bootstrap_admin(&self, new: NewUser) -> Result<bool, StoreError> {
         let mut tx = self.write(Scope::Platform).await?;
-        let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let users: i64 = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?.try_get(0)?;
         if users > 0 {
             return Ok(false);
         }
-        insert_user(
-            &mut tx,
-            &Actor::system("bootstrap"),
-            NewUser {
-                is_admin: true,
-                ..new
-            },
-        )
-        .await?;
+        insert_user(&mut tx, &Actor::system("bootstrap"), NewUser { is_admin: true, ..new }).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -137,15 +110,11 @@ impl Store {
     /// A user and their password hash, for login.
     pub async fn credentials(&self, username: &Username) -> Result<(User, String), StoreError> {
         let mut tx = self.read(Scope::Platform).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1"
-        ))
-        .bind(username.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| {
-            StoreError::not_found(ErrorCode::UserNotFound, format!("no user `{username}`"))
-        })?;
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1"))
+            .bind(username.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found(ErrorCode::UserNotFound, format!("no user `{username}`")))?;
         tx.commit().await?;
         Ok((user_from(&row)?, row.try_get("password_hash")?))
     }
@@ -182,20 +151,11 @@ impl Store {
         };
         audit::record(&mut tx, None, actor, action, &format!("token/{id}")).await?;
         tx.commit().await?;
-        Ok(CreatedToken {
-            id,
-            name: name.to_owned(),
-            token: secret.plain,
-            expires_at,
-        })
+        Ok(CreatedToken { id, name: name.to_owned(), token: secret.plain, expires_at })
     }
 
     /// The user behind a bearer token, if it is known, unexpired and unrevoked.
-    pub async fn authenticate(
-        &self,
-        token: &str,
-        now: Timestamp,
-    ) -> Result<Authenticated, StoreError> {
+    pub async fn authenticate(&self, token: &str, now: Timestamp) -> Result<Authenticated, StoreError> {
         let mut tx = self.read(Scope::Platform).await?;
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS}, t.id AS token_id, t.kind, t.expires_at, t.revoked_at
@@ -216,28 +176,20 @@ impl Store {
         Ok(Authenticated {
             user: user_from(&row)?,
             token_id: stored(TokenId::parse(&row.try_get::<String, _>("token_id")?))?,
-            kind: if kind == "session" {
-                TokenKind::Session
-            } else {
-                TokenKind::Personal
-            },
+            kind: if kind == "session" { TokenKind::Session } else { TokenKind::Personal },
         })
     }
 
     /// A user's live tokens, oldest first.
-    pub async fn list_tokens(
-        &self,
-        user: &UserId,
-        page: &PageRequest,
-    ) -> Result<Paged<Token>, StoreError> {
+    pub async fn list_tokens(&self, user: &UserId, page: &PageRequest) -> Result<Paged<Token>, StoreError> {
         let mut tx = self.read(Scope::Platform).await?;
         let (cmp, dir) = Order::OldestFirst.sql();
         let rows = sqlx::query(&format!(
-            "SELECT * FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL AND id {cmp} $2
+            "SELECT * FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id {cmp} $2)
              AND (expires_at IS NULL OR expires_at > $3) ORDER BY id {dir} LIMIT $4"
         ))
         .bind(user.as_str())
-        .bind(page.bound(Order::OldestFirst))
+        .bind(page.bound())
         .bind(Timestamp::now().as_millis())
         .bind(page.fetch())
         .fetch_all(&mut *tx)
@@ -248,36 +200,20 @@ impl Store {
     }
 
     /// Revokes one of `user`'s tokens. Someone else's token is "not found".
-    pub async fn revoke_token(
-        &self,
-        actor: &Actor,
-        user: &UserId,
-        token: &TokenId,
-    ) -> Result<(), StoreError> {
+    pub async fn revoke_token(&self, actor: &Actor, user: &UserId, token: &TokenId) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Platform).await?;
-        let revoked = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(Timestamp::now().as_millis())
-        .bind(token.as_str())
-        .bind(user.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let revoked =
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(Timestamp::now().as_millis())
+                .bind(token.as_str())
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if revoked == 0 {
-            return Err(StoreError::not_found(
-                ErrorCode::TokenNotFound,
-                format!("no live token {token}"),
-            ));
+            return Err(StoreError::not_found(ErrorCode::TokenNotFound, format!("no live token {token}")));
         }
-        audit::record(
-            &mut tx,
-            None,
-            actor,
-            "token.revoke",
-            &format!("token/{token}"),
-        )
-        .await?;
+        audit::record(&mut tx, None, actor, "token.revoke", &format!("token/{token}")).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -59,26 +59,23 @@ fn member_from(row: &AnyRow) -> Result<Member, StoreError> {
 }
 
 fn member_not_found(username: &Username) -> StoreError {
-    StoreError::not_found(
-        ErrorCode::MemberNotFound,
-        format!("`{username}` is not a member of this workspace"),
-    )
+    StoreError::not_found(ErrorCode::MemberNotFound, format!("`{username}` is not a member of this workspace"))
 }
 
 /// Refuses a change that would leave the workspace without an owner.
-async fn keep_an_owner(
-    tx: &mut Tx,
-    workspace: &WorkspaceId,
-    leaving: &UserId,
-) -> Result<(), StoreError> {
-    let others: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner' AND user_id <> $2",
-    )
-    .bind(workspace.as_str())
-    .bind(leaving.as_str())
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)?;
+async fn keep_an_owner(tx: &mut Tx, workspace: &WorkspaceId, leaving: &UserId) -> Result<(), StoreError> {
+    // Owner changes of one workspace take turns: on PostgreSQL this row lock
+    // makes a concurrent demotion wait, then count again, so two owners
+    // demoting each other cannot both succeed (SQLite's write lock already
+    // serialises them).
+    sqlx::query("UPDATE workspaces SET name = name WHERE id = $1").bind(workspace.as_str()).execute(&mut **tx).await?;
+    let others: i64 =
+        sqlx::query("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner' AND user_id <> $2")
+            .bind(workspace.as_str())
+            .bind(leaving.as_str())
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
     if others == 0 {
         return Err(StoreError::conflict(
             ErrorCode::LastOwner,
@@ -112,24 +109,14 @@ impl Store {
             .bind(workspace.created_at.as_millis())
             .execute(&mut *tx)
             .await
-            .map_err(on_duplicate(
-                ErrorCode::WorkspaceExists,
-                format!("workspace `{slug}` already exists"),
-            ))?;
+            .map_err(on_duplicate(ErrorCode::WorkspaceExists, format!("workspace `{slug}` already exists")))?;
         sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
             .bind(workspace.id.as_str())
             .bind(owner.as_str())
             .bind(workspace.created_at.as_millis())
             .execute(&mut *tx)
             .await?;
-        audit::record(
-            &mut tx,
-            Some(&workspace.id),
-            actor,
-            "workspace.create",
-            &format!("workspace/{slug}"),
-        )
-        .await?;
+        audit::record(&mut tx, Some(&workspace.id), actor, "workspace.create", &format!("workspace/{slug}")).await?;
         tx.commit().await?;
         Ok(workspace)
     }
@@ -137,12 +124,7 @@ impl Store {
     /// Resolves a workspace slug for `user`. A workspace the user may not
     /// see answers exactly like one that does not exist.
     pub async fn access(&self, slug: &str, user: &User) -> Result<Access, StoreError> {
-        let not_found = || {
-            StoreError::not_found(
-                ErrorCode::WorkspaceNotFound,
-                format!("no workspace `{slug}`"),
-            )
-        };
+        let not_found = || StoreError::not_found(ErrorCode::WorkspaceNotFound, format!("no workspace `{slug}`"));
         // Platform scope: the tenant is what is being looked up.
         let mut tx = self.read(Scope::Platform).await?;
         let row = sqlx::query(
@@ -165,43 +147,29 @@ impl Store {
     }
 
     /// The workspaces `user` belongs to (every workspace for a platform admin).
-    pub async fn list_workspaces(
-        &self,
-        user: &User,
-        page: &PageRequest,
-    ) -> Result<Paged<Workspace>, StoreError> {
+    pub async fn list_workspaces(&self, user: &User, page: &PageRequest) -> Result<Paged<Workspace>, StoreError> {
         let mut tx = self.read(Scope::Platform).await?;
         let (cmp, dir) = Order::OldestFirst.sql();
         let join = if user.is_admin { "LEFT JOIN" } else { "JOIN" };
         let rows = sqlx::query(&format!(
             "SELECT w.*, m.role FROM workspaces w
              {join} memberships m ON m.workspace_id = w.id AND m.user_id = $1
-             WHERE w.id {cmp} $2 ORDER BY w.id {dir} LIMIT $3"
+             WHERE ($2 IS NULL OR w.id {cmp} $2) ORDER BY w.id {dir} LIMIT $3"
         ))
         .bind(user.id.as_str())
-        .bind(page.bound(Order::OldestFirst))
+        .bind(page.bound())
         .bind(page.fetch())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let items = rows
-            .iter()
-            .map(workspace_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(workspace_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Paged::from_rows(items, page, |w| w.id.to_string()))
     }
 
     /// Deletes a workspace and everything in it. Its audit trail stays.
-    pub async fn delete_workspace(
-        &self,
-        actor: &Actor,
-        workspace: &Workspace,
-    ) -> Result<(), StoreError> {
+    pub async fn delete_workspace(&self, actor: &Actor, workspace: &Workspace) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
-        sqlx::query("DELETE FROM workspaces WHERE id = $1")
-            .bind(workspace.id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(workspace.id.as_str()).execute(&mut *tx).await?;
         audit::record(
             &mut tx,
             Some(&workspace.id),
@@ -234,12 +202,8 @@ impl Store {
         user: &User,
         role: Role,
     ) -> Result<Member, StoreError> {
-        let member = Member {
-            user_id: user.id.clone(),
-            username: user.username.clone(),
-            role,
-            created_at: Timestamp::now(),
-        };
+        let member =
+            Member { user_id: user.id.clone(), username: user.username.clone(), role, created_at: Timestamp::now() };
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
             .bind(workspace.as_str())
@@ -249,23 +213,13 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(on_duplicate(ErrorCode::MemberExists, format!("`{}` is already a member", user.username)))?;
-        audit::record(
-            &mut tx,
-            Some(workspace),
-            actor,
-            "member.add",
-            &format!("member/{}:{role}", user.username),
-        )
-        .await?;
+        audit::record(&mut tx, Some(workspace), actor, "member.add", &format!("member/{}:{role}", user.username))
+            .await?;
         tx.commit().await?;
         Ok(member)
     }
 
-    pub async fn member(
-        &self,
-        workspace: &WorkspaceId,
-        username: &Username,
-    ) -> Result<Member, StoreError> {
+    pub async fn member(&self, workspace: &WorkspaceId, username: &Username) -> Result<Member, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let row = sqlx::query(
             "SELECT m.user_id, u.username, m.role, m.created_at FROM memberships m
@@ -290,31 +244,20 @@ impl Store {
         if member.role == Role::Owner && role != Role::Owner {
             keep_an_owner(&mut tx, workspace, &member.user_id).await?;
         }
-        let changed = sqlx::query(
-            "UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
-        )
-        .bind(role.as_str())
-        .bind(workspace.as_str())
-        .bind(member.user_id.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let changed = sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+            .bind(role.as_str())
+            .bind(workspace.as_str())
+            .bind(member.user_id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if changed == 0 {
             return Err(member_not_found(&member.username));
         }
-        audit::record(
-            &mut tx,
-            Some(workspace),
-            actor,
-            "member.role",
-            &format!("member/{}:{role}", member.username),
-        )
-        .await?;
+        audit::record(&mut tx, Some(workspace), actor, "member.role", &format!("member/{}:{role}", member.username))
+            .await?;
         tx.commit().await?;
-        Ok(Member {
-            role,
-            ..member.clone()
-        })
+        Ok(Member { role, ..member.clone() })
     }
 
     pub async fn remove_member(
@@ -327,24 +270,16 @@ impl Store {
         if member.role == Role::Owner {
             keep_an_owner(&mut tx, workspace, &member.user_id).await?;
         }
-        let removed =
-            sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-                .bind(workspace.as_str())
-                .bind(member.user_id.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+            .bind(workspace.as_str())
+            .bind(member.user_id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if removed == 0 {
             return Err(member_not_found(&member.username));
         }
-        audit::record(
-            &mut tx,
-            Some(workspace),
-            actor,
-            "member.remove",
-            &format!("member/{}", member.username),
-        )
-        .await?;
+        audit::record(&mut tx, Some(workspace), actor, "member.remove", &format!("member/{}", member.username)).await?;
         tx.commit().await?;
         Ok(())
     }

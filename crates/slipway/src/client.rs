@@ -49,11 +49,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             _ => EXIT_FAILURE,
         };
     }
-    if err.chain().any(|cause| {
-        cause
-            .downcast_ref::<reqwest::Error>()
-            .is_some_and(|e| e.is_connect() || e.is_timeout())
-    }) {
+    if err.chain().any(|cause| cause.downcast_ref::<reqwest::Error>().is_some_and(|e| e.is_connect() || e.is_timeout()))
+    {
         return EXIT_UNAVAILABLE;
     }
     EXIT_FAILURE
@@ -74,10 +71,7 @@ impl Client {
             .ok()
             .or_else(|| saved.api_url.clone())
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        let token = std::env::var("SLIPWAY_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| saved.token.clone());
+        let token = std::env::var("SLIPWAY_TOKEN").ok().filter(|t| !t.is_empty()).or_else(|| saved.token.clone());
         Self::new(base, token, saved)
     }
 
@@ -88,12 +82,7 @@ impl Client {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .context("while building the HTTP client")?;
-        Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-            saved,
-        })
+        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), token, saved })
     }
 
     pub fn require_login(&self) -> Result<()> {
@@ -123,12 +112,7 @@ impl Client {
         self.send(Method::DELETE, path, None::<&()>).await
     }
 
-    async fn send<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<T> {
+    async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method.clone(), &url);
         if let Some(token) = &self.token {
@@ -137,23 +121,16 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.with_context(|| {
-            format!("while calling {method} {url}; is `slipway up` running there?")
-        })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
+        let response = request
+            .send()
             .await
-            .with_context(|| format!("while reading the answer to {method} {url}"))?;
+            .with_context(|| format!("while calling {method} {url}; is `slipway up` running there?"))?;
+        let status = response.status();
+        let bytes = response.bytes().await.with_context(|| format!("while reading the answer to {method} {url}"))?;
         if status.is_success() {
             // 204 has no body: decode `null` so `()` works.
-            let bytes: &[u8] = if status == StatusCode::NO_CONTENT || bytes.is_empty() {
-                b"null"
-            } else {
-                &bytes
-            };
-            return serde_json::from_slice(bytes)
-                .with_context(|| format!("unexpected answer from {method} {url}"));
+            let bytes: &[u8] = if status == StatusCode::NO_CONTENT || bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(bytes).with_context(|| format!("unexpected answer from {method} {url}"));
         }
         match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
             Ok(envelope) => Err(ApiFailure {

@@ -18,16 +18,14 @@ pub fn path() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SLIPWAY_CONFIG_DIR") {
         return Ok(PathBuf::from(dir).join("credentials.json"));
     }
-    let base =
-        dirs::config_dir().context("no config directory for this user; set SLIPWAY_CONFIG_DIR")?;
+    let base = dirs::config_dir().context("no config directory for this user; set SLIPWAY_CONFIG_DIR")?;
     Ok(base.join("slipway").join("credentials.json"))
 }
 
 pub fn load() -> Result<Credentials> {
     let path = path()?;
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .with_context(|| format!("while reading {}", path.display())),
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("while reading {}", path.display())),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Credentials::default()),
         Err(err) => Err(err).with_context(|| format!("while reading {}", path.display())),
     }
@@ -36,8 +34,7 @@ pub fn load() -> Result<Credentials> {
 pub fn save(credentials: &Credentials) -> Result<()> {
     let path = path()?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("while creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
     }
     let text = serde_json::to_vec_pretty(credentials)?;
     write_private(&path, &text).with_context(|| format!("while writing {}", path.display()))
@@ -47,12 +44,7 @@ pub fn save(credentials: &Credentials) -> Result<()> {
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path)?;
     file.write_all(bytes)
 }
 

@@ -16,11 +16,7 @@ use clap::Parser;
 use crate::commands::Command;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "slipway",
-    version,
-    about = "Push code, get a live URL. `slipway up` runs the platform."
-)]
+#[command(name = "slipway", version, about = "Push code, get a live URL. `slipway up` runs the platform.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,10 +24,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -83,10 +83,7 @@ impl std::fmt::Debug for Resolved {
             .field("api_addr", &self.api_addr)
             .field("domain", &self.domain.as_str())
             .field("public_urls", &self.public_urls)
-            .field(
-                "admin_password",
-                &self.admin_password.as_ref().map(|_| "<redacted>"),
-            )
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
             .field("open_signup", &self.open_signup)
             .field("sealing_key", &self.sealing_key)
             .finish()
@@ -123,22 +120,12 @@ impl UpSettings {
             Some(dir) => dir.clone(),
             None => default_data_dir()?,
         };
-        let domain = Hostname::parse(&self.domain)
-            .with_context(|| "SLIPWAY_DOMAIN is not a valid hostname")?;
+        let domain = Hostname::parse(&self.domain).with_context(|| "SLIPWAY_DOMAIN is not a valid hostname")?;
         let public_urls = match self.https_addr {
-            Some(addr) => PublicUrls {
-                https: true,
-                port: addr.port(),
-            },
-            None => PublicUrls {
-                https: false,
-                port: self.http_addr.port(),
-            },
+            Some(addr) => PublicUrls { https: true, port: addr.port() },
+            None => PublicUrls { https: false, port: self.http_addr.port() },
         };
-        let database_url = self
-            .database_url
-            .clone()
-            .unwrap_or_else(|| slipway_store::sqlite_url(&data_dir));
+        let database_url = self.database_url.clone().unwrap_or_else(|| slipway_store::sqlite_url(&data_dir));
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
             bail!("SLIPWAY_DATABASE_URL must start with sqlite:// or postgres://");
         }
@@ -167,13 +154,11 @@ impl UpSettings {
 fn sealing_key_file(data_dir: &std::path::Path, check_only: bool) -> Result<SealingKey> {
     let path = data_dir.join("secret.key");
     match std::fs::read_to_string(&path) {
-        Ok(text) => SealingKey::from_base64(&text)
-            .with_context(|| format!("while reading {}", path.display())),
+        Ok(text) => SealingKey::from_base64(&text).with_context(|| format!("while reading {}", path.display())),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let key = SealingKey::generate();
             if !check_only {
-                std::fs::create_dir_all(data_dir)
-                    .with_context(|| format!("while creating {}", data_dir.display()))?;
+                std::fs::create_dir_all(data_dir).with_context(|| format!("while creating {}", data_dir.display()))?;
                 write_private(&path, key.to_base64().as_bytes())
                     .with_context(|| format!("while writing {}", path.display()))?;
             }
@@ -186,10 +171,6 @@ fn sealing_key_file(data_dir: &std::path::Path, check_only: bool) -> Result<Seal
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().create_new(true).write(true).mode(0o600).open(path)?;
     file.write_all(bytes)
 }

@@ -24,10 +24,6 @@ async fn list_audit_events(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<AuditEvent>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app
-        .access(&caller, &ws, Permission::Administer, "read the audit log")
-        .await?;
-    Ok(Json(page_of(
-        app.store.list_audit_events(access.id(), &page).await?,
-    )))
+    let access = app.access(&caller, &ws, Permission::Administer, "read the audit log").await?;
+    Ok(Json(page_of(app.store.list_audit_events(access.id(), &page).await?)))
 }

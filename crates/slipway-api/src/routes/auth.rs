@@ -16,22 +16,17 @@ use crate::extract::{ApiJson, Caller, RequestId};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(me))
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me))
 }
 
 /// An argon2id hash of a random password: verifying against it when the
 /// user does not exist costs the same time as a real check, so response
 /// times do not reveal which usernames exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2xpcHdheWR1bW15c2FsdA$1CmQ5mE3pV0yV2wq0kQb9yZ8H0oWlbSx4X2o2r0G8nE";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2xpcHdheWR1bW15c2FsdA$1CmQ5mE3pV0yV2wq0kQb9yZ8H0oWlbSx4X2o2r0G8nE";
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidCredentials,
-        "the username or password is wrong",
-    )
+    ApiError::new(ErrorCode::InvalidCredentials, "the username or password is wrong")
 }
 
 /// Exchanges a username and password for a session token.
@@ -51,48 +46,25 @@ async fn login(
         },
         Err(_) => None,
     };
-    let stored_hash = found
-        .as_ref()
-        .map_or(DUMMY_HASH.to_owned(), |(_, hash)| hash.clone());
+    let stored_hash = found.as_ref().map_or(DUMMY_HASH.to_owned(), |(_, hash)| hash.clone());
     let password = body.password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash))
-        .await
-        .unwrap_or(false);
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash)).await.unwrap_or(false);
     let user = match (found, matches) {
         (Some((user, _)), true) => user,
         _ => return Err(invalid_credentials()),
     };
     let ttl = i64::try_from(app.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
     let expires_at = Timestamp::now().plus_seconds(ttl);
-    let actor = Actor {
-        user_id: Some(user.id.clone()),
-        username: user.username.to_string(),
-        request_id,
-    };
-    let token = app
-        .store
-        .create_token(
-            &actor,
-            &user.id,
-            "session",
-            TokenKind::Session,
-            Some(expires_at),
-        )
-        .await?;
-    Ok(Json(LoginResponse {
-        token: token.token,
-        expires_at,
-        user,
-    }))
+    let actor = Actor { user_id: Some(user.id.clone()), username: user.username.to_string(), request_id };
+    let token = app.store.create_token(&actor, &user.id, "session", TokenKind::Session, Some(expires_at)).await?;
+    Ok(Json(LoginResponse { token: token.token, expires_at, user }))
 }
 
 /// Revokes the token that authenticates this request.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = "4XX", body = ErrorEnvelope)))]
 async fn logout(State(app): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    app.store
-        .revoke_token(&caller.actor(), &caller.auth.user.id, &caller.auth.token_id)
-        .await?;
+    app.store.revoke_token(&caller.actor(), &caller.auth.user.id, &caller.auth.token_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

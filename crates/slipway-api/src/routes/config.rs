@@ -28,12 +28,10 @@ async fn list_config(
     caller: Caller,
     ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see config vars")
-        .await?;
-    Ok(Json(
-        app.store.list_config(access.id(), &project, &env).await?,
-    ))
+    let access = app.access(&caller, &ws, Permission::Read, "see config vars").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    Ok(Json(app.store.list_config(access.id(), project.as_str(), env.as_str()).await?))
 }
 
 /// Sets config vars; with `secret: true` their values are never shown again.
@@ -47,14 +45,11 @@ async fn set_config(
     ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<SetConfigRequest>,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Deploy, "set config vars")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Deploy, "set config vars").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
     if body.vars.is_empty() || body.vars.len() > MAX_VARS_PER_CALL {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "set 1 to 100 vars per request",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "set 1 to 100 vars per request"));
     }
     let vars = body
         .vars
@@ -66,16 +61,7 @@ async fn set_config(
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Json(
-        app.store
-            .set_config(
-                &caller.actor(),
-                access.id(),
-                &project,
-                &env,
-                &vars,
-                body.secret,
-            )
-            .await?,
+        app.store.set_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &vars, body.secret).await?,
     ))
 }
 
@@ -89,9 +75,9 @@ async fn unset_config(
     ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<UnsetConfigQuery>,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Deploy, "unset config vars")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Deploy, "unset config vars").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
     let names = query
         .names
         .split(',')
@@ -99,14 +85,7 @@ async fn unset_config(
         .map(ConfigVarName::parse)
         .collect::<Result<Vec<_>, _>>()?;
     if names.is_empty() || names.len() > MAX_VARS_PER_CALL {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "name 1 to 100 vars in `names`",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "name 1 to 100 vars in `names`"));
     }
-    Ok(Json(
-        app.store
-            .unset_config(&caller.actor(), access.id(), &project, &env, &names)
-            .await?,
-    ))
+    Ok(Json(app.store.unset_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &names).await?))
 }

@@ -15,9 +15,7 @@ use crate::extract::{page_of, page_request, ApiPath, ApiQuery, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_deployments))
-        .routes(routes!(get_deployment))
+    OpenApiRouter::new().routes(routes!(list_deployments)).routes(routes!(get_deployment))
 }
 
 /// An environment's deployments, newest first.
@@ -32,14 +30,10 @@ async fn list_deployments(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Deployment>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see deployments")
-        .await?;
-    Ok(Json(page_of(
-        app.store
-            .list_deployments(access.id(), &project, &env, &page)
-            .await?,
-    )))
+    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    Ok(Json(page_of(app.store.list_deployments(access.id(), project.as_str(), env.as_str(), &page).await?)))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments/{number}",
@@ -55,18 +49,9 @@ async fn get_deployment(
         .parse::<u64>()
         .ok()
         .and_then(|n| BuildNumber::new(n).ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                "a deployment number is a whole number from 1",
-            )
-        })?;
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see deployments")
-        .await?;
-    Ok(Json(
-        app.store
-            .deployment(access.id(), &project, &env, number)
-            .await?,
-    ))
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "a deployment number is a whole number from 1"))?;
+    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    Ok(Json(app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?))
 }

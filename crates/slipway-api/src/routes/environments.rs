@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use slipway_core::api::{CreateEnvironmentRequest, Environment, ErrorEnvelope};
 use slipway_core::hostname::generated_hostname;
-use slipway_core::names::{EnvironmentName, ProjectSlug};
+use slipway_core::names::EnvironmentName;
 use slipway_core::role::Permission;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,9 +15,7 @@ use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_environments, create_environment))
-        .routes(routes!(delete_environment))
+    OpenApiRouter::new().routes(routes!(list_environments, create_environment)).routes(routes!(delete_environment))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments", tag = "environments",
@@ -28,15 +26,9 @@ async fn list_environments(
     caller: Caller,
     ApiPath((ws, project)): ApiPath<(String, String)>,
 ) -> Result<Json<Vec<Environment>>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see environments")
-        .await?;
-    Ok(Json(
-        app.store
-            .project(&access.workspace, &project)
-            .await?
-            .environments,
-    ))
+    let access = app.access(&caller, &ws, Permission::Read, "see environments").await?;
+    let project = super::project_slug(&project)?;
+    Ok(Json(app.store.project(&access.workspace, project.as_str()).await?.environments))
 }
 
 /// Adds an environment such as `staging`, at `<project>-<env>-<workspace>.<domain>`.
@@ -49,37 +41,12 @@ async fn create_environment(
     ApiPath((ws, project)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateEnvironmentRequest>,
 ) -> Result<(StatusCode, Json<Environment>), ApiError> {
-    let access = app
-        .access(
-            &caller,
-            &ws,
-            Permission::ManageProjects,
-            "create environments",
-        )
-        .await?;
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "create environments").await?;
+    let project = super::project_slug(&project)?;
     let name = EnvironmentName::parse(&body.name)?;
-    let project_slug = ProjectSlug::parse(&project).map_err(|_| {
-        ApiError::new(
-            slipway_core::ErrorCode::ProjectNotFound,
-            format!("no project `{project}` in this workspace"),
-        )
-    })?;
-    let hostname = generated_hostname(
-        &project_slug,
-        &name,
-        &access.workspace.slug,
-        &app.config.platform_domain,
-    )?;
-    let environment = app
-        .store
-        .create_environment(
-            &caller.actor(),
-            &access.workspace,
-            &project,
-            &name,
-            &hostname,
-        )
-        .await?;
+    let hostname = generated_hostname(&project, &name, &access.workspace.slug, &app.config.platform_domain)?;
+    let environment =
+        app.store.create_environment(&caller.actor(), &access.workspace, project.as_str(), &name, &hostname).await?;
     Ok((StatusCode::CREATED, Json(environment)))
 }
 
@@ -92,16 +59,9 @@ async fn delete_environment(
     caller: Caller,
     ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let access = app
-        .access(
-            &caller,
-            &ws,
-            Permission::ManageProjects,
-            "delete environments",
-        )
-        .await?;
-    app.store
-        .delete_environment(&caller.actor(), access.id(), &project, &env)
-        .await?;
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "delete environments").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    app.store.delete_environment(&caller.actor(), access.id(), project.as_str(), env.as_str()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

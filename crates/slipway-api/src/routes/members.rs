@@ -16,9 +16,7 @@ use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_members, add_member))
-        .routes(routes!(update_member, remove_member))
+    OpenApiRouter::new().routes(routes!(list_members, add_member)).routes(routes!(update_member, remove_member))
 }
 
 /// Owners alone may touch the owner role, in either direction.
@@ -36,9 +34,7 @@ async fn list_members(
     caller: Caller,
     ApiPath(ws): ApiPath<String>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see members")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Read, "see members").await?;
     Ok(Json(app.store.list_members(access.id()).await?))
 }
 
@@ -52,17 +48,12 @@ async fn add_member(
     ApiPath(ws): ApiPath<String>,
     ApiJson(body): ApiJson<AddMemberRequest>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Administer, "add members")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Administer, "add members").await?;
     let username = Username::parse(&body.username)?;
     let role = Role::parse(&body.role)?;
     check_owner_rule(&access, &[role])?;
     let user = app.store.user_by_username(&username).await?;
-    let member = app
-        .store
-        .add_member(&caller.actor(), access.id(), &user, role)
-        .await?;
+    let member = app.store.add_member(&caller.actor(), access.id(), &user, role).await?;
     Ok((StatusCode::CREATED, Json(member)))
 }
 
@@ -76,20 +67,11 @@ async fn update_member(
     ApiPath((ws, username)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateMemberRequest>,
 ) -> Result<Json<Member>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Administer, "change roles")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Administer, "change roles").await?;
     let role = Role::parse(&body.role)?;
-    let member = app
-        .store
-        .member(access.id(), &Username::parse(&username)?)
-        .await?;
+    let member = app.store.member(access.id(), &Username::parse(&username)?).await?;
     check_owner_rule(&access, &[role, member.role])?;
-    Ok(Json(
-        app.store
-            .change_member_role(&caller.actor(), access.id(), &member, role)
-            .await?,
-    ))
+    Ok(Json(app.store.change_member_role(&caller.actor(), access.id(), &member, role).await?))
 }
 
 /// Removes a member from the workspace.
@@ -101,16 +83,9 @@ async fn remove_member(
     caller: Caller,
     ApiPath((ws, username)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Administer, "remove members")
-        .await?;
-    let member = app
-        .store
-        .member(access.id(), &Username::parse(&username)?)
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Administer, "remove members").await?;
+    let member = app.store.member(access.id(), &Username::parse(&username)?).await?;
     check_owner_rule(&access, &[member.role])?;
-    app.store
-        .remove_member(&caller.actor(), access.id(), &member)
-        .await?;
+    app.store.remove_member(&caller.actor(), access.id(), &member).await?;
     Ok(StatusCode::NO_CONTENT)
 }

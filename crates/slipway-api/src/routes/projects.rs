@@ -3,9 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use slipway_core::api::{
-    CreateProjectRequest, ErrorEnvelope, Page, PageQuery, Project, UpdateProjectRequest,
-};
+use slipway_core::api::{CreateProjectRequest, ErrorEnvelope, Page, PageQuery, Project, UpdateProjectRequest};
 use slipway_core::hostname::{generated_hostname, CustomDomain};
 use slipway_core::names::{Branch, EnvironmentName, ProjectSlug, RepoUrl};
 use slipway_core::role::Permission;
@@ -18,9 +16,11 @@ use crate::extract::{page_of, page_request, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_projects, create_project))
-        .routes(routes!(get_project, update_project, delete_project))
+    OpenApiRouter::new().routes(routes!(list_projects, create_project)).routes(routes!(
+        get_project,
+        update_project,
+        delete_project
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects", tag = "projects",
@@ -33,12 +33,8 @@ async fn list_projects(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Project>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see projects")
-        .await?;
-    Ok(Json(page_of(
-        app.store.list_projects(&access.workspace, &page).await?,
-    )))
+    let access = app.access(&caller, &ws, Permission::Read, "see projects").await?;
+    Ok(Json(page_of(app.store.list_projects(&access.workspace, &page).await?)))
 }
 
 /// Creates a project with its `production` environment and hostname.
@@ -51,34 +47,17 @@ async fn create_project(
     ApiPath(ws): ApiPath<String>,
     ApiJson(body): ApiJson<CreateProjectRequest>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::ManageProjects, "create projects")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "create projects").await?;
     let slug = ProjectSlug::parse(&body.slug)?;
     let domain = &app.config.platform_domain;
     let new = NewProject {
-        generated_hostname: generated_hostname(
-            &slug,
-            &EnvironmentName::production(),
-            &access.workspace.slug,
-            domain,
-        )?,
+        generated_hostname: generated_hostname(&slug, &EnvironmentName::production(), &access.workspace.slug, domain)?,
         slug,
         repo_url: body.repo_url.as_deref().map(RepoUrl::parse).transpose()?,
-        branch: body
-            .branch
-            .as_deref()
-            .map_or(Ok(Branch::default_branch()), Branch::parse)?,
-        custom_domain: body
-            .custom_domain
-            .as_deref()
-            .map(|d| CustomDomain::parse(d, domain))
-            .transpose()?,
+        branch: body.branch.as_deref().map_or(Ok(Branch::default_branch()), Branch::parse)?,
+        custom_domain: body.custom_domain.as_deref().map(|d| CustomDomain::parse(d, domain)).transpose()?,
     };
-    let project = app
-        .store
-        .create_project(&caller.actor(), &access.workspace, new)
-        .await?;
+    let project = app.store.create_project(&caller.actor(), &access.workspace, new).await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -90,10 +69,9 @@ async fn get_project(
     caller: Caller,
     ApiPath((ws, project)): ApiPath<(String, String)>,
 ) -> Result<Json<Project>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see projects")
-        .await?;
-    Ok(Json(app.store.project(&access.workspace, &project).await?))
+    let access = app.access(&caller, &ws, Permission::Read, "see projects").await?;
+    let project = super::project_slug(&project)?;
+    Ok(Json(app.store.project(&access.workspace, project.as_str()).await?))
 }
 
 /// Changes the tracked repository, branch or custom domain.
@@ -106,30 +84,18 @@ async fn update_project(
     ApiPath((ws, project)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateProjectRequest>,
 ) -> Result<Json<Project>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::ManageProjects, "change projects")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "change projects").await?;
+    let project = super::project_slug(&project)?;
     let domain = &app.config.platform_domain;
     let patch = ProjectPatch {
-        repo_url: body
-            .repo_url
-            .map(|url| url.as_deref().map(RepoUrl::parse).transpose())
-            .transpose()?,
+        repo_url: body.repo_url.map(|url| url.as_deref().map(RepoUrl::parse).transpose()).transpose()?,
         branch: body.branch.as_deref().map(Branch::parse).transpose()?,
         custom_domain: body
             .custom_domain
-            .map(|d| {
-                d.as_deref()
-                    .map(|d| CustomDomain::parse(d, domain))
-                    .transpose()
-            })
+            .map(|d| d.as_deref().map(|d| CustomDomain::parse(d, domain)).transpose())
             .transpose()?,
     };
-    Ok(Json(
-        app.store
-            .update_project(&caller.actor(), &access.workspace, &project, patch)
-            .await?,
-    ))
+    Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, project.as_str(), patch).await?))
 }
 
 /// Deletes the project with its environments, config and deployments.
@@ -141,11 +107,8 @@ async fn delete_project(
     caller: Caller,
     ApiPath((ws, project)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::ManageProjects, "delete projects")
-        .await?;
-    app.store
-        .delete_project(&caller.actor(), access.id(), &project)
-        .await?;
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "delete projects").await?;
+    let project = super::project_slug(&project)?;
+    app.store.delete_project(&caller.actor(), access.id(), project.as_str()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

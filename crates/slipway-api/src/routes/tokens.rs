@@ -3,9 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use slipway_core::api::{
-    CreateTokenRequest, CreatedToken, ErrorEnvelope, Page, PageQuery, Token, TokenKind,
-};
+use slipway_core::api::{CreateTokenRequest, CreatedToken, ErrorEnvelope, Page, PageQuery, Token, TokenKind};
 use slipway_core::ids::TokenId;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
@@ -17,9 +15,7 @@ use crate::extract::{page_of, page_request, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_tokens, create_token))
-        .routes(routes!(revoke_token))
+    OpenApiRouter::new().routes(routes!(list_tokens, create_token)).routes(routes!(revoke_token))
 }
 
 /// Ten years: the longest lifetime a token may ask for.
@@ -33,10 +29,7 @@ async fn list_tokens(
     caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Token>>, ApiError> {
-    let page = app
-        .store
-        .list_tokens(&caller.auth.user.id, &page_request(&query)?)
-        .await?;
+    let page = app.store.list_tokens(&caller.auth.user.id, &page_request(&query)?).await?;
     Ok(Json(page_of(page)))
 }
 
@@ -50,31 +43,17 @@ async fn create_token(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "a token name must be 1 to 100 printable characters",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "a token name must be 1 to 100 printable characters"));
     }
     let expires_at = match body.expires_in {
         None => None,
         Some(seconds @ 1..=MAX_EXPIRES_IN) => Some(Timestamp::now().plus_seconds(seconds as i64)),
         Some(_) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "expires_in must be 1 second to 10 years",
-            ));
+            return Err(ApiError::new(ErrorCode::InvalidRequest, "expires_in must be 1 second to 10 years"));
         }
     };
-    let token = app
-        .store
-        .create_token(
-            &caller.actor(),
-            &caller.auth.user.id,
-            name,
-            TokenKind::Personal,
-            expires_at,
-        )
-        .await?;
+    let token =
+        app.store.create_token(&caller.actor(), &caller.auth.user.id, name, TokenKind::Personal, expires_at).await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 
@@ -86,10 +65,7 @@ async fn revoke_token(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id =
-        TokenId::parse(&id).map_err(|err| ApiError::new(ErrorCode::InvalidId, err.to_string()))?;
-    app.store
-        .revoke_token(&caller.actor(), &caller.auth.user.id, &id)
-        .await?;
+    let id = TokenId::parse(&id).map_err(|err| ApiError::new(ErrorCode::InvalidId, err.to_string()))?;
+    app.store.revoke_token(&caller.actor(), &caller.auth.user.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -33,17 +33,10 @@ async fn create_user(
     match (&caller, is_admin, app.config.open_signup) {
         (_, true, _) => {}
         (None, false, false) => {
-            return Err(ApiError::new(
-                ErrorCode::SignupDisabled,
-                "open sign-up is disabled; ask a platform admin",
-            ))
+            return Err(ApiError::new(ErrorCode::SignupDisabled, "open sign-up is disabled; ask a platform admin"))
         }
-        (Some(_), false, false) => {
-            return Err(ApiError::forbidden("create users (platform admins only)"))
-        }
-        (_, false, true) if body.is_admin => {
-            return Err(ApiError::forbidden("create platform admins"))
-        }
+        (Some(_), false, false) => return Err(ApiError::forbidden("create users (platform admins only)")),
+        (_, false, true) if body.is_admin => return Err(ApiError::forbidden("create platform admins")),
         (_, false, true) => {}
     }
     let username = Username::parse(&body.username)?;
@@ -51,31 +44,11 @@ async fn create_user(
     let password = Password::parse(&body.password)?;
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|err| {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!("password hashing stopped: {err}"),
-            )
-        })??;
-    let actor = caller.as_ref().map_or_else(
-        || Actor {
-            user_id: None,
-            username: format!("signup:{username}"),
-            request_id,
-        },
-        Caller::actor,
-    );
-    let user = app
-        .store
-        .create_user(
-            &actor,
-            NewUser {
-                username,
-                email,
-                password_hash,
-                is_admin: body.is_admin,
-            },
-        )
-        .await?;
+        .map_err(|err| ApiError::new(ErrorCode::Internal, format!("password hashing stopped: {err}")))??;
+    let actor = caller
+        .as_ref()
+        .map_or_else(|| Actor { user_id: None, username: format!("signup:{username}"), request_id }, Caller::actor);
+    let user =
+        app.store.create_user(&actor, NewUser { username, email, password_hash, is_admin: body.is_admin }).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }

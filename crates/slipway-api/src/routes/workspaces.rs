@@ -24,10 +24,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 pub(super) fn display_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "a name must be 1 to 100 printable characters",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "a name must be 1 to 100 printable characters"));
     }
     Ok(name.to_owned())
 }
@@ -40,10 +37,7 @@ async fn list_workspaces(
     caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Workspace>>, ApiError> {
-    let page = app
-        .store
-        .list_workspaces(&caller.auth.user, &page_request(&query)?)
-        .await?;
+    let page = app.store.list_workspaces(&caller.auth.user, &page_request(&query)?).await?;
     Ok(Json(page_of(page)))
 }
 
@@ -57,10 +51,7 @@ async fn create_workspace(
 ) -> Result<(StatusCode, Json<Workspace>), ApiError> {
     let slug = WorkspaceSlug::parse(&body.slug)?;
     let name = display_name(body.name.as_deref().unwrap_or(slug.as_str()))?;
-    let workspace = app
-        .store
-        .create_workspace(&caller.actor(), &caller.auth.user.id, &slug, &name)
-        .await?;
+    let workspace = app.store.create_workspace(&caller.actor(), &caller.auth.user.id, &slug, &name).await?;
     Ok((StatusCode::CREATED, Json(workspace)))
 }
 
@@ -71,9 +62,7 @@ async fn get_workspace(
     caller: Caller,
     ApiPath(ws): ApiPath<String>,
 ) -> Result<Json<Workspace>, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Read, "see this workspace")
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Read, "see this workspace").await?;
     Ok(Json(access.workspace))
 }
 
@@ -85,11 +74,7 @@ async fn delete_workspace(
     caller: Caller,
     ApiPath(ws): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let access = app
-        .access(&caller, &ws, Permission::Own, "delete this workspace")
-        .await?;
-    app.store
-        .delete_workspace(&caller.actor(), &access.workspace)
-        .await?;
+    let access = app.access(&caller, &ws, Permission::Own, "delete this workspace").await?;
+    app.store.delete_workspace(&caller.actor(), &access.workspace).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,20 +22,12 @@ pub struct CreateProjectRequest {
 /// PATCH body: an absent field is left alone, `null` clears it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UpdateProjectRequest {
-    #[serde(
-        default,
-        deserialize_with = "super::patch_field",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub repo_url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "super::patch_field",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub custom_domain: Option<Option<String>>,
 }
@@ -86,9 +78,7 @@ impl RuntimeTarget {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [RuntimeTarget::Local, RuntimeTarget::Kubernetes]
-            .into_iter()
-            .find(|t| t.as_str() == value)
+        [RuntimeTarget::Local, RuntimeTarget::Kubernetes].into_iter().find(|t| t.as_str() == value)
     }
 }
 

@@ -71,10 +71,7 @@ pub async fn list(client: &Client, args: WorkspaceJson) -> Result<()> {
     if args.json.json {
         return output::json(&apps);
     }
-    let rows: Vec<Vec<String>> = apps
-        .iter()
-        .map(|a| vec![a.slug.to_string(), a.url.clone()])
-        .collect();
+    let rows: Vec<Vec<String>> = apps.iter().map(|a| vec![a.slug.to_string(), a.url.clone()]).collect();
     output::table(&["APP", "URL"], &rows);
     Ok(())
 }
@@ -82,22 +79,13 @@ pub async fn list(client: &Client, args: WorkspaceJson) -> Result<()> {
 pub async fn create(client: &Client, args: CreateArgs) -> Result<()> {
     client.require_login()?;
     let ws = workspace(client, &args.workspace).await?;
-    let body = CreateProjectRequest {
-        slug: args.name,
-        repo_url: args.repo,
-        branch: args.branch,
-        custom_domain: args.domain,
-    };
-    let project: Project = client
-        .post(&format!("/v1/workspaces/{}/projects", encode(&ws)), &body)
-        .await?;
+    let body =
+        CreateProjectRequest { slug: args.name, repo_url: args.repo, branch: args.branch, custom_domain: args.domain };
+    let project: Project = client.post(&format!("/v1/workspaces/{}/projects", encode(&ws)), &body).await?;
     if args.json {
         return output::json(&project);
     }
-    println!(
-        "Created {} in workspace {}",
-        project.slug, project.workspace
-    );
+    println!("Created {} in workspace {}", project.slug, project.workspace);
     println!("URL (live after the first deploy): {}", project.url);
     Ok(())
 }
@@ -111,24 +99,14 @@ pub async fn info(client: &Client, args: InfoArgs) -> Result<()> {
     }
     println!("=== {} ({})", project.slug, project.workspace);
     println!("URL:        {}", project.url);
-    println!(
-        "Repository: {}",
-        project.repo_url.as_deref().unwrap_or("git push to Slipway")
-    );
+    println!("Repository: {}", project.repo_url.as_deref().unwrap_or("git push to Slipway"));
     println!("Branch:     {}", project.branch);
     println!("Created:    {}", project.created_at);
     println!();
     let rows: Vec<Vec<String>> = project
         .environments
         .iter()
-        .map(|e| {
-            vec![
-                e.name.to_string(),
-                e.url.clone(),
-                e.hostnames.join(", "),
-                e.target.as_str().to_owned(),
-            ]
-        })
+        .map(|e| vec![e.name.to_string(), e.url.clone(), e.hostnames.join(", "), e.target.as_str().to_owned()])
         .collect();
     output::table(&["ENVIRONMENT", "URL", "HOSTNAMES", "TARGET"], &rows);
     Ok(())
@@ -148,10 +126,7 @@ pub async fn destroy(client: &Client, args: DestroyArgs) -> Result<()> {
         None => bail!("pass --confirm {} to delete it without a prompt", args.app),
     };
     if !confirmed {
-        bail!(
-            "confirmation did not match `{}`; nothing was deleted",
-            args.app
-        );
+        bail!("confirmation did not match `{}`; nothing was deleted", args.app);
     }
     client.delete::<()>(&path(&ws, &args.app)).await?;
     println!("Destroyed {}", args.app);

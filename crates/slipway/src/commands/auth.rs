@@ -24,10 +24,7 @@ pub struct LoginArgs {
 fn read_line(prompt: &str) -> Result<String> {
     eprint!("{prompt}");
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("while reading standard input")?;
+    std::io::stdin().lock().read_line(&mut line).context("while reading standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -46,9 +43,7 @@ pub async fn login(client: Client, args: LoginArgs) -> Result<()> {
         bail!("no password given");
     }
     let anonymous = Client::new(base.clone(), None, Credentials::default())?;
-    let session: LoginResponse = anonymous
-        .post("/v1/auth/login", &LoginRequest { username, password })
-        .await?;
+    let session: LoginResponse = anonymous.post("/v1/auth/login", &LoginRequest { username, password }).await?;
     let saved = Credentials {
         api_url: Some(base.clone()),
         token: Some(session.token),
@@ -67,17 +62,11 @@ pub async fn login(client: Client, args: LoginArgs) -> Result<()> {
 pub async fn logout(client: Client) -> Result<()> {
     if client.token().is_some() {
         // The session may already be gone; forgetting it locally is what matters.
-        if let Err(err) = client
-            .post::<_, ()>("/v1/auth/logout", &serde_json::json!({}))
-            .await
-        {
+        if let Err(err) = client.post::<_, ()>("/v1/auth/logout", &serde_json::json!({})).await {
             eprintln!("warning: the server did not revoke the session: {err:#}");
         }
     }
-    let saved = Credentials {
-        token: None,
-        ..client.saved.clone()
-    };
+    let saved = Credentials { token: None, ..client.saved.clone() };
     credentials::save(&saved)?;
     eprintln!("Logged out");
     Ok(())
@@ -89,11 +78,7 @@ pub async fn whoami(client: &Client, json: bool) -> Result<()> {
     if json {
         return output::json(&user);
     }
-    let role = if user.is_admin {
-        " (platform admin)"
-    } else {
-        ""
-    };
+    let role = if user.is_admin { " (platform admin)" } else { "" };
     println!("{}{role} on {}", user.username, client.base);
     Ok(())
 }

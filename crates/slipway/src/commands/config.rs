@@ -50,33 +50,20 @@ pub struct UnsetArgs {
 
 async fn config_path(client: &Client, target: &Target) -> Result<String> {
     let ws = workspace(client, &target.workspace).await?;
-    Ok(format!(
-        "{}/environments/{}/config",
-        super::apps::path(&ws, &target.app),
-        encode(&target.env)
-    ))
+    Ok(format!("{}/environments/{}/config", super::apps::path(&ws, &target.app), encode(&target.env)))
 }
 
 fn print(vars: &[ConfigVar]) {
     let rows: Vec<Vec<String>> = vars
         .iter()
-        .map(|v| {
-            vec![
-                v.name.to_string(),
-                v.value
-                    .clone()
-                    .unwrap_or_else(|| "******** (secret)".into()),
-            ]
-        })
+        .map(|v| vec![v.name.to_string(), v.value.clone().unwrap_or_else(|| "******** (secret)".into())])
         .collect();
     output::table(&["NAME", "VALUE"], &rows);
 }
 
 pub async fn show(client: &Client, args: ShowArgs) -> Result<()> {
     client.require_login()?;
-    let vars: Vec<ConfigVar> = client
-        .get(&config_path(client, &args.target).await?)
-        .await?;
+    let vars: Vec<ConfigVar> = client.get(&config_path(client, &args.target).await?).await?;
     if args.json {
         return output::json(&vars);
     }
@@ -94,37 +81,16 @@ pub async fn set(client: &Client, args: SetArgs) -> Result<()> {
         vars.insert(name.to_owned(), value.to_owned());
     }
     let names: Vec<String> = vars.keys().cloned().collect();
-    let _: Vec<ConfigVar> = client
-        .put(
-            &config_path(client, &args.target).await?,
-            &SetConfigRequest {
-                vars,
-                secret: args.secret,
-            },
-        )
-        .await?;
-    println!(
-        "Set {} on {} ({})",
-        names.join(", "),
-        args.target.app,
-        args.target.env
-    );
+    let _: Vec<ConfigVar> =
+        client.put(&config_path(client, &args.target).await?, &SetConfigRequest { vars, secret: args.secret }).await?;
+    println!("Set {} on {} ({})", names.join(", "), args.target.app, args.target.env);
     Ok(())
 }
 
 pub async fn unset(client: &Client, args: UnsetArgs) -> Result<()> {
     client.require_login()?;
-    let path = format!(
-        "{}?names={}",
-        config_path(client, &args.target).await?,
-        encode(&args.names.join(","))
-    );
+    let path = format!("{}?names={}", config_path(client, &args.target).await?, encode(&args.names.join(",")));
     let _: Vec<ConfigVar> = client.delete(&path).await?;
-    println!(
-        "Unset {} on {} ({})",
-        args.names.join(", "),
-        args.target.app,
-        args.target.env
-    );
+    println!("Unset {} on {} ({})", args.names.join(", "), args.target.app, args.target.env);
     Ok(())
 }

@@ -19,13 +19,8 @@ pub struct AddArgs {
 pub async fn add(client: &Client, args: AddArgs) -> Result<()> {
     client.require_login()?;
     let ws = workspace(client, &args.workspace).await?;
-    let body = AddMemberRequest {
-        username: args.username,
-        role: args.role,
-    };
-    let member: Member = client
-        .post(&format!("/v1/workspaces/{}/members", encode(&ws)), &body)
-        .await?;
+    let body = AddMemberRequest { username: args.username, role: args.role };
+    let member: Member = client.post(&format!("/v1/workspaces/{}/members", encode(&ws)), &body).await?;
     println!("Added {} to {ws} as {}", member.username, member.role);
     Ok(())
 }

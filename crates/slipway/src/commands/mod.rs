@@ -105,11 +105,7 @@ pub async fn run(command: Command) -> Result<()> {
 
 /// The workspace a command acts on.
 pub async fn workspace(client: &Client, arg: &WorkspaceArg) -> Result<String> {
-    if let Some(slug) = arg
-        .workspace
-        .clone()
-        .or_else(|| client.saved.workspace.clone())
-    {
+    if let Some(slug) = arg.workspace.clone().or_else(|| client.saved.workspace.clone()) {
         return Ok(slug);
     }
     client.require_login()?;

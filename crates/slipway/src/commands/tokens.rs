@@ -19,15 +19,8 @@ pub struct CreateArgs {
 
 pub async fn create(client: &Client, args: CreateArgs) -> Result<()> {
     client.require_login()?;
-    let token: CreatedToken = client
-        .post(
-            "/v1/tokens",
-            &CreateTokenRequest {
-                name: args.name,
-                expires_in: args.expires_in,
-            },
-        )
-        .await?;
+    let token: CreatedToken =
+        client.post("/v1/tokens", &CreateTokenRequest { name: args.name, expires_in: args.expires_in }).await?;
     if args.json {
         return output::json(&token);
     }

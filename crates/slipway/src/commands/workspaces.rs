@@ -38,16 +38,8 @@ pub async fn list(client: &Client, json: bool) -> Result<()> {
     let rows = all
         .iter()
         .map(|w| {
-            let mark = if Some(w.slug.as_str()) == default {
-                "*"
-            } else {
-                ""
-            };
-            vec![
-                format!("{}{mark}", w.slug),
-                w.name.clone(),
-                w.role.map_or("-".into(), |r| r.to_string()),
-            ]
+            let mark = if Some(w.slug.as_str()) == default { "*" } else { "" };
+            vec![format!("{}{mark}", w.slug), w.name.clone(), w.role.map_or("-".into(), |r| r.to_string())]
         })
         .collect::<Vec<_>>();
     output::table(&["WORKSPACE", "NAME", "ROLE"], &rows);
@@ -56,20 +48,10 @@ pub async fn list(client: &Client, json: bool) -> Result<()> {
 
 pub async fn create(client: Client, args: CreateArgs) -> Result<()> {
     client.require_login()?;
-    let workspace: Workspace = client
-        .post(
-            "/v1/workspaces",
-            &CreateWorkspaceRequest {
-                slug: args.slug,
-                name: args.name,
-            },
-        )
-        .await?;
+    let workspace: Workspace =
+        client.post("/v1/workspaces", &CreateWorkspaceRequest { slug: args.slug, name: args.name }).await?;
     if client.saved.workspace.is_none() && client.saved.token.is_some() {
-        credentials::save(&Credentials {
-            workspace: Some(workspace.slug.to_string()),
-            ..client.saved.clone()
-        })?;
+        credentials::save(&Credentials { workspace: Some(workspace.slug.to_string()), ..client.saved.clone() })?;
     }
     println!("Created workspace {}", workspace.slug);
     Ok(())
