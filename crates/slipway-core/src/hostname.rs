@@ -228,7 +228,7 @@ mod tests {
         ) {
             match generated(&project, "production", &workspace) {
                 Ok(host) => {
-                    prop_assert!(project.len() + workspace.len() + 1 <= 63);
+                    prop_assert!(project.len() + workspace.len() < 63);
                     prop_assert_eq!(Hostname::parse(host.as_str()).unwrap(), host.clone());
                     prop_assert!(host.is_within(&domain()));
                 }

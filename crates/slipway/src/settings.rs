@@ -109,9 +109,10 @@ fn default_data_dir() -> Result<PathBuf> {
     Ok(base.join("slipway"))
 }
 
+/// Whether this process runs as root: `/proc/self` belongs to the effective user.
 fn running_as_root() -> bool {
-    std::env::var("USER").is_ok_and(|user| user == "root")
-        || dirs::home_dir().is_some_and(|home| home == PathBuf::from("/root"))
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
 impl UpSettings {
