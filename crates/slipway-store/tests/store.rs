@@ -1,0 +1,58 @@
+//! Integration tests of the store. Every scenario runs against SQLite and
+//! PostgreSQL (a fresh database each), through the public API of
+//! `slipway_store`; a few look under it with raw SQL to prove what the API
+//! cannot show (row-level security, sealing at rest, the audit table).
+//!
+//! PostgreSQL must be reachable at `SLIPWAY_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); when it is not, the
+//! PostgreSQL tests fail rather than skip.
+//!
+//! Start with `store/support.rs` (fixtures and assertions), then any module.
+
+// Tests may unwrap (CONVENTIONS.md, rule 5). clippy.toml allows it only inside
+// #[test] functions; the scenarios and helpers here are plain async fns.
+#![allow(clippy::unwrap_used)]
+
+/// Runs each named `async fn NAME(backend: TestBackend)` of the current
+/// module on both backends, as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            use slipway_store::testing::TestBackend;
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(TestBackend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(TestBackend::Postgres).await
+            }
+        }
+    )+};
+}
+
+#[path = "store/support.rs"]
+mod support;
+
+#[path = "store/audit.rs"]
+mod audit;
+#[path = "store/collation.rs"]
+mod collation;
+#[path = "store/config.rs"]
+mod config;
+#[path = "store/deployments.rs"]
+mod deployments;
+#[path = "store/jobs.rs"]
+mod jobs;
+#[path = "store/projects.rs"]
+mod projects;
+#[path = "store/row_level_security.rs"]
+mod row_level_security;
+#[path = "store/startup.rs"]
+mod startup;
+#[path = "store/tokens.rs"]
+mod tokens;
+#[path = "store/workspaces.rs"]
+mod workspaces;

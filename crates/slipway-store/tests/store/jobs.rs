@@ -1,0 +1,194 @@
+//! The durable job queue. Every call takes `now`, so time is chosen here
+//! rather than waited for.
+
+use std::collections::BTreeSet;
+
+use slipway_core::ids::JobId;
+use slipway_core::timestamp::Timestamp;
+use slipway_store::testing::TestBackend;
+use slipway_store::{JobStatus, NewJob, Store};
+
+use crate::support::*;
+
+on_both_backends!(
+    a_job_is_claimed_once_until_its_lease_expires,
+    a_renewed_lease_keeps_the_job,
+    a_failed_job_is_retried_after_its_delay,
+    a_job_fails_for_good_after_its_last_attempt,
+    a_job_whose_last_lease_expires_fails_for_good,
+    claims_filter_by_kind_and_take_the_oldest_first,
+    concurrent_workers_claim_each_job_exactly_once,
+);
+
+/// An arbitrary instant: the queue only compares the times it is given.
+const T0: i64 = 1_800_000_000_000;
+const LEASE: i64 = 30;
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_millis(T0).plus_seconds(seconds)
+}
+
+fn job(kind: &str, max_attempts: u32) -> NewJob {
+    NewJob { kind: kind.to_owned(), payload: format!(r#"{{"kind":"{kind}"}}"#), workspace: None, max_attempts }
+}
+
+async fn enqueue(store: &Store, kind: &str, max_attempts: u32) -> JobId {
+    store.enqueue_job(&job(kind, max_attempts), at(0)).await.unwrap()
+}
+
+async fn a_job_is_claimed_once_until_its_lease_expires(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let ws = f.workspace("acme").await;
+    let id = f.store.enqueue_job(&NewJob { workspace: Some(ws.id.clone()), ..job("build", 3) }, at(0)).await.unwrap();
+    assert_eq!(f.store.job_status(&id).await.unwrap(), (JobStatus::Queued, None));
+
+    let first = f.store.claim_job("w1", &["build"], LEASE, at(0)).await.unwrap().unwrap();
+    assert_eq!(first.id, id);
+    assert_eq!(first.attempt, 1);
+    assert_eq!(first.kind, "build");
+    assert_eq!(first.payload, r#"{"kind":"build"}"#);
+    assert_eq!(first.workspace, Some(ws.id.clone()));
+    assert_eq!(first.lease_expires_at, at(LEASE));
+    assert_eq!(f.store.job_status(&id).await.unwrap().0, JobStatus::Running);
+
+    // Held: nobody else gets it while the lease runs, up to its last instant.
+    assert!(f.store.claim_job("w2", &["build"], LEASE, at(0)).await.unwrap().is_none());
+    assert!(f.store.claim_job("w2", &["build"], LEASE, at(LEASE - 1)).await.unwrap().is_none());
+
+    // Expired: the next worker takes it over, and the first one has lost it.
+    let second = f.store.claim_job("w2", &["build"], LEASE, at(LEASE + 1)).await.unwrap().unwrap();
+    assert_eq!((second.id.clone(), second.attempt), (id.clone(), 2));
+    assert_eq!(second.lease_expires_at, at(2 * LEASE + 1));
+    assert!(!f.store.complete_job(&id, "w1", at(LEASE + 2)).await.unwrap());
+    assert!(!f.store.fail_job(&id, "w1", "late", 0, at(LEASE + 2)).await.unwrap());
+    assert!(!f.store.renew_job_lease(&id, "w1", LEASE, at(LEASE + 2)).await.unwrap());
+    assert_eq!(f.store.job_status(&id).await.unwrap(), (JobStatus::Running, None));
+
+    assert!(f.store.complete_job(&id, "w2", at(LEASE + 3)).await.unwrap());
+    assert_eq!(f.store.job_status(&id).await.unwrap(), (JobStatus::Done, None));
+    assert!(!f.store.complete_job(&id, "w2", at(LEASE + 4)).await.unwrap(), "done once");
+    assert!(f.store.claim_job("w3", &["build"], LEASE, at(10_000)).await.unwrap().is_none());
+}
+
+async fn a_renewed_lease_keeps_the_job(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let id = enqueue(&f.store, "build", 3).await;
+    f.store.claim_job("w1", &["build"], LEASE, at(0)).await.unwrap().unwrap();
+
+    assert!(f.store.renew_job_lease(&id, "w1", LEASE, at(20)).await.unwrap());
+    assert!(!f.store.renew_job_lease(&id, "w2", LEASE, at(20)).await.unwrap(), "not w2's lease");
+    assert!(f.store.claim_job("w2", &["build"], LEASE, at(LEASE + 1)).await.unwrap().is_none());
+    // A lease that has run out cannot be renewed, only lost.
+    assert!(!f.store.renew_job_lease(&id, "w1", LEASE, at(20 + LEASE)).await.unwrap());
+    let taken = f.store.claim_job("w2", &["build"], LEASE, at(20 + LEASE)).await.unwrap().unwrap();
+    assert_eq!((taken.id, taken.attempt), (id, 2));
+}
+
+async fn a_failed_job_is_retried_after_its_delay(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let id = enqueue(&f.store, "build", 3).await;
+    f.store.claim_job("w1", &["build"], LEASE, at(0)).await.unwrap().unwrap();
+
+    assert!(f.store.fail_job(&id, "w1", "registry unreachable", 60, at(1)).await.unwrap());
+    assert_eq!(f.store.job_status(&id).await.unwrap(), (JobStatus::Queued, Some("registry unreachable".to_owned())));
+    assert!(!f.store.complete_job(&id, "w1", at(2)).await.unwrap(), "no longer held");
+    assert!(f.store.claim_job("w1", &["build"], LEASE, at(60)).await.unwrap().is_none());
+    let retry = f.store.claim_job("w2", &["build"], LEASE, at(61)).await.unwrap().unwrap();
+    assert_eq!((retry.id.clone(), retry.attempt), (id.clone(), 2));
+    assert!(f.store.complete_job(&id, "w2", at(62)).await.unwrap());
+    assert_eq!(f.store.job_status(&id).await.unwrap().0, JobStatus::Done);
+}
+
+async fn a_job_fails_for_good_after_its_last_attempt(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let id = enqueue(&f.store, "build", 2).await;
+
+    let one = f.store.claim_job("w1", &["build"], LEASE, at(0)).await.unwrap().unwrap();
+    assert_eq!(one.attempt, 1);
+    assert!(f.store.fail_job(&id, "w1", "first failure", 0, at(1)).await.unwrap());
+    let two = f.store.claim_job("w1", &["build"], LEASE, at(1)).await.unwrap().unwrap();
+    assert_eq!(two.attempt, 2);
+    assert!(f.store.fail_job(&id, "w1", "second failure", 0, at(2)).await.unwrap());
+
+    assert_eq!(f.store.job_status(&id).await.unwrap(), (JobStatus::Failed, Some("second failure".to_owned())));
+    assert!(f.store.claim_job("w1", &["build"], LEASE, at(1_000)).await.unwrap().is_none());
+    assert_eq!(f.store.job_status(&id).await.unwrap().0, JobStatus::Failed);
+}
+
+async fn a_job_whose_last_lease_expires_fails_for_good(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    // Failed once with an error, then abandoned on its last attempt: the error stays.
+    let errored = enqueue(&f.store, "build", 2).await;
+    f.store.claim_job("w1", &["build"], LEASE, at(0)).await.unwrap().unwrap();
+    assert!(f.store.fail_job(&errored, "w1", "out of memory", 0, at(1)).await.unwrap());
+    let last = f.store.claim_job("w1", &["build"], LEASE, at(1)).await.unwrap().unwrap();
+    assert_eq!((last.id.clone(), last.attempt), (errored.clone(), 2));
+
+    // Abandoned on its only attempt, without any error.
+    let silent = enqueue(&f.store, "gc", 1).await;
+    f.store.claim_job("w1", &["gc"], LEASE, at(1)).await.unwrap().unwrap();
+
+    // Still running while the leases hold; any later claim settles them.
+    assert_eq!(f.store.job_status(&errored).await.unwrap().0, JobStatus::Running);
+    assert!(f.store.claim_job("w2", &["build", "gc"], LEASE, at(1 + LEASE)).await.unwrap().is_none());
+    assert_eq!(f.store.job_status(&errored).await.unwrap(), (JobStatus::Failed, Some("out of memory".to_owned())));
+    let (status, error) = f.store.job_status(&silent).await.unwrap();
+    assert_eq!(status, JobStatus::Failed);
+    assert!(error.as_deref().is_some_and(|e| e.contains("lease expired")), "{error:?}");
+    assert!(!f.store.complete_job(&silent, "w1", at(2 + LEASE)).await.unwrap());
+    assert_eq!(f.store.job_status(&silent).await.unwrap().0, JobStatus::Failed);
+}
+
+async fn claims_filter_by_kind_and_take_the_oldest_first(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let b1 = enqueue(&f.store, "build", 1).await;
+    let gc = enqueue(&f.store, "gc", 1).await;
+    let b2 = enqueue(&f.store, "build", 1).await;
+    // Due later, though enqueued first among the deploys.
+    let late = f.store.enqueue_job(&job("deploy", 1), at(100)).await.unwrap();
+    let early = f.store.enqueue_job(&job("deploy", 1), at(50)).await.unwrap();
+
+    let claim = |kinds: &'static [&'static str], now| f.store.claim_job("w", kinds, LEASE, now);
+    assert!(claim(&[], at(0)).await.unwrap().is_none());
+    assert!(claim(&["unknown"], at(0)).await.unwrap().is_none());
+    assert_eq!(claim(&["gc"], at(0)).await.unwrap().unwrap().id, gc);
+    assert_eq!(claim(&["build", "gc"], at(0)).await.unwrap().unwrap().id, b1);
+    assert_eq!(claim(&["build", "gc"], at(0)).await.unwrap().unwrap().id, b2);
+    assert!(claim(&["build", "gc"], at(0)).await.unwrap().is_none());
+
+    assert!(claim(&["deploy"], at(49)).await.unwrap().is_none(), "not due yet");
+    assert_eq!(claim(&["deploy"], at(100)).await.unwrap().unwrap().id, early);
+    assert_eq!(claim(&["deploy"], at(100)).await.unwrap().unwrap().id, late);
+}
+
+async fn concurrent_workers_claim_each_job_exactly_once(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let mut enqueued = BTreeSet::new();
+    for _ in 0..20 {
+        enqueued.insert(enqueue(&f.store, "build", 1).await);
+    }
+
+    let workers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = f.store.clone();
+            tokio::spawn(async move {
+                let worker = format!("w{i}");
+                let mut claimed = Vec::new();
+                while let Some(job) = store.claim_job(&worker, &["build"], LEASE, at(1)).await.unwrap() {
+                    claimed.push(job.id);
+                }
+                claimed
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(worker.await.unwrap());
+    }
+
+    assert_eq!(claimed.len(), 20, "every job handed out once: {claimed:?}");
+    assert_eq!(claimed.into_iter().collect::<BTreeSet<_>>(), enqueued);
+    for id in &enqueued {
+        assert_eq!(f.store.job_status(id).await.unwrap().0, JobStatus::Running);
+    }
+}
