@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! catalogue {
     ($($variant:ident = $wire:literal, $status:literal, $doc:literal;)*) => {
         /// Every error code the API can answer with.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum ErrorCode {
             $(#[doc = $doc] #[serde(rename = $wire)] $variant,)*
             /// A code this client does not know yet (a newer server).
@@ -85,6 +85,21 @@ catalogue! {
     Internal = "INTERNAL", 500, "Something failed on the server; the request ID finds it in the logs.";
     Unavailable = "UNAVAILABLE", 503, "A dependency such as the database is unavailable; retry later.";
 }
+
+// Written by hand: the derive does not see the `serde(rename)` of a variant
+// whose name comes from a macro fragment, and documented the Rust variant
+// names (`InvalidJson`) instead of the wire codes (`INVALID_JSON`).
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("Every error code the API can answer with."))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
 
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,46 @@
+//! Integration tests of the `/v1` API: a real server on a loopback port,
+//! real HTTP, and a fresh database per test — every scenario once on SQLite
+//! and once on PostgreSQL (`SLIPWAY_TEST_DATABASE_URL`, default the local
+//! server on 127.0.0.1:5432; an unreachable server fails, nothing is skipped).
+//!
+//! The helpers are in `api/harness.rs`; each other file of `api/` is one
+//! scenario group. Every call goes through `TestApp::send`, which asserts
+//! the invariants of all responses (request ID, no 5xx, the error envelope).
+
+/// Runs `async fn $name(backend: TestBackend)` as two tests,
+/// `$name::sqlite` and `$name::postgres`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use slipway_store::testing::TestBackend;
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(TestBackend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(TestBackend::Postgres).await
+            }
+        }
+    )*};
+}
+
+mod api {
+    pub mod harness;
+    pub mod snapshot;
+
+    mod audit;
+    mod auth;
+    mod bad_input;
+    mod config;
+    mod deployments;
+    mod openapi;
+    mod pagination;
+    mod projects;
+    mod request_ids;
+    mod roles;
+    mod tenancy;
+    mod users;
+}

@@ -1,0 +1,689 @@
+//! The table of hostile inputs: what each sends and the code it must get.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{case, json_body, Body, Case, Tokens};
+use crate::api::harness::ANON;
+
+const CONFIG: &str = "/v1/workspaces/acme/projects/shop/environments/production/config";
+
+/// Every case, against the workspaces, users and tokens of [`Tokens`].
+pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
+    let Tokens { admin, alice, vic, bob, revoked, revoked_personal, expired, personal_id } = tokens;
+    let config = CONFIG;
+    let mut cases: Vec<Case> = Vec::new();
+    let ws = "/v1/workspaces";
+    let projects = "/v1/workspaces/acme/projects";
+    let envs = "/v1/workspaces/acme/projects/shop/environments";
+    let members = "/v1/workspaces/acme/members";
+
+    // Slugs and names that break the RFC 1123 label rules.
+    let long_label = "a".repeat(64);
+    for slug in
+        ["-a", "a-", "A", "a_b", &long_label, "", "é", "ünïcödé", "../x", "a b", "a.b", "a\u{0}b", "a/b", "%2e%2e"]
+    {
+        cases.push(case(
+            format!("workspace slug {slug:?}"),
+            Method::POST,
+            ws,
+            alice,
+            Body::Json(json!({"slug": slug})),
+            "INVALID_SLUG",
+        ));
+        cases.push(case(
+            format!("project slug {slug:?}"),
+            Method::POST,
+            projects,
+            alice,
+            Body::Json(json!({"slug": slug})),
+            "INVALID_SLUG",
+        ));
+        cases.push(case(
+            format!("environment name {slug:?}"),
+            Method::POST,
+            envs,
+            alice,
+            Body::Json(json!({"name": slug})),
+            "INVALID_SLUG",
+        ));
+    }
+    cases.push(case(
+        "generated label over 63 characters",
+        Method::POST,
+        projects,
+        alice,
+        Body::Json(json!({"slug": "p".repeat(60)})),
+        "HOSTNAME_TOO_LONG",
+    ));
+    // Display names.
+    for name in ["", "   ", "tab\there", "nul\u{0}", &"n".repeat(101)] {
+        cases.push(case(
+            format!("workspace name {name:?}"),
+            Method::POST,
+            ws,
+            alice,
+            Body::Json(json!({"slug": "fine", "name": name})),
+            "INVALID_REQUEST",
+        ));
+    }
+
+    // Custom domains and hostnames.
+    for domain in [
+        "10.0.0.1",
+        "127.0.0.1",
+        "foo.localhost",
+        "localhost",
+        "shop-acme.localhost",
+        "bad_domain.com",
+        "com",
+        "-x.com",
+        "a..b.com",
+        "exa mple.com",
+        "",
+        "http://example.com",
+        "example.com/path",
+        &format!("{}.com", "x".repeat(64)),
+        &format!("{}com", "abcdefghi.".repeat(26)),
+    ] {
+        cases.push(case(
+            format!("custom domain {domain:?} on create"),
+            Method::POST,
+            projects,
+            alice,
+            Body::Json(json!({"slug": "fine", "custom_domain": domain})),
+            "INVALID_DOMAIN",
+        ));
+        cases.push(case(
+            format!("custom domain {domain:?} on update"),
+            Method::PATCH,
+            format!("{projects}/shop"),
+            alice,
+            Body::Json(json!({"custom_domain": domain})),
+            "INVALID_DOMAIN",
+        ));
+    }
+    for (field, value, code) in [
+        ("branch", "a..b", "INVALID_BRANCH"),
+        ("branch", "", "INVALID_BRANCH"),
+        ("branch", "-rf", "INVALID_BRANCH"),
+        ("repo_url", "ftp://x/y", "INVALID_REPO_URL"),
+        ("repo_url", "--upload-pack=evil", "INVALID_REPO_URL"),
+        ("repo_url", "relative/path", "INVALID_REPO_URL"),
+    ] {
+        cases.push(case(
+            format!("{field} {value:?}"),
+            Method::PATCH,
+            format!("{projects}/shop"),
+            alice,
+            Body::Json(json!({ field: value })),
+            code,
+        ));
+        cases.push(case(
+            format!("{field} {value:?} on create"),
+            Method::POST,
+            projects,
+            alice,
+            Body::Json(json!({"slug": "fine", field: value})),
+            code,
+        ));
+    }
+
+    // Users: bad emails, usernames, passwords.
+    for email in [
+        "bob",
+        "bob@",
+        "@example.com",
+        "bob@localhost",
+        "bob@exa_mple.com",
+        "b ob@example.com",
+        "a@b@c.com",
+        "<script>@example.com",
+        "",
+    ] {
+        cases.push(case(
+            format!("email {email:?}"),
+            Method::POST,
+            "/v1/users",
+            admin,
+            Body::Json(json!({"username": "newuser", "password": "long-enough", "email": email})),
+            "INVALID_EMAIL",
+        ));
+    }
+    let long_username = "u".repeat(65);
+    for username in ["Alice", "_x", "", &long_username, "a b", "a/b", "ünï"] {
+        cases.push(case(
+            format!("username {username:?}"),
+            Method::POST,
+            "/v1/users",
+            admin,
+            Body::Json(json!({"username": username, "password": "long-enough"})),
+            "INVALID_USERNAME",
+        ));
+    }
+    cases.push(case(
+        "short password",
+        Method::POST,
+        "/v1/users",
+        admin,
+        Body::Json(json!({"username": "newuser", "password": "short"})),
+        "INVALID_PASSWORD",
+    ));
+    cases.push(case(
+        "existing user",
+        Method::POST,
+        "/v1/users",
+        admin,
+        Body::Json(json!({"username": "alice", "password": "long-enough"})),
+        "USER_EXISTS",
+    ));
+
+    // Config var names and values.
+    for name in ["1X", "A-B", "A B", "Ä", "", "A=B", &"V".repeat(256)] {
+        cases.push(case(
+            format!("config var name {name:?}"),
+            Method::PUT,
+            config,
+            alice,
+            Body::Json(json!({"vars": {"GOOD": "x", name: "1"}})),
+            "INVALID_CONFIG_VAR_NAME",
+        ));
+    }
+    for name in ["PORT", "SLIPWAY_TOKEN", "SLIPWAY_"] {
+        cases.push(case(
+            format!("reserved config var {name}"),
+            Method::PUT,
+            config,
+            alice,
+            Body::Json(json!({"vars": {name: "1"}})),
+            "RESERVED_CONFIG_VAR_NAME",
+        ));
+    }
+    cases.push(case(
+        "config value with NUL",
+        Method::PUT,
+        config,
+        alice,
+        Body::Json(json!({"vars": {"A": "x\u{0}y"}})),
+        "INVALID_CONFIG_VAR_VALUE",
+    ));
+    cases.push(case(
+        "unset of a missing var",
+        Method::DELETE,
+        format!("{config}?names=A,MISSING"),
+        alice,
+        Body::None,
+        "CONFIG_VAR_NOT_FOUND",
+    ));
+    cases.push(case(
+        "unset of a bad name",
+        Method::DELETE,
+        format!("{config}?names=A,B-C"),
+        alice,
+        Body::None,
+        "INVALID_CONFIG_VAR_NAME",
+    ));
+
+    // Roles.
+    for role in ["root", "Owner", "", "superadmin", "owner "] {
+        cases.push(case(
+            format!("role {role:?} on add"),
+            Method::POST,
+            members,
+            alice,
+            Body::Json(json!({"username": "bob", "role": role})),
+            "INVALID_ROLE",
+        ));
+        cases.push(case(
+            format!("role {role:?} on change"),
+            Method::PATCH,
+            format!("{members}/vic"),
+            alice,
+            Body::Json(json!({"role": role})),
+            "INVALID_ROLE",
+        ));
+    }
+
+    // Bodies that are not the JSON asked for.
+    for (what, text) in [
+        ("truncated JSON", r#"{"slug":"#),
+        ("empty body", ""),
+        ("a number for a string", r#"{"slug": 5}"#),
+        ("an array", "[]"),
+        ("null", "null"),
+        ("a bare string", r#""fine""#),
+        ("missing field", "{}"),
+        ("duplicate field", r#"{"slug": "one", "slug": "two"}"#),
+        ("trailing garbage", r#"{"slug": "fine"} x"#),
+        ("a lone surrogate", r#"{"slug": "\ud800"}"#),
+        ("a huge number", r#"{"slug": "fine", "name": 1e999}"#),
+    ] {
+        cases.push(case(format!("workspace body: {what}"), Method::POST, ws, alice, json_body(text), "INVALID_JSON"));
+    }
+    let mut not_utf8 = br#"{"slug": "fine"#.to_vec();
+    not_utf8.extend([0xff, 0xfe]);
+    not_utf8.extend(br#""}"#);
+    cases.push(case(
+        "workspace body: invalid UTF-8 bytes",
+        Method::POST,
+        ws,
+        alice,
+        Body::Raw(Some("application/json"), not_utf8),
+        "INVALID_JSON",
+    ));
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    cases.push(case("deeply nested JSON", Method::POST, ws, alice, json_body(&deep), "INVALID_JSON"));
+    for (what, body) in [
+        ("negative expires_in", json!({"name": "t", "expires_in": -1})),
+        ("string expires_in", json!({"name": "t", "expires_in": "60"})),
+        ("expires_in over u64", json!({"name": "t", "expires_in": 1e30})),
+        ("name is an object", json!({"name": {"a": 1}})),
+        ("vars is a list", json!({"vars": ["A"]})),
+    ] {
+        let path = if what.starts_with("vars") { config } else { "/v1/tokens" };
+        let method = if what.starts_with("vars") { Method::PUT } else { Method::POST };
+        cases.push(case(what, method, path, alice, Body::Json(body), "INVALID_JSON"));
+    }
+    cases.push(case(
+        "config value is a number",
+        Method::PUT,
+        config,
+        alice,
+        Body::Json(json!({"vars": {"A": 5}})),
+        "INVALID_JSON",
+    ));
+    for (what, body) in [
+        ("expires_in 0", json!({"name": "t", "expires_in": 0})),
+        ("expires_in over ten years", json!({"name": "t", "expires_in": 400_000_000})),
+        ("empty token name", json!({"name": ""})),
+    ] {
+        cases.push(case(what, Method::POST, "/v1/tokens", alice, Body::Json(body), "INVALID_REQUEST"));
+    }
+    cases.push(case("no config vars", Method::PUT, config, alice, Body::Json(json!({"vars": {}})), "INVALID_REQUEST"));
+
+    // Content types.
+    let good_workspace = br#"{"slug": "sneaky"}"#.to_vec();
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/xml"),
+        Some("multipart/form-data; boundary=x"),
+        Some("json"),
+        None,
+    ] {
+        cases.push(case(
+            format!("content type {content_type:?}"),
+            Method::POST,
+            ws,
+            alice,
+            Body::Raw(content_type, good_workspace.clone()),
+            "UNSUPPORTED_MEDIA_TYPE",
+        ));
+    }
+    cases.push(case(
+        "login as text/plain",
+        Method::POST,
+        "/v1/auth/login",
+        ANON,
+        Body::Raw(Some("text/plain"), br#"{"username": "alice", "password": "password-alice"}"#.to_vec()),
+        "UNSUPPORTED_MEDIA_TYPE",
+    ));
+
+    // Bodies over the 1 MiB limit.
+    let big = format!(r#"{{"slug": "big", "name": "{}"}}"#, "n".repeat(1024 * 1024 + 1));
+    cases.push(case("oversized workspace body", Method::POST, ws, alice, json_body(&big), "PAYLOAD_TOO_LARGE"));
+    let big_vars = format!(r#"{{"vars": {{"A": "{}"}}}}"#, "v".repeat(2 * 1024 * 1024));
+    cases.push(case("oversized config body", Method::PUT, config, alice, json_body(&big_vars), "PAYLOAD_TOO_LARGE"));
+    let big_login = format!(r#"{{"username": "alice", "password": "{}"}}"#, "p".repeat(1024 * 1024 + 1));
+    cases.push(case(
+        "oversized login",
+        Method::POST,
+        "/v1/auth/login",
+        ANON,
+        json_body(&big_login),
+        "PAYLOAD_TOO_LARGE",
+    ));
+
+    // Routes and methods.
+    for path in [
+        "/",
+        "/v1",
+        "/v1/",
+        "/v1/nope",
+        "/v2/workspaces",
+        "/v1/workspaces/acme/projects/shop/unknown",
+        "/v1/me/",
+        "/V1/ME",
+        "/v1/workspaces/acme/projects/shop/environments/production/deployments/1/logs/x",
+    ] {
+        cases.push(case(format!("unknown route {path}"), Method::GET, path, alice, Body::None, "NOT_FOUND"));
+    }
+    for (method, path) in [
+        (Method::PUT, ws),
+        (Method::DELETE, "/v1/me"),
+        (Method::POST, "/v1/workspaces/acme/audit"),
+        (Method::PATCH, "/v1/tokens"),
+        (Method::GET, "/v1/auth/login"),
+        (Method::PUT, "/v1/workspaces/acme/projects/shop"),
+        (Method::GET, "/v1/workspaces/acme/projects/shop/environments/production"),
+        (Method::POST, "/v1/workspaces/acme/projects/shop/environments/production/config"),
+        (Method::DELETE, "/v1/openapi.json"),
+    ] {
+        cases.push(case(format!("{method} {path}"), method, path, alice, Body::None, "METHOD_NOT_ALLOWED"));
+    }
+
+    // Path segments: not UTF-8 once decoded, percent-encoded garbage, huge.
+    for segment in ["%FF", "%C0%AE%C0%AE", "acme%FF", "%E2%82"] {
+        cases.push(case(
+            format!("non-UTF-8 workspace segment {segment}"),
+            Method::GET,
+            format!("{ws}/{segment}/projects"),
+            alice,
+            Body::None,
+            "INVALID_REQUEST",
+        ));
+        cases.push(case(
+            format!("non-UTF-8 project segment {segment}"),
+            Method::DELETE,
+            format!("{projects}/{segment}"),
+            alice,
+            Body::None,
+            "INVALID_REQUEST",
+        ));
+    }
+    for segment in [
+        "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "acme%2F..",
+        "acme%00",
+        "acme%0d%0aSet-Cookie:x",
+        "%27%20OR%20%271%27%3D%271",
+        "%25",
+        "ACME",
+        &"a".repeat(10_000),
+        &"b".repeat(60_000),
+    ] {
+        cases.push(case(
+            format!("garbage workspace segment {:.40}", segment),
+            Method::GET,
+            format!("{ws}/{segment}/projects"),
+            alice,
+            Body::None,
+            "WORKSPACE_NOT_FOUND",
+        ));
+        cases.push(case(
+            format!("garbage workspace segment {:.40} on delete", segment),
+            Method::DELETE,
+            format!("{ws}/{segment}"),
+            alice,
+            Body::None,
+            "WORKSPACE_NOT_FOUND",
+        ));
+    }
+    for segment in ["sh%00op", "%27%3B%20DROP%20TABLE%20projects%3B--", &"p".repeat(10_000)] {
+        cases.push(case(
+            format!("garbage project segment {:.40}", segment),
+            Method::GET,
+            format!("{projects}/{segment}"),
+            alice,
+            Body::None,
+            "PROJECT_NOT_FOUND",
+        ));
+        cases.push(case(
+            format!("garbage project segment {:.40} on patch", segment),
+            Method::PATCH,
+            format!("{projects}/{segment}"),
+            alice,
+            Body::Json(json!({"branch": "x"})),
+            "PROJECT_NOT_FOUND",
+        ));
+    }
+    for segment in ["prod%00", "..%2F", &"e".repeat(10_000)] {
+        cases.push(case(
+            format!("garbage environment segment {:.40}", segment),
+            Method::GET,
+            format!("{envs}/{segment}/config"),
+            alice,
+            Body::None,
+            "ENVIRONMENT_NOT_FOUND",
+        ));
+    }
+    cases.push(case(
+        "garbage member segment",
+        Method::DELETE,
+        format!("{members}/vic%00"),
+        alice,
+        Body::None,
+        "INVALID_USERNAME",
+    ));
+    for number in ["abc", "0", "-1", "1e3", "99999999999999999999999"] {
+        cases.push(case(
+            format!("deployment number {number}"),
+            Method::GET,
+            format!("{envs}/production/deployments/{number}"),
+            alice,
+            Body::None,
+            "INVALID_REQUEST",
+        ));
+    }
+
+    // Token IDs.
+    for id in ["not-an-id", "tok_XYZ", "tok_", "usr_0123456789abcdef0123456789abcdef", "%00"] {
+        cases.push(case(
+            format!("token id {id:?}"),
+            Method::DELETE,
+            format!("/v1/tokens/{id}"),
+            alice,
+            Body::None,
+            "INVALID_ID",
+        ));
+    }
+    cases.push(case(
+        "unknown token id",
+        Method::DELETE,
+        "/v1/tokens/tok_0123456789abcdef0123456789abcdef",
+        alice,
+        Body::None,
+        "TOKEN_NOT_FOUND",
+    ));
+    cases.push(case(
+        "revoked token id",
+        Method::DELETE,
+        format!("/v1/tokens/{personal_id}"),
+        alice,
+        Body::None,
+        "TOKEN_NOT_FOUND",
+    ));
+
+    // Pagination parameters.
+    for (query, code) in [
+        ("limit=0", "INVALID_REQUEST"),
+        ("limit=201", "INVALID_REQUEST"),
+        ("limit=-5", "INVALID_REQUEST"),
+        ("limit=%FF", "INVALID_REQUEST"),
+        ("limit=1&limit=2", "INVALID_REQUEST"),
+        ("cursor=forged", "INVALID_CURSOR"),
+        ("cursor=", "INVALID_CURSOR"),
+    ] {
+        cases.push(case(
+            format!("projects?{query}"),
+            Method::GET,
+            format!("{projects}?{query}"),
+            alice,
+            Body::None,
+            code,
+        ));
+    }
+
+    // Credentials: none, malformed, revoked, expired.
+    let mutating: Vec<(Method, String, Body)> = vec![
+        (Method::POST, projects.to_owned(), Body::Json(json!({"slug": "new"}))),
+        (Method::PUT, config.to_owned(), Body::Json(json!({"vars": {"A": "2"}}))),
+        (Method::DELETE, format!("{projects}/shop"), Body::None),
+        (Method::DELETE, "/v1/workspaces/acme".to_owned(), Body::None),
+        (Method::POST, ws.to_owned(), Body::Json(json!({"slug": "new"}))),
+        (Method::POST, "/v1/tokens".to_owned(), Body::Json(json!({"name": "new"}))),
+    ];
+    for (method, path, body) in mutating {
+        let body_for = |body: &Body| match body {
+            Body::Json(v) => Body::Json(v.clone()),
+            _ => Body::None,
+        };
+        let label = format!("{method} {path}");
+        cases.push(case(format!("{label} anonymously"), method.clone(), &path, ANON, body_for(&body), "AUTH_REQUIRED"));
+        for (what, token) in [
+            ("revoked session", revoked.as_str()),
+            ("revoked personal token", revoked_personal.as_str()),
+            ("expired token", expired.as_str()),
+            ("made-up token", "slw_made_up_token"),
+        ] {
+            cases.push(case(
+                format!("{label} with a {what}"),
+                method.clone(),
+                &path,
+                token,
+                body_for(&body),
+                "TOKEN_INVALID",
+            ));
+        }
+        if path.contains("acme") {
+            // Role too low, and another tenant.
+            cases.push(case(format!("{label} as a viewer"), method.clone(), &path, vic, body_for(&body), "FORBIDDEN"));
+            cases.push(case(
+                format!("{label} as another tenant"),
+                method.clone(),
+                &path,
+                bob,
+                body_for(&body),
+                "WORKSPACE_NOT_FOUND",
+            ));
+        }
+    }
+    for (what, header) in [
+        ("Basic credentials", "Basic YWxpY2U6cGFzc3dvcmQtYWxpY2U="),
+        ("empty bearer", "Bearer "),
+        ("bearer without space", "Bearer"),
+        ("lower-case scheme", "bearer whatever"),
+    ] {
+        cases.push(Case {
+            what: what.to_owned(),
+            method: Method::GET,
+            path: projects.to_owned(),
+            token: format!("raw:{header}"),
+            body: Body::None,
+            code: "TOKEN_INVALID",
+        });
+    }
+    cases.push(case(
+        "another tenant's project by its own slug",
+        Method::GET,
+        "/v1/workspaces/beta/projects/blog",
+        alice,
+        Body::None,
+        "WORKSPACE_NOT_FOUND",
+    ));
+    cases.push(case(
+        "another tenant's project through one's own workspace",
+        Method::GET,
+        format!("{projects}/blog"),
+        alice,
+        Body::None,
+        "PROJECT_NOT_FOUND",
+    ));
+    cases.push(case(
+        "a viewer reads the audit log",
+        Method::GET,
+        "/v1/workspaces/acme/audit",
+        vic,
+        Body::None,
+        "FORBIDDEN",
+    ));
+    cases.push(case(
+        "a viewer grants themself owner",
+        Method::PATCH,
+        format!("{members}/vic"),
+        vic,
+        Body::Json(json!({"role": "owner"})),
+        "FORBIDDEN",
+    ));
+    cases.push(case(
+        "non-admin creates a user",
+        Method::POST,
+        "/v1/users",
+        alice,
+        Body::Json(json!({"username": "newuser", "password": "long-enough"})),
+        "FORBIDDEN",
+    ));
+    cases.push(case(
+        "anonymous sign-up",
+        Method::POST,
+        "/v1/users",
+        ANON,
+        Body::Json(json!({"username": "newuser", "password": "long-enough", "is_admin": true})),
+        "SIGNUP_DISABLED",
+    ));
+    for (what, body) in [
+        ("wrong password", json!({"username": "alice", "password": "wrong-password"})),
+        ("unknown user", json!({"username": "zed", "password": "long-enough"})),
+        ("invalid username", json!({"username": "' OR 1=1 --", "password": "x"})),
+        ("NUL in username", json!({"username": "alice\u{0}", "password": "password-alice"})),
+        ("empty fields", json!({"username": "", "password": ""})),
+    ] {
+        cases.push(case(
+            format!("login: {what}"),
+            Method::POST,
+            "/v1/auth/login",
+            ANON,
+            Body::Json(body),
+            "INVALID_CREDENTIALS",
+        ));
+    }
+    // Conflicts change nothing either.
+    for (what, method, path, body, code) in [
+        ("existing workspace", Method::POST, ws, json!({"slug": "acme"}), "WORKSPACE_EXISTS"),
+        ("another tenant's workspace slug", Method::POST, ws, json!({"slug": "beta"}), "WORKSPACE_EXISTS"),
+        ("existing project", Method::POST, projects, json!({"slug": "shop"}), "PROJECT_EXISTS"),
+        ("existing environment", Method::POST, envs, json!({"name": "production"}), "ENVIRONMENT_EXISTS"),
+        ("existing member", Method::POST, members, json!({"username": "vic", "role": "admin"}), "MEMBER_EXISTS"),
+        (
+            "unknown user as member",
+            Method::POST,
+            members,
+            json!({"username": "zed", "role": "admin"}),
+            "USER_NOT_FOUND",
+        ),
+        (
+            "a project in another tenant's workspace",
+            Method::POST,
+            "/v1/workspaces/beta/projects",
+            json!({"slug": "x"}),
+            "WORKSPACE_NOT_FOUND",
+        ),
+    ] {
+        cases.push(case(what, method, path, alice, Body::Json(body), code));
+    }
+    cases.push(case(
+        "demoting the last owner",
+        Method::PATCH,
+        format!("{members}/alice"),
+        alice,
+        Body::Json(json!({"role": "viewer"})),
+        "LAST_OWNER",
+    ));
+    cases.push(case(
+        "removing the last owner",
+        Method::DELETE,
+        format!("{members}/alice"),
+        alice,
+        Body::None,
+        "LAST_OWNER",
+    ));
+    cases.push(case(
+        "deleting production",
+        Method::DELETE,
+        format!("{envs}/production"),
+        alice,
+        Body::None,
+        "ENVIRONMENT_PROTECTED",
+    ));
+    cases
+}

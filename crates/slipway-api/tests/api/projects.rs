@@ -1,0 +1,156 @@
+//! Scenario 5: projects, their hostnames and custom domains, environments.
+
+use serde_json::json;
+use slipway_store::testing::TestBackend;
+
+use super::harness::spawn_app;
+
+both_backends!(projects_and_hostnames, environments);
+
+async fn projects_and_hostnames(backend: TestBackend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user("alice").await;
+    let ws = app.workspace(&alice, "acme").await;
+    assert_eq!(ws["slug"], "acme");
+    assert_eq!(ws["name"], "acme");
+    assert_eq!(ws["role"], "owner");
+
+    let project = app.project(&alice, "acme", "shop").await;
+    assert_eq!(project["slug"], "shop");
+    assert_eq!(project["workspace"], "acme");
+    assert_eq!(project["workspace_id"], ws["id"]);
+    assert_eq!(project["branch"], "main");
+    assert_eq!(project["url"], "http://shop-acme.localhost:8000");
+    let environments = project["environments"].as_array().expect("environments");
+    assert_eq!(environments.len(), 1);
+    assert_eq!(environments[0]["name"], "production");
+    assert_eq!(environments[0]["url"], "http://shop-acme.localhost:8000");
+    assert_eq!(environments[0]["hostnames"], json!(["shop-acme.localhost"]));
+    assert_eq!(environments[0]["target"], "local");
+    // GET returns the same project.
+    let got = app.get(&alice, "/v1/workspaces/acme/projects/shop").await;
+    assert_eq!(got.ok(200), &project);
+    app.post(&alice, "/v1/workspaces/acme/projects", json!({"slug": "shop"})).await.err("PROJECT_EXISTS");
+
+    // `a-b` in `c` and `a` in `b-c` would both be a-b-c.localhost.
+    app.workspace(&alice, "c").await;
+    app.workspace(&alice, "b-c").await;
+    let first = app.project(&alice, "c", "a-b").await;
+    assert_eq!(first["url"], "http://a-b-c.localhost:8000");
+    app.post(&alice, "/v1/workspaces/b-c/projects", json!({"slug": "a"})).await.err("HOSTNAME_TAKEN");
+    assert!(app.project_slugs(&alice, "b-c").await.is_empty());
+
+    // A label over 63 characters.
+    let long_ws = "w".repeat(40);
+    app.workspace(&alice, &long_ws).await;
+    let reply = app.post(&alice, &format!("/v1/workspaces/{long_ws}/projects"), json!({"slug": "p".repeat(23)})).await;
+    reply.err("HOSTNAME_TOO_LONG");
+    // 22 + 1 + 40 = 63 is the longest label that fits.
+    let fits = app.project(&alice, &long_ws, &"p".repeat(22)).await;
+    assert_eq!(fits["url"], format!("http://{}-{long_ws}.localhost:8000", "p".repeat(22)));
+
+    // A custom domain becomes the primary URL; PATCH null reverts it.
+    let custom = app
+        .post(
+            &alice,
+            "/v1/workspaces/acme/projects",
+            json!({"slug": "blog", "custom_domain": "Blog.Example.COM",
+                   "repo_url": "https://github.com/acme/blog.git", "branch": "trunk"}),
+        )
+        .await;
+    let custom = custom.ok(201).clone();
+    assert_eq!(custom["url"], "http://blog.example.com:8000");
+    assert_eq!(custom["environments"][0]["hostnames"], json!(["blog-acme.localhost", "blog.example.com"]));
+    assert_eq!(custom["repo_url"], "https://github.com/acme/blog.git");
+    assert_eq!(custom["branch"], "trunk");
+    // The same custom domain cannot go to another project.
+    app.patch(&alice, "/v1/workspaces/acme/projects/shop", json!({"custom_domain": "blog.example.com"}))
+        .await
+        .err("HOSTNAME_TAKEN");
+    let reverted = app.patch(&alice, "/v1/workspaces/acme/projects/blog", json!({"custom_domain": null})).await;
+    let reverted = reverted.ok(200).clone();
+    assert_eq!(reverted["url"], "http://blog-acme.localhost:8000");
+    assert_eq!(reverted["environments"][0]["hostnames"], json!(["blog-acme.localhost"]));
+    // Absent fields are left alone.
+    assert_eq!(reverted["branch"], "trunk");
+    assert_eq!(reverted["repo_url"], "https://github.com/acme/blog.git");
+    // The freed domain can now be used by shop.
+    let moved = app
+        .patch(
+            &alice,
+            "/v1/workspaces/acme/projects/shop",
+            json!({"custom_domain": "blog.example.com", "branch": "release/1.x"}),
+        )
+        .await;
+    assert_eq!(moved.ok(200)["url"], "http://blog.example.com:8000");
+    assert_eq!(moved.body["branch"], "release/1.x");
+    let cleared = app.patch(&alice, "/v1/workspaces/acme/projects/blog", json!({"repo_url": null})).await;
+    assert!(cleared.ok(200).get("repo_url").is_none(), "{}", cleared.text);
+
+    // Invalid changes are refused and change nothing.
+    for (body, code) in [
+        (json!({"branch": "a..b"}), "INVALID_BRANCH"),
+        (json!({"branch": "-x"}), "INVALID_BRANCH"),
+        (json!({"custom_domain": "shop-acme.localhost"}), "INVALID_DOMAIN"),
+        (json!({"custom_domain": "10.0.0.1"}), "INVALID_DOMAIN"),
+        (json!({"repo_url": "ftp://x/y"}), "INVALID_REPO_URL"),
+        // A valid branch with a bad domain: neither is applied.
+        (json!({"branch": "ok", "custom_domain": "bad_domain.com"}), "INVALID_DOMAIN"),
+    ] {
+        app.patch(&alice, "/v1/workspaces/acme/projects/shop", body).await.err(code);
+    }
+    let shop = app.get(&alice, "/v1/workspaces/acme/projects/shop").await;
+    assert_eq!(shop.ok(200)["branch"], "release/1.x");
+    assert_eq!(shop.body["url"], "http://blog.example.com:8000");
+    app.patch(&alice, "/v1/workspaces/acme/projects/ghost", json!({"branch": "x"})).await.err("PROJECT_NOT_FOUND");
+
+    // Delete: 204, then gone, and its hostnames are free again.
+    app.delete(&alice, "/v1/workspaces/acme/projects/shop").await.ok(204);
+    app.get(&alice, "/v1/workspaces/acme/projects/shop").await.err("PROJECT_NOT_FOUND");
+    app.delete(&alice, "/v1/workspaces/acme/projects/shop").await.err("PROJECT_NOT_FOUND");
+    let again = app
+        .post(&alice, "/v1/workspaces/acme/projects", json!({"slug": "shop", "custom_domain": "blog.example.com"}))
+        .await;
+    assert_eq!(again.ok(201)["url"], "http://blog.example.com:8000");
+    assert_ne!(again.body["id"], project["id"]);
+    assert_eq!(app.project_slugs(&alice, "acme").await, ["blog", "shop"]);
+}
+
+async fn environments(backend: TestBackend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user("alice").await;
+    app.workspace(&alice, "acme").await;
+    app.project(&alice, "acme", "shop").await;
+    let envs = "/v1/workspaces/acme/projects/shop/environments";
+
+    let staging = app.post(&alice, envs, json!({"name": "staging"})).await;
+    let staging = staging.ok(201).clone();
+    assert_eq!(staging["name"], "staging");
+    assert_eq!(staging["hostnames"], json!(["shop-staging-acme.localhost"]));
+    assert_eq!(staging["url"], "http://shop-staging-acme.localhost:8000");
+    assert!(staging["id"].as_str().is_some_and(|id| id.starts_with("env_")));
+    app.post(&alice, envs, json!({"name": "staging"})).await.err("ENVIRONMENT_EXISTS");
+    app.post(&alice, envs, json!({"name": "production"})).await.err("ENVIRONMENT_EXISTS");
+    app.post(&alice, envs, json!({"name": "Staging"})).await.err("INVALID_SLUG");
+    app.post(&alice, envs, json!({"name": "e".repeat(60)})).await.err("HOSTNAME_TOO_LONG");
+    app.post(&alice, "/v1/workspaces/acme/projects/ghost/environments", json!({"name": "staging"}))
+        .await
+        .err("PROJECT_NOT_FOUND");
+
+    let list = app.get(&alice, envs).await;
+    let names: Vec<&str> =
+        list.ok(200).as_array().expect("environments").iter().map(|e| e["name"].as_str().unwrap_or_default()).collect();
+    assert_eq!(names, ["production", "staging"]);
+    // The project shows both, and production stays the project's URL.
+    let project = app.get(&alice, "/v1/workspaces/acme/projects/shop").await;
+    assert_eq!(project.ok(200)["environments"].as_array().map(Vec::len), Some(2));
+    assert_eq!(project.body["url"], "http://shop-acme.localhost:8000");
+
+    app.delete(&alice, &format!("{envs}/production")).await.err("ENVIRONMENT_PROTECTED");
+    app.delete(&alice, &format!("{envs}/ghost")).await.err("ENVIRONMENT_NOT_FOUND");
+    app.delete(&alice, &format!("{envs}/staging")).await.ok(204);
+    app.delete(&alice, &format!("{envs}/staging")).await.err("ENVIRONMENT_NOT_FOUND");
+    app.get(&alice, &format!("{envs}/staging/config")).await.err("ENVIRONMENT_NOT_FOUND");
+    // Its hostname is free again.
+    app.post(&alice, envs, json!({"name": "staging"})).await.ok(201);
+}
