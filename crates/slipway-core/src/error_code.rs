@@ -11,7 +11,7 @@ macro_rules! catalogue {
         pub enum ErrorCode {
             $(#[doc = $doc] #[serde(rename = $wire)] $variant,)*
             /// A code this client does not know yet (a newer server).
-            #[serde(other)]
+            #[serde(other, rename = "UNKNOWN")]
             Unknown,
         }
 
@@ -124,5 +124,6 @@ mod tests {
     fn unknown_codes_from_a_newer_server_still_parse() {
         let code: ErrorCode = serde_json::from_str("\"SOMETHING_NEW\"").unwrap();
         assert_eq!(code, ErrorCode::Unknown);
+        assert_eq!(serde_json::to_string(&code).unwrap(), "\"UNKNOWN\"");
     }
 }

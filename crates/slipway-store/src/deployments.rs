@@ -92,18 +92,23 @@ impl Store {
     /// status, or if another writer changed it first.
     pub async fn transition_deployment(
         &self,
+        actor: &Actor,
         workspace: &WorkspaceId,
         id: &DeploymentId,
         transition: Transition,
         reason: Option<&str>,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1 AND workspace_id = $2")
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| deployment_not_found(id))?;
+        let row = sqlx::query(
+            "SELECT d.*, p.slug AS project_slug, e.name AS environment_name FROM deployments d
+             JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id
+             WHERE d.id = $1 AND d.workspace_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(workspace.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| deployment_not_found(id))?;
         let current = deployment_from(&row)?;
         let next = current
             .status
@@ -124,6 +129,14 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::conflict(ErrorCode::DeploymentStateConflict, "the deployment changed meanwhile"));
         }
+        let target = format!(
+            "project/{}/{}#{}",
+            row.try_get::<String, _>("project_slug")?,
+            row.try_get::<String, _>("environment_name")?,
+            current.number
+        );
+        let action = format!("deployment.{}", next.as_str().to_ascii_lowercase());
+        audit::record(&mut tx, Some(workspace), actor, &action, &target).await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         deployment_from(&row)

@@ -59,6 +59,15 @@ pub(crate) fn environment_name(value: &str) -> Result<EnvironmentName, ApiError>
     EnvironmentName::parse(value).map_err(|_| not_found(ErrorCode::EnvironmentNotFound, "environment", value))
 }
 
+/// A display name (of a workspace or a token): 1 to 100 printable characters.
+pub(crate) fn printable_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "a name must be 1 to 100 printable characters"));
+    }
+    Ok(name.to_owned())
+}
+
 impl AppState {
     /// The caller's access to workspace `slug`, if their role allows
     /// `permission`. Not a member: 404, as if it did not exist. A member

@@ -41,10 +41,7 @@ async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "a token name must be 1 to 100 printable characters"));
-    }
+    let name = super::printable_name(&body.name)?;
     let expires_at = match body.expires_in {
         None => None,
         Some(seconds @ 1..=MAX_EXPIRES_IN) => Some(Timestamp::now().plus_seconds(seconds as i64)),
@@ -53,7 +50,7 @@ async fn create_token(
         }
     };
     let token =
-        app.store.create_token(&caller.actor(), &caller.auth.user.id, name, TokenKind::Personal, expires_at).await?;
+        app.store.create_token(&caller.actor(), &caller.auth.user.id, &name, TokenKind::Personal, expires_at).await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 

@@ -6,7 +6,6 @@ use axum::Json;
 use slipway_core::api::{CreateWorkspaceRequest, ErrorEnvelope, Page, PageQuery, Workspace};
 use slipway_core::names::WorkspaceSlug;
 use slipway_core::role::Permission;
-use slipway_core::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,15 +17,6 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_workspaces, create_workspace))
         .routes(routes!(get_workspace, delete_workspace))
-}
-
-/// Checks a display name: 1 to 100 printable characters.
-pub(super) fn display_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "a name must be 1 to 100 printable characters"));
-    }
-    Ok(name.to_owned())
 }
 
 /// The workspaces the caller belongs to (all of them for a platform admin).
@@ -50,7 +40,7 @@ async fn create_workspace(
     ApiJson(body): ApiJson<CreateWorkspaceRequest>,
 ) -> Result<(StatusCode, Json<Workspace>), ApiError> {
     let slug = WorkspaceSlug::parse(&body.slug)?;
-    let name = display_name(body.name.as_deref().unwrap_or(slug.as_str()))?;
+    let name = super::printable_name(body.name.as_deref().unwrap_or(slug.as_str()))?;
     let workspace = app.store.create_workspace(&caller.actor(), &caller.auth.user.id, &slug, &name).await?;
     Ok((StatusCode::CREATED, Json(workspace)))
 }

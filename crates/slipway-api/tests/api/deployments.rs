@@ -45,9 +45,12 @@ async fn reading_deployments(backend: TestBackend) {
         .create_deployment(&actor, &workspace, "shop", "production", Some(&sha))
         .await
         .expect("creating deployment 1");
-    app.store.transition_deployment(&workspace, &first.id, Transition::StartBuild, None).await.expect("building");
     app.store
-        .transition_deployment(&workspace, &first.id, Transition::Fail, Some("npm install failed"))
+        .transition_deployment(&actor, &workspace, &first.id, Transition::StartBuild, None)
+        .await
+        .expect("building");
+    app.store
+        .transition_deployment(&actor, &workspace, &first.id, Transition::Fail, Some("npm install failed"))
         .await
         .expect("failing");
     app.store.create_deployment(&actor, &workspace, "shop", "staging", None).await.expect("creating deployment 2");

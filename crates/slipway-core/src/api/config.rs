@@ -7,6 +7,7 @@ use crate::names::ConfigVarName;
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetConfigRequest {
     pub vars: BTreeMap<String, String>,
     /// Store these values encrypted and never show them again.

@@ -6,6 +6,7 @@ use crate::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
     pub slug: String,
     /// A git URL to track instead of pushes to Slipway.
@@ -21,6 +22,7 @@ pub struct CreateProjectRequest {
 
 /// PATCH body: an absent field is left alone, `null` clears it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -83,6 +85,7 @@ impl RuntimeTarget {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateEnvironmentRequest {
     pub name: String,
 }

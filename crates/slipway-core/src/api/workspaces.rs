@@ -7,6 +7,7 @@ use crate::role::Role;
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateWorkspaceRequest {
     pub slug: String,
     /// Display name; defaults to the slug.
@@ -34,12 +35,14 @@ pub struct Member {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     pub username: String,
     pub role: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
     pub role: String,
 }

@@ -7,6 +7,7 @@ use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
+use slipway_store::Actor;
 
 use crate::support::*;
 
@@ -72,19 +73,27 @@ async fn deployments_move_only_along_the_status_machine(backend: TestBackend) {
     f.project(&ws, "web").await;
     let d = deploy(&f, &ws, "web", "production").await;
 
+    let before = f.audit_rows().await;
     let mut status = Vec::new();
     for transition in [Transition::StartBuild, Transition::StartDeploy, Transition::GoLive] {
-        let moved = f.store.transition_deployment(&ws.id, &d.id, transition, None).await.unwrap();
+        let moved =
+            f.store.transition_deployment(&Actor::system("builder"), &ws.id, &d.id, transition, None).await.unwrap();
         assert_eq!(moved.id, d.id);
         status.push(moved.status);
     }
     assert_eq!(status, [DeploymentStatus::Building, DeploymentStatus::Deploying, DeploymentStatus::Deployed]);
+    let audited: Vec<(String, String, String)> =
+        f.audit_rows_since(&before).await.into_iter().map(|row| (row.actor, row.action, row.target)).collect();
+    let expected = ["deployment.building", "deployment.deploying", "deployment.deployed"]
+        .map(|action| ("slipway".to_owned(), action.to_owned(), "project/web/production#1".to_owned()));
+    assert_eq!(audited, expected, "every status change is audited");
 
     let live = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
     for invalid in
         [Transition::StartBuild, Transition::StartDeploy, Transition::GoLive, Transition::Fail, Transition::Cancel]
     {
-        let result = f.store.transition_deployment(&ws.id, &d.id, invalid, Some("nope")).await;
+        let result =
+            f.store.transition_deployment(&Actor::system("builder"), &ws.id, &d.id, invalid, Some("nope")).await;
         assert_eq!(conflict(result), ErrorCode::DeploymentStateConflict, "{invalid:?}");
     }
     let unchanged = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
@@ -92,21 +101,38 @@ async fn deployments_move_only_along_the_status_machine(backend: TestBackend) {
     assert_eq!(unchanged.updated_at, live.updated_at);
     assert_eq!(unchanged.failure_reason, None);
 
-    let superseded = f.store.transition_deployment(&ws.id, &d.id, Transition::Supersede, None).await.unwrap();
+    let superseded = f
+        .store
+        .transition_deployment(&Actor::system("builder"), &ws.id, &d.id, Transition::Supersede, None)
+        .await
+        .unwrap();
     assert_eq!(superseded.status, DeploymentStatus::Superseded);
 
     // A failure keeps its reason, and a failed deployment stays failed.
     let broken = deploy(&f, &ws, "web", "production").await;
-    f.store.transition_deployment(&ws.id, &broken.id, Transition::StartBuild, None).await.unwrap();
+    f.store
+        .transition_deployment(&Actor::system("builder"), &ws.id, &broken.id, Transition::StartBuild, None)
+        .await
+        .unwrap();
     let failed = f
         .store
-        .transition_deployment(&ws.id, &broken.id, Transition::Fail, Some("build failed: exit status 2"))
+        .transition_deployment(
+            &Actor::system("builder"),
+            &ws.id,
+            &broken.id,
+            Transition::Fail,
+            Some("build failed: exit status 2"),
+        )
         .await
         .unwrap();
     assert_eq!(failed.status, DeploymentStatus::Failed);
     assert_eq!(failed.failure_reason.as_deref(), Some("build failed: exit status 2"));
     assert_eq!(
-        conflict(f.store.transition_deployment(&ws.id, &broken.id, Transition::Cancel, Some("late")).await),
+        conflict(
+            f.store
+                .transition_deployment(&Actor::system("builder"), &ws.id, &broken.id, Transition::Cancel, Some("late"))
+                .await
+        ),
         ErrorCode::DeploymentStateConflict
     );
     let stored = f.store.deployment(&ws.id, "web", "production", broken.number).await.unwrap();
@@ -114,14 +140,22 @@ async fn deployments_move_only_along_the_status_machine(backend: TestBackend) {
     assert_eq!(stored.failure_reason.as_deref(), Some("build failed: exit status 2"));
 
     let queued = deploy(&f, &ws, "web", "production").await;
-    let cancelled = f.store.transition_deployment(&ws.id, &queued.id, Transition::Cancel, None).await.unwrap();
+    let cancelled = f
+        .store
+        .transition_deployment(&Actor::system("builder"), &ws.id, &queued.id, Transition::Cancel, None)
+        .await
+        .unwrap();
     assert_eq!(cancelled.status, DeploymentStatus::Cancelled);
 
     // Another tenant cannot move this workspace's deployment.
     let other = f.workspace("other").await;
     let fresh = deploy(&f, &ws, "web", "production").await;
     assert_eq!(
-        not_found(f.store.transition_deployment(&other.id, &fresh.id, Transition::StartBuild, None).await),
+        not_found(
+            f.store
+                .transition_deployment(&Actor::system("builder"), &other.id, &fresh.id, Transition::StartBuild, None)
+                .await
+        ),
         ErrorCode::DeploymentNotFound
     );
     let stored = f.store.deployment(&ws.id, "web", "production", fresh.number).await.unwrap();
@@ -188,7 +222,11 @@ async fn missing_deployments_are_not_found(backend: TestBackend) {
     );
     let unknown = slipway_core::ids::DeploymentId::generate();
     assert_eq!(
-        not_found(f.store.transition_deployment(&ws.id, &unknown, Transition::StartBuild, None).await),
+        not_found(
+            f.store
+                .transition_deployment(&Actor::system("builder"), &ws.id, &unknown, Transition::StartBuild, None)
+                .await
+        ),
         ErrorCode::DeploymentNotFound
     );
 }
