@@ -6,6 +6,7 @@
 //! valid slug or hostname is) and [`deployment`] (the status machine).
 
 pub mod api;
+pub mod build_plan;
 pub mod deployment;
 pub mod error_code;
 pub mod hostname;

@@ -1,0 +1,68 @@
+//! The build plan: what Slipway decided about a source tree — its stack, how
+//! to install, build and start it, and its process types. Detection (in
+//! `slipway-build`) produces it; the builder runs it; the API returns it and
+//! `slipway detect --json` prints it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The process type that receives HTTP traffic.
+pub const WEB_PROCESS: &str = "web";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BuildPlan {
+    /// `node`, `python`, `go`, `rust`, `static` or `procfile`.
+    pub stack: String,
+    /// `express`, `next`, `vite`, `flask`, `fastapi`, `django`, … when recognised.
+    #[serde(default)]
+    pub framework: Option<String>,
+    /// `npm`, `yarn`, `pnpm`, `pip`, `poetry`, `uv`, `pipenv`, `go`, `cargo`.
+    #[serde(default)]
+    pub package_manager: Option<String>,
+    /// The runtime version asked for by the tree (`engines.node`, `.python-version`, `go 1.22`…).
+    #[serde(default)]
+    pub runtime_version: Option<String>,
+    /// Shell command that installs dependencies.
+    #[serde(default)]
+    pub install: Option<String>,
+    /// Shell command that builds the app.
+    #[serde(default)]
+    pub build: Option<String>,
+    /// Shell command of the `web` process.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Every process type and its command (`web` included when there is one).
+    pub processes: BTreeMap<String, String>,
+    /// HTTP path that must answer before a `web` instance gets traffic.
+    #[serde(default)]
+    pub health_check_path: Option<String>,
+    /// The files that decided the plan, for the build log.
+    #[serde(default)]
+    pub detected_from: Vec<String>,
+}
+
+impl BuildPlan {
+    /// The plan as the first lines of a build log.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "Detected {}{}{} (from {})",
+            self.stack,
+            self.framework.as_ref().map(|f| format!(" / {f}")).unwrap_or_default(),
+            self.package_manager.as_ref().map(|p| format!(" with {p}")).unwrap_or_default(),
+            if self.detected_from.is_empty() { "slipway.toml".to_owned() } else { self.detected_from.join(", ") },
+        )];
+        for (label, value) in [("install", &self.install), ("build", &self.build)] {
+            if let Some(command) = value {
+                lines.push(format!("  {label}: {command}"));
+            }
+        }
+        for (process, command) in &self.processes {
+            lines.push(format!("  process {process}: {command}"));
+        }
+        if let Some(path) = &self.health_check_path {
+            lines.push(format!("  health check: GET {path}"));
+        }
+        lines
+    }
+}
