@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod openapi;
 mod routes;
+mod tail;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,19 @@ pub struct ApiConfig {
     pub session_ttl: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Repositories, logs and the hook command: what git pushes, deploys and
+    /// log streams need. Without it those endpoints answer 503.
+    pub platform: Option<PlatformPaths>,
+}
+
+/// Where the control plane finds the platform's files and itself.
+#[derive(Debug, Clone)]
+pub struct PlatformPaths {
+    pub layout: slipway_core::layout::DataLayout,
+    /// The `slipway` executable, run by git hooks.
+    pub slipway_bin: std::path::PathBuf,
+    /// This API's own URL, for hooks to call back.
+    pub api_url: String,
 }
 
 impl ApiConfig {
@@ -50,6 +64,7 @@ impl ApiConfig {
             open_signup: false,
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             max_body_bytes: 1024 * 1024,
+            platform: None,
         }
     }
 }
@@ -69,6 +84,7 @@ pub fn app(store: Store, config: ApiConfig) -> Router {
     let openapi = openapi::finish(openapi);
     router
         .merge(openapi::serve(openapi))
+        .merge(routes::git::routes())
         .route("/healthz", axum::routing::get(routes::health))
         .fallback(|| async { ApiError::new(slipway_core::ErrorCode::NotFound, "no such route; see /v1/openapi.json") })
         .with_state(state)

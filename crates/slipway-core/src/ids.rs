@@ -66,6 +66,12 @@ id_type!(
     /// One attempt to put a commit live.
     DeploymentId, "dep", "deployment");
 id_type!(
+    /// The immutable result of a successful deployment.
+    ReleaseId, "rel", "release");
+id_type!(
+    /// One running copy of a process type.
+    InstanceId, "ins", "instance");
+id_type!(
     /// A session or personal API token (the record, never the secret).
     TokenId, "tok", "token");
 id_type!(

@@ -12,6 +12,7 @@ pub mod error_code;
 pub mod hostname;
 pub mod ids;
 pub mod image_tag;
+pub mod layout;
 mod macros;
 pub mod names;
 pub mod role;

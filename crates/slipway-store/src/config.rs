@@ -19,7 +19,7 @@ fn seal_context(environment: &EnvironmentId, name: &str) -> String {
 }
 
 impl Store {
-    async fn read_config(
+    pub(crate) async fn read_config(
         &self,
         tx: &mut Tx,
         environment: &EnvironmentId,

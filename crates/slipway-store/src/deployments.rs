@@ -2,9 +2,9 @@
 //! machine of `slipway_core::deployment` with a compare-and-set on the old
 //! status.
 
-use slipway_core::api::Deployment;
+use slipway_core::api::{Deployment, DeploymentKind};
 use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
-use slipway_core::ids::{DeploymentId, EnvironmentId, WorkspaceId};
+use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
@@ -15,10 +15,10 @@ use crate::audit::{self, Actor};
 use crate::error::stored;
 use crate::page::{Order, PageRequest, Paged};
 use crate::projects::resolve_environment;
-use crate::scope::Scope;
+use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
-fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
+pub(crate) fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
     let status: String = row.try_get("status")?;
     let commit: Option<String> = row.try_get("commit_sha")?;
     let number: i64 = row.try_get("number")?;
@@ -29,13 +29,75 @@ fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
         status: DeploymentStatus::parse(&status).ok_or(StoreError::Corrupt(status))?,
         commit_sha: commit.map(|sha| stored(CommitSha::parse(&sha))).transpose()?,
         failure_reason: row.try_get("failure_reason")?,
+        kind: if row.try_get::<String, _>("kind")? == "rollback" {
+            DeploymentKind::Rollback
+        } else {
+            DeploymentKind::Build
+        },
+        plan: row.try_get::<Option<String>, _>("plan")?.map(|plan| stored(serde_json::from_str(&plan))).transpose()?,
+        release_id: row
+            .try_get::<Option<String>, _>("release_id")?
+            .map(|id| stored(ReleaseId::parse(&id)))
+            .transpose()?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
     })
 }
 
-fn deployment_not_found(number: impl std::fmt::Display) -> StoreError {
+pub(crate) fn deployment_not_found(number: impl std::fmt::Display) -> StoreError {
     StoreError::not_found(ErrorCode::DeploymentNotFound, format!("no deployment #{number} in this environment"))
+}
+
+/// Where a new deployment goes.
+pub(crate) struct NewDeployment<'a> {
+    pub workspace: &'a WorkspaceId,
+    pub project: &'a str,
+    pub environment: &'a str,
+    pub project_id: &'a ProjectId,
+    pub environment_id: &'a EnvironmentId,
+}
+
+/// Inserts a QUEUED deployment with the project's next build number, and
+/// its audit row.
+pub(crate) async fn insert_deployment(
+    tx: &mut Tx,
+    actor: &Actor,
+    target: &NewDeployment<'_>,
+    commit: Option<&CommitSha>,
+    kind: DeploymentKind,
+) -> Result<DeploymentId, StoreError> {
+    let number: i64 = sqlx::query(
+        "UPDATE projects SET next_build_number = next_build_number + 1 WHERE id = $1 RETURNING next_build_number - 1",
+    )
+    .bind(target.project_id.as_str())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    let now = Timestamp::now();
+    let id = DeploymentId::generate();
+    sqlx::query(
+        "INSERT INTO deployments (id, workspace_id, project_id, environment_id, number, status, commit_sha,
+                                  created_by, created_at, updated_at, kind)
+         VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $8, $9)",
+    )
+    .bind(id.as_str())
+    .bind(target.workspace.as_str())
+    .bind(target.project_id.as_str())
+    .bind(target.environment_id.as_str())
+    .bind(number)
+    .bind(commit.map(CommitSha::as_str))
+    .bind(actor.user_id.as_ref().map(|id| id.as_str()))
+    .bind(now.as_millis())
+    .bind(kind.as_str())
+    .execute(&mut **tx)
+    .await?;
+    let action = match kind {
+        DeploymentKind::Build => "deployment.create",
+        DeploymentKind::Rollback => "deployment.rollback",
+    };
+    let audit_target = format!("project/{}/{}#{number}", target.project, target.environment);
+    audit::record(tx, Some(target.workspace), actor, action, &audit_target).await?;
+    Ok(id)
 }
 
 impl Store {
@@ -50,38 +112,9 @@ impl Store {
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let (project_id, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
-        let number: i64 = sqlx::query(
-            "UPDATE projects SET next_build_number = next_build_number + 1 WHERE id = $1 RETURNING next_build_number - 1",
-        )
-        .bind(project_id.as_str())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        let now = Timestamp::now();
-        let id = DeploymentId::generate();
-        sqlx::query(
-            "INSERT INTO deployments (id, workspace_id, project_id, environment_id, number, status, commit_sha,
-                                      created_by, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $8)",
-        )
-        .bind(id.as_str())
-        .bind(workspace.as_str())
-        .bind(project_id.as_str())
-        .bind(environment_id.as_str())
-        .bind(number)
-        .bind(commit.map(CommitSha::as_str))
-        .bind(actor.user_id.as_ref().map(|id| id.as_str()))
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            Some(workspace),
-            actor,
-            "deployment.create",
-            &format!("project/{project}/{environment}#{number}"),
-        )
-        .await?;
+        let target =
+            NewDeployment { workspace, project, environment, project_id: &project_id, environment_id: &environment_id };
+        let id = insert_deployment(&mut tx, actor, &target, commit, DeploymentKind::Build).await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         deployment_from(&row)

@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::error::stored;
-use crate::scope::{Backend, Scope};
+use crate::scope::{Backend, Scope, Tx};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -58,22 +58,29 @@ fn claimed_from(row: &AnyRow) -> Result<ClaimedJob, StoreError> {
     })
 }
 
+/// Queues a job inside the caller's transaction, so the job exists exactly
+/// when the change that asked for it does.
+pub(crate) async fn insert_job(tx: &mut Tx, job: &NewJob, now: Timestamp) -> Result<JobId, StoreError> {
+    let id = JobId::generate();
+    sqlx::query(
+        "INSERT INTO jobs (id, workspace_id, kind, payload, status, attempts, max_attempts, run_after, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6)",
+    )
+    .bind(id.as_str())
+    .bind(job.workspace.as_ref().map(WorkspaceId::as_str))
+    .bind(&job.kind)
+    .bind(&job.payload)
+    .bind(i64::from(job.max_attempts.max(1)))
+    .bind(now.as_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
 impl Store {
     pub async fn enqueue_job(&self, job: &NewJob, now: Timestamp) -> Result<JobId, StoreError> {
-        let id = JobId::generate();
         let mut tx = self.write(Scope::Platform).await?;
-        sqlx::query(
-            "INSERT INTO jobs (id, workspace_id, kind, payload, status, attempts, max_attempts, run_after, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6)",
-        )
-        .bind(id.as_str())
-        .bind(job.workspace.as_ref().map(WorkspaceId::as_str))
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(i64::from(job.max_attempts.max(1)))
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
+        let id = insert_job(&mut tx, job, now).await?;
         tx.commit().await?;
         Ok(id)
     }

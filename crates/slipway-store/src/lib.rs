@@ -21,6 +21,7 @@ mod jobs;
 mod migrate;
 mod page;
 mod projects;
+mod releases;
 mod scope;
 mod sealing;
 #[cfg(feature = "testing")]
@@ -34,6 +35,7 @@ pub use identity::{hash_password, verify_password, TokenSecret};
 pub use jobs::{ClaimedJob, JobStatus, NewJob};
 pub use page::{Order, PageRequest, Paged};
 pub use projects::{NewProject, ProjectPatch};
+pub use releases::{ConfigValue, DeploymentContext, EnvironmentState, NewRelease, ReleaseSpec, RuntimeEnv, DEPLOY_JOB};
 pub use scope::{Backend, Scope};
 pub use sealing::{SealingKey, SEALING_KEY_LEN};
 pub use users::{Authenticated, NewUser};

@@ -22,6 +22,18 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0002_postgres_rls.sql"),
         postgres_only: true,
     },
+    Migration {
+        version: 3,
+        name: "releases",
+        sql: include_str!("../migrations/0003_releases.sql"),
+        postgres_only: false,
+    },
+    Migration {
+        version: 4,
+        name: "postgres_rls_releases",
+        sql: include_str!("../migrations/0004_postgres_rls_releases.sql"),
+        postgres_only: true,
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two control planes

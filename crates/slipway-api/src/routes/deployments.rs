@@ -1,10 +1,15 @@
-//! `GET …/environments/{env}/deployments` and `…/deployments/{number}`.
-//! Creating deployments arrives with the deploy pipeline.
+//! `GET|POST …/environments/{env}/deployments`, `…/deployments/{number}`
+//! and its live log `…/deployments/{number}/logs` (SSE).
 
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
-use slipway_core::api::{Deployment, ErrorEnvelope, Page, PageQuery};
-use slipway_core::deployment::BuildNumber;
+use slipway_core::api::{CreateDeploymentRequest, Deployment, ErrorEnvelope, Page, PageQuery};
+use slipway_core::deployment::{BuildNumber, DeploymentStatus};
+use slipway_core::image_tag::CommitSha;
+use slipway_core::names::Branch;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +20,10 @@ use crate::extract::{page_of, page_request, ApiPath, ApiQuery, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_deployments)).routes(routes!(get_deployment))
+    OpenApiRouter::new()
+        .routes(routes!(list_deployments, create_deployment))
+        .routes(routes!(get_deployment))
+        .routes(routes!(deployment_logs))
 }
 
 /// An environment's deployments, newest first.
@@ -45,13 +53,138 @@ async fn get_deployment(
     caller: Caller,
     ApiPath((ws, project, env, number)): ApiPath<(String, String, String, String)>,
 ) -> Result<Json<Deployment>, ApiError> {
-    let number = number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| BuildNumber::new(n).ok())
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "a deployment number is a whole number from 1"))?;
+    let number = parse_number(&number)?;
     let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
     let project = super::project_slug(&project)?;
     let env = super::environment_name(&env)?;
     Ok(Json(app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?))
+}
+
+/// Deploys the head of the tracked branch (or `commit`, which must be in
+/// Slipway's repository). Send an `Idempotency-Key` header to make retries safe.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments",
+    tag = "deployments",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST return the first deployment")),
+    request_body(content = CreateDeploymentRequest, description = "Optional"),
+    responses((status = 201, body = Deployment), (status = 200, description = "Replay of an Idempotency-Key", body = Deployment),
+              (status = "4XX", body = ErrorEnvelope)))]
+async fn create_deployment(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let access = app.access(&caller, &ws, Permission::Deploy, "deploy").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let request: CreateDeploymentRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateDeploymentRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|err| ApiError::new(ErrorCode::InvalidJson, err.to_string()))?
+    };
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|key| !key.is_empty() && key.len() <= 200)
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidRequest, "Idempotency-Key must be 1 to 200 visible characters")
+                })?
+                .to_owned(),
+        ),
+    };
+    let platform = app.platform()?;
+    let details = app.store.project(&access.workspace, project.as_str()).await?;
+    let repos = slipway_git::Repos::new(platform.layout.repos());
+    let commit = match request.commit {
+        Some(commit) => {
+            let commit =
+                CommitSha::parse(&commit).map_err(|err| ApiError::new(ErrorCode::InvalidRequest, err.to_string()))?;
+            let repo = repos.path(&details.workspace_id, &details.id);
+            if !slipway_git::source::has_commit(&repo, &commit).await.unwrap_or(false) {
+                return Err(ApiError::new(
+                    ErrorCode::NothingToDeploy,
+                    format!("commit {commit} is not in Slipway's repository; push it first"),
+                ));
+            }
+            Some(commit)
+        }
+        None if details.repo_url.is_some() => None, // the pipeline fetches the branch head
+        None => {
+            let branch = Branch::parse(&details.branch)?;
+            let head = if repos.exists(&details.workspace_id, &details.id) {
+                let repo = repos.path(&details.workspace_id, &details.id);
+                slipway_git::source::branch_head(&repo, &branch).await.ok().flatten()
+            } else {
+                None
+            };
+            Some(head.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NothingToDeploy,
+                    format!(
+                        "nothing to deploy: push to branch {branch} of {} first",
+                        git_remote(platform, &access.workspace.slug, &project)
+                    ),
+                )
+            })?)
+        }
+    };
+    let (deployment, created) = app
+        .store
+        .queue_deployment(&caller.actor(), access.id(), project.as_str(), env.as_str(), commit.as_ref(), key.as_deref())
+        .await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(deployment)))
+}
+
+fn git_remote(
+    platform: &crate::PlatformPaths,
+    workspace: &impl std::fmt::Display,
+    project: &impl std::fmt::Display,
+) -> String {
+    format!("{}/git/{workspace}/{project}.git", platform.api_url)
+}
+
+/// The build-and-deploy log, as Server-Sent Events: every line so far, then
+/// new lines live; an `end` event carries the final status.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments/{number}/logs",
+    tag = "deployments",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path), ("number" = u64, Path)),
+    responses((status = 200, content_type = "text/event-stream", description = "Log lines as `data:` events; `event: end` with the final status"),
+              (status = "4XX", body = ErrorEnvelope)))]
+async fn deployment_logs(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env, number)): ApiPath<(String, String, String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    let number = parse_number(&number)?;
+    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let deployment = app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?;
+    let path = app.platform()?.layout.deployment_log(&deployment.id);
+    let store = app.store.clone();
+    let workspace = access.id().clone();
+    let done: crate::tail::Done = Box::new(move || {
+        let (store, workspace, project, env) = (store.clone(), workspace.clone(), project.clone(), env.clone());
+        Box::pin(async move {
+            match store.deployment(&workspace, project.as_str(), env.as_str(), number).await {
+                Ok(d) if d.status.is_final() || d.status == DeploymentStatus::Deployed => Some(d.status.to_string()),
+                Ok(_) => None,
+                Err(_) => Some("GONE".to_owned()),
+            }
+        })
+    });
+    Ok(crate::tail::follow(path, None, done).into_response())
+}
+
+fn parse_number(number: &str) -> Result<BuildNumber, ApiError> {
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| BuildNumber::new(n).ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "a deployment number is a whole number from 1"))
 }

@@ -5,8 +5,11 @@ mod auth;
 mod config;
 mod deployments;
 mod environments;
+pub(crate) mod git;
+mod logs;
 mod members;
 mod projects;
+mod releases;
 mod tokens;
 mod users;
 mod workspaces;
@@ -34,6 +37,8 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .merge(config::routes())
         .merge(deployments::routes())
         .merge(audit::routes())
+        .merge(releases::routes())
+        .merge(logs::routes())
 }
 
 /// Liveness and database readiness, for `slipway up` and load balancers.
@@ -69,6 +74,13 @@ pub(crate) fn printable_name(name: &str) -> Result<String, ApiError> {
 }
 
 impl AppState {
+    /// The platform's files, or 503 when this server runs without them.
+    pub(crate) fn platform(&self) -> Result<&crate::PlatformPaths, ApiError> {
+        self.config.platform.as_ref().ok_or_else(|| {
+            ApiError::new(ErrorCode::Unavailable, "this server runs without the deploy pipeline (no data directory)")
+        })
+    }
+
     /// The caller's access to workspace `slug`, if their role allows
     /// `permission`. Not a member: 404, as if it did not exist. A member
     /// whose role is too low: 403 naming the `action`.

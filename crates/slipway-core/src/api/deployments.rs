@@ -1,8 +1,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use std::collections::BTreeMap;
+
+use crate::build_plan::BuildPlan;
 use crate::deployment::{BuildNumber, DeploymentStatus};
-use crate::ids::{DeploymentId, EnvironmentId};
+use crate::ids::{DeploymentId, EnvironmentId, ReleaseId};
 use crate::image_tag::CommitSha;
 use crate::timestamp::Timestamp;
 
@@ -18,6 +21,66 @@ pub struct Deployment {
     /// Why it failed, in words a person can act on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// A build of new code, or a rollback to an earlier release.
+    #[serde(default)]
+    pub kind: DeploymentKind,
+    /// What detection decided, once the build has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<BuildPlan>,
+    /// The release this deployment produced (or re-activated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_id: Option<ReleaseId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentKind {
+    #[default]
+    Build,
+    Rollback,
+}
+
+impl DeploymentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentKind::Build => "build",
+            DeploymentKind::Rollback => "rollback",
+        }
+    }
+}
+
+/// `POST …/deployments`: deploy the tracked branch head, or a given commit
+/// already in Slipway's repository (what a push does).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeploymentRequest {
+    #[serde(default)]
+    pub commit: Option<String>,
+}
+
+/// `POST …/rollback`: re-activate a release (default: the one before the active one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    #[serde(default)]
+    pub release: Option<u64>,
+}
+
+/// An immutable release: built artifact + config snapshot + process types.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Release {
+    pub id: ReleaseId,
+    /// The number of the deployment that made it.
+    pub number: BuildNumber,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<CommitSha>,
+    pub kind: DeploymentKind,
+    pub processes: BTreeMap<String, String>,
+    /// Names of the config vars in its snapshot (values are never listed).
+    pub config: Vec<String>,
+    /// Whether it is the release serving now.
+    pub active: bool,
+    pub created_at: Timestamp,
 }

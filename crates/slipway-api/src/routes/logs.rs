@@ -1,0 +1,58 @@
+//! `GET …/environments/{env}/logs`: the runtime log of an environment's
+//! instances across releases, as Server-Sent Events (`?follow=true` keeps
+//! the stream open for new lines).
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use slipway_core::api::ErrorEnvelope;
+use slipway_core::role::Permission;
+use slipway_core::ErrorCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery, Caller};
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(runtime_logs))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LogQuery {
+    /// Keep streaming new lines.
+    #[serde(default)]
+    follow: bool,
+    /// How many of the last lines to send first (default 100, at most 10,000).
+    lines: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/logs", tag = "logs",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path), LogQuery),
+    responses((status = 200, content_type = "text/event-stream", description = "Log lines as `data:` events"),
+              (status = "4XX", body = ErrorEnvelope)))]
+async fn runtime_logs(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    ApiQuery(query): ApiQuery<LogQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let lines = query.lines.unwrap_or(100);
+    if lines > 10_000 {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "lines must be at most 10000"));
+    }
+    let access = app.access(&caller, &ws, Permission::Read, "read logs").await?;
+    let project = super::project_slug(&project)?;
+    let project = app.store.project(&access.workspace, project.as_str()).await?;
+    let env = super::environment_name(&env)?;
+    let environment = project
+        .environments
+        .iter()
+        .find(|e| e.name == env)
+        .ok_or_else(|| ApiError::new(ErrorCode::EnvironmentNotFound, format!("no environment `{env}`")))?;
+    let path = app.platform()?.layout.app_log(&environment.id);
+    let follow = query.follow;
+    let done: crate::tail::Done = Box::new(move || Box::pin(async move { (!follow).then(|| "EOF".to_owned()) }));
+    Ok(crate::tail::follow(path, Some(lines), done).into_response())
+}

@@ -1,0 +1,60 @@
+//! `GET …/environments/{env}/releases` and `POST …/environments/{env}/rollback`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use slipway_core::api::{Deployment, ErrorEnvelope, Page, PageQuery, Release, RollbackRequest};
+use slipway_core::deployment::BuildNumber;
+use slipway_core::role::Permission;
+use slipway_core::ErrorCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{page_of, page_request, ApiJson, ApiPath, ApiQuery, Caller};
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_releases)).routes(routes!(rollback))
+}
+
+/// An environment's releases, newest first; `active` marks the one serving.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/releases", tag = "releases",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path), PageQuery),
+    responses((status = 200, body = Page<Release>), (status = "4XX", body = ErrorEnvelope)))]
+async fn list_releases(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Release>>, ApiError> {
+    let page = page_request(&query)?;
+    let access = app.access(&caller, &ws, Permission::Read, "see releases").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    Ok(Json(page_of(app.store.list_releases(access.id(), project.as_str(), env.as_str(), &page).await?)))
+}
+
+/// Re-activates an earlier release — its artifact and config snapshot —
+/// without rebuilding, as a new deployment.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/rollback", tag = "releases",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)), request_body = RollbackRequest,
+    responses((status = 201, body = Deployment), (status = "4XX", body = ErrorEnvelope)))]
+async fn rollback(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<RollbackRequest>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let access = app.access(&caller, &ws, Permission::Deploy, "roll back").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let number = body
+        .release
+        .map(|n| {
+            BuildNumber::new(n).map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "release numbers start at 1"))
+        })
+        .transpose()?;
+    let deployment = app.store.rollback(&caller.actor(), access.id(), project.as_str(), env.as_str(), number).await?;
+    Ok((StatusCode::CREATED, Json(deployment)))
+}

@@ -1,0 +1,57 @@
+//! Where things live under the data directory. Every component computes
+//! paths here, so the control plane, the pipeline and the agent (separate
+//! processes) agree without talking to each other.
+
+use std::path::{Path, PathBuf};
+
+use crate::ids::{DeploymentId, EnvironmentId, ProjectId};
+
+#[derive(Debug, Clone)]
+pub struct DataLayout {
+    root: PathBuf,
+}
+
+impl DataLayout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Bare git repositories, one per project.
+    pub fn repos(&self) -> PathBuf {
+        self.root.join("repos")
+    }
+
+    /// The build directory of a deployment; its `app/` is the release artifact.
+    pub fn build_dir(&self, deployment: &DeploymentId) -> PathBuf {
+        self.root.join("builds").join(deployment.as_str())
+    }
+
+    /// Dependency caches of a project, kept across builds.
+    pub fn cache_dir(&self, project: &ProjectId) -> PathBuf {
+        self.root.join("cache").join(project.as_str())
+    }
+
+    /// The build-and-deploy log of a deployment.
+    pub fn deployment_log(&self, deployment: &DeploymentId) -> PathBuf {
+        self.root.join("logs").join("deployments").join(format!("{deployment}.log"))
+    }
+
+    /// The runtime log of an environment, across all its releases.
+    pub fn app_log(&self, environment: &EnvironmentId) -> PathBuf {
+        self.root.join("logs").join("apps").join(format!("{environment}.log"))
+    }
+
+    /// The agent's lock and pid file.
+    pub fn agent_lock(&self) -> PathBuf {
+        self.root.join("run").join("agent.pid")
+    }
+
+    /// Process groups of app instances the agent started, for clean-up after a crash.
+    pub fn agent_instances(&self) -> PathBuf {
+        self.root.join("run").join("instances")
+    }
+}
