@@ -15,6 +15,7 @@ pub mod image_tag;
 pub mod layout;
 mod macros;
 pub mod names;
+pub mod redact;
 pub mod role;
 pub mod timestamp;
 

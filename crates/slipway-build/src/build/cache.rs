@@ -1,0 +1,158 @@
+//! Helpers shared by the per-project dependency caches: keys, the per-project
+//! lock, hard-linked copies, publishing by rename, pruning.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+
+use super::command::{Deadline, Run};
+use super::log::BuildLog;
+use super::{BuildError, Step};
+
+/// A cache key: sha256 over labelled parts, so `("a", "bc")` and `("ab", "c")` differ.
+#[derive(Default)]
+pub(crate) struct Key(Sha256);
+
+impl Key {
+    pub(crate) fn part(mut self, label: &str, value: impl AsRef<[u8]>) -> Self {
+        let value = value.as_ref();
+        for bytes in [label.as_bytes(), value] {
+            self.0.update((bytes.len() as u64).to_le_bytes());
+            self.0.update(bytes);
+        }
+        self
+    }
+
+    pub(crate) fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+/// Builds of one project take turns on its cache directory (two pushes in a
+/// row must not both write the same node_modules or virtualenv). In-process only:
+/// one Slipway process builds at a time on a machine.
+pub(crate) async fn lock(cache_dir: &Path, log: &BuildLog) -> tokio::sync::OwnedMutexGuard<()> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let lock = {
+        let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(cache_dir.to_owned()).or_default().clone()
+    };
+    match lock.clone().try_lock_owned() {
+        Ok(guard) => guard,
+        Err(_) => {
+            log.line("waiting for another build of this project to finish with its cache").await;
+            lock.lock_owned().await
+        }
+    }
+}
+
+/// `cp -al from to`: a copy whose files are hard links (instant, no extra space).
+/// Falls back to a real copy when the two are on different file systems.
+pub(crate) async fn link_copy(from: &Path, to: &Path, log: &BuildLog, deadline: Deadline) -> Result<(), BuildError> {
+    let (from, to) = (OsString::from(from), OsString::from(to));
+    let env = [("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())];
+    let cwd = Path::new("/");
+    for flags in ["-al", "-a"] {
+        let flag = OsString::from(flags);
+        let display = format!("cp {flags}");
+        let run = Run {
+            step: Step::Install,
+            display: &display,
+            program: "cp",
+            args: &[&flag, &from, &to],
+            cwd,
+            env: &env,
+            echo: false,
+        };
+        match run.run(log, deadline).await {
+            Ok(()) => return Ok(()),
+            Err(BuildError::CommandFailed { .. }) if flags == "-al" => {
+                let _ = tokio::fs::remove_dir_all(&to).await;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
+/// Moves a finished temp dir to its final name; loses gracefully to a
+/// concurrent writer that got there first.
+pub(crate) async fn publish(temp: &Path, target: &Path) -> std::io::Result<()> {
+    match tokio::fs::rename(temp, target).await {
+        Ok(()) => Ok(()),
+        Err(_) if target.exists() => tokio::fs::remove_dir_all(temp).await,
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(temp).await;
+            Err(e)
+        }
+    }
+}
+
+/// A fresh temp name beside `target` (same file system, so rename is atomic).
+pub(crate) fn temp_beside(target: &Path) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    target.with_file_name(format!(".tmp-{name}-{}-{nanos}", std::process::id()))
+}
+
+/// Keeps the `keep` most recently used entries of `dir` (by modification
+/// time), plus leftovers of crashed writes are removed.
+pub(crate) async fn prune(dir: &Path, keep: usize) {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
+    let mut found = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let modified = entry.metadata().await.and_then(|m| m.modified()).ok();
+        found.push((name.starts_with(".tmp-"), modified, entry.path()));
+    }
+    found.sort_by_key(|(_, modified, _)| std::cmp::Reverse(*modified));
+    let mut kept = 0;
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for (temp, modified, path) in found {
+        let stale_temp = temp && modified.is_some_and(|m| m < an_hour_ago);
+        if temp && !stale_temp {
+            continue;
+        }
+        if !temp && kept < keep {
+            kept += 1;
+            continue;
+        }
+        let _ = tokio::fs::remove_dir_all(path).await;
+    }
+}
+
+/// The bytes of a regular file that decides a cache key, at most `limit` of them
+/// (`None` when absent or not a regular file: a FIFO must not hang the build).
+pub(crate) async fn read_key_file(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    if !tokio::fs::metadata(path).await.ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    tokio::fs::File::open(path).await.ok()?.take(limit).read_to_end(&mut bytes).await.ok()?;
+    Some(bytes)
+}
+
+/// Marks a cache entry as just used, so pruning keeps it.
+pub(crate) fn touch(path: &Path) {
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_are_delimited() {
+        let a = Key::default().part("x", "ab").part("y", "c").finish();
+        let b = Key::default().part("x", "a").part("y", "bc").finish();
+        assert_ne!(a, b);
+        assert_eq!(a, Key::default().part("x", "ab").part("y", "c").finish());
+        assert_eq!(a.len(), 64);
+    }
+}

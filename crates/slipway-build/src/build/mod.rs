@@ -1,0 +1,250 @@
+//! Building: a [`BuildPlan`] run in an app directory.
+//!
+//! Order of a build: wait for a slot (the concurrency limit) → take the
+//! project's cache lock → log the plan → prepare the stack (tools present?
+//! cached dependencies? cache environment) → install (unless the cache hit)
+//! → store the dependencies in the cache → build. Every command runs through
+//! `command.rs`; the timeout covers the whole build after the slot is taken.
+
+mod cache;
+mod command;
+mod env;
+mod log;
+mod node;
+mod python;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway_core::build_plan::BuildPlan;
+use tokio::sync::{mpsc::Sender, Semaphore};
+use tokio::time::Instant;
+
+use self::command::{describe_status, shell, Deadline};
+use self::env::BuildEnv;
+use self::log::BuildLog;
+
+/// One build to run.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The source, already checked out here. The build runs in place and the
+    /// directory becomes the release artifact.
+    pub app_dir: PathBuf,
+    /// The project's persistent cache directory (created when missing).
+    pub cache_dir: PathBuf,
+    /// Config vars, set for the build commands (`PORT` excepted).
+    pub env: Vec<(String, String)>,
+    /// Limit for the whole build, from the moment it gets a slot.
+    pub timeout: Duration,
+    /// Log lines past this many bytes are dropped (one notice says so).
+    pub max_log_bytes: u64,
+}
+
+/// A built app and what its processes need at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltApp {
+    pub app_dir: PathBuf,
+    /// Directories to put first on PATH, in order (the venv's bin, node_modules/.bin).
+    pub path_prepend: Vec<PathBuf>,
+    /// Runtime environment the build decided (e.g. `VIRTUAL_ENV`). Config vars are not repeated here.
+    pub env: Vec<(String, String)>,
+}
+
+/// The step of a build a command belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Install,
+    Build,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Install => "install",
+            Step::Build => "build",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The build ran past [`BuildRequest::timeout`]; the running command's whole process group was killed.
+    #[error("the build did not finish within its time limit of {limit:?} (it was in the {step} step) and was stopped")]
+    Timeout { step: Step, limit: Duration },
+    /// A command exited unsuccessfully; its output is in the build log.
+    #[error("`{command}` failed with {}; see the lines above", describe_status(.exit_status))]
+    CommandFailed { step: Step, command: String, exit_status: ExitStatus },
+    /// A tool the stack needs is not installed on the build machine.
+    #[error("{tool} is not installed on this machine, and this {stack} app needs it to build; install {tool} or set other commands in slipway.toml")]
+    ToolMissing { tool: String, stack: String },
+    /// The build machine itself failed (a directory could not be written, a process could not start).
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs builds, at most `max_concurrent` at a time; the others wait in turn.
+#[derive(Debug)]
+pub struct Builder {
+    slots: Arc<Semaphore>,
+    max_concurrent: usize,
+}
+
+/// What a stack's preparation decided about the install step.
+pub(crate) struct Prepared {
+    skip_install: bool,
+    after: AfterInstall,
+}
+
+impl Prepared {
+    fn run_install() -> Self {
+        Self { skip_install: false, after: AfterInstall::Nothing }
+    }
+}
+
+pub(crate) enum AfterInstall {
+    Nothing,
+    StoreNodeModules { entry: PathBuf },
+    MarkVenvComplete { venv: PathBuf },
+}
+
+/// What every stage of one build reads.
+pub(crate) struct Context<'a> {
+    plan: &'a BuildPlan,
+    request: &'a BuildRequest,
+    log: &'a BuildLog,
+    deadline: Deadline,
+}
+
+impl Context<'_> {
+    fn commands(&self) -> impl Iterator<Item = &str> {
+        self.plan.install.as_deref().into_iter().chain(self.plan.build.as_deref())
+    }
+}
+
+impl Builder {
+    pub fn new(max_concurrent: usize) -> Self {
+        let max_concurrent = max_concurrent.max(1);
+        Self { slots: Arc::new(Semaphore::new(max_concurrent)), max_concurrent }
+    }
+
+    /// Installs and builds `plan` in `request.app_dir`, streaming the log to `log`.
+    pub async fn build(
+        &self,
+        plan: &BuildPlan,
+        request: BuildRequest,
+        log: Sender<String>,
+    ) -> Result<BuiltApp, BuildError> {
+        let log = BuildLog::new(log, request.max_log_bytes);
+        let _slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let running = self.max_concurrent - self.slots.available_permits();
+                log.line(format!("waiting for a build slot ({running} running)")).await;
+                self.slots.clone().acquire_owned().await.map_err(|_| BuildError::Io {
+                    context: "the builder is shutting down".to_owned(),
+                    source: std::io::Error::other("build slots closed"),
+                })?
+            }
+        };
+        let _cache = cache::lock(&request.cache_dir, &log).await;
+        let started = Instant::now();
+        let deadline = Deadline { at: started + request.timeout, limit: request.timeout };
+        for line in plan.describe() {
+            log.line(line).await;
+        }
+        tokio::fs::create_dir_all(&request.cache_dir).await.map_err(|source| BuildError::Io {
+            context: format!("cannot create the cache directory {}", request.cache_dir.display()),
+            source,
+        })?;
+
+        let cx = Context { plan, request: &request, log: &log, deadline };
+        let mut env = BuildEnv::new(&request.env);
+        let mut built = BuiltApp { app_dir: request.app_dir.clone(), path_prepend: Vec::new(), env: Vec::new() };
+        let prepared = prepare(&cx, &mut env, &mut built).await?;
+
+        let vars = env.vars();
+        if let (Some(install), false) = (&plan.install, prepared.skip_install) {
+            let result = shell(Step::Install, install, &request.app_dir, &vars, &log, deadline).await;
+            match (&prepared.after, result) {
+                (AfterInstall::MarkVenvComplete { venv }, Err(e)) => {
+                    python::discard(venv).await;
+                    return Err(e);
+                }
+                (_, Err(e)) => return Err(e),
+                (AfterInstall::MarkVenvComplete { venv }, Ok(())) => python::mark_complete(venv).await?,
+                (AfterInstall::StoreNodeModules { entry }, Ok(())) => node::store(&cx, entry).await,
+                (AfterInstall::Nothing, Ok(())) => {}
+            }
+        } else if let AfterInstall::MarkVenvComplete { venv } = &prepared.after {
+            python::mark_complete(venv).await?;
+        }
+        if let Some(build) = &plan.build {
+            shell(Step::Build, build, &request.app_dir, &vars, &log, deadline).await?;
+        }
+        log.line(format!("Build finished in {:.1} s", started.elapsed().as_secs_f64())).await;
+        Ok(built)
+    }
+}
+
+/// The stack's tools, caches and environment.
+async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> Result<Prepared, BuildError> {
+    let cache = cx.request.cache_dir.as_path();
+    match cx.plan.stack.as_str() {
+        "node" => {
+            let prepared = node::prepare(cx, env).await?;
+            built.path_prepend.push(cx.request.app_dir.join("node_modules").join(".bin"));
+            Ok(prepared)
+        }
+        "python" => python::prepare(cx, env, built).await,
+        "rust" => {
+            if cx.commands().any(|c| c.contains("cargo")) {
+                require(env, "cargo", cx.plan)?;
+            }
+            env.set("CARGO_TARGET_DIR", cache.join("cargo-target"));
+            Ok(Prepared::run_install())
+        }
+        "go" => {
+            if cx.commands().any(|c| c.split_whitespace().any(|w| w == "go")) {
+                require(env, "go", cx.plan)?;
+            }
+            env.set("GOCACHE", cache.join("go-build"));
+            env.set("GOMODCACHE", cache.join("go-mod"));
+            env.set("GOPATH", cache.join("go"));
+            // Module cache files are read-only by default, which would make the cache undeletable.
+            env.set("GOFLAGS", "-modcacherw");
+            Ok(Prepared::run_install())
+        }
+        _ => Ok(Prepared::run_install()),
+    }
+}
+
+/// `Err(ToolMissing)` unless `tool` is on the build PATH.
+pub(crate) fn require(env: &BuildEnv, tool: &str, plan: &BuildPlan) -> Result<(), BuildError> {
+    match env.find(tool) {
+        Some(_) => Ok(()),
+        None => Err(BuildError::ToolMissing { tool: tool.to_owned(), stack: plan.stack.clone() }),
+    }
+}
+
+/// The trimmed standard output of a quick query (`node --version`), or `None`.
+pub(crate) async fn capture(env: &BuildEnv, program: &str, args: &[&str], cwd: &Path) -> Option<String> {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.vars())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output).await.ok()?.ok()?;
+    // `python --version` wrote to stderr before 3.4; take whichever has text.
+    let text = if output.stdout.is_empty() { output.stderr } else { output.stdout };
+    output.status.success().then(|| String::from_utf8_lossy(&text).trim().to_owned())
+}

@@ -1,0 +1,114 @@
+//! Node: node_modules cached per project under `<cache>/node_modules/<key>`,
+//! key = sha256(lockfile or package.json dependencies, install command,
+//! package manager, node version). A hit is a hard-linked copy and no install.
+
+use std::path::Path;
+
+use super::cache::{self, Key};
+use super::env::BuildEnv;
+use super::{capture, require, AfterInstall, BuildError, Context, Prepared};
+
+const LOCKFILES: [&str; 4] = ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"];
+/// Cached node_modules trees kept per project (the newest by use).
+const KEEP: usize = 3;
+/// Lockfiles beyond this size only count by their first bytes in the key.
+const MAX_KEY_FILE_BYTES: u64 = 64 << 20;
+
+pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prepared, BuildError> {
+    let manager = cx.plan.package_manager.as_deref().unwrap_or("npm");
+    require(env, "node", cx.plan)?;
+    for tool in ["npm", "corepack"] {
+        if cx.commands().any(|c| c.split_whitespace().any(|w| w == tool)) {
+            require(env, tool, cx.plan)?;
+        }
+    }
+    let cache = cx.request.cache_dir.as_path();
+    env.set("npm_config_cache", cache.join("npm"));
+    env.set("YARN_CACHE_FOLDER", cache.join("yarn"));
+    env.set("npm_config_store_dir", cache.join("pnpm-store"));
+    // devDependencies are needed to build even when NODE_ENV=production is a config var
+    // (unless the app's own install command says otherwise); audit and fund are
+    // network round trips nobody reads in a build log.
+    if !cx.plan.install.as_deref().is_some_and(|i| i.contains("--omit") || i.contains("--production")) {
+        env.set("npm_config_include", "dev");
+    }
+    env.set("npm_config_audit", "false");
+    env.set("npm_config_fund", "false");
+    env.set("npm_config_update_notifier", "false");
+    let app = cx.request.app_dir.as_path();
+    env.prepend_path(app.join("node_modules").join(".bin"));
+
+    let Some(install) = cx.plan.install.as_deref() else { return Ok(Prepared::run_install()) };
+    let node_version = capture(env, "node", &["--version"], app).await.unwrap_or_default();
+    let key = Key::default()
+        .part("format", "node_modules-v1")
+        .part("manager", manager)
+        .part("install", install)
+        .part("node", node_version.trim())
+        .part("dependencies", dependencies(app).await)
+        .finish();
+    let entry = cache.join("node_modules").join(&key);
+    let short = &key[..12];
+    if entry.is_dir() {
+        let target = app.join("node_modules");
+        let _ = tokio::fs::remove_dir_all(&target).await;
+        match cache::link_copy(&entry, &target, cx.log, cx.deadline).await {
+            Ok(()) => {
+                cache::touch(&entry);
+                cx.log.line(format!("Reusing cached dependencies (key {short})")).await;
+                return Ok(Prepared { skip_install: true, after: AfterInstall::Nothing });
+            }
+            Err(timeout @ BuildError::Timeout { .. }) => return Err(timeout),
+            Err(_) => {
+                let _ = tokio::fs::remove_dir_all(&target).await;
+                cx.log.line(format!("Could not reuse cached dependencies (key {short}); installing")).await;
+            }
+        }
+    } else {
+        cx.log.line(format!("No cached dependencies for key {short}; installing")).await;
+    }
+    Ok(Prepared { skip_install: false, after: AfterInstall::StoreNodeModules { entry } })
+}
+
+/// After a successful install: a hard-linked copy of node_modules into the
+/// cache, written under a temp name and renamed, so no half entry is ever seen.
+pub(crate) async fn store(cx: &Context<'_>, entry: &Path) {
+    let modules = cx.request.app_dir.join("node_modules");
+    if !modules.is_dir() {
+        return;
+    }
+    let Some(parent) = entry.parent() else { return };
+    if tokio::fs::create_dir_all(parent).await.is_err() {
+        return;
+    }
+    let temp = cache::temp_beside(entry);
+    let stored = match cache::link_copy(&modules, &temp, cx.log, cx.deadline).await {
+        Ok(()) => cache::publish(&temp, entry).await.is_ok(),
+        Err(_) => {
+            let _ = tokio::fs::remove_dir_all(&temp).await;
+            false
+        }
+    };
+    if stored {
+        cache::prune(parent, KEEP).await;
+    } else {
+        cx.log.line("Could not store dependencies in the cache; the next build installs again").await;
+    }
+}
+
+/// What decides node_modules: the lockfile, or the dependency fields of package.json.
+async fn dependencies(app: &Path) -> Vec<u8> {
+    for lockfile in LOCKFILES {
+        if let Some(mut bytes) = cache::read_key_file(&app.join(lockfile), MAX_KEY_FILE_BYTES).await {
+            bytes.extend(lockfile.as_bytes());
+            return bytes;
+        }
+    }
+    let package = cache::read_key_file(&app.join("package.json"), MAX_KEY_FILE_BYTES).await.unwrap_or_default();
+    let Ok(serde_json::Value::Object(package)) = serde_json::from_slice(&package) else { return package };
+    let fields = ["dependencies", "devDependencies", "optionalDependencies", "overrides", "resolutions"];
+    // serde_json's map is ordered by key, so this is canonical.
+    let picked: serde_json::Map<_, _> =
+        fields.iter().filter_map(|f| package.get(*f).map(|v| ((*f).to_owned(), v.clone()))).collect();
+    serde_json::to_vec(&picked).unwrap_or_default()
+}

@@ -1,0 +1,107 @@
+//! Rust: `Cargo.toml` with a binary target; built in the cache's target dir
+//! and copied to `bin/<name>` so the release artifact is self-contained.
+
+use slipway_core::build_plan::BuildPlan;
+
+use super::{shell_quote, DetectError, Tree};
+
+const FILE: &str = "Cargo.toml";
+
+pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
+    let Some(text) = tree.read(FILE)? else { return Ok(None) };
+    let manifest: toml::Table = text.parse().map_err(|e: toml::de::Error| DetectError::Malformed {
+        file: FILE.to_owned(),
+        problem: e.message().to_owned(),
+    })?;
+    let Some(name) = binary_name(tree, &manifest) else { return Ok(None) };
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(DetectError::Malformed { file: FILE.to_owned(), problem: format!("odd binary name {name:?}") });
+    }
+    let bin = format!("bin/{name}");
+    let mut plan = super::plan("rust", Some(format!("./{bin}")), vec![FILE.to_owned()]);
+    plan.package_manager = Some("cargo".to_owned());
+    // CARGO_TARGET_DIR points into the project's cache when Slipway builds.
+    plan.build = Some(format!(
+        "cargo build --release --bin {name} && mkdir -p bin && cp \"${{CARGO_TARGET_DIR:-target}}/release/{name}\" {}",
+        shell_quote(&bin)
+    ));
+    plan.runtime_version = toolchain(tree)?;
+    Ok(Some(plan))
+}
+
+/// The binary to run: `default-run`, the `[[bin]]` named like the package,
+/// the first `[[bin]]`, or the package itself when `src/main.rs` exists.
+fn binary_name(tree: &Tree, manifest: &toml::Table) -> Option<String> {
+    let package = manifest.get("package").and_then(toml::Value::as_table);
+    let package_name = package.and_then(|p| p.get("name")).and_then(toml::Value::as_str);
+    if let Some(default) = package.and_then(|p| p.get("default-run")).and_then(toml::Value::as_str) {
+        return Some(default.to_owned());
+    }
+    let bins: Vec<&str> = manifest
+        .get("bin")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b.get("name").and_then(toml::Value::as_str))
+        .collect();
+    if let Some(name) = bins.iter().find(|b| Some(**b) == package_name).or(bins.first()) {
+        return Some((*name).to_owned());
+    }
+    package_name.filter(|_| tree.is_file("src/main.rs")).map(str::to_owned)
+}
+
+fn toolchain(tree: &Tree) -> Result<Option<String>, DetectError> {
+    if let Some(text) = tree.read("rust-toolchain.toml")? {
+        let table: Option<toml::Table> = text.parse().ok();
+        let channel = table.as_ref().and_then(|t| t.get("toolchain")).and_then(|t| t.get("channel"));
+        return Ok(channel.and_then(toml::Value::as_str).map(str::to_owned));
+    }
+    Ok(tree.read("rust-toolchain")?.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::testing::tree;
+    use crate::detect::{detect, DetectError};
+
+    #[test]
+    fn package_with_main_rs() {
+        let dir = tree(&[
+            ("Cargo.toml", "[package]\nname = \"hello-web\"\nversion = \"0.1.0\"\n"),
+            ("src/main.rs", "fn main() {}"),
+            ("rust-toolchain.toml", "[toolchain]\nchannel = \"1.85\"\n"),
+        ]);
+        let plan = detect(dir.path()).expect("plan");
+        assert_eq!(plan.stack, "rust");
+        assert_eq!(plan.package_manager.as_deref(), Some("cargo"));
+        let build = plan.build.expect("build");
+        assert!(build.starts_with("cargo build --release --bin hello-web"), "{build}");
+        assert!(build.ends_with("/release/hello-web\" bin/hello-web"), "{build}");
+        assert_eq!(plan.start.as_deref(), Some("./bin/hello-web"));
+        assert_eq!(plan.runtime_version.as_deref(), Some("1.85"));
+    }
+
+    #[test]
+    fn bin_targets() {
+        let dir = tree(&[(
+            "Cargo.toml",
+            "[package]\nname = \"x\"\n[[bin]]\nname = \"tool\"\npath = \"src/tool.rs\"\n[[bin]]\nname = \"x\"\n",
+        )]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("./bin/x"));
+        let dir = tree(&[("Cargo.toml", "[package]\nname = \"x\"\n[[bin]]\nname = \"server\"\npath = \"s.rs\"\n")]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("./bin/server"));
+    }
+
+    #[test]
+    fn library_only_crate_is_not_an_app() {
+        let dir = tree(&[("Cargo.toml", "[package]\nname = \"x\"\n"), ("src/lib.rs", "")]);
+        assert!(matches!(detect(dir.path()), Err(DetectError::Unrecognised)));
+    }
+
+    #[test]
+    fn malformed_cargo_toml_names_the_file() {
+        let dir = tree(&[("Cargo.toml", "[package\n")]);
+        let err = detect(dir.path()).expect_err("malformed");
+        assert!(err.to_string().starts_with("Cargo.toml is malformed"), "{err}");
+    }
+}

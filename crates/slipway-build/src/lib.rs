@@ -1,0 +1,24 @@
+//! Slipway's builder. It owns three things:
+//!
+//! * **Detection** ([`detect()`], in `src/detect/`): a source tree becomes a
+//!   [`BuildPlan`] — stack, framework, install/build/start commands and process
+//!   types. `slipway.toml` overrides everything, a `Procfile` defines the
+//!   processes, otherwise one detector per stack decides (one file each).
+//! * **Building** ([`Builder`], in `src/build/`): runs a plan's install and
+//!   build commands in the app directory, in their own process groups, with a
+//!   timeout, a capped live log, a concurrency limit and per-project dependency
+//!   caches (node_modules, virtualenvs, cargo and Go caches).
+//! * **Serving static sites** ([`serve_static()`]): what `slipway serve-static
+//!   DIR` runs for a plain HTML or single-page app.
+//!
+//! Start reading at `detect/mod.rs` (how a tree is looked at, precedence) and
+//! `build/mod.rs` (the order of a build); `build/command.rs` runs one command.
+
+mod build;
+mod detect;
+mod serve_static;
+
+pub use build::{BuildError, BuildRequest, Builder, BuiltApp, Step};
+pub use detect::{detect, DetectError};
+pub use serve_static::{serve_static, serve_static_on};
+pub use slipway_core::build_plan::BuildPlan;
