@@ -1,0 +1,304 @@
+//! One request through the router: pick a backend for its host, send it on a pooled (or new)
+//! connection, and hand back the upstream response with its body streaming.
+//!
+//! Retries: a request moves to the next backend only when it certainly never reached the
+//! previous one (connect refused or timed out, or a pooled connection that closed before the
+//! request was written, which hyper proves by giving the request back). Once a byte may have
+//! been sent, the outcome is final.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::header::{EXPECT, HOST};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::backend::{Backend, InFlight, Sender};
+use crate::body::{Lease, ProxyBody};
+use crate::config::RouterConfig;
+use crate::errors::{ProxyError, Side};
+use crate::gauge::Gauge;
+use crate::headers::{self, RequestIds, X_REQUEST_ID};
+use crate::pages;
+use crate::table::{Lookup, RouteTable};
+
+/// How many times routing starts over because the table changed under the request.
+const MAX_ROUTING_ROUNDS: usize = 16;
+
+/// How many pooled connections one request tries before opening a new one.
+const MAX_POOLED_TRIES: usize = 3;
+
+/// State shared by every connection of one `serve`.
+pub(crate) struct Shared {
+    pub(crate) table: RouteTable,
+    pub(crate) config: RouterConfig,
+    pub(crate) ids: RequestIds,
+    /// Upgraded connections (WebSockets) still open; shutdown waits for them.
+    pub(crate) tunnels: Arc<Gauge>,
+    /// Becomes true when the shutdown grace period is over and tunnels must close.
+    pub(crate) kill: watch::Receiver<bool>,
+}
+
+/// One client connection: what every request on it needs, built once at accept.
+pub(crate) struct Conn {
+    pub(crate) shared: Arc<Shared>,
+    /// The client's IP address, ready to go into X-Forwarded-For.
+    ip: HeaderValue,
+}
+
+impl Conn {
+    pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
+        // An IP address in text form is a valid header value.
+        let ip = HeaderValue::from_str(&peer.ip().to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Conn { shared, ip }
+    }
+}
+
+/// The hyper service: every request gets a response, errors become pages.
+pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    let shared = &*conn.shared;
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+
+    let request_id = match parts.headers.get(&X_REQUEST_ID) {
+        Some(id) if headers::is_sane_request_id(id) => id.clone(),
+        _ => shared.ids.next(),
+    };
+    // The Host value is a cheap (reference-counted) clone, so the routing key can outlive the
+    // request's headers, which are rewritten and sent on.
+    let original_host = match parts.uri.authority() {
+        Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+        None => single_host(&parts.headers),
+    };
+    let host = original_host
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .map(headers::normalize_host)
+        .filter(|host| !host.is_empty());
+    let log = shared.config.access_log.then(|| (parts.method.clone(), parts.uri.clone()));
+
+    let outcome = match &host {
+        Some(host) => forward(&conn, host, parts, body, original_host.clone(), &request_id).await,
+        None => Err(ProxyError::BadHost),
+    };
+    let (mut response, backend) = match outcome {
+        Ok((response, backend)) => (response, Some(backend)),
+        Err(error) => {
+            report(&error, host.as_deref(), &request_id);
+            (pages::error_page(&error, host.as_deref()), error.backend())
+        }
+    };
+
+    if let Some((method, uri)) = log {
+        tracing::info!(
+            target: "slipway_router::access",
+            method = %method,
+            host = host.as_deref().unwrap_or("-"),
+            path = uri.path(),
+            status = response.status().as_u16(),
+            duration_us = started.elapsed().as_micros() as u64,
+            request_id = request_id.to_str().unwrap_or("-"),
+            backend = backend.map(tracing::field::display),
+        );
+    }
+    response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
+    Ok(response)
+}
+
+/// The Host header, if there is exactly one: two would let the router and the app disagree on
+/// which site a request is for (RFC 9112 §3.2 says answer 400).
+fn single_host(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let mut hosts = headers.get_all(HOST).iter();
+    let first = hosts.next().cloned();
+    if hosts.next().is_some() {
+        None
+    } else {
+        first
+    }
+}
+
+fn report(error: &ProxyError, host: Option<&str>, request_id: &HeaderValue) {
+    let host = host.unwrap_or("-");
+    let request_id = request_id.to_str().unwrap_or("-");
+    match error.side() {
+        Side::Downstream => tracing::debug!(host, request_id, error = %error, "request not routed"),
+        // Expected while an app has no instance up; the access log shows the 502 already.
+        Side::Internal if matches!(error, ProxyError::NoBackends) => {
+            tracing::debug!(host, request_id, error = %error, "request not routed")
+        }
+        Side::Upstream | Side::Internal => {
+            tracing::warn!(host, request_id, error = %error, cause = error_source(error), "request failed")
+        }
+    }
+}
+
+fn error_source(error: &ProxyError) -> Option<String> {
+    std::error::Error::source(error).map(ToString::to_string)
+}
+
+/// Rewrites the request for the upstream, sends it, and shapes the response for the client.
+async fn forward(
+    conn: &Conn,
+    host: &str,
+    mut parts: Parts,
+    body: Incoming,
+    original_host: Option<HeaderValue>,
+    request_id: &HeaderValue,
+) -> Result<(Response<ProxyBody>, SocketAddr), ProxyError> {
+    let shared = &*conn.shared;
+    let upgrade = headers::wants_upgrade(&parts.headers);
+    headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    // The router answers 100-continue itself (hyper does when the body is first read), so the
+    // upstream should not wait for a go-ahead of its own.
+    parts.headers.remove(EXPECT);
+    let absolute_form = parts.uri.authority().is_some();
+    // The app sees the Host the client sent; for an absolute-form request line that is the
+    // authority (RFC 9112 §3.2.2), and HTTP/1.0 clients may send none at all.
+    if absolute_form || !parts.headers.contains_key(HOST) {
+        if let Some(host) = &original_host {
+            parts.headers.insert(HOST, host.clone());
+        }
+    }
+    headers::set_forwarded(&mut parts.headers, &conn.ip, original_host);
+    parts.headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    if absolute_form {
+        // `GET http://host/path` becomes origin-form `GET /path` for the app.
+        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+        parts.uri = Uri::try_from(path).unwrap_or_else(|_| Uri::from_static("/"));
+    }
+    parts.version = Version::HTTP_11;
+
+    let mut request = Request::from_parts(parts, body);
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+
+    let Exchange { mut response, in_flight, conn: upstream_conn } = send(shared, host, request).await?;
+    let backend = in_flight.backend().addr;
+
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return Err(ProxyError::UnexpectedUpgrade { backend });
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        crate::upgrade::spawn_tunnel(shared, client_upgrade, upstream_upgrade, in_flight);
+        let (mut parts, _empty) = response.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers, true);
+        return Ok((Response::from_parts(parts, ProxyBody::empty()), backend));
+    }
+
+    let (mut parts, body) = response.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers, false);
+    let lease = Lease { in_flight, conn: Some(upstream_conn) };
+    Ok((Response::from_parts(parts, ProxyBody::upstream(body, lease)), backend))
+}
+
+/// A response head from an upstream, with what the response body must hold on to.
+struct Exchange {
+    response: Response<Incoming>,
+    in_flight: InFlight,
+    conn: Sender,
+}
+
+/// Why one backend did not answer, with the request if hyper gave it back unsent.
+struct Failed {
+    error: ProxyError,
+    unsent: Option<Box<Request<Incoming>>>,
+}
+
+impl Failed {
+    fn unsent(error: ProxyError, request: Request<Incoming>) -> Self {
+        Failed { error, unsent: Some(Box::new(request)) }
+    }
+
+    fn sent(error: ProxyError) -> Self {
+        Failed { error, unsent: None }
+    }
+
+    /// The request, if it may go to another connection or backend: the error says a retry is
+    /// safe and we still hold every byte of the request.
+    fn retryable(self) -> Result<(ProxyError, Request<Incoming>), ProxyError> {
+        match self {
+            Failed { error, unsent: Some(request) } if error.retry_safe() => Ok((error, *request)),
+            Failed { error, .. } => Err(error),
+        }
+    }
+}
+
+/// Round robin over the host's backends, moving on only when the request was not sent.
+async fn send(shared: &Shared, host: &str, mut request: Request<Incoming>) -> Result<Exchange, ProxyError> {
+    let config = &shared.config;
+    for _round in 0..MAX_ROUTING_ROUNDS {
+        let (route, generation) = match shared.table.lookup(host) {
+            Lookup::Unknown => return Err(ProxyError::UnknownHost),
+            Lookup::Found { route, generation } => (route, generation),
+        };
+        let count = route.backends.len();
+        if count == 0 {
+            return Err(ProxyError::NoBackends);
+        }
+        let start = route.start();
+        let mut last_error = None;
+        let mut stale = false;
+        for step in 0..count {
+            let backend = &route.backends[(start + step) % count];
+            let Some(in_flight) = shared.table.enter(backend, generation) else {
+                stale = true; // The table changed under us: route again with the new one.
+                break;
+            };
+            match send_to(backend, request, config).await {
+                Ok((response, conn)) => return Ok(Exchange { response, in_flight, conn }),
+                Err(failed) => {
+                    let (error, returned) = failed.retryable()?;
+                    tracing::debug!(host, error = %error, "trying the next backend");
+                    request = returned;
+                    last_error = Some(error);
+                }
+            }
+        }
+        if !stale {
+            return Err(last_error.unwrap_or(ProxyError::NoBackends));
+        }
+    }
+    Err(ProxyError::TableChurn)
+}
+
+/// Sends on a pooled connection of `backend` if one is alive, else on a new one.
+async fn send_to(
+    backend: &Backend,
+    mut request: Request<Incoming>,
+    config: &RouterConfig,
+) -> Result<(Response<Incoming>, Sender), Failed> {
+    for _ in 0..MAX_POOLED_TRIES {
+        let Some(conn) = backend.checkout(config.idle_timeout) else { break };
+        match exchange(backend.addr, conn, request, config).await {
+            Ok(done) => return Ok(done),
+            // A pooled connection that closed under us: try another one.
+            Err(failed) => request = failed.retryable().map_err(Failed::sent)?.1,
+        }
+    }
+    match backend.connect(config.connect_timeout).await {
+        Ok(conn) => exchange(backend.addr, conn, request, config).await,
+        Err(error) => Err(Failed::unsent(error, request)),
+    }
+}
+
+async fn exchange(
+    backend: SocketAddr,
+    mut conn: Sender,
+    request: Request<Incoming>,
+    config: &RouterConfig,
+) -> Result<(Response<Incoming>, Sender), Failed> {
+    let timeout = config.upstream_header_timeout;
+    // On timeout the send future is dropped, which makes hyper close that connection.
+    match tokio::time::timeout(timeout, conn.try_send_request(request)).await {
+        Ok(Ok(response)) => Ok((response, conn)),
+        Ok(Err(mut error)) => match error.take_message() {
+            Some(request) => Err(Failed::unsent(ProxyError::NotSent { backend, source: error.into_error() }, request)),
+            None => Err(Failed::sent(ProxyError::Upstream { backend, source: error.into_error() })),
+        },
+        Err(_elapsed) => Err(Failed::sent(ProxyError::HeaderTimeout { backend, timeout })),
+    }
+}
