@@ -73,6 +73,23 @@ impl Store {
         Ok(vars.into_iter().map(|(var, plain)| (var.name, plain)).collect())
     }
 
+    /// Every var in clear with its secret flag: the snapshot a release keeps.
+    pub async fn config_snapshot(
+        &self,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+    ) -> Result<Vec<crate::ConfigValue>, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let vars = self.read_config(&mut tx, &environment).await?;
+        tx.commit().await?;
+        Ok(vars
+            .into_iter()
+            .map(|(var, value)| crate::ConfigValue { name: var.name.to_string(), value, secret: var.secret })
+            .collect())
+    }
+
     /// Sets (adds or replaces) config vars; returns the whole set, masked.
     pub async fn set_config(
         &self,

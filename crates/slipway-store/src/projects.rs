@@ -280,6 +280,14 @@ impl Store {
         Ok(project)
     }
 
+    /// The ID of a project, by slug.
+    pub async fn project_id(&self, workspace: &WorkspaceId, slug: &str) -> Result<ProjectId, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let row = project_row(&mut tx, workspace, slug).await?;
+        tx.commit().await?;
+        stored(ProjectId::parse(&row.try_get::<String, _>("id")?))
+    }
+
     pub async fn update_project(
         &self,
         actor: &Actor,

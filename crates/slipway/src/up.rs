@@ -1,15 +1,26 @@
-//! `slipway up`: the control plane on this machine — store, API and (in
-//! later issues) git server, builder and agent.
+//! `slipway up`: the control plane on this machine — store, API, git server
+//! and deploy pipeline — plus the agent (supervisor and edge router), which
+//! it starts as a separate process unless one already runs. Stopping `up`
+//! leaves the agent and the apps serving; `slipway down` stops them.
 
 use anyhow::{Context, Result};
-use slipway_api::{bootstrap_admin, serve, ApiConfig};
+use std::os::unix::process::CommandExt;
+
+use slipway_api::{bootstrap_admin, serve, ApiConfig, PlatformPaths};
+use slipway_core::layout::DataLayout;
+use slipway_deploy::{Pipeline, PipelineConfig};
 use slipway_store::Store;
 use tokio::net::TcpListener;
 
+use crate::commands::platform::running_agent;
 use crate::settings::{redact_url, UpSettings};
 
-pub async fn run(settings: UpSettings) -> Result<()> {
+pub async fn run(mut settings: UpSettings) -> Result<()> {
     init_tracing();
+    if settings.http_addr.port() == 0 {
+        // The agent binds the router, but app URLs need its port now.
+        settings.http_addr = std::net::TcpListener::bind(settings.http_addr)?.local_addr()?;
+    }
     let resolved = settings.resolve()?;
     if settings.check {
         println!("{resolved:#?}");
@@ -34,23 +45,86 @@ pub async fn run(settings: UpSettings) -> Result<()> {
         println!("(shown once; log in with `slipway login --username admin`)");
     }
 
-    let mut config = ApiConfig::new(resolved.domain.clone(), resolved.public_urls.clone());
-    config.open_signup = resolved.open_signup;
+    let layout = DataLayout::new(&resolved.data_dir);
+    ensure_agent(&settings, &layout).await?;
+
     let listener = TcpListener::bind(resolved.api_addr)
         .await
         .with_context(|| format!("while binding the API to {}", resolved.api_addr))?;
     let local = listener.local_addr()?;
+    let mut config = ApiConfig::new(resolved.domain.clone(), resolved.public_urls.clone());
+    config.open_signup = resolved.open_signup;
+    config.platform = Some(PlatformPaths {
+        layout: layout.clone(),
+        slipway_bin: std::env::current_exe().context("while locating the slipway executable")?,
+        api_url: format!("http://{local}"),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pipeline = tokio::spawn(Pipeline::new(store.clone(), layout, PipelineConfig::default()).run(async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
     println!("Slipway API listening on http://{local} (store: {:?})", store.backend());
 
     serve(listener, store.clone(), config, shutdown_signal()).await?;
+    let _ = stop.send(true);
+    let _ = pipeline.await;
     store.close().await;
     println!("Slipway stopped");
     Ok(())
 }
 
+/// Starts `slipway agent` in the background (its own process group, so a
+/// Ctrl-C of `up` does not reach it) unless one already runs, and waits
+/// until it holds its lock.
+async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> {
+    if let Some(pid) = running_agent(layout)? {
+        println!("Edge router: agent {pid} already runs (on {})", settings.http_addr);
+        return Ok(());
+    }
+    let log_path = layout.root().join("logs").join("agent.log");
+    std::fs::create_dir_all(layout.root().join("logs"))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
+        .arg("agent")
+        .env("SLIPWAY_DATA_DIR", layout.root())
+        .env("SLIPWAY_HTTP_ADDR", settings.http_addr.to_string())
+        .env("SLIPWAY_DOMAIN", &settings.domain)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    for (name, value) in [
+        ("SLIPWAY_DATABASE_URL", &settings.database_url),
+        ("SLIPWAY_SECRET_KEY", &settings.secret_key),
+        ("SLIPWAY_HTTPS_ADDR", &settings.https_addr.map(|a| a.to_string())),
+    ] {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command.spawn().context("while starting the agent")?;
+    for _ in 0..200 {
+        if let Some(pid) = running_agent(layout)? {
+            println!(
+                "Edge router on http://{} (agent {pid}; `slipway down` stops it and the apps)",
+                settings.http_addr
+            );
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the agent exited ({status}); see {}", log_path.display());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the agent did not start within 10 s; see {}", log_path.display())
+}
+
 /// Resolves on the first SIGTERM or Ctrl-C, so in-flight requests drain; a
 /// second signal exits at once.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     wait_for_signal().await;
     tracing::info!("shutting down: finishing in-flight requests (signal again to force)");
     tokio::spawn(async {
@@ -77,7 +151,7 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-fn init_tracing() {
+pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();

@@ -4,7 +4,11 @@
 mod apps;
 mod auth;
 mod config;
+mod deploy;
+mod detect;
+mod hook;
 mod members;
+pub mod platform;
 mod tokens;
 mod workspaces;
 
@@ -19,6 +23,26 @@ use crate::settings::UpSettings;
 pub enum Command {
     /// Run the platform on this machine (embedded SQLite unless SLIPWAY_DATABASE_URL says otherwise).
     Up(UpSettings),
+    /// Run the agent alone: app supervisor and edge router (`up` starts it for you).
+    Agent(UpSettings),
+    /// Stop the agent, and with it every app on this machine.
+    Down(UpSettings),
+    /// Deploy the head of the app's branch and stream the build.
+    Deploy(deploy::DeployArgs),
+    /// Show an app's runtime log, or a build log with --build [N].
+    Logs(deploy::LogsArgs),
+    /// List an app's releases.
+    Releases(deploy::ReleasesArgs),
+    /// Re-activate an earlier release (default: the one before the active one).
+    Rollback(deploy::RollbackArgs),
+    /// Print the build plan Slipway would use for a source tree.
+    Detect(detect::DetectArgs),
+    /// Serve a static site on 127.0.0.1:$PORT (what static releases run).
+    #[command(name = "serve-static", hide = true)]
+    ServeStatic(platform::ServeStaticArgs),
+    /// Git hooks, run by Slipway's git server.
+    #[command(hide = true, subcommand)]
+    Hook(HookCommand),
     /// Log in and save a session token.
     Login(auth::LoginArgs),
     /// Revoke the saved session and forget it.
@@ -57,6 +81,12 @@ pub enum Command {
     TokensCreate(tokens::CreateArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    #[command(name = "post-receive")]
+    PostReceive,
+}
+
 #[derive(Debug, Args)]
 pub struct JsonFlag {
     /// Print JSON instead of a table.
@@ -80,12 +110,27 @@ pub struct WorkspaceJson {
 }
 
 pub async fn run(command: Command) -> Result<()> {
-    if let Command::Up(settings) = command {
-        return crate::up::run(settings).await;
-    }
+    let command = match command {
+        Command::Up(settings) => return crate::up::run(settings).await,
+        Command::Agent(settings) => return platform::agent(settings).await,
+        Command::Down(settings) => return platform::down(settings).await,
+        Command::Detect(args) => return detect::detect(args),
+        Command::ServeStatic(args) => return platform::serve_static(args).await,
+        Command::Hook(HookCommand::PostReceive) => return hook::post_receive().await,
+        client_command => client_command,
+    };
     let client = Client::from_env()?;
     match command {
-        Command::Up(_) => unreachable!("handled above"),
+        Command::Up(_)
+        | Command::Agent(_)
+        | Command::Down(_)
+        | Command::Detect(_)
+        | Command::ServeStatic(_)
+        | Command::Hook(_) => unreachable!("handled above"),
+        Command::Deploy(args) => deploy::deploy(&client, args).await,
+        Command::Logs(args) => deploy::logs(&client, args).await,
+        Command::Releases(args) => deploy::releases(&client, args).await,
+        Command::Rollback(args) => deploy::rollback(&client, args).await,
         Command::Login(args) => auth::login(client, args).await,
         Command::Logout => auth::logout(client).await,
         Command::Whoami(flag) => auth::whoami(&client, flag.json).await,

@@ -1,0 +1,198 @@
+//! One deployment through the pipeline: checkout → detect → build → release.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use slipway_build::{detect, BuildRequest};
+use slipway_core::deployment::{DeploymentStatus, Transition};
+use slipway_core::ids::{DeploymentId, WorkspaceId};
+use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{Branch, RepoUrl};
+use slipway_core::redact::Redactor;
+use slipway_core::timestamp::Timestamp;
+use slipway_git::{source, Repos};
+use slipway_store::{Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError};
+
+use crate::log::DeployLog;
+use crate::{Pipeline, LEASE_SECONDS};
+
+fn actor() -> Actor {
+    Actor::system("pipeline")
+}
+
+impl Pipeline {
+    /// Runs a claimed job, renewing its lease meanwhile. A deployment that
+    /// failed for its own reasons completes the job; only a store failure
+    /// gives the job back for a retry.
+    pub(crate) async fn deploy_job(&self, worker: &str, job: ClaimedJob) {
+        let heartbeat = {
+            let (store, id, worker) = (self.store.clone(), job.id.clone(), worker.to_owned());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs((LEASE_SECONDS / 3) as u64)).await;
+                    if let Ok(false) = store.renew_job_lease(&id, &worker, LEASE_SECONDS, Timestamp::now()).await {
+                        return;
+                    }
+                }
+            })
+        };
+        let result = self.deploy(&job).await;
+        heartbeat.abort();
+        let now = Timestamp::now();
+        let settled = match &result {
+            Ok(()) => self.store.complete_job(&job.id, worker, now).await,
+            Err(err) => {
+                tracing::error!(job = %job.id, %err, "deploy job failed; it will be retried");
+                self.store.fail_job(&job.id, worker, &err.to_string(), 5, now).await
+            }
+        };
+        if let Err(err) = settled {
+            tracing::error!(job = %job.id, %err, "recording the job's outcome failed");
+        }
+    }
+
+    async fn deploy(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        let (Some(workspace), Ok(id)) = (&job.workspace, DeploymentId::parse(&job.payload)) else {
+            tracing::error!(job = %job.id, "a deploy job without a workspace or deployment ID; dropping it");
+            return Ok(());
+        };
+        let context = self.store.deployment_context(workspace, &id).await?;
+        let config = self.store.config_snapshot(workspace, &context.project, &context.environment).await?;
+        let redactor = Redactor::new(config.iter().filter(|v| v.secret).map(|v| (v.name.as_str(), v.value.as_str())));
+        let log = match DeployLog::open(&self.layout.deployment_log(&id), redactor).await {
+            Ok(log) => log,
+            Err(err) => return Err(StoreError::Corrupt(format!("cannot open the deployment log: {err}"))),
+        };
+        match context.deployment.status {
+            DeploymentStatus::Queued => {
+                self.store.transition_deployment(&actor(), workspace, &id, Transition::StartBuild, None).await?;
+            }
+            DeploymentStatus::Building => {
+                log.step(format!("Resuming the build after a control-plane restart (attempt {})", job.attempt)).await;
+            }
+            _ => return Ok(()), // cancelled or finished meanwhile
+        }
+        log.step(format!("Building {} #{} for {}", context.project, context.deployment.number, context.environment))
+            .await;
+        match self.build(workspace, &id, &context, config, &log).await {
+            Ok(()) => {
+                log.step(format!("Build finished; starting release #{}", context.deployment.number)).await;
+                Ok(())
+            }
+            Err(Failure::Store(err)) => Err(err),
+            Err(Failure::Deploy(reason)) => {
+                log.step(format!("Build failed: {reason}")).await;
+                match self.store.transition_deployment(&actor(), workspace, &id, Transition::Fail, Some(&reason)).await
+                {
+                    Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
+                    Err(err) => Err(err),
+                }
+            }
+        }
+    }
+
+    async fn build(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        context: &DeploymentContext,
+        config: Vec<slipway_store::ConfigValue>,
+        log: &DeployLog,
+    ) -> Result<(), Failure> {
+        let project = self.store.project_id(workspace, &context.project).await?;
+        let repos = Repos::new(self.layout.repos());
+        let repo = repos.ensure(workspace, &project).await.map_err(|err| Failure::Deploy(err.to_string()))?;
+        let commit = self.source_commit(&repo, context, log).await?;
+        self.store.record_commit(workspace, id, &commit).await?;
+
+        let build_dir = self.layout.build_dir(id);
+        let app_dir = build_dir.join("app");
+        clean_dir(&app_dir)
+            .await
+            .map_err(|err| Failure::Deploy(format!("cannot prepare the build directory: {err}")))?;
+        source::export(&repo, &commit, &app_dir).await.map_err(|err| Failure::Deploy(err.to_string()))?;
+        log.step(format!("Checked out {} ({})", commit.short(), context.branch)).await;
+
+        let plan = detect(&app_dir).map_err(|err| Failure::Deploy(err.to_string()))?;
+        self.store.record_plan(workspace, id, &plan).await?;
+
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<String>(1024);
+        let request = BuildRequest {
+            app_dir: app_dir.clone(),
+            cache_dir: self.layout.cache_dir(&project),
+            env: config.iter().map(|v| (v.name.clone(), v.value.clone())).collect(),
+            timeout: self.config.build_timeout,
+            max_log_bytes: self.config.max_log_bytes,
+        };
+        let built = {
+            let build = self.builder.build(&plan, request, sender);
+            let forward = async {
+                while let Some(line) = receiver.recv().await {
+                    log.line(format!("       {line}")).await;
+                }
+            };
+            let (built, ()) = tokio::join!(build, forward);
+            built.map_err(|err| Failure::Deploy(err.to_string()))?
+        };
+        let release = NewRelease {
+            artifact_dir: built.app_dir.to_string_lossy().into_owned(),
+            plan,
+            runtime_env: RuntimeEnv {
+                path_prepend: built.path_prepend.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+                env: built.env,
+            },
+            config,
+        };
+        self.store.create_release(&actor(), workspace, id, release).await?;
+        Ok(())
+    }
+
+    /// The commit to build: the pushed one, or the head of the tracked branch
+    /// (fetched from the project's repository URL when it has one).
+    async fn source_commit(
+        &self,
+        repo: &std::path::Path,
+        context: &DeploymentContext,
+        log: &DeployLog,
+    ) -> Result<CommitSha, Failure> {
+        if let Some(commit) = &context.deployment.commit_sha {
+            return Ok(commit.clone());
+        }
+        let branch = Branch::parse(&context.branch).map_err(|err| Failure::Deploy(err.to_string()))?;
+        match &context.repo_url {
+            Some(url) => {
+                let url = RepoUrl::parse(url).map_err(|err| Failure::Deploy(err.to_string()))?;
+                log.step(format!("Fetching {branch} from {url}")).await;
+                source::fetch(repo, &url, &branch).await.map_err(|err| Failure::Deploy(err.to_string()))
+            }
+            None => source::branch_head(repo, &branch)
+                .await
+                .map_err(|err| Failure::Deploy(err.to_string()))?
+                .ok_or_else(|| Failure::Deploy(format!("branch {branch} has no commits; push to it first"))),
+        }
+    }
+}
+
+/// Why a deployment did not reach DEPLOYING.
+enum Failure {
+    /// The deployment's own problem, told to the user as its failure reason.
+    Deploy(String),
+    /// The store failed; the job is retried.
+    Store(StoreError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Self {
+        Failure::Store(err)
+    }
+}
+
+/// An empty directory at `dir` (a resumed build starts over).
+async fn clean_dir(dir: &PathBuf) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    tokio::fs::create_dir_all(dir).await
+}

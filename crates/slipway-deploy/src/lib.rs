@@ -1,0 +1,96 @@
+//! The deploy pipeline of the control plane: workers claim `deploy` jobs from
+//! the store's queue and take each deployment from QUEUED through BUILDING
+//! (checkout → detect → build) to DEPLOYING, where a release exists and the
+//! agent takes over. Every step writes to the deployment's log file, which
+//! the API streams to the pusher and to `slipway logs --build`.
+//!
+//! A control plane killed mid-build leaves its job leased; after the lease
+//! expires the job is claimed again and the build starts over in a clean
+//! directory, or — past its attempts — the deployment fails with a reason.
+//!
+//! Start at [`Pipeline::run`], then `deploy.rs` (one deployment) and
+//! `log.rs` (the redacting log writer).
+
+mod deploy;
+mod log;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway_build::Builder;
+use slipway_core::layout::DataLayout;
+use slipway_core::timestamp::Timestamp;
+use slipway_store::{Store, DEPLOY_JOB};
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Builds that may run at once; more wait in the queue.
+    pub max_concurrent_builds: usize,
+    pub build_timeout: Duration,
+    pub max_log_bytes: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self { max_concurrent_builds: 2, build_timeout: Duration::from_secs(20 * 60), max_log_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+/// How long a claimed job is ours without a renewal; a crashed control
+/// plane's builds are retried after this.
+const LEASE_SECONDS: i64 = 30;
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Store,
+    layout: DataLayout,
+    builder: Arc<Builder>,
+    config: PipelineConfig,
+}
+
+impl Pipeline {
+    pub fn new(store: Store, layout: DataLayout, config: PipelineConfig) -> Self {
+        let builder = Arc::new(Builder::new(config.max_concurrent_builds));
+        Self { store, layout, builder, config }
+    }
+
+    /// Runs `max_concurrent_builds` workers until `shutdown` resolves. A build
+    /// in progress at shutdown is abandoned with its lease, and resumed by the
+    /// next start.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers: Vec<_> = (0..self.config.max_concurrent_builds.max(1))
+            .map(|n| {
+                let pipeline = self.clone();
+                let mut stopped = stopped.clone();
+                let worker = format!("pipeline-{}-{n}", std::process::id());
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = pipeline.work(&worker) => {}
+                        _ = stopped.wait_for(|stop| *stop) => {}
+                    }
+                })
+            })
+            .collect();
+        shutdown.await;
+        let _ = stop.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+    }
+
+    async fn work(&self, worker: &str) {
+        loop {
+            match self.store.claim_job(worker, &[DEPLOY_JOB], LEASE_SECONDS, Timestamp::now()).await {
+                Ok(Some(job)) => self.deploy_job(worker, job).await,
+                Ok(None) => tokio::time::sleep(IDLE_POLL).await,
+                Err(err) => {
+                    tracing::error!(%err, "claiming a deploy job failed");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+}

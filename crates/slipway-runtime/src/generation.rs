@@ -1,0 +1,124 @@
+//! A generation: every instance of one release of one environment.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use slipway_core::build_plan::WEB_PROCESS;
+use slipway_core::layout::DataLayout;
+use slipway_store::{EnvironmentState, ReleaseSpec};
+
+use crate::applog::{redactor, AppLog, DeploymentLog};
+use crate::health::wait_healthy;
+use crate::instance::{pid_dir, Handle, InstanceSpec};
+use crate::AgentConfig;
+
+/// The PATH apps start from, after the build's own entries.
+const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub(crate) struct Generation {
+    pub release: ReleaseSpec,
+    instances: Vec<Handle>,
+}
+
+impl Generation {
+    /// Starts every instance of `release` and waits for the `web` ones to
+    /// be healthy. On failure everything started is stopped again and the
+    /// reason carries the failing instance's last lines.
+    pub(crate) async fn start(
+        layout: &DataLayout,
+        config: &AgentConfig,
+        state: &EnvironmentState,
+        release: &ReleaseSpec,
+        scale: &BTreeMap<String, u32>,
+        log: &DeploymentLog,
+    ) -> Result<Generation, String> {
+        let app_log = Arc::new(AppLog::open(layout.app_log(&state.environment_id), redactor(&release.config)).await);
+        let base_env = environment(config, release);
+        let mut instances = Vec::new();
+        for (process, command) in &release.plan.processes {
+            let count = scale.get(process).copied().unwrap_or(1);
+            for index in 1..=count {
+                let port = if process == WEB_PROCESS {
+                    Some(free_port().map_err(|err| format!("no free port: {err}"))?)
+                } else {
+                    None
+                };
+                let mut env = base_env.clone();
+                if let Some(port) = port {
+                    env.push(("PORT".into(), port.to_string()));
+                }
+                let name = format!("{process}.{index}");
+                log.step(match port {
+                    Some(port) => format!("Starting {name} of release #{} on port {port}", release.number),
+                    None => format!("Starting {name} of release #{}", release.number),
+                })
+                .await;
+                let spec = InstanceSpec {
+                    name: format!("{name}#{}", release.number),
+                    command: command.clone(),
+                    dir: PathBuf::from(&release.artifact_dir),
+                    env,
+                    port,
+                    log: app_log.clone(),
+                    pid_dir: pid_dir(layout),
+                };
+                instances.push(Handle::spawn(spec, config.stop_grace));
+            }
+        }
+        let generation = Generation { release: release.clone(), instances };
+        for handle in generation.instances.iter().filter(|h| h.port.is_some()) {
+            match wait_healthy(handle, release.plan.health_check_path.as_deref(), config.health_timeout).await {
+                Ok(how) => log.step(format!("{} is healthy ({how})", handle.name)).await,
+                Err(reason) => {
+                    let lines = handle.observed.last_lines();
+                    for line in &lines {
+                        log.line(format!("       {line}")).await;
+                    }
+                    let tail = if lines.is_empty() {
+                        String::from(" (it printed nothing)")
+                    } else {
+                        String::from("; its last lines are above")
+                    };
+                    generation.stop().await;
+                    return Err(format!("{reason}{tail}"));
+                }
+            }
+        }
+        Ok(generation)
+    }
+
+    pub(crate) fn web_backends(&self) -> Vec<SocketAddr> {
+        self.instances.iter().filter_map(|h| h.port).map(|port| SocketAddr::from(([127, 0, 0, 1], port))).collect()
+    }
+
+    /// Stops every instance at once (each: SIGTERM, SIGKILL after the grace period).
+    pub(crate) async fn stop(self) {
+        futures::future::join_all(self.instances.into_iter().map(Handle::stop)).await;
+    }
+}
+
+/// The environment of every instance: base PATH with the build's entries in
+/// front, the build's variables, then the config snapshot.
+fn environment(config: &AgentConfig, release: &ReleaseSpec) -> Vec<(String, String)> {
+    let mut path: Vec<String> = release.runtime_env.path_prepend.clone();
+    if let Some(dir) = &config.slipway_bin_dir {
+        path.push(dir.to_string_lossy().into_owned());
+    }
+    path.push(BASE_PATH.to_owned());
+    let mut env = vec![
+        ("PATH".to_owned(), path.join(":")),
+        ("HOME".to_owned(), release.artifact_dir.clone()),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+        ("NODE_ENV".to_owned(), "production".to_owned()),
+        ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
+    ];
+    env.extend(release.runtime_env.env.iter().cloned());
+    env.extend(release.config.iter().map(|var| (var.name.clone(), var.value.clone())));
+    env
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

@@ -1,0 +1,56 @@
+//! The health gate: a new `web` instance gets traffic only after it answers
+//! HTTP on its port. With no configured path, any answer below 500 to
+//! `GET /` counts (the app is up, even if `/` is a 404); with a configured
+//! path the answer must be 2xx or 3xx. An instance that exits first fails at
+//! once, with its exit status.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::instance::Handle;
+
+const INTERVAL: Duration = Duration::from_millis(100);
+
+pub(crate) async fn wait_healthy(handle: &Handle, path: Option<&str>, timeout: Duration) -> Result<String, String> {
+    let Some(port) = handle.port else { return Ok("no port to check".into()) };
+    let url = format!("http://127.0.0.1:{port}{}", path.unwrap_or("/"));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|err| err.to_string())?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let exited = handle.observed.exited.lock().ok().and_then(|s| s.clone());
+        if let Some(status) =
+            exited.or_else(|| (handle.observed.restarts.load(Ordering::SeqCst) > 0).then(|| "restarted".into()))
+        {
+            return Err(format!("{} exited ({status}) before it became healthy", handle.name));
+        }
+        if let Ok(response) = client.get(&url).send().await {
+            let status = response.status();
+            let healthy = match path {
+                None => !status.is_server_error(),
+                Some(_) => status.is_success() || status.is_redirection(),
+            };
+            if healthy {
+                return Ok(format!("GET {} answered {}", path.unwrap_or("/"), status.as_u16()));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} answered GET {} with {status} until the health check gave up",
+                    handle.name,
+                    path.unwrap_or("/")
+                ));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{} did not answer on its port ({port}) within {}s; does it listen on $PORT at 127.0.0.1?",
+                handle.name,
+                timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(INTERVAL).await;
+    }
+}

@@ -1,0 +1,222 @@
+//! The local agent: makes the app instances on this machine match the
+//! desired state in the store, and keeps the edge router's table pointing at
+//! healthy instances. It runs as its own process (`slipway agent`), so apps
+//! keep serving while the control plane restarts.
+//!
+//! Each environment with a desired release gets a *generation*: one
+//! supervised instance per process type and scale. A new release is started
+//! beside the serving one; only when its `web` instances pass their health
+//! check does the router switch to them, then the old generation is drained
+//! and stopped (SIGTERM, SIGKILL after a grace period). A release that fails
+//! to start is reported FAILED with its last log lines, and the old one keeps
+//! serving.
+//!
+//! Start at [`Agent::run`] (the reconcile loop), then `generation.rs`
+//! (start, health-gate, stop), `instance.rs` (one supervised process) and
+//! `applog.rs` (runtime logs, redacted and capped).
+
+mod applog;
+mod generation;
+mod health;
+mod instance;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway_core::hostname::PublicUrls;
+use slipway_core::ids::{EnvironmentId, ReleaseId};
+use slipway_core::layout::DataLayout;
+use slipway_router::RouteTable;
+use slipway_store::{EnvironmentState, Store};
+use tokio::sync::Mutex;
+
+use crate::generation::Generation;
+
+/// Settings of the agent.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub public_urls: PublicUrls,
+    /// How long a new `web` instance may take to become healthy.
+    pub health_timeout: Duration,
+    /// How long a stopping instance gets between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
+    /// How long the old generation's in-flight requests may take to finish.
+    pub drain_timeout: Duration,
+    /// Directory of the `slipway` binary, put on every app's PATH (for `slipway serve-static`).
+    pub slipway_bin_dir: Option<PathBuf>,
+    /// How often the desired state is read.
+    pub poll: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            public_urls: PublicUrls::default(),
+            health_timeout: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+            slipway_bin_dir: None,
+            poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What runs for one environment.
+#[derive(Default)]
+struct EnvironmentRuntime {
+    /// The generation serving traffic.
+    current: Option<Generation>,
+    /// A release being started, while it is.
+    starting: Option<ReleaseId>,
+    hostnames: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    layout: DataLayout,
+    table: RouteTable,
+    config: AgentConfig,
+    environments: Mutex<HashMap<EnvironmentId, EnvironmentRuntime>>,
+}
+
+impl Agent {
+    pub fn new(store: Store, layout: DataLayout, table: RouteTable, config: AgentConfig) -> Self {
+        Self { inner: Arc::new(Inner { store, layout, table, config, environments: Mutex::new(HashMap::new()) }) }
+    }
+
+    /// Reconciles until `shutdown` resolves, then stops every instance.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        instance::reap_leftovers(&self.inner.layout).await;
+        tokio::pin!(shutdown);
+        loop {
+            match self.inner.store.desired_state().await {
+                Ok(desired) => self.reconcile(desired).await,
+                Err(err) => tracing::warn!(%err, "reading the desired state failed; apps keep running as they are"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(self.inner.config.poll) => {}
+            }
+        }
+        let generations: Vec<Generation> = {
+            let mut environments = self.inner.environments.lock().await;
+            environments.drain().filter_map(|(_, runtime)| runtime.current).collect()
+        };
+        self.inner.table.replace(HashMap::new());
+        for generation in generations {
+            generation.stop().await;
+        }
+    }
+
+    async fn reconcile(&self, desired: Vec<EnvironmentState>) {
+        let mut environments = self.inner.environments.lock().await;
+        let wanted: Vec<EnvironmentId> = desired.iter().map(|e| e.environment_id.clone()).collect();
+        // Environments that no longer want anything stop.
+        let gone: Vec<EnvironmentId> = environments.keys().filter(|id| !wanted.contains(id)).cloned().collect();
+        for id in gone {
+            if let Some(runtime) = environments.remove(&id) {
+                if let Some(generation) = runtime.current {
+                    tokio::spawn(generation.stop());
+                }
+            }
+        }
+        for state in desired {
+            let runtime = environments.entry(state.environment_id.clone()).or_default();
+            runtime.hostnames = state.hostnames.clone();
+            let Some(release) = &state.desired else {
+                if let Some(generation) = runtime.current.take() {
+                    tokio::spawn(generation.stop());
+                }
+                continue;
+            };
+            let serving = runtime.current.as_ref().map(|g| &g.release.id);
+            if serving == Some(&release.id) || runtime.starting.as_ref() == Some(&release.id) {
+                continue;
+            }
+            if runtime.starting.is_some() {
+                continue; // one start at a time; the newer release is picked up after it
+            }
+            runtime.starting = Some(release.id.clone());
+            let agent = self.clone();
+            tokio::spawn(async move { agent.roll_out(state).await });
+        }
+        self.publish_routes(&environments);
+    }
+
+    /// Points every hostname at the `web` instances of its serving generation.
+    fn publish_routes(&self, environments: &HashMap<EnvironmentId, EnvironmentRuntime>) {
+        let mut routes: HashMap<String, Vec<SocketAddr>> = HashMap::new();
+        for runtime in environments.values() {
+            let backends = runtime.current.as_ref().map(Generation::web_backends).unwrap_or_default();
+            for host in &runtime.hostnames {
+                routes.insert(host.clone(), backends.clone());
+            }
+        }
+        self.inner.table.replace(routes);
+    }
+
+    /// Starts the desired release of `state` beside the serving one and
+    /// switches traffic when it is healthy.
+    async fn roll_out(&self, state: EnvironmentState) {
+        let Some(release) = state.desired.clone() else { return };
+        let inner = &self.inner;
+        let log =
+            applog::DeploymentLog::open(&inner.layout.deployment_log(&release.deployment_id), &release.config).await;
+        let scale: BTreeMap<String, u32> = state.scale.clone();
+        let started = Generation::start(&inner.layout, &inner.config, &state, &release, &scale, &log).await;
+        match started {
+            Ok(generation) => {
+                let old = {
+                    let mut environments = inner.environments.lock().await;
+                    let runtime = environments.entry(state.environment_id.clone()).or_default();
+                    let old = runtime.current.replace(generation);
+                    runtime.starting = None;
+                    self.publish_routes(&environments);
+                    old
+                };
+                if state.active_release.as_ref() != Some(&release.id) {
+                    if let Err(err) =
+                        inner.store.release_live(&state.workspace_id, &state.environment_id, &release.id).await
+                    {
+                        tracing::error!(%err, release = %release.id, "recording the release as live failed");
+                    }
+                }
+                // Generated hostname first, then custom domains: the first custom one is the primary URL.
+                match state.hostnames.get(1).or(state.hostnames.first()) {
+                    Some(host) => {
+                        let url = inner.config.public_urls.url(host);
+                        log.step(format!("Release #{} is live at {url}", release.number)).await;
+                    }
+                    None => log.step(format!("Release #{} is running", release.number)).await,
+                }
+                if let Some(old) = old {
+                    for backend in old.web_backends() {
+                        inner.table.drain(backend, inner.config.drain_timeout).await;
+                    }
+                    old.stop().await;
+                }
+            }
+            Err(reason) => {
+                log.step(format!("Release #{} failed to start: {reason}", release.number)).await;
+                // Recorded before `starting` clears, so the loop never retries it.
+                if let Err(err) =
+                    inner.store.release_failed(&state.workspace_id, &state.environment_id, &release.id, &reason).await
+                {
+                    tracing::error!(%err, release = %release.id, "recording the failed release failed");
+                }
+                let mut environments = inner.environments.lock().await;
+                if let Some(runtime) = environments.get_mut(&state.environment_id) {
+                    runtime.starting = None;
+                }
+            }
+        }
+    }
+}

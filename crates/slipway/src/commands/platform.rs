@@ -1,0 +1,147 @@
+//! The platform's own processes: `slipway agent` (supervisor + edge router),
+//! `slipway down` (stops the agent and with it every app) and
+//! `slipway serve-static DIR` (what static-site releases run).
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use nix::fcntl::{Flock, FlockArg};
+use slipway_core::layout::DataLayout;
+use slipway_router::{RouteTable, RouterConfig};
+use slipway_runtime::{Agent, AgentConfig};
+use slipway_store::Store;
+
+use crate::settings::UpSettings;
+use crate::up::{init_tracing, shutdown_signal};
+
+/// The agent's lock: held (flock) for as long as the agent lives, with its pid inside.
+pub struct AgentLock {
+    _lock: Flock<File>,
+}
+
+fn open_lock(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("while opening {}", path.display()))
+}
+
+/// The pid of the running agent, if one holds the lock.
+pub fn running_agent(layout: &DataLayout) -> Result<Option<i32>> {
+    let path = layout.agent_lock();
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file = open_lock(&path)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(_free) => Ok(None), // dropping the lock releases it again
+        Err((mut file, _)) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text)?;
+            Ok(text.trim().parse().ok())
+        }
+    }
+}
+
+impl AgentLock {
+    fn acquire(layout: &DataLayout) -> Result<Self> {
+        let file = open_lock(&layout.agent_lock())?;
+        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err(_) => bail!("an agent already runs for {}; stop it with `slipway down`", layout.root().display()),
+        };
+        lock.set_len(0)?;
+        lock.rewind()?;
+        write!(lock, "{}", std::process::id())?;
+        lock.flush()?;
+        Ok(Self { _lock: lock })
+    }
+}
+
+pub async fn agent(settings: UpSettings) -> Result<()> {
+    init_tracing();
+    let resolved = settings.resolve()?;
+    let layout = DataLayout::new(&resolved.data_dir);
+    let _lock = AgentLock::acquire(&layout)?;
+    let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
+        .await
+        .context("while opening the store")?
+        .with_public_urls(resolved.public_urls.clone());
+    let listener = tokio::net::TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("while binding the edge router to {}", settings.http_addr))?;
+    println!("Slipway agent {}: edge router on http://{}", std::process::id(), listener.local_addr()?);
+    if which("crun").is_none() {
+        tracing::warn!("crun is not installed: app instances run as plain processes, without a sandbox");
+    }
+    let table = RouteTable::default();
+    let config = AgentConfig {
+        public_urls: resolved.public_urls.clone(),
+        slipway_bin_dir: std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)),
+        health_timeout: Duration::from_secs(
+            std::env::var("SLIPWAY_HEALTH_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(60),
+        ),
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(store.clone(), layout, table.clone(), config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let router = tokio::spawn(slipway_router::serve(listener, table, RouterConfig::default(), async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    agent.run(shutdown_signal()).await;
+    let _ = stop.send(true);
+    let _ = router.await;
+    store.close().await;
+    println!("Slipway agent stopped");
+    Ok(())
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(tool)).find(|path| path.is_file())
+}
+
+pub async fn down(settings: UpSettings) -> Result<()> {
+    let resolved = settings.resolve()?;
+    let layout = DataLayout::new(&resolved.data_dir);
+    let Some(pid) = running_agent(&layout)? else {
+        println!("No agent runs for {}", layout.root().display());
+        return Ok(());
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
+        .with_context(|| format!("while stopping the agent (pid {pid})"))?;
+    for _ in 0..600 {
+        if running_agent(&layout)?.is_none() {
+            println!("Stopped the agent and its apps");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the agent (pid {pid}) did not stop within 60 s")
+}
+
+#[derive(Debug, Args)]
+pub struct ServeStaticArgs {
+    /// The directory to serve.
+    pub dir: PathBuf,
+}
+
+/// Serves a static site on 127.0.0.1:$PORT.
+pub async fn serve_static(args: ServeStaticArgs) -> Result<()> {
+    let port: u16 =
+        std::env::var("PORT").ok().and_then(|p| p.parse().ok()).context("PORT must be set to a port number")?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    println!("Serving {} on http://{addr}", args.dir.display());
+    slipway_build::serve_static(args.dir, addr, shutdown_signal()).await?;
+    Ok(())
+}
