@@ -13,6 +13,7 @@
 
 mod deploy;
 mod log;
+mod orphans;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,24 @@ impl Pipeline {
     /// in progress at shutdown is abandoned with its lease, and resumed by the
     /// next start.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        orphans::kill_leftover_builds(&self.layout.root().join("builds")).await;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let janitor = {
+            let (store, mut stopped) = (self.store.clone(), stopped.clone());
+            tokio::spawn(async move {
+                loop {
+                    match store.fail_abandoned_deployments().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::warn!(count = n, "failed deployments whose builds were abandoned twice"),
+                        Err(err) => tracing::warn!(%err, "checking for abandoned deployments failed"),
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                        _ = stopped.wait_for(|stop| *stop) => return,
+                    }
+                }
+            })
+        };
         let workers: Vec<_> = (0..self.config.max_concurrent_builds.max(1))
             .map(|n| {
                 let pipeline = self.clone();
@@ -79,6 +97,7 @@ impl Pipeline {
         for worker in workers {
             let _ = worker.await;
         }
+        let _ = janitor.await;
     }
 
     async fn work(&self, worker: &str) {

@@ -208,6 +208,26 @@ impl Store {
         Ok((deployment_from(&row)?, true))
     }
 
+    /// Fails every deployment still QUEUED or BUILDING whose deploy job has
+    /// run out of attempts (its workers died mid-build), so none is left
+    /// building forever. Returns how many it failed.
+    pub async fn fail_abandoned_deployments(&self) -> Result<u64, StoreError> {
+        let mut tx = self.write(Scope::Platform).await?;
+        let failed = sqlx::query(
+            "UPDATE deployments SET status = 'FAILED', updated_at = $1,
+                 failure_reason = 'the control plane stopped during this build and the retry failed too; deploy again'
+             WHERE status IN ('QUEUED', 'BUILDING')
+               AND id IN (SELECT payload FROM jobs WHERE kind = $2 AND status = 'failed')",
+        )
+        .bind(Timestamp::now().as_millis())
+        .bind(DEPLOY_JOB)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(failed)
+    }
+
     /// A deployment with the names the pipeline needs.
     pub async fn deployment_context(
         &self,
