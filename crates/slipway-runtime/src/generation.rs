@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use slipway_core::api::Instance;
 use slipway_core::build_plan::WEB_PROCESS;
 use slipway_core::layout::DataLayout;
+use slipway_core::timestamp::Timestamp;
 use slipway_store::{EnvironmentState, ReleaseSpec};
 
 use crate::applog::{redactor, AppLog, DeploymentLog};
@@ -19,7 +21,14 @@ const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 
 pub(crate) struct Generation {
     pub release: ReleaseSpec,
-    instances: Vec<Handle>,
+    /// Instances per process type, as started.
+    pub scale: BTreeMap<String, u32>,
+    instances: Vec<(String, Handle)>,
+}
+
+/// Instances per process type of `release` under `scale` (absent types run one).
+pub(crate) fn effective_scale(release: &ReleaseSpec, scale: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
+    release.plan.processes.keys().map(|process| (process.clone(), scale.get(process).copied().unwrap_or(1))).collect()
 }
 
 impl Generation {
@@ -36,6 +45,7 @@ impl Generation {
     ) -> Result<Generation, String> {
         let app_log = Arc::new(AppLog::open(layout.app_log(&state.environment_id), redactor(&release.config)).await);
         let base_env = environment(config, release);
+        let scale = effective_scale(release, scale);
         let mut instances = Vec::new();
         for (process, command) in &release.plan.processes {
             let count = scale.get(process).copied().unwrap_or(1);
@@ -64,11 +74,11 @@ impl Generation {
                     log: app_log.clone(),
                     pid_dir: pid_dir(layout),
                 };
-                instances.push(Handle::spawn(spec, config.stop_grace));
+                instances.push((process.clone(), Handle::spawn(spec, config.stop_grace)));
             }
         }
-        let generation = Generation { release: release.clone(), instances };
-        for handle in generation.instances.iter().filter(|h| h.port.is_some()) {
+        let generation = Generation { release: release.clone(), scale, instances };
+        for (_, handle) in generation.instances.iter().filter(|(_, h)| h.port.is_some()) {
             match wait_healthy(handle, release.plan.health_check_path.as_deref(), config.health_timeout).await {
                 Ok(how) => log.step(format!("{} is healthy ({how})", handle.name)).await,
                 Err(reason) => {
@@ -90,12 +100,34 @@ impl Generation {
     }
 
     pub(crate) fn web_backends(&self) -> Vec<SocketAddr> {
-        self.instances.iter().filter_map(|h| h.port).map(|port| SocketAddr::from(([127, 0, 0, 1], port))).collect()
+        self.instances.iter().filter_map(|(_, h)| h.port).map(|port| SocketAddr::from(([127, 0, 0, 1], port))).collect()
+    }
+
+    /// What runs, for `slipway ps`.
+    pub(crate) fn report(&self) -> Vec<Instance> {
+        let now = Timestamp::now();
+        self.instances
+            .iter()
+            .map(|(process, handle)| Instance {
+                name: handle.name.split('#').next().unwrap_or(&handle.name).to_owned(),
+                process: process.clone(),
+                release: self.release.number,
+                state: if handle.observed.exited.lock().map(|e| e.is_some()).unwrap_or(false) {
+                    "restarting"
+                } else {
+                    "running"
+                }
+                .to_owned(),
+                port: handle.port,
+                restarts: handle.observed.restarts.load(std::sync::atomic::Ordering::SeqCst),
+                updated_at: now,
+            })
+            .collect()
     }
 
     /// Stops every instance at once (each: SIGTERM, SIGKILL after the grace period).
     pub(crate) async fn stop(self) {
-        futures::future::join_all(self.instances.into_iter().map(Handle::stop)).await;
+        futures::future::join_all(self.instances.into_iter().map(|(_, handle)| handle.stop())).await;
     }
 }
 

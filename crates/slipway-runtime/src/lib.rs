@@ -64,6 +64,9 @@ impl Default for AgentConfig {
     }
 }
 
+/// Instances are reported to the store every this many reconcile ticks.
+const REPORT_EVERY: u64 = 10;
+
 /// What runs for one environment.
 #[derive(Default)]
 struct EnvironmentRuntime {
@@ -72,6 +75,7 @@ struct EnvironmentRuntime {
     /// A release being started, while it is.
     starting: Option<ReleaseId>,
     hostnames: Vec<String>,
+    workspace: Option<slipway_core::ids::WorkspaceId>,
 }
 
 #[derive(Clone)]
@@ -96,10 +100,13 @@ impl Agent {
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         instance::reap_leftovers(&self.inner.layout).await;
         tokio::pin!(shutdown);
-        loop {
+        for tick in 0u64.. {
             match self.inner.store.desired_state().await {
                 Ok(desired) => self.reconcile(desired).await,
                 Err(err) => tracing::warn!(%err, "reading the desired state failed; apps keep running as they are"),
+            }
+            if tick % REPORT_EVERY == 0 {
+                self.report().await;
             }
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -131,14 +138,16 @@ impl Agent {
         for state in desired {
             let runtime = environments.entry(state.environment_id.clone()).or_default();
             runtime.hostnames = state.hostnames.clone();
+            runtime.workspace = Some(state.workspace_id.clone());
             let Some(release) = &state.desired else {
                 if let Some(generation) = runtime.current.take() {
                     tokio::spawn(generation.stop());
                 }
                 continue;
             };
-            let serving = runtime.current.as_ref().map(|g| &g.release.id);
-            if serving == Some(&release.id) || runtime.starting.as_ref() == Some(&release.id) {
+            let wanted_scale = generation::effective_scale(release, &state.scale);
+            let serving = runtime.current.as_ref().map(|g| (&g.release.id, &g.scale));
+            if serving == Some((&release.id, &wanted_scale)) || runtime.starting.as_ref() == Some(&release.id) {
                 continue;
             }
             if runtime.starting.is_some() {
@@ -149,6 +158,25 @@ impl Agent {
             tokio::spawn(async move { agent.roll_out(state).await });
         }
         self.publish_routes(&environments);
+    }
+
+    /// Reports what runs to the store, for `slipway ps`.
+    async fn report(&self) {
+        let reports: Vec<_> = {
+            let environments = self.inner.environments.lock().await;
+            environments
+                .iter()
+                .filter_map(|(id, runtime)| {
+                    let generation = runtime.current.as_ref()?;
+                    Some((runtime.workspace.clone()?, id.clone(), generation.report()))
+                })
+                .collect()
+        };
+        for (workspace, environment, instances) in reports {
+            if let Err(err) = self.inner.store.record_instances(&workspace, &environment, &instances).await {
+                tracing::warn!(%err, "reporting instances failed");
+            }
+        }
     }
 
     /// Points every hostname at the `web` instances of its serving generation.

@@ -32,11 +32,11 @@ CREATE TABLE instances (
     id             TEXT PRIMARY KEY,
     workspace_id   TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
-    release_id     TEXT NOT NULL,
+    release_number BIGINT NOT NULL,
+    name           TEXT NOT NULL,
     process        TEXT NOT NULL,
     state          TEXT NOT NULL,
     port           BIGINT,
-    pid            BIGINT,
     restarts       BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL
 );

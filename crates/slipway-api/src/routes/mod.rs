@@ -8,6 +8,7 @@ mod environments;
 pub(crate) mod git;
 mod logs;
 mod members;
+mod processes;
 mod projects;
 mod releases;
 mod tokens;
@@ -39,6 +40,7 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(releases::routes())
         .merge(logs::routes())
+        .merge(processes::routes())
 }
 
 /// Liveness and database readiness, for `slipway up` and load balancers.

@@ -84,3 +84,27 @@ pub struct Release {
     pub active: bool,
     pub created_at: Timestamp,
 }
+
+/// One running copy of a process type, as the agent last reported it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Instance {
+    /// `web.1`, `worker.2`, …
+    pub name: String,
+    pub process: String,
+    /// The release number it runs.
+    pub release: BuildNumber,
+    /// `starting`, `running`, `restarting` or `stopping`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Crash restarts since it was first started.
+    pub restarts: u32,
+    pub updated_at: Timestamp,
+}
+
+/// `PUT …/scale`: instances per process type (0 stops a type).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleRequest {
+    pub processes: BTreeMap<String, u32>,
+}

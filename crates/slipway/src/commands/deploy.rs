@@ -2,7 +2,9 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use slipway_core::api::{CreateDeploymentRequest, Deployment, Page, Project, Release, RollbackRequest};
+use slipway_core::api::{
+    CreateDeploymentRequest, Deployment, Instance, Page, Project, Release, RollbackRequest, ScaleRequest,
+};
 use slipway_core::deployment::DeploymentStatus;
 
 use super::config::Target;
@@ -148,5 +150,61 @@ pub async fn logs(client: &Client, args: LogsArgs) -> Result<()> {
             client.follow_events(&path, |line| println!("{line}")).await?;
         }
     }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// TYPE=COUNT pairs, such as web=2 worker=1.
+    #[arg(required = true)]
+    pub pairs: Vec<String>,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn ps(client: &Client, args: PsArgs) -> Result<()> {
+    client.require_login()?;
+    let env_path = environment_path(client, &args.target).await?;
+    let instances: Vec<Instance> = client.get(&format!("{env_path}/instances")).await?;
+    if args.json {
+        return output::json(&instances);
+    }
+    let rows: Vec<Vec<String>> = instances
+        .iter()
+        .map(|i| {
+            vec![
+                i.name.clone(),
+                format!("#{}", i.release),
+                i.state.clone(),
+                i.port.map(|p| p.to_string()).unwrap_or_default(),
+                i.restarts.to_string(),
+            ]
+        })
+        .collect();
+    output::table(&["INSTANCE", "RELEASE", "STATE", "PORT", "RESTARTS"], &rows);
+    Ok(())
+}
+
+pub async fn scale(client: &Client, args: ScaleArgs) -> Result<()> {
+    client.require_login()?;
+    let mut processes = std::collections::BTreeMap::new();
+    for pair in &args.pairs {
+        let Some((process, count)) = pair.split_once('=') else { bail!("`{pair}` is not TYPE=COUNT") };
+        let count: u32 = count.parse().map_err(|_| anyhow::anyhow!("`{count}` is not a count"))?;
+        processes.insert(process.to_owned(), count);
+    }
+    let env_path = environment_path(client, &args.target).await?;
+    let scale: std::collections::BTreeMap<String, u32> =
+        client.put(&format!("{env_path}/scale"), &ScaleRequest { processes }).await?;
+    let summary: Vec<String> = scale.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("Scaled {} to {}", args.target.app, summary.join(" "));
     Ok(())
 }

@@ -35,6 +35,11 @@ pub enum Command {
     Releases(deploy::ReleasesArgs),
     /// Re-activate an earlier release (default: the one before the active one).
     Rollback(deploy::RollbackArgs),
+    /// List an app's running instances with their restart counts.
+    Ps(deploy::PsArgs),
+    /// Set instances per process type: web=2 worker=1.
+    #[command(name = "ps:scale")]
+    PsScale(deploy::ScaleArgs),
     /// Print the build plan Slipway would use for a source tree.
     Detect(detect::DetectArgs),
     /// Serve a static site on 127.0.0.1:$PORT (what static releases run).
@@ -131,6 +136,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Logs(args) => deploy::logs(&client, args).await,
         Command::Releases(args) => deploy::releases(&client, args).await,
         Command::Rollback(args) => deploy::rollback(&client, args).await,
+        Command::Ps(args) => deploy::ps(&client, args).await,
+        Command::PsScale(args) => deploy::scale(&client, args).await,
         Command::Login(args) => auth::login(client, args).await,
         Command::Logout => auth::logout(client).await,
         Command::Whoami(flag) => auth::whoami(&client, flag.json).await,
