@@ -3,6 +3,8 @@
 //! the old one keeps serving, crashed instances restart with a visible
 //! count, and stopping escalates from SIGTERM to SIGKILL.
 
+#![allow(clippy::unwrap_used)] // the fixture's helpers are not #[test] functions
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
