@@ -36,6 +36,7 @@ mod api {
     mod bad_input;
     mod config;
     mod deployments;
+    mod deploys;
     mod openapi;
     mod pagination;
     mod projects;

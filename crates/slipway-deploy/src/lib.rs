@@ -61,7 +61,7 @@ impl Pipeline {
     /// in progress at shutdown is abandoned with its lease, and resumed by the
     /// next start.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-        orphans::kill_leftover_builds(&self.layout.root().join("builds")).await;
+        orphans::kill_leftover_builds(&self.layout).await;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let janitor = {
             let (store, mut stopped) = (self.store.clone(), stopped.clone());

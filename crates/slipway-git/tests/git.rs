@@ -1,6 +1,8 @@
 //! The git side against the real `git`: repositories, branch heads, fetching
 //! a tracked repository by URL, exporting a commit, and the push size limit.
 
+#![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
+
 use std::path::Path;
 use std::process::Command;
 

@@ -210,13 +210,7 @@ impl Agent {
                     self.publish_routes(&environments);
                     old
                 };
-                if state.active_release.as_ref() != Some(&release.id) {
-                    if let Err(err) =
-                        inner.store.release_live(&state.workspace_id, &state.environment_id, &release.id).await
-                    {
-                        tracing::error!(%err, release = %release.id, "recording the release as live failed");
-                    }
-                }
+                // Logged before the status changes: log readers stop at DEPLOYED.
                 // Generated hostname first, then custom domains: the first custom one is the primary URL.
                 match state.hostnames.get(1).or(state.hostnames.first()) {
                     Some(host) => {
@@ -224,6 +218,13 @@ impl Agent {
                         log.step(format!("Release #{} is live at {url}", release.number)).await;
                     }
                     None => log.step(format!("Release #{} is running", release.number)).await,
+                }
+                if state.active_release.as_ref() != Some(&release.id) {
+                    if let Err(err) =
+                        inner.store.release_live(&state.workspace_id, &state.environment_id, &release.id).await
+                    {
+                        tracing::error!(%err, release = %release.id, "recording the release as live failed");
+                    }
                 }
                 if let Some(old) = old {
                     for backend in old.web_backends() {

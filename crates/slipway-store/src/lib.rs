@@ -37,7 +37,9 @@ pub use instances::MAX_SCALE;
 pub use jobs::{ClaimedJob, JobStatus, NewJob};
 pub use page::{Order, PageRequest, Paged};
 pub use projects::{NewProject, ProjectPatch};
-pub use releases::{ConfigValue, DeploymentContext, EnvironmentState, NewRelease, ReleaseSpec, RuntimeEnv, DEPLOY_JOB};
+pub use releases::{
+    ConfigValue, DeploymentContext, EnvironmentState, IdempotencyKey, NewRelease, ReleaseSpec, RuntimeEnv, DEPLOY_JOB,
+};
 pub use scope::{Backend, Scope};
 pub use sealing::{SealingKey, SEALING_KEY_LEN};
 pub use users::{Authenticated, NewUser};

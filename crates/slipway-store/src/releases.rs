@@ -82,6 +82,17 @@ pub struct EnvironmentState {
     pub scale: BTreeMap<String, u32>,
 }
 
+/// An `Idempotency-Key` and what the request that carried it asked for: a
+/// retry of the same request replays its first deployment, another request
+/// under the key is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    pub key: &'a str,
+    /// The commit the request named; `None` asked for the branch head,
+    /// whichever commit that is when the request is retried.
+    pub requested_commit: Option<&'a CommitSha>,
+}
+
 /// What the pipeline needs to know about a deployment it builds.
 #[derive(Debug, Clone)]
 pub struct DeploymentContext {
@@ -145,9 +156,9 @@ async fn advance(
 }
 
 impl Store {
-    /// Queues a deployment and its build job in one transaction. A repeated
-    /// `idempotency_key` for the same request returns the first deployment
-    /// (and `false`); for a different request it is refused.
+    /// Queues a deployment of `commit` and its build job in one transaction.
+    /// A repeated `idempotency` key for the same request returns the first
+    /// deployment (and `false`); for a different request it is refused.
     pub async fn queue_deployment(
         &self,
         actor: &Actor,
@@ -155,11 +166,33 @@ impl Store {
         project: &str,
         environment: &str,
         commit: Option<&CommitSha>,
-        idempotency_key: Option<&str>,
+        idempotency: Option<IdempotencyKey<'_>>,
+    ) -> Result<(Deployment, bool), StoreError> {
+        match self.try_queue_deployment(actor, workspace, project, environment, commit, idempotency).await {
+            // A concurrent request with the same key committed first (on
+            // PostgreSQL both pass the lookup): this one is its retry, so
+            // answer as a replay. SQLite serializes writers, so never races.
+            Err(StoreError::Database(err)) if idempotency.is_some() && StoreError::is_unique_violation(&err) => {
+                self.try_queue_deployment(actor, workspace, project, environment, commit, idempotency).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_queue_deployment(
+        &self,
+        actor: &Actor,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+        commit: Option<&CommitSha>,
+        idempotency: Option<IdempotencyKey<'_>>,
     ) -> Result<(Deployment, bool), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let fingerprint = format!("{project}/{environment}@{}", commit.map_or("HEAD", CommitSha::as_str));
-        if let Some(key) = idempotency_key {
+        let key = idempotency.map(|idempotency| idempotency.key);
+        let requested = idempotency.and_then(|idempotency| idempotency.requested_commit);
+        let fingerprint = format!("{project}/{environment}@{}", requested.map_or("HEAD", CommitSha::as_str));
+        if let Some(key) = key {
             let seen =
                 sqlx::query("SELECT request, deployment_id FROM idempotency_keys WHERE workspace_id = $1 AND key = $2")
                     .bind(workspace.as_str())
@@ -191,7 +224,7 @@ impl Store {
             max_attempts: 2,
         };
         insert_job(&mut tx, &job, Timestamp::now()).await?;
-        if let Some(key) = idempotency_key {
+        if let Some(key) = key {
             sqlx::query(
                 "INSERT INTO idempotency_keys (workspace_id, key, request, deployment_id, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -264,11 +297,16 @@ impl Store {
         plan: &BuildPlan,
     ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        sqlx::query("UPDATE deployments SET plan = $1 WHERE id = $2")
+        let changed = sqlx::query("UPDATE deployments SET plan = $1 WHERE id = $2 AND workspace_id = $3")
             .bind(stored(serde_json::to_string(plan))?)
             .bind(id.as_str())
+            .bind(workspace.as_str())
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(deployment_not_found(id));
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -281,11 +319,16 @@ impl Store {
         commit: &CommitSha,
     ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        sqlx::query("UPDATE deployments SET commit_sha = $1 WHERE id = $2")
+        let changed = sqlx::query("UPDATE deployments SET commit_sha = $1 WHERE id = $2 AND workspace_id = $3")
             .bind(commit.as_str())
             .bind(id.as_str())
+            .bind(workspace.as_str())
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(deployment_not_found(id));
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -424,7 +467,10 @@ impl Store {
                     StoreError::not_found(ErrorCode::ReleaseNotFound, format!("no release #{number} here"))
                 })?,
             None => sqlx::query(
-                "SELECT * FROM releases WHERE environment_id = $1 AND id < COALESCE($2, '') ORDER BY id DESC LIMIT 1",
+                // Only releases that once served: not one that failed to start or was cancelled.
+                "SELECT r.* FROM releases r JOIN deployments d ON d.id = r.deployment_id
+                 WHERE r.environment_id = $1 AND r.id < COALESCE($2, '') AND d.status IN ('DEPLOYED', 'SUPERSEDED')
+                 ORDER BY r.id DESC LIMIT 1",
             )
             .bind(environment_id.as_str())
             .bind(active.as_deref())
@@ -450,6 +496,8 @@ impl Store {
             config: self.open_snapshot(&environment_id, &target.try_get::<String, _>("sealed_config")?)?,
         };
         self.insert_release(&mut tx, workspace, &row, &deployment, release).await?;
+        audit::record(&mut tx, Some(workspace), actor, "release.create", &format!("release/{}", deployment.number))
+            .await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         deployment_from(&row)
@@ -526,11 +574,7 @@ impl Store {
         release: &ReleaseId,
     ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let deployment: String = sqlx::query("SELECT deployment_id FROM releases WHERE id = $1")
-            .bind(release.as_str())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let deployment = release_deployment(&mut tx, workspace, environment, release).await?;
         let now = Timestamp::now().as_millis();
         sqlx::query("UPDATE deployments SET status = 'SUPERSEDED', updated_at = $1 WHERE environment_id = $2 AND status = 'DEPLOYED'")
             .bind(now)
@@ -561,11 +605,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let deployment: String = sqlx::query("SELECT deployment_id FROM releases WHERE id = $1")
-            .bind(release.as_str())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let deployment = release_deployment(&mut tx, workspace, environment, release).await?;
         sqlx::query(
             "UPDATE deployments SET status = 'FAILED', failure_reason = $1, updated_at = $2 WHERE id = $3 AND status = 'DEPLOYING'",
         )
@@ -592,6 +632,25 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The deployment that made `release`, which must belong to `environment`
+/// of `workspace` (SQLite has no row-level security to say so).
+async fn release_deployment(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    environment: &EnvironmentId,
+    release: &ReleaseId,
+) -> Result<String, StoreError> {
+    let row =
+        sqlx::query("SELECT deployment_id FROM releases WHERE id = $1 AND workspace_id = $2 AND environment_id = $3")
+            .bind(release.as_str())
+            .bind(workspace.as_str())
+            .bind(environment.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found(ErrorCode::ReleaseNotFound, format!("no release {release} here")))?;
+    Ok(row.try_get(0)?)
 }
 
 async fn active_release(tx: &mut Tx, environment: &EnvironmentId) -> Result<Option<String>, StoreError> {

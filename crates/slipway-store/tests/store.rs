@@ -48,6 +48,10 @@ mod deployments;
 mod jobs;
 #[path = "store/projects.rs"]
 mod projects;
+#[path = "store/queueing.rs"]
+mod queueing;
+#[path = "store/releases.rs"]
+mod releases;
 #[path = "store/row_level_security.rs"]
 mod row_level_security;
 #[path = "store/startup.rs"]

@@ -17,9 +17,15 @@ use crate::settings::{redact_url, UpSettings};
 
 pub async fn run(mut settings: UpSettings) -> Result<()> {
     init_tracing();
-    if settings.http_addr.port() == 0 {
+    let data_dir = settings.resolve()?.data_dir;
+    match running_agent(&DataLayout::new(&data_dir))?.and_then(|agent| agent.router) {
+        // App URLs must name the router that actually serves them.
+        Some(router) => settings.http_addr = router,
         // The agent binds the router, but app URLs need its port now.
-        settings.http_addr = std::net::TcpListener::bind(settings.http_addr)?.local_addr()?;
+        None if settings.http_addr.port() == 0 => {
+            settings.http_addr = std::net::TcpListener::bind(settings.http_addr)?.local_addr()?;
+        }
+        None => {}
     }
     let resolved = settings.resolve()?;
     if settings.check {
@@ -78,8 +84,8 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
 /// Ctrl-C of `up` does not reach it) unless one already runs, and waits
 /// until it holds its lock.
 async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> {
-    if let Some(pid) = running_agent(layout)? {
-        println!("Edge router: agent {pid} already runs (on {})", settings.http_addr);
+    if let Some(agent) = running_agent(layout)? {
+        println!("Edge router on http://{} (agent {} already runs)", settings.http_addr, agent.pid);
         return Ok(());
     }
     let log_path = layout.root().join("logs").join("agent.log");
@@ -107,10 +113,10 @@ async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> 
     }
     let mut child = command.spawn().context("while starting the agent")?;
     for _ in 0..200 {
-        if let Some(pid) = running_agent(layout)? {
+        if let Some(agent) = running_agent(layout)? {
             println!(
-                "Edge router on http://{} (agent {pid}; `slipway down` stops it and the apps)",
-                settings.http_addr
+                "Edge router on http://{} (agent {}; `slipway down` stops it and the apps)",
+                settings.http_addr, agent.pid
             );
             return Ok(());
         }

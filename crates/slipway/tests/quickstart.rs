@@ -1,6 +1,7 @@
 //! The README's quick start, run for real: `slipway up` as a child process,
 //! then the CLI as a user would type it, on SQLite (the embedded default) and
-//! on PostgreSQL.
+//! on PostgreSQL. `up` starts the agent (edge router) as a detached process
+//! on a free port; dropping the platform runs `slipway down` to stop it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,10 +11,12 @@ use slipway_store::testing::{TestBackend, TestDatabase};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-/// A running `slipway up`, killed when dropped.
+/// A running `slipway up`, killed when dropped, and its agent, stopped with `slipway down`.
 struct Platform {
     child: Child,
     api_url: String,
+    /// The edge router's port, which app URLs carry.
+    router_port: String,
     admin_password: String,
     home: PathBuf,
 }
@@ -22,6 +25,15 @@ impl Drop for Platform {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let down = Command::new(BIN)
+            .arg("down")
+            .env("SLIPWAY_DATA_DIR", self.home.join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !matches!(down, Ok(status) if status.success()) {
+            eprintln!("slipway down failed for {}: {down:?}", self.home.display());
+        }
         let _ = std::fs::remove_dir_all(&self.home);
     }
 }
@@ -42,6 +54,7 @@ fn start(name: &str, database_url: Option<&str>) -> Platform {
         .arg("up")
         .env("SLIPWAY_DATA_DIR", home.join("data"))
         .env("SLIPWAY_API_ADDR", "127.0.0.1:0")
+        .env("SLIPWAY_HTTP_ADDR", "127.0.0.1:0")
         .env_remove("SLIPWAY_ADMIN_PASSWORD")
         .env_remove("SLIPWAY_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -51,8 +64,11 @@ fn start(name: &str, database_url: Option<&str>) -> Platform {
     }
     let mut child = command.spawn().expect("starting slipway up");
     let stdout = child.stdout.take().expect("piped stdout");
+    // From here on the guard stops `up` and the agent, whatever happens.
+    let mut platform =
+        Platform { child, api_url: String::new(), router_port: String::new(), admin_password: String::new(), home };
     let mut lines = BufReader::new(stdout).lines();
-    let (mut password, mut api_url) = (None, None);
+    let (mut password, mut api_url, mut router_port) = (None, None, None);
     while api_url.is_none() {
         let line = lines.next().expect("slipway up exited before it listened").expect("reading its output");
         if let Some(rest) = line.strip_prefix("Created the platform admin `admin` with password: ") {
@@ -61,15 +77,17 @@ fn start(name: &str, database_url: Option<&str>) -> Platform {
         if let Some(rest) = line.strip_prefix("Slipway API listening on ") {
             api_url = rest.split_whitespace().next().map(str::to_owned);
         }
+        if let Some(rest) = line.strip_prefix("Edge router on http://") {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            router_port = addr.rsplit(':').next().map(str::to_owned);
+        }
     }
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Platform {
-        child,
-        api_url: api_url.unwrap_or_default(),
-        admin_password: password.expect("a first start prints the generated admin password"),
-        home,
-    }
+    platform.api_url = api_url.unwrap_or_default();
+    platform.router_port = router_port.expect("up prints the edge router's address");
+    platform.admin_password = password.expect("a first start prints the generated admin password");
+    platform
 }
 
 impl Platform {
@@ -114,12 +132,13 @@ fn quick_start(platform: &Platform) {
 
     assert!(platform.ok(&["whoami"]).contains("admin (platform admin)"));
     assert!(platform.ok(&["workspaces:create", "acme"]).contains("Created workspace acme"));
+    let url = format!("http://shop-acme.localhost:{}", platform.router_port);
     let created = platform.ok(&["apps:create", "shop"]);
-    assert!(created.contains("http://shop-acme.localhost:8000"), "{created}");
+    assert!(created.contains(&url), "{created}");
 
     let apps: serde_json::Value = serde_json::from_str(&platform.ok(&["apps", "--json"])).expect("apps --json is JSON");
     assert_eq!(apps[0]["slug"], "shop");
-    assert_eq!(apps[0]["url"], "http://shop-acme.localhost:8000");
+    assert_eq!(apps[0]["url"], url.as_str());
     let info = platform.ok(&["apps:info", "shop"]);
     assert!(info.contains("production") && info.contains("shop-acme.localhost"), "{info}");
 

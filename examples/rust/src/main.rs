@@ -12,4 +12,3 @@ fn main() {
         let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
     }
 }
-"#;

@@ -12,6 +12,7 @@ use slipway_core::image_tag::CommitSha;
 use slipway_core::names::Branch;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
+use slipway_store::IdempotencyKey;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -99,19 +100,25 @@ async fn create_deployment(
     };
     let platform = app.platform()?;
     let details = app.store.project(&access.workspace, project.as_str()).await?;
+    if !details.environments.iter().any(|e| e.name == env) {
+        return Err(ApiError::new(ErrorCode::EnvironmentNotFound, format!("no environment `{env}` in {project}")));
+    }
     let repos = slipway_git::Repos::new(platform.layout.repos());
-    let commit = match request.commit {
+    let requested = request
+        .commit
+        .map(|commit| CommitSha::parse(&commit))
+        .transpose()
+        .map_err(|err| ApiError::new(ErrorCode::InvalidRequest, err.to_string()))?;
+    let commit = match &requested {
         Some(commit) => {
-            let commit =
-                CommitSha::parse(&commit).map_err(|err| ApiError::new(ErrorCode::InvalidRequest, err.to_string()))?;
             let repo = repos.path(&details.workspace_id, &details.id);
-            if !slipway_git::source::has_commit(&repo, &commit).await.unwrap_or(false) {
+            if !slipway_git::source::has_commit(&repo, commit).await.unwrap_or(false) {
                 return Err(ApiError::new(
                     ErrorCode::NothingToDeploy,
                     format!("commit {commit} is not in Slipway's repository; push it first"),
                 ));
             }
-            Some(commit)
+            Some(commit.clone())
         }
         None if details.repo_url.is_some() => None, // the pipeline fetches the branch head
         None => {
@@ -133,9 +140,12 @@ async fn create_deployment(
             })?)
         }
     };
+    // A retry is the same request even if the branch moved meanwhile: the
+    // key remembers what was asked for, not what it resolved to.
+    let idempotency = key.as_deref().map(|key| IdempotencyKey { key, requested_commit: requested.as_ref() });
     let (deployment, created) = app
         .store
-        .queue_deployment(&caller.actor(), access.id(), project.as_str(), env.as_str(), commit.as_ref(), key.as_deref())
+        .queue_deployment(&caller.actor(), access.id(), project.as_str(), env.as_str(), commit.as_ref(), idempotency)
         .await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(deployment)))
 }

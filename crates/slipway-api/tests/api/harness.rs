@@ -6,8 +6,9 @@
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
-use slipway_api::{ApiConfig, REQUEST_ID_HEADER};
+use slipway_api::{ApiConfig, PlatformPaths, REQUEST_ID_HEADER};
 use slipway_core::hostname::{Hostname, PublicUrls};
+use slipway_core::layout::DataLayout;
 use slipway_core::ErrorCode;
 use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::Store;
@@ -31,6 +32,8 @@ pub struct TestApp {
     /// PostgreSQL it logs in as the server's superuser, which row-level
     /// security does not restrict.
     pub db_url: String,
+    /// The platform's data directory, when started by [`spawn_app_with_platform`].
+    pub layout: Option<DataLayout>,
     shutdown: Option<oneshot::Sender<()>>,
     // Declared last so that it is dropped after the server was told to stop.
     _db: TestDatabase,
@@ -41,6 +44,9 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        if let Some(layout) = &self.layout {
+            let _ = std::fs::remove_dir_all(layout.root());
+        }
     }
 }
 
@@ -50,6 +56,34 @@ pub async fn spawn_app(backend: TestBackend) -> TestApp {
 
 /// Like [`spawn_app`], with a chance to change the [`ApiConfig`].
 pub async fn spawn_app_with(backend: TestBackend, configure: impl FnOnce(&mut ApiConfig)) -> TestApp {
+    spawn(backend, None, configure).await
+}
+
+/// What stands in for the `slipway` executable in git hooks: it appends
+/// its arguments, its `SLIPWAY_*` environment and its input to
+/// `hook-calls.log` beside itself, and does nothing else.
+const FAKE_SLIPWAY: &str = r#"#!/bin/sh
+{ echo "args: $*"; env | grep '^SLIPWAY_' | sort; echo "stdin:"; cat; echo "end"; } >> "$(dirname "$0")/hook-calls.log"
+"#;
+
+/// Like [`spawn_app`], with the platform's files (git repositories, logs) in
+/// a fresh data directory that goes with the app. Git hooks run a fake
+/// `slipway` that only records its calls: see [`TestApp::hook_calls`].
+pub async fn spawn_app_with_platform(backend: TestBackend) -> TestApp {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::env::temp_dir().join(format!("slipway-api-test-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&root).expect("creating the data directory");
+    let slipway_bin = root.join("fake-slipway");
+    std::fs::write(&slipway_bin, FAKE_SLIPWAY).expect("writing the fake slipway");
+    std::fs::set_permissions(&slipway_bin, std::fs::Permissions::from_mode(0o755)).expect("making it executable");
+    spawn(backend, Some((DataLayout::new(root), slipway_bin)), |_| {}).await
+}
+
+async fn spawn(
+    backend: TestBackend,
+    platform: Option<(DataLayout, std::path::PathBuf)>,
+    configure: impl FnOnce(&mut ApiConfig),
+) -> TestApp {
     let db = TestDatabase::create(backend).await;
     let urls = PublicUrls { https: false, port: 8000 };
     let store = db.store().await.with_public_urls(urls.clone());
@@ -57,6 +91,11 @@ pub async fn spawn_app_with(backend: TestBackend, configure: impl FnOnce(&mut Ap
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
     let address = listener.local_addr().expect("the bound address");
     let mut config = ApiConfig::new(Hostname::parse("localhost").expect("localhost is a hostname"), urls);
+    config.platform = platform.as_ref().map(|(layout, slipway_bin)| PlatformPaths {
+        layout: layout.clone(),
+        slipway_bin: slipway_bin.clone(),
+        api_url: format!("http://{address}"),
+    });
     configure(&mut config);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server_store = store.clone();
@@ -76,6 +115,7 @@ pub async fn spawn_app_with(backend: TestBackend, configure: impl FnOnce(&mut Ap
         store,
         admin: String::new(),
         db_url: db.url.clone(),
+        layout: platform.map(|(layout, _)| layout),
         shutdown: Some(shutdown),
         _db: db,
     };
@@ -182,8 +222,35 @@ impl TestApp {
         }
     }
 
+    /// The data directory of an app started by [`spawn_app_with_platform`].
+    pub fn layout(&self) -> &DataLayout {
+        self.layout.as_ref().expect("this app was started without platform paths")
+    }
+
+    /// What the fake `slipway` of git hooks recorded so far.
+    pub fn hook_calls(&self) -> String {
+        std::fs::read_to_string(self.layout().root().join("hook-calls.log")).unwrap_or_default()
+    }
+
     /// Sends a request and checks the invariants of every response.
     pub async fn send(&self, request: RequestBuilder) -> Reply {
+        let (what, reply) = self.exchange(request).await;
+        check_invariants(&what, &reply);
+        reply
+    }
+
+    /// Sends a request that must answer 503 `UNAVAILABLE` (a dependency
+    /// is missing), in the error envelope; returns the message.
+    pub async fn send_unavailable(&self, request: RequestBuilder) -> String {
+        let (what, reply) = self.exchange(request).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {}", reply.text);
+        assert_eq!(reply.code(), Some("UNAVAILABLE"), "{what}: {}", reply.text);
+        assert_eq!(reply.body["error"]["request_id"].as_str(), Some(reply.request_id.as_str()), "{what}");
+        assert!(!reply.request_id.is_empty(), "{what}: no request ID");
+        reply.body["error"]["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn exchange(&self, request: RequestBuilder) -> (String, Reply) {
         let built = request.build().expect("building the request");
         let what = format!("{} {:.120}", built.method(), built.url().path());
         let response = self.client.execute(built).await.unwrap_or_else(|err| panic!("{what}: {err}"));
@@ -197,9 +264,7 @@ impl TestApp {
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|err| panic!("{what}: body is not JSON ({err}): {text}"))
         };
-        let reply = Reply { status, headers, request_id, body, text };
-        check_invariants(&what, &reply);
-        reply
+        (what, Reply { status, headers, request_id, body, text })
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Reply {

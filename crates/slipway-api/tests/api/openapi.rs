@@ -47,6 +47,11 @@ const USED: &[(&str, &str)] = &[
     ("delete", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/config"),
     ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments"),
     ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments/{number}"),
+    ("post", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments"),
+    ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments/{number}/logs"),
+    ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/releases"),
+    ("post", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/rollback"),
+    ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/logs"),
     ("get", "/v1/workspaces/{ws}/audit"),
 ];
 
@@ -222,7 +227,7 @@ async fn openapi_document(backend: TestBackend) {
 
 /// What the document's schema for that operation and status (or its `4XX`
 /// for an error) finds wrong with `body`.
-fn mismatches(
+pub(super) fn mismatches(
     document: &Value,
     method: &str,
     template: &str,

@@ -1,13 +1,22 @@
 //! Fixtures and assertions shared by the scenarios.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-use slipway_core::api::{Project, User, Workspace};
+use slipway_core::api::{Deployment, Project, User, Workspace};
+use slipway_core::build_plan::BuildPlan;
+use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
 use slipway_core::hostname::{generated_hostname, CustomDomain, Hostname};
+use slipway_core::ids::ReleaseId;
+use slipway_core::image_tag::CommitSha;
 use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
+use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::{TestBackend, TestDatabase};
-use slipway_store::{hash_password, Actor, NewProject, NewUser, PageRequest, Store, StoreError};
+use slipway_store::{
+    hash_password, Actor, ClaimedJob, ConfigValue, IdempotencyKey, NewProject, NewRelease, NewUser, PageRequest,
+    RuntimeEnv, Store, StoreError, DEPLOY_JOB,
+};
 use sqlx::{Any, Row, Transaction};
 
 /// The platform domain the tests generate hostnames under.
@@ -192,4 +201,87 @@ pub fn not_found<T: Debug>(result: Result<T, StoreError>) -> ErrorCode {
         Err(StoreError::NotFound { code, .. }) => code,
         other => panic!("expected StoreError::NotFound, got {other:?}"),
     }
+}
+
+// --- The deploy pipeline: deployments, builds and releases of project `web`. ---
+
+pub const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub const SHA_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+pub fn sha(text: &str) -> CommitSha {
+    CommitSha::parse(text).unwrap()
+}
+
+/// An Idempotency-Key sent with a request for `requested` (`None`: the branch head).
+pub fn key<'a>(key: &'a str, requested: Option<&'a CommitSha>) -> Option<IdempotencyKey<'a>> {
+    Some(IdempotencyKey { key, requested_commit: requested })
+}
+
+pub fn pipeline() -> Actor {
+    Actor::system("pipeline")
+}
+
+pub fn plan(start: &str) -> BuildPlan {
+    BuildPlan {
+        stack: "node".into(),
+        framework: None,
+        package_manager: Some("npm".into()),
+        runtime_version: None,
+        install: Some("npm ci".into()),
+        build: None,
+        start: Some(start.into()),
+        processes: BTreeMap::from([("web".to_owned(), start.to_owned())]),
+        health_check_path: Some("/health".into()),
+        detected_from: vec!["package.json".into()],
+    }
+}
+
+pub fn runtime_env(tag: &str) -> RuntimeEnv {
+    RuntimeEnv { path_prepend: vec![format!("/opt/{tag}/bin")], env: vec![("BUILD_TAG".into(), tag.into())] }
+}
+
+/// A release as the pipeline would record it: artifact `/artifacts/<tag>`.
+pub fn new_release(tag: &str, config: Vec<ConfigValue>) -> NewRelease {
+    NewRelease {
+        artifact_dir: format!("/artifacts/{tag}"),
+        plan: plan(&format!("node {tag}.js")),
+        runtime_env: runtime_env(tag),
+        config,
+    }
+}
+
+pub async fn queue(f: &Fixture, ws: &Workspace, env: &str, commit: Option<&str>) -> Deployment {
+    let commit = commit.map(sha);
+    let (deployment, created) =
+        f.store.queue_deployment(&f.actor, &ws.id, "web", env, commit.as_ref(), None).await.unwrap();
+    assert!(created);
+    deployment
+}
+
+/// Queues a deployment of `web`'s production, builds it and records its
+/// release (with the environment's config snapshot at that moment).
+pub async fn released(f: &Fixture, ws: &Workspace, commit: &str, tag: &str) -> (Deployment, ReleaseId) {
+    let d = queue(f, ws, "production", Some(commit)).await;
+    f.store.transition_deployment(&pipeline(), &ws.id, &d.id, Transition::StartBuild, None).await.unwrap();
+    let config = f.store.config_snapshot(&ws.id, "web", "production").await.unwrap();
+    let release = f.store.create_release(&pipeline(), &ws.id, &d.id, new_release(tag, config)).await.unwrap();
+    (d, release)
+}
+
+pub async fn status(f: &Fixture, ws: &Workspace, d: &Deployment) -> (DeploymentStatus, Option<String>) {
+    let stored = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
+    (stored.status, stored.failure_reason)
+}
+
+/// Every claimable `deploy` job right now, claimed by one worker.
+pub async fn claim_all_deploy_jobs(f: &Fixture) -> Vec<ClaimedJob> {
+    let mut jobs = Vec::new();
+    while let Some(job) = f.store.claim_job("test-worker", &[DEPLOY_JOB], 60, Timestamp::now()).await.unwrap() {
+        jobs.push(job);
+    }
+    jobs
+}
+
+pub fn number(n: u64) -> BuildNumber {
+    BuildNumber::new(n).unwrap()
 }

@@ -36,8 +36,15 @@ fn open_lock(path: &Path) -> Result<File> {
         .with_context(|| format!("while opening {}", path.display()))
 }
 
-/// The pid of the running agent, if one holds the lock.
-pub fn running_agent(layout: &DataLayout) -> Result<Option<i32>> {
+/// The agent that holds the lock: its pid and its router's address.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningAgent {
+    pub pid: i32,
+    pub router: Option<std::net::SocketAddr>,
+}
+
+/// The running agent, if one holds the lock.
+pub fn running_agent(layout: &DataLayout) -> Result<Option<RunningAgent>> {
     let path = layout.agent_lock();
     if !path.exists() {
         return Ok(None);
@@ -48,13 +55,16 @@ pub fn running_agent(layout: &DataLayout) -> Result<Option<i32>> {
         Err((mut file, _)) => {
             let mut text = String::new();
             file.read_to_string(&mut text)?;
-            Ok(text.trim().parse().ok())
+            let mut fields = text.split_whitespace();
+            let Some(pid) = fields.next().and_then(|pid| pid.parse().ok()) else { return Ok(None) };
+            Ok(Some(RunningAgent { pid, router: fields.next().and_then(|addr| addr.parse().ok()) }))
         }
     }
 }
 
 impl AgentLock {
-    fn acquire(layout: &DataLayout) -> Result<Self> {
+    /// Takes the lock and writes `<pid> <router address>` into it.
+    fn acquire(layout: &DataLayout, router: std::net::SocketAddr) -> Result<Self> {
         let file = open_lock(&layout.agent_lock())?;
         let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => lock,
@@ -62,7 +72,7 @@ impl AgentLock {
         };
         lock.set_len(0)?;
         lock.rewind()?;
-        write!(lock, "{}", std::process::id())?;
+        write!(lock, "{} {router}", std::process::id())?;
         lock.flush()?;
         Ok(Self { _lock: lock })
     }
@@ -72,14 +82,14 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
     init_tracing();
     let resolved = settings.resolve()?;
     let layout = DataLayout::new(&resolved.data_dir);
-    let _lock = AgentLock::acquire(&layout)?;
+    let listener = tokio::net::TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("while binding the edge router to {}", settings.http_addr))?;
+    let _lock = AgentLock::acquire(&layout, listener.local_addr()?)?;
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
         .await
         .context("while opening the store")?
         .with_public_urls(resolved.public_urls.clone());
-    let listener = tokio::net::TcpListener::bind(settings.http_addr)
-        .await
-        .with_context(|| format!("while binding the edge router to {}", settings.http_addr))?;
     println!("Slipway agent {}: edge router on http://{}", std::process::id(), listener.local_addr()?);
     if which("crun").is_none() {
         tracing::warn!("crun is not installed: app instances run as plain processes, without a sandbox");
@@ -114,7 +124,7 @@ fn which(tool: &str) -> Option<PathBuf> {
 pub async fn down(settings: UpSettings) -> Result<()> {
     let resolved = settings.resolve()?;
     let layout = DataLayout::new(&resolved.data_dir);
-    let Some(pid) = running_agent(&layout)? else {
+    let Some(RunningAgent { pid, .. }) = running_agent(&layout)? else {
         println!("No agent runs for {}", layout.root().display());
         return Ok(());
     };
