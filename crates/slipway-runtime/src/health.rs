@@ -1,8 +1,9 @@
 //! The health gate: a new `web` instance gets traffic only after it answers
-//! HTTP on its port. With no configured path, any answer below 500 to
-//! `GET /` counts (the app is up, even if `/` is a 404); with a configured
-//! path the answer must be 2xx or 3xx. An instance that exits first fails at
-//! once, with its exit status.
+//! on its port. With no configured path, any HTTP answer below 500 to
+//! `GET /` counts (the app is up, even if `/` is a 404), and an app that
+//! accepts the connection but does not speak HTTP passes on TCP alone; with a
+//! configured path the answer must be HTTP 2xx or 3xx. An instance that exits
+//! first fails at once, with its exit status.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -27,7 +28,14 @@ pub(crate) async fn wait_healthy(handle: &Handle, path: Option<&str>, timeout: D
         {
             return Err(format!("{} exited ({status}) before it became healthy", handle.name));
         }
-        if let Ok(response) = client.get(&url).send().await {
+        let answer = client.get(&url).send().await;
+        if let (Err(err), None) = (&answer, path) {
+            // Connected, but no HTTP came back: the TCP fallback.
+            if !err.is_connect() && !err.is_timeout() && tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Ok(format!("port {port} accepts connections; it does not answer HTTP"));
+            }
+        }
+        if let Ok(response) = answer {
             let status = response.status();
             let healthy = match path {
                 None => !status.is_server_error(),

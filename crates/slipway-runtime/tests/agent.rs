@@ -226,3 +226,17 @@ async fn crashing_workers_restart_with_a_visible_count_and_stubborn_ones_are_kil
     });
     assert!(gone, "the instance that ignores SIGTERM was killed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_that_accepts_connections_but_speaks_no_http_passes_on_tcp() {
+    let f = Fixture::new().await;
+    let (stop, agent) = f.start_agent();
+    let tcp_only = "python3 -c \"import os, socket; s = socket.socket(); \
+                    s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(); \
+                    [c.close() for c, _ in iter(s.accept, None)]\"";
+    let release = f.release(&[("web", tcp_only)]).await;
+    let settled = f.settled(&release).await;
+    assert_eq!(settled.status, DeploymentStatus::Deployed, "{:?}", settled.failure_reason);
+    let _ = stop.send(());
+    agent.await.unwrap();
+}
