@@ -31,7 +31,10 @@ pub(crate) async fn wait_healthy(handle: &Handle, path: Option<&str>, timeout: D
         let answer = client.get(&url).send().await;
         if let (Err(err), None) = (&answer, path) {
             // Connected, but no HTTP came back: the TCP fallback.
-            if !err.is_connect() && !err.is_timeout() && tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if !err.is_connect()
+                && !err.is_timeout()
+                && tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+            {
                 return Ok(format!("port {port} accepts connections; it does not answer HTTP"));
             }
         }

@@ -172,6 +172,36 @@ async fn rust_binary() {
     platform.assert_serves(&app, "hello from rust").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_tracking_a_repository_url_deploys_its_branch_head() {
+    let platform = Platform::start("tracked", &[]).await;
+    let source = Source::example(&platform.home, "static", "tracked").await;
+    platform.api(reqwest::Method::POST, "/v1/workspaces", Some(serde_json::json!({"slug": "acme"}))).await;
+    let project = serde_json::json!({"slug": "site", "repo_url": format!("file://{}", source.dir.display())});
+    platform.api(reqwest::Method::POST, "/v1/workspaces/acme/projects", Some(project)).await;
+    let app = App { workspace: "acme".into(), name: "site".into() };
+
+    let deployed = platform.cli_ok(&app, &["deploy"]).await;
+    assert_contains(&deployed, "Fetching main from file://");
+    assert_contains(&deployed, "Deployed #1");
+    platform.assert_serves(&app, &source.read("public/index.html")).await;
+
+    // A new commit upstream is fetched by the next deploy.
+    source.write("public/index.html", "<h1>second</h1>");
+    source.commit("second").await;
+    assert_contains(&platform.cli_ok(&app, &["deploy"]).await, "Deployed #2");
+    platform.assert_serves(&app, "<h1>second</h1>").await;
+
+    // A retried POST with the same Idempotency-Key is the same deployment.
+    let path = format!("{}/deployments", app.env_path());
+    let headers = [("idempotency-key", "retry-1")];
+    let first = platform.api_with_headers(reqwest::Method::POST, &path, &headers).await;
+    let again = platform.api_with_headers(reqwest::Method::POST, &path, &headers).await;
+    assert_eq!(first.0, 201);
+    assert_eq!(again.0, 200);
+    assert_eq!(first.1["number"], again.1["number"]);
+}
+
 // ---- zero downtime, rollback ------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]

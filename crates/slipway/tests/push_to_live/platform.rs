@@ -287,6 +287,17 @@ impl Platform {
         value
     }
 
+    /// A bodiless request as the admin with extra headers; (status, JSON body).
+    pub async fn api_with_headers(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.api_url)).bearer_auth(&self.admin_token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("calling the API");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Creates the workspace (once) and an app in it.
     pub async fn create_app(&self, workspace: &str, name: &str) -> App {
         let (status, body) = self
