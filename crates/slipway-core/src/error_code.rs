@@ -80,6 +80,7 @@ catalogue! {
     LastOwner = "LAST_OWNER", 409, "A workspace must keep at least one owner.";
     EnvironmentProtected = "ENVIRONMENT_PROTECTED", 409, "The production environment cannot be deleted; delete the project instead.";
     DeploymentStateConflict = "DEPLOYMENT_STATE_CONFLICT", 409, "The deployment is not in a state that allows this change.";
+    DomainNotFound = "DOMAIN_NOT_FOUND", 404, "No such custom domain on this environment.";
     ReleaseNotFound = "RELEASE_NOT_FOUND", 404, "No such release in this environment.";
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was used before with a different request.";
     NothingToDeploy = "NOTHING_TO_DEPLOY", 409, "There is no commit to deploy yet: push code or set a repository URL.";

@@ -50,6 +50,11 @@ impl DataLayout {
         self.root.join("run").join("agent.pid")
     }
 
+    /// The agent's datagram socket: a byte there means "desired state changed".
+    pub fn agent_socket(&self) -> PathBuf {
+        self.root.join("run").join("agent.sock")
+    }
+
     /// Process groups of app instances the agent started, for clean-up after a crash.
     pub fn agent_instances(&self) -> PathBuf {
         self.root.join("run").join("instances")

@@ -47,8 +47,11 @@ pub struct AgentConfig {
     pub drain_timeout: Duration,
     /// Directory of the `slipway` binary, put on every app's PATH (for `slipway serve-static`).
     pub slipway_bin_dir: Option<PathBuf>,
-    /// How often the desired state is read.
+    /// How often the desired state is read when nothing nudges the agent.
     pub poll: Duration,
+    /// A datagram socket where any message means "desired state changed,
+    /// reconcile now" (the control plane writes one after each change).
+    pub nudge_socket: Option<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -60,6 +63,7 @@ impl Default for AgentConfig {
             drain_timeout: Duration::from_secs(30),
             slipway_bin_dir: None,
             poll: Duration::from_millis(200),
+            nudge_socket: None,
         }
     }
 }
@@ -99,6 +103,7 @@ impl Agent {
     /// Reconciles until `shutdown` resolves, then stops every instance.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         instance::reap_leftovers(&self.inner.layout).await;
+        let nudges = self.inner.config.nudge_socket.as_deref().and_then(bind_nudge_socket);
         tokio::pin!(shutdown);
         for tick in 0u64.. {
             match self.inner.store.desired_state().await {
@@ -108,9 +113,11 @@ impl Agent {
             if tick % REPORT_EVERY == 0 {
                 self.report().await;
             }
+            let mut byte = [0u8; 16];
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(self.inner.config.poll) => {}
+                Ok(_) = async { match &nudges { Some(socket) => socket.recv(&mut byte).await, None => std::future::pending().await } } => {}
             }
         }
         let generations: Vec<Generation> = {
@@ -247,5 +254,26 @@ impl Agent {
                 }
             }
         }
+    }
+}
+
+/// Binds the nudge socket (replacing a stale one a dead agent left behind).
+fn bind_nudge_socket(path: &std::path::Path) -> Option<tokio::net::UnixDatagram> {
+    let _ = std::fs::remove_file(path);
+    match tokio::net::UnixDatagram::bind(path) {
+        Ok(socket) => Some(socket),
+        Err(err) => {
+            tracing::warn!(path = %path.display(), %err, "no nudge socket; changes wait for the next poll");
+            None
+        }
+    }
+}
+
+/// Tells the agent on `path` that desired state changed. Never blocks, never
+/// fails: a missing agent just means nobody needs telling.
+pub fn nudge(path: &std::path::Path) {
+    if let Ok(socket) = std::os::unix::net::UnixDatagram::unbound() {
+        let _ = socket.set_nonblocking(true);
+        let _ = socket.send_to(b"!", path);
     }
 }

@@ -116,6 +116,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.desired_changed();
         Ok(scale)
     }
 }

@@ -59,7 +59,13 @@ pub struct Store {
     backend: Backend,
     sealer: sealing::Sealer,
     urls: PublicUrls,
+    notifier: Option<ChangeNotifier>,
 }
+
+/// Called after a commit that changes what the agent must run or route
+/// (a new release, a rollback, scale, domains, deletions), so it need not
+/// wait for its next poll.
+pub type ChangeNotifier = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,7 +111,19 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|err| StoreError::unreachable(url, err))?;
-        Ok(Self { pool, backend, sealer: sealing::Sealer::new(key), urls: PublicUrls::default() })
+        Ok(Self { pool, backend, sealer: sealing::Sealer::new(key), urls: PublicUrls::default(), notifier: None })
+    }
+
+    /// Calls `notifier` after every change to desired state.
+    pub fn with_change_notifier(mut self, notifier: ChangeNotifier) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    pub(crate) fn desired_changed(&self) {
+        if let Some(notify) = &self.notifier {
+            notify();
+        }
     }
 
     /// How environment URLs are written (scheme and router port).

@@ -325,6 +325,7 @@ impl Store {
         let row = project_row(&mut tx, &workspace.id, slug).await?;
         let updated = self.projects_from(&mut tx, workspace, &[row]).await?.remove(0);
         tx.commit().await?;
+        self.desired_changed();
         Ok(updated)
     }
 
@@ -342,6 +343,7 @@ impl Store {
         }
         audit::record(&mut tx, Some(workspace), actor, "project.delete", &format!("project/{slug}")).await?;
         tx.commit().await?;
+        self.desired_changed();
         Ok(())
     }
 
@@ -368,6 +370,72 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("environment {id} vanished while it was created")))
     }
 
+    /// Routes a custom domain to an environment (many per environment);
+    /// a domain in use anywhere on the platform is refused.
+    pub async fn add_domain(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        project: &str,
+        environment: &str,
+        domain: &CustomDomain,
+    ) -> Result<Environment, StoreError> {
+        let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
+        let (project_id, environment_id) = resolve_environment(&mut tx, &workspace.id, project, environment).await?;
+        insert_route(&mut tx, &workspace.id, &environment_id, domain.as_str(), "custom").await?;
+        let target = format!("project/{project}/{environment}:{domain}");
+        audit::record(&mut tx, Some(&workspace.id), actor, "domain.add", &target).await?;
+        let environment = self.environment_of(&mut tx, &workspace.id, &project_id, &environment_id).await?;
+        tx.commit().await?;
+        self.desired_changed();
+        Ok(environment)
+    }
+
+    /// Stops routing a custom domain (generated hostnames cannot be removed).
+    pub async fn remove_domain(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        project: &str,
+        environment: &str,
+        domain: &str,
+    ) -> Result<Environment, StoreError> {
+        let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
+        let (project_id, environment_id) = resolve_environment(&mut tx, &workspace.id, project, environment).await?;
+        let removed = sqlx::query("DELETE FROM routes WHERE environment_id = $1 AND hostname = $2 AND kind = 'custom'")
+            .bind(environment_id.as_str())
+            .bind(domain)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            return Err(StoreError::not_found(
+                ErrorCode::DomainNotFound,
+                format!("{domain} is not a custom domain of {project} ({environment})"),
+            ));
+        }
+        let target = format!("project/{project}/{environment}:{domain}");
+        audit::record(&mut tx, Some(&workspace.id), actor, "domain.remove", &target).await?;
+        let environment = self.environment_of(&mut tx, &workspace.id, &project_id, &environment_id).await?;
+        tx.commit().await?;
+        self.desired_changed();
+        Ok(environment)
+    }
+
+    async fn environment_of(
+        &self,
+        tx: &mut Tx,
+        workspace: &WorkspaceId,
+        project: &ProjectId,
+        environment: &EnvironmentId,
+    ) -> Result<Environment, StoreError> {
+        self.environments_between(tx, workspace, project.as_str(), project.as_str())
+            .await?
+            .remove(project.as_str())
+            .and_then(|envs| envs.into_iter().find(|env| &env.id == environment))
+            .ok_or_else(|| StoreError::Corrupt(format!("environment {environment} vanished")))
+    }
+
     pub async fn delete_environment(
         &self,
         actor: &Actor,
@@ -387,6 +455,7 @@ impl Store {
         audit::record(&mut tx, Some(workspace), actor, "environment.delete", &format!("project/{project}/{name}"))
             .await?;
         tx.commit().await?;
+        self.desired_changed();
         Ok(())
     }
 }

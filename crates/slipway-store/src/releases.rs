@@ -357,6 +357,7 @@ impl Store {
         audit::record(&mut tx, Some(workspace), actor, "release.create", &format!("release/{}", current.number))
             .await?;
         tx.commit().await?;
+        self.desired_changed();
         Ok(id)
     }
 
@@ -500,6 +501,7 @@ impl Store {
             .await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         tx.commit().await?;
+        self.desired_changed();
         deployment_from(&row)
     }
 

@@ -179,6 +179,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.desired_changed();
         Ok(())
     }
 

@@ -53,6 +53,8 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
 
     let layout = DataLayout::new(&resolved.data_dir);
     ensure_agent(&settings, &layout).await?;
+    let socket = layout.agent_socket();
+    let store = store.with_change_notifier(std::sync::Arc::new(move || slipway_runtime::nudge(&socket)));
 
     let listener = TcpListener::bind(resolved.api_addr)
         .await

@@ -202,6 +202,37 @@ async fn a_project_tracking_a_repository_url_deploys_its_branch_head() {
     assert_eq!(first.1["number"], again.1["number"]);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_domain_added_to_a_running_app_is_served_and_removed_again() {
+    let (platform, app, source, _token) = platform_with("domains", &[], "static").await;
+    let page = source.read("public/index.html");
+    let added = platform.cli_ok(&app, &["domains:add", "www.example.test"]).await;
+    assert_contains(&added, "URL: http://www.example.test:");
+    // The control plane nudges the agent, so the route follows the change at once.
+    let custom = |platform: &Platform| {
+        let (client, router) = (platform.http_client(), platform.router.clone());
+        async move { platform::get_through(&client, &router, "www.example.test", "/").await }
+    };
+    let deadline = Deadline::after("the custom domain to be served", Duration::from_secs(5));
+    while custom(&platform).await != Ok((200, page.clone())) {
+        deadline.tick().await;
+    }
+    assert_contains(&platform.cli_ok(&app, &["domains"]).await, "www.example.test");
+
+    // Taken on the whole platform: another app cannot claim it.
+    let other = platform.create_app("acme", "other").await;
+    let refused = platform.cli(&other, &["domains:add", "www.example.test"]).await;
+    assert_eq!(refused.status.code(), Some(5), "a conflict exits 5");
+    assert_contains(&String::from_utf8_lossy(&refused.stderr), "HOSTNAME_TAKEN");
+
+    platform.cli_ok(&app, &["domains:remove", "www.example.test"]).await;
+    let deadline = Deadline::after("the custom domain to be dropped", Duration::from_secs(5));
+    while custom(&platform).await.map(|(status, _)| status) != Ok(404) {
+        deadline.tick().await;
+    }
+    platform.assert_serves(&app, &page).await;
+}
+
 // ---- zero downtime, rollback ------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod config;
 mod deployments;
+mod domains;
 mod environments;
 pub(crate) mod git;
 mod logs;
@@ -41,6 +42,7 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .merge(releases::routes())
         .merge(logs::routes())
         .merge(processes::routes())
+        .merge(domains::routes())
 }
 
 /// Liveness and database readiness, for `slipway up` and load balancers.

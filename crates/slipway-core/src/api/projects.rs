@@ -89,3 +89,10 @@ impl RuntimeTarget {
 pub struct CreateEnvironmentRequest {
     pub name: String,
 }
+
+/// `POST …/environments/{env}/domains`: route a custom domain here.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddDomainRequest {
+    pub hostname: String,
+}

@@ -6,6 +6,7 @@ mod auth;
 mod config;
 mod deploy;
 mod detect;
+mod domains;
 mod hook;
 mod members;
 pub mod platform;
@@ -35,6 +36,14 @@ pub enum Command {
     Releases(deploy::ReleasesArgs),
     /// Re-activate an earlier release (default: the one before the active one).
     Rollback(deploy::RollbackArgs),
+    /// List an app's hostnames, generated first.
+    Domains(domains::ListArgs),
+    /// Route a custom domain to an app.
+    #[command(name = "domains:add")]
+    DomainsAdd(domains::DomainArgs),
+    /// Stop routing a custom domain to an app.
+    #[command(name = "domains:remove")]
+    DomainsRemove(domains::DomainArgs),
     /// List an app's running instances with their restart counts.
     Ps(deploy::PsArgs),
     /// Set instances per process type: web=2 worker=1.
@@ -137,6 +146,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Releases(args) => deploy::releases(&client, args).await,
         Command::Rollback(args) => deploy::rollback(&client, args).await,
         Command::Ps(args) => deploy::ps(&client, args).await,
+        Command::Domains(args) => domains::list(&client, args).await,
+        Command::DomainsAdd(args) => domains::add(&client, args).await,
+        Command::DomainsRemove(args) => domains::remove(&client, args).await,
         Command::PsScale(args) => deploy::scale(&client, args).await,
         Command::Login(args) => auth::login(client, args).await,
         Command::Logout => auth::logout(client).await,

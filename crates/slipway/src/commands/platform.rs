@@ -96,6 +96,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
     }
     let table = RouteTable::default();
     let config = AgentConfig {
+        nudge_socket: Some(layout.agent_socket()),
         public_urls: resolved.public_urls.clone(),
         slipway_bin_dir: std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)),
         health_timeout: Duration::from_secs(

@@ -414,6 +414,10 @@ impl Platform {
         get_through(&self.http, &self.router, &app.host(), path).await
     }
 
+    pub fn http_client(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
     /// Asserts one request answers 200 with `body`.
     pub async fn assert_serves(&self, app: &App, body: &str) {
         let got = self.get(app, "/").await;

@@ -1,0 +1,78 @@
+//! `GET|POST …/environments/{env}/domains`, `DELETE …/domains/{hostname}`:
+//! custom domains of an environment, unique on the whole platform.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use slipway_core::api::{AddDomainRequest, Environment, ErrorEnvelope};
+use slipway_core::hostname::CustomDomain;
+use slipway_core::role::Permission;
+use slipway_core::ErrorCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_domains, add_domain)).routes(routes!(remove_domain))
+}
+
+/// Every hostname of the environment, generated first.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/domains", tag = "domains",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)),
+    responses((status = 200, body = Vec<String>), (status = "4XX", body = ErrorEnvelope)))]
+async fn list_domains(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let access = app.access(&caller, &ws, Permission::Read, "see domains").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let project = app.store.project(&access.workspace, project.as_str()).await?;
+    let environment = project
+        .environments
+        .into_iter()
+        .find(|e| e.name == env)
+        .ok_or_else(|| ApiError::new(ErrorCode::EnvironmentNotFound, format!("no environment `{env}`")))?;
+    Ok(Json(environment.hostnames))
+}
+
+/// Routes a custom domain to the environment; the first custom domain becomes its primary URL.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/domains", tag = "domains",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)), request_body = AddDomainRequest,
+    responses((status = 201, body = Environment), (status = "4XX", body = ErrorEnvelope)))]
+async fn add_domain(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<AddDomainRequest>,
+) -> Result<(StatusCode, Json<Environment>), ApiError> {
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "add domains").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let domain = CustomDomain::parse(&body.hostname, &app.config.platform_domain)?;
+    let environment =
+        app.store.add_domain(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), &domain).await?;
+    Ok((StatusCode::CREATED, Json(environment)))
+}
+
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/domains/{hostname}",
+    tag = "domains",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path), ("hostname" = String, Path)),
+    responses((status = 200, body = Environment), (status = "4XX", body = ErrorEnvelope)))]
+async fn remove_domain(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env, hostname)): ApiPath<(String, String, String, String)>,
+) -> Result<Json<Environment>, ApiError> {
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "remove domains").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let hostname = hostname.to_ascii_lowercase();
+    Ok(Json(
+        app.store.remove_domain(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), &hostname).await?,
+    ))
+}
