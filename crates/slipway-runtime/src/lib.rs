@@ -113,11 +113,10 @@ impl Agent {
             if tick % REPORT_EVERY == 0 {
                 self.report().await;
             }
-            let mut byte = [0u8; 16];
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(self.inner.config.poll) => {}
-                Ok(_) = async { match &nudges { Some(socket) => socket.recv(&mut byte).await, None => std::future::pending().await } } => {}
+                _ = next_nudge(nudges.as_ref()) => {}
             }
         }
         let generations: Vec<Generation> = {
@@ -266,6 +265,17 @@ fn bind_nudge_socket(path: &std::path::Path) -> Option<tokio::net::UnixDatagram>
             tracing::warn!(path = %path.display(), %err, "no nudge socket; changes wait for the next poll");
             None
         }
+    }
+}
+
+/// Resolves when a nudge arrives (never, without a socket).
+async fn next_nudge(socket: Option<&tokio::net::UnixDatagram>) {
+    let mut buffer = [0u8; 16];
+    match socket {
+        Some(socket) => {
+            let _ = socket.recv(&mut buffer).await;
+        }
+        None => std::future::pending().await,
     }
 }
 
