@@ -86,6 +86,7 @@ pub fn app(store: Store, config: ApiConfig) -> Router {
         .merge(openapi::serve(openapi))
         .merge(routes::git::routes())
         .route("/healthz", axum::routing::get(routes::health))
+        .route("/metrics", axum::routing::get(routes::metrics::metrics))
         .fallback(|| async { ApiError::new(slipway_core::ErrorCode::NotFound, "no such route; see /v1/openapi.json") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))

@@ -55,6 +55,12 @@ impl DataLayout {
         self.root.join("run").join("agent.sock")
     }
 
+    /// The router's metrics in Prometheus text, rewritten by the agent every
+    /// few seconds and served by the control plane's `/metrics`.
+    pub fn router_metrics(&self) -> PathBuf {
+        self.root.join("run").join("router.prom")
+    }
+
     /// Process groups of app instances the agent started, for clean-up after a crash.
     pub fn agent_instances(&self) -> PathBuf {
         self.root.join("run").join("instances")

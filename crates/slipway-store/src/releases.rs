@@ -261,6 +261,16 @@ impl Store {
         Ok(failed)
     }
 
+    /// Deployments on the whole platform by status, for `/metrics`.
+    pub async fn deployment_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut tx = self.read(Scope::Platform).await?;
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM deployments GROUP BY status ORDER BY status")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(|row| Ok((row.try_get("status")?, row.try_get("n")?))).collect()
+    }
+
     /// A deployment with the names the pipeline needs.
     pub async fn deployment_context(
         &self,

@@ -9,6 +9,7 @@ mod environments;
 pub(crate) mod git;
 mod logs;
 mod members;
+pub(crate) mod metrics;
 mod processes;
 mod projects;
 mod releases;
