@@ -14,18 +14,18 @@ async fn metrics_are_for_admins_and_combine_the_store_and_the_router(backend: Te
     let owner = app.user("owner").await;
     let ws = app.workspace(&owner, "acme").await;
     app.project(&owner, "acme", "shop").await;
-    let workspace = slipway_core::ids::WorkspaceId::parse(ws["id"].as_str().unwrap()).unwrap();
-    app.store.create_deployment(&Actor::system("test"), &workspace, "shop", "production", None).await.unwrap();
+    let workspace = slipway_core::ids::WorkspaceId::parse(ws["id"].as_str().expect("test setup")).expect("test setup");
+    app.store.create_deployment(&Actor::system("test"), &workspace, "shop", "production", None).await.expect("test setup");
     let router = "slipway_router_requests_total{host=\"shop-acme.localhost\",class=\"2xx\"} 7\n";
     let path = app.layout().router_metrics();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, router).unwrap();
+    std::fs::create_dir_all(path.parent().expect("test setup")).expect("test setup");
+    std::fs::write(&path, router).expect("test setup");
 
     // Text, not JSON, so read it without the harness's JSON checks.
-    let reply = app.request(Method::GET, "/metrics", &app.admin).send().await.unwrap();
+    let reply = app.request(Method::GET, "/metrics", &app.admin).send().await.expect("test setup");
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.headers()["content-type"], "text/plain; version=0.0.4");
-    let text = reply.text().await.unwrap();
+    let text = reply.text().await.expect("test setup");
     assert!(text.contains("slipway_deployments{status=\"QUEUED\"} 1"), "{text}");
     assert!(text.contains(router), "{text}");
 
