@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -23,7 +22,8 @@ const MAX_IDLE_PER_BACKEND: usize = 256;
 /// instead of racing the app's close with a new request.
 const MAX_POOLED_IDLE: Duration = Duration::from_secs(4);
 
-pub(crate) type Sender = SendRequest<Incoming>;
+/// The request body is the client's, cut off at the configured size limit (see `limits.rs`).
+pub(crate) type Sender = SendRequest<crate::limits::RequestBody>;
 
 #[derive(Debug)]
 pub(crate) struct Backend {

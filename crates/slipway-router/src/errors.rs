@@ -22,6 +22,12 @@ pub(crate) enum ProxyError {
     /// Neither a Host header nor an authority in the request line, or one that is not text.
     #[error("the request names no usable host")]
     BadHost,
+    /// The request head is larger than the configured limit.
+    #[error("the request head is larger than {limit} bytes")]
+    HeadersTooLarge { limit: usize },
+    /// The request body is (or declares to be) larger than the configured limit.
+    #[error("the request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
     /// No route for the host: not an app served here.
     #[error("no app is served at this host")]
     UnknownHost,
@@ -73,7 +79,10 @@ pub(crate) enum ProxyError {
 impl ProxyError {
     pub(crate) fn side(&self) -> Side {
         match self {
-            ProxyError::BadHost | ProxyError::UnknownHost => Side::Downstream,
+            ProxyError::BadHost
+            | ProxyError::UnknownHost
+            | ProxyError::HeadersTooLarge { .. }
+            | ProxyError::BodyTooLarge { .. } => Side::Downstream,
             ProxyError::NoBackends | ProxyError::TableChurn => Side::Internal,
             ProxyError::Connect { .. }
             | ProxyError::ConnectTimeout { .. }
@@ -109,15 +118,24 @@ impl ProxyError {
             | ProxyError::HeaderTimeout { backend, .. }
             | ProxyError::Upstream { backend, .. }
             | ProxyError::UnexpectedUpgrade { backend } => Some(*backend),
-            ProxyError::BadHost | ProxyError::UnknownHost | ProxyError::NoBackends | ProxyError::TableChurn => None,
+            ProxyError::BadHost
+            | ProxyError::UnknownHost
+            | ProxyError::HeadersTooLarge { .. }
+            | ProxyError::BodyTooLarge { .. }
+            | ProxyError::NoBackends
+            | ProxyError::TableChurn => None,
         }
     }
 
     /// The status the client gets.
     pub(crate) fn status(&self) -> StatusCode {
         match self.side() {
-            Side::Downstream if matches!(self, ProxyError::UnknownHost) => StatusCode::NOT_FOUND,
-            Side::Downstream => StatusCode::BAD_REQUEST,
+            Side::Downstream => match self {
+                ProxyError::UnknownHost => StatusCode::NOT_FOUND,
+                ProxyError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            },
             Side::Upstream if self.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             Side::Upstream | Side::Internal => StatusCode::BAD_GATEWAY,
         }
@@ -144,6 +162,12 @@ mod tests {
         assert_eq!(ProxyError::UnknownHost.status(), StatusCode::NOT_FOUND);
         assert_eq!(ProxyError::BadHost.status(), StatusCode::BAD_REQUEST);
         assert_eq!(ProxyError::NoBackends.side(), Side::Internal);
+        assert_eq!(ProxyError::HeadersTooLarge { limit: 1 }.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        let big = ProxyError::BodyTooLarge { limit: 1 };
+        assert_eq!(
+            (big.side(), big.retry_safe(), big.status()),
+            (Side::Downstream, false, StatusCode::PAYLOAD_TOO_LARGE)
+        );
         assert_eq!(ProxyError::NoBackends.status(), StatusCode::BAD_GATEWAY);
     }
 }

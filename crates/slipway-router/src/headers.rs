@@ -87,7 +87,12 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// Sets X-Forwarded-For (appending the client), -Proto and -Host. Client-sent -Proto and -Host
 /// are replaced: only the router knows them. `client_ip` is the client's address, rendered once
 /// per connection.
-pub(crate) fn set_forwarded(headers: &mut HeaderMap, client_ip: &HeaderValue, original_host: Option<HeaderValue>) {
+pub(crate) fn set_forwarded(
+    headers: &mut HeaderMap,
+    client_ip: &HeaderValue,
+    original_host: Option<HeaderValue>,
+    https: bool,
+) {
     let forwarded_for = if headers.contains_key(&X_FORWARDED_FOR) {
         let mut joined = Vec::with_capacity(64);
         for value in headers.get_all(&X_FORWARDED_FOR) {
@@ -101,7 +106,7 @@ pub(crate) fn set_forwarded(headers: &mut HeaderMap, client_ip: &HeaderValue, or
         client_ip.clone()
     };
     headers.insert(X_FORWARDED_FOR.clone(), forwarded_for);
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(if https { "https" } else { "http" }));
     match original_host {
         Some(host) => headers.insert(X_FORWARDED_HOST.clone(), host),
         None => headers.remove(&X_FORWARDED_HOST),

@@ -11,21 +11,43 @@
 //! and `server.rs` (accept loop and shutdown). Error handling lives in `errors.rs` (which side
 //! failed, and whether a retry is safe) and `pages.rs` (what the client sees).
 //!
+//! TLS: [`serve_tls`] serves HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with certificates picked by SNI
+//! from a [`CertStore`] the caller fills and changes while serving (`tls.rs`); [`serve_http`] is
+//! the plain listener that also answers ACME HTTP-01 challenges and per-host HTTPS redirects
+//! (`tls_edge.rs`). Certificates come from the control plane, from [`LocalCa`] for `*.localhost`
+//! development (`tls_local_ca.rs`), or from an ACME CA through [`AcmeIssuer`] (`acme.rs`).
+//!
 //! Built on hyper directly, not a framework: the hot path is one table load, one atomic
 //! round-robin step, a pooled HTTP/1.1 connection, and bodies streamed frame by frame.
 
+mod access_log;
+mod acme;
 mod backend;
 mod body;
 mod config;
 mod errors;
 mod gauge;
 mod headers;
+mod limits;
+mod metrics;
+mod observe;
 mod pages;
 mod proxy;
 mod server;
 mod table;
+mod tls;
+mod tls_edge;
+mod tls_local_ca;
 mod upgrade;
 
+pub use acme::{
+    needs_renewal, not_after, AcmeConfig, AcmeError, AcmeIssuer, Challenges, Issued, CHALLENGE_PREFIX, RENEW_BEFORE,
+};
 pub use config::RouterConfig;
-pub use server::{serve, SHUTDOWN_GRACE};
+pub use metrics::{Metrics, UNROUTED_HOST};
+/// The rustls types the TLS API takes and returns.
+pub use rustls::{pki_types::CertificateDer, sign::CertifiedKey};
+pub use server::{serve, serve_http, serve_tls, SHUTDOWN_GRACE, TLS_HANDSHAKE_TIMEOUT};
 pub use table::RouteTable;
+pub use tls::{certified_key, certified_key_from_pem, server_config, CertStore, TlsError};
+pub use tls_local_ca::{LocalCa, LOCAL_NAMES};

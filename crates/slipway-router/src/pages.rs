@@ -17,6 +17,8 @@ pub(crate) fn error_page(error: &ProxyError, host: Option<&str>) -> Response<Pro
     let message = match error {
         ProxyError::BadHost => "This request does not say which site it is for.".to_owned(),
         ProxyError::UnknownHost => format!("No app is served at {}.", Escaped(host)),
+        ProxyError::HeadersTooLarge { .. } => "The request headers are too large.".to_owned(),
+        ProxyError::BodyTooLarge { .. } => "The request body is too large.".to_owned(),
         ProxyError::HeaderTimeout { .. } => format!("{} took too long to answer.", Escaped(host)),
         ProxyError::Upstream { .. } | ProxyError::UnexpectedUpgrade { .. } => {
             format!("{} could not answer this request.", Escaped(host))

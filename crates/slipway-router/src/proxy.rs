@@ -9,20 +9,24 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use http::header::{EXPECT, HOST};
+use http::header::{CONNECTION, EXPECT, HOST};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::access_log::Entry;
 use crate::backend::{Backend, InFlight, Sender};
 use crate::body::{Lease, ProxyBody};
 use crate::config::RouterConfig;
 use crate::errors::{ProxyError, Side};
 use crate::gauge::Gauge;
 use crate::headers::{self, RequestIds, X_REQUEST_ID};
+use crate::limits::{self, RequestBody};
+use crate::observe::{ObservedBody, Record};
 use crate::pages;
 use crate::table::{Lookup, RouteTable};
 
@@ -48,19 +52,28 @@ pub(crate) struct Conn {
     pub(crate) shared: Arc<Shared>,
     /// The client's IP address, ready to go into X-Forwarded-For.
     ip: HeaderValue,
+    /// Whether the client came over TLS (X-Forwarded-Proto); set by `server.rs` via `over_tls`.
+    https: bool,
 }
 
 impl Conn {
     pub(crate) fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
         // An IP address in text form is a valid header value.
         let ip = HeaderValue::from_str(&peer.ip().to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-        Conn { shared, ip }
+        Conn { shared, ip, https: false }
+    }
+
+    /// Marks a connection accepted on the TLS listener.
+    pub(crate) fn over_tls(mut self) -> Self {
+        self.https = true;
+        self
     }
 }
 
 /// The hyper service: every request gets a response, errors become pages.
-pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Result<Response<ObservedBody>, Infallible> {
     let shared = &*conn.shared;
+    let config = &shared.config;
     let started = Instant::now();
     let (parts, body) = request.into_parts();
 
@@ -79,34 +92,54 @@ pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Resul
         .and_then(|value| value.to_str().ok())
         .map(headers::normalize_host)
         .filter(|host| !host.is_empty());
-    let log = shared.config.access_log.then(|| (parts.method.clone(), parts.uri.clone()));
 
-    let outcome = match &host {
-        Some(host) => forward(&conn, host, parts, body, original_host.clone(), &request_id).await,
-        None => Err(ProxyError::BadHost),
+    let stats = config.metrics.host(host.as_deref(), |host| matches!(shared.table.lookup(host), Lookup::Found { .. }));
+    // Nothing is built for the access log unless a subscriber will write it.
+    let log_enabled = config.access_log && tracing::enabled!(target: "slipway_router::access", tracing::Level::INFO);
+    let log = log_enabled.then(|| {
+        Box::new(Entry {
+            time: SystemTime::now(),
+            host: host.as_deref().map(str::to_owned),
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            request_id: request_id.clone(),
+            client: conn.ip.clone(),
+            backend: None,
+        })
+    });
+    let mut record = Record::open(stats, started, log);
+
+    let outcome = if limits::head_size(&parts) > config.max_header_bytes {
+        Err(ProxyError::HeadersTooLarge { limit: config.max_header_bytes })
+    } else if http_body::Body::size_hint(&body).lower() > config.max_body_bytes {
+        // A Content-Length over the limit: refused before a byte of the body is read.
+        Err(ProxyError::BodyTooLarge { limit: config.max_body_bytes })
+    } else {
+        match &host {
+            Some(host) => forward(&conn, host, parts, body, original_host.clone(), &request_id).await,
+            None => Err(ProxyError::BadHost),
+        }
     };
     let (mut response, backend) = match outcome {
         Ok((response, backend)) => (response, Some(backend)),
         Err(error) => {
             report(&error, host.as_deref(), &request_id);
-            (pages::error_page(&error, host.as_deref()), error.backend())
+            let mut page = pages::error_page(&error, host.as_deref());
+            if matches!(error, ProxyError::HeadersTooLarge { .. } | ProxyError::BodyTooLarge { .. }) {
+                // What is left of the request is not read; the connection cannot carry another.
+                page.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            (page, error.backend())
         }
     };
 
-    if let Some((method, uri)) = log {
-        tracing::info!(
-            target: "slipway_router::access",
-            method = %method,
-            host = host.as_deref().unwrap_or("-"),
-            path = uri.path(),
-            status = response.status().as_u16(),
-            duration_us = started.elapsed().as_micros() as u64,
-            request_id = request_id.to_str().unwrap_or("-"),
-            backend = backend.map(tracing::field::display),
-        );
+    if let Some(entry) = record.log_mut() {
+        entry.backend = backend;
     }
     response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
-    Ok(response)
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(parts, ObservedBody::new(body, status, record)))
 }
 
 /// The Host header, if there is exactly one: two would let the router and the app disagree on
@@ -163,7 +196,7 @@ async fn forward(
             parts.headers.insert(HOST, host.clone());
         }
     }
-    headers::set_forwarded(&mut parts.headers, &conn.ip, original_host);
+    headers::set_forwarded(&mut parts.headers, &conn.ip, original_host, conn.https);
     parts.headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     if absolute_form {
         // `GET http://host/path` becomes origin-form `GET /path` for the app.
@@ -172,7 +205,7 @@ async fn forward(
     }
     parts.version = Version::HTTP_11;
 
-    let mut request = Request::from_parts(parts, body);
+    let mut request = Request::from_parts(parts, RequestBody::new(body, shared.config.max_body_bytes));
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
 
     let Exchange { mut response, in_flight, conn: upstream_conn } = send(shared, host, request).await?;
@@ -205,11 +238,11 @@ struct Exchange {
 /// Why one backend did not answer, with the request if hyper gave it back unsent.
 struct Failed {
     error: ProxyError,
-    unsent: Option<Box<Request<Incoming>>>,
+    unsent: Option<Box<Request<RequestBody>>>,
 }
 
 impl Failed {
-    fn unsent(error: ProxyError, request: Request<Incoming>) -> Self {
+    fn unsent(error: ProxyError, request: Request<RequestBody>) -> Self {
         Failed { error, unsent: Some(Box::new(request)) }
     }
 
@@ -219,7 +252,7 @@ impl Failed {
 
     /// The request, if it may go to another connection or backend: the error says a retry is
     /// safe and we still hold every byte of the request.
-    fn retryable(self) -> Result<(ProxyError, Request<Incoming>), ProxyError> {
+    fn retryable(self) -> Result<(ProxyError, Request<RequestBody>), ProxyError> {
         match self {
             Failed { error, unsent: Some(request) } if error.retry_safe() => Ok((error, *request)),
             Failed { error, .. } => Err(error),
@@ -228,7 +261,7 @@ impl Failed {
 }
 
 /// Round robin over the host's backends, moving on only when the request was not sent.
-async fn send(shared: &Shared, host: &str, mut request: Request<Incoming>) -> Result<Exchange, ProxyError> {
+async fn send(shared: &Shared, host: &str, mut request: Request<RequestBody>) -> Result<Exchange, ProxyError> {
     let config = &shared.config;
     for _round in 0..MAX_ROUTING_ROUNDS {
         let (route, generation) = match shared.table.lookup(host) {
@@ -268,7 +301,7 @@ async fn send(shared: &Shared, host: &str, mut request: Request<Incoming>) -> Re
 /// Sends on a pooled connection of `backend` if one is alive, else on a new one.
 async fn send_to(
     backend: &Backend,
-    mut request: Request<Incoming>,
+    mut request: Request<RequestBody>,
     config: &RouterConfig,
 ) -> Result<(Response<Incoming>, Sender), Failed> {
     for _ in 0..MAX_POOLED_TRIES {
@@ -288,7 +321,7 @@ async fn send_to(
 async fn exchange(
     backend: SocketAddr,
     mut conn: Sender,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     config: &RouterConfig,
 ) -> Result<(Response<Incoming>, Sender), Failed> {
     let timeout = config.upstream_header_timeout;
@@ -297,7 +330,15 @@ async fn exchange(
         Ok(Ok(response)) => Ok((response, conn)),
         Ok(Err(mut error)) => match error.take_message() {
             Some(request) => Err(Failed::unsent(ProxyError::NotSent { backend, source: error.into_error() }, request)),
-            None => Err(Failed::sent(ProxyError::Upstream { backend, source: error.into_error() })),
+            None => {
+                let source = error.into_error();
+                if limits::is_body_too_large(&source) {
+                    let limit = config.max_body_bytes;
+                    Err(Failed::sent(ProxyError::BodyTooLarge { limit }))
+                } else {
+                    Err(Failed::sent(ProxyError::Upstream { backend, source }))
+                }
+            }
         },
         Err(_elapsed) => Err(Failed::sent(ProxyError::HeaderTimeout { backend, timeout })),
     }

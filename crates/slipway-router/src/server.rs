@@ -1,36 +1,51 @@
-//! The accept loop and the shutdown contract.
+//! The accept loops (plain HTTP and TLS) and the shutdown contract.
 //!
 //! Shutdown: when the `shutdown` future resolves, the listener is closed at once; each client
 //! connection finishes the request it is on and closes (no further keep-alive requests), and
 //! upgraded connections go on. `serve` returns when all of those are done, or when
 //! [`SHUTDOWN_GRACE`] has passed, at which point what is left is closed. A second signal that
 //! must force exit is the caller's to handle (drop the `serve` future).
+//!
+//! A plain listener ([`serve`], [`serve_http`]) speaks HTTP/1.1 and answers ACME HTTP-01
+//! challenges and per-host HTTPS redirects itself (`tls_edge.rs`); a TLS listener
+//! ([`serve_tls`]) picks the certificate by SNI and speaks HTTP/2 or HTTP/1.1 as ALPN agreed.
 
+use std::fmt::Display;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::Either;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
+use crate::acme::Challenges;
 use crate::config::RouterConfig;
 use crate::gauge::{raised, Entered, Gauge};
 use crate::headers::RequestIds;
 use crate::proxy::{self, Conn, Shared};
 use crate::table::RouteTable;
+use crate::tls::CertStore;
 
 /// How long shutdown waits for in-flight requests and upgraded connections before closing them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a client may take to complete the TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pause after an accept error that is about resources (out of file descriptors, memory), so
 /// the loop does not spin while they are short.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests (and
-/// upgraded connections, up to [`SHUTDOWN_GRACE`]) finish.
+/// Serves plain HTTP until `shutdown` resolves, then stops accepting and lets in-flight
+/// requests (and upgraded connections, up to [`SHUTDOWN_GRACE`]) finish.
+///
+/// The same as [`serve_http`] with no certificates (so no HTTPS redirects) and no ACME challenges.
 ///
 /// # Errors
 ///
@@ -42,15 +57,75 @@ pub async fn serve(
     config: RouterConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_http(listener, table, config, CertStore::default(), Challenges::default(), shutdown).await
+}
+
+/// Serves plain HTTP like [`serve`], and also answers, before routing:
+/// `GET /.well-known/acme-challenge/<token>` for tokens pending in `challenges`, and any request
+/// for a host that `certs` marks HTTPS-only with a 308 to the same path on `https://`.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub async fn serve_http(
+    listener: TcpListener,
+    table: RouteTable,
+    config: RouterConfig,
+    certs: CertStore,
+    challenges: Challenges,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run(listener, table, config, Mode::Plain(Arc::new(crate::tls_edge::Edge { certs, challenges })), shutdown).await
+}
+
+/// Serves HTTPS: the certificate for each connection comes from `certs` by SNI (read at every
+/// handshake, so inserted or replaced certificates apply to the next connection), HTTP/2 or
+/// HTTP/1.1 as ALPN agreed, and apps see `X-Forwarded-Proto: https`. A handshake for a name
+/// with no certificate (or without SNI) fails with a TLS alert; other connections go on.
+///
+/// Shutdown as [`serve`].
+///
+/// # Errors
+///
+/// As [`serve`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    table: RouteTable,
+    config: RouterConfig,
+    certs: CertStore,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(crate::tls::server_config(certs));
+    run(listener, table, config, Mode::Tls(acceptor), shutdown).await
+}
+
+enum Mode {
+    Plain(Arc<crate::tls_edge::Edge>),
+    Tls(TlsAcceptor),
+}
+
+/// What each connection task needs from the loop.
+struct Stops {
+    stop: watch::Receiver<bool>,
+    kill: watch::Receiver<bool>,
+}
+
+async fn run(
+    listener: TcpListener,
+    table: RouteTable,
+    config: RouterConfig,
+    mode: Mode,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (kill_tx, kill_rx) = watch::channel(false);
     let connections = Arc::new(Gauge::default());
 
-    let mut http = hyper::server::conn::http1::Builder::new();
-    // The header-read timer starts when a connection waits for the next request head, so it is
-    // the keep-alive idle timeout as well as the guard against slow headers.
-    http.timer(TokioTimer::new()).header_read_timeout(config.idle_timeout).keep_alive(true);
-    let http = Arc::new(http);
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    // Timeouts and size limits on clients live in `limits.rs`.
+    crate::limits::configure_http1(&mut http1, &config);
+    let http1 = Arc::new(http1);
+    let auto = Arc::new(auto_builder(&config));
 
     let shared = Arc::new(Shared {
         table,
@@ -79,28 +154,39 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let open = Entered::new(&connections);
-        let conn = Arc::new(Conn::new(shared.clone(), peer));
-        let http = http.clone();
-        let (mut stop, mut kill) = (stop_rx.clone(), kill_rx.clone());
-        tokio::spawn(async move {
-            let _open = open;
-            let service = service_fn(move |request| proxy::handle(conn.clone(), request));
-            let connection = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = raised(&mut stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    tokio::select! {
-                        result = connection.as_mut() => result,
-                        () = raised(&mut kill) => Ok(()),
-                    }
-                }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "client connection ended with an error");
+        let stops = Stops { stop: stop_rx.clone(), kill: kill_rx.clone() };
+        match &mode {
+            Mode::Plain(edge) => {
+                let conn = Arc::new(Conn::new(shared.clone(), peer));
+                let (http1, edge) = (http1.clone(), edge.clone());
+                tokio::spawn(async move {
+                    let _open = open;
+                    let service = service_fn(move |request| {
+                        let answer = edge.answer(&request);
+                        let conn = conn.clone();
+                        async move {
+                            match answer {
+                                Some(response) => Ok(response.map(Either::Right)),
+                                None => proxy::handle(conn, request).await.map(|response| response.map(Either::Left)),
+                            }
+                        }
+                    });
+                    let connection = http1.serve_connection(TokioIo::new(stream), service).with_upgrades();
+                    drive(connection, stops, peer).await;
+                });
             }
-        });
+            Mode::Tls(acceptor) => {
+                let conn = Arc::new(Conn::new(shared.clone(), peer).over_tls());
+                let (auto, acceptor) = (auto.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let _open = open;
+                    let Some(tls) = handshake(&acceptor, stream, stops.stop.clone(), peer).await else { return };
+                    let service = service_fn(move |request| proxy::handle(conn.clone(), request));
+                    let connection = auto.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                    drive(connection, stops, peer).await;
+                });
+            }
+        }
     };
 
     drop(listener);
@@ -117,6 +203,105 @@ pub async fn serve(
     }
     let _ = kill_tx.send(true);
     result
+}
+
+/// HTTP/1.1 and HTTP/2 (by ALPN) for TLS connections, with the plain listener's timeouts.
+fn auto_builder(config: &RouterConfig) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let head_timeout = config.header_read_timeout.min(config.idle_timeout);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout)
+        .keep_alive(true)
+        .max_buf_size(config.max_header_bytes.saturating_mul(2).max(16 * 1024) + 8192);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256)
+        .keep_alive_interval(config.idle_timeout / 3)
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+/// The TLS handshake, bounded by [`TLS_HANDSHAKE_TIMEOUT`] and abandoned at shutdown.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    mut stop: watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    tokio::select! {
+        result = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => match result {
+            Ok(Ok(tls)) => Some(tls),
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "TLS handshake failed");
+                None
+            }
+            Err(_elapsed) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                None
+            }
+        },
+        () = raised(&mut stop) => None,
+    }
+}
+
+/// A client connection that can be asked to finish its current request and close.
+trait Graceful: Future {
+    fn graceful(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Graceful for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B, E> Graceful for hyper_util::server::conn::auto::UpgradeableConnection<'_, I, S, E>
+where
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs a connection to its end; at shutdown asks it to finish, and at the end of the grace
+/// period drops it.
+async fn drive<C, E>(connection: C, mut stops: Stops, peer: std::net::SocketAddr)
+where
+    C: Graceful<Output = Result<(), E>>,
+    E: Display,
+{
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = raised(&mut stops.stop) => {
+            connection.as_mut().graceful();
+            tokio::select! {
+                result = connection.as_mut() => result,
+                () = raised(&mut stops.kill) => Ok(()),
+            }
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "client connection ended with an error");
+    }
 }
 
 /// Accept errors that concern only the connection being accepted (it was reset before we got

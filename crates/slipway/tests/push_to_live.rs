@@ -161,9 +161,27 @@ async fn flask_with_dependencies_from_pypi() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn static_site() {
+async fn static_site_and_its_requests_in_the_platform_metrics() {
     let (platform, app, source, _token) = platform_with("static", &[], "static").await;
     platform.assert_serves(&app, &source.read("public/index.html")).await;
+
+    // The agent publishes the router's per-app figures; /metrics serves them.
+    let counted = format!("slipway_router_requests_total{{host=\"{}\",class=\"2xx\"}}", app.host());
+    let deadline = Deadline::after("the router's metrics to reach /metrics", Duration::from_secs(10));
+    loop {
+        let response = platform
+            .http_client()
+            .get(format!("{}/metrics", platform.api_url))
+            .bearer_auth(&platform.admin_token)
+            .send()
+            .await
+            .expect("calling /metrics");
+        let text = response.text().await.unwrap_or_default();
+        if text.contains(&counted) && text.contains("slipway_deployments{status=\"DEPLOYED\"} 1") {
+            break;
+        }
+        deadline.tick().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,7 +15,10 @@ async fn metrics_are_for_admins_and_combine_the_store_and_the_router(backend: Te
     let ws = app.workspace(&owner, "acme").await;
     app.project(&owner, "acme", "shop").await;
     let workspace = slipway_core::ids::WorkspaceId::parse(ws["id"].as_str().expect("test setup")).expect("test setup");
-    app.store.create_deployment(&Actor::system("test"), &workspace, "shop", "production", None).await.expect("test setup");
+    app.store
+        .create_deployment(&Actor::system("test"), &workspace, "shop", "production", None)
+        .await
+        .expect("test setup");
     let router = "slipway_router_requests_total{host=\"shop-acme.localhost\",class=\"2xx\"} 7\n";
     let path = app.layout().router_metrics();
     std::fs::create_dir_all(path.parent().expect("test setup")).expect("test setup");

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use nix::fcntl::{Flock, FlockArg};
 use slipway_core::layout::DataLayout;
-use slipway_router::{RouteTable, RouterConfig};
+use slipway_router::{Metrics, RouteTable, RouterConfig};
 use slipway_runtime::{Agent, AgentConfig};
 use slipway_store::Store;
 
@@ -104,18 +104,34 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         ),
         ..AgentConfig::default()
     };
-    let agent = Agent::new(store.clone(), layout, table.clone(), config);
+    let agent = Agent::new(store.clone(), layout.clone(), table.clone(), config);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let router = tokio::spawn(slipway_router::serve(listener, table, RouterConfig::default(), async move {
+    let metrics = Metrics::default();
+    let publisher = tokio::spawn(publish_metrics(metrics.clone(), layout.router_metrics()));
+    let router_config = RouterConfig { metrics, ..RouterConfig::default() };
+    let router = tokio::spawn(slipway_router::serve(listener, table, router_config, async move {
         let mut stopped = stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));
     agent.run(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = router.await;
+    publisher.abort();
     store.close().await;
     println!("Slipway agent stopped");
     Ok(())
+}
+
+/// Rewrites the router's metrics file every few seconds (write, then rename,
+/// so the control plane never reads half a file).
+async fn publish_metrics(metrics: Metrics, path: PathBuf) {
+    let temp = path.with_extension("prom.tmp");
+    loop {
+        if tokio::fs::write(&temp, metrics.render()).await.is_ok() {
+            let _ = tokio::fs::rename(&temp, &path).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
