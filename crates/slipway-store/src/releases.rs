@@ -306,19 +306,7 @@ impl Store {
         id: &DeploymentId,
         plan: &BuildPlan,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let changed = sqlx::query("UPDATE deployments SET plan = $1 WHERE id = $2 AND workspace_id = $3")
-            .bind(stored(serde_json::to_string(plan))?)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if changed == 0 {
-            return Err(deployment_not_found(id));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.set_deployment_field(workspace, id, "plan", stored(serde_json::to_string(plan))?).await
     }
 
     /// Sets the commit a deployment builds, once the pipeline resolved it.
@@ -328,9 +316,20 @@ impl Store {
         id: &DeploymentId,
         commit: &CommitSha,
     ) -> Result<(), StoreError> {
+        self.set_deployment_field(workspace, id, "commit_sha", commit.to_string()).await
+    }
+
+    /// Sets one column (a constant of this module, never input) of a deployment of `workspace`.
+    async fn set_deployment_field(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        column: &'static str,
+        value: String,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let changed = sqlx::query("UPDATE deployments SET commit_sha = $1 WHERE id = $2 AND workspace_id = $3")
-            .bind(commit.as_str())
+        let changed = sqlx::query(&format!("UPDATE deployments SET {column} = $1 WHERE id = $2 AND workspace_id = $3"))
+            .bind(value)
             .bind(id.as_str())
             .bind(workspace.as_str())
             .execute(&mut *tx)
