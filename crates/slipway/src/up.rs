@@ -27,6 +27,9 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         }
         None => {}
     }
+    if let Some(addr) = settings.https_addr.filter(|addr| addr.port() == 0) {
+        settings.https_addr = Some(std::net::TcpListener::bind(addr)?.local_addr()?);
+    }
     let resolved = settings.resolve()?;
     if settings.check {
         println!("{resolved:#?}");

@@ -251,6 +251,36 @@ async fn a_custom_domain_added_to_a_running_app_is_served_and_removed_again() {
     platform.assert_serves(&app, &page).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_https_port_apps_are_served_over_tls_from_the_local_ca() {
+    let (platform, app, source, _token) =
+        platform_with("https", &[("SLIPWAY_HTTPS_ADDR", "127.0.0.1:0")], "static").await;
+    let project = platform
+        .api(reqwest::Method::GET, &format!("/v1/workspaces/{}/projects/{}", app.workspace, app.name), None)
+        .await;
+    let url = project["url"].as_str().expect("the project has a URL").to_owned();
+    assert!(url.starts_with(&format!("https://{}:", app.host())), "{url}");
+    let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the URL names the TLS port");
+
+    let ca = std::fs::read(platform.data_dir.join("tls").join("ca.pem")).expect("the agent wrote its local CA");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("the CA is PEM"))
+        .resolve(&app.host(), std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .build()
+        .expect("a TLS client");
+    let page = source.read("public/index.html");
+    let deadline = Deadline::after("the app to answer over TLS", Duration::from_secs(10));
+    loop {
+        if let Ok(response) = client.get(&url).send().await {
+            if response.status() == 200 {
+                assert_eq!(response.text().await.expect("a body"), page);
+                break;
+            }
+        }
+        deadline.tick().await;
+    }
+}
+
 // ---- zero downtime, rollback ------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use nix::fcntl::{Flock, FlockArg};
 use slipway_core::layout::DataLayout;
-use slipway_router::{Metrics, RouteTable, RouterConfig};
+use slipway_router::{CertStore, LocalCa, Metrics, RouteTable, RouterConfig};
 use slipway_runtime::{Agent, AgentConfig};
 use slipway_store::Store;
 
@@ -86,6 +86,14 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         .await
         .with_context(|| format!("while binding the edge router to {}", settings.http_addr))?;
     let _lock = AgentLock::acquire(&layout, listener.local_addr()?)?;
+    let https = match settings.https_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("while binding the edge router's TLS listener to {addr}"))?,
+        ),
+        None => None,
+    };
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
         .await
         .context("while opening the store")?
@@ -109,17 +117,65 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
     let metrics = Metrics::default();
     let publisher = tokio::spawn(publish_metrics(metrics.clone(), layout.router_metrics()));
     let router_config = RouterConfig { metrics, ..RouterConfig::default() };
-    let router = tokio::spawn(slipway_router::serve(listener, table, router_config, async move {
-        let mut stopped = stopped;
-        let _ = stopped.wait_for(|stop| *stop).await;
-    }));
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let tls = match https {
+        Some(listener) => {
+            // Development TLS: a local CA signs a certificate per *.localhost app.
+            let ca = LocalCa::load_or_create(&layout.root().join("tls")).context("while preparing the local CA")?;
+            let certs = CertStore::default();
+            ca.install(&certs);
+            println!(
+                "Slipway agent: TLS on https://{} (local CA: {})",
+                listener.local_addr()?,
+                ca.ca_cert_path().display()
+            );
+            let issuer = tokio::spawn(local_certificates(store.clone(), ca, certs.clone()));
+            let server = tokio::spawn(slipway_router::serve_tls(
+                listener,
+                table.clone(),
+                router_config.clone(),
+                certs,
+                until_stopped(),
+            ));
+            Some((issuer, server))
+        }
+        None => None,
+    };
+    let router = tokio::spawn(slipway_router::serve(listener, table, router_config, until_stopped()));
     agent.run(shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = router.await;
+    if let Some((issuer, server)) = tls {
+        issuer.abort();
+        let _ = server.await;
+    }
     publisher.abort();
     store.close().await;
     println!("Slipway agent stopped");
     Ok(())
+}
+
+/// Gives every `*.localhost` hostname an exact certificate from the local
+/// CA (TLS clients refuse a `*.localhost` wildcard), as apps appear.
+async fn local_certificates(store: Store, ca: LocalCa, certs: CertStore) {
+    loop {
+        if let Ok(desired) = store.desired_state().await {
+            let known = certs.hosts();
+            for host in desired.iter().flat_map(|env| &env.hostnames) {
+                if host.ends_with(".localhost") && !known.contains(host) {
+                    if let Err(err) = ca.install_host(&certs, host) {
+                        tracing::warn!(host, %err, "signing a local certificate failed");
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Rewrites the router's metrics file every few seconds (write, then rename,
