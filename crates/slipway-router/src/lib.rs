@@ -17,6 +17,11 @@
 //! (`tls_edge.rs`). Certificates come from the control plane, from [`LocalCa`] for `*.localhost`
 //! development (`tls_local_ca.rs`), or from an ACME CA through [`AcmeIssuer`] (`acme.rs`).
 //!
+//! Limits and observability: `limits.rs` (header and body size → 431/413, header-read timeout
+//! against slow clients), `metrics.rs` + `observe.rs` ([`Metrics`]: per-host counts by status
+//! class, latency histograms, in-flight gauges, rendered as Prometheus text) and
+//! `access_log.rs` (one JSON line per request on the `slipway_router::access` target).
+//!
 //! Built on hyper directly, not a framework: the hot path is one table load, one atomic
 //! round-robin step, a pooled HTTP/1.1 connection, and bodies streamed frame by frame.
 
