@@ -100,6 +100,37 @@ pub(crate) async fn insert_deployment(
     Ok(id)
 }
 
+/// Moves a deployment along the status machine inside `tx`: the move must
+/// exist from `from`, and the row must still be at `from` (compare-and-set,
+/// so of two racing writers only one wins). `reason` is kept on failure.
+pub(crate) async fn advance(
+    tx: &mut Tx,
+    id: &DeploymentId,
+    from: DeploymentStatus,
+    transition: Transition,
+    reason: Option<&str>,
+) -> Result<DeploymentStatus, StoreError> {
+    let to = from
+        .apply(transition)
+        .map_err(|err| StoreError::conflict(ErrorCode::DeploymentStateConflict, err.to_string()))?;
+    let changed = sqlx::query(
+        "UPDATE deployments SET status = $1, failure_reason = COALESCE($2, failure_reason), updated_at = $3
+         WHERE id = $4 AND status = $5",
+    )
+    .bind(to.as_str())
+    .bind(reason)
+    .bind(Timestamp::now().as_millis())
+    .bind(id.as_str())
+    .bind(from.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::conflict(ErrorCode::DeploymentStateConflict, "the deployment changed meanwhile"));
+    }
+    Ok(to)
+}
+
 impl Store {
     /// Queues a deployment, taking the project's next build number.
     pub async fn create_deployment(
@@ -143,25 +174,7 @@ impl Store {
         .await?
         .ok_or_else(|| deployment_not_found(id))?;
         let current = deployment_from(&row)?;
-        let next = current
-            .status
-            .apply(transition)
-            .map_err(|err| StoreError::conflict(ErrorCode::DeploymentStateConflict, err.to_string()))?;
-        let changed = sqlx::query(
-            "UPDATE deployments SET status = $1, failure_reason = COALESCE($2, failure_reason), updated_at = $3
-             WHERE id = $4 AND status = $5",
-        )
-        .bind(next.as_str())
-        .bind(reason)
-        .bind(Timestamp::now().as_millis())
-        .bind(id.as_str())
-        .bind(current.status.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::conflict(ErrorCode::DeploymentStateConflict, "the deployment changed meanwhile"));
-        }
+        let next = advance(&mut tx, id, current.status, transition, reason).await?;
         let target = format!(
             "project/{}/{}#{}",
             row.try_get::<String, _>("project_slug")?,

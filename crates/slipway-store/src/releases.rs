@@ -20,7 +20,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{self, Actor};
-use crate::deployments::{deployment_from, deployment_not_found, insert_deployment, NewDeployment};
+use crate::deployments::{advance, deployment_from, deployment_not_found, insert_deployment, NewDeployment};
 use crate::error::stored;
 use crate::jobs::{insert_job, NewJob};
 use crate::page::{Order, PageRequest, Paged};
@@ -129,30 +129,6 @@ fn release_from(row: &AnyRow, active: Option<&str>) -> Result<Release, StoreErro
         config,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })
-}
-
-/// Moves a deployment along the status machine inside `tx` (compare-and-set).
-async fn advance(
-    tx: &mut Tx,
-    id: &DeploymentId,
-    from: DeploymentStatus,
-    transition: Transition,
-) -> Result<(), StoreError> {
-    let to = from
-        .apply(transition)
-        .map_err(|err| StoreError::conflict(ErrorCode::DeploymentStateConflict, err.to_string()))?;
-    let changed = sqlx::query("UPDATE deployments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-        .bind(to.as_str())
-        .bind(Timestamp::now().as_millis())
-        .bind(id.as_str())
-        .bind(from.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::conflict(ErrorCode::DeploymentStateConflict, "the deployment changed meanwhile"));
-    }
-    Ok(())
 }
 
 impl Store {
@@ -361,7 +337,7 @@ impl Store {
             .await?
             .ok_or_else(|| deployment_not_found(deployment))?;
         let current = deployment_from(&row)?;
-        advance(&mut tx, deployment, current.status, Transition::StartDeploy).await?;
+        advance(&mut tx, deployment, current.status, Transition::StartDeploy, None).await?;
         let id = self.insert_release(&mut tx, workspace, &row, &current, new).await?;
         audit::record(&mut tx, Some(workspace), actor, "release.create", &format!("release/{}", current.number))
             .await?;
@@ -495,8 +471,8 @@ impl Store {
         let new =
             NewDeployment { workspace, project, environment, project_id: &project_id, environment_id: &environment_id };
         let id = insert_deployment(&mut tx, actor, &new, commit.as_ref(), DeploymentKind::Rollback).await?;
-        advance(&mut tx, &id, DeploymentStatus::Queued, Transition::StartBuild).await?;
-        advance(&mut tx, &id, DeploymentStatus::Building, Transition::StartDeploy).await?;
+        advance(&mut tx, &id, DeploymentStatus::Queued, Transition::StartBuild, None).await?;
+        advance(&mut tx, &id, DeploymentStatus::Building, Transition::StartDeploy, None).await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         let deployment = deployment_from(&row)?;
         let release = NewRelease {
@@ -593,7 +569,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let id = stored(DeploymentId::parse(&deployment))?;
-        advance(&mut tx, &id, DeploymentStatus::Deploying, Transition::GoLive).await?;
+        advance(&mut tx, &id, DeploymentStatus::Deploying, Transition::GoLive, None).await?;
         sqlx::query("UPDATE environments SET active_release_id = $1 WHERE id = $2")
             .bind(release.as_str())
             .bind(environment.as_str())
