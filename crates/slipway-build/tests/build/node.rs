@@ -9,7 +9,7 @@ async fn express_builds_runs_and_rebuilds_from_the_cache() {
     let workspace = Workspace::new();
     let builder = Builder::new(2);
 
-    let first = workspace.app_from_fixture("express", "release-1");
+    let first = workspace.app_from_example("express", "release-1");
     let plan = detect(&first).expect("plan");
     assert_eq!((plan.stack.as_str(), plan.framework.as_deref()), ("node", Some("express")));
     assert_eq!(plan.install.as_deref(), Some("npm ci"));
@@ -20,7 +20,7 @@ async fn express_builds_runs_and_rebuilds_from_the_cache() {
     assert!(first.join("node_modules/express/package.json").is_file());
 
     // Same lockfile: the cache answers and npm ci does not run.
-    let second = workspace.app_from_fixture("express", "release-2");
+    let second = workspace.app_from_example("express", "release-2");
     let plan = detect(&second).expect("plan");
     let (result, log) = build(&builder, &plan, workspace.request(&second)).await;
     let app = built(result, &log);

@@ -8,7 +8,7 @@ use crate::support::{build, built, WebProcess, Workspace};
 async fn flask_builds_into_a_virtualenv_and_serves_through_gunicorn() {
     let workspace = Workspace::new();
     let builder = Builder::new(2);
-    let app_dir = workspace.app_from_fixture("flask", "release-1");
+    let app_dir = workspace.app_from_example("flask", "release-1");
     let plan = detect(&app_dir).expect("plan");
     assert_eq!((plan.stack.as_str(), plan.framework.as_deref()), ("python", Some("flask")));
     assert_eq!(plan.start.as_deref(), Some("gunicorn --bind 127.0.0.1:$PORT app:app"));
@@ -26,7 +26,7 @@ async fn flask_builds_into_a_virtualenv_and_serves_through_gunicorn() {
     drop(web);
 
     // Unchanged requirements: the virtualenv is reused as is.
-    let again = workspace.app_from_fixture("flask", "release-2");
+    let again = workspace.app_from_example("flask", "release-2");
     let (result, log) = build(&builder, &plan, workspace.request(&again)).await;
     let second = built(result, &log);
     assert!(log.iter().any(|l| l.starts_with("Reusing cached virtualenv (key ")), "{log:#?}");

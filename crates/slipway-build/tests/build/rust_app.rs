@@ -1,36 +1,14 @@
-//! A Rust app with no dependencies, written here rather than as a fixture so
-//! no stray Cargo.toml sits inside Slipway's own workspace.
+//! The sample Rust app (`examples/rust`, std only; its Cargo.toml declares
+//! its own `[workspace]` so it never joins Slipway's).
 
 use slipway_build::{detect, Builder};
 
 use crate::support::{build, built, WebProcess, Workspace};
 
-const MAIN: &str = r#"
-use std::io::{Read, Write};
-
-fn main() {
-    let port = std::env::var("PORT").expect("PORT");
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().expect("port"))).expect("bind");
-    for stream in listener.incoming() {
-        let mut stream = stream.expect("accept");
-        let mut request = [0u8; 4096];
-        let _ = stream.read(&mut request);
-        let body = "hello from rust";
-        let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-    }
-}
-"#;
-
 #[tokio::test]
 async fn rust_binary_is_built_in_the_cache_and_copied_into_the_app() {
     let workspace = Workspace::new();
-    let app_dir = workspace.app_from_files(
-        "release-1",
-        &[
-            ("Cargo.toml", "[package]\nname = \"hello-rust\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
-            ("src/main.rs", MAIN),
-        ],
-    );
+    let app_dir = workspace.app_from_example("rust", "release-1");
     let plan = detect(&app_dir).expect("plan");
     assert_eq!(plan.stack, "rust");
     let (result, log) = build(&Builder::new(1), &plan, workspace.request(&app_dir)).await;

@@ -7,7 +7,7 @@ use crate::support::{build, built, Workspace};
 #[tokio::test]
 async fn static_site_is_served_from_its_folder() {
     let workspace = Workspace::new();
-    let app_dir = workspace.app_from_fixture("static", "release-1");
+    let app_dir = workspace.app_from_example("static", "release-1");
     let plan = detect(&app_dir).expect("plan");
     assert_eq!(plan.stack, "static");
     let start = plan.start.clone().expect("start");

@@ -1,4 +1,4 @@
-//! Copies fixtures, runs builds while collecting their log, starts web processes.
+//! Copies the sample apps of `examples/`, runs builds while collecting their log, starts web processes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,9 +22,9 @@ impl Workspace {
         self.root.path().join("cache")
     }
 
-    /// A fresh copy of `tests/fixtures/<name>` named `<app>` in this workspace.
-    pub fn app_from_fixture(&self, name: &str, app: &str) -> PathBuf {
-        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    /// A fresh copy of the sample app `examples/<name>` named `<app>` in this workspace.
+    pub fn app_from_example(&self, name: &str, app: &str) -> PathBuf {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
         let to = self.root.path().join(app);
         copy_dir(&from, &to);
         to
