@@ -1,0 +1,65 @@
+//! Slipway's Kubernetes target: renders an environment into Kubernetes
+//! manifests built from typed `k8s-openapi` structs, renders the Argo CD
+//! objects that confine each workspace, and commits both to a GitOps
+//! repository with the system `git`. Nothing here talks to a cluster: Argo CD
+//! applies what is committed.
+//!
+//! # Public API
+//!
+//! * [`AppEnvironment`] + [`ClusterSettings`] → [`render_environment`] →
+//!   [`Manifests`] (one YAML file per object, deterministic bytes). Inputs are
+//!   checked first; a name Kubernetes would refuse, an image without Slipway's
+//!   immutable tag ([`ImageRef::parse`]) or a bad quantity is a [`GitopsError`].
+//! * [`argo::render_root`] and [`argo::render_workspace`] → the `bootstrap/`
+//!   files (root Application; per workspace an AppProject and an ApplicationSet
+//!   whose `project` is the literal `ws-<workspace>`).
+//! * [`RepoWriter::open`] with a [`WriterConfig`] (a persistent working clone
+//!   directory, the remote, [`ArgoSettings`]); then [`RepoWriter::deploy`]
+//!   (render + commit + push, returns the [`Commit`] SHA to record on the
+//!   deployment), [`RepoWriter::rollback`] (a new commit restoring the folder
+//!   of an earlier release's commit) and [`RepoWriter::history`].
+//!
+//! # Repository layout
+//!
+//! ```text
+//! bootstrap/application-slipway-root.yaml              applied once by hand; syncs bootstrap/workspaces/
+//! bootstrap/workspaces/<ws>/appproject-ws-<ws>.yaml    only <ws>'s namespaces, only this repo, only Namespace cluster-wide
+//! bootstrap/workspaces/<ws>/applicationset-ws-<ws>.yaml  git directory generator over apps/<ws>/*/*
+//! apps/<ws>/<project>/<environment>/<kind>-<name>.yaml one file per object, folder replaced wholesale
+//! ```
+//!
+//! # Decisions
+//!
+//! * **Namespace** per environment: `<workspace>-<project>-<environment>` (one
+//!   RFC 1123 label, so at most 63 characters), Pod Security `restricted`.
+//!   Two folders that would share a namespace (`a-b/c/x` and `a/b-c/x`) are
+//!   refused by the writer with [`GitopsError::NamespaceTaken`].
+//! * **Secrets** are never in git: secret config vars carry no value here
+//!   ([`ConfigVar::Secret`]) and become an `external-secrets.io/v1beta1`
+//!   ExternalSecret naming one key per var in a configurable ClusterSecretStore.
+//!   Plain vars go to a ConfigMap.
+//! * **YAML**: `serde_norway` (the maintained fork of the archived
+//!   `serde_yaml`), one file per object so a change is a one-file diff.
+//! * **Unchanged render** → no commit; the head SHA is returned with
+//!   `created: false`, so re-running a deployment never pushes twice.
+//! * **Concurrency**: each attempt starts from the fetched remote head and a
+//!   lost push race re-applies the change on the new head (bounded,
+//!   [`WriterConfig::max_attempts`]). One [`RepoWriter`] per working clone;
+//!   it serialises its own callers.
+
+pub mod argo;
+pub mod error;
+pub mod image;
+pub mod input;
+pub mod manifests;
+pub mod naming;
+pub mod render;
+pub mod repo;
+
+pub use argo::ArgoSettings;
+pub use error::GitopsError;
+pub use image::ImageRef;
+pub use input::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, Process, Quota, Resources};
+pub use manifests::Manifests;
+pub use render::render_environment;
+pub use repo::{AppPath, Commit, HistoryEntry, RepoWriter, WriterConfig};

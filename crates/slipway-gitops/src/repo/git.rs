@@ -1,0 +1,72 @@
+//! Runs the system `git` in the working clone. Real git, not a library: the
+//! remote may be anything git can reach (a local bare repo, HTTPS, SSH) with
+//! the credentials helpers the operator already configured.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::error::{GitopsError, Result};
+
+/// Identity of Slipway's commits; the deployment is named in the message.
+const AUTHOR_NAME: &str = "Slipway";
+const AUTHOR_EMAIL: &str = "gitops@slipway.invalid";
+
+pub(crate) struct Git {
+    workdir: PathBuf,
+}
+
+impl Git {
+    pub(crate) fn new(workdir: &Path) -> Self {
+        Self { workdir: workdir.to_owned() }
+    }
+
+    pub(crate) fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// Runs git and returns its output whatever the exit status.
+    pub(crate) fn raw(&self, args: &[&str]) -> Result<Output> {
+        let mut command = Command::new("git");
+        command
+            .current_dir(&self.workdir)
+            .args(["-c", &format!("user.name={AUTHOR_NAME}"), "-c", &format!("user.email={AUTHOR_EMAIL}")])
+            .args(["-c", "commit.gpgsign=false", "-c", "core.autocrlf=false"])
+            .args(args)
+            // Never wait for a password on a terminal nobody watches; English messages for matching.
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            // Set when we run inside a git hook; they would point git at another repository.
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE");
+        command.output().map_err(GitopsError::GitMissing)
+    }
+
+    /// Runs git and returns stdout, or a [`GitopsError::Git`] naming the command.
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String> {
+        let output = self.raw(args)?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(GitopsError::Git { args: args.join(" "), workdir: self.workdir.clone(), stderr: stderr_of(&output) })
+        }
+    }
+
+    /// Whether `git <args>` exits 0 (for questions such as "does this ref exist").
+    pub(crate) fn succeeds(&self, args: &[&str]) -> Result<bool> {
+        Ok(self.raw(args)?.status.success())
+    }
+}
+
+pub(crate) fn stderr_of(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    // Enough to act on, never a wall of text in a deployment's reason.
+    text.trim().chars().take(2000).collect()
+}
+
+/// Whether a failed push lost a race (retry after a fetch) rather than failed outright.
+pub(crate) fn is_push_race(stderr: &str) -> bool {
+    ["non-fast-forward", "fetch first", "[rejected]", "cannot lock ref", "failed to update ref", "stale info"]
+        .iter()
+        .any(|needle| stderr.contains(needle))
+}
