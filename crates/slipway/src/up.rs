@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use std::os::unix::process::CommandExt;
 
-use slipway_api::{bootstrap_admin, serve, ApiConfig, PlatformPaths};
+use slipway_api::{bootstrap_admin, ApiConfig, PlatformPaths};
 use slipway_core::layout::DataLayout;
 use slipway_deploy::{Pipeline, PipelineConfig};
 use slipway_store::Store;
@@ -77,7 +77,8 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     }));
     println!("Slipway API listening on http://{local} (store: {:?})", store.backend());
 
-    serve(listener, store.clone(), config, shutdown_signal()).await?;
+    // The web portal answers at `/` and hands `/v1`, `/git`, … to the API.
+    slipway_portal::serve(listener, slipway_api::app(store.clone(), config), shutdown_signal()).await?;
     let _ = stop.send(true);
     let _ = pipeline.await;
     store.close().await;

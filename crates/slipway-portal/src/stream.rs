@@ -1,0 +1,270 @@
+//! Same-origin Server-Sent Events for the browser. `EventSource` cannot send
+//! an Authorization header, so these routes take the session cookie, open
+//! the API's stream in-process with its token and pass the events through.
+//!
+//! Each log line is given an `id:` (its position in the stream). A browser
+//! that reconnects says where it was (`Last-Event-ID`, or `?after=` when the
+//! script reopens the stream itself) and the lines it has are skipped. The
+//! API replays a build log from its first line on every request, so the
+//! position is stable and resumption loses and repeats nothing. A runtime
+//! log is a tail (its first line moves), so a reconnect there starts with a
+//! `reset` event and the view is redrawn from the fresh tail.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use slipway_core::api::{Deployment, Page, Project};
+
+use crate::api::{env_path, seg, Api};
+use crate::extract::Session;
+use crate::Portal;
+
+/// How often the status stream asks the API for the projects' latest deployments.
+const STATUS_POLL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Deserialize)]
+pub struct ResumeQuery {
+    after: Option<String>,
+}
+
+/// The position the browser has already seen: `?after=` or `Last-Event-ID`.
+fn resume_point(headers: &HeaderMap, query: &ResumeQuery) -> u64 {
+    let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    query.after.as_deref().or(header).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+type Events = Sse<axum::response::sse::KeepAliveStream<futures::stream::BoxStream<'static, Result<Event, Infallible>>>>;
+
+fn sse(stream: impl Stream<Item = Event> + Send + 'static) -> Events {
+    Sse::new(stream.map(Ok).boxed()).keep_alive(KeepAlive::default())
+}
+
+/// A stream that says at once why there is nothing to stream, and ends.
+fn ended(reason: String) -> Events {
+    sse(futures::stream::iter([Event::default().event("end").data(reason)]))
+}
+
+/// `GET /w/{ws}/p/{project}/deployments/{number}/logs`: a build log.
+pub async fn build_log(
+    State(portal): State<Portal>,
+    session: Session,
+    Path((ws, project, number)): Path<(String, String, String)>,
+    Query(query): Query<ResumeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(number) = number.parse::<u64>() else {
+        return ended("UNAVAILABLE: no such deployment".to_owned()).into_response();
+    };
+    let path = format!("{}/deployments/{number}/logs", env_path(&ws, &project));
+    let skip = resume_point(&headers, &query);
+    forward(&portal.api, &path, &session.token, skip, false).await.into_response()
+}
+
+/// `GET /w/{ws}/p/{project}/logs`: the runtime log, followed.
+pub async fn runtime_log(
+    State(portal): State<Portal>,
+    session: Session,
+    Path((ws, project)): Path<(String, String)>,
+    Query(query): Query<ResumeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("{}/logs?follow=true&lines=200", env_path(&ws, &project));
+    let reconnect = resume_point(&headers, &query) > 0;
+    forward(&portal.api, &path, &session.token, 0, reconnect).await.into_response()
+}
+
+/// Opens the API stream at `path` and re-emits its events with positions,
+/// leaving out the first `skip` lines.
+async fn forward(api: &Api, path: &str, token: &str, skip: u64, reset: bool) -> Events {
+    let response = api.send(Method::GET, path, Some(token), None, &[("accept", "text/event-stream".to_owned())]).await;
+    if !response.status().is_success() {
+        let status = response.status();
+        let message = api_error(response).await.unwrap_or_else(|| "the log cannot be read".to_owned());
+        return ended(format!("UNAVAILABLE: {message} ({status})"));
+    }
+    let mut body = response.into_body().into_data_stream();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(512);
+    tokio::spawn(async move {
+        if reset && sender.send(Event::default().event("reset").data("")).await.is_err() {
+            return;
+        }
+        let mut parser = SseParser::default();
+        let mut position = 0u64;
+        while let Some(Ok(chunk)) = body.next().await {
+            for upstream in parser.push(&chunk) {
+                let event = match upstream.event.as_deref() {
+                    None | Some("message") => {
+                        position += 1;
+                        if position <= skip {
+                            continue;
+                        }
+                        Event::default().id(position.to_string()).data(upstream.data)
+                    }
+                    Some(name) => Event::default().event(name).data(upstream.data),
+                };
+                if sender.send(event).await.is_err() {
+                    return; // the browser went away; dropping the body ends the API's stream too
+                }
+            }
+        }
+    });
+    let mut receiver = receiver;
+    sse(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx)))
+}
+
+/// Why the API refused a stream: its error message, or a description.
+async fn api_error(response: Response) -> Option<String> {
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.ok()?;
+    let envelope: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    envelope["error"]["message"].as_str().map(str::to_owned)
+}
+
+/// One event read from an upstream SSE body.
+#[derive(Debug, PartialEq)]
+struct UpstreamEvent {
+    event: Option<String>,
+    data: String,
+}
+
+/// An incremental SSE parser: bytes in, complete events out.
+#[derive(Default)]
+struct SseParser {
+    buffer: Vec<u8>,
+}
+
+impl SseParser {
+    fn push(&mut self, chunk: &[u8]) -> Vec<UpstreamEvent> {
+        self.buffer.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        while let Some(end) = find_blank_line(&self.buffer) {
+            let block: Vec<u8> = self.buffer.drain(..end.0).collect();
+            self.buffer.drain(..end.1 - end.0);
+            let text = String::from_utf8_lossy(&block);
+            let mut event = None;
+            let mut data: Option<String> = None;
+            for line in text.split('\n') {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                let (field, value) = match line.split_once(':') {
+                    Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+                    None => (line, ""),
+                };
+                match field {
+                    "event" => event = Some(value.to_owned()),
+                    "data" => match &mut data {
+                        Some(data) => {
+                            data.push('\n');
+                            data.push_str(value);
+                        }
+                        None => data = Some(value.to_owned()),
+                    },
+                    _ => {} // comments (keep-alives), ids and retries of the API are not passed on
+                }
+            }
+            if let Some(data) = data {
+                events.push(UpstreamEvent { event, data });
+            }
+        }
+        events
+    }
+}
+
+/// The end of the first block and the end of its blank-line separator.
+fn find_blank_line(buffer: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while i + 1 < buffer.len() {
+        if buffer[i] == b'\n' && buffer[i + 1] == b'\n' {
+            return Some((i, i + 2));
+        }
+        if buffer[i] == b'\n' && buffer[i + 1] == b'\r' && buffer.get(i + 2) == Some(&b'\n') {
+            return Some((i, i + 3));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// What the status stream reports of one project.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+struct ProjectStatus {
+    status: String,
+    number: Option<u64>,
+}
+
+/// `GET /w/{ws}/status`: `status` events with every project's latest
+/// deployment status and number, sent at first and then whenever one changes.
+pub async fn status(State(portal): State<Portal>, session: Session, Path(ws): Path<String>) -> Response {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Event>(4);
+    tokio::spawn(async move {
+        let mut last: Option<BTreeMap<String, ProjectStatus>> = None;
+        loop {
+            match statuses(&portal.api, &session.token, &ws).await {
+                Ok(now) => {
+                    if last.as_ref() != Some(&now) {
+                        let data = serde_json::to_string(&now).unwrap_or_else(|_| "{}".to_owned());
+                        if sender.send(Event::default().event("status").data(data)).await.is_err() {
+                            return;
+                        }
+                        last = Some(now);
+                    }
+                }
+                Err(()) => {
+                    let _ = sender.send(Event::default().event("end").data("UNAVAILABLE")).await;
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(STATUS_POLL) => {}
+                _ = sender.closed() => return,
+            }
+        }
+    });
+    sse(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))).into_response()
+}
+
+async fn statuses(api: &Api, token: &str, ws: &str) -> Result<BTreeMap<String, ProjectStatus>, ()> {
+    let projects: Page<Project> =
+        api.get(&format!("/v1/workspaces/{}/projects?limit=200", seg(ws)), token).await.map_err(|_| ())?;
+    let mut all = BTreeMap::new();
+    for project in projects.items {
+        let latest = latest_deployment(api, token, ws, project.slug.as_str()).await;
+        let status = ProjectStatus {
+            status: latest.as_ref().map(|d| d.status.to_string()).unwrap_or_else(|| "NO DEPLOYS".to_owned()),
+            number: latest.map(|d| d.number.get()),
+        };
+        all.insert(project.slug.to_string(), status);
+    }
+    Ok(all)
+}
+
+/// The newest deployment of a project's production environment, if any.
+pub async fn latest_deployment(api: &Api, token: &str, ws: &str, project: &str) -> Option<Deployment> {
+    let page: Page<Deployment> =
+        api.get(&format!("{}/deployments?limit=1", env_path(ws, project)), token).await.ok()?;
+    page.items.into_iter().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_events_split_across_chunks() {
+        let mut parser = SseParser::default();
+        assert!(parser.push(b"data: one\n\ndata: t").len() == 1);
+        let rest = parser.push(b"wo\n\n:\n\nevent: end\ndata: DEPLOYED\n\n");
+        assert_eq!(
+            rest,
+            vec![
+                UpstreamEvent { event: None, data: "two".into() },
+                UpstreamEvent { event: Some("end".into()), data: "DEPLOYED".into() },
+            ]
+        );
+    }
+}

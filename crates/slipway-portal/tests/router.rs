@@ -1,0 +1,150 @@
+//! Router tests of the portal with `tower::ServiceExt::oneshot`: the real
+//! API router on a fresh SQLite store behind the portal, no sockets. They
+//! cover sign-in and its redirects, CSRF refusals, escaping of hostile input,
+//! the 404 page, and the first-view time of a project with 1,000 deployments
+//! (which `BENCHMARKS.md` records).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{TestPortal, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn signed_out_pages_redirect_to_sign_in() {
+    let portal = TestPortal::start().await;
+    for path in ["/", "/workspaces", "/w/acme", "/w/acme/p/web", "/tokens", "/w/acme/members", "/w/acme/audit"] {
+        let response = portal.get(path, None).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(response.location(), Some("/login"), "{path}");
+    }
+    // A cookie the API does not know is no session either.
+    let response = portal.get("/w/acme", Some("slipway_session=sw_forged")).await;
+    assert_eq!(response.location(), Some("/login"));
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_safe_cookie_and_wrong_passwords_are_shown_beside_the_field() {
+    let portal = TestPortal::start().await;
+    let wrong = portal.login_attempt("admin", "not-the-password").await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("Wrong username or password."), "{}", wrong.body);
+    assert!(wrong.body.contains(r#"id="password-error""#), "{}", wrong.body);
+
+    let ok = portal.login_attempt("admin", ADMIN_PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let cookie = ok.set_cookies.iter().find(|c| c.starts_with("slipway_session=")).expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP must not mark the cookie Secure: {cookie}");
+}
+
+#[tokio::test]
+async fn forms_without_the_right_csrf_token_change_nothing() {
+    let portal = TestPortal::start().await;
+    let session = portal.login().await;
+    // No token, a wrong token, and the token of another session.
+    let other = portal.login().await;
+    let other_token = portal.csrf_of(&other).await;
+    for token in [None, Some("0".repeat(64)), Some(other_token)] {
+        let mut fields = vec![("slug", "evil".to_owned())];
+        if let Some(token) = token {
+            fields.push(("_csrf", token));
+        }
+        let response = portal.post("/workspaces", Some(&session), &fields).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN);
+        assert!(response.body.contains("This form has expired"));
+    }
+    assert!(!portal.get("/workspaces", Some(&session)).await.body.contains("evil"));
+    // The sign-in form needs its own cookie's token too.
+    let response =
+        portal.post("/login", None, &[("username", "admin".into()), ("password", ADMIN_PASSWORD.into())]).await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+
+    // With the right token, the same form works.
+    let token = portal.csrf_of(&session).await;
+    let response = portal.post("/workspaces", Some(&session), &[("slug", "good".into()), ("_csrf", token)]).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(response.location(), Some("/w/good"));
+}
+
+#[tokio::test]
+async fn hostile_names_and_values_are_escaped() {
+    let portal = TestPortal::start().await;
+    let session = portal.login().await;
+    let token = portal.csrf_of(&session).await;
+    const HOSTILE: &str = "<script>alert(1)</script>\"'&";
+    let response = portal
+        .post(
+            "/workspaces",
+            Some(&session),
+            &[("slug", "acme".into()), ("name", HOSTILE.into()), ("_csrf", token.clone())],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    let response =
+        portal.post("/w/acme/new", Some(&session), &[("slug", "web".into()), ("_csrf", token.clone())]).await;
+    assert_eq!(response.location(), Some("/w/acme/p/web"), "{}", response.body);
+    let response = portal
+        .post(
+            "/w/acme/p/web/config",
+            Some(&session),
+            &[("name", "GREETING".into()), ("value", HOSTILE.into()), ("_csrf", token.clone())],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    // A rejected project name with markup comes back escaped beside its field.
+    let rejected = portal
+        .post("/w/acme/new", Some(&session), &[("slug", "<img src=x onerror=alert(1)>".into()), ("_csrf", token)])
+        .await;
+    assert_eq!(rejected.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(rejected.body.contains(r#"id="slug-error""#), "{}", rejected.body);
+
+    for page in
+        [portal.get("/w/acme/p/web", Some(&session)).await, portal.get("/w/acme", Some(&session)).await, rejected]
+    {
+        assert!(!page.body.contains("<script>alert"), "unescaped markup:\n{}", page.body);
+        assert!(!page.body.contains("<img src=x"), "unescaped markup:\n{}", page.body);
+    }
+    let project = portal.get("/w/acme/p/web", Some(&session)).await;
+    assert!(project.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;"), "{}", project.body);
+}
+
+#[tokio::test]
+async fn unknown_pages_get_the_404_page_and_api_paths_reach_the_api() {
+    let portal = TestPortal::start().await;
+    let session = portal.login().await;
+    let missing = portal.get("/no/such/page", Some(&session)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("This page does not exist"));
+    // Another tenant's or a missing workspace answers the same 404 page.
+    let missing = portal.get("/w/nowhere", Some(&session)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("This page does not exist"));
+    // Hostile bytes in paths are a 404, not a panic or a 500.
+    for path in ["/w/%00", "/w/acme/p/%3Cx%3E", "/w/acme/p/web/deployments/abc/logs", "/tokens/%FF/revoke"] {
+        let response = portal.get(path, Some(&session)).await;
+        assert!(response.status.is_client_error() || response.status == StatusCode::OK, "{path}: {}", response.status);
+    }
+    let api = portal.get("/v1/nothing", None).await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(api.body.contains("\"error\""), "the API's envelope: {}", api.body);
+    assert_eq!(portal.get("/healthz", None).await.status, StatusCode::OK);
+    let css = portal.get("/_portal/portal.css", None).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(portal.get("/favicon.ico", None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_build_log_stream_resumes_after_the_last_event_id() {
+    let portal = TestPortal::start().await;
+    let session = portal.login().await;
+    // Without a platform (no repositories, no logs) the API answers 503; the
+    // stream says so in an `end` event rather than failing the page.
+    let token = portal.csrf_of(&session).await;
+    portal.post("/workspaces", Some(&session), &[("slug", "acme".into()), ("_csrf", token.clone())]).await;
+    portal.post("/w/acme/new", Some(&session), &[("slug", "web".into()), ("_csrf", token)]).await;
+    let stream = portal.get("/w/acme/p/web/deployments/1/logs", Some(&session)).await;
+    assert_eq!(stream.status, StatusCode::OK);
+    assert!(stream.body.starts_with("event: end\ndata: UNAVAILABLE"), "{}", stream.body);
+}
