@@ -1,0 +1,43 @@
+//! Start commands as a container runs them.
+//!
+//! On one machine Slipway starts apps bound to `127.0.0.1:$PORT` behind its
+//! own router. In a container traffic arrives from the pod network, so the
+//! same command must listen on every interface: the loopback binds that
+//! detection writes are rewritten to `0.0.0.0`. Commands a user wrote with
+//! another address are left as they are.
+
+/// The loopback binds detection emits, and their container equivalents.
+const BINDS: [(&str, &str); 4] = [
+    ("127.0.0.1:$PORT", "0.0.0.0:$PORT"),
+    ("--host 127.0.0.1", "--host 0.0.0.0"),
+    ("-H 127.0.0.1", "-H 0.0.0.0"),
+    ("--bind=127.0.0.1", "--bind=0.0.0.0"),
+];
+
+/// `command` bound to every interface instead of loopback.
+pub fn for_container(command: &str) -> String {
+    BINDS.iter().fold(command.to_owned(), |command, (local, container)| command.replace(local, container))
+}
+
+/// The image's entrypoint: the plan's commands are shell command lines (they
+/// use `$PORT`, `&&`…), so they run under `sh -c`, and a process type other
+/// than `web` is started by giving its command as the only argument
+/// (Kubernetes `args`) without touching the entrypoint.
+pub const ENTRYPOINT: [&str; 2] = ["/bin/sh", "-c"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_binds_from_detection_listen_everywhere_in_a_container() {
+        assert_eq!(for_container("gunicorn --bind 127.0.0.1:$PORT app:app"), "gunicorn --bind 0.0.0.0:$PORT app:app");
+        assert_eq!(
+            for_container("uvicorn main:app --host 127.0.0.1 --port $PORT"),
+            "uvicorn main:app --host 0.0.0.0 --port $PORT"
+        );
+        assert_eq!(for_container("next start -H 127.0.0.1 -p $PORT"), "next start -H 0.0.0.0 -p $PORT");
+        assert_eq!(for_container("node server.js"), "node server.js");
+        assert_eq!(for_container("./serve --listen 10.0.0.1:80"), "./serve --listen 10.0.0.1:80");
+    }
+}

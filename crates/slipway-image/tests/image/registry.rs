@@ -1,0 +1,97 @@
+//! A real registry for the tests: Debian's `docker-registry` (CNCF
+//! Distribution) started on a loopback port with its storage in a temp dir,
+//! optionally behind htpasswd Basic auth, and killed when dropped.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const INSTALL: &str = "apt-get install -y docker-registry";
+
+pub struct TestRegistry {
+    pub host: String,
+    child: Child,
+    _storage: tempfile::TempDir,
+}
+
+impl TestRegistry {
+    /// A registry anyone may push to.
+    pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A registry that only `username:password` may use (htpasswd, bcrypt).
+    pub async fn start_with_login(username: &str, password: &str) -> Self {
+        Self::start_with(Some((username, password))).await
+    }
+
+    async fn start_with(login: Option<(&str, &str)>) -> Self {
+        let binary = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or_else(|| panic!("the docker-registry binary is missing; install it with `{INSTALL}`"));
+        let storage = tempfile::tempdir().unwrap();
+        // Distribution cannot report a port it picked, so a free one is found
+        // here and handed over; the short gap is the price of a real registry.
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let host = format!("127.0.0.1:{port}");
+        let auth = match login {
+            Some((username, password)) => {
+                let hash = bcrypt::hash(password, 5).unwrap();
+                let htpasswd = storage.path().join("htpasswd");
+                std::fs::write(&htpasswd, format!("{username}:{hash}\n")).unwrap();
+                format!("auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n", htpasswd.display())
+            }
+            None => String::new(),
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    \
+             rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n{auth}",
+            storage.path().join("data").display()
+        );
+        let config_path = storage.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        // Distribution logs every 404 at error level; its log is kept for failure messages only.
+        let log = std::fs::File::create(storage.path().join("registry.log")).unwrap();
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {binary} ({e}); install it with `{INSTALL}`"));
+        let mut registry = Self { host, child, _storage: storage };
+        registry.wait_ready().await;
+        registry
+    }
+
+    async fn wait_ready(&mut self) {
+        let url = format!("http://{}/v2/", self.host);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(response) = reqwest::get(&url).await {
+                if response.status().is_success() || response.status() == 401 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(self._storage.path().join("registry.log")).unwrap_or_default();
+                panic!("docker-registry exited with {status} before answering on {url}:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "docker-registry did not answer on {url} within 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.host)
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
