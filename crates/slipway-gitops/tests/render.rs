@@ -1,0 +1,172 @@
+//! What the rendered objects promise, asserted on the objects themselves:
+//! the restricted pod settings, labels, secrets kept out, HPA/PDB/CronJob
+//! rules, and clear errors for input Kubernetes would refuse.
+
+mod common;
+
+use serde_json::Value;
+use slipway_gitops::{render_environment, Autoscaling, GitopsError, ImageRef, Manifests};
+
+fn parse(manifests: &Manifests, file: &str) -> Value {
+    let text = manifests.get(file).unwrap_or_else(|| panic!("{file} missing; have {:?}", names(manifests)));
+    serde_norway::from_str(text).unwrap()
+}
+
+fn names(manifests: &Manifests) -> Vec<String> {
+    manifests.files().map(|(name, _)| name.to_owned()).collect()
+}
+
+#[test]
+fn every_pod_runs_restricted() {
+    for app in [common::node_web(), common::worker_cron(), common::custom_domain()] {
+        let manifests = render_environment(&app, &common::settings()).unwrap();
+        for (name, text) in manifests.files() {
+            let object: Value = serde_norway::from_str(text).unwrap();
+            let pod = match object["kind"].as_str().unwrap() {
+                "Deployment" => &object["spec"]["template"]["spec"],
+                "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                _ => continue,
+            };
+            assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
+            assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault", "{name}");
+            assert_eq!(pod["automountServiceAccountToken"], false, "{name}");
+            let container = &pod["containers"][0];
+            let security = &container["securityContext"];
+            assert_eq!(security["allowPrivilegeEscalation"], false, "{name}");
+            assert_eq!(security["readOnlyRootFilesystem"], true, "{name}");
+            assert_eq!(security["capabilities"]["drop"], serde_json::json!(["ALL"]), "{name}");
+            assert_eq!(container["volumeMounts"][0]["mountPath"], "/tmp", "{name}");
+            assert!(pod["volumes"][0]["emptyDir"].is_object(), "{name}");
+            assert!(container["resources"]["requests"]["cpu"].is_string(), "{name}");
+            assert!(container["resources"]["limits"]["memory"].is_string(), "{name}");
+            assert!(container["image"].as_str().unwrap().contains(":usr_"), "{name}: image not pinned");
+        }
+    }
+}
+
+#[test]
+fn namespace_is_restricted_and_every_object_is_labelled() {
+    let app = common::node_web();
+    let manifests = render_environment(&app, &common::settings()).unwrap();
+    let namespace = parse(&manifests, "namespace-acme-shop-production.yaml");
+    assert_eq!(namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
+    for (name, text) in manifests.files() {
+        let object: Value = serde_norway::from_str(text).unwrap();
+        let labels = &object["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/name"], "shop", "{name}");
+        assert_eq!(labels["app.kubernetes.io/part-of"], "slipway", "{name}");
+        assert_eq!(labels["slipway.dev/workspace"], "acme", "{name}");
+        assert_eq!(labels["slipway.dev/project"], "shop", "{name}");
+        assert_eq!(labels["slipway.dev/environment"], "production", "{name}");
+        if object["kind"] != "Namespace" {
+            assert_eq!(object["metadata"]["namespace"], "acme-shop-production", "{name}");
+        }
+    }
+}
+
+#[test]
+fn web_gets_probes_service_ingress_hpa_and_pdb() {
+    let manifests = render_environment(&common::node_web(), &common::settings()).unwrap();
+    let deployment = parse(&manifests, "deployment-web.yaml");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/health");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/health");
+    assert!(deployment["spec"]["replicas"].is_null(), "the HPA owns the replica count");
+    let hpa = parse(&manifests, "horizontalpodautoscaler-web.yaml");
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 6);
+    assert_eq!(parse(&manifests, "poddisruptionbudget-web.yaml")["spec"]["maxUnavailable"], 1);
+    let ingress = parse(&manifests, "ingress-web.yaml");
+    assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+    assert_eq!(ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"], "letsencrypt");
+    assert_eq!(ingress["spec"]["tls"][0]["hosts"][0], "shop-acme.apps.example.com");
+    let allow = parse(&manifests, "networkpolicy-allow-from-ingress.yaml");
+    let from = &allow["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"];
+    assert_eq!(from["kubernetes.io/metadata.name"], "ingress-nginx");
+    let deny = parse(&manifests, "networkpolicy-default-deny.yaml");
+    assert_eq!(deny["spec"]["policyTypes"], serde_json::json!(["Ingress", "Egress"]));
+    assert_eq!(deny["spec"]["podSelector"], serde_json::json!({}));
+}
+
+#[test]
+fn custom_domains_are_hosts_with_tls_and_tcp_probes_without_a_health_path() {
+    let manifests = render_environment(&common::custom_domain(), &common::settings()).unwrap();
+    let ingress = parse(&manifests, "ingress-web.yaml");
+    let hosts: Vec<&str> =
+        ingress["spec"]["rules"].as_array().unwrap().iter().map(|r| r["host"].as_str().unwrap()).collect();
+    assert_eq!(hosts, ["site-initech.apps.example.com", "www.initech.example", "initech.example"]);
+    assert_eq!(ingress["spec"]["tls"][0]["hosts"].as_array().unwrap().len(), 3);
+    let deployment = parse(&manifests, "deployment-web.yaml");
+    let probe = &deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"];
+    assert_eq!(probe["tcpSocket"]["port"], "http");
+    assert!(!names(&manifests).iter().any(|name| name.starts_with("poddisruptionbudget")), "one replica: no PDB");
+    assert!(!names(&manifests).iter().any(|name| name.starts_with("externalsecret")), "no secrets: no ExternalSecret");
+}
+
+#[test]
+fn workers_and_cron_jobs() {
+    let manifests = render_environment(&common::worker_cron(), &common::settings()).unwrap();
+    let cron = parse(&manifests, "cronjob-report.yaml");
+    assert_eq!(cron["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"], "Never");
+    let worker = parse(&manifests, "deployment-worker.yaml");
+    assert_eq!(worker["spec"]["replicas"], 3);
+    assert!(worker["spec"]["template"]["spec"]["containers"][0]["readinessProbe"].is_null());
+    let all = names(&manifests);
+    assert!(!all.iter().any(|name| name.starts_with("service-") || name.starts_with("ingress-")), "{all:?}");
+    assert!(!all.contains(&"networkpolicy-allow-from-ingress.yaml".to_owned()), "no web: nothing comes in");
+}
+
+#[test]
+fn secret_values_never_appear_and_plain_ones_go_to_the_config_map() {
+    let manifests = render_environment(&common::node_web(), &common::settings()).unwrap();
+    let secret = parse(&manifests, "externalsecret-secrets.yaml");
+    assert_eq!(secret["spec"]["secretStoreRef"]["kind"], "ClusterSecretStore");
+    assert_eq!(secret["spec"]["data"][0]["remoteRef"]["key"], "slipway/acme/shop/production/DATABASE_URL");
+    let config = parse(&manifests, "configmap-config.yaml");
+    assert_eq!(config["data"], serde_json::json!({"NODE_ENV": "production"}));
+    for (name, text) in manifests.files() {
+        assert!(!text.contains("kind: Secret\n"), "{name} writes a Secret");
+    }
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let settings = common::settings();
+    let long = "x".repeat(55);
+    let mut app = common::node_web();
+    app.project = slipway_core::names::ProjectSlug::parse(&long).unwrap();
+    let err = render_environment(&app, &settings).unwrap_err();
+    assert!(matches!(err, GitopsError::InvalidName { what: "namespace", .. }), "{err}");
+
+    let mut app = common::node_web();
+    let web = app.processes.remove("web").unwrap();
+    app.processes.insert("Web_1".into(), web);
+    app.hostnames.clear();
+    let err = render_environment(&app, &settings).unwrap_err();
+    assert!(err.to_string().contains("process type `Web_1`"), "{err}");
+
+    let mut app = common::node_web();
+    app.processes.get_mut("web").unwrap().resources.memory_limit = "lots".into();
+    assert!(render_environment(&app, &settings).unwrap_err().to_string().contains("memory limit"));
+
+    let mut app = common::node_web();
+    app.processes.get_mut("web").unwrap().autoscaling =
+        Some(Autoscaling { min_replicas: 5, max_replicas: 2, target_cpu_percent: 70 });
+    assert!(matches!(render_environment(&app, &settings), Err(GitopsError::InvalidInput { what: "autoscaling", .. })));
+
+    let mut app = common::worker_cron();
+    app.hostnames = common::custom_domain().hostnames;
+    assert!(render_environment(&app, &settings).unwrap_err().to_string().contains("web"));
+
+    let mut app = common::node_web();
+    app.health_check_path = Some("health check".into());
+    assert!(render_environment(&app, &settings).is_err());
+
+    let mut bad_settings = common::settings();
+    bad_settings.ingress_class = "Nginx Class".into();
+    assert!(render_environment(&common::node_web(), &bad_settings).unwrap_err().to_string().contains("ingress class"));
+
+    let err = ImageRef::parse("registry.example.com/slipway/shop:latest").unwrap_err();
+    assert!(matches!(err, GitopsError::MutableImage { .. }), "{err}");
+}
