@@ -8,6 +8,8 @@
 //! Every folder anyone could craft, however its segments are named, must
 //! produce an Application in the generating workspace's project.
 
+#![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
+
 use serde_json::Value;
 use slipway_core::names::WorkspaceSlug;
 use slipway_gitops::argo::{project_name, render_workspace};

@@ -2,6 +2,8 @@
 //! cluster shows up as a reviewed diff of `tests/golden/`. Rewrite them with
 //! `SLIPWAY_UPDATE_GOLDEN=1 cargo test -p slipway-gitops --test golden`.
 
+#![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
+
 mod common;
 
 use std::collections::BTreeSet;

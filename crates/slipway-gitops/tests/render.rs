@@ -2,6 +2,8 @@
 //! the restricted pod settings, labels, secrets kept out, HPA/PDB/CronJob
 //! rules, and clear errors for input Kubernetes would refuse.
 
+#![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
+
 mod common;
 
 use serde_json::Value;

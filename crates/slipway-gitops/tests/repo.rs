@@ -3,6 +3,8 @@
 //! a lost push race is retried, rollback keeps history, and bad input or a
 //! bad remote changes nothing.
 
+#![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
+
 mod common;
 
 use std::path::Path;

@@ -4,6 +4,8 @@
 //! the `jsonschema` crate against `tests/schemas/` (hand-written; see the
 //! README there). A missing validator fails the test with the install command.
 
+#![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
+
 mod common;
 
 use std::path::PathBuf;

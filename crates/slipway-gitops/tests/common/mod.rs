@@ -1,7 +1,7 @@
 //! Sample environments shared by the test binaries: the three apps the golden
 //! files cover, built the way the deploy pipeline will build them.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // each test binary uses some helpers; they are not #[test] functions
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
