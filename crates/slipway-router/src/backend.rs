@@ -1,6 +1,11 @@
-//! One upstream instance (a loopback port): its in-flight count and its pool of idle keep-alive
+//! One upstream instance (a loopback port): its in-flight count and its pools of idle keep-alive
 //! connections. A `Backend` lives as long as a route or an in-flight request refers to it, so
 //! taking a backend out of the table closes its idle connections once its last request ends.
+//!
+//! There is one pool per router worker (`workers.rs`): a connection's driver task runs on the
+//! worker that opened it, so handing it only to requests of that same worker keeps every
+//! request on one thread. Outside the workers (tests, `serve` on a multi-threaded runtime)
+//! everything uses pool 0.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,7 +34,8 @@ pub(crate) type Sender = SendRequest<crate::limits::RequestBody>;
 pub(crate) struct Backend {
     pub(crate) addr: SocketAddr,
     pub(crate) in_flight: Gauge,
-    idle: Mutex<Vec<Idle>>,
+    /// Idle connections, one pool per router worker.
+    idle: Box<[Mutex<Vec<Idle>>]>,
 }
 
 #[derive(Debug)]
@@ -40,14 +46,20 @@ struct Idle {
 
 impl Backend {
     pub(crate) fn new(addr: SocketAddr) -> Self {
-        Backend { addr, in_flight: Gauge::default(), idle: Mutex::new(Vec::new()) }
+        let pools = (0..crate::workers::default_workers()).map(|_| Mutex::new(Vec::new())).collect();
+        Backend { addr, in_flight: Gauge::default(), idle: pools }
+    }
+
+    /// The pool of the worker running on this thread.
+    fn pool(&self) -> &Mutex<Vec<Idle>> {
+        &self.idle[crate::workers::current_worker() % self.idle.len()]
     }
 
     /// An idle pooled connection that is ready for a request, newest first.
     pub(crate) fn checkout(&self, idle_timeout: Duration) -> Option<Sender> {
         let max_idle = idle_timeout.min(MAX_POOLED_IDLE);
         // A panic while holding this lock cannot leave the Vec inconsistent, so poisoning is ignored.
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = self.pool().lock().unwrap_or_else(PoisonError::into_inner);
         while let Some(conn) = idle.pop() {
             if conn.sender.is_ready() && conn.since.elapsed() < max_idle {
                 return Some(conn.sender);
@@ -77,7 +89,7 @@ impl Backend {
     }
 
     fn push(&self, sender: Sender) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = self.pool().lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE_PER_BACKEND {
             idle.push(Idle { sender, since: Instant::now() });
         }

@@ -44,6 +44,7 @@ mod tls;
 mod tls_edge;
 mod tls_local_ca;
 mod upgrade;
+mod workers;
 
 pub use acme::{
     needs_renewal, not_after, AcmeConfig, AcmeError, AcmeIssuer, Challenges, Issued, CHALLENGE_PREFIX, RENEW_BEFORE,
@@ -56,3 +57,4 @@ pub use server::{serve, serve_http, serve_tls, SHUTDOWN_GRACE, TLS_HANDSHAKE_TIM
 pub use table::RouteTable;
 pub use tls::{certified_key, certified_key_from_pem, server_config, CertStore, TlsError};
 pub use tls_local_ca::{LocalCa, LOCAL_NAMES};
+pub use workers::{Router, RouterSpec};

@@ -13,9 +13,11 @@
 //!
 //! Start at [`Agent::run`] (the reconcile loop), then `generation.rs`
 //! (start, health-gate, stop), `instance.rs` (one supervised process) and
-//! `applog.rs` (runtime logs, redacted and capped).
+//! `applog.rs` (runtime logs, redacted and capped). `certificates.rs` keeps the router's TLS
+//! certificates (local CA, ACME) and HTTPS redirects in line with the routes.
 
 mod applog;
+mod certificates;
 mod generation;
 mod health;
 mod instance;
@@ -34,6 +36,8 @@ use slipway_store::{EnvironmentState, Store};
 use tokio::sync::Mutex;
 
 use crate::generation::Generation;
+
+pub use certificates::{keep_certificates, AcmeSettings, CertificateSources};
 
 /// Settings of the agent.
 #[derive(Debug, Clone)]

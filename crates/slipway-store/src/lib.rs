@@ -13,6 +13,7 @@
 //! audit row inside the same transaction.
 
 mod audit;
+mod certificates;
 mod config;
 mod deployments;
 mod error;
@@ -31,6 +32,7 @@ mod users;
 mod workspaces;
 
 pub use audit::Actor;
+pub use certificates::{StoredCertificate, TlsRoute};
 pub use error::StoreError;
 pub use identity::{hash_password, verify_password, TokenSecret};
 pub use instances::MAX_SCALE;

@@ -34,6 +34,13 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_postgres_rls_releases.sql"),
         postgres_only: true,
     },
+    Migration { version: 5, name: "tls", sql: include_str!("../migrations/0005_tls.sql"), postgres_only: false },
+    Migration {
+        version: 6,
+        name: "postgres_rls_tls",
+        sql: include_str!("../migrations/0006_postgres_rls_tls.sql"),
+        postgres_only: true,
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two control planes

@@ -146,7 +146,7 @@ impl Store {
         last: &str,
     ) -> Result<BTreeMap<String, Vec<Environment>>, StoreError> {
         let rows = sqlx::query(
-            "SELECT e.id, e.project_id, e.name, e.target, e.created_at, r.hostname, r.kind
+            "SELECT e.id, e.project_id, e.name, e.target, e.created_at, r.hostname, r.kind, r.https_redirect
              FROM environments e LEFT JOIN routes r ON r.environment_id = e.id
              WHERE e.workspace_id = $1 AND e.project_id >= $2 AND e.project_id <= $3
              ORDER BY e.project_id, e.id, r.kind DESC, r.created_at, r.hostname",
@@ -167,11 +167,15 @@ impl Store {
                     name: stored(EnvironmentName::parse(&row.try_get::<String, _>("name")?))?,
                     url: String::new(),
                     hostnames: Vec::new(),
+                    https_redirects: Vec::new(),
                     target: RuntimeTarget::parse(&target).ok_or_else(|| StoreError::Corrupt(target))?,
                     created_at: Timestamp::from_millis(row.try_get("created_at")?),
                 });
             }
             if let (Some(env), Some(host)) = (environments.last_mut(), row.try_get::<Option<String>, _>("hostname")?) {
+                if row.try_get::<Option<i64>, _>("https_redirect")? == Some(1) {
+                    env.https_redirects.push(host.clone());
+                }
                 env.hostnames.push(host);
             }
         }
@@ -422,7 +426,7 @@ impl Store {
         Ok(environment)
     }
 
-    async fn environment_of(
+    pub(crate) async fn environment_of(
         &self,
         tx: &mut Tx,
         workspace: &WorkspaceId,

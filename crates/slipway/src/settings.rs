@@ -49,6 +49,25 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
 
+    /// ACME directory URL (e.g. Let's Encrypt's, a staging CA or an internal one): hostnames
+    /// outside `*.localhost` then get certificates from it, validated over HTTP-01 by the edge
+    /// router's plain listener (which must be what port 80 of those hostnames reaches).
+    /// Needs SLIPWAY_HTTPS_ADDR.
+    #[arg(long, env = "SLIPWAY_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+
+    /// Contact e-mail for the ACME account.
+    #[arg(long, env = "SLIPWAY_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+
+    /// PEM file of a CA to trust for the ACME server's own HTTPS API (internal CAs).
+    #[arg(long, env = "SLIPWAY_ACME_CA_ROOT")]
+    pub acme_ca_root: Option<PathBuf>,
+
+    /// Renew a certificate this long before it expires: a number with s, m, h or d.
+    #[arg(long, env = "SLIPWAY_ACME_RENEW_BEFORE", default_value = "30d", value_parser = parse_duration)]
+    pub acme_renew_before: std::time::Duration,
+
     /// OCI registry and repository prefix for images (Kubernetes target).
     #[arg(long, env = "SLIPWAY_REGISTRY")]
     pub registry: Option<String>,
@@ -133,6 +152,14 @@ impl UpSettings {
         if let Some(password) = &self.admin_password {
             slipway_core::names::Password::parse(password).context("SLIPWAY_ADMIN_PASSWORD")?;
         }
+        if self.acme_directory.is_some() && self.https_addr.is_none() {
+            bail!("SLIPWAY_ACME_DIRECTORY needs SLIPWAY_HTTPS_ADDR: certificates are served by the TLS listener");
+        }
+        if let Some(url) = &self.acme_directory {
+            if !url.starts_with("https://") {
+                bail!("SLIPWAY_ACME_DIRECTORY must be an https:// URL, not `{url}`");
+            }
+        }
         let sealing_key = match &self.secret_key {
             Some(text) => SealingKey::from_base64(text).context("SLIPWAY_SECRET_KEY")?,
             None => sealing_key_file(&data_dir, self.check)?,
@@ -148,6 +175,24 @@ impl UpSettings {
             sealing_key,
         })
     }
+}
+
+/// `90s`, `15m`, `12h`, `30d` (a bare number means seconds).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30d, 12h, 15m or 90s"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+    };
+    number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{text}` is too long"))
 }
 
 /// Reads `secret.key` from the data dir, creating it (mode 0600) on first

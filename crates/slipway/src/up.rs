@@ -111,6 +111,10 @@ async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> 
         ("SLIPWAY_DATABASE_URL", &settings.database_url),
         ("SLIPWAY_SECRET_KEY", &settings.secret_key),
         ("SLIPWAY_HTTPS_ADDR", &settings.https_addr.map(|a| a.to_string())),
+        ("SLIPWAY_ACME_DIRECTORY", &settings.acme_directory),
+        ("SLIPWAY_ACME_EMAIL", &settings.acme_email),
+        ("SLIPWAY_ACME_CA_ROOT", &settings.acme_ca_root.as_ref().map(|p| p.display().to_string())),
+        ("SLIPWAY_ACME_RENEW_BEFORE", &Some(format!("{}s", settings.acme_renew_before.as_secs()))),
     ] {
         match value {
             Some(value) => command.env(name, value),

@@ -4,25 +4,26 @@
 //! one upstream, with the access log off. Prints `listening on ADDR` once bound and serves
 //! until SIGTERM or Ctrl-C.
 //!
-//! `--flavor multi-thread` (the default) runs `serve` once on a multi-threaded tokio runtime,
-//! as the agent does. `--flavor per-core` is an experiment: one current-thread runtime per
-//! core, each with its own SO_REUSEPORT listener and its own `RouteTable` (so its own upstream
-//! pool), which is how nginx's workers are laid out.
+//! `--flavor workers` (the default) runs the router as the agent does: [`Router::start`], one
+//! single-threaded runtime per core, each with its own `SO_REUSEPORT` sockets and upstream pool.
+//! `--flavor multi-thread` runs `serve` once on a multi-threaded tokio runtime instead, for
+//! comparison. With `--tls CERT KEY` (PEM files) the workers also serve HTTPS for every host on
+//! `--tls-listen`, and print `listening tls on ADDR`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use slipway_router::{RouteTable, RouterConfig};
-use tokio::net::{TcpListener, TcpSocket};
+use slipway_router::{CertStore, Challenges, RouteTable, Router, RouterConfig, RouterSpec};
+use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Flavor {
+    Workers,
     MultiThread,
-    PerCore,
 }
 
 #[derive(Debug, Parser)]
@@ -37,11 +38,17 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     routes: usize,
     /// How the router's threads are laid out.
-    #[arg(long, value_enum, default_value_t = Flavor::MultiThread)]
+    #[arg(long, value_enum, default_value_t = Flavor::Workers)]
     flavor: Flavor,
-    /// Worker threads (multi-thread) or runtimes (per-core); 0 means one per core.
+    /// Worker threads (multi-thread) or runtimes (workers); 0 means one per core.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Certificate chain and key (PEM) to serve HTTPS with, for every host (workers only).
+    #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+    tls: Option<Vec<PathBuf>>,
+    /// Address of the HTTPS listener.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    tls_listen: SocketAddr,
 }
 
 fn route_table(args: &Args) -> RouteTable {
@@ -70,68 +77,57 @@ fn main() -> Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
             runtime.block_on(multi_thread(&args))
         }
-        Flavor::PerCore => per_core(&args, threads),
+        Flavor::Workers => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(workers(&args, threads))
+        }
     }
+}
+
+async fn until_signalled() -> Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
 }
 
 async fn multi_thread(args: &Args) -> Result<()> {
     let table = route_table(args);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     println!("listening on {} ({} routes)", listener.local_addr()?, args.routes.max(1));
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
+    let shutdown = async {
+        let _ = until_signalled().await;
     };
     slipway_router::serve(listener, table, config(), shutdown).await.context("serving")
 }
 
-fn reuseport_listener(addr: SocketAddr) -> Result<TcpListener> {
-    let socket = TcpSocket::new_v4()?;
-    socket.set_reuseport(true)?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr).with_context(|| format!("binding {addr}"))?;
-    Ok(socket.listen(1024)?)
-}
-
-fn per_core(args: &Args, threads: usize) -> Result<()> {
-    let control = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut addr = args.listen;
-    let mut workers = Vec::with_capacity(threads);
-    for _ in 0..threads {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        // Bound here so the next runtime binds the same (possibly just picked) port.
-        let listener = runtime.block_on(async { reuseport_listener(addr) })?;
-        addr = listener.local_addr()?;
-        let table = route_table(args);
-        let mut stop = stop_rx.clone();
-        workers.push(std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let shutdown = async move {
-                    let _ = stop.wait_for(|stopped| *stopped).await;
-                };
-                slipway_router::serve(listener, table, config(), shutdown).await
-            })
-        }));
-    }
-    println!("listening on {addr} ({} routes, {threads} runtimes)", args.routes.max(1));
-    control.block_on(async {
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        anyhow::Ok(())
-    })?;
-    let _ = stop_tx.send(true);
-    for worker in workers {
-        match worker.join() {
-            Ok(result) => result.context("serving")?,
-            Err(_) => anyhow::bail!("a router thread panicked"),
+async fn workers(args: &Args, threads: usize) -> Result<()> {
+    let certs = CertStore::default();
+    let mut routes = vec!["bench.localhost".to_owned()];
+    routes.extend((1..args.routes).map(|n| format!("app-{n}.localhost")));
+    if let Some([cert, key]) = args.tls.as_deref() {
+        let (cert, key) = (std::fs::read(cert)?, std::fs::read(key)?);
+        let key = slipway_router::certified_key_from_pem(&cert, &key).context("loading the TLS certificate")?;
+        for host in &routes {
+            certs.insert(host, key.clone());
         }
     }
-    Ok(())
+    let router = Router::start(RouterSpec {
+        http: args.listen,
+        https: args.tls.is_some().then_some(args.tls_listen),
+        table: route_table(args),
+        config: config(),
+        certs,
+        challenges: Challenges::default(),
+        workers: threads,
+    })
+    .context("starting the router")?;
+    println!("listening on {} ({} routes, {threads} workers)", router.http_addr(), routes.len());
+    if let Some(addr) = router.https_addr() {
+        println!("listening tls on {addr}");
+    }
+    until_signalled().await?;
+    router.shutdown().await.context("serving")
 }

@@ -1,10 +1,11 @@
-//! `GET|POST …/environments/{env}/domains`, `DELETE …/domains/{hostname}`:
-//! custom domains of an environment, unique on the whole platform.
+//! `GET|POST …/environments/{env}/domains`, `PATCH|DELETE …/domains/{hostname}`:
+//! custom domains of an environment, unique on the whole platform, and the HTTPS redirect of
+//! each hostname.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use slipway_core::api::{AddDomainRequest, Environment, ErrorEnvelope};
+use slipway_core::api::{AddDomainRequest, Environment, ErrorEnvelope, UpdateDomainRequest};
 use slipway_core::hostname::CustomDomain;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
@@ -16,7 +17,7 @@ use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_domains, add_domain)).routes(routes!(remove_domain))
+    OpenApiRouter::new().routes(routes!(list_domains, add_domain)).routes(routes!(update_domain, remove_domain))
 }
 
 /// Every hostname of the environment, generated first.
@@ -57,6 +58,36 @@ async fn add_domain(
     let environment =
         app.store.add_domain(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), &domain).await?;
     Ok((StatusCode::CREATED, Json(environment)))
+}
+
+/// Turns the HTTP→HTTPS redirect of a hostname (generated or custom) on or off.
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/domains/{hostname}",
+    tag = "domains",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path), ("hostname" = String, Path)),
+    request_body = UpdateDomainRequest,
+    responses((status = 200, body = Environment), (status = "4XX", body = ErrorEnvelope)))]
+async fn update_domain(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env, hostname)): ApiPath<(String, String, String, String)>,
+    ApiJson(body): ApiJson<UpdateDomainRequest>,
+) -> Result<Json<Environment>, ApiError> {
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "change domains").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let hostname = hostname.to_ascii_lowercase();
+    let environment = app
+        .store
+        .set_https_redirect(
+            &caller.actor(),
+            &access.workspace,
+            project.as_str(),
+            env.as_str(),
+            &hostname,
+            body.https_redirect,
+        )
+        .await?;
+    Ok(Json(environment))
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/domains/{hostname}",

@@ -57,6 +57,9 @@ pub struct Environment {
     pub url: String,
     /// Every hostname routed here, generated first.
     pub hostnames: Vec<String>,
+    /// The hostnames whose plain-HTTP requests are redirected to HTTPS.
+    #[serde(default)]
+    pub https_redirects: Vec<String>,
     pub target: RuntimeTarget,
     pub created_at: Timestamp,
 }
@@ -95,4 +98,12 @@ pub struct CreateEnvironmentRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddDomainRequest {
     pub hostname: String,
+}
+
+/// `PATCH …/environments/{env}/domains/{hostname}`: settings of one hostname.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDomainRequest {
+    /// Answer plain-HTTP requests for this hostname with a 308 to the same URL on `https://`.
+    pub https_redirect: bool,
 }

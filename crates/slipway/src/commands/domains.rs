@@ -1,6 +1,6 @@
 use anyhow::Result;
 use clap::Args;
-use slipway_core::api::{AddDomainRequest, Environment};
+use slipway_core::api::{AddDomainRequest, Environment, UpdateDomainRequest};
 
 use super::config::Target;
 use super::{encode, workspace};
@@ -23,6 +23,17 @@ pub struct DomainArgs {
     pub target: Target,
 }
 
+#[derive(Debug, Args)]
+pub struct RedirectArgs {
+    /// The hostname (generated or custom).
+    pub hostname: String,
+    /// Stop redirecting.
+    #[arg(long)]
+    pub off: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
 async fn domains_path(client: &Client, target: &Target) -> Result<String> {
     let ws = workspace(client, &target.workspace).await?;
     Ok(format!("{}/environments/{}/domains", super::apps::path(&ws, &target.app), encode(&target.env)))
@@ -34,9 +45,30 @@ pub async fn list(client: &Client, args: ListArgs) -> Result<()> {
     if args.json {
         return output::json(&hostnames);
     }
+    let app = super::apps::path(&workspace(client, &args.target.workspace).await?, &args.target.app);
+    let project: slipway_core::api::Project = client.get(&app).await?;
+    let redirects: Vec<String> = project
+        .environments
+        .into_iter()
+        .find(|env| env.name.as_str() == args.target.env)
+        .map(|env| env.https_redirects)
+        .unwrap_or_default();
     for host in hostnames {
-        println!("{host}");
+        if redirects.contains(&host) {
+            println!("{host}  (HTTP redirects to HTTPS)");
+        } else {
+            println!("{host}");
+        }
     }
+    Ok(())
+}
+
+pub async fn https_redirect(client: &Client, args: RedirectArgs) -> Result<()> {
+    client.require_login()?;
+    let path = format!("{}/{}", domains_path(client, &args.target).await?, encode(&args.hostname));
+    let _: Environment = client.patch(&path, &UpdateDomainRequest { https_redirect: !args.off }).await?;
+    let state = if args.off { "no longer redirects" } else { "now redirects" };
+    println!("HTTP for {} {state} to HTTPS", args.hostname);
     Ok(())
 }
 

@@ -44,6 +44,9 @@ pub enum Command {
     /// Stop routing a custom domain to an app.
     #[command(name = "domains:remove")]
     DomainsRemove(domains::DomainArgs),
+    /// Redirect plain-HTTP requests for a hostname to HTTPS (or stop, with --off).
+    #[command(name = "domains:https-redirect")]
+    DomainsHttpsRedirect(domains::RedirectArgs),
     /// List an app's running instances with their restart counts.
     Ps(deploy::PsArgs),
     /// Set instances per process type: web=2 worker=1.
@@ -149,6 +152,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Domains(args) => domains::list(&client, args).await,
         Command::DomainsAdd(args) => domains::add(&client, args).await,
         Command::DomainsRemove(args) => domains::remove(&client, args).await,
+        Command::DomainsHttpsRedirect(args) => domains::https_redirect(&client, args).await,
         Command::PsScale(args) => deploy::scale(&client, args).await,
         Command::Login(args) => auth::login(client, args).await,
         Command::Logout => auth::logout(client).await,

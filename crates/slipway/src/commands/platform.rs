@@ -11,8 +11,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use nix::fcntl::{Flock, FlockArg};
 use slipway_core::layout::DataLayout;
-use slipway_router::{CertStore, LocalCa, Metrics, RouteTable, RouterConfig};
-use slipway_runtime::{Agent, AgentConfig};
+use slipway_router::{
+    AcmeConfig, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterConfig, RouterSpec,
+};
+use slipway_runtime::{keep_certificates, AcmeSettings, Agent, AgentConfig, CertificateSources};
 use slipway_store::Store;
 
 use crate::settings::UpSettings;
@@ -82,27 +84,28 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
     init_tracing();
     let resolved = settings.resolve()?;
     let layout = DataLayout::new(&resolved.data_dir);
-    let listener = tokio::net::TcpListener::bind(settings.http_addr)
-        .await
-        .with_context(|| format!("while binding the edge router to {}", settings.http_addr))?;
-    let _lock = AgentLock::acquire(&layout, listener.local_addr()?)?;
-    let https = match settings.https_addr {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("while binding the edge router's TLS listener to {addr}"))?,
-        ),
-        None => None,
-    };
+    let table = RouteTable::default();
+    let (certs, challenges) = (CertStore::default(), Challenges::default());
+    let metrics = Metrics::default();
+    let router = Router::start(RouterSpec {
+        http: settings.http_addr,
+        https: settings.https_addr,
+        table: table.clone(),
+        config: RouterConfig { metrics: metrics.clone(), ..RouterConfig::default() },
+        certs: certs.clone(),
+        challenges: challenges.clone(),
+        workers: 0,
+    })
+    .with_context(|| format!("while binding the edge router to {}", settings.http_addr))?;
+    let _lock = AgentLock::acquire(&layout, router.http_addr())?;
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
         .await
         .context("while opening the store")?
         .with_public_urls(resolved.public_urls.clone());
-    println!("Slipway agent {}: edge router on http://{}", std::process::id(), listener.local_addr()?);
+    println!("Slipway agent {}: edge router on http://{}", std::process::id(), router.http_addr());
     if which("crun").is_none() {
         tracing::warn!("crun is not installed: app instances run as plain processes, without a sandbox");
     }
-    let table = RouteTable::default();
     let config = AgentConfig {
         nudge_socket: Some(layout.agent_socket()),
         public_urls: resolved.public_urls.clone(),
@@ -112,47 +115,28 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         ),
         ..AgentConfig::default()
     };
-    let agent = Agent::new(store.clone(), layout.clone(), table.clone(), config);
+    let agent = Agent::new(store.clone(), layout.clone(), table, config);
+    let publisher = tokio::spawn(publish_metrics(metrics, layout.router_metrics()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let metrics = Metrics::default();
-    let publisher = tokio::spawn(publish_metrics(metrics.clone(), layout.router_metrics()));
-    let router_config = RouterConfig { metrics, ..RouterConfig::default() };
-    let until_stopped = move || {
-        let mut stopped = stopped.clone();
-        async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }
-    };
-    let tls = match https {
-        Some(listener) => {
-            // Development TLS: a local CA signs a certificate per *.localhost app.
-            let ca = LocalCa::load_or_create(&layout.root().join("tls")).context("while preparing the local CA")?;
-            let certs = CertStore::default();
-            ca.install(&certs);
-            println!(
-                "Slipway agent: TLS on https://{} (local CA: {})",
-                listener.local_addr()?,
-                ca.ca_cert_path().display()
-            );
-            let issuer = tokio::spawn(local_certificates(store.clone(), ca, certs.clone()));
-            let server = tokio::spawn(slipway_router::serve_tls(
-                listener,
-                table.clone(),
-                router_config.clone(),
-                certs,
-                until_stopped(),
-            ));
-            Some((issuer, server))
+    let keeper = match router.https_addr() {
+        Some(addr) => {
+            let sources = certificate_sources(&settings, &layout, &certs)?;
+            println!("Slipway agent: TLS on https://{addr}");
+            let mut stopped = stopped.clone();
+            let until_stopped = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            Some(tokio::spawn(keep_certificates(store.clone(), certs, challenges, sources, until_stopped)))
         }
         None => None,
     };
-    let router = tokio::spawn(slipway_router::serve(listener, table, router_config, until_stopped()));
     agent.run(shutdown_signal()).await;
     let _ = stop.send(true);
-    let _ = router.await;
-    if let Some((issuer, server)) = tls {
-        issuer.abort();
-        let _ = server.await;
+    if let Some(keeper) = keeper {
+        let _ = keeper.await;
+    }
+    if let Err(error) = router.shutdown().await {
+        tracing::warn!(%error, "the edge router stopped with an error");
     }
     publisher.abort();
     store.close().await;
@@ -160,22 +144,27 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
     Ok(())
 }
 
-/// Gives every `*.localhost` hostname an exact certificate from the local
-/// CA (TLS clients refuse a `*.localhost` wildcard), as apps appear.
-async fn local_certificates(store: Store, ca: LocalCa, certs: CertStore) {
-    loop {
-        if let Ok(desired) = store.desired_state().await {
-            let known = certs.hosts();
-            for host in desired.iter().flat_map(|env| &env.hostnames) {
-                if host.ends_with(".localhost") && !known.contains(host) {
-                    if let Err(err) = ca.install_host(&certs, host) {
-                        tracing::warn!(host, %err, "signing a local certificate failed");
-                    }
-                }
-            }
+/// The local CA for `*.localhost` (always, for development) and the ACME CA if configured.
+fn certificate_sources(settings: &UpSettings, layout: &DataLayout, certs: &CertStore) -> Result<CertificateSources> {
+    let tls_dir = layout.root().join("tls");
+    let ca = LocalCa::load_or_create(&tls_dir).context("while preparing the local CA")?;
+    // `localhost` and the `*.localhost` wildcard; exact per-app leaves follow as apps appear.
+    ca.install(certs);
+    println!("Slipway agent: local CA for *.localhost at {}", ca.ca_cert_path().display());
+    let acme = settings.acme_directory.as_ref().map(|url| {
+        let mut config = AcmeConfig::new(url.clone());
+        config.contact = settings.acme_email.iter().map(|email| format!("mailto:{email}")).collect();
+        config.api_root_pem.clone_from(&settings.acme_ca_root);
+        // One account per directory: a file name from the URL's letters and digits.
+        let name: String = url.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        println!("Slipway agent: certificates from the ACME directory {url}");
+        AcmeSettings {
+            config,
+            account_path: tls_dir.join("acme").join(format!("{name}.json")),
+            renew_before: settings.acme_renew_before,
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    });
+    Ok(CertificateSources { local_ca: Some(ca), acme })
 }
 
 /// Rewrites the router's metrics file every few seconds (write, then rename,
