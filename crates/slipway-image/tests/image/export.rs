@@ -167,3 +167,42 @@ async fn an_unreachable_registry_is_a_clear_error() {
     assert!(matches!(err, ImageError::Unreachable { .. }), "{err}");
     assert!(err.to_string().contains("unreachable"), "{err}");
 }
+
+#[tokio::test]
+async fn a_token_registry_trades_the_login_for_a_bearer_token() {
+    use crate::token::{TokenService, ISSUER, SERVICE};
+    let tokens = TokenService::start("ci-bot", "token-password").await;
+    let registry = TestRegistry::start_with_token(&tokens.realm, &tokens.cert_pem, ISSUER, SERVICE).await;
+    let public = TestRegistry::start().await;
+    let base = push_base(&public.host, "base/busybox", None).await;
+    let app = app_dir();
+    let setting = format!("{}/apps", registry.host);
+
+    let wrong = Exporter::new(RegistryConfig::parse(&setting, Some("ci-bot"), Some("nope")).unwrap());
+    let err = wrong.export(&request(app.path(), &base.reference, 5)).await.unwrap_err();
+    assert!(matches!(err, ImageError::Unauthorized { status: 401, .. }), "{err}");
+    assert!(err.to_string().contains("token service"), "{err}");
+
+    let exporter = Exporter::new(RegistryConfig::parse(&setting, Some("ci-bot"), Some("token-password")).unwrap());
+    let image = exporter.export(&request(app.path(), &base.reference, 5)).await.unwrap();
+
+    // Read back with a token of our own, proving the registry really demands one.
+    let anonymous = reqwest::get(registry.url("/v2/apps/acme/web/tags/list")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let challenge = anonymous.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    let scope = "repository:apps/acme/web:pull";
+    let token: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}?service={SERVICE}&scope={scope}", tokens.realm))
+        .basic_auth("ci-bot", Some("token-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+    let pulled = crate::pull::pull_as(&registry.host, "apps/acme/web", &tag(5).to_string(), Some(&bearer)).await;
+    assert_eq!(pulled.manifest_digest, image.digest.as_str());
+    assert_eq!(pulled.config["config"]["User"], "1000:1000");
+}

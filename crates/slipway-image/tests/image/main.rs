@@ -12,3 +12,4 @@ mod golden;
 mod layer;
 mod pull;
 mod registry;
+mod token;

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use std::path::Path;
 
 use slipway_core::build_plan::BuildPlan;
@@ -61,11 +64,17 @@ pub struct Pulled {
 }
 
 pub async fn pull(registry_host: &str, repo: &str, reference: &str, login: Option<(&str, &str)>) -> Pulled {
+    let authorization = login.map(|(u, p)| format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))));
+    pull_as(registry_host, repo, reference, authorization.as_deref()).await
+}
+
+/// `pull` with any `Authorization` value (a bearer token).
+pub async fn pull_as(registry_host: &str, repo: &str, reference: &str, authorization: Option<&str>) -> Pulled {
     let http = reqwest::Client::new();
     let get = |url: String| {
         let request = http.get(url).header("accept", "application/vnd.oci.image.manifest.v1+json");
-        match login {
-            Some((u, p)) => request.basic_auth(u, Some(p)),
+        match authorization {
+            Some(value) => request.header("authorization", value),
             None => request,
         }
     };

@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 
 pub const INSTALL: &str = "apt-get install -y docker-registry";
 
+enum Auth<'a> {
+    Htpasswd { username: &'a str, password: &'a str },
+    Token { realm: &'a str, cert_pem: &'a str, issuer: &'a str, service: &'a str },
+}
+
 pub struct TestRegistry {
     pub host: String,
     child: Child,
@@ -23,10 +28,15 @@ impl TestRegistry {
 
     /// A registry that only `username:password` may use (htpasswd, bcrypt).
     pub async fn start_with_login(username: &str, password: &str) -> Self {
-        Self::start_with(Some((username, password))).await
+        Self::start_with(Some(Auth::Htpasswd { username, password })).await
     }
 
-    async fn start_with(login: Option<(&str, &str)>) -> Self {
+    /// A registry that takes bearer tokens from `realm`, signed by the key of `cert_pem`.
+    pub async fn start_with_token(realm: &str, cert_pem: &str, issuer: &str, service: &str) -> Self {
+        Self::start_with(Some(Auth::Token { realm, cert_pem, issuer, service })).await
+    }
+
+    async fn start_with(auth: Option<Auth<'_>>) -> Self {
         let binary = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -36,12 +46,21 @@ impl TestRegistry {
         // here and handed over; the short gap is the price of a real registry.
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let host = format!("127.0.0.1:{port}");
-        let auth = match login {
-            Some((username, password)) => {
+        let auth = match auth {
+            Some(Auth::Htpasswd { username, password }) => {
                 let hash = bcrypt::hash(password, 5).unwrap();
                 let htpasswd = storage.path().join("htpasswd");
                 std::fs::write(&htpasswd, format!("{username}:{hash}\n")).unwrap();
                 format!("auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n", htpasswd.display())
+            }
+            Some(Auth::Token { realm, cert_pem, issuer, service }) => {
+                let bundle = storage.path().join("token-issuer.pem");
+                std::fs::write(&bundle, cert_pem).unwrap();
+                format!(
+                    "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    \
+                     rootcertbundle: {}\n",
+                    bundle.display()
+                )
             }
             None => String::new(),
         };
