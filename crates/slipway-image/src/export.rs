@@ -36,6 +36,9 @@ use crate::reference::{Digest, ImageReference};
 pub struct ExportRequest {
     pub plan: BuildPlan,
     /// Directories packed into the app layer; by default the build dir at `/app`.
+    /// A Python build's virtualenv lives in the project cache and embeds its
+    /// absolute path: add it here at that same path (and its `bin` to
+    /// `path_prepend`, `VIRTUAL_ENV` to `env`), as `BuiltApp` reports them.
     pub sources: Vec<LayerSource>,
     /// The base (run) image; must be pinned by digest.
     pub base: ImageReference,
@@ -136,7 +139,9 @@ impl Exporter {
         let repository = self.config.repository(&request.workspace, &request.project);
         let tag = request.tag.to_string();
         let target_ref = ImageReference::tagged(self.config.host(), &repository, &tag)?;
-        let target = self.registry(self.config.host(), self.config.host()).await?;
+        // Docker Hub's API answers on another host than its name, as for base images.
+        let api_host = if self.config.host() == "docker.io" { "registry-1.docker.io" } else { self.config.host() };
+        let target = self.registry(self.config.host(), api_host).await?;
         if target.manifest_exists(&repository, &tag).await? {
             return Err(ImageError::TagExists { reference: target_ref.to_string() });
         }

@@ -99,20 +99,28 @@ async fn exports_an_app_onto_a_pushed_base_and_refuses_the_same_tag_again() {
     assert_eq!(mode("app/public/index.html"), ('f', 0o644));
     assert_eq!(entries[1].link.as_deref(), Some("public/index.html"), "symlinks kept as links");
 
-    // The base layer was linked into the project repository, not left behind.
+    // The base layer was mounted from the base repository, not uploaded again; the app layer and config were uploaded.
     let head = reqwest::Client::new().head(registry.url(&format!("/v2/slipway/acme/web/blobs/{}", base.layer_digest)));
     assert_eq!(head.send().await.unwrap().status(), 200);
+    let mount = format!("POST /v2/slipway/acme/web/blobs/uploads/?mount={}&from=base/busybox", base.layer_digest);
+    assert_eq!(registry.requests(&mount, 201), 1, "{}", registry.log());
+    let uploads = || registry.requests("PUT /v2/slipway/acme/web/blobs/uploads/", 201);
+    let manifests = || registry.requests("PUT /v2/slipway/acme/web/manifests/", 201);
+    assert_eq!((uploads(), manifests()), (2, 1), "app layer + config, then the manifest");
 
     // Same tag again: refused, and the tag still names the first image.
     let err = exporter.export(&first).await.unwrap_err();
     assert!(matches!(err, ImageError::TagExists { .. }), "{err}");
     assert!(err.to_string().contains(&tag), "{err}");
     assert_eq!(pull(&registry.host, "slipway/acme/web", &tag, None).await.manifest_digest, image.digest.as_str());
+    assert_eq!((uploads(), manifests()), (2, 1), "the refused export pushed nothing");
 
     // The same tree under the next build number: the very same app layer blob (reproducible).
     let second = exporter.export(&request(app.path(), &base.reference, 8)).await.unwrap();
     assert_eq!(second.layers[1].digest, image.layers[1].digest);
     assert_ne!(second.digest, image.digest, "labels name the build, so the manifests differ");
+    assert_eq!((uploads(), manifests()), (3, 2), "only the new config and manifest were pushed");
+    assert_eq!(registry.requests("POST /v2/slipway/acme/web/blobs/uploads/?mount=", 201), 1, "no second mount");
 }
 
 #[tokio::test]

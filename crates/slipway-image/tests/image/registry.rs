@@ -65,7 +65,7 @@ impl TestRegistry {
             None => String::new(),
         };
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    \
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    \
              rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n{auth}",
             storage.path().join("data").display()
         );
@@ -76,7 +76,8 @@ impl TestRegistry {
         let child = Command::new(binary)
             .arg("serve")
             .arg(&config_path)
-            .stdout(Stdio::null())
+            // The access log goes to stdout, the rest to stderr: one file for both.
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {binary} ({e}); install it with `{INSTALL}`"));
@@ -101,6 +102,17 @@ impl TestRegistry {
             assert!(Instant::now() < deadline, "docker-registry did not answer on {url} within 20 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The registry's log so far, access log included: the tests count requests in it.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._storage.path().join("registry.log")).unwrap()
+    }
+
+    /// Access-log lines of requests whose first line starts with `request` (e.g. `PUT /v2/x/blobs/`), by status.
+    pub fn requests(&self, request: &str, status: u16) -> usize {
+        let needle = format!("\"{request}");
+        self.log().lines().filter(|l| l.contains(&needle) && l.contains(&format!("\" {status} "))).count()
     }
 
     pub fn url(&self, path: &str) -> String {
