@@ -99,10 +99,13 @@ async fn push_manifest(
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 }
 
-/// Builds the base image and pushes it to `host/repo:1.0`.
-pub async fn push_base(host: &str, repo: &str, login: Option<(&str, &str)>) -> PushedBase {
-    let http = reqwest::Client::new();
-    let base = format!("http://{host}");
+/// The base layer and its config, pushed as blobs to `repo`.
+async fn push_layer_and_config(
+    http: &reqwest::Client,
+    base: &str,
+    repo: &str,
+    login: Option<(&str, &str)>,
+) -> (Vec<u8>, Vec<u8>) {
     let (layer, diff_id) = rootfs_layer();
     let platform = host_platform();
     let config = serde_json::to_vec(&json!({
@@ -113,8 +116,40 @@ pub async fn push_base(host: &str, repo: &str, login: Option<(&str, &str)>) -> P
         "history": [{"created_by": "slipway test base"}],
     }))
     .unwrap();
-    push_blob(&http, &base, repo, &layer, login).await;
-    push_blob(&http, &base, repo, &config, login).await;
+    push_blob(http, base, repo, &layer, login).await;
+    push_blob(http, base, repo, &config, login).await;
+    (layer, config)
+}
+
+/// The base as Docker (schema 2) writes it: a manifest with Docker media types, no index; pinned to `:docker`.
+pub async fn push_docker_base(host: &str, repo: &str) -> PushedBase {
+    let http = reqwest::Client::new();
+    let base = format!("http://{host}");
+    let (layer, config) = push_layer_and_config(&http, &base, repo, None).await;
+    let media_type = "application/vnd.docker.distribution.manifest.v2+json";
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": media_type,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": sha(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": sha(&layer), "size": layer.len()}],
+    }))
+    .unwrap();
+    let manifest_digest = sha(&manifest);
+    push_manifest(&http, format!("{base}/v2/{repo}/manifests/docker"), media_type, &manifest, None).await;
+    PushedBase {
+        reference: format!("{host}/{repo}:docker@{manifest_digest}"),
+        index_digest: String::new(),
+        manifest_digest,
+        layer_digest: sha(&layer),
+        layer_size: layer.len() as u64,
+    }
+}
+
+/// Builds the base image and pushes it to `host/repo:1.0`, as an OCI index over one manifest.
+pub async fn push_base(host: &str, repo: &str, login: Option<(&str, &str)>) -> PushedBase {
+    let http = reqwest::Client::new();
+    let base = format!("http://{host}");
+    let (layer, config) = push_layer_and_config(&http, &base, repo, login).await;
+    let platform = host_platform();
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(&config), "size": config.len()},

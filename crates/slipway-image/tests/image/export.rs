@@ -214,3 +214,26 @@ async fn a_token_registry_trades_the_login_for_a_bearer_token() {
     assert_eq!(pulled.manifest_digest, image.digest.as_str());
     assert_eq!(pulled.config["config"]["User"], "1000:1000");
 }
+
+#[tokio::test]
+async fn a_docker_schema2_base_gives_an_oci_image_and_a_missing_base_is_not_found() {
+    let registry = TestRegistry::start().await;
+    let base = crate::base::push_docker_base(&registry.host, "base/docker").await;
+    let app = app_dir();
+    let exporter = Exporter::new(RegistryConfig::parse(&registry.host, None, None).unwrap());
+    let image = exporter.export(&request(app.path(), &base.reference, 2)).await.unwrap();
+    assert_eq!(image.base_digest.as_str(), base.manifest_digest);
+    let pulled = pull(&registry.host, "acme/web", &tag(2).to_string(), None).await;
+    let layers = pulled.manifest["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["digest"], base.layer_digest.as_str());
+    assert_eq!(layers[0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip", "one vocabulary per manifest");
+    assert_eq!(pulled.manifest["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+
+    // A digest that names nothing in the registry: a clear not-found, nothing pushed.
+    let missing = format!("{}/base/docker@sha256:{}", registry.host, "0".repeat(64));
+    let err = exporter.export(&request(app.path(), &missing, 3)).await.unwrap_err();
+    assert!(matches!(err, ImageError::NotFound { .. }), "{err}");
+    let tags: serde_json::Value =
+        reqwest::get(registry.url("/v2/acme/web/tags/list")).await.unwrap().json().await.unwrap();
+    assert_eq!(tags["tags"], serde_json::json!([tag(2).to_string()]));
+}
