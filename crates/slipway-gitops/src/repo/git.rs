@@ -2,8 +2,9 @@
 //! remote may be anything git can reach (a local bare repo, HTTPS, SSH) with
 //! the credentials helpers the operator already configured.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use crate::error::{GitopsError, Result};
 
@@ -26,11 +27,32 @@ impl Git {
 
     /// Runs git and returns its output whatever the exit status.
     pub(crate) fn raw(&self, args: &[&str]) -> Result<Output> {
+        self.command(args).stdin(Stdio::null()).output().map_err(GitopsError::GitMissing)
+    }
+
+    fn raw_with_input(&self, args: &[&str], input: &[u8]) -> Result<Output> {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(GitopsError::GitMissing)?;
+        // `git fast-import --quiet` prints almost nothing, so writing all input before reading cannot deadlock.
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input).map_err(|err| GitopsError::io(&self.workdir, err))?;
+        }
+        child.wait_with_output().map_err(|err| GitopsError::io(&self.workdir, err))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("git");
         command
             .current_dir(&self.workdir)
             .args(["-c", &format!("user.name={AUTHOR_NAME}"), "-c", &format!("user.email={AUTHOR_EMAIL}")])
             .args(["-c", "commit.gpgsign=false", "-c", "core.autocrlf=false"])
+            // Housekeeping in the background of a deployment would only add latency; see `RepoWriter::open`.
+            .args(["-c", "maintenance.auto=false", "-c", "gc.autoDetach=true"])
             .args(args)
             // Never wait for a password on a terminal nobody watches; English messages for matching.
             .env("GIT_TERMINAL_PROMPT", "0")
@@ -39,12 +61,20 @@ impl Git {
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
             .env_remove("GIT_INDEX_FILE");
-        command.output().map_err(GitopsError::GitMissing)
+        command
     }
 
     /// Runs git and returns stdout, or a [`GitopsError::Git`] naming the command.
     pub(crate) fn run(&self, args: &[&str]) -> Result<String> {
-        let output = self.raw(args)?;
+        self.run_with_input(args, None)
+    }
+
+    /// Like [`Git::run`], feeding `input` on stdin.
+    pub(crate) fn run_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Result<String> {
+        let output = match input {
+            None => self.raw(args)?,
+            Some(input) => self.raw_with_input(args, input)?,
+        };
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {

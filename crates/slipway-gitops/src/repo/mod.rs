@@ -1,17 +1,21 @@
-//! The GitOps repository writer: keeps a persistent working clone, writes one
-//! environment's folder plus its workspace's `bootstrap/` files, and lands
-//! exactly one commit per deployment on the remote.
+//! The GitOps repository writer: keeps a persistent (bare) working clone and
+//! lands exactly one commit per deployment on the remote, holding the
+//! environment's folder and its workspace's `bootstrap/` files.
 //!
-//! Every attempt starts from the remote's branch (fetch, then a forced
-//! checkout), so a failed attempt leaves nothing behind and a lost push race
-//! is handled by re-applying the same change onto the new remote head — no
-//! merge, no rebase conflict — a bounded number of times. An unchanged render
-//! makes no commit: the current head is returned with `created: false`, so a
-//! retried deployment never pushes twice.
+//! Every attempt fetches the remote branch and builds the commit with `git
+//! fast-import` from the fetched head's tree plus the changed folders, so the
+//! cost of a deployment does not grow with the number of apps, and a failed
+//! attempt leaves nothing behind but an unpushed ref that the next attempt
+//! overwrites. A lost push race is handled by re-applying the same change onto
+//! the new remote head — no merge, no rebase conflict — a bounded number of
+//! times. An unchanged render makes no commit: the current head is returned
+//! with `created: false`, so a retried deployment never pushes twice.
 
 mod git;
+mod stream;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,6 +29,10 @@ use crate::manifests::Manifests;
 use crate::naming::namespace_name;
 use crate::render::render_environment;
 use git::{is_push_race, stderr_of, Git};
+use stream::{commit_stream, FolderChange, PENDING_REF};
+
+/// How many commits between two `git gc --auto` checks.
+const GC_EVERY: u64 = 50;
 
 /// How a [`RepoWriter`] reaches its remote.
 #[derive(Debug, Clone)]
@@ -89,6 +97,7 @@ pub struct RepoWriter {
     git: Git,
     /// Writes in one working clone must not interleave.
     lock: Mutex<()>,
+    commits: AtomicU64,
 }
 
 impl RepoWriter {
@@ -105,13 +114,15 @@ impl RepoWriter {
         }
         std::fs::create_dir_all(&config.workdir).map_err(|err| GitopsError::io(&config.workdir, err))?;
         let git = Git::new(&config.workdir);
-        if !config.workdir.join(".git").exists() {
-            git.run(&["init", "--quiet", &format!("--initial-branch={branch}")])?;
+        // A bare clone: commits are built from trees, never checked out, so nothing scales with
+        // the number of files in the repository.
+        if !config.workdir.join("HEAD").exists() {
+            git.run(&["init", "--quiet", "--bare", &format!("--initial-branch={branch}")])?;
             git.run(&["remote", "add", "origin", &config.remote])?;
         } else {
             git.run(&["remote", "set-url", "origin", &config.remote])?;
         }
-        let writer = Self { config, git, lock: Mutex::new(()) };
+        let writer = Self { config, git, lock: Mutex::new(()), commits: AtomicU64::new(0) };
         writer.fetch()?;
         Ok(writer)
     }
@@ -198,21 +209,40 @@ impl RepoWriter {
         let _guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let attempts = self.config.max_attempts.max(1);
         for attempt in 1..=attempts {
-            let has_remote_branch = self.fetch()?;
-            self.reset_to_remote(has_remote_branch, path)?;
-            self.write_folder(path, manifests)?;
-            self.write_bootstrap(path)?;
-            self.git.run(&["add", "--all", "--", &path.folder(), "bootstrap"])?;
-            if self.git.succeeds(&["diff", "--cached", "--quiet"])? {
-                let sha = self.git.run(&["rev-parse", "HEAD"])?.trim().to_owned();
-                return Ok(Commit { sha, created: false });
+            let parent = if self.fetch()? {
+                Some(self.git.run(&["rev-parse", &self.remote_ref()])?.trim().to_owned())
+            } else {
+                None
+            };
+            let namespaces = self.workspace_namespaces(parent.as_deref(), path)?;
+            let root = render_root(&self.config.argo)?;
+            let workspace = render_workspace(&path.workspace, &namespaces, &self.config.argo)?;
+            let changes = [
+                FolderChange { folder: path.folder(), replace_whole_folder: true, files: manifests },
+                FolderChange {
+                    folder: format!("bootstrap/workspaces/{}", path.workspace),
+                    replace_whole_folder: true,
+                    files: &workspace,
+                },
+                FolderChange { folder: "bootstrap".into(), replace_whole_folder: false, files: &root },
+            ];
+            // A stale pending ref would become the parent of a root commit; it is ours to drop.
+            self.git.run(&["update-ref", "-d", PENDING_REF])?;
+            let stream = commit_stream(parent.as_deref(), message, &changes);
+            self.git.run_with_input(&["fast-import", "--quiet", "--force", "--date-format=now"], Some(&stream))?;
+            let sha = self.git.run(&["rev-parse", PENDING_REF])?.trim().to_owned();
+            if let Some(parent) = &parent {
+                let trees = self.git.run(&["rev-parse", &format!("{sha}^{{tree}}"), &format!("{parent}^{{tree}}")])?;
+                let mut trees = trees.lines();
+                if trees.next() == trees.next() {
+                    return Ok(Commit { sha: parent.clone(), created: false });
+                }
             }
-            self.git.run(&["commit", "--quiet", "--no-verify", "-m", message])?;
-            let sha = self.git.run(&["rev-parse", "HEAD"])?.trim().to_owned();
-            let refspec = format!("HEAD:refs/heads/{}", self.config.argo.revision);
-            let push = self.git.raw(&["push", "--quiet", "origin", &refspec])?;
+            let refspec = format!("{sha}:refs/heads/{}", self.config.argo.revision);
+            let push = self.git.raw(&["push", "--quiet", "--no-verify", "origin", &refspec])?;
             if push.status.success() {
                 tracing::info!(app = %path, sha, attempt, "GitOps commit pushed");
+                self.after_commit(&sha);
                 return Ok(Commit { sha, created: true });
             }
             let stderr = stderr_of(&push);
@@ -234,7 +264,7 @@ impl RepoWriter {
     fn fetch(&self) -> Result<bool> {
         let branch = &self.config.argo.revision;
         let refspec = format!("+refs/heads/{branch}:{}", self.remote_ref());
-        let output = self.git.raw(&["fetch", "--quiet", "--no-tags", "origin", &refspec])?;
+        let output = self.git.raw(&["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", &refspec])?;
         if output.status.success() {
             return Ok(true);
         }
@@ -245,108 +275,43 @@ impl RepoWriter {
         Err(GitopsError::Remote { remote: self.config.remote.clone(), action: "fetch", stderr })
     }
 
-    /// Makes the working tree exactly the remote branch (or empty), dropping any earlier attempt.
-    fn reset_to_remote(&self, has_remote_branch: bool, path: &AppPath) -> Result<()> {
-        let branch = &self.config.argo.revision;
-        if has_remote_branch {
-            self.git.run(&["checkout", "--quiet", "--force", "-B", branch, &self.remote_ref()])?;
-            self.git.run(&["clean", "--quiet", "-d", "--force", "--", &path.folder(), "bootstrap"])?;
-        } else {
-            self.git.run(&["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")])?;
-            if self.git.succeeds(&["rev-parse", "--verify", "--quiet", "HEAD"])? {
-                self.git.run(&["update-ref", "-d", &format!("refs/heads/{branch}")])?;
-            }
-            self.git.run(&["read-tree", "--empty"])?;
-            self.git.run(&["clean", "--quiet", "-d", "-x", "--force"])?;
-        }
-        Ok(())
-    }
-
-    fn write_folder(&self, path: &AppPath, manifests: &Manifests) -> Result<()> {
-        let folder = self.workdir().join(path.folder());
-        self.check_namespace_free(path)?;
-        if folder.exists() {
-            std::fs::remove_dir_all(&folder).map_err(|err| GitopsError::io(&folder, err))?;
-        }
-        write_files(&folder, manifests)
-    }
-
+    /// Namespaces of the workspace once `path` is written, read from the parent commit's tree.
     /// Refuses a folder whose namespace another folder already owns (`a-b/c` and `a/b-c`).
-    fn check_namespace_free(&self, path: &AppPath) -> Result<()> {
+    fn workspace_namespaces(&self, parent: Option<&str>, path: &AppPath) -> Result<Vec<String>> {
         let wanted = namespace_name(path.workspace.as_str(), path.project.as_str(), path.environment.as_str())?;
-        for (workspace, project, environment) in app_folders(&self.workdir().join("apps"), None)? {
-            let same_folder = workspace == path.workspace.as_str()
-                && project == path.project.as_str()
-                && environment == path.environment.as_str();
-            if !same_folder && format!("{workspace}-{project}-{environment}") == wanted {
+        let listing = match parent {
+            Some(parent) => self.git.run(&["ls-tree", "-r", "-d", "--name-only", parent, "--", "apps/"])?,
+            None => String::new(),
+        };
+        let mut namespaces = vec![wanted.clone()];
+        for folder in listing.lines() {
+            let parts: Vec<&str> = folder.split('/').collect();
+            let [_, workspace, project, environment] = parts[..] else { continue };
+            let same_folder = folder == path.folder();
+            let namespace = format!("{workspace}-{project}-{environment}");
+            if !same_folder && namespace == wanted {
                 return Err(GitopsError::NamespaceTaken {
                     namespace: wanted,
                     app: path.to_string(),
                     other: format!("{workspace}/{project}/{environment}"),
                 });
             }
+            if workspace == path.workspace.as_str() && !same_folder {
+                namespaces.push(namespace);
+            }
         }
-        Ok(())
-    }
-
-    /// Rewrites the root Application and the workspace's AppProject/ApplicationSet from the
-    /// folders now in the tree, so the AppProject lists exactly the workspace's namespaces.
-    fn write_bootstrap(&self, path: &AppPath) -> Result<()> {
-        let root = self.workdir().join("bootstrap");
-        write_files(&root, &render_root(&self.config.argo)?)?;
-        let apps = self.workdir().join("apps");
-        let mut namespaces: Vec<String> = app_folders(&apps, Some(path.workspace.as_str()))?
-            .into_iter()
-            .filter_map(|(workspace, project, environment)| namespace_name(&workspace, &project, &environment).ok())
-            .collect();
         namespaces.sort();
-        let folder = root.join("workspaces").join(path.workspace.as_str());
-        if folder.exists() {
-            std::fs::remove_dir_all(&folder).map_err(|err| GitopsError::io(&folder, err))?;
-        }
-        write_files(&folder, &render_workspace(&path.workspace, &namespaces, &self.config.argo)?)
+        Ok(namespaces)
     }
-}
 
-fn write_files(folder: &Path, manifests: &Manifests) -> Result<()> {
-    std::fs::create_dir_all(folder).map_err(|err| GitopsError::io(folder, err))?;
-    for (name, text) in manifests.files() {
-        let file = folder.join(name);
-        std::fs::write(&file, text).map_err(|err| GitopsError::io(&file, err))?;
-    }
-    Ok(())
-}
-
-/// `(workspace, project, environment)` of every `apps/*/*/*` folder, optionally of one workspace.
-fn app_folders(apps: &Path, only: Option<&str>) -> Result<Vec<(String, String, String)>> {
-    let mut found = Vec::new();
-    let workspaces = match only {
-        Some(workspace) => vec![workspace.to_owned()],
-        None => subdirectories(apps)?,
-    };
-    for workspace in workspaces {
-        let workspace_dir = apps.join(&workspace);
-        for project in subdirectories(&workspace_dir)? {
-            for environment in subdirectories(&workspace_dir.join(&project))? {
-                found.push((workspace.clone(), project.clone(), environment));
+    /// Loose objects pile up one deployment at a time; `gc --auto` packs them when git thinks
+    /// it is worth it, in the background, every so often rather than after every commit.
+    fn after_commit(&self, sha: &str) {
+        let count = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if count % GC_EVERY == 0 {
+            if let Err(err) = self.git.run(&["gc", "--auto", "--quiet"]) {
+                tracing::warn!(%err, sha, "git gc --auto failed; the next deployment will try again");
             }
         }
     }
-    Ok(found)
-}
-
-fn subdirectories(dir: &Path) -> Result<Vec<String>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(GitopsError::io(dir, err)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|err| GitopsError::io(dir, err))?;
-        if entry.file_type().map_err(|err| GitopsError::io(entry.path(), err))?.is_dir() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    Ok(names)
 }
