@@ -308,7 +308,7 @@ impl RepoWriter {
     /// it is worth it, in the background, every so often rather than after every commit.
     fn after_commit(&self, sha: &str) {
         let count = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-        if count % GC_EVERY == 0 {
+        if count.is_multiple_of(GC_EVERY) {
             if let Err(err) = self.git.run(&["gc", "--auto", "--quiet"]) {
                 tracing::warn!(%err, sha, "git gc --auto failed; the next deployment will try again");
             }
