@@ -105,6 +105,13 @@ pub struct ExportedImage {
     pub layers: Vec<Descriptor>,
 }
 
+impl ExportedImage {
+    /// `registry/repository@sha256:…`: the reference to deploy, immune to any tag change.
+    pub fn pinned(&self) -> String {
+        format!("{}/{}@{}", self.reference.registry(), self.reference.repository(), self.digest)
+    }
+}
+
 /// Pushes images to the configured registry. Cheap to share; keeps tokens per registry.
 #[derive(Debug)]
 pub struct Exporter {

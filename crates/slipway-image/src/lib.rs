@@ -17,6 +17,22 @@
 //! * Errors are one [`ImageError`] enum; the ones a user acts on are
 //!   `BaseNotPinned`, `TagExists`, `Unauthorized`, `Unreachable`, `InvalidConfig`.
 //!
+//! ```no_run
+//! # async fn example(plan: slipway_core::build_plan::BuildPlan, tag: slipway_core::image_tag::ImageTag)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use slipway_core::names::{ProjectSlug, WorkspaceSlug};
+//! use slipway_image::{ExportRequest, Exporter, ImageReference, RegistryConfig};
+//!
+//! let Some(config) = RegistryConfig::from_env()? else { return Ok(()) }; // SLIPWAY_REGISTRY unset
+//! let base = ImageReference::parse("registry.example.com/base/run:1@sha256:…")?;
+//! let request = ExportRequest::new(plan, "/builds/dep_1/app".into(), base,
+//!     WorkspaceSlug::parse("acme")?, ProjectSlug::parse("web")?, tag);
+//! let image = Exporter::new(config).export(&request).await?;
+//! println!("pushed {} ({})", image.reference, image.pinned());
+//! println!("{}", slipway_image::dockerfile(&request.plan));
+//! # Ok(()) }
+//! ```
+//!
 //! # Rules
 //!
 //! * **Base images must be pinned by digest** (`name[:tag]@sha256:…`): a tag

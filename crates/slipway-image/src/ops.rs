@@ -82,7 +82,13 @@ impl Registry {
         if response.status() != StatusCode::CREATED {
             return Err(self.unexpected(&call, response).await);
         }
-        Ok(Digest::of(bytes))
+        let digest = Digest::of(bytes);
+        // The registry names what it stored; anything else means it rewrote the manifest.
+        let stored = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok());
+        if let Some(stored) = stored.and_then(|d| Digest::parse(d).ok()) {
+            verify(&format!("the manifest pushed to {repository}:{tag}"), &digest, &stored)?;
+        }
+        Ok(digest)
     }
 
     pub(crate) async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool, ImageError> {

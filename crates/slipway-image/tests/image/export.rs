@@ -40,6 +40,9 @@ async fn exports_an_app_onto_a_pushed_base_and_refuses_the_same_tag_again() {
     assert_eq!(pulled.media_type, "application/vnd.oci.image.manifest.v1+json");
     assert_eq!(pulled.manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json");
     assert_eq!(pulled.manifest_digest, image.digest.as_str());
+    let by_digest = pull(&registry.host, "slipway/acme/web", image.digest.as_str(), None).await;
+    assert_eq!(by_digest.manifest, pulled.manifest);
+    assert_eq!(image.pinned(), format!("{}/slipway/acme/web@{}", registry.host, image.digest));
     let layers = pulled.manifest["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2, "base layer + app layer");
     assert_eq!(layers[0]["digest"], base.layer_digest.as_str());
