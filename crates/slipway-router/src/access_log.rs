@@ -57,6 +57,25 @@ impl Entry {
     }
 }
 
+/// The line for a request hyper refused before the router saw it (it could not be parsed, so
+/// there is no host, method or path): the status hyper answered and why.
+pub(crate) fn refused(client: SocketAddr, status: u16, request_id: &HeaderValue, reason: &str) {
+    let mut out = String::with_capacity(256);
+    let _ = write!(
+        out,
+        "{{\"time\":\"{}\",\"host\":null,\"method\":null,\"path\":null,\"status\":{status},\"duration_ms\":0.000,\
+         \"bytes\":0,\"request_id\":",
+        Rfc3339(SystemTime::now())
+    );
+    json_str_or_null(&mut out, request_id.to_str().ok());
+    out.push_str(",\"backend\":null,\"client\":");
+    json_str(&mut out, &client.ip().to_string());
+    out.push_str(",\"error\":");
+    json_str(&mut out, reason);
+    out.push('}');
+    tracing::info!(target: "slipway_router::access", "{out}");
+}
+
 fn json_str_or_null(out: &mut String, value: Option<&str>) {
     match value {
         Some(value) => json_str(out, value),

@@ -24,9 +24,9 @@ const BUCKETS_US: [u64; 13] = [
 
 /// The router's metrics registry. Cheap to clone: clones share one registry.
 ///
-/// Counts every request the router answers itself or proxies (hyper's own answers to requests
-/// it cannot parse, such as 400 for a malformed request line, never reach the router and are
-/// not counted). A request ends, for its latency and the in-flight gauge, when its response
+/// Counts every request the router answers itself or proxies, including those hyper answers
+/// because it cannot parse them (400 for a malformed request line, 414, 431), which count
+/// under [`UNROUTED_HOST`]. A request ends, for its latency and the in-flight gauge, when its response
 /// body has been sent or abandoned.
 #[derive(Clone, Default)]
 pub struct Metrics {
@@ -93,6 +93,11 @@ impl Metrics {
         hosts.insert(host.into(), stats.clone());
         self.inner.hosts.store(Arc::new(hosts));
         stats
+    }
+
+    /// Counts a request hyper answered itself because it could not parse it (no host known).
+    pub(crate) fn refused(&self, status: u16) {
+        self.inner.unrouted.record(status, Duration::ZERO);
     }
 
     /// The metrics in the Prometheus text exposition format (version 0.0.4):

@@ -10,7 +10,6 @@
 //! challenges and per-host HTTPS redirects itself (`tls_edge.rs`); a TLS listener
 //! ([`serve_tls`]) picks the certificate by SNI and speaks HTTP/2 or HTTP/1.1 as ALPN agreed.
 
-use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -157,6 +156,7 @@ async fn run(
         let stops = Stops { stop: stop_rx.clone(), kill: kill_rx.clone() };
         match &mode {
             Mode::Plain(edge) => {
+                let shared = shared.clone();
                 let conn = Arc::new(Conn::new(shared.clone(), peer));
                 let (http1, edge) = (http1.clone(), edge.clone());
                 tokio::spawn(async move {
@@ -172,10 +172,11 @@ async fn run(
                         }
                     });
                     let connection = http1.serve_connection(TokioIo::new(stream), service).with_upgrades();
-                    drive(connection, stops, peer).await;
+                    drive(connection, stops, peer, &shared).await;
                 });
             }
             Mode::Tls(acceptor) => {
+                let shared = shared.clone();
                 let conn = Arc::new(Conn::new(shared.clone(), peer).over_tls());
                 let (auto, acceptor) = (auto.clone(), acceptor.clone());
                 tokio::spawn(async move {
@@ -183,7 +184,7 @@ async fn run(
                     let Some(tls) = handshake(&acceptor, stream, stops.stop.clone(), peer).await else { return };
                     let service = service_fn(move |request| proxy::handle(conn.clone(), request));
                     let connection = auto.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                    drive(connection, stops, peer).await;
+                    drive(connection, stops, peer, &shared).await;
                 });
             }
         }
@@ -282,11 +283,11 @@ where
 }
 
 /// Runs a connection to its end; at shutdown asks it to finish, and at the end of the grace
-/// period drops it.
-async fn drive<C, E>(connection: C, mut stops: Stops, peer: std::net::SocketAddr)
+/// period drops it. A request hyper refused before the router saw it is counted and logged here.
+async fn drive<C, E>(connection: C, mut stops: Stops, peer: std::net::SocketAddr, shared: &Shared)
 where
     C: Graceful<Output = Result<(), E>>,
-    E: Display,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     tokio::pin!(connection);
     let result = tokio::select! {
@@ -300,8 +301,31 @@ where
         }
     };
     if let Err(error) = result {
+        let error = error.into();
+        if let Some(status) = refused_status(&*error) {
+            shared.config.metrics.refused(status);
+            if shared.config.access_log {
+                crate::access_log::refused(peer, status, &shared.ids.next(), &error.to_string());
+            }
+        }
         tracing::debug!(%peer, %error, "client connection ended with an error");
     }
+}
+
+/// The status hyper answered a request with that it could not parse (and so never handed to
+/// the router): 414 for a URI too long, 431 for a head too large, 400 for the rest.
+fn refused_status(error: &(dyn std::error::Error + 'static)) -> Option<u16> {
+    let error = error.downcast_ref::<hyper::Error>()?;
+    if !error.is_parse() {
+        return None;
+    }
+    Some(if !error.is_parse_too_large() {
+        400
+    } else if error.to_string().contains("URI") {
+        414
+    } else {
+        431
+    })
 }
 
 /// Accept errors that concern only the connection being accepted (it was reset before we got

@@ -15,11 +15,10 @@
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{mpsc, OnceLock};
 use std::thread::JoinHandle;
 
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
 use crate::acme::Challenges;
@@ -74,45 +73,45 @@ pub struct Router {
 }
 
 impl Router {
-    /// Binds every worker's sockets (so a bind error is returned here, before anything serves)
-    /// and starts the workers.
+    /// Starts the workers one after the other, each binding its sockets on its own thread (the
+    /// first one resolves port 0 for the rest), and returns once all of them listen, so a bind
+    /// error is returned here, before anything serves.
     ///
     /// # Errors
     ///
-    /// When an address cannot be bound or a runtime cannot be built.
+    /// When an address cannot be bound, or a thread or runtime cannot be made.
     pub fn start(spec: RouterSpec) -> io::Result<Router> {
         let count = if spec.workers == 0 { default_workers() } else { spec.workers };
         let (stop, stopped) = watch::channel(false);
         let (mut http, mut https) = (spec.http, spec.https);
-        let mut bound = Vec::with_capacity(count);
-        for _ in 0..count {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            // Sockets register with the reactor of the runtime that will drive them.
-            let entered = runtime.enter();
-            let plain = reuseport_listener(http)?;
-            http = plain.local_addr()?;
-            let tls = match https {
-                Some(addr) => {
-                    let listener = reuseport_listener(addr)?;
-                    https = Some(listener.local_addr()?);
-                    Some(listener)
+        let mut threads = Vec::with_capacity(count);
+        for index in 0..count {
+            let (ready, listening) = mpsc::sync_channel(1);
+            let (spec, stopped) = (spec.clone(), stopped.clone());
+            let addrs = (http, https);
+            let started = std::thread::Builder::new()
+                .name(format!("router-{index}"))
+                .spawn(move || worker(index, addrs, spec, stopped, &ready))
+                .and_then(|thread| match listening.recv() {
+                    Ok(Ok(addrs)) => Ok((thread, addrs)),
+                    Ok(Err(error)) => Err(error),
+                    Err(_) => Err(io::Error::other("a router worker ended before it listened")),
+                });
+            match started {
+                Ok((thread, addrs)) => {
+                    (http, https) = addrs;
+                    threads.push(thread);
                 }
-                None => None,
-            };
-            drop(entered);
-            bound.push((runtime, plain, tls));
+                Err(error) => {
+                    // The workers already serving have no connection yet: they stop at once.
+                    let _ = stop.send(true);
+                    for thread in threads {
+                        let _ = thread.join();
+                    }
+                    return Err(error);
+                }
+            }
         }
-        let threads = bound
-            .into_iter()
-            .enumerate()
-            .map(|(index, (runtime, plain, tls))| {
-                let spec = spec.clone();
-                let stopped = stopped.clone();
-                std::thread::Builder::new()
-                    .name(format!("router-{index}"))
-                    .spawn(move || worker(index, &runtime, spec, plain, tls, stopped))
-            })
-            .collect::<io::Result<Vec<_>>>()?;
         Ok(Router { http, https, stop, threads })
     }
 
@@ -148,22 +147,47 @@ impl Router {
     }
 }
 
+type Addrs = (SocketAddr, Option<SocketAddr>);
+
+/// One worker: binds its sockets, reports their addresses on `ready`, serves until `stopped`.
 fn worker(
     index: usize,
-    runtime: &Runtime,
+    (http, https): Addrs,
     spec: RouterSpec,
-    plain: TcpListener,
-    tls: Option<TcpListener>,
     stopped: watch::Receiver<bool>,
+    ready: &mpsc::SyncSender<io::Result<Addrs>>,
 ) -> io::Result<()> {
     WORKER.with(|worker| worker.set(index));
-    let until_stopped = move || {
-        let mut stopped = stopped.clone();
-        async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return Ok(());
         }
     };
     runtime.block_on(async move {
+        // Sockets register with the reactor of the runtime that drives them, so bind in here.
+        let bound = reuseport_listener(http).and_then(|plain| {
+            let tls = https.map(reuseport_listener).transpose()?;
+            let addrs = (plain.local_addr()?, tls.as_ref().map(TcpListener::local_addr).transpose()?);
+            Ok((plain, tls, addrs))
+        });
+        let (plain, tls) = match bound {
+            Ok((plain, tls, addrs)) => {
+                let _ = ready.send(Ok(addrs));
+                (plain, tls)
+            }
+            Err(error) => {
+                let _ = ready.send(Err(error));
+                return Ok(());
+            }
+        };
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
         let RouterSpec { table, config, certs, challenges, .. } = spec;
         let https = tls.map(|listener| {
             let (table, config, certs) = (table.clone(), config.clone(), certs.clone());

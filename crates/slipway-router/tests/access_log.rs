@@ -85,4 +85,18 @@ async fn access_log_has_one_json_line_per_request_with_its_id() {
     ] {
         assert!(second.contains(field), "{field} in {second}");
     }
+
+    // A request hyper cannot parse (and answers 400 itself) is logged too, without host or path.
+    let mut raw = tokio::net::TcpStream::connect(router.addr).await.expect("connect");
+    tokio::io::AsyncWriteExt::write_all(&mut raw, b"GARBAGE\r\n\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut raw, &mut answer).await;
+    assert!(answer.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&answer));
+    let count = || String::from_utf8_lossy(&captured.0.lock().expect("lock")).lines().count();
+    assert!(wait_until(10_000, || count() >= 3).await, "a line for the refused request");
+    let text = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
+    let third = text.lines().nth(2).expect("third line").trim().to_owned();
+    for field in ["\"host\":null", "\"path\":null", "\"status\":400", "\"request_id\":\"", "\"error\":\"invalid"] {
+        assert!(third.contains(field), "{field} in {third}");
+    }
 }
