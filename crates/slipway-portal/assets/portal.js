@@ -67,7 +67,9 @@
     this.setState("live");
     es.onmessage = function (event) {
       if (event.lastEventId) self.lastId = event.lastEventId;
-      self.queue.push(event.data);
+      // One event carries the lines of a batch, one per line of its data.
+      var lines = event.data.split("\n");
+      for (var i = 0; i < lines.length; i++) self.queue.push(lines[i]);
       self.schedule();
     };
     es.addEventListener("reset", function () { self.queue = []; self.box.textContent = ""; self.lines = 0; });
@@ -88,15 +90,21 @@
   // A network blip on demand (used by the browser test): drop the stream and resume.
   LogView.prototype.blip = function () { if (this.ended) return; this.es.close(); this.open(); };
   LogView.prototype.close = function () { this.ended = true; if (this.es) this.es.close(); };
+  // The next frame, or 200 ms when there are no frames (a background tab),
+  // so the queue never grows without bound.
   LogView.prototype.schedule = function () {
     if (this.scheduled) return;
     this.scheduled = true;
     var self = this;
-    requestAnimationFrame(function () { self.scheduled = false; self.flush(); });
+    var run = function () { if (self.scheduled) { self.scheduled = false; self.flush(); } };
+    requestAnimationFrame(run);
+    setTimeout(run, 200);
   };
   LogView.prototype.flush = function () {
     if (!this.queue.length) return;
     var batch = this.queue; this.queue = [];
+    // Lines that would be trimmed at once are not worth drawing.
+    if (batch.length > MAX_LINES) { this.lines += batch.length - MAX_LINES; batch = batch.slice(batch.length - MAX_LINES); }
     var fragment = document.createDocumentFragment();
     for (var i = 0; i < batch.length; i++) fragment.appendChild(renderLine(batch[i]));
     this.box.appendChild(fragment);

@@ -2,7 +2,9 @@
 //! an Authorization header, so these routes take the session cookie, open
 //! the API's stream in-process with its token and pass the events through.
 //!
-//! Each log line is given an `id:` (its position in the stream). A browser
+//! Lines travel in batches (the lines of one upstream chunk per event, one
+//! per `data:` line), each with an `id:`: the position of its last line in
+//! the stream. A browser
 //! that reconnects says where it was (`Last-Event-ID`, or `?after=` when the
 //! script reopens the stream itself) and the lines it has are skipped. The
 //! API replays a build log from its first line on every request, so the
@@ -98,17 +100,28 @@ async fn forward(api: &Api, path: &str, token: &str, skip: u64, reset: bool) -> 
         let mut parser = SseParser::default();
         let mut position = 0u64;
         while let Some(Ok(chunk)) = body.next().await {
+            // The lines of one chunk travel as one event (one line per `data:`
+            // line, so the browser gets them joined by newlines) carrying the
+            // position of its last line: thousands of lines a second become
+            // tens of events, which is what lets the page keep up.
+            let mut lines: Vec<String> = Vec::new();
+            let mut events = Vec::new();
             for upstream in parser.push(&chunk) {
-                let event = match upstream.event.as_deref() {
+                match upstream.event.as_deref() {
                     None | Some("message") => {
                         position += 1;
-                        if position <= skip {
-                            continue;
+                        if position > skip {
+                            lines.push(upstream.data);
                         }
-                        Event::default().id(position.to_string()).data(upstream.data)
                     }
-                    Some(name) => Event::default().event(name).data(upstream.data),
-                };
+                    Some(name) => {
+                        events.extend(batch(&mut lines, position));
+                        events.push(Event::default().event(name).data(upstream.data));
+                    }
+                }
+            }
+            events.extend(batch(&mut lines, position));
+            for event in events {
                 if sender.send(event).await.is_err() {
                     return; // the browser went away; dropping the body ends the API's stream too
                 }
@@ -117,6 +130,15 @@ async fn forward(api: &Api, path: &str, token: &str, skip: u64, reset: bool) -> 
     });
     let mut receiver = receiver;
     sse(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx)))
+}
+
+/// The pending lines as one event whose id is the position of the last.
+fn batch(lines: &mut Vec<String>, position: u64) -> Option<Event> {
+    if lines.is_empty() {
+        return None;
+    }
+    let data = std::mem::take(lines).join("\n");
+    Some(Event::default().id(position.to_string()).data(data))
 }
 
 /// Why the API refused a stream: its error message, or a description.
@@ -253,6 +275,60 @@ pub async fn latest_deployment(api: &Api, token: &str, ws: &str, project: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An API stand-in whose stream replays ten lines and ends, like a finished build log.
+    fn ten_lines() -> Api {
+        let route = axum::routing::get(|| async {
+            let mut events: Vec<Result<Event, Infallible>> =
+                (1..=10).map(|n| Ok(Event::default().data(format!("line {n}")))).collect();
+            events.push(Ok(Event::default().event("end").data("DEPLOYED")));
+            Sse::new(futures::stream::iter(events))
+        });
+        Api::new(axum::Router::new().route("/v1/log", route))
+    }
+
+    async fn body_of(events: Events) -> String {
+        let bytes = axum::body::to_bytes(events.into_response().into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_resumes_after_the_last_line_seen() {
+        let api = ten_lines();
+        let first = body_of(forward(&api, "/v1/log", "t", 0, false).await).await;
+        assert_eq!(lines_and_ids(&first, 0).0, (1..=10).map(|n| format!("line {n}")).collect::<Vec<_>>());
+        let resumed = body_of(forward(&api, "/v1/log", "t", 7, false).await).await;
+        // Nothing the browser had is sent again, nothing after it is lost, and
+        // each batch's id is the position of its last line.
+        let (lines, ids) = lines_and_ids(&resumed, 7);
+        assert_eq!(lines, ["line 8", "line 9", "line 10"]);
+        assert_eq!(ids.last().map(String::as_str), Some("10"));
+        assert!(resumed.ends_with("event: end\ndata: DEPLOYED\n\n"), "{resumed}");
+    }
+
+    /// The log lines and the ids of an SSE body that skipped `skip` lines
+    /// (keep-alives and `end` left out); checks that every batch's id is the
+    /// position of its last line.
+    fn lines_and_ids(body: &str, skip: usize) -> (Vec<String>, Vec<String>) {
+        let (mut lines, mut ids) = (Vec::new(), Vec::new());
+        for block in body.split("\n\n").filter(|b| b.starts_with("id:") || b.starts_with("data:")) {
+            lines.extend(block.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_owned));
+            let id = block.lines().find_map(|l| l.strip_prefix("id: ")).expect("every batch has an id");
+            assert_eq!(id, (skip + lines.len()).to_string(), "{body}");
+            ids.push(id.to_owned());
+        }
+        (lines, ids)
+    }
+
+    #[test]
+    fn the_resume_point_comes_from_the_query_or_the_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(resume_point(&headers, &ResumeQuery { after: None }), 0);
+        headers.insert("last-event-id", "12".parse().unwrap());
+        assert_eq!(resume_point(&headers, &ResumeQuery { after: None }), 12);
+        assert_eq!(resume_point(&headers, &ResumeQuery { after: Some("30".into()) }), 30);
+        assert_eq!(resume_point(&headers, &ResumeQuery { after: Some("junk".into()) }), 0);
+    }
 
     #[test]
     fn parses_events_split_across_chunks() {

@@ -136,7 +136,7 @@ async fn unknown_pages_get_the_404_page_and_api_paths_reach_the_api() {
 }
 
 #[tokio::test]
-async fn the_build_log_stream_resumes_after_the_last_event_id() {
+async fn a_log_stream_the_api_refuses_ends_with_the_reason() {
     let portal = TestPortal::start().await;
     let session = portal.login().await;
     // Without a platform (no repositories, no logs) the API answers 503; the
@@ -147,4 +147,47 @@ async fn the_build_log_stream_resumes_after_the_last_event_id() {
     let stream = portal.get("/w/acme/p/web/deployments/1/logs", Some(&session)).await;
     assert_eq!(stream.status, StatusCode::OK);
     assert!(stream.body.starts_with("event: end\ndata: UNAVAILABLE"), "{}", stream.body);
+}
+
+/// The first view of a project with a long history stays quick because the
+/// history is paginated. Printed figures go to BENCHMARKS.md (portal section).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_with_1000_deployments_renders_its_first_view_within_200_ms() {
+    let portal = TestPortal::start().await;
+    let session = portal.login().await;
+    let token = portal.csrf_of(&session).await;
+    portal.post("/workspaces", Some(&session), &[("slug", "acme".into()), ("_csrf", token.clone())]).await;
+    portal.post("/w/acme/new", Some(&session), &[("slug", "web".into()), ("_csrf", token)]).await;
+    let workspace: slipway_core::api::Workspace =
+        serde_json::from_str(&portal.api_get("/v1/workspaces/acme", &session).await).expect("the workspace");
+    let actor = slipway_store::Actor::system("bench");
+    for _ in 0..1000 {
+        portal.store.queue_deployment(&actor, &workspace.id, "web", "production", None, None).await.expect("queued");
+    }
+    let mut times = Vec::new();
+    for round in 0..11 {
+        let started = std::time::Instant::now();
+        let page = portal.get("/w/acme/p/web", Some(&session)).await;
+        let elapsed = started.elapsed();
+        assert_eq!(page.status, StatusCode::OK);
+        if round == 0 {
+            assert!(page.body.contains(r#"data-deployment="1000""#), "the newest deployment is on the first page");
+            assert!(!page.body.contains(r#"data-deployment="980""#), "only one page of history is rendered");
+            assert!(page.body.contains("rel=\"next\""), "older deployments are a page away");
+        }
+        times.push(elapsed);
+    }
+    times.sort();
+    let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
+    println!(
+        "portal-bench: project page, 1000 deployments: median {median:?}, worst {worst:?} of {} runs",
+        times.len()
+    );
+    assert!(median.as_millis() <= 200, "the first view took {median:?} (median)");
+    // The next page of history is as quick.
+    let first = portal.get("/w/acme/p/web", Some(&session)).await;
+    let next = first.body.split("rel=\"next\"").next().and_then(|s| s.rsplit("href=\"").next()).expect("an Older link");
+    let older = portal.get(&next.replace("&amp;", "&"), Some(&session)).await;
+    assert_eq!(older.status, StatusCode::OK);
+    assert!(older.body.contains(r#"data-deployment="980""#), "the second page follows the first");
 }

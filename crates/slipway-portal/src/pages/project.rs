@@ -157,8 +157,9 @@ fn body(chrome: &Chrome, headers: &HeaderMap, loaded: &Loaded, paged: bool, erro
                 data-base={(base) "/deployments/"}
                 data-src=[latest.map(|d| format!("{base}/deployments/{}/logs", d.number))] {}
         }
-        section.panel #connect {
-            h2 { "Deploy with git push" }
+        // Open until the first deployment; afterwards one click away.
+        details.panel #connect open[latest.is_none()] {
+            summary { "Deploy with git push" }
             @if let Some(repo) = &project.repo_url {
                 p { "Tracks " span.mono { (repo) } " branch " span.mono { (project.branch) } ". Press Deploy to build its head, or push to Slipway directly:" }
             } @else {

@@ -24,7 +24,7 @@ const timeout = 240_000;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  page.setDefaultTimeout(timeout);
+  page.setDefaultTimeout(60_000);
   page.on("dialog", (dialog) => dialog.accept());
   const shot = (name, p = page) => p.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 
@@ -98,7 +98,7 @@ try {
     const log = document.getElementById("build-log");
     const state = document.querySelector("#build [data-log-state]");
     return log && log.getAttribute("data-number") === String(n) && state && state.textContent.startsWith("finished");
-  }, number, { timeout });
+  }, number, { timeout, polling: 250 });
   await finished(1);
   await push1;
   assert.equal(await page.textContent("#build [data-log-state]"), "finished: DEPLOYED");
@@ -142,6 +142,8 @@ try {
   fs.writeFileSync(path.join(repo, "package.json"), JSON.stringify(pkg, null, 2));
   git("add", ".");
   git("commit", "-q", "-m", "noisy build");
+  // Measured in the foreground tab, as a user watching the log would be.
+  await page.bringToFront();
   await page.evaluate(() => {
     window.__longTasks = [];
     new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
@@ -152,30 +154,40 @@ try {
     requestAnimationFrame(tick);
   });
   const push3 = pushInBackground(pushLine);
-  await page.waitForFunction(() => document.getElementById("build-log").getAttribute("data-number") === "3", null, { timeout });
-  await page.waitForFunction(() => /noisy \d+/.test(document.getElementById("build-log").textContent), null, { timeout });
+  // Cheap checks, polled: the test must not be what slows the page down.
+  const poll = { timeout, polling: 100 };
+  await page.waitForFunction(() => document.getElementById("build-log").getAttribute("data-number") === "3", null, poll);
+  await page.waitForFunction(() => Number(document.getElementById("build-log").getAttribute("data-lines")) > 3000, null, poll);
   const streamStart = Date.now();
-  await page.waitForFunction(() => (document.getElementById("build-log").textContent.match(/noisy \d+/g) || []).length > 3000, null, { timeout });
+  await page.evaluate(() => { window.__frames = []; window.__longTasks = []; });
   await page.evaluate(() => window.slipway.build.blip());
-  await page.waitForFunction((n) => (document.getElementById("build-log").textContent.match(/noisy \d+/g) || []).length >= n, LINES, { timeout });
+  await page.waitForFunction((last) => {
+    const kids = document.getElementById("build-log").children;
+    for (let i = kids.length - 1; i >= Math.max(0, kids.length - 400); i--) if (kids[i].textContent.endsWith(last)) return true;
+    return false;
+  }, `noisy ${LINES - 1}`, poll);
   const streamMs = Date.now() - streamStart;
+  const perf = await page.evaluate(() => ({ longTasks: window.__longTasks, frames: window.__frames }));
   await finished(3);
   await push3;
   const seen = await page.evaluate(() => (document.getElementById("build-log").textContent.match(/noisy (\d+)/g) || []).map((s) => Number(s.split(" ")[1])));
   assert.equal(seen.length, LINES, "every line exactly once after the blip");
   assert.equal(new Set(seen).size, LINES, "no line repeated");
   assert.ok(await page.$("#build-log span.fg-32"), "ANSI green became a span");
-  const perf = await page.evaluate(() => ({ longTasks: window.__longTasks, frames: window.__frames }));
   const maxLong = Math.max(0, ...perf.longTasks);
   const slowFrames = perf.frames.filter((f) => f > 250).length;
+  const sortedFrames = [...perf.frames].sort((a, b) => a - b);
+  metrics.p95_frame_ms = Math.round(sortedFrames[Math.floor(sortedFrames.length * 0.95)] || 0);
   metrics.noisy_lines = LINES;
   metrics.stream_ms = streamMs;
   metrics.long_tasks = perf.longTasks.length;
   metrics.max_long_task_ms = Math.round(maxLong);
   metrics.frames = perf.frames.length;
   metrics.frames_over_250ms = slowFrames;
+  metrics.lines_per_second_rendered = Math.round((LINES - 3000) / (streamMs / 1000));
   metrics.max_frame_ms = Math.round(Math.max(0, ...perf.frames));
   assert.ok(maxLong < 500, `the page froze for ${maxLong} ms while streaming`);
+  assert.ok(perf.frames.length > 60, `only ${perf.frames.length} frames painted while streaming`);
 
   step("roll back to release #1 from the history");
   await page.goto(`${base}/w/acme/p/web`);
@@ -196,18 +208,19 @@ try {
   assert.equal(created.status(), 201, await created.text());
   await page.goto(`${base}/w/acme/members`);
   await page.fill("#username", "nobody-here");
-  await page.click("text=Invite");
+  await page.click("button:has-text('Invite')");
   await page.waitForSelector("#username-error");
+  assert.match(await page.textContent("#username-error"), /nobody-here|no user|not found/i);
   await page.fill("#username", "vera");
   await page.selectOption("#role", "viewer");
-  await page.click("text=Invite");
+  await page.click("button:has-text('Invite')");
   await page.waitForSelector('tr[data-member="vera"]');
   await shot("members");
 
   step("a viewer sees no Deploy button, and a forced POST is refused");
   const viewerContext = await browser.newContext();
   const viewer = await viewerContext.newPage();
-  viewer.setDefaultTimeout(timeout);
+  viewer.setDefaultTimeout(60_000);
   await viewer.goto(`${base}/login`);
   await viewer.fill("#username", "vera");
   await viewer.fill("#password", "vera-password-123");
@@ -219,7 +232,7 @@ try {
   const csrf = await viewer.getAttribute("form[action='/logout'] input[name=_csrf]", "value");
   const forced = await viewer.request.post(`${base}/w/acme/p/web/deploy`, { form: { _csrf: csrf } });
   assert.equal(forced.status(), 422);
-  assert.match(await forced.text(), /not allowed|permission|cannot|may not/i);
+  assert.match(await forced.text(), /your role does not allow you to deploy/);
   const deployments = await page.request.get(`${base}/v1/workspaces/acme/projects/web/environments/production/deployments`, {
     headers: { authorization: `Bearer ${token}` } });
   assert.equal((await deployments.json()).items.length, 4, "the refused deploy created nothing");

@@ -1,6 +1,7 @@
 //! The portal in front of a real API router on a fresh SQLite store, called
 //! with `oneshot`; helpers that sign in and post forms like a browser would.
 #![allow(dead_code)] // each test binary uses a part
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -71,6 +72,15 @@ impl TestPortal {
             request = request.header(header::COOKIE, cookie);
         }
         self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// A GET of the API with the session's token (what the portal does in-process).
+    pub async fn api_get(&self, path: &str, cookie: &str) -> String {
+        let token = cookie.split_once('=').unwrap().1;
+        let request = Request::get(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        let answer = self.send(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
     }
 
     /// Signs in through the form; returns the answer to the POST.
