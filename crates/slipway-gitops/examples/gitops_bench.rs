@@ -1,11 +1,11 @@
 //! Benchmark of the GitOps path (run by `bench/gitops.sh`, which records the
 //! figures in BENCHMARKS.md):
 //!
-//! 1. render all N apps (default 1,000) from scratch, and render + write them
-//!    to a fresh tree;
-//! 2. seed a bare repository holding those N apps (one commit), then time M
-//!    single deployments (render + commit + push through [`RepoWriter`]) into
-//!    it from a persistent working clone.
+//! 1. render all N apps (default 1,000) from scratch in memory;
+//! 2. render them again and commit all of them as one commit into an empty bare
+//!    repository through [`RepoWriter::commit_apps`] (fast-import + push);
+//! 3. time M single deployments (render + commit + push through
+//!    [`RepoWriter::deploy`]) into that repository, now holding N apps.
 //!
 //! Prints one JSON object on stdout. Usage: `gitops_bench [apps] [deployments]`.
 
@@ -19,8 +19,6 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
-use slipway_gitops::argo::{render_root, render_workspace};
-use slipway_gitops::naming::namespace_name;
 use slipway_gitops::{
     render_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, ConfigVar, ImageRef, Manifests,
     Process, Quota, RepoWriter, WriterConfig,
@@ -57,13 +55,6 @@ fn app(index: usize, build: u64) -> AppEnvironment {
     }
 }
 
-fn write(dir: &Path, manifests: &Manifests) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (name, text) in manifests.files() {
-        std::fs::write(dir.join(name), text).unwrap();
-    }
-}
-
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git").arg("-C").arg(dir).args(args).status().unwrap();
     assert!(status.success(), "git {args:?}");
@@ -88,35 +79,23 @@ fn main() {
     let render_all = started.elapsed();
     let files: usize = rendered.iter().map(Manifests::len).sum();
 
-    let seed = root.path().join("seed");
-    let started = Instant::now();
-    for (app, manifests) in inputs.iter().zip(&rendered) {
-        write(&seed.join(AppPath::of(app).folder()), manifests);
-    }
-    let mut by_workspace: std::collections::BTreeMap<WorkspaceSlug, Vec<String>> = Default::default();
-    for app in &inputs {
-        let namespace = namespace_name(app.workspace.as_str(), app.project.as_str(), app.environment.as_str()).unwrap();
-        by_workspace.entry(app.workspace.clone()).or_default().push(namespace);
-    }
-    write(&seed.join("bootstrap"), &render_root(&argo).unwrap());
-    for (workspace, namespaces) in &by_workspace {
-        let dir = seed.join("bootstrap/workspaces").join(workspace.as_str());
-        write(&dir, &render_workspace(workspace, namespaces, &argo).unwrap());
-    }
-    let render_and_write_all = started.elapsed() + render_all;
-
-    // 2. A remote already holding every app, then single deployments into it.
+    // 2. The same from scratch into an empty repository, as one commit (what a re-render of
+    //    every app after a platform setting changed does), through the writer.
     let remote = root.path().join("gitops.git");
     git(root.path(), &["init", "--quiet", "--bare", "--initial-branch=main", remote.to_str().unwrap()]);
-    git(&seed, &["init", "--quiet", "--initial-branch=main"]);
-    git(&seed, &["add", "--all"]);
-    git(&seed, &["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "--quiet", "-m", "seed"]);
-    git(&seed, &["push", "--quiet", remote.to_str().unwrap(), "main"]);
-
     let writer =
         RepoWriter::open(WriterConfig::new(root.path().join("clone"), remote.to_str().unwrap(), argo)).unwrap();
-    // The first write checks out the whole tree once; a running control plane pays that at start-up.
-    writer.deploy(&app(0, 2), &settings).unwrap();
+    let started = Instant::now();
+    let all: Vec<(AppPath, Manifests)> =
+        inputs.iter().map(|app| (AppPath::of(app), render_environment(app, &settings).unwrap())).collect();
+    let seeded = writer.commit_apps(&all, "render every app").unwrap();
+    let render_and_commit_all = started.elapsed();
+    assert!(seeded.created);
+    let tracked =
+        Command::new("git").arg("-C").arg(&remote).args(["ls-tree", "-r", "--name-only", "main"]).output().unwrap();
+    let tracked_files = String::from_utf8_lossy(&tracked.stdout).lines().count();
+
+    // 3. Single deployments into the repository now holding every app.
     let mut times = Vec::with_capacity(deployments);
     for round in 0..deployments {
         let target = app((round * 37 + 11) % apps, 3 + round as u64);
@@ -133,7 +112,8 @@ fn main() {
             "apps": apps,
             "files_per_render_all": files,
             "render_all_ms": millis(render_all),
-            "render_and_write_all_ms": millis(render_and_write_all),
+            "render_and_commit_all_ms": millis(render_and_commit_all),
+            "files_in_repo": tracked_files,
             "deployments": deployments,
             "deploy_median_ms": pick(0.5),
             "deploy_p90_ms": pick(0.9),

@@ -225,3 +225,25 @@ fn the_working_clone_is_reused_across_opens() {
     assert_eq!(git(Path::new(&remote), &["rev-parse", "main~1"]), first.sha);
     assert_eq!(second.sha, remote_head(&remote));
 }
+
+#[test]
+fn several_apps_can_land_in_one_commit_and_may_not_clash_with_each_other() {
+    let root = tempfile::tempdir().unwrap();
+    let remote = bare_repo(root.path());
+    let writer = writer(root.path(), "clone", &remote);
+    let render = |app: &AppEnvironment| {
+        (AppPath::of(app), slipway_gitops::render_environment(app, &common::settings()).unwrap())
+    };
+    let batch = [render(&app("acme", "shop", 1)), render(&app("acme", "blog", 1)), render(&app("globex", "shop", 1))];
+    let commit = writer.commit_apps(&batch, "render every app").unwrap();
+    assert_eq!(commit.sha, remote_head(&remote));
+    assert_eq!(git(Path::new(&remote), &["rev-list", "--count", "main"]), "1");
+    let project = git(Path::new(&remote), &["show", "main:bootstrap/workspaces/acme/appproject-ws-acme.yaml"]);
+    assert!(project.contains("acme-blog-production") && project.contains("acme-shop-production"));
+    assert!(!project.contains("globex"), "{project}");
+
+    let clash = [render(&app("acme-x", "web", 1)), render(&app("acme", "x-web", 1))];
+    let err = writer.commit_apps(&clash, "clash").unwrap_err();
+    assert!(matches!(err, GitopsError::NamespaceTaken { .. }), "{err}");
+    assert_eq!(remote_head(&remote), commit.sha);
+}

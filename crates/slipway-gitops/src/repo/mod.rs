@@ -14,6 +14,7 @@
 mod git;
 mod stream;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -206,6 +207,12 @@ impl RepoWriter {
 
     /// Writes `manifests` as the whole content of the app's folder and lands one commit.
     pub fn commit(&self, path: &AppPath, manifests: &Manifests, message: &str) -> Result<Commit> {
+        self.commit_apps(&[(path.clone(), manifests.clone())], message)
+    }
+
+    /// Writes several apps' folders in one commit (a re-render of every app after a platform
+    /// setting changed, say). Each folder is replaced wholesale.
+    pub fn commit_apps(&self, apps: &[(AppPath, Manifests)], message: &str) -> Result<Commit> {
         let _guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let attempts = self.config.max_attempts.max(1);
         for attempt in 1..=attempts {
@@ -214,18 +221,22 @@ impl RepoWriter {
             } else {
                 None
             };
-            let namespaces = self.workspace_namespaces(parent.as_deref(), path)?;
+            let by_workspace = self.workspace_namespaces(parent.as_deref(), apps)?;
             let root = render_root(&self.config.argo)?;
-            let workspace = render_workspace(&path.workspace, &namespaces, &self.config.argo)?;
-            let changes = [
-                FolderChange { folder: path.folder(), replace_whole_folder: true, files: manifests },
-                FolderChange {
-                    folder: format!("bootstrap/workspaces/{}", path.workspace),
-                    replace_whole_folder: true,
-                    files: &workspace,
-                },
-                FolderChange { folder: "bootstrap".into(), replace_whole_folder: false, files: &root },
-            ];
+            let mut bootstrap = Vec::with_capacity(by_workspace.len());
+            for (workspace, namespaces) in &by_workspace {
+                bootstrap.push((workspace, render_workspace(workspace, namespaces, &self.config.argo)?));
+            }
+            let mut changes: Vec<FolderChange<'_>> = apps
+                .iter()
+                .map(|(path, files)| FolderChange { folder: path.folder(), replace_whole_folder: true, files })
+                .collect();
+            changes.extend(bootstrap.iter().map(|(workspace, files)| FolderChange {
+                folder: format!("bootstrap/workspaces/{workspace}"),
+                replace_whole_folder: true,
+                files,
+            }));
+            changes.push(FolderChange { folder: "bootstrap".into(), replace_whole_folder: false, files: &root });
             // A stale pending ref would become the parent of a root commit; it is ours to drop.
             self.git.run(&["update-ref", "-d", PENDING_REF])?;
             let stream = commit_stream(parent.as_deref(), message, &changes);
@@ -241,7 +252,7 @@ impl RepoWriter {
             let refspec = format!("{sha}:refs/heads/{}", self.config.argo.revision);
             let push = self.git.raw(&["push", "--quiet", "--no-verify", "origin", &refspec])?;
             if push.status.success() {
-                tracing::info!(app = %path, sha, attempt, "GitOps commit pushed");
+                tracing::info!(apps = apps.len(), first = ?apps.first().map(|(path, _)| path.to_string()), sha, attempt, "GitOps commit pushed");
                 self.after_commit(&sha);
                 return Ok(Commit { sha, created: true });
             }
@@ -249,7 +260,7 @@ impl RepoWriter {
             if !is_push_race(&stderr) {
                 return Err(GitopsError::Remote { remote: self.config.remote.clone(), action: "push", stderr });
             }
-            tracing::debug!(app = %path, attempt, "push lost a race; re-applying onto the new head");
+            tracing::debug!(attempt, "push lost a race; re-applying onto the new head");
             // Spread competing writers apart so they do not collide again in lockstep.
             std::thread::sleep(Duration::from_millis(u64::from(attempt) * 15 + u64::from(std::process::id() % 17)));
         }
@@ -275,33 +286,56 @@ impl RepoWriter {
         Err(GitopsError::Remote { remote: self.config.remote.clone(), action: "fetch", stderr })
     }
 
-    /// Namespaces of the workspace once `path` is written, read from the parent commit's tree.
-    /// Refuses a folder whose namespace another folder already owns (`a-b/c` and `a/b-c`).
-    fn workspace_namespaces(&self, parent: Option<&str>, path: &AppPath) -> Result<Vec<String>> {
-        let wanted = namespace_name(path.workspace.as_str(), path.project.as_str(), path.environment.as_str())?;
+    /// Namespaces of each touched workspace once `apps` are written, read from the parent
+    /// commit's tree. Refuses two folders that would share a namespace (`a-b/c` and `a/b-c`).
+    fn workspace_namespaces(
+        &self,
+        parent: Option<&str>,
+        apps: &[(AppPath, Manifests)],
+    ) -> Result<BTreeMap<WorkspaceSlug, Vec<String>>> {
         let listing = match parent {
             Some(parent) => self.git.run(&["ls-tree", "-r", "-d", "--name-only", parent, "--", "apps/"])?,
             None => String::new(),
         };
-        let mut namespaces = vec![wanted.clone()];
+        // namespace -> (folder, workspace); new folders first so a clash names the new one.
+        let mut owners: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (path, _) in apps {
+            let namespace = namespace_name(path.workspace.as_str(), path.project.as_str(), path.environment.as_str())?;
+            if let Some((other, _)) = owners.insert(namespace.clone(), (path.folder(), path.workspace.to_string())) {
+                if other != path.folder() {
+                    return Err(namespace_taken(namespace, path, &other));
+                }
+            }
+        }
         for folder in listing.lines() {
             let parts: Vec<&str> = folder.split('/').collect();
             let [_, workspace, project, environment] = parts[..] else { continue };
-            let same_folder = folder == path.folder();
             let namespace = format!("{workspace}-{project}-{environment}");
-            if !same_folder && namespace == wanted {
-                return Err(GitopsError::NamespaceTaken {
-                    namespace: wanted,
-                    app: path.to_string(),
-                    other: format!("{workspace}/{project}/{environment}"),
-                });
-            }
-            if workspace == path.workspace.as_str() && !same_folder {
-                namespaces.push(namespace);
+            match owners.get(&namespace) {
+                Some((owner, _)) if owner != folder => {
+                    let (path, _) = apps.iter().find(|(path, _)| &path.folder() == owner).ok_or_else(|| {
+                        // Two folders already in the repository clash; not ours to judge here.
+                        GitopsError::InvalidInput {
+                            what: "repository",
+                            reason: format!("{folder} clashes with {owner}"),
+                        }
+                    })?;
+                    return Err(namespace_taken(namespace, path, folder));
+                }
+                Some(_) => {}
+                None => {
+                    owners.insert(namespace, (folder.to_owned(), workspace.to_owned()));
+                }
             }
         }
-        namespaces.sort();
-        Ok(namespaces)
+        let mut by_workspace: BTreeMap<WorkspaceSlug, Vec<String>> =
+            apps.iter().map(|(path, _)| (path.workspace.clone(), Vec::new())).collect();
+        for (namespace, (_, workspace)) in owners {
+            if let Some(namespaces) = by_workspace.iter_mut().find(|(slug, _)| slug.as_str() == workspace) {
+                namespaces.1.push(namespace);
+            }
+        }
+        Ok(by_workspace)
     }
 
     /// Loose objects pile up one deployment at a time; `gc --auto` packs them when git thinks
@@ -313,5 +347,13 @@ impl RepoWriter {
                 tracing::warn!(%err, sha, "git gc --auto failed; the next deployment will try again");
             }
         }
+    }
+}
+
+fn namespace_taken(namespace: String, path: &AppPath, other_folder: &str) -> GitopsError {
+    GitopsError::NamespaceTaken {
+        namespace,
+        app: path.to_string(),
+        other: other_folder.strip_prefix("apps/").unwrap_or(other_folder).to_owned(),
     }
 }
