@@ -105,4 +105,18 @@ mod tests {
         assert!(ImageRef::parse(&bad_digest).unwrap_err().to_string().contains("digest"));
         assert!(ImageRef::parse(&format!("Registry/Shop:{TAG}")).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn only_slipway_tags_are_accepted(tag in "[A-Za-z0-9_.-]{1,80}") {
+            let accepted = ImageRef::parse(&format!("registry.example.com/acme/shop:{tag}")).is_ok();
+            proptest::prop_assert_eq!(accepted, ImageTag::parse(&tag).is_ok());
+        }
+
+        #[test]
+        fn immutable_tags_round_trip(build in 1u64..1_000_000, sha in "[0-9a-f]{40}") {
+            let text = format!("r.example.com:5000/acme/shop:usr_0123456789abcdef0123456789abcdef-{build}-{sha}");
+            proptest::prop_assert_eq!(ImageRef::parse(&text).unwrap().to_string(), text);
+        }
+    }
 }

@@ -147,6 +147,10 @@ pub struct ClusterSettings {
     pub secret_key_prefix: String,
     /// UID the containers run as (Pod Security `restricted` needs a non-root user).
     pub run_as_user: i64,
+    /// Let apps reach public addresses (outside the private IPv4 ranges, so not other
+    /// tenants' pods). Off by default: the network model denies all egress but DNS and the
+    /// workspace's own add-ons until an operator opts in.
+    pub allow_internet_egress: bool,
 }
 
 impl Default for ClusterSettings {
@@ -158,6 +162,7 @@ impl Default for ClusterSettings {
             secret_store: "slipway".into(),
             secret_key_prefix: "slipway/".into(),
             run_as_user: 10001,
+            allow_internet_egress: false,
         }
     }
 }

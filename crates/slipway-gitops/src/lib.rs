@@ -47,6 +47,19 @@
 //!   [`WriterConfig::max_attempts`]). One [`RepoWriter`] per working clone;
 //!   it serialises its own callers.
 
+//! # Pointing Argo CD at the repository
+//!
+//! 1. Give Argo CD read access to the repository (`argocd repo add <url>` or a
+//!    repository Secret in the `argocd` namespace); the URL must equal
+//!    [`ArgoSettings::repo_url`], since each AppProject allows only that one.
+//! 2. Once, by hand: `kubectl apply -n argocd -f bootstrap/application-slipway-root.yaml`.
+//!    From then on every workspace's AppProject and ApplicationSet, and through
+//!    them every app, are synced from git.
+//! 3. The cluster needs an ingress controller (class [`ClusterSettings::ingress_class`]
+//!    in namespace [`ClusterSettings::ingress_namespace`]), cert-manager with the
+//!    ClusterIssuer [`ClusterSettings::cert_issuer`], and the external-secrets
+//!    operator with the ClusterSecretStore [`ClusterSettings::secret_store`].
+
 pub mod argo;
 pub mod error;
 pub mod image;

@@ -172,3 +172,18 @@ fn bad_input_is_a_clear_error() {
     let err = ImageRef::parse("registry.example.com/slipway/shop:latest").unwrap_err();
     assert!(matches!(err, GitopsError::MutableImage { .. }), "{err}");
 }
+
+#[test]
+fn internet_egress_is_opt_in_and_never_reaches_private_ranges() {
+    let closed = render_environment(&common::node_web(), &common::settings()).unwrap();
+    assert!(closed.get("networkpolicy-allow-internet-egress.yaml").is_none());
+    let mut settings = common::settings();
+    settings.allow_internet_egress = true;
+    let open = render_environment(&common::node_web(), &settings).unwrap();
+    let policy = parse(&open, "networkpolicy-allow-internet-egress.yaml");
+    let block = &policy["spec"]["egress"][0]["to"][0]["ipBlock"];
+    assert_eq!(block["cidr"], "0.0.0.0/0");
+    for range in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] {
+        assert!(block["except"].as_array().unwrap().iter().any(|r| r == range), "{range} not excluded");
+    }
+}

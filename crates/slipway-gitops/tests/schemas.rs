@@ -38,10 +38,12 @@ fn kubernetes_validate() -> PathBuf {
 
 fn rendered_cases() -> Vec<(&'static str, Manifests)> {
     let settings = common::settings();
+    // The optional objects too: internet egress is off by default.
+    let open = slipway_gitops::ClusterSettings { allow_internet_egress: true, ..common::settings() };
     vec![
         ("node-web", render_environment(&common::node_web(), &settings).unwrap()),
         ("worker-cron", render_environment(&common::worker_cron(), &settings).unwrap()),
-        ("custom-domain", render_environment(&common::custom_domain(), &settings).unwrap()),
+        ("custom-domain", render_environment(&common::custom_domain(), &open).unwrap()),
     ]
 }
 

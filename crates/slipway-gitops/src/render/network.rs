@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
-    IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
+    IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -20,6 +20,7 @@ use crate::input::{AppEnvironment, ClusterSettings};
 use crate::naming::{common_labels, selector_labels, LABEL_WORKSPACE};
 
 const SERVICE_PORT: i32 = 80;
+const PRIVATE_RANGES: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"];
 /// Set by Kubernetes on every namespace (1.21+), so it cannot be forged by a label of ours.
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
@@ -115,6 +116,26 @@ pub(super) fn network_policies(app: &AppEnvironment, settings: &ClusterSettings,
             }]),
         ),
     ];
+    if settings.allow_internet_egress {
+        policies.push(policy(
+            app,
+            "allow-internet-egress",
+            LabelSelector::default(),
+            vec!["Egress"],
+            None,
+            Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: "0.0.0.0/0".into(),
+                        // Pod, service and node networks live in these; tenants must not reach each other.
+                        except: Some(PRIVATE_RANGES.iter().map(|range| (*range).to_owned()).collect()),
+                    }),
+                    ..Default::default()
+                }]),
+                ports: None,
+            }]),
+        ));
+    }
     if has_web {
         policies.push(policy(
             app,
