@@ -7,12 +7,15 @@
 #   - Slipway's edge router (bench-router: slipway-router with the access log off),
 # each driven by the same load generator (wrk): 2 threads, 64 keep-alive connections, 20 s,
 # then 1 connection for 10 s (latency); Host: bench.localhost. Done twice: with 1 route in
-# each proxy's table and with 1,000 (999 other hosts app-N.localhost). Writes req/s, p50 and
-# p99 side by side, the machine, the date and the versions into BENCHMARKS.md. A fourth row,
-# "slipway-per-core", is an experiment (bench-router --flavor per-core) and not what the targets
-# are checked against.
+# each proxy's table and with 1,000 (999 other hosts app-N.localhost); then with 1 route over
+# HTTPS (nginx/OpenSSL vs rustls, one self-signed certificate, keep-alive so the handshake is
+# amortised as in real use). Writes req/s, p50 and p99 side by side, the machine, the date and
+# the versions into BENCHMARKS.md. The row "slipway-multi-thread" (bench-router --flavor
+# multi-thread: `serve` on one multi-threaded runtime, the layout before the per-core workers)
+# is shown for comparison; the targets are checked against "slipway", the router as the agent
+# runs it.
 #
-# Needs: cargo, python3, nginx and wrk (apt-get install -y nginx wrk).
+# Needs: cargo, python3, openssl, nginx and wrk (apt-get install -y nginx wrk openssl).
 # Usage: bench/router.sh [--quick]   (--quick: 3 s / 2 s runs, for a smoke run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +25,8 @@ MODE="${1:-}"
 if [[ "$MODE" == "--quick" ]]; then DURATION=3 LATENCY_DURATION=2 WARMUP=1; fi
 HOST=bench.localhost
 
-for tool in nginx wrk python3; do
-  command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install -y nginx wrk python3)" >&2; exit 1; }
+for tool in nginx wrk python3 openssl; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install -y nginx wrk python3 openssl)" >&2; exit 1; }
 done
 
 cargo build --release -q -p slipway-router-bench
@@ -78,10 +81,10 @@ wait_http() {
   local url=$1
   for _ in $(seq 1 100); do
     python3 - "$url" "$HOST" <<'PY' && return 0
-import sys, urllib.request
+import ssl, sys, urllib.request
 request = urllib.request.Request(sys.argv[1], headers={"Host": sys.argv[2]})
 try:
-    with urllib.request.urlopen(request, timeout=1) as response:
+    with urllib.request.urlopen(request, timeout=1, context=ssl._create_unverified_context()) as response:
         sys.exit(0 if response.status == 200 and len(response.read()) == 1024 else 1)
 except Exception:
     sys.exit(1)
@@ -164,7 +167,7 @@ run_load() {
 }
 
 write_nginx_conf() {
-  local dir=$1 port=$2 upstream=$3 routes=$4
+  local dir=$1 port=$2 upstream=$3 routes=$4 tls_port=${5:-}
   mkdir -p "$dir/logs"
   {
     cat <<EOF
@@ -186,6 +189,8 @@ http {
     server $upstream;
     keepalive 64;
   }
+  ssl_certificate $WORK/tls.pem;
+  ssl_certificate_key $WORK/tls-key.pem;
 EOF
     # The same header work as Slipway's router: Host passed on, X-Forwarded-*, a request id
     # sent upstream and returned to the client. bench.localhost is not the default server
@@ -197,6 +202,7 @@ EOF
       cat <<EOF
   server {
     listen 127.0.0.1:$port;
+    ${tls_port:+listen 127.0.0.1:$tls_port ssl;}
     server_name $name;
     location / {
       proxy_pass http://app;
@@ -216,24 +222,36 @@ EOF
   } >"$dir/nginx.conf"
 }
 
+# One self-signed certificate for the HTTPS runs, for both proxies. wrk sends the URL's host
+# as SNI, so the HTTPS URLs name `localhost` (which resolves to 127.0.0.1) and the route is
+# chosen by the Host header, as in the plain runs.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,DNS:$HOST" -keyout "$WORK/tls-key.pem" -out "$WORK/tls.pem" 2>/dev/null
+
 start_listener "$WORK/upstream.log" "$UPSTREAM_BIN" --listen 127.0.0.1:0
 UPSTREAM=$LISTEN_ADDR
 UPSTREAM_PID=$LAST_PID
 wait_http "http://$UPSTREAM/"
 
+# start_nginx ROUTES [TLS_PORT]: sets NGINX_PORT and NGINX_PID.
+start_nginx() {
+  local routes=$1 tls_port=${2:-}
+  local dir="$WORK/nginx-$routes${tls_port:+-tls}"
+  NGINX_PORT=$(free_port)
+  write_nginx_conf "$dir" "$NGINX_PORT" "$UPSTREAM" "$routes" "$tls_port"
+  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" -t -q
+  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$dir/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_http "http://127.0.0.1:$NGINX_PORT/"
+}
+
 for routes in 1 1000; do
   run_load "$routes" direct "http://$UPSTREAM/"
 
-  nginx_dir="$WORK/nginx-$routes"
-  nginx_port=$(free_port)
-  write_nginx_conf "$nginx_dir" "$nginx_port" "$UPSTREAM" "$routes"
-  nginx -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -e "$nginx_dir/logs/error.log" -t -q
-  nginx -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -e "$nginx_dir/logs/error.log" >"$nginx_dir/stdout.log" 2>&1 &
-  nginx_pid=$!
-  PIDS+=("$nginx_pid")
-  wait_http "http://127.0.0.1:$nginx_port/"
-  run_load "$routes" nginx "http://127.0.0.1:$nginx_port/" "$(pgrep -d, -P "$nginx_pid")"
-  stop "$nginx_pid"
+  start_nginx "$routes"
+  run_load "$routes" nginx "http://127.0.0.1:$NGINX_PORT/" "$(pgrep -d, -P "$NGINX_PID")"
+  stop "$NGINX_PID"
 
   start_listener "$WORK/router-$routes.log" "$ROUTER_BIN" --listen 127.0.0.1:0 --upstream "$UPSTREAM" --routes "$routes"
   router_pid=$LAST_PID
@@ -241,15 +259,29 @@ for routes in 1 1000; do
   run_load "$routes" slipway "http://$LISTEN_ADDR/" "$router_pid"
   stop "$router_pid"
 
-  # Experiment, not how the agent runs the router: one current-thread runtime per core, each
-  # with its own SO_REUSEPORT listener and route table (so its own upstream pool).
-  start_listener "$WORK/router-per-core-$routes.log" "$ROUTER_BIN" --flavor per-core --listen 127.0.0.1:0 \
+  # For comparison: `serve` on one multi-threaded runtime (shared upstream pool).
+  start_listener "$WORK/router-mt-$routes.log" "$ROUTER_BIN" --flavor multi-thread --listen 127.0.0.1:0 \
     --upstream "$UPSTREAM" --routes "$routes"
   router_pid=$LAST_PID
   wait_http "http://$LISTEN_ADDR/"
-  run_load "$routes" slipway-per-core "http://$LISTEN_ADDR/" "$router_pid"
+  run_load "$routes" slipway-multi-thread "http://$LISTEN_ADDR/" "$router_pid"
   stop "$router_pid"
 done
+
+# HTTPS, 1 route.
+tls_port=$(free_port)
+start_nginx 1 "$tls_port"
+wait_http "https://localhost:$tls_port/"
+run_load 1 nginx-https "https://localhost:$tls_port/" "$(pgrep -d, -P "$NGINX_PID")"
+stop "$NGINX_PID"
+
+start_listener "$WORK/router-tls.log" "$ROUTER_BIN" --listen 127.0.0.1:0 --upstream "$UPSTREAM" --routes 1 \
+  --tls "$WORK/tls.pem" "$WORK/tls-key.pem" --tls-listen 127.0.0.1:0
+router_pid=$LAST_PID
+tls_addr=$(sed -n 's/^listening tls on \([^ ]*\).*/\1/p' "$WORK/router-tls.log")
+wait_http "https://localhost:${tls_addr##*:}/"
+run_load 1 slipway-https "https://localhost:${tls_addr##*:}/" "$router_pid"
+stop "$router_pid"
 stop "$UPSTREAM_PID"
 
 python3 - "$RESULTS" "$MODE" "$THREADS" "$CONNECTIONS" "$DURATION" "$LATENCY_DURATION" <<'PY'
@@ -291,13 +323,14 @@ lines = [
     f"All on 127.0.0.1, plain HTTP/1.1, keep-alive everywhere. Upstream: `bench-upstream` (hyper, multi-threaded tokio, fixed 1 KiB body). "
     "nginx: `worker_processes auto`, `access_log off`, `upstream` with `keepalive 64`, `proxy_http_version 1.1`, `proxy_set_header Connection \"\"`, "
     "and the same header work as Slipway (Host, X-Forwarded-For/Proto/Host, X-Request-Id to the app and back). "
-    "Slipway: `bench-router` (`slipway_router::serve`, `access_log: false`). "
+    "Slipway: `bench-router` (`slipway_router::Router`, as the agent runs it: one single-threaded runtime per core, each with its own "
+    "SO_REUSEPORT socket and upstream pool; `access_log: false`). "
     f"Load: wrk, Host `bench.localhost`, {threads} threads × {connections} connections for {duration} s (throughput), "
     f"then 1 connection for {latency_duration} s (latency); {2 if mode != '--quick' else 1} s warm-up before each target. "
     "With 1,000 routes, each proxy has 999 other hosts (`app-N.localhost`) in its table. "
-    "`slipway` is the router as the agent runs it (`serve` on one multi-threaded tokio runtime); `slipway-per-core` is an experiment, "
-    "not what the targets are checked against: `bench-router --flavor per-core`, one current-thread runtime per core, each with its own "
-    "SO_REUSEPORT listener and its own route table and upstream pool (nginx's layout). "
+    "`slipway-multi-thread` is for comparison only: `serve` on one multi-threaded tokio runtime with one shared upstream pool, the layout "
+    "the router had before. HTTPS rows: 1 route, TLS 1.3 with one self-signed P-256 certificate (nginx: OpenSSL; Slipway: rustls with ring), "
+    "`https://localhost:PORT/` so wrk sends SNI `localhost`, keep-alive connections (the handshake is amortised, as with real browsers). "
     f"**The load generator, the upstream and the proxy share the machine's {os.cpu_count()} cores**, so absolute figures are "
     "lower than on a dedicated box and the comparison favours whichever proxy uses less CPU per request.",
     "",
@@ -305,7 +338,7 @@ lines = [
     "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for routes in (1, 1000):
-    for target in ("direct", "nginx", "slipway", "slipway-per-core"):
+    for target in ("direct", "nginx", "slipway", "slipway-multi-thread", "nginx-https", "slipway-https"):
         t, l = by.get((routes, target, "throughput")), by.get((routes, target, "latency"))
         if not (t and l):
             continue
@@ -314,7 +347,6 @@ for routes in (1, 1000):
         lines.append(
             f"| {routes:,} | {target} | {t[0]:,.0f} | {t[1]:.2f} | {t[2]:.2f} | {t[3]:.2f} | {us} | {l[0]:,.0f} | {l[1]:.3f} | {l[2]:.3f} | {t[4] + l[4]} |"
         )
-lines.append("| – | HTTPS (rustls vs nginx/OpenSSL) | not measured: TLS not built yet | | | | | | | | |")
 
 checks, all_met = [], True
 for routes in (1, 1000):
@@ -330,9 +362,17 @@ for routes in (1, 1000):
 lines += ["", f"Proxy CPU µs/req: CPU time (user + system) of the proxy's processes during the 64-connection run, per request. "
           f"Other work on the machine (neither proxy, upstream nor wrk; softirq not counted) used up to {foreign:.0f}% of one core during a run"
           + (" — **figures skewed by it**." if foreign >= 10 else ".")]
+n_t, s_t = by[(1, "nginx-https", "throughput")], by[(1, "slipway-https", "throughput")]
+n_l, s_l = by[(1, "nginx-https", "latency")], by[(1, "slipway-https", "latency")]
+for what, ok, detail in (
+    ("req/s ≥ 90% of nginx's (64 conn)", s_t[0] >= 0.9 * n_t[0], f"{s_t[0]:,.0f} vs {n_t[0]:,.0f} ({(s_t[0] / n_t[0] - 1) * 100:+.1f}%)"),
+    ("p99 ≤ 110% of nginx's (64 conn)", s_t[2] <= 1.1 * n_t[2], f"{s_t[2]:.2f} ms vs {n_t[2]:.2f} ms"),
+    ("p99 ≤ 110% of nginx's (1 conn)", s_l[2] <= 1.1 * n_l[2], f"{s_l[2]:.3f} ms vs {n_l[2]:.3f} ms"),
+):
+    all_met &= ok
+    checks.append(f"- HTTPS, 1 route: {what}: **{'met' if ok else 'NOT met'}** ({detail})")
 lines += ["", "Targets (Slipway vs nginx, same run):", *checks,
-          "- HTTPS within 10% of nginx: **not measured: TLS not built yet**",
-          "", f"Plain-HTTP targets overall: **{'met' if all_met else 'NOT met'}**.", "<!-- router-bench:end -->"]
+          "", f"Targets overall: **{'met' if all_met else 'NOT met'}**.", "<!-- router-bench:end -->"]
 section = "\n".join(lines)
 path = "BENCHMARKS.md"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nFigures recorded by the scripts in `bench/`; each section says how it was measured.\n"

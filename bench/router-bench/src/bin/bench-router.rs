@@ -110,7 +110,8 @@ async fn workers(args: &Args, threads: usize) -> Result<()> {
     if let Some([cert, key]) = args.tls.as_deref() {
         let (cert, key) = (std::fs::read(cert)?, std::fs::read(key)?);
         let key = slipway_router::certified_key_from_pem(&cert, &key).context("loading the TLS certificate")?;
-        for host in &routes {
+        // `localhost` too: wrk sends the URL's host as SNI, and bench.localhost does not resolve.
+        for host in routes.iter().map(String::as_str).chain(["localhost"]) {
             certs.insert(host, key.clone());
         }
     }
