@@ -6,20 +6,19 @@
   // ---- ANSI colours (SGR) to spans ------------------------------------------
   var SGR = /\x1b\[([0-9;]*)m/g;
   var OTHER_ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
-  function renderLine(text) {
-    var div = document.createElement("div");
-    div.className = "log-line";
-    if (text.indexOf("\x1b") < 0) { div.textContent = text; return div; }
+  // Appends one line (text, or spans for its SGR colours) and its newline to `into`.
+  function renderLine(into, text) {
+    if (text.indexOf("\x1b") < 0) { into.appendChild(document.createTextNode(text + "\n")); return; }
     var state = [], last = 0, match;
     SGR.lastIndex = 0;
     function emit(chunk) {
       chunk = chunk.replace(OTHER_ESCAPES, "");
       if (!chunk) return;
-      if (!state.length) { div.appendChild(document.createTextNode(chunk)); return; }
+      if (!state.length) { into.appendChild(document.createTextNode(chunk)); return; }
       var span = document.createElement("span");
       span.className = state.join(" ");
       span.textContent = chunk;
-      div.appendChild(span);
+      into.appendChild(span);
     }
     while ((match = SGR.exec(text))) {
       emit(text.slice(last, match.index));
@@ -40,7 +39,7 @@
       }
     }
     emit(text.slice(last));
-    return div;
+    into.appendChild(document.createTextNode("\n"));
   }
 
   // ---- a log view fed by SSE -------------------------------------------------
@@ -72,7 +71,7 @@
       for (var i = 0; i < lines.length; i++) self.queue.push(lines[i]);
       self.schedule();
     };
-    es.addEventListener("reset", function () { self.queue = []; self.box.textContent = ""; self.lines = 0; });
+    es.addEventListener("reset", function () { self.queue = []; self.box.textContent = ""; self.lines = 0; self.kept = 0; });
     es.addEventListener("end", function (event) {
       self.ended = true; es.close();
       self.flush();
@@ -100,17 +99,24 @@
     requestAnimationFrame(run);
     setTimeout(run, 200);
   };
+  // A batch becomes one block of text (colours as spans) rather than one
+  // element per line: far fewer nodes for the browser to lay out and keep.
   LogView.prototype.flush = function () {
     if (!this.queue.length) return;
     var batch = this.queue; this.queue = [];
     // Lines that would be trimmed at once are not worth drawing.
     if (batch.length > MAX_LINES) { this.lines += batch.length - MAX_LINES; batch = batch.slice(batch.length - MAX_LINES); }
-    var fragment = document.createDocumentFragment();
-    for (var i = 0; i < batch.length; i++) fragment.appendChild(renderLine(batch[i]));
-    this.box.appendChild(fragment);
+    var chunk = document.createElement("div");
+    chunk.className = "log-chunk";
+    for (var i = 0; i < batch.length; i++) renderLine(chunk, batch[i]);
+    chunk.setAttribute("data-count", String(batch.length));
+    this.box.appendChild(chunk);
     this.lines += batch.length;
-    var extra = this.box.childNodes.length - MAX_LINES;
-    while (extra-- > 0) this.box.removeChild(this.box.firstChild);
+    this.kept = (this.kept || 0) + batch.length;
+    while (this.kept > MAX_LINES && this.box.firstChild) {
+      this.kept -= Number(this.box.firstChild.getAttribute("data-count")) || 0;
+      this.box.removeChild(this.box.firstChild);
+    }
     if (this.follow) this.box.scrollTop = this.box.scrollHeight;
     this.box.setAttribute("data-lines", String(this.lines));
   };

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import assert from "node:assert/strict";
+import { logViewBench } from "./logview-bench.mjs";
 
 const base = process.env.PORTAL_URL;
 const routerPort = process.env.ROUTER_ADDR.split(":").pop();
@@ -163,7 +164,7 @@ try {
   await page.evaluate(() => window.slipway.build.blip());
   await page.waitForFunction((last) => {
     const kids = document.getElementById("build-log").children;
-    for (let i = kids.length - 1; i >= Math.max(0, kids.length - 400); i--) if (kids[i].textContent.endsWith(last)) return true;
+    for (let i = kids.length - 1; i >= Math.max(0, kids.length - 50); i--) if (kids[i].textContent.includes(last + "\n")) return true;
     return false;
   }, `noisy ${LINES - 1}`, poll);
   const streamMs = Date.now() - streamStart;
@@ -249,6 +250,8 @@ try {
   const small = await phone.newPage();
   await phone.addCookies(await context.cookies());
   await small.goto(`${base}/w/acme/p/web`);
+  await small.waitForFunction(() => document.querySelector("#build [data-log-state]").textContent.startsWith("finished"));
+  await small.waitForFunction(() => Number(document.getElementById("runtime-log").getAttribute("data-lines")) > 0);
   const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 375px screen`);
   await shot("project-mobile", small);
@@ -266,6 +269,10 @@ try {
   assert.ok(reached, "the Deploy button is reachable by keyboard");
   await phone.close();
   await context.close();
+  step("the log view alone at 5,000 lines a second");
+  const alone = await logViewBench(browser, { rate: 5000, seconds: 6 });
+  metrics.alone = alone;
+  assert.ok(alone.max_long_task_ms < 200, `the log view alone froze for ${alone.max_long_task_ms} ms`);
   console.log(`PORTAL_METRICS ${JSON.stringify(metrics)}`);
   console.log("JOURNEY OK");
 } finally {
