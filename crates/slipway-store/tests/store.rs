@@ -38,6 +38,8 @@ mod support;
 
 #[path = "store/audit.rs"]
 mod audit;
+#[path = "store/certificates.rs"]
+mod certificates;
 #[path = "store/collation.rs"]
 mod collation;
 #[path = "store/config.rs"]

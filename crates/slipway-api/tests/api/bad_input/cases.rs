@@ -103,6 +103,33 @@ pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
             "INVALID_DOMAIN",
         ));
     }
+    // The HTTPS redirect of a hostname: only the environment's own hostnames, only a boolean.
+    let domains = format!("{envs}/production/domains");
+    for (what, hostname, body, code) in [
+        ("unknown hostname", "nope.example.com", json!({"https_redirect": true}), "DOMAIN_NOT_FOUND"),
+        ("hostile hostname", "..%2F..%2Fetc", json!({"https_redirect": true}), "DOMAIN_NOT_FOUND"),
+        ("string flag", "shop-acme.localhost", json!({"https_redirect": "yes"}), "INVALID_JSON"),
+        ("null flag", "shop-acme.localhost", json!({"https_redirect": null}), "INVALID_JSON"),
+        ("unknown field", "shop-acme.localhost", json!({"https_redirect": true, "hsts": true}), "INVALID_JSON"),
+        ("missing flag", "shop-acme.localhost", json!({}), "INVALID_JSON"),
+    ] {
+        cases.push(case(
+            format!("https redirect: {what}"),
+            Method::PATCH,
+            format!("{domains}/{hostname}"),
+            alice,
+            Body::Json(body),
+            code,
+        ));
+    }
+    cases.push(case(
+        "https redirect by a viewer",
+        Method::PATCH,
+        format!("{domains}/shop-acme.localhost"),
+        vic,
+        Body::Json(json!({"https_redirect": true})),
+        "FORBIDDEN",
+    ));
     for (field, value, code) in [
         ("branch", "a..b", "INVALID_BRANCH"),
         ("branch", "", "INVALID_BRANCH"),
