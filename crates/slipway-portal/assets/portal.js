@@ -148,14 +148,25 @@
       });
     });
     // Forms: one submit at a time; confirmations for destructive actions.
-    document.querySelectorAll("form[method=post]").forEach(function (form) {
-      form.addEventListener("submit", function (event) {
-        var question = form.getAttribute("data-confirm");
-        if (question && !confirm(question)) { event.preventDefault(); return; }
-        var button = form.querySelector("button[type=submit]");
-        if (button) setTimeout(function () { button.disabled = true; }, 0);
-      });
+    // Delegated, so forms drawn later (a refreshed history) behave the same.
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.matches || !form.matches("form[method=post]")) return;
+      var question = form.getAttribute("data-confirm");
+      if (question && !confirm(question)) { event.preventDefault(); return; }
+      var button = form.querySelector("button[type=submit]");
+      if (button) setTimeout(function () { button.disabled = true; }, 0);
     });
+    // Redraws the history from a fresh copy of this page (statuses, Rollback buttons).
+    function refreshHistory() {
+      var history = document.getElementById("history");
+      if (!history || !window.fetch || !window.DOMParser) return;
+      fetch(location.pathname, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("history");
+        if (fresh) history.innerHTML = fresh.innerHTML;
+      }).catch(function () {});
+    }
 
     // The build log of the current deployment, and the success banner.
     var build = document.getElementById("build-log");
@@ -171,6 +182,7 @@
       if (label) label.textContent = "#" + number;
       window.slipway.build = new LogView(build, src, function (status) {
         if (currentBadge) setBadge(currentBadge, status);
+        refreshHistory();
         if (status === "DEPLOYED" && banner) banner.classList.remove("hidden");
         if (status !== "DEPLOYED" && banner) banner.classList.add("hidden");
       });

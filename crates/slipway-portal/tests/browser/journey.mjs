@@ -131,6 +131,9 @@ try {
   await page.waitForURL(/#build$/);
   await finished(2);
   assert.equal(await page.textContent("#build [data-log-state]"), "finished: DEPLOYED");
+  // The history redraws itself when the deploy ends: no reload needed.
+  await page.waitForSelector('tr[data-deployment="2"] [data-status=DEPLOYED]');
+  await page.waitForSelector('tr[data-deployment="1"] [data-status=SUPERSEDED]');
   await app.reload();
   assert.equal((await app.textContent("body")).trim(), "hello from express ahoy");
 
