@@ -17,7 +17,9 @@
 //!   directory, the remote, [`ArgoSettings`]); then [`RepoWriter::deploy`]
 //!   (render + commit + push, returns the [`Commit`] SHA to record on the
 //!   deployment), [`RepoWriter::rollback`] (a new commit restoring the folder
-//!   of an earlier release's commit) and [`RepoWriter::history`].
+//!   of an earlier release's commit), [`RepoWriter::remove`] (an environment
+//!   leaves the cluster), [`RepoWriter::commit_apps`] (many folders in one
+//!   commit, e.g. a re-render of every app) and [`RepoWriter::history`].
 //!
 //! # Repository layout
 //!

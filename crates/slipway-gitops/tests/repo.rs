@@ -247,3 +247,21 @@ fn several_apps_can_land_in_one_commit_and_may_not_clash_with_each_other() {
     assert!(matches!(err, GitopsError::NamespaceTaken { .. }), "{err}");
     assert_eq!(remote_head(&remote), commit.sha);
 }
+
+#[test]
+fn removing_an_environment_deletes_its_folder_and_its_namespace_from_the_project() {
+    let root = tempfile::tempdir().unwrap();
+    let remote = bare_repo(root.path());
+    let writer = writer(root.path(), "clone", &remote);
+    writer.deploy(&app("acme", "shop", 1), &common::settings()).unwrap();
+    writer.deploy(&app("acme", "blog", 1), &common::settings()).unwrap();
+    let shop = AppPath::of(&app("acme", "shop", 1));
+    let removed = writer.remove(&shop, "remove acme/shop/production").unwrap();
+    assert!(removed.created);
+    let files = git(Path::new(&remote), &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!files.contains("apps/acme/shop/") && files.contains("apps/acme/blog/production/"), "{files}");
+    let project = git(Path::new(&remote), &["show", "main:bootstrap/workspaces/acme/appproject-ws-acme.yaml"]);
+    assert!(!project.contains("acme-shop-production") && project.contains("acme-blog-production"), "{project}");
+    let again = writer.remove(&shop, "remove acme/shop/production").unwrap();
+    assert_eq!(again, slipway_gitops::Commit { sha: removed.sha, created: false });
+}

@@ -14,7 +14,7 @@
 mod git;
 mod stream;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -213,6 +213,18 @@ impl RepoWriter {
     /// Writes several apps' folders in one commit (a re-render of every app after a platform
     /// setting changed, say). Each folder is replaced wholesale.
     pub fn commit_apps(&self, apps: &[(AppPath, Manifests)], message: &str) -> Result<Commit> {
+        self.land(apps, &[], message)
+    }
+
+    /// Removes an environment's folder (the project or environment was deleted, or moved
+    /// back to the local target); Argo CD then prunes its objects. Nothing to remove is
+    /// `created: false`.
+    pub fn remove(&self, path: &AppPath, message: &str) -> Result<Commit> {
+        self.land(&[], std::slice::from_ref(path), message)
+    }
+
+    fn land(&self, apps: &[(AppPath, Manifests)], removals: &[AppPath], message: &str) -> Result<Commit> {
+        let empty = Manifests::new();
         let _guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let attempts = self.config.max_attempts.max(1);
         for attempt in 1..=attempts {
@@ -221,15 +233,21 @@ impl RepoWriter {
             } else {
                 None
             };
-            let by_workspace = self.workspace_namespaces(parent.as_deref(), apps)?;
+            let by_workspace = self.workspace_namespaces(parent.as_deref(), apps, removals)?;
             let root = render_root(&self.config.argo)?;
             let mut bootstrap = Vec::with_capacity(by_workspace.len());
             for (workspace, namespaces) in &by_workspace {
-                bootstrap.push((workspace, render_workspace(workspace, namespaces, &self.config.argo)?));
+                let namespaces: Vec<String> = namespaces.iter().cloned().collect();
+                bootstrap.push((workspace, render_workspace(workspace, &namespaces, &self.config.argo)?));
             }
             let mut changes: Vec<FolderChange<'_>> = apps
                 .iter()
                 .map(|(path, files)| FolderChange { folder: path.folder(), replace_whole_folder: true, files })
+                .chain(removals.iter().map(|path| FolderChange {
+                    folder: path.folder(),
+                    replace_whole_folder: true,
+                    files: &empty,
+                }))
                 .collect();
             changes.extend(bootstrap.iter().map(|(workspace, files)| FolderChange {
                 folder: format!("bootstrap/workspaces/{workspace}"),
@@ -286,53 +304,48 @@ impl RepoWriter {
         Err(GitopsError::Remote { remote: self.config.remote.clone(), action: "fetch", stderr })
     }
 
-    /// Namespaces of each touched workspace once `apps` are written, read from the parent
-    /// commit's tree. Refuses two folders that would share a namespace (`a-b/c` and `a/b-c`).
+    /// Namespaces of each touched workspace once `apps` are written and `removals` gone, read
+    /// from the parent commit's tree. Refuses a new folder whose namespace another folder
+    /// already owns (`a-b/c` and `a/b-c`); clashes already in the repository are not ours.
     fn workspace_namespaces(
         &self,
         parent: Option<&str>,
         apps: &[(AppPath, Manifests)],
-    ) -> Result<BTreeMap<WorkspaceSlug, Vec<String>>> {
+        removals: &[AppPath],
+    ) -> Result<BTreeMap<WorkspaceSlug, BTreeSet<String>>> {
         let listing = match parent {
             Some(parent) => self.git.run(&["ls-tree", "-r", "-d", "--name-only", parent, "--", "apps/"])?,
             None => String::new(),
         };
-        // namespace -> (folder, workspace); new folders first so a clash names the new one.
-        let mut owners: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut by_workspace: BTreeMap<WorkspaceSlug, BTreeSet<String>> = BTreeMap::new();
+        let mut new_owners: BTreeMap<String, &AppPath> = BTreeMap::new();
         for (path, _) in apps {
             let namespace = namespace_name(path.workspace.as_str(), path.project.as_str(), path.environment.as_str())?;
-            if let Some((other, _)) = owners.insert(namespace.clone(), (path.folder(), path.workspace.to_string())) {
-                if other != path.folder() {
-                    return Err(namespace_taken(namespace, path, &other));
+            if let Some(other) = new_owners.insert(namespace.clone(), path) {
+                if other != path {
+                    return Err(namespace_taken(namespace, path, &other.folder()));
                 }
             }
+            by_workspace.entry(path.workspace.clone()).or_default().insert(namespace);
         }
+        for path in removals {
+            by_workspace.entry(path.workspace.clone()).or_default();
+        }
+        let removed: BTreeSet<String> = removals.iter().map(AppPath::folder).collect();
         for folder in listing.lines() {
             let parts: Vec<&str> = folder.split('/').collect();
             let [_, workspace, project, environment] = parts[..] else { continue };
+            if removed.contains(folder) {
+                continue;
+            }
             let namespace = format!("{workspace}-{project}-{environment}");
-            match owners.get(&namespace) {
-                Some((owner, _)) if owner != folder => {
-                    let (path, _) = apps.iter().find(|(path, _)| &path.folder() == owner).ok_or_else(|| {
-                        // Two folders already in the repository clash; not ours to judge here.
-                        GitopsError::InvalidInput {
-                            what: "repository",
-                            reason: format!("{folder} clashes with {owner}"),
-                        }
-                    })?;
+            if let Some(path) = new_owners.get(&namespace) {
+                if path.folder() != folder {
                     return Err(namespace_taken(namespace, path, folder));
                 }
-                Some(_) => {}
-                None => {
-                    owners.insert(namespace, (folder.to_owned(), workspace.to_owned()));
-                }
             }
-        }
-        let mut by_workspace: BTreeMap<WorkspaceSlug, Vec<String>> =
-            apps.iter().map(|(path, _)| (path.workspace.clone(), Vec::new())).collect();
-        for (namespace, (_, workspace)) in owners {
             if let Some(namespaces) = by_workspace.iter_mut().find(|(slug, _)| slug.as_str() == workspace) {
-                namespaces.1.push(namespace);
+                namespaces.1.insert(namespace);
             }
         }
         Ok(by_workspace)
