@@ -59,6 +59,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_cookie_is_secure_behind_tls_only() {
+        let mut headers = HeaderMap::new();
+        assert!(!is_tls(&headers));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(is_tls(&headers));
+        let cookie = set_cookie(SESSION_COOKIE, "sw_abc", 60, true);
+        assert_eq!(cookie, "slipway_session=sw_abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+        assert!(!set_cookie(SESSION_COOKIE, "sw_abc", 60, false).to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
     fn finds_the_session_among_other_cookies() {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("a=1; slipway_session=sw_abc; b=2"));

@@ -191,3 +191,41 @@ async fn a_project_with_1000_deployments_renders_its_first_view_within_200_ms() 
     assert_eq!(older.status, StatusCode::OK);
     assert!(older.body.contains(r#"data-deployment="980""#), "the second page follows the first");
 }
+
+#[tokio::test]
+async fn api_refusals_are_shown_beside_the_field_that_caused_them() {
+    let portal = TestPortal::start().await;
+    let session = portal.login().await;
+    let token = portal.csrf_of(&session).await;
+    let taken = portal.post("/workspaces", Some(&session), &[("slug", "acme".into()), ("_csrf", token.clone())]).await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER);
+    let again = portal.post("/workspaces", Some(&session), &[("slug", "acme".into()), ("_csrf", token.clone())]).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.body.contains(r#"id="slug-error""#), "{}", again.body);
+    assert!(again.body.contains(r#"aria-invalid="true""#), "{}", again.body);
+
+    portal.post("/w/acme/new", Some(&session), &[("slug", "web".into()), ("_csrf", token.clone())]).await;
+    let bad_name = portal
+        .post(
+            "/w/acme/p/web/config",
+            Some(&session),
+            &[("name", "1 BAD".into()), ("value", "x".into()), ("_csrf", token.clone())],
+        )
+        .await;
+    assert_eq!(bad_name.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_name.body.contains(r#"id="config_name-error""#), "{}", bad_name.body);
+
+    let nobody = portal
+        .post(
+            "/w/acme/members",
+            Some(&session),
+            &[("username", "nobody".into()), ("role", "viewer".into()), ("_csrf", token.clone())],
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(nobody.body.contains(r#"id="username-error""#), "{}", nobody.body);
+
+    // Deploying needs the platform's repositories, which this test has none of: a clear error, not a 500.
+    let deploy = portal.post("/w/acme/p/web/deploy", Some(&session), &[("_csrf", token)]).await;
+    assert!(deploy.status.is_client_error() || deploy.status == StatusCode::BAD_GATEWAY, "{}", deploy.status);
+}
