@@ -22,23 +22,54 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the workspace root")
 }
 
-/// The `slipway` binary of this checkout, built now if needed (a no-op when fresh).
+/// The `slipway` binary of this checkout. `cargo test --workspace` has just
+/// built it (the `slipway` package has tests of its own), so a binary newer
+/// than every source file is used as it is; otherwise (e.g. `cargo test -p
+/// slipway-portal` after an edit) it is built first. Building only when
+/// stale matters: `cargo build -p slipway` resolves features differently
+/// from a workspace test build and would rebuild much of the graph.
 fn slipway_binary(root: &Path) -> PathBuf {
     if let Ok(path) = std::env::var("SLIPWAY_BIN") {
         return PathBuf::from(path);
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "slipway", "--bin", "slipway"])
-        .current_dir(root)
-        .status()
-        .expect("running cargo build -p slipway");
-    assert!(status.success(), "cargo build -p slipway failed");
     // Tests run from target/<profile>/deps; the binary is one level up.
     let exe = std::env::current_exe().expect("the test executable");
     let bin = exe.parent().and_then(Path::parent).expect("target/<profile>").join("slipway");
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+    let newest_source = newest_file(&root.join("crates"));
+    if built.is_none() || newest_source.is_some_and(|source| Some(source) > built) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "slipway", "--bin", "slipway"])
+            .current_dir(root)
+            .status()
+            .expect("running cargo build -p slipway");
+        assert!(status.success(), "cargo build -p slipway failed");
+    }
     assert!(bin.exists(), "no slipway binary at {}", bin.display());
     bin
+}
+
+/// The newest modification time of the sources under `dir` (not tests, not node_modules).
+fn newest_file(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let time = if path.is_dir() {
+            if matches!(name.as_ref(), "tests" | "node_modules" | "target") {
+                continue;
+            }
+            newest_file(&path)
+        } else if [".rs", ".toml", ".css", ".js", ".svg", ".sql"].iter().any(|ext| name.ends_with(ext)) {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        } else {
+            None
+        };
+        newest = newest.max(time);
+    }
+    newest
 }
 
 /// `slipway up` on a scratch dir; dropping it stops `up` and runs `slipway down`.
