@@ -265,3 +265,48 @@ fn removing_an_environment_deletes_its_folder_and_its_namespace_from_the_project
     let again = writer.remove(&shop, "remove acme/shop/production").unwrap();
     assert_eq!(again, slipway_gitops::Commit { sha: removed.sha, created: false });
 }
+
+fn install_pre_receive(remote: &str, script: &str) {
+    let hook = Path::new(remote).join("hooks/pre-receive");
+    std::fs::write(&hook, format!("#!/bin/sh\ncat >/dev/null\n{script}\n")).unwrap();
+    Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
+}
+
+#[test]
+fn a_remote_that_refuses_the_push_is_a_clear_error_and_gets_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let remote = bare_repo(root.path());
+    let writer = writer(root.path(), "clone", &remote);
+    writer.deploy(&app("acme", "shop", 1), &common::settings()).unwrap();
+    let before = remote_head(&remote);
+    install_pre_receive(&remote, "echo 'pushes are frozen' >&2\nexit 1");
+    let err = writer.deploy(&app("acme", "shop", 2), &common::settings()).unwrap_err();
+    assert!(matches!(err, GitopsError::Remote { action: "push", .. }), "{err}");
+    assert!(err.to_string().contains("pushes are frozen"), "{err}");
+    assert_eq!(remote_head(&remote), before);
+}
+
+#[test]
+fn a_remote_that_always_races_ahead_exhausts_the_bounded_retries() {
+    let root = tempfile::tempdir().unwrap();
+    let remote = bare_repo(root.path());
+    let argo = ArgoSettings::new("https://git.example.com/gitops.git");
+    let mut config = WriterConfig::new(root.path().join("clone"), &remote, argo);
+    config.max_attempts = 3;
+    let writer = RepoWriter::open(config).unwrap();
+    writer.deploy(&app("acme", "shop", 1), &common::settings()).unwrap();
+    // Every push finds `main` moved on by someone else.
+    install_pre_receive(
+        &remote,
+        "unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n\
+         export GIT_AUTHOR_NAME=racer GIT_AUTHOR_EMAIL=racer@example.invalid\n\
+         export GIT_COMMITTER_NAME=racer GIT_COMMITTER_EMAIL=racer@example.invalid\n\
+         new=$(git commit-tree -p refs/heads/main -m race 'refs/heads/main^{tree}')\n\
+         git update-ref refs/heads/main \"$new\"",
+    );
+    let err = writer.deploy(&app("acme", "shop", 2), &common::settings()).unwrap_err();
+    assert!(matches!(err, GitopsError::RetriesExhausted { attempts: 3, .. }), "{err}");
+    let subjects = git(Path::new(&remote), &["log", "--format=%s", "main"]);
+    assert_eq!(subjects.lines().filter(|line| *line == "race").count(), 3, "{subjects}");
+    assert!(!subjects.contains("#2"), "our commit must not have landed:\n{subjects}");
+}
