@@ -66,3 +66,21 @@ impl Manifests {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_come_out_in_name_order_and_as_one_stream_for_review() {
+        let mut manifests = Manifests::new();
+        manifests.extend_raw("service-web.yaml", "kind: Service\n");
+        manifests.extend_raw("deployment-web.yaml", "kind: Deployment\n");
+        let names: Vec<&str> = manifests.files().map(|(name, _)| name).collect();
+        assert_eq!(names, ["deployment-web.yaml", "service-web.yaml"]);
+        assert_eq!(
+            manifests.to_multi_document(),
+            "---\n# deployment-web.yaml\nkind: Deployment\n---\n# service-web.yaml\nkind: Service\n"
+        );
+    }
+}

@@ -100,3 +100,18 @@ pub(crate) fn is_push_race(stderr: &str) -> bool {
         .iter()
         .any(|needle| stderr.contains(needle))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_push_race;
+
+    #[test]
+    fn races_are_told_apart_from_refusals() {
+        assert!(is_push_race(" ! [rejected]        main -> main (fetch first)"));
+        assert!(is_push_race("error: cannot lock ref 'refs/heads/main': is at 1 but expected 2"));
+        assert!(!is_push_race(
+            "remote: pushes are frozen\n ! [remote rejected] main -> main (pre-receive hook declined)"
+        ));
+        assert!(!is_push_race("fatal: Authentication failed for 'https://git.example.com/gitops.git/'"));
+    }
+}
