@@ -5,8 +5,8 @@
 //! Tenant isolation rests on two rules. The AppProject of a workspace allows
 //! only the GitOps repository and that workspace's namespaces (an explicit
 //! list: a `<workspace>-*` pattern would also match workspace `acme-corp`'s
-//! namespaces for workspace `acme`), and only Namespace among cluster-scoped
-//! kinds. The ApplicationSet's template names that AppProject literally: a
+//! namespaces for workspace `acme`), only Namespace among cluster-scoped
+//! kinds and only the namespaced kinds the renderer writes. The ApplicationSet's template names that AppProject literally: a
 //! `project` templated from the folder path would let a folder crafted under
 //! one workspace's path pick another workspace's project.
 
@@ -23,6 +23,22 @@ use crate::naming::{LABEL_PART_OF, LABEL_WORKSPACE};
 pub const API_VERSION: &str = "argoproj.io/v1alpha1";
 /// Name of the root Application that syncs `bootstrap/workspaces/`.
 pub const ROOT_APPLICATION: &str = "slipway-root";
+
+/// The namespaced kinds the renderer writes, and so all a workspace's project may sync: a
+/// RoleBinding or ServiceAccount in an app folder (put there by anything but Slipway) is refused.
+pub const NAMESPACED_KINDS: [(&str, &str); 11] = [
+    ("", "ConfigMap"),
+    ("", "LimitRange"),
+    ("", "ResourceQuota"),
+    ("", "Service"),
+    ("apps", "Deployment"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("batch", "CronJob"),
+    ("external-secrets.io", "ExternalSecret"),
+    ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("policy", "PodDisruptionBudget"),
+];
 
 /// Where Argo CD runs and where it reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +139,7 @@ pub struct AppProjectSpec {
     pub source_repos: Vec<String>,
     pub destinations: Vec<ApplicationDestination>,
     pub cluster_resource_whitelist: Vec<GroupKind>,
+    pub namespace_resource_whitelist: Vec<GroupKind>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -247,6 +264,10 @@ pub fn render_workspace(
                 })
                 .collect(),
             cluster_resource_whitelist: vec![GroupKind { group: String::new(), kind: "Namespace".into() }],
+            namespace_resource_whitelist: NAMESPACED_KINDS
+                .iter()
+                .map(|(group, kind)| GroupKind { group: (*group).into(), kind: (*kind).into() })
+                .collect(),
         },
     };
     // `{{path[n]}}` is a segment of the matched folder `apps/<workspace>/<project>/<environment>`.

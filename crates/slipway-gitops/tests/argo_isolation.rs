@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
 
+mod common;
+
 use serde_json::Value;
 use slipway_core::names::WorkspaceSlug;
 use slipway_gitops::argo::{project_name, render_workspace};
@@ -107,4 +109,25 @@ fn the_app_project_allows_only_its_namespaces_repo_and_namespace_objects() {
         project["spec"]["destinations"].as_array().unwrap().iter().map(|d| d["namespace"].as_str().unwrap()).collect();
     assert_eq!(destinations, ["acme-shop-production"], "an explicit list, no `acme-*` (it would match acme-corp)");
     assert_eq!(project["spec"]["clusterResourceWhitelist"], serde_json::json!([{"group": "", "kind": "Namespace"}]));
+    let allowed: Vec<String> = project["spec"]["namespaceResourceWhitelist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|gk| format!("{}/{}", gk["group"].as_str().unwrap(), gk["kind"].as_str().unwrap()))
+        .collect();
+    assert!(!allowed.iter().any(|kind| kind.ends_with("/RoleBinding") || kind.ends_with("/Secret")), "{allowed:?}");
+    // Every kind the renderer writes must be allowed, or Argo CD would refuse to sync it.
+    for app in [common::node_web(), common::worker_cron(), common::custom_domain()] {
+        let mut settings = common::settings();
+        settings.allow_internet_egress = true;
+        for (name, text) in slipway_gitops::render_environment(&app, &settings).unwrap().files() {
+            let object: Value = serde_norway::from_str(text).unwrap();
+            let api_version = object["apiVersion"].as_str().unwrap();
+            let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+            let kind = object["kind"].as_str().unwrap();
+            if kind != "Namespace" {
+                assert!(allowed.contains(&format!("{group}/{kind}")), "{name}: {group}/{kind} is not whitelisted");
+            }
+        }
+    }
 }
