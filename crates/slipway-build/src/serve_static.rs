@@ -33,6 +33,10 @@ pub async fn serve_static_on(
     dir: PathBuf,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    // Without TCP_NODELAY a file's body waits behind its head for the router's delayed ACK (40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(dir)).with_graceful_shutdown(shutdown).await
 }
 

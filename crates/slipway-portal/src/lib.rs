@@ -93,6 +93,10 @@ pub async fn serve(
     api: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Streamed responses (SSE, git) must not wait for the client's delayed ACK (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app(api)).with_graceful_shutdown(shutdown).await
 }
 

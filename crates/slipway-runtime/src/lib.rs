@@ -72,8 +72,8 @@ impl Default for AgentConfig {
     }
 }
 
-/// Instances are reported to the store every this many reconcile ticks.
-const REPORT_EVERY: u64 = 10;
+/// Instances are reported to the store every this many poll intervals.
+const REPORT_EVERY: u32 = 10;
 
 /// What runs for one environment.
 #[derive(Default)]
@@ -109,13 +109,21 @@ impl Agent {
         instance::reap_leftovers(&self.inner.layout).await;
         let nudges = self.inner.config.nudge_socket.as_deref().and_then(bind_nudge_socket);
         tokio::pin!(shutdown);
-        for tick in 0u64.. {
+        // Reporting writes to the store; on its own task it never holds up a nudged reconcile.
+        let reporter = {
+            let agent = self.clone();
+            let every = self.inner.config.poll.saturating_mul(REPORT_EVERY);
+            tokio::spawn(async move {
+                loop {
+                    agent.report().await;
+                    tokio::time::sleep(every).await;
+                }
+            })
+        };
+        loop {
             match self.inner.store.desired_state().await {
                 Ok(desired) => self.reconcile(desired).await,
                 Err(err) => tracing::warn!(%err, "reading the desired state failed; apps keep running as they are"),
-            }
-            if tick % REPORT_EVERY == 0 {
-                self.report().await;
             }
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -123,6 +131,7 @@ impl Agent {
                 _ = next_nudge(nudges.as_ref()) => {}
             }
         }
+        reporter.abort();
         let generations: Vec<Generation> = {
             let mut environments = self.inner.environments.lock().await;
             environments.drain().filter_map(|(_, runtime)| runtime.current).collect()
