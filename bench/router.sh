@@ -324,7 +324,7 @@ lines = [
     "nginx: `worker_processes auto`, `access_log off`, `upstream` with `keepalive 64`, `proxy_http_version 1.1`, `proxy_set_header Connection \"\"`, "
     "and the same header work as Slipway (Host, X-Forwarded-For/Proto/Host, X-Request-Id to the app and back). "
     "Slipway: `bench-router` (`slipway_router::Router`, as the agent runs it: one single-threaded runtime per core, each with its own "
-    "SO_REUSEPORT socket and upstream pool; `access_log: false`). "
+    "SO_REUSEPORT socket and upstream pool; mimalloc, the `slipway` binary's allocator; `access_log: false`). "
     f"Load: wrk, Host `bench.localhost`, {threads} threads × {connections} connections for {duration} s (throughput), "
     f"then 1 connection for {latency_duration} s (latency); {2 if mode != '--quick' else 1} s warm-up before each target. "
     "With 1,000 routes, each proxy has 999 other hosts (`app-N.localhost`) in its table. "

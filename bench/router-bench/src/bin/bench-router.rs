@@ -51,6 +51,10 @@ struct Args {
     tls_listen: SocketAddr,
 }
 
+/// The allocator of the `slipway` binary, so the router is measured as the agent runs it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn route_table(args: &Args) -> RouteTable {
     let mut routes = HashMap::with_capacity(args.routes.max(1));
     routes.insert("bench.localhost".to_owned(), vec![args.upstream]);
