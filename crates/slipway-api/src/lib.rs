@@ -44,6 +44,11 @@ pub struct ApiConfig {
     /// Repositories, logs and the hook command: what git pushes, deploys and
     /// log streams need. Without it those endpoints answer 503.
     pub platform: Option<PlatformPaths>,
+    /// Kubernetes target: the registry images go to (`SLIPWAY_REGISTRY`), for the image
+    /// references of a manifest preview of a release not exported yet.
+    pub registry: Option<slipway_image::RegistryConfig>,
+    /// Kubernetes target: the cluster settings manifests are rendered with.
+    pub cluster: slipway_gitops::ClusterSettings,
 }
 
 /// Where the control plane finds the platform's files and itself.
@@ -65,6 +70,8 @@ impl ApiConfig {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             max_body_bytes: 1024 * 1024,
             platform: None,
+            registry: None,
+            cluster: slipway_gitops::ClusterSettings::default(),
         }
     }
 }

@@ -37,6 +37,7 @@ mod api {
     mod config;
     mod deployments;
     mod deploys;
+    mod kubernetes;
     mod metrics;
     mod openapi;
     mod pagination;

@@ -56,6 +56,7 @@ catalogue! {
     InvalidConfigVarName = "INVALID_CONFIG_VAR_NAME", 400, "A config var name is not a valid environment variable name.";
     ReservedConfigVarName = "RESERVED_CONFIG_VAR_NAME", 400, "A config var name is reserved by the platform (PORT, SLIPWAY_*).";
     InvalidConfigVarValue = "INVALID_CONFIG_VAR_VALUE", 400, "A config var value is too long or contains a NUL byte.";
+    InvalidTarget = "INVALID_TARGET", 400, "A runtime target is not `local` or `kubernetes`.";
     AuthRequired = "AUTH_REQUIRED", 401, "No credentials were sent.";
     InvalidCredentials = "INVALID_CREDENTIALS", 401, "Username or password is wrong.";
     TokenInvalid = "TOKEN_INVALID", 401, "The token is unknown, expired or revoked.";
@@ -84,6 +85,7 @@ catalogue! {
     ReleaseNotFound = "RELEASE_NOT_FOUND", 404, "No such release in this environment.";
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was used before with a different request.";
     NothingToDeploy = "NOTHING_TO_DEPLOY", 409, "There is no commit to deploy yet: push code or set a repository URL.";
+    RenderFailed = "RENDER_FAILED", 422, "The environment cannot be rendered as Kubernetes manifests (a name or setting Kubernetes refuses).";
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "The body exceeds the size limit.";
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415, "The body must be sent as application/json.";
     Internal = "INTERNAL", 500, "Something failed on the server; the request ID finds it in the logs.";

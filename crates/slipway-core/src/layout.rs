@@ -25,6 +25,17 @@ impl DataLayout {
         self.root.join("repos")
     }
 
+    /// Slipway's own GitOps repository (the default `SLIPWAY_GITOPS_REMOTE`), bare. `_platform`
+    /// cannot be a workspace ID, so it never meets a project's repository.
+    pub fn gitops_repo(&self) -> PathBuf {
+        self.repos().join("_platform").join("gitops.git")
+    }
+
+    /// The GitOps writer's own bare working clone.
+    pub fn gitops_workdir(&self) -> PathBuf {
+        self.root.join("gitops").join("work.git")
+    }
+
     /// The build directory of a deployment; its `app/` is the release artifact.
     pub fn build_dir(&self, deployment: &DeploymentId) -> PathBuf {
         self.root.join("builds").join(deployment.as_str())

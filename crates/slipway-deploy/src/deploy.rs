@@ -1,9 +1,11 @@
-//! One deployment through the pipeline: checkout → detect → build → release.
+//! One deployment through the pipeline: checkout → detect → build → release
+//! (for the Kubernetes target: → image export → release → GitOps commit, in `kubernetes.rs`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use slipway_build::{detect, BuildRequest};
+use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::{DeploymentStatus, Transition};
 use slipway_core::ids::{DeploymentId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
@@ -13,10 +15,11 @@ use slipway_core::timestamp::Timestamp;
 use slipway_git::{source, Repos};
 use slipway_store::{Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError};
 
+use crate::kubernetes::Built;
 use crate::log::DeployLog;
 use crate::{Pipeline, LEASE_SECONDS};
 
-fn actor() -> Actor {
+pub(crate) fn actor() -> Actor {
     Actor::system("pipeline")
 }
 
@@ -75,6 +78,8 @@ impl Pipeline {
         log.step(format!("Building {} #{} for {}", context.project, context.deployment.number, context.environment))
             .await;
         match self.build(workspace, &id, &context, config, &log).await {
+            // The Kubernetes target finished the deployment itself (and logged how).
+            Ok(()) if context.target == RuntimeTarget::Kubernetes => Ok(()),
             Ok(()) => {
                 log.step(format!("Build finished; starting release #{}", context.deployment.number)).await;
                 Ok(())
@@ -99,6 +104,9 @@ impl Pipeline {
         config: Vec<slipway_store::ConfigValue>,
         log: &DeployLog,
     ) -> Result<(), Failure> {
+        if context.target == RuntimeTarget::Kubernetes {
+            self.kubernetes_preflight()?;
+        }
         let project = self.store.project_id(workspace, &context.project).await?;
         let repos = Repos::new(self.layout.repos());
         let repo = repos.ensure(workspace, &project).await.map_err(|err| Failure::Deploy(err.to_string()))?;
@@ -139,10 +147,14 @@ impl Pipeline {
             plan,
             runtime_env: RuntimeEnv {
                 path_prepend: built.path_prepend.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
-                env: built.env,
+                env: built.env.clone(),
             },
             config,
         };
+        if context.target == RuntimeTarget::Kubernetes {
+            let built = Built { release, app: &built, commit: &commit };
+            return self.ship_to_kubernetes(workspace, id, context, built, log).await;
+        }
         self.store.create_release(&actor(), workspace, id, release).await?;
         Ok(())
     }
@@ -174,7 +186,7 @@ impl Pipeline {
 }
 
 /// Why a deployment did not reach DEPLOYING.
-enum Failure {
+pub(crate) enum Failure {
     /// The deployment's own problem, told to the user as its failure reason.
     Deploy(String),
     /// The store failed; the job is retried.

@@ -8,12 +8,18 @@
 //! expires the job is claimed again and the build starts over in a clean
 //! directory, or — past its attempts — the deployment fails with a reason.
 //!
-//! Start at [`Pipeline::run`], then `deploy.rs` (one deployment) and
-//! `log.rs` (the redacting log writer).
+//! An environment whose target is `kubernetes` continues after its build in
+//! `kubernetes.rs`: image export, release, GitOps commit, DEPLOYED.
+//!
+//! Start at [`Pipeline::run`], then `deploy.rs` (one deployment),
+//! `kubernetes.rs` and `log.rs` (the redacting log writer).
 
 mod deploy;
+mod kubernetes;
 mod log;
 mod orphans;
+
+pub use kubernetes::KubernetesConfig;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,12 +55,22 @@ pub struct Pipeline {
     layout: DataLayout,
     builder: Arc<Builder>,
     config: PipelineConfig,
+    kubernetes: Arc<kubernetes::KubernetesTarget>,
 }
 
 impl Pipeline {
+    /// A pipeline without Kubernetes settings: deployments to that target fail with a reason
+    /// naming the missing setting.
     pub fn new(store: Store, layout: DataLayout, config: PipelineConfig) -> Self {
         let builder = Arc::new(Builder::new(config.max_concurrent_builds));
-        Self { store, layout, builder, config }
+        let kubernetes = Arc::new(kubernetes::KubernetesTarget::new(KubernetesConfig::default(), layout.clone()));
+        Self { store, layout, builder, config, kubernetes }
+    }
+
+    /// Sets the registry, base image and GitOps repository of the Kubernetes target.
+    pub fn with_kubernetes(mut self, config: KubernetesConfig) -> Self {
+        self.kubernetes = Arc::new(kubernetes::KubernetesTarget::new(config, self.layout.clone()));
+        self
     }
 
     /// Runs `max_concurrent_builds` workers until `shutdown` resolves. A build

@@ -20,6 +20,8 @@
 //!   of an earlier release's commit), [`RepoWriter::remove`] (an environment
 //!   leaves the cluster), [`RepoWriter::commit_apps`] (many folders in one
 //!   commit, e.g. a re-render of every app) and [`RepoWriter::history`].
+//! * [`app_environment`] builds an [`AppEnvironment`] from stored strings (a
+//!   [`ReleaseSource`]); the deploy pipeline and the API's manifest preview share it.
 //!
 //! # Repository layout
 //!
@@ -70,6 +72,7 @@ pub mod manifests;
 pub mod naming;
 pub mod render;
 pub mod repo;
+pub mod source;
 
 pub use argo::ArgoSettings;
 pub use error::GitopsError;
@@ -78,3 +81,4 @@ pub use input::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, Process
 pub use manifests::Manifests;
 pub use render::render_environment;
 pub use repo::{AppPath, Commit, HistoryEntry, RepoWriter, WriterConfig};
+pub use source::{app_environment, ReleaseSource};

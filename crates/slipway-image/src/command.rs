@@ -19,6 +19,32 @@ pub fn for_container(command: &str) -> String {
     BINDS.iter().fold(command.to_owned(), |command, (local, container)| command.replace(local, container))
 }
 
+/// `command` as the exported image runs it: loopback binds opened up ([`for_container`]) and
+/// `slipway serve-static DIR` — which needs Slipway itself, absent from a run image — replaced
+/// by busybox `httpd` serving the same directory (the Dockerfile of a static app does the same).
+pub fn container_command(command: &str) -> String {
+    let command = for_container(command);
+    match command.strip_prefix("slipway serve-static ") {
+        Some(dir) => {
+            let dir = dir.trim().trim_start_matches("./");
+            let root = if dir == "." || dir.is_empty() { "/app".to_owned() } else { format!("/app/{dir}") };
+            format!("exec httpd -f -v -p 0.0.0.0:$PORT -h {root}")
+        }
+        None => command,
+    }
+}
+
+/// A build plan whose commands are the image's ([`container_command`]): what Kubernetes
+/// manifests must run, since the pod runs the exported image, not this machine's tools.
+pub fn container_plan(plan: &slipway_core::build_plan::BuildPlan) -> slipway_core::build_plan::BuildPlan {
+    let mut plan = plan.clone();
+    plan.start = plan.start.as_deref().map(container_command);
+    for command in plan.processes.values_mut() {
+        *command = container_command(command);
+    }
+    plan
+}
+
 /// The image's entrypoint: the plan's commands are shell command lines (they
 /// use `$PORT`, `&&`…), so they run under `sh -c`, and a process type other
 /// than `web` is started by giving its command as the only argument
@@ -39,5 +65,15 @@ mod tests {
         assert_eq!(for_container("next start -H 127.0.0.1 -p $PORT"), "next start -H 0.0.0.0 -p $PORT");
         assert_eq!(for_container("node server.js"), "node server.js");
         assert_eq!(for_container("./serve --listen 10.0.0.1:80"), "./serve --listen 10.0.0.1:80");
+    }
+
+    #[test]
+    fn static_sites_are_served_by_busybox_httpd_in_the_image() {
+        assert_eq!(
+            container_command("slipway serve-static public"),
+            "exec httpd -f -v -p 0.0.0.0:$PORT -h /app/public"
+        );
+        assert_eq!(container_command("slipway serve-static ."), "exec httpd -f -v -p 0.0.0.0:$PORT -h /app");
+        assert_eq!(container_command("node server.js"), "node server.js");
     }
 }

@@ -22,7 +22,7 @@ use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use tokio::sync::Mutex;
 
 use crate::client::Registry;
-use crate::command::for_container;
+use crate::command::container_command;
 use crate::config::RegistryConfig;
 use crate::error::ImageError;
 use crate::image_config::{self, AppConfig, EPOCH};
@@ -131,7 +131,7 @@ impl Exporter {
     /// Exports `request` (see the module docs for the order of operations).
     pub async fn export(&self, request: &ExportRequest) -> Result<ExportedImage, ImageError> {
         let command = request.plan.processes.get(WEB_PROCESS).or(request.plan.start.as_ref());
-        let command = for_container(command.ok_or(ImageError::NoWebProcess)?);
+        let command = container_command(command.ok_or(ImageError::NoWebProcess)?);
         let base_digest = request
             .base
             .digest()

@@ -72,7 +72,7 @@ pub mod oci;
 mod ops;
 mod reference;
 
-pub use command::{for_container, ENTRYPOINT};
+pub use command::{container_command, container_plan, for_container, ENTRYPOINT};
 pub use config::{Credentials, RegistryConfig};
 pub use dockerfile::{dockerfile, DEFAULT_PORT};
 pub use error::ImageError;

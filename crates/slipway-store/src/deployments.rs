@@ -39,6 +39,8 @@ pub(crate) fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
             .try_get::<Option<String>, _>("release_id")?
             .map(|id| stored(ReleaseId::parse(&id)))
             .transpose()?,
+        image: row.try_get("image")?,
+        gitops_commit: row.try_get("gitops_commit")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
     })

@@ -20,6 +20,7 @@ mod error;
 mod identity;
 mod instances;
 mod jobs;
+mod kubernetes;
 mod migrate;
 mod page;
 mod projects;
@@ -37,6 +38,7 @@ pub use error::StoreError;
 pub use identity::{hash_password, verify_password, TokenSecret};
 pub use instances::MAX_SCALE;
 pub use jobs::{ClaimedJob, JobStatus, NewJob};
+pub use kubernetes::RenderSource;
 pub use page::{Order, PageRequest, Paged};
 pub use projects::{NewProject, ProjectPatch};
 pub use releases::{

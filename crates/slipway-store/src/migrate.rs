@@ -41,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_postgres_rls_tls.sql"),
         postgres_only: true,
     },
+    Migration {
+        version: 7,
+        name: "kubernetes",
+        sql: include_str!("../migrations/0007_kubernetes.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two control planes

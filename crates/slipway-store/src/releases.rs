@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use slipway_core::api::{Deployment, DeploymentKind, Release};
+use slipway_core::api::{Deployment, DeploymentKind, Release, RuntimeTarget};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
-use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, WorkspaceId};
+use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
@@ -102,6 +102,10 @@ pub struct DeploymentContext {
     pub environment: String,
     pub repo_url: Option<String>,
     pub branch: String,
+    /// Where the environment runs: the local agent, or a cluster through GitOps.
+    pub target: RuntimeTarget,
+    /// Who asked for the deployment (names its image tag); `None` for the system.
+    pub created_by: Option<UserId>,
 }
 
 fn snapshot_context(environment: &EnvironmentId) -> String {
@@ -255,7 +259,8 @@ impl Store {
     ) -> Result<DeploymentContext, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let row = sqlx::query(
-            "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, e.name AS environment_name
+            "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, e.name AS environment_name,
+                    e.target
              FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id
              JOIN workspaces w ON w.id = d.workspace_id WHERE d.id = $1 AND d.workspace_id = $2",
         )
@@ -272,6 +277,14 @@ impl Store {
             environment: row.try_get("environment_name")?,
             repo_url: row.try_get("repo_url")?,
             branch: row.try_get("branch")?,
+            target: {
+                let target: String = row.try_get("target")?;
+                RuntimeTarget::parse(&target).ok_or(StoreError::Corrupt(target))?
+            },
+            created_by: row
+                .try_get::<Option<String>, _>("created_by")?
+                .map(|id| stored(UserId::parse(&id)))
+                .transpose()?,
         })
     }
 
@@ -296,7 +309,7 @@ impl Store {
     }
 
     /// Sets one column (a constant of this module, never input) of a deployment of `workspace`.
-    async fn set_deployment_field(
+    pub(crate) async fn set_deployment_field(
         &self,
         workspace: &WorkspaceId,
         id: &DeploymentId,
@@ -490,12 +503,17 @@ impl Store {
         deployment_from(&row)
     }
 
-    fn open_snapshot(&self, environment: &EnvironmentId, sealed: &str) -> Result<Vec<ConfigValue>, StoreError> {
+    pub(crate) fn open_snapshot(
+        &self,
+        environment: &EnvironmentId,
+        sealed: &str,
+    ) -> Result<Vec<ConfigValue>, StoreError> {
         stored(serde_json::from_str(&self.sealer.open(&snapshot_context(environment), sealed)?))
     }
 
-    /// Every environment with a release to run, as the agent must make it.
-    /// Platform scope: the agent serves every tenant.
+    /// Every environment of the local target with a release to run, as the agent must make
+    /// it. Platform scope: the agent serves every tenant. An environment moved to the
+    /// `kubernetes` target drops out here, so the agent stops its instances and routes.
     pub async fn desired_state(&self) -> Result<Vec<EnvironmentState>, StoreError> {
         let mut tx = self.read(Scope::Platform).await?;
         let rows = sqlx::query(
@@ -504,14 +522,15 @@ impl Store {
                     r.runtime_env, r.sealed_config
              FROM environments e JOIN projects p ON p.id = e.project_id
              LEFT JOIN releases r ON r.id = e.desired_release_id
-             WHERE e.desired_release_id IS NOT NULL OR e.active_release_id IS NOT NULL
+             WHERE e.target = 'local' AND (e.desired_release_id IS NOT NULL OR e.active_release_id IS NOT NULL)
              ORDER BY e.id",
         )
         .fetch_all(&mut *tx)
         .await?;
         let routes = sqlx::query(
             "SELECT r.environment_id, r.hostname FROM routes r JOIN environments e ON e.id = r.environment_id
-             WHERE e.desired_release_id IS NOT NULL OR e.active_release_id IS NOT NULL ORDER BY r.kind DESC, r.hostname",
+             WHERE e.target = 'local' AND (e.desired_release_id IS NOT NULL OR e.active_release_id IS NOT NULL)
+             ORDER BY r.kind DESC, r.hostname",
         )
         .fetch_all(&mut *tx)
         .await?;
@@ -560,8 +579,28 @@ impl Store {
         environment: &EnvironmentId,
         release: &ReleaseId,
     ) -> Result<(), StoreError> {
+        self.go_live(&Actor::system("agent"), workspace, environment, release, None).await
+    }
+
+    /// [`Store::release_live`] for any actor; `gitops_commit` is recorded on the deployment in
+    /// the same transaction (the Kubernetes target's proof of what it committed).
+    pub(crate) async fn go_live(
+        &self,
+        actor: &Actor,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentId,
+        release: &ReleaseId,
+        gitops_commit: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let deployment = release_deployment(&mut tx, workspace, environment, release).await?;
+        if let Some(commit) = gitops_commit {
+            sqlx::query("UPDATE deployments SET gitops_commit = $1 WHERE id = $2")
+                .bind(commit)
+                .bind(&deployment)
+                .execute(&mut *tx)
+                .await?;
+        }
         let now = Timestamp::now().as_millis();
         sqlx::query("UPDATE deployments SET status = 'SUPERSEDED', updated_at = $1 WHERE environment_id = $2 AND status = 'DEPLOYED'")
             .bind(now)
@@ -575,8 +614,7 @@ impl Store {
             .bind(environment.as_str())
             .execute(&mut *tx)
             .await?;
-        audit::record(&mut tx, Some(workspace), &Actor::system("agent"), "release.live", &format!("release/{release}"))
-            .await?;
+        audit::record(&mut tx, Some(workspace), actor, "release.live", &format!("release/{release}")).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -586,6 +624,18 @@ impl Store {
     /// active one, which keeps serving.
     pub async fn release_failed(
         &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentId,
+        release: &ReleaseId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.fail_release(&Actor::system("agent"), workspace, environment, release, reason).await
+    }
+
+    /// [`Store::release_failed`] for any actor.
+    pub(crate) async fn fail_release(
+        &self,
+        actor: &Actor,
         workspace: &WorkspaceId,
         environment: &EnvironmentId,
         release: &ReleaseId,
@@ -608,14 +658,7 @@ impl Store {
         .bind(release.as_str())
         .execute(&mut *tx)
         .await?;
-        audit::record(
-            &mut tx,
-            Some(workspace),
-            &Actor::system("agent"),
-            "release.failed",
-            &format!("release/{release}"),
-        )
-        .await?;
+        audit::record(&mut tx, Some(workspace), actor, "release.failed", &format!("release/{release}")).await?;
         tx.commit().await?;
         Ok(())
     }

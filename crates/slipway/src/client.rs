@@ -163,6 +163,32 @@ impl Client {
         Ok(None)
     }
 
+    /// `GET path` whose answer is text (YAML, say) rather than JSON.
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.get(&url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response =
+            request.send().await.with_context(|| format!("while calling GET {url}; is `slipway up` running there?"))?;
+        let status = response.status();
+        let bytes = response.bytes().await.with_context(|| format!("while reading the answer to GET {url}"))?;
+        if status.is_success() {
+            return String::from_utf8(bytes.to_vec())
+                .with_context(|| format!("GET {url} answered with non-UTF-8 text"));
+        }
+        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
+            Ok(envelope) => Err(ApiFailure {
+                code: envelope.error.code,
+                message: envelope.error.message,
+                request_id: envelope.error.request_id,
+            }
+            .into()),
+            Err(_) => Err(anyhow::anyhow!("GET {url} answered {status}")),
+        }
+    }
+
     async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method.clone(), &url);

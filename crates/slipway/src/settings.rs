@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use slipway_core::hostname::{Hostname, PublicUrls};
+use slipway_image::{ImageReference, RegistryConfig};
 use slipway_store::SealingKey;
 
 #[derive(Debug, Clone, Args)]
@@ -68,13 +69,33 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_ACME_RENEW_BEFORE", default_value = "30d", value_parser = parse_duration)]
     pub acme_renew_before: std::time::Duration,
 
-    /// OCI registry and repository prefix for images (Kubernetes target).
+    /// OCI registry and repository prefix for images (Kubernetes target), e.g.
+    /// registry.example.com/slipway; loopback registries are spoken to over plain HTTP.
     #[arg(long, env = "SLIPWAY_REGISTRY")]
     pub registry: Option<String>,
 
-    /// GitOps repository URL (Kubernetes target).
+    /// Registry login (with SLIPWAY_REGISTRY_PASSWORD).
+    #[arg(long, env = "SLIPWAY_REGISTRY_USERNAME")]
+    pub registry_username: Option<String>,
+
+    /// Registry password or token.
+    #[arg(long, env = "SLIPWAY_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub registry_password: Option<String>,
+
+    /// Run image the app layer is appended to (Kubernetes target), pinned by digest:
+    /// registry/repository[:tag]@sha256:….
+    #[arg(long, env = "SLIPWAY_BASE_IMAGE")]
+    pub base_image: Option<String>,
+
+    /// GitOps repository URL (Kubernetes target). Default: Slipway's own bare repository in
+    /// the data dir, served read-only to platform admins at /git/_platform/gitops.git.
     #[arg(long, env = "SLIPWAY_GITOPS_REMOTE")]
     pub gitops_remote: Option<String>,
+
+    /// Kubeconfig for reading cluster status back (Kubernetes target; not built yet: accepted,
+    /// and the deployment log says the status is not read back).
+    #[arg(long, env = "SLIPWAY_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
 
     /// Validate the settings, print them, and exit.
     #[arg(long)]
@@ -92,6 +113,11 @@ pub struct Resolved {
     pub admin_password: Option<String>,
     pub open_signup: bool,
     pub sealing_key: SealingKey,
+    /// The Kubernetes target's registry, base image and GitOps remote (each optional).
+    pub registry: Option<RegistryConfig>,
+    pub base_image: Option<ImageReference>,
+    pub gitops_remote: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -105,6 +131,10 @@ impl std::fmt::Debug for Resolved {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
             .field("open_signup", &self.open_signup)
             .field("sealing_key", &self.sealing_key)
+            .field("registry", &self.registry)
+            .field("base_image", &self.base_image.as_ref().map(ToString::to_string))
+            .field("gitops_remote", &self.gitops_remote.as_deref().map(redact_url))
+            .field("kubeconfig", &self.kubeconfig)
             .finish()
     }
 }
@@ -160,6 +190,23 @@ impl UpSettings {
                 bail!("SLIPWAY_ACME_DIRECTORY must be an https:// URL, not `{url}`");
             }
         }
+        let nonempty = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        let registry = nonempty(&self.registry)
+            .map(|registry| {
+                RegistryConfig::parse(&registry, self.registry_username.as_deref(), self.registry_password.as_deref())
+            })
+            .transpose()
+            .context("SLIPWAY_REGISTRY")?;
+        let base_image = nonempty(&self.base_image)
+            .map(|text| -> Result<ImageReference> {
+                let reference = ImageReference::parse(&text)?;
+                if reference.digest().is_none() {
+                    bail!("`{text}` is not pinned by digest: append @sha256:<digest> of the image you mean");
+                }
+                Ok(reference)
+            })
+            .transpose()
+            .context("SLIPWAY_BASE_IMAGE")?;
         let sealing_key = match &self.secret_key {
             Some(text) => SealingKey::from_base64(text).context("SLIPWAY_SECRET_KEY")?,
             None => sealing_key_file(&data_dir, self.check)?,
@@ -173,6 +220,10 @@ impl UpSettings {
             admin_password: self.admin_password.clone(),
             open_signup: self.open_signup,
             sealing_key,
+            registry,
+            base_image,
+            gitops_remote: nonempty(&self.gitops_remote),
+            kubeconfig: self.kubeconfig.clone(),
         })
     }
 }

@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 
 use slipway_api::{bootstrap_admin, ApiConfig, PlatformPaths};
 use slipway_core::layout::DataLayout;
-use slipway_deploy::{Pipeline, PipelineConfig};
+use slipway_deploy::{KubernetesConfig, Pipeline, PipelineConfig};
 use slipway_store::Store;
 use tokio::net::TcpListener;
 
@@ -36,11 +36,11 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         println!("settings are valid");
         return Ok(());
     }
-    for (name, value) in [("SLIPWAY_REGISTRY", &settings.registry), ("SLIPWAY_GITOPS_REMOTE", &settings.gitops_remote)]
-    {
-        if value.is_some() {
-            tracing::warn!("{name} is set, but the Kubernetes target is not part of this build yet; it has no effect");
-        }
+    if resolved.kubeconfig.is_some() {
+        tracing::warn!(
+            "SLIPWAY_KUBECONFIG is set, but reading cluster status back is not built yet: Kubernetes deployments end \
+             DEPLOYED once committed to GitOps"
+        );
     }
     std::fs::create_dir_all(&resolved.data_dir)
         .with_context(|| format!("while creating the data dir {}", resolved.data_dir.display()))?;
@@ -70,8 +70,22 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         slipway_bin: std::env::current_exe().context("while locating the slipway executable")?,
         api_url: format!("http://{local}"),
     });
+    config.registry = resolved.registry.clone();
+    let kubernetes = KubernetesConfig {
+        registry: resolved.registry.clone(),
+        base_image: resolved.base_image.clone(),
+        gitops_remote: resolved.gitops_remote.clone(),
+        // Argo CD reads Slipway's own repository where the git server serves it.
+        argo_repo_url: match &resolved.gitops_remote {
+            Some(remote) => Some(remote.clone()),
+            None => Some(format!("http://{local}/git/_platform/gitops.git")),
+        },
+        cluster: config.cluster.clone(),
+        kubeconfig_set: resolved.kubeconfig.is_some(),
+    };
+    let pipeline = Pipeline::new(store.clone(), layout, PipelineConfig::default()).with_kubernetes(kubernetes);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let pipeline = tokio::spawn(Pipeline::new(store.clone(), layout, PipelineConfig::default()).run(async move {
+    let pipeline = tokio::spawn(pipeline.run(async move {
         let mut stopped = stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));

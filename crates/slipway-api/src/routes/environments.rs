@@ -1,12 +1,15 @@
-//! `GET|POST …/projects/{project}/environments`, `DELETE …/environments/{env}`.
+//! `GET|POST …/projects/{project}/environments`, `PATCH|DELETE …/environments/{env}`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use slipway_core::api::{CreateEnvironmentRequest, Environment, ErrorEnvelope};
+use slipway_core::api::{
+    CreateEnvironmentRequest, Environment, ErrorEnvelope, RuntimeTarget, UpdateEnvironmentRequest,
+};
 use slipway_core::hostname::generated_hostname;
 use slipway_core::names::EnvironmentName;
 use slipway_core::role::Permission;
+use slipway_core::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,7 +18,9 @@ use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_environments, create_environment)).routes(routes!(delete_environment))
+    OpenApiRouter::new()
+        .routes(routes!(list_environments, create_environment))
+        .routes(routes!(update_environment, delete_environment))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments", tag = "environments",
@@ -48,6 +53,36 @@ async fn create_environment(
     let environment =
         app.store.create_environment(&caller.actor(), &access.workspace, project.as_str(), &name, &hostname).await?;
     Ok((StatusCode::CREATED, Json(environment)))
+}
+
+/// Switches where the environment runs: `local` (this machine's agent) or `kubernetes` (images
+/// in the registry, manifests committed to the GitOps repository). Moving away from `local`
+/// stops the environment's local instances; a release still starting is cancelled.
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}", tag = "environments",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)),
+    request_body = UpdateEnvironmentRequest,
+    responses((status = 200, body = Environment), (status = "4XX", body = ErrorEnvelope)))]
+async fn update_environment(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<UpdateEnvironmentRequest>,
+) -> Result<Json<Environment>, ApiError> {
+    let access = app.access(&caller, &ws, Permission::ManageProjects, "change environments").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    let target = RuntimeTarget::parse(&body.target).ok_or_else(|| {
+        let shown: String = body.target.chars().take(40).collect();
+        ApiError::new(
+            ErrorCode::InvalidTarget,
+            format!("target `{}` is not `local` or `kubernetes`", shown.escape_debug()),
+        )
+    })?;
+    let environment = app
+        .store
+        .set_environment_target(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), target)
+        .await?;
+    Ok(Json(environment))
 }
 
 /// Deletes an environment other than `production`.

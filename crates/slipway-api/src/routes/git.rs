@@ -2,6 +2,11 @@
 //! served by git itself (see `slipway-git`). HTTP basic auth with an API
 //! token as the password; `viewer` may fetch, `developer` and up may push.
 //! These routes speak git's protocol, so they are not in the OpenAPI document.
+//!
+//! `/git/_platform/gitops.git` is Slipway's own GitOps repository (the
+//! default `SLIPWAY_GITOPS_REMOTE`): platform admins may fetch it (and give
+//! Argo CD an admin's token to read it); nobody may push, since the deploy
+//! pipeline alone writes it, on disk. `_platform` cannot be a workspace slug.
 
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
@@ -86,6 +91,9 @@ async fn target(
 ) -> Result<Target, Response> {
     let request_id = headers.get(crate::REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let caller = git_caller(app, headers, request_id).await?;
+    if ws == PLATFORM_NAMESPACE {
+        return platform_target(app, caller, repo, service).map_err(IntoResponse::into_response);
+    }
     let (permission, action) = match service {
         Service::UploadPack => (Permission::Read, "fetch this repository"),
         Service::ReceivePack => (Permission::Deploy, "push to this repository"),
@@ -102,6 +110,38 @@ async fn target(
     };
     let (repo, workspace, project, branch) = inner.await.map_err(IntoResponse::into_response)?;
     Ok(Target { repo, caller, workspace, project, branch })
+}
+
+/// The path segment of the platform's own repositories.
+const PLATFORM_NAMESPACE: &str = "_platform";
+
+/// `/git/_platform/gitops.git`: fetch only, platform admins only.
+fn platform_target(app: &AppState, caller: Caller, repo: &str, service: Service) -> Result<Target, ApiError> {
+    if !caller.auth.user.is_admin {
+        return Err(ApiError::forbidden("fetch the platform's GitOps repository (platform admins only)"));
+    }
+    if repo != "gitops.git" {
+        return Err(ApiError::new(ErrorCode::NotFound, "the platform serves only /git/_platform/gitops.git"));
+    }
+    if service == Service::ReceivePack {
+        return Err(ApiError::forbidden(
+            "push to the GitOps repository: Slipway alone writes it, one commit per deployment",
+        ));
+    }
+    let path = app.platform()?.layout.gitops_repo();
+    if !path.join("HEAD").exists() {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "there is no GitOps repository yet: the first deployment to the kubernetes target creates it",
+        ));
+    }
+    Ok(Target {
+        repo: path,
+        caller,
+        workspace: PLATFORM_NAMESPACE.to_owned(),
+        project: "gitops".to_owned(),
+        branch: "main".to_owned(),
+    })
 }
 
 fn git_error(err: slipway_git::GitError) -> ApiError {

@@ -8,6 +8,7 @@ mod domains;
 mod environments;
 pub(crate) mod git;
 mod logs;
+mod manifests;
 mod members;
 pub(crate) mod metrics;
 mod processes;
@@ -37,6 +38,7 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .merge(members::routes())
         .merge(projects::routes())
         .merge(environments::routes())
+        .merge(manifests::routes())
         .merge(config::routes())
         .merge(deployments::routes())
         .merge(audit::routes())

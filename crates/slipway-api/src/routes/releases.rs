@@ -49,6 +49,21 @@ async fn rollback(
     let access = app.access(&caller, &ws, Permission::Deploy, "roll back").await?;
     let project = super::project_slug(&project)?;
     let env = super::environment_name(&env)?;
+    // Only the local agent finishes a rollback today; on the Kubernetes target it would stay
+    // DEPLOYING forever, so it is refused with what to do instead.
+    let kubernetes = app
+        .store
+        .project(&access.workspace, project.as_str())
+        .await?
+        .environments
+        .iter()
+        .any(|e| e.name == env && e.target == slipway_core::api::RuntimeTarget::Kubernetes);
+    if kubernetes {
+        return Err(ApiError::new(
+            ErrorCode::DeploymentStateConflict,
+            "rollback is not built for the kubernetes target yet: deploy the earlier commit again instead",
+        ));
+    }
     let number = body
         .release
         .map(|n| {

@@ -42,6 +42,8 @@ const USED: &[(&str, &str)] = &[
     ("get", "/v1/workspaces/{ws}/projects/{project}/environments"),
     ("post", "/v1/workspaces/{ws}/projects/{project}/environments"),
     ("delete", "/v1/workspaces/{ws}/projects/{project}/environments/{env}"),
+    ("patch", "/v1/workspaces/{ws}/projects/{project}/environments/{env}"),
+    ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/manifests"),
     ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/config"),
     ("put", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/config"),
     ("delete", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/config"),
@@ -392,6 +394,14 @@ async fn responses_match_the_document(backend: TestBackend) {
         .ok(201);
     api.call(&admin, "get", envs, "/v1/workspaces/acme/projects/shop/environments", None).await.ok(200);
     let production = "/v1/workspaces/acme/projects/shop/environments/production";
+    let env = "/v1/workspaces/{ws}/projects/{project}/environments/{env}";
+    let staging = "/v1/workspaces/acme/projects/shop/environments/staging";
+    let switched = api.call(&admin, "patch", env, staging, Some(json!({"target": "kubernetes"}))).await;
+    assert_eq!(switched.ok(200)["target"], "kubernetes");
+    api.call(&admin, "patch", env, staging, Some(json!({"target": "mars"}))).await.err("INVALID_TARGET");
+    api.call(&admin, "get", &format!("{env}/manifests"), &format!("{staging}/manifests"), None)
+        .await
+        .err("RELEASE_NOT_FOUND");
     api.call(&admin, "put", config, &format!("{production}/config"), Some(json!({"vars": {"A": "1"}}))).await.ok(200);
     api.call(&admin, "put", config, &format!("{production}/config"), Some(json!({"vars": {"S": "x"}, "secret": true})))
         .await

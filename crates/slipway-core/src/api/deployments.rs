@@ -30,6 +30,12 @@ pub struct Deployment {
     /// The release this deployment produced (or re-activated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_id: Option<ReleaseId>,
+    /// Kubernetes target: the exported image, `registry/repository:tag@sha256:…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Kubernetes target: the GitOps commit that holds this deployment's manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitops_commit: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -93,6 +93,15 @@ pub struct CreateEnvironmentRequest {
     pub name: String,
 }
 
+/// `PATCH …/environments/{env}`: settings of an environment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEnvironmentRequest {
+    /// `local` (this machine's agent) or `kubernetes` (GitOps). A plain string, so that a bad
+    /// value gets `INVALID_TARGET` rather than a generic JSON error.
+    pub target: String,
+}
+
 /// `POST …/environments/{env}/domains`: route a custom domain here.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,6 +8,7 @@ mod deploy;
 mod detect;
 mod domains;
 mod hook;
+mod kubernetes;
 mod members;
 pub mod platform;
 mod tokens;
@@ -54,6 +55,12 @@ pub enum Command {
     PsScale(deploy::ScaleArgs),
     /// Print the build plan Slipway would use for a source tree.
     Detect(detect::DetectArgs),
+    /// Switch where an environment runs: local or kubernetes.
+    #[command(name = "env:set-target")]
+    EnvSetTarget(kubernetes::SetTargetArgs),
+    /// The Kubernetes target's GitOps repository.
+    #[command(subcommand)]
+    Gitops(kubernetes::GitopsCommand),
     /// Serve a static site on 127.0.0.1:$PORT (what static releases run).
     #[command(name = "serve-static", hide = true)]
     ServeStatic(platform::ServeStaticArgs),
@@ -154,6 +161,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::DomainsRemove(args) => domains::remove(&client, args).await,
         Command::DomainsHttpsRedirect(args) => domains::https_redirect(&client, args).await,
         Command::PsScale(args) => deploy::scale(&client, args).await,
+        Command::EnvSetTarget(args) => kubernetes::set_target(&client, args).await,
+        Command::Gitops(command) => kubernetes::gitops(&client, command).await,
         Command::Login(args) => auth::login(client, args).await,
         Command::Logout => auth::logout(client).await,
         Command::Whoami(flag) => auth::whoami(&client, flag.json).await,

@@ -122,6 +122,71 @@ pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
             code,
         ));
     }
+    // The runtime target of an environment: only `local` or `kubernetes`, only as a string, only that field.
+    let production = format!("{envs}/production");
+    for (what, body, code) in [
+        ("unknown target", json!({"target": "cluster"}), "INVALID_TARGET"),
+        ("empty target", json!({"target": ""}), "INVALID_TARGET"),
+        ("upper-case target", json!({"target": "Kubernetes"}), "INVALID_TARGET"),
+        ("target with NUL", json!({"target": "kubernetes\u{0}"}), "INVALID_TARGET"),
+        ("target with spaces", json!({"target": " kubernetes "}), "INVALID_TARGET"),
+        ("long target", json!({"target": "k".repeat(10_000)}), "INVALID_TARGET"),
+        ("numeric target", json!({"target": 1}), "INVALID_JSON"),
+        ("null target", json!({"target": null}), "INVALID_JSON"),
+        ("list target", json!({"target": ["kubernetes"]}), "INVALID_JSON"),
+        ("missing target", json!({}), "INVALID_JSON"),
+        ("unknown field beside target", json!({"target": "kubernetes", "replicas": 3}), "INVALID_JSON"),
+    ] {
+        cases.push(case(format!("set target: {what}"), Method::PATCH, &production, alice, Body::Json(body), code));
+    }
+    cases.push(case(
+        "set target: truncated JSON",
+        Method::PATCH,
+        &production,
+        alice,
+        json_body("{\"target\": \"kubernetes\""),
+        "INVALID_JSON",
+    ));
+    cases.push(case(
+        "set target by a viewer",
+        Method::PATCH,
+        &production,
+        vic,
+        Body::Json(json!({"target": "kubernetes"})),
+        "FORBIDDEN",
+    ));
+    cases.push(case(
+        "set target of an unknown environment",
+        Method::PATCH,
+        format!("{envs}/nope"),
+        alice,
+        Body::Json(json!({"target": "kubernetes"})),
+        "ENVIRONMENT_NOT_FOUND",
+    ));
+    cases.push(case(
+        "set target of another tenant's environment",
+        Method::PATCH,
+        "/v1/workspaces/beta/projects/blog/environments/production",
+        alice,
+        Body::Json(json!({"target": "kubernetes"})),
+        "WORKSPACE_NOT_FOUND",
+    ));
+    cases.push(case(
+        "manifests of an environment without a release",
+        Method::GET,
+        format!("{production}/manifests"),
+        alice,
+        Body::None,
+        "RELEASE_NOT_FOUND",
+    ));
+    cases.push(case(
+        "manifests of another tenant's environment",
+        Method::GET,
+        "/v1/workspaces/beta/projects/blog/environments/production/manifests",
+        alice,
+        Body::None,
+        "WORKSPACE_NOT_FOUND",
+    ));
     cases.push(case(
         "https redirect by a viewer",
         Method::PATCH,

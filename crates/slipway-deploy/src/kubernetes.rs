@@ -1,0 +1,311 @@
+//! The Kubernetes target of the pipeline: after a successful build of an
+//! environment whose target is `kubernetes`, export the image to the registry
+//! (`slipway-image`), record the release, render the environment's manifests
+//! and commit them to the GitOps repository (`slipway-gitops`). Argo CD
+//! applies what is committed; the deployment is DEPLOYED once the commit is
+//! pushed, since nothing here reads the cluster back (yet).
+//!
+//! Missing settings are checked before the build starts, so a deployment that
+//! cannot reach a cluster fails at once with the setting to add, and nothing is
+//! pushed or committed for it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use slipway_build::BuiltApp;
+use slipway_core::ids::{DeploymentId, WorkspaceId};
+use slipway_core::image_tag::{CommitSha, ImageTag};
+use slipway_core::layout::DataLayout;
+use slipway_core::names::{ProjectSlug, WorkspaceSlug};
+use slipway_gitops::{
+    app_environment, AppPath, ArgoSettings, ClusterSettings, ReleaseSource, RepoWriter, WriterConfig,
+};
+use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig, DEFAULT_PORT};
+use slipway_store::{DeploymentContext, NewRelease};
+use tokio::sync::Mutex;
+
+use crate::deploy::{actor, Failure};
+use crate::log::DeployLog;
+use crate::Pipeline;
+
+/// The settings of the Kubernetes target, all optional: a deployment that needs a missing one
+/// fails with a reason naming it.
+#[derive(Debug, Clone, Default)]
+pub struct KubernetesConfig {
+    /// `SLIPWAY_REGISTRY` (+ credentials): where images go.
+    pub registry: Option<RegistryConfig>,
+    /// `SLIPWAY_BASE_IMAGE`: the run image, pinned by digest.
+    pub base_image: Option<ImageReference>,
+    /// `SLIPWAY_GITOPS_REMOTE`; `None` is Slipway's own bare repository in the data dir.
+    pub gitops_remote: Option<String>,
+    /// The repository URL as Argo CD reaches it; `None` means the remote itself.
+    pub argo_repo_url: Option<String>,
+    pub cluster: ClusterSettings,
+    /// Whether `SLIPWAY_KUBECONFIG` is set (status read-back is not built; the log says so).
+    pub kubeconfig_set: bool,
+}
+
+pub(crate) struct KubernetesTarget {
+    config: KubernetesConfig,
+    exporter: Option<Exporter>,
+    layout: DataLayout,
+    /// Opened on first use (opening fetches), and again after a failed open.
+    writer: Mutex<Option<Arc<RepoWriter>>>,
+}
+
+impl KubernetesTarget {
+    pub(crate) fn new(config: KubernetesConfig, layout: DataLayout) -> Self {
+        let exporter = config.registry.clone().map(Exporter::new);
+        Self { config, exporter, layout, writer: Mutex::new(None) }
+    }
+
+    /// The remote as it may be shown: without a password or token in its user part.
+    fn shown_remote(&self) -> String {
+        match &self.config.gitops_remote {
+            Some(remote) => redact_remote(remote),
+            None => self.layout.gitops_repo().display().to_string(),
+        }
+    }
+
+    async fn writer(&self) -> Result<Arc<RepoWriter>, String> {
+        let mut slot = self.writer.lock().await;
+        if let Some(writer) = slot.as_ref() {
+            return Ok(writer.clone());
+        }
+        let remote = match &self.config.gitops_remote {
+            Some(remote) => remote.clone(),
+            None => self.layout.gitops_repo().display().to_string(),
+        };
+        let argo = ArgoSettings::new(self.config.argo_repo_url.clone().unwrap_or_else(|| remote.clone()));
+        let workdir = self.layout.gitops_workdir();
+        let own_repo = self.config.gitops_remote.is_none().then(|| self.layout.gitops_repo());
+        let writer = tokio::task::spawn_blocking(move || {
+            if let Some(repo) = own_repo {
+                init_bare(&repo, &argo.revision)?;
+            }
+            RepoWriter::open(WriterConfig::new(workdir, remote, argo)).map_err(|err| err.to_string())
+        })
+        .await
+        .map_err(|err| format!("opening the GitOps repository stopped: {err}"))??;
+        let writer = Arc::new(writer);
+        *slot = Some(writer.clone());
+        Ok(writer)
+    }
+}
+
+/// Creates Slipway's own bare GitOps repository on first use.
+fn init_bare(repo: &Path, branch: &str) -> Result<(), String> {
+    if repo.join("HEAD").exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(repo).map_err(|err| format!("cannot create {}: {err}", repo.display()))?;
+    let output = std::process::Command::new("git")
+        .args(["init", "--quiet", "--bare", &format!("--initial-branch={branch}")])
+        .arg(repo)
+        .output()
+        .map_err(|err| format!("cannot run git (is it installed?): {err}"))?;
+    if !output.status.success() {
+        return Err(format!("git init {} failed: {}", repo.display(), String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    Ok(())
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user@host/…`; anything else as it is.
+fn redact_remote(remote: &str) -> String {
+    let Some((scheme, rest)) = remote.split_once("://") else { return remote.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}{}", &rest[authority_end..])
+        }
+        None => remote.to_owned(),
+    }
+}
+
+/// What the Kubernetes step needs from the build.
+pub(crate) struct Built<'a> {
+    pub release: NewRelease,
+    pub app: &'a BuiltApp,
+    pub commit: &'a CommitSha,
+}
+
+impl Pipeline {
+    /// Fails a Kubernetes deployment before its build when a setting it needs is missing.
+    pub(crate) fn kubernetes_preflight(&self) -> Result<(), Failure> {
+        let settings = &self.kubernetes.config;
+        if settings.registry.is_none() {
+            return Err(Failure::Deploy(
+                "this environment's target is kubernetes, but SLIPWAY_REGISTRY is not set: set it to the registry and \
+                 repository prefix for images (e.g. registry.example.com/slipway) and restart `slipway up`, or switch \
+                 the environment back with `slipway env:set-target local`"
+                    .into(),
+            ));
+        }
+        if settings.base_image.is_none() {
+            return Err(Failure::Deploy(
+                "this environment's target is kubernetes, but SLIPWAY_BASE_IMAGE is not set: set it to the run image, \
+                 pinned by digest (e.g. registry.example.com/base/run:1@sha256:…), and restart `slipway up`"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Export → release → render → commit → DEPLOYED. A failure before the release fails the
+    /// deployment as a build failure; after it, the release is marked not committed.
+    pub(crate) async fn ship_to_kubernetes(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        context: &DeploymentContext,
+        built: Built<'_>,
+        log: &DeployLog,
+    ) -> Result<(), Failure> {
+        let target = &self.kubernetes;
+        let (Some(exporter), Some(base)) = (&target.exporter, &target.config.base_image) else {
+            return self.kubernetes_preflight();
+        };
+        let plan = built.release.plan.clone();
+        log.step("Dockerfile for this app (to build the same image elsewhere; not used by Slipway):").await;
+        for line in slipway_image::dockerfile(&plan).lines() {
+            log.line(format!("       {line}")).await;
+        }
+        let user = context.created_by.clone().ok_or_else(|| {
+            Failure::Deploy(format!(
+                "deployment #{} was made by no user, so its image has no tag (<userId>-<build>-<commit>); deploy again \
+                 with `slipway deploy` or a push",
+                context.deployment.number
+            ))
+        })?;
+        let tag = ImageTag::new(user, context.deployment.number, built.commit.clone());
+        let deploy_err = |err: &dyn std::fmt::Display| Failure::Deploy(err.to_string());
+        let ws = WorkspaceSlug::parse(&context.workspace).map_err(|e| deploy_err(&e))?;
+        let project = ProjectSlug::parse(&context.project).map_err(|e| deploy_err(&e))?;
+        let mut request = ExportRequest::new(plan, built.app.app_dir.clone(), base.clone(), ws, project, tag);
+        add_runtime(&mut request, built.app);
+        log.step(format!(
+            "Exporting the image to {}/{} onto {base}",
+            exporter.config().host(),
+            exporter.config().repository(&request.workspace, &request.project)
+        ))
+        .await;
+        let image = exporter
+            .export(&request)
+            .await
+            .map_err(|err| Failure::Deploy(format!("exporting the image failed: {err}")))?;
+        let pinned = format!("{}@{}", image.reference, image.digest);
+        self.store.record_image(workspace, id, &pinned).await?;
+        log.step(format!("Pushed {pinned}")).await;
+
+        let release = self.store.create_release(&actor(), workspace, id, built.release).await?;
+        let environment = &context.deployment.environment_id;
+        let reason = match self.commit_manifests(workspace, context, &release, &pinned, log).await {
+            Ok(sha) => {
+                // Logged before the status changes: log readers stop at DEPLOYED.
+                let read_back = if target.config.kubeconfig_set {
+                    "SLIPWAY_KUBECONFIG is set, but reading the cluster's status back is not built yet"
+                } else {
+                    "without SLIPWAY_KUBECONFIG the cluster's status is not read back"
+                };
+                log.step(format!(
+                    "Deployment #{} is committed to GitOps; Argo CD applies it ({read_back})",
+                    context.deployment.number
+                ))
+                .await;
+                match self.store.release_committed(workspace, environment, &release, &sha).await {
+                    Ok(()) => return Ok(()),
+                    Err(err) => return Err(Failure::Store(err)),
+                }
+            }
+            Err(Failure::Store(err)) => return Err(Failure::Store(err)),
+            Err(Failure::Deploy(reason)) => reason,
+        };
+        log.step(format!("Not committed to GitOps: {reason}")).await;
+        self.store.release_not_committed(workspace, environment, &release, &reason).await?;
+        Ok(())
+    }
+
+    /// Renders the environment at `release` and lands one commit; returns its SHA.
+    async fn commit_manifests(
+        &self,
+        workspace: &WorkspaceId,
+        context: &DeploymentContext,
+        release: &slipway_core::ids::ReleaseId,
+        image: &str,
+        log: &DeployLog,
+    ) -> Result<String, Failure> {
+        let target = &self.kubernetes;
+        let source = self.store.render_source(workspace, &context.project, &context.environment, Some(release)).await?;
+        let plan = slipway_image::container_plan(&source.plan);
+        let app = app_environment(&ReleaseSource {
+            workspace: &context.workspace,
+            project: &context.project,
+            environment: &context.environment,
+            deployment: source.number.get(),
+            image,
+            plan: &plan,
+            scale: &source.scale,
+            hostnames: &source.hostnames,
+            config: source.config.iter().map(|var| (var.name.as_str(), var.value.as_str(), var.secret)).collect(),
+            port: DEFAULT_PORT,
+        })
+        .map_err(|err| Failure::Deploy(format!("the manifests cannot be rendered: {err}")))?;
+        let writer = target.writer().await.map_err(|err| Failure::Deploy(self.hide_remote(err)))?;
+        let path = AppPath::of(&app);
+        log.step(format!("Committing apps/{} to the GitOps repository {}", path, target.shown_remote())).await;
+        let cluster = target.config.cluster.clone();
+        let commit = tokio::task::spawn_blocking(move || writer.deploy(&app, &cluster))
+            .await
+            .map_err(|err| Failure::Deploy(format!("the GitOps commit stopped: {err}")))?
+            .map_err(|err| Failure::Deploy(self.hide_remote(err.to_string())))?;
+        if !commit.created {
+            log.step("The manifests were committed before and are unchanged; no new commit").await;
+        }
+        log.step(format!("GitOps commit {}", commit.sha)).await;
+        Ok(commit.sha)
+    }
+
+    /// `text` with the configured remote's credentials removed.
+    fn hide_remote(&self, text: String) -> String {
+        match &self.kubernetes.config.gitops_remote {
+            Some(remote) => text.replace(remote.as_str(), &redact_remote(remote)),
+            None => text,
+        }
+    }
+}
+
+/// PATH entries and variables the build decided, as the image sees them: app-dir paths move to
+/// `/app`, anything else (a Python virtualenv in the project cache) is packed at its own path.
+fn add_runtime(request: &mut ExportRequest, built: &BuiltApp) {
+    for dir in &built.path_prepend {
+        match dir.strip_prefix(&built.app_dir) {
+            Ok(relative) => request.path_prepend.push(Path::new("/app").join(relative).display().to_string()),
+            Err(_) => {
+                let packed = if dir.ends_with("bin") { dir.parent().unwrap_or(dir) } else { dir.as_path() };
+                let image_path = packed.display().to_string();
+                if !request.sources.iter().any(|source| source.image_path == image_path) {
+                    request.sources.push(LayerSource { host_dir: packed.to_path_buf(), image_path });
+                }
+                request.path_prepend.push(dir.display().to_string());
+            }
+        }
+    }
+    request.env.extend(built.env.iter().cloned());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_credentials_are_not_shown() {
+        assert_eq!(redact_remote("https://bot:s3cret@git.example.com/ops.git"), "https://bot@git.example.com/ops.git");
+        assert_eq!(redact_remote("https://git.example.com/ops.git"), "https://git.example.com/ops.git");
+        assert_eq!(
+            redact_remote("/var/lib/slipway/repos/_platform/gitops.git"),
+            "/var/lib/slipway/repos/_platform/gitops.git"
+        );
+        assert_eq!(redact_remote("ssh://git@host:22/a@b.git"), "ssh://git@host:22/a@b.git");
+    }
+}

@@ -1,0 +1,203 @@
+//! The Kubernetes target's records: an environment's runtime target, the image
+//! and GitOps commit of a deployment, and what rendering an environment's
+//! manifests needs (a release's plan and config snapshot, hostnames, scale).
+//!
+//! The agent never sees an environment whose target is `kubernetes` (see
+//! [`Store::desired_state`]); the deploy pipeline takes such a deployment from
+//! DEPLOYING to DEPLOYED itself once its manifests are committed.
+
+use std::collections::BTreeMap;
+
+use slipway_core::api::{Environment, RuntimeTarget, Workspace};
+use slipway_core::build_plan::BuildPlan;
+use slipway_core::deployment::BuildNumber;
+use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, UserId, WorkspaceId};
+use slipway_core::image_tag::CommitSha;
+use slipway_core::timestamp::Timestamp;
+use slipway_core::ErrorCode;
+use sqlx::Row;
+
+use crate::audit::{self, Actor};
+use crate::error::stored;
+use crate::projects::resolve_environment;
+use crate::releases::ConfigValue;
+use crate::scope::Scope;
+use crate::{Store, StoreError};
+
+/// Everything a render of one environment at one release needs, read in one transaction.
+#[derive(Debug, Clone)]
+pub struct RenderSource {
+    pub environment_id: EnvironmentId,
+    pub target: RuntimeTarget,
+    pub release: ReleaseId,
+    /// The number of the deployment that made the release.
+    pub number: BuildNumber,
+    pub plan: BuildPlan,
+    /// The release's config snapshot, in clear: the renderer keeps plain values and only the
+    /// names of secret ones.
+    pub config: Vec<ConfigValue>,
+    /// Generated hostname first, then custom domains in the order they were added.
+    pub hostnames: Vec<String>,
+    pub scale: BTreeMap<String, u32>,
+    /// The image exported for the release, if it was deployed to the Kubernetes target.
+    pub image: Option<String>,
+    pub commit_sha: Option<CommitSha>,
+    /// Who made the deployment (the user part of the image tag).
+    pub created_by: Option<UserId>,
+}
+
+fn pipeline() -> Actor {
+    Actor::system("pipeline")
+}
+
+impl Store {
+    /// Switches where an environment runs. A release still on its way to the old target is
+    /// cancelled (the new one would never finish it) and the environment's desired release
+    /// goes back to the active one. Unchanged targets change nothing and audit nothing.
+    pub async fn set_environment_target(
+        &self,
+        actor: &Actor,
+        workspace: &Workspace,
+        project: &str,
+        environment: &str,
+        target: RuntimeTarget,
+    ) -> Result<Environment, StoreError> {
+        let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
+        let (project_id, environment_id) = resolve_environment(&mut tx, &workspace.id, project, environment).await?;
+        let changed = sqlx::query("UPDATE environments SET target = $1 WHERE id = $2 AND target <> $1")
+            .bind(target.as_str())
+            .bind(environment_id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed > 0 {
+            sqlx::query(
+                "UPDATE deployments SET status = 'CANCELLED', failure_reason = $1, updated_at = $2
+                 WHERE environment_id = $3 AND status = 'DEPLOYING'",
+            )
+            .bind(format!("the environment moved to the {} target before this release went live", target.as_str()))
+            .bind(Timestamp::now().as_millis())
+            .bind(environment_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE environments SET desired_release_id = active_release_id WHERE id = $1")
+                .bind(environment_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let audit_target = format!("project/{project}/{environment}:{}", target.as_str());
+            audit::record(&mut tx, Some(&workspace.id), actor, "environment.target", &audit_target).await?;
+        }
+        let environment = self.environment_of(&mut tx, &workspace.id, &project_id, &environment_id).await?;
+        tx.commit().await?;
+        if changed > 0 {
+            self.desired_changed();
+        }
+        Ok(environment)
+    }
+
+    /// Records the image a deployment exported (`registry/repository:tag@sha256:…`).
+    pub async fn record_image(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        image: &str,
+    ) -> Result<(), StoreError> {
+        self.set_deployment_field(workspace, id, "image", image.to_owned()).await
+    }
+
+    /// The pipeline committed `release` to the GitOps repository as `commit`: its deployment
+    /// goes DEPLOYED (recording the commit), the one it replaces SUPERSEDED.
+    pub async fn release_committed(
+        &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentId,
+        release: &ReleaseId,
+        commit: &str,
+    ) -> Result<(), StoreError> {
+        self.go_live(&pipeline(), workspace, environment, release, Some(commit)).await
+    }
+
+    /// The pipeline could not commit `release`: its deployment FAILS with `reason` and the
+    /// environment's desired release goes back to the active one.
+    pub async fn release_not_committed(
+        &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentId,
+        release: &ReleaseId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.fail_release(&pipeline(), workspace, environment, release, reason).await
+    }
+
+    /// What rendering `environment` at `release` needs; without `release`, the environment's
+    /// desired release (else its active one). No release at all is `RELEASE_NOT_FOUND`.
+    pub async fn render_source(
+        &self,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+        release: Option<&ReleaseId>,
+    ) -> Result<RenderSource, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let env = sqlx::query(
+            "SELECT target, scale, COALESCE(desired_release_id, active_release_id) AS release_id
+             FROM environments WHERE id = $1",
+        )
+        .bind(environment_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let release_id = match release {
+            Some(release) => Some(release.to_string()),
+            None => env.try_get::<Option<String>, _>("release_id")?,
+        };
+        let no_release = || {
+            StoreError::not_found(
+                ErrorCode::ReleaseNotFound,
+                format!("{project} ({environment}) has no release yet; deploy it first"),
+            )
+        };
+        let release_id = release_id.ok_or_else(no_release)?;
+        let row = sqlx::query(
+            "SELECT r.id, r.number, r.plan, r.sealed_config, r.commit_sha, d.image, d.created_by
+             FROM releases r JOIN deployments d ON d.id = r.deployment_id
+             WHERE r.id = $1 AND r.environment_id = $2 AND r.workspace_id = $3",
+        )
+        .bind(&release_id)
+        .bind(environment_id.as_str())
+        .bind(workspace.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(no_release)?;
+        let routes = sqlx::query(
+            "SELECT hostname FROM routes WHERE environment_id = $1 ORDER BY kind DESC, created_at, hostname",
+        )
+        .bind(environment_id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let target: String = env.try_get("target")?;
+        Ok(RenderSource {
+            target: RuntimeTarget::parse(&target).ok_or(StoreError::Corrupt(target))?,
+            release: stored(ReleaseId::parse(&row.try_get::<String, _>("id")?))?,
+            number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
+            plan: stored(serde_json::from_str(&row.try_get::<String, _>("plan")?))?,
+            config: self.open_snapshot(&environment_id, &row.try_get::<String, _>("sealed_config")?)?,
+            hostnames: routes
+                .iter()
+                .map(|route| route.try_get::<String, _>("hostname"))
+                .collect::<Result<Vec<_>, _>>()?,
+            scale: stored(serde_json::from_str(&env.try_get::<String, _>("scale")?))?,
+            image: row.try_get("image")?,
+            commit_sha: row
+                .try_get::<Option<String>, _>("commit_sha")?
+                .map(|sha| stored(CommitSha::parse(&sha)))
+                .transpose()?,
+            created_by: row
+                .try_get::<Option<String>, _>("created_by")?
+                .map(|id| stored(UserId::parse(&id)))
+                .transpose()?,
+            environment_id,
+        })
+    }
+}
