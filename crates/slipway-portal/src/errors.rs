@@ -60,7 +60,12 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::SignIn => Redirect::to("/login").into_response(),
+            // The session is gone (expired or revoked): forget the cookie too, or `/login` and
+            // the page that sent us there would redirect to each other.
+            PageError::SignIn => {
+                let forget = crate::session::set_cookie(crate::session::SESSION_COOKIE, "", 0, false);
+                ([(axum::http::header::SET_COOKIE, forget)], Redirect::to("/login")).into_response()
+            }
             PageError::Csrf => error_page(
                 StatusCode::FORBIDDEN,
                 "This form has expired",

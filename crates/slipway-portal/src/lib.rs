@@ -82,8 +82,21 @@ pub fn app(api: Router) -> Router {
         .route("/favicon.svg", get(assets::favicon))
         .route("/_portal/portal.css", get(assets::css))
         .route("/_portal/portal.js", get(assets::js))
+        .route_layer(axum::middleware::map_response(protect))
         .fallback(move |request: Request| fallback(api.clone(), request))
         .with_state(portal)
+}
+
+/// Headers on every portal page: apps run on sibling hostnames and must not frame the portal
+/// (clickjacking a Deploy or a role change), nor have a response sniffed as another type.
+async fn protect(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
 }
 
 /// Serves the portal in front of `api` on `listener` until `shutdown`

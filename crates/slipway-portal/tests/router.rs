@@ -17,9 +17,21 @@ async fn signed_out_pages_redirect_to_sign_in() {
         assert_eq!(response.status, StatusCode::SEE_OTHER, "{path}");
         assert_eq!(response.location(), Some("/login"), "{path}");
     }
-    // A cookie the API does not know is no session either.
+    // A cookie the API does not know (expired, revoked, forged) is no session either: the
+    // redirect forgets it, and the sign-in page shows its form instead of sending us back.
     let response = portal.get("/w/acme", Some("slipway_session=sw_forged")).await;
     assert_eq!(response.location(), Some("/login"));
+    assert!(
+        response.set_cookies.iter().any(|c| c.starts_with("slipway_session=;") && c.contains("Max-Age=0")),
+        "{:?}",
+        response.set_cookies
+    );
+    let login = portal.get("/login", Some("slipway_session=sw_forged")).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("Sign in"), "{}", login.body);
+    // No app on a sibling hostname may frame the portal.
+    assert_eq!(login.header("x-frame-options"), Some("DENY"));
+    assert_eq!(login.header("content-security-policy"), Some("frame-ancestors 'none'"));
 }
 
 #[tokio::test]

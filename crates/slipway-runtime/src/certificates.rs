@@ -68,9 +68,16 @@ pub async fn keep_certificates(
         Keeper { store, certs, challenges, sources, held: HashMap::new(), backoff: HashMap::new(), issuer: None };
     tokio::pin!(shutdown);
     loop {
-        match keeper.store.tls_routes().await {
-            Ok(routes) => keeper.sync(&routes).await,
-            Err(error) => tracing::warn!(%error, "reading the routes for TLS failed"),
+        // An ACME order can take minutes; shutdown does not wait for it.
+        let synced = async {
+            match keeper.store.tls_routes().await {
+                Ok(routes) => keeper.sync(&routes).await,
+                Err(error) => tracing::warn!(%error, "reading the routes for TLS failed"),
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = synced => {}
         }
         tokio::select! {
             () = &mut shutdown => return,
@@ -135,7 +142,15 @@ impl Keeper {
     /// Loads the stored certificate of `route` if it is new or changed since the last load.
     async fn load_stored(&mut self, route: &TlsRoute) {
         let host = route.hostname.as_str();
-        let Some(stamp) = route.certificate_updated_at else { return };
+        let Some(stamp) = route.certificate_updated_at else {
+            // The stored certificate went away (the domain was removed and added again): what
+            // was loaded for the old route must not count as this one's.
+            if self.held.get(host).is_some_and(|held| held.stamp.is_some()) {
+                self.held.remove(host);
+                self.certs.remove(host);
+            }
+            return;
+        };
         if self.held.get(host).is_some_and(|held| held.stamp == Some(stamp)) {
             return;
         }
@@ -173,22 +188,19 @@ impl Keeper {
                 self.backoff.remove(host);
                 let actor = Actor::system("acme");
                 let not_after = time_to_millis(issued.not_after);
-                match self
-                    .store
-                    .save_certificate(&actor, host, &issued.cert_chain_pem, &issued.key_pem, not_after)
-                    .await
-                {
-                    // The next read of the routes carries the new stamp; until then, what the
-                    // issuer installed is served and remembered here.
-                    Ok(_) => {
-                        self.held.insert(host.to_owned(), Held { stamp: None, not_after: Some(issued.not_after) });
-                    }
-                    Err(error) => tracing::warn!(host, %error, "storing a new certificate failed"),
+                let saved =
+                    self.store.save_certificate(&actor, host, &issued.cert_chain_pem, &issued.key_pem, not_after).await;
+                if let Err(error) = saved {
+                    // Served anyway (the issuer installed it) and ordered again only when due, so
+                    // a failing store never turns into an order per second at the CA.
+                    tracing::warn!(host, %error, "storing a new certificate failed; serving it unstored");
                 }
+                // The next read of the routes carries the new stamp, which reloads it from the store.
+                self.held.insert(host.to_owned(), Held { stamp: None, not_after: Some(issued.not_after) });
             }
             Err(error) => {
                 let failures = self.backoff.get(host).map_or(0, |backoff| backoff.failures) + 1;
-                let pause = FIRST_BACKOFF.saturating_mul(1 << failures.min(7)).min(MAX_BACKOFF);
+                let pause = FIRST_BACKOFF.saturating_mul(1 << (failures - 1).min(7)).min(MAX_BACKOFF);
                 tracing::warn!(host, %error, retry_in_s = pause.as_secs(), "obtaining a certificate failed");
                 self.backoff.insert(host.to_owned(), Backoff { failures, until: Instant::now() + pause });
             }

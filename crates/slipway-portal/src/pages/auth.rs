@@ -55,10 +55,9 @@ fn render(headers: &HeaderMap, status: StatusCode, username: &str, errors: &Fiel
         .into_response()
 }
 
+/// Always the form, even with a session cookie: whether that session is still valid only the
+/// API knows, and redirecting on the cookie alone loops when it is not.
 pub async fn login_page(headers: HeaderMap) -> Response {
-    if session::token(&headers).is_some() {
-        return Redirect::to("/").into_response();
-    }
     render(&headers, StatusCode::OK, "", &Vec::new())
 }
 

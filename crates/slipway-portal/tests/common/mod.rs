@@ -25,11 +25,16 @@ pub struct Answer {
     pub body: String,
     pub set_cookies: Vec<String>,
     location: Option<String>,
+    headers: axum::http::HeaderMap,
 }
 
 impl Answer {
     pub fn location(&self) -> Option<&str> {
         self.location.as_deref()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 }
 
@@ -47,12 +52,13 @@ impl TestPortal {
     pub async fn send(&self, request: Request<Body>) -> Answer {
         let response = self.app.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
+        let headers = response.headers().clone();
         let location = response.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
         let set_cookies =
             response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         assert!(!status.is_server_error() || status == StatusCode::BAD_GATEWAY, "a 5xx: {status}");
-        Answer { status, body: String::from_utf8_lossy(&bytes).into_owned(), set_cookies, location }
+        Answer { status, body: String::from_utf8_lossy(&bytes).into_owned(), set_cookies, location, headers }
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
