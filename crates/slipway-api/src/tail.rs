@@ -51,7 +51,11 @@ pub(crate) fn follow(
                     }
                     return;
                 }
-                tokio::time::sleep(POLL).await;
+                // A quiet log sends nothing, so notice a client that left while waiting.
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {}
+                    () = sender.closed() => return,
+                }
             }
         }
     });

@@ -99,7 +99,13 @@ async fn forward(api: &Api, path: &str, token: &str, skip: u64, reset: bool) -> 
         }
         let mut parser = SseParser::default();
         let mut position = 0u64;
-        while let Some(Ok(chunk)) = body.next().await {
+        loop {
+            // A quiet log sends nothing, so notice a browser that left while waiting.
+            let chunk = tokio::select! {
+                next = body.next() => next,
+                () = sender.closed() => return,
+            };
+            let Some(Ok(chunk)) = chunk else { break };
             // The lines of one chunk travel as one event (one line per `data:`
             // line, so the browser gets them joined by newlines) carrying the
             // position of its last line: thousands of lines a second become
