@@ -24,8 +24,22 @@ pub const ANNOTATION_DEPLOYMENT: &str = "slipway.dev/deployment";
 pub fn namespace_name(workspace: &str, project: &str, environment: &str) -> Result<String> {
     let name = format!("{workspace}-{project}-{environment}");
     check_label("namespace", &name)?;
+    // The workspace's AppProject lists this namespace, so Argo CD would adopt (and prune) a
+    // system namespace of the same name, such as `kube-node-lease`.
+    if let Some(prefix) = RESERVED_NAMESPACE_PREFIXES.iter().find(|prefix| name.starts_with(*prefix)) {
+        return Err(GitopsError::invalid_name(
+            "namespace",
+            &name,
+            format!(
+                "names starting with `{prefix}` belong to the cluster; rename the workspace, project or environment"
+            ),
+        ));
+    }
     Ok(name)
 }
+
+/// Namespace prefixes the cluster and its operators own.
+const RESERVED_NAMESPACE_PREFIXES: [&str; 5] = ["kube-", "openshift", "argocd", "cert-manager", "ingress-nginx"];
 
 /// An RFC 1123 label: namespaces, Services, Deployments and label values of our own.
 pub fn check_label(what: &'static str, value: &str) -> Result<()> {
@@ -117,6 +131,15 @@ pub fn check_health_path(path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespaces_of_the_cluster_itself_are_refused() {
+        for (ws, project, env) in [("kube", "node", "lease"), ("kube", "system", "x"), ("argocd", "a", "b")] {
+            let err = namespace_name(ws, project, env).unwrap_err();
+            assert!(err.to_string().contains("belong to the cluster"), "{err}");
+        }
+        assert!(namespace_name("kubernetes", "shop", "production").is_ok(), "only the `kube-` prefix is reserved");
+    }
 
     #[test]
     fn namespace_names_longer_than_a_label_are_refused() {

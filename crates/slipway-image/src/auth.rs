@@ -87,6 +87,18 @@ pub(crate) async fn fetch_token(
         query.push(("service", service));
     }
     let mut request = http.get(realm).query(&query);
+    // The login goes to the token service the registry names, but never in clear text over the
+    // network: plain HTTP only on loopback (test registries).
+    let in_clear = realm.starts_with("http://")
+        && !["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|local| realm.starts_with(local));
+    if in_clear && credentials.is_some() {
+        return Err(ImageError::Unauthorized {
+            registry: registry.to_owned(),
+            repository: repository.to_owned(),
+            status: 401,
+            detail: format!("the registry's token service {realm} is plain HTTP; refusing to send the login there"),
+        });
+    }
     if let Some(credentials) = credentials {
         request = request.header(reqwest::header::AUTHORIZATION, basic_header(credentials));
     }

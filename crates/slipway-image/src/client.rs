@@ -79,6 +79,11 @@ impl Registry {
         }
     }
 
+    /// Whether `url` is on the configured registry (same scheme, host and port).
+    fn is_registry(&self, url: &reqwest::Url) -> bool {
+        reqwest::Url::parse(&self.base_url).is_ok_and(|base| base.origin() == url.origin())
+    }
+
     /// Sends the request `build` makes, authorizing as needed. 401 and 403 become
     /// [`ImageError::Unauthorized`]; every other status is the caller's to judge.
     pub(crate) async fn send(
@@ -133,15 +138,20 @@ impl Registry {
         request: RequestBuilder,
         authorization: Option<&str>,
     ) -> Result<Response, ImageError> {
-        let request = match authorization {
-            Some(value) => request.header(AUTHORIZATION, value),
-            None => request,
-        };
-        request.send().await.map_err(|source| ImageError::Unreachable {
+        let unreachable = |source: reqwest::Error| ImageError::Unreachable {
             registry: self.name.clone(),
             url: source.url().map(ToString::to_string).unwrap_or_else(|| call.operation.clone()),
             source,
-        })
+        };
+        let mut request = request.build().map_err(unreachable)?;
+        // Credentials go to the configured registry only: an upload `Location` may name another
+        // host (storage behind the registry), which must not see them.
+        if let Some(value) = authorization.filter(|_| self.is_registry(request.url())) {
+            if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+        }
+        self.http.execute(request).await.map_err(unreachable)
     }
 
     async fn refused(&self, call: &Call<'_>, response: Response, authorized: bool) -> Result<Response, ImageError> {
