@@ -9,8 +9,11 @@
 //! answered on one thread with an upstream connection from that thread's own pool
 //! (`backend.rs`). The route table, certificates, ACME challenges and metrics stay shared.
 //!
-//! `SO_REUSEPORT` lets another process of the same user bind the same port and take a share of
-//! the connections; the agent's lock already keeps a second agent from starting.
+//! `SO_REUSEPORT` lets another process of the *same user* bind the same port and take a share
+//! of the connections. The agent's lock keeps a second agent from starting; app instances must
+//! therefore not run as the agent's user with its network namespace — under the crun sandbox
+//! they do not. Without crun (plain processes, with a warning at start) an app already runs as
+//! the agent's user and could read the data directory, so this adds no new exposure there.
 
 use std::cell::Cell;
 use std::io;
