@@ -10,10 +10,11 @@
 //! (`backend.rs`). The route table, certificates, ACME challenges and metrics stay shared.
 //!
 //! `SO_REUSEPORT` lets another process of the *same user* bind the same port and take a share
-//! of the connections. The agent's lock keeps a second agent from starting; app instances must
-//! therefore not run as the agent's user with its network namespace — under the crun sandbox
-//! they do not. Without crun (plain processes, with a warning at start) an app already runs as
-//! the agent's user and could read the data directory, so this adds no new exposure there.
+//! of the connections. The agent's lock keeps a second agent from starting. App instances run
+//! today as plain processes of the agent's user (there is no sandbox yet), so they could join the
+//! group — but they can already read the agent's data directory, so this adds no exposure of its
+//! own; a sandbox that gives apps their own user closes both, as the kernel groups only sockets
+//! of one user.
 
 use std::cell::Cell;
 use std::io;

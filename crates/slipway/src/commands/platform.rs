@@ -103,9 +103,8 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         .context("while opening the store")?
         .with_public_urls(resolved.public_urls.clone());
     println!("Slipway agent {}: edge router on http://{}", std::process::id(), router.http_addr());
-    if which("crun").is_none() {
-        tracing::warn!("crun is not installed: app instances run as plain processes, without a sandbox");
-    }
+    // Say it plainly: there is no sandbox yet, whether or not crun is installed.
+    tracing::warn!("app instances run as plain processes of this user, without a sandbox");
     let config = AgentConfig {
         nudge_socket: Some(layout.agent_socket()),
         public_urls: resolved.public_urls.clone(),
@@ -177,10 +176,6 @@ async fn publish_metrics(metrics: Metrics, path: PathBuf) {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(tool)).find(|path| path.is_file())
 }
 
 pub async fn down(settings: UpSettings) -> Result<()> {
