@@ -64,6 +64,13 @@ pub async fn follow_deployment(client: &Client, env_path: &str, app_path: &str, 
     client.follow_events(&logs, |line| println!("{line}")).await?;
     let finished: Deployment = client.get(&format!("{env_path}/deployments/{}", deployment.number)).await?;
     match finished.status {
+        // The Kubernetes target: live once Argo CD syncs the commit, not at this machine's URL.
+        DeploymentStatus::Deployed if finished.gitops_commit.is_some() => {
+            let commit = finished.gitops_commit.as_deref().unwrap_or_default();
+            let image = finished.image.as_deref().unwrap_or("no image");
+            println!("-----> Deployed #{}: GitOps commit {commit}, image {image}", finished.number);
+            Ok(())
+        }
         DeploymentStatus::Deployed => {
             let project: Project = client.get(app_path).await?;
             println!("-----> Deployed #{}: {}", finished.number, project.url);

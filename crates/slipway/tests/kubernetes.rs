@@ -1,0 +1,302 @@
+//! The Kubernetes target end to end: `slipway up` with a real OCI registry
+//! (Debian's `docker-registry`, CNCF Distribution) on loopback and a
+//! digest-pinned busybox base image pushed to it by the test; an app's
+//! production environment switched to `kubernetes`; a `git push` of
+//! `examples/static` → an image under the immutable tag in the registry and
+//! a commit in Slipway's own GitOps repository whose manifests pass
+//! `kubernetes-validate --strict`. No cluster runs here: Argo CD would apply
+//! the commit, and nothing reads a cluster back.
+//!
+//! Needs `docker-registry` and `busybox-static` (`apt-get install -y
+//! docker-registry busybox-static`) and kubernetes-validate in
+//! `target/py-venv` (or `SLIPWAY_PY_VENV`, or `SLIPWAY_KUBERNETES_VALIDATE`);
+//! fails naming the install command when one is missing.
+
+#![allow(clippy::unwrap_used)]
+
+// Shared with push_to_live.rs and slipway-image's tests, which use all of it.
+#[allow(dead_code)]
+#[path = "../../slipway-image/tests/image/base.rs"]
+mod base;
+#[allow(dead_code)]
+#[path = "push_to_live/platform.rs"]
+mod platform;
+#[allow(dead_code)]
+#[path = "../../slipway-image/tests/image/registry.rs"]
+mod registry;
+#[allow(dead_code)]
+#[path = "push_to_live/source.rs"]
+mod source;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use platform::{App, Deadline, Platform, BIN};
+use registry::TestRegistry;
+use reqwest::Method;
+use serde_json::{json, Value};
+use source::Source;
+
+/// Matches the `k8s-openapi` feature slipway-gitops is built with (`v1_33`).
+const KUBERNETES_VERSION: &str = "1.33.0";
+const VALIDATE_INSTALL: &str =
+    "python3 -m venv target/py-venv && target/py-venv/bin/pip install kubernetes-validate==1.37.0 (from the repository root)";
+const STATIC_PAGE: &str = "hello from a static site";
+
+fn kubernetes_validate() -> PathBuf {
+    if let Some(path) = std::env::var_os("SLIPWAY_KUBERNETES_VALIDATE") {
+        return PathBuf::from(path);
+    }
+    let venv = std::env::var_os("SLIPWAY_PY_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py-venv"));
+    let path = venv.join("bin/kubernetes-validate");
+    assert!(
+        path.exists(),
+        "kubernetes-validate not found at {} (set SLIPWAY_KUBERNETES_VALIDATE or SLIPWAY_PY_VENV); install it with: {VALIDATE_INSTALL}",
+        path.display()
+    );
+    path
+}
+
+/// `git` on a bare repository, with no user configuration; stdout of a command that must succeed.
+fn git(repo: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `git ARGS` in `dir` with no configuration and no prompt; whether it succeeded, and its stderr.
+fn git_in(dir: &Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// `slipway ARGS` as the admin (no `-a`: for verbs that name their target themselves).
+async fn slipway(platform: &Platform, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .env("SLIPWAY_API_URL", &platform.api_url)
+        .env("SLIPWAY_TOKEN", &platform.admin_token)
+        .env("SLIPWAY_CONFIG_DIR", platform.home.join("config"))
+        .output()
+        .await
+        .unwrap()
+}
+
+async fn wait_until_not_served(platform: &Platform, app: &App) {
+    let deadline = Deadline::after(format!("{} to stop serving locally", app.host()), Duration::from_secs(30));
+    loop {
+        match platform.get(app, "/").await {
+            Ok((200, body)) if body.contains(STATIC_PAGE) => deadline.tick().await,
+            _ => return,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_to_the_kubernetes_target_lands_an_image_and_a_gitops_commit() {
+    let registry = TestRegistry::start().await;
+    let base = base::push_base(&registry.host, "base/busybox", None).await;
+    let registry_setting = format!("{}/slipway", registry.host);
+    let platform = Platform::start(
+        "kubernetes",
+        &[("SLIPWAY_REGISTRY", &registry_setting), ("SLIPWAY_BASE_IMAGE", &base.reference)],
+    )
+    .await;
+    let app = platform.create_app("acme", "web").await;
+    let token = platform.create_token("git").await;
+    let remote = platform.remote(&app, &token);
+    let source = Source::example(&platform.home, "static", "web").await;
+
+    // First on the local target, served by the agent through the router.
+    source.push(&remote, "main").await.deployed();
+    let (status, body) = platform.get(&app, "/").await.unwrap();
+    assert!(status == 200 && body.contains(STATIC_PAGE), "{status} {body}");
+
+    // Switching away from local stops the local instances.
+    let switched = platform.cli_ok(&app, &["env:set-target", "kubernetes"]).await;
+    assert!(switched.contains("kubernetes target"), "{switched}");
+    let project = platform.api(Method::GET, "/v1/workspaces/acme/projects/web", None).await;
+    assert_eq!(project["environments"][0]["target"], "kubernetes");
+    wait_until_not_served(&platform, &app).await;
+
+    source.write("public/index.html", "<h1>hello from the cluster</h1>\n");
+    source.commit("second").await;
+    let push = source.push(&remote, "main").await;
+    let number = push.deployed();
+    for expected in [
+        "Dockerfile",
+        "FROM ${RUN_IMAGE}",
+        "Pushed ",
+        "committed to GitOps",
+        "SLIPWAY_KUBECONFIG",
+        "-----> Deployed #2: GitOps commit ",
+    ] {
+        assert!(push.output.contains(expected), "the push output lacks `{expected}`:\n{}", push.output);
+    }
+
+    // The deployment records the image and the commit.
+    let deployment = platform.deployment(&app, number).await;
+    if std::env::var_os("TEST_LOG").is_some() {
+        eprintln!("{}\n{deployment:#}", push.output);
+    }
+    assert_eq!(deployment["status"], "DEPLOYED", "{deployment}");
+    let image = deployment["image"].as_str().unwrap_or_else(|| panic!("no image: {deployment}")).to_owned();
+    let repository = format!("{registry_setting}/acme/web");
+    let tag_and_digest = image.strip_prefix(&format!("{repository}:")).unwrap_or_else(|| panic!("{image}"));
+    let (tag, digest) = tag_and_digest.split_once('@').unwrap();
+    let commit_sha = deployment["commit_sha"].as_str().unwrap();
+    assert!(tag.starts_with("usr_") && tag.ends_with(&format!("-{number}-{commit_sha}")), "{tag}");
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
+    let gitops_commit = deployment["gitops_commit"].as_str().unwrap_or_else(|| panic!("no commit: {deployment}"));
+    assert_eq!(gitops_commit.len(), 40, "{gitops_commit}");
+
+    // The registry has the tag, under the digest recorded.
+    let head = reqwest::Client::new()
+        .head(registry.url(&format!("/v2/slipway/acme/web/manifests/{tag}")))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["docker-content-digest"].to_str().unwrap(), digest);
+
+    // The GitOps repository: one commit naming the deployment, on `main`.
+    let repo = platform.data_dir.join("repos/_platform/gitops.git");
+    assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), gitops_commit);
+    let message = git(&repo, &["log", "-1", "--format=%B", "main"]);
+    assert!(message.starts_with(&format!("deploy acme/web/production #{number}: {image}")), "{message}");
+    assert!(message.contains(&format!("deployment: {number}")), "{message}");
+    let files = git(&repo, &["ls-tree", "-r", "--name-only", "main"]);
+    for expected in [
+        "bootstrap/application-slipway-root.yaml",
+        "bootstrap/workspaces/acme/appproject-ws-acme.yaml",
+        "bootstrap/workspaces/acme/applicationset-ws-acme.yaml",
+        "apps/acme/web/production/deployment-web.yaml",
+        "apps/acme/web/production/ingress-web.yaml",
+    ] {
+        assert!(files.lines().any(|f| f == expected), "{expected} is not in the GitOps repository:\n{files}");
+    }
+    let deployment_yaml = git(&repo, &["show", "main:apps/acme/web/production/deployment-web.yaml"]);
+    assert!(deployment_yaml.contains(&image), "{deployment_yaml}");
+    assert!(deployment_yaml.contains("httpd"), "a static site runs busybox httpd in the image:\n{deployment_yaml}");
+
+    // Every built-in object of the app's folder passes the official schemas, strictly.
+    let scratch = tempfile::tempdir().unwrap();
+    let mut checked = Vec::new();
+    for file in files.lines().filter(|f| f.starts_with("apps/acme/web/production/")) {
+        let text = git(&repo, &["show", &format!("main:{file}")]);
+        if text.contains("apiVersion: external-secrets.io/") {
+            continue; // a custom resource; slipway-gitops checks it against its CRD schema
+        }
+        let path = scratch.path().join(file.rsplit('/').next().unwrap());
+        std::fs::write(&path, text).unwrap();
+        checked.push(path);
+    }
+    assert!(checked.len() >= 8, "only {} objects: {files}", checked.len());
+    let output = std::process::Command::new(kubernetes_validate())
+        .args(["--strict", "-k", KUBERNETES_VERSION])
+        .args(&checked)
+        .output()
+        .unwrap_or_else(|err| panic!("could not run kubernetes-validate: {err}; install it with: {VALIDATE_INSTALL}"));
+    assert!(
+        output.status.success(),
+        "kubernetes-validate refused the committed manifests:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // `slipway gitops render` shows what was committed.
+    let rendered = slipway(&platform, &["gitops", "render", "acme/web/production"]).await;
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    if std::env::var_os("TEST_LOG").is_some() {
+        eprintln!("{text}");
+    }
+    assert!(rendered.status.success(), "{text}{}", String::from_utf8_lossy(&rendered.stderr));
+    assert!(text.contains("# deployment-web.yaml") && text.contains(&image), "{text}");
+    let bad = slipway(&platform, &["gitops", "render", "acme/web"]).await;
+    assert_eq!(bad.status.code(), Some(1), "{}", String::from_utf8_lossy(&bad.stderr));
+
+    // The repository is served read-only to platform admins.
+    let host = platform.api_url.trim_start_matches("http://");
+    let clone = platform.home.join("gitops-clone");
+    let url = format!("http://git:{}@{host}/git/_platform/gitops.git", platform.admin_token);
+    let (cloned, stderr) = git_in(&platform.home, &["clone", "-q", &url, clone.to_str().unwrap()]);
+    assert!(cloned, "an admin cannot clone the GitOps repository: {stderr}");
+    assert_eq!(git(&clone.join(".git"), &["rev-parse", "HEAD"]).trim(), gitops_commit);
+    let (pushed, stderr) = git_in(&clone, &["push", "-q", &url, "HEAD:refs/heads/evil"]);
+    assert!(!pushed && stderr.contains("403"), "a push to the GitOps repository was not refused: {stderr}");
+    let member = platform.member_token("acme", "dora", "admin").await;
+    let member_url = format!("http://git:{member}@{host}/git/_platform/gitops.git");
+    let (cloned, stderr) = git_in(&platform.home, &["clone", "-q", &member_url, "member-clone"]);
+    assert!(!cloned && stderr.contains("403"), "a workspace admin cloned the platform's repository: {stderr}");
+    assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), gitops_commit, "something moved the GitOps branch");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_registry_a_kubernetes_deployment_fails_and_commits_nothing() {
+    let platform = Platform::start("kubernetes-unset", &[]).await;
+    let app = platform.create_app("acme", "web").await;
+    let env = app.env_path();
+
+    // Hostile bodies change nothing.
+    for (body, code) in [
+        (json!({"target": "openshift"}), "INVALID_TARGET"),
+        (json!({"target": "KUBERNETES"}), "INVALID_TARGET"),
+        (json!({"target": "kubernetes\u{0}"}), "INVALID_TARGET"),
+        (json!({"target": true}), "INVALID_JSON"),
+        (json!({"target": "kubernetes", "namespace": "kube-system"}), "INVALID_JSON"),
+        (json!({}), "INVALID_JSON"),
+    ] {
+        let (status, reply) =
+            platform.api_as(Some(&platform.admin_token), Method::PATCH, &env, Some(body.clone())).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some(code)), "{body}: {reply}");
+    }
+    let viewer = platform.member_token("acme", "vic", "viewer").await;
+    let (status, reply) =
+        platform.api_as(Some(&viewer), Method::PATCH, &env, Some(json!({"target": "kubernetes"}))).await;
+    assert_eq!((status, reply["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{reply}");
+    let project = platform.api(Method::GET, "/v1/workspaces/acme/projects/web", None).await;
+    assert_eq!(project["environments"][0]["target"], "local");
+
+    let switched = platform.api(Method::PATCH, &env, Some(json!({"target": "kubernetes"}))).await;
+    assert_eq!(switched["target"], "kubernetes");
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "static", "web").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert!(push.output.contains("SLIPWAY_REGISTRY is not set"), "{}", push.output);
+
+    let deployments = platform.deployments(&app).await;
+    let deployment: &Value = &deployments[0];
+    assert_eq!(deployment["status"], "FAILED", "{deployment}");
+    let reason = deployment["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("SLIPWAY_REGISTRY is not set") && reason.contains("env:set-target local"), "{reason}");
+    assert!(deployment.get("image").is_none() && deployment.get("gitops_commit").is_none(), "{deployment}");
+    // Nothing committed: the GitOps repository was never even created, and is not served.
+    assert!(!platform.data_dir.join("repos/_platform/gitops.git").exists());
+    let refs = reqwest::Client::new()
+        .get(format!("{}/git/_platform/gitops.git/info/refs?service=git-upload-pack", platform.api_url))
+        .basic_auth("git", Some(&platform.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refs.status(), 404);
+    // The local agent does not run it either.
+    let (status, body) = platform.get(&app, "/").await.unwrap();
+    assert!(!(status == 200 && body.contains(STATIC_PAGE)), "served locally: {status} {body}");
+}
