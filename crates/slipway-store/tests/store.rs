@@ -48,6 +48,8 @@ mod config;
 mod deployments;
 #[path = "store/jobs.rs"]
 mod jobs;
+#[path = "store/kubernetes.rs"]
+mod kubernetes;
 #[path = "store/projects.rs"]
 mod projects;
 #[path = "store/queueing.rs"]

@@ -1,0 +1,51 @@
+//! The Kubernetes target's records: switching an environment's target, the
+//! image and GitOps commit a deployment records, what a render reads, and a
+//! release that could not be committed.
+
+use slipway_core::api::RuntimeTarget;
+use slipway_core::deployment::DeploymentStatus;
+use slipway_store::testing::TestBackend;
+
+use crate::support::*;
+
+on_both_backends!(a_kubernetes_release_is_committed_or_fails_without_the_agent);
+
+const IMAGE: &str = "registry.example.com/acme/web:tag@sha256:0123";
+
+async fn a_kubernetes_release_is_committed_or_fails_without_the_agent(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let ws = f.workspace("acme").await;
+    f.project(&ws, "web").await;
+    let switched =
+        f.store.set_environment_target(&f.actor, &ws, "web", "production", RuntimeTarget::Kubernetes).await.unwrap();
+    assert_eq!(switched.target, RuntimeTarget::Kubernetes);
+
+    let (first, release) = released(&f, &ws, &"a".repeat(40), "one").await;
+    // The local agent never sees an environment of the Kubernetes target.
+    assert!(f.store.desired_state().await.unwrap().is_empty());
+    f.store.record_image(&ws.id, &first.id, IMAGE).await.unwrap();
+    let source = f.store.render_source(&ws.id, "web", "production", None).await.unwrap();
+    assert_eq!((&source.release, source.number, source.target), (&release, first.number, RuntimeTarget::Kubernetes));
+    assert_eq!(source.image.as_deref(), Some(IMAGE));
+    assert_eq!(source.created_by.as_ref(), Some(&f.owner.id));
+    assert_eq!(source.commit_sha.as_ref().map(|sha| sha.as_str()), Some("a".repeat(40).as_str()));
+    assert_eq!(source.hostnames, [generated("acme", "web", "production").as_str()]);
+
+    let gitops = "c".repeat(40);
+    f.store.release_committed(&ws.id, &first.environment_id, &release, &gitops).await.unwrap();
+    let stored = f.store.deployment(&ws.id, "web", "production", first.number).await.unwrap();
+    assert_eq!(stored.status, DeploymentStatus::Deployed);
+    assert_eq!((stored.image.as_deref(), stored.gitops_commit.as_deref()), (Some(IMAGE), Some(gitops.as_str())));
+
+    // A release that cannot be committed fails; the committed one stays what the cluster runs.
+    let (second, failed) = released(&f, &ws, &"b".repeat(40), "two").await;
+    f.store.release_not_committed(&ws.id, &second.environment_id, &failed, "the remote refused").await.unwrap();
+    assert_eq!(status(&f, &ws, &second).await, (DeploymentStatus::Failed, Some("the remote refused".into())));
+    assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deployed);
+    let source = f.store.render_source(&ws.id, "web", "production", None).await.unwrap();
+    assert_eq!(source.release, release);
+    let actions: Vec<String> = f.audit_rows().await.into_iter().map(|row| row.action).collect();
+    for action in ["environment.target", "release.live", "release.failed"] {
+        assert!(actions.iter().any(|a| a == action), "{action} not audited: {actions:?}");
+    }
+}
