@@ -4,11 +4,14 @@
 //! the edge router's plain listener. A custom domain added to a running app gets a certificate,
 //! which is served over HTTPS, renewed, and used for the domain's HTTPS redirect.
 //!
-//! Needs `pebble`, `dnsmasq` and `openssl` (`apt-get install -y pebble dnsmasq openssl`); fails
-//! naming that command when one is missing. Nothing here reaches the internet.
+//! The CA comes from the router's tests (`crates/slipway-router/tests/pebble/mod.rs`); it needs
+//! `pebble`, `dnsmasq` and `openssl` and fails naming them when missing. Nothing here reaches the
+//! internet.
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../slipway-router/tests/pebble/mod.rs"]
+mod pebble;
 // Shared with push_to_live.rs, which uses all of it.
 #[allow(dead_code)]
 #[path = "push_to_live/platform.rs"]
@@ -18,45 +21,13 @@ mod platform;
 mod source;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use platform::{Deadline, Platform};
 use source::Source;
-use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const DOMAIN: &str = "shop.test";
-
-fn require(binary: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/bin", "/sbin"] {
-        let path = Path::new(dir).join(binary);
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("`{binary}` is not installed: this test needs it (apt-get install -y pebble dnsmasq openssl)");
-}
-
-/// A loopback port nothing listens on now, for servers that take a port number (Pebble, dnsmasq).
-fn free_port(udp: bool) -> u16 {
-    if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0").and_then(|socket| socket.local_addr()).unwrap().port()
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|socket| socket.local_addr()).unwrap().port()
-    }
-}
-
-async fn wait_for_port(port: u16, child: &mut Child, what: &str) {
-    let deadline = Deadline::after(format!("{what} to listen on 127.0.0.1:{port}"), Duration::from_secs(10));
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early: {status}");
-        }
-        deadline.tick().await;
-    }
-}
 
 /// The serial number of the certificate the TLS listener serves for `name`, read with
 /// `openssl s_client` (so the test sees exactly what a client sees).
@@ -72,39 +43,12 @@ async fn served_serial(tls: SocketAddr, name: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_custom_domain_gets_a_certificate_from_the_acme_ca_served_renewed_and_redirected_to() {
-    let (pebble_bin, dnsmasq_bin) = (require("pebble"), require("dnsmasq"));
-    require("openssl");
-    let scratch = tempfile::tempdir().unwrap();
-
-    // Pebble's own API certificate (Debian ships none); slipway trusts it via SLIPWAY_ACME_CA_ROOT.
-    // An end-entity certificate: rustls refuses a CA certificate as a server's own.
-    let (api_cert, api_key) = (scratch.path().join("api.pem"), scratch.path().join("api-key.pem"));
-    let openssl_config = scratch.path().join("openssl.cnf");
-    std::fs::write(
-        &openssl_config,
-        "[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n[dn]\nCN = localhost\n\
-         [ext]\nbasicConstraints = critical,CA:FALSE\nsubjectAltName = IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
-        .arg("-config")
-        .arg(&openssl_config)
-        .arg("-keyout")
-        .arg(&api_key)
-        .arg("-out")
-        .arg(&api_cert)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(made.success(), "openssl could not make Pebble's API certificate");
-    let (api_port, management_port, pebble_tls_port, dns_port) =
-        (free_port(false), free_port(false), free_port(false), free_port(true));
+    let mut pebble = pebble::Pebble::prepare();
 
     // Renewal is due as soon as a certificate is issued (36500 days before expiry), so the test
     // sees a renewal without waiting weeks; the default is 30 days.
-    let directory = format!("https://127.0.0.1:{api_port}/dir");
-    let ca_root = api_cert.display().to_string();
+    let directory = pebble.directory_url();
+    let ca_root = pebble.api_cert.display().to_string();
     let env = [
         ("SLIPWAY_HTTPS_ADDR", "127.0.0.1:0"),
         ("SLIPWAY_ACME_DIRECTORY", directory.as_str()),
@@ -126,63 +70,9 @@ async fn a_custom_domain_gets_a_certificate_from_the_acme_ca_served_renewed_and_
     let tls_port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the URL names the TLS port");
     let tls = SocketAddr::from(([127, 0, 0, 1], tls_port));
 
-    // dnsmasq: every name is 127.0.0.1. Pebble validates HTTP-01 on the router's plain port.
-    let mut dnsmasq = Command::new(&dnsmasq_bin)
-        .args(["--no-daemon", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file="])
-        .args(["--listen-address=127.0.0.1", "--bind-interfaces", "--address=/#/127.0.0.1"])
-        .arg(format!("--port={dns_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(dns_port, &mut dnsmasq, "dnsmasq").await;
-    let pebble_config = serde_json::json!({
-        "pebble": {
-            "listenAddress": format!("127.0.0.1:{api_port}"),
-            "managementListenAddress": format!("127.0.0.1:{management_port}"),
-            "certificate": api_cert,
-            "privateKey": api_key,
-            "httpPort": router_port,
-            "tlsPort": pebble_tls_port,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false
-        }
-    });
-    let config_path = scratch.path().join("pebble.json");
-    std::fs::write(&config_path, pebble_config.to_string()).unwrap();
-    let mut pebble = Command::new(&pebble_bin)
-        .arg("-config")
-        .arg(&config_path)
-        .arg("-dnsserver")
-        .arg(format!("127.0.0.1:{dns_port}"))
-        // No random pause before validating and no random nonce rejection (Pebble's chaos
-        // settings); validation itself stays on.
-        .env("PEBBLE_VA_NOSLEEP", "1")
-        .env("PEBBLE_WFE_NONCEREJECT", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_for_port(api_port, &mut pebble, "pebble").await;
-    wait_for_port(management_port, &mut pebble, "pebble management").await;
-
-    // Pebble's issuing root, from its management API.
-    let pem = std::fs::read(&api_cert).unwrap();
-    let management = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .build()
-        .unwrap();
-    let root = management
-        .get(format!("https://127.0.0.1:{management_port}/roots/0"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    // Pebble validates HTTP-01 on the router's plain port.
+    pebble.start(router_port).await;
+    let root = pebble.root_pem().await;
     let client = reqwest::Client::builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(&root).unwrap())
@@ -253,7 +143,4 @@ async fn a_custom_domain_gets_a_certificate_from_the_acme_ca_served_renewed_and_
     while get_plain().await.unwrap().status() != 200 {
         deadline.tick().await;
     }
-
-    let _ = pebble.kill().await;
-    let _ = dnsmasq.kill().await;
 }
