@@ -13,7 +13,7 @@ use slipway_core::names::{Branch, RepoUrl};
 use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_git::{source, Repos};
-use slipway_store::{Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError};
+use slipway_store::{Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError, GITOPS_ROLLBACK_JOB};
 
 use crate::kubernetes::Built;
 use crate::log::DeployLog;
@@ -39,7 +39,10 @@ impl Pipeline {
                 }
             })
         };
-        let result = self.deploy(&job).await;
+        let result = match job.kind.as_str() {
+            GITOPS_ROLLBACK_JOB => self.commit_rollback(&job).await,
+            _ => self.deploy(&job).await,
+        };
         heartbeat.abort();
         let now = Timestamp::now();
         let settled = match &result {

@@ -13,15 +13,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use slipway_build::BuiltApp;
+use slipway_core::deployment::DeploymentStatus;
 use slipway_core::ids::{DeploymentId, WorkspaceId};
 use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::layout::DataLayout;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
+use slipway_core::redact::Redactor;
 use slipway_gitops::{
     app_environment, AppPath, ArgoSettings, ClusterSettings, ReleaseSource, RepoWriter, WriterConfig,
 };
 use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig, DEFAULT_PORT};
-use slipway_store::{DeploymentContext, NewRelease};
+use slipway_store::{ClaimedJob, DeploymentContext, NewRelease, StoreError};
 use tokio::sync::Mutex;
 
 use crate::deploy::{actor, Failure};
@@ -224,6 +226,50 @@ impl Pipeline {
         log.step(format!("Not committed to GitOps: {reason}")).await;
         self.store.release_not_committed(workspace, environment, &release, &reason).await?;
         Ok(())
+    }
+
+    /// A rollback on the Kubernetes target: the store made the rollback deployment (DEPLOYING,
+    /// with the earlier release's image); its manifests are committed like a deployment's.
+    pub(crate) async fn commit_rollback(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        let (Some(workspace), Ok(id)) = (&job.workspace, DeploymentId::parse(&job.payload)) else {
+            tracing::error!(job = %job.id, "a GitOps rollback job without a workspace or deployment ID; dropping it");
+            return Ok(());
+        };
+        let context = self.store.deployment_context(workspace, &id).await?;
+        let deployment = &context.deployment;
+        let (DeploymentStatus::Deploying, Some(release), Some(image)) =
+            (deployment.status, &deployment.release_id, &deployment.image)
+        else {
+            return Ok(()); // finished, cancelled or replaced meanwhile
+        };
+        let log =
+            match DeployLog::open(&self.layout.deployment_log(&id), Redactor::new(std::iter::empty::<(&str, &str)>()))
+                .await
+            {
+                Ok(log) => log,
+                Err(err) => return Err(StoreError::Corrupt(format!("cannot open the deployment log: {err}"))),
+            };
+        log.step(format!(
+            "Rolling back {} ({}) as #{}: {image}",
+            context.project, context.environment, deployment.number
+        ))
+        .await;
+        let environment = &deployment.environment_id;
+        match self.commit_manifests(workspace, &context, release, image, &log).await {
+            Ok(sha) => {
+                log.step(format!(
+                    "Rollback #{} is committed to GitOps; Argo CD applies it (the cluster's status is not read back)",
+                    deployment.number
+                ))
+                .await;
+                self.store.release_committed(workspace, environment, release, &sha).await
+            }
+            Err(Failure::Store(err)) => Err(err),
+            Err(Failure::Deploy(reason)) => {
+                log.step(format!("Not committed to GitOps: {reason}")).await;
+                self.store.release_not_committed(workspace, environment, release, &reason).await
+            }
+        }
     }
 
     /// Renders the environment at `release` and lands one commit; returns its SHA.

@@ -27,7 +27,7 @@ use std::time::Duration;
 use slipway_build::Builder;
 use slipway_core::layout::DataLayout;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::{Store, DEPLOY_JOB};
+use slipway_store::{Store, DEPLOY_JOB, GITOPS_ROLLBACK_JOB};
 
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
@@ -118,7 +118,11 @@ impl Pipeline {
 
     async fn work(&self, worker: &str) {
         loop {
-            match self.store.claim_job(worker, &[DEPLOY_JOB], LEASE_SECONDS, Timestamp::now()).await {
+            match self
+                .store
+                .claim_job(worker, &[DEPLOY_JOB, GITOPS_ROLLBACK_JOB], LEASE_SECONDS, Timestamp::now())
+                .await
+            {
                 Ok(Some(job)) => self.deploy_job(worker, job).await,
                 Ok(None) => tokio::time::sleep(IDLE_POLL).await,
                 Err(err) => {

@@ -4,7 +4,8 @@
 //!
 //! The agent never sees an environment whose target is `kubernetes` (see
 //! [`Store::desired_state`]); the deploy pipeline takes such a deployment from
-//! DEPLOYING to DEPLOYED itself once its manifests are committed.
+//! DEPLOYING to DEPLOYED itself once its manifests are committed — a rollback
+//! too, through a [`GITOPS_ROLLBACK_JOB`] queued with it.
 
 use std::collections::BTreeMap;
 
@@ -15,13 +16,15 @@ use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, UserId, Workspac
 use slipway_core::image_tag::CommitSha;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{self, Actor};
 use crate::error::stored;
+use crate::jobs::{insert_job, NewJob};
 use crate::projects::resolve_environment;
 use crate::releases::ConfigValue;
-use crate::scope::Scope;
+use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
 /// Everything a render of one environment at one release needs, read in one transaction.
@@ -44,6 +47,65 @@ pub struct RenderSource {
     pub commit_sha: Option<CommitSha>,
     /// Who made the deployment (the user part of the image tag).
     pub created_by: Option<UserId>,
+}
+
+/// The job kind that commits a rollback of a Kubernetes-target environment to GitOps (the
+/// local agent finishes a local rollback; a cluster's is finished by the deploy pipeline).
+pub const GITOPS_ROLLBACK_JOB: &str = "gitops-rollback";
+
+/// For a rollback of `environment` to the release in `target` (a `releases` row): the image to
+/// deploy again when the environment's target is `kubernetes` (refused when that release was
+/// never exported), `None` on the local target.
+pub(crate) async fn rollback_image(
+    tx: &mut Tx,
+    environment: &EnvironmentId,
+    target: &AnyRow,
+) -> Result<Option<String>, StoreError> {
+    let kind: String = sqlx::query("SELECT target FROM environments WHERE id = $1")
+        .bind(environment.as_str())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    if kind != RuntimeTarget::Kubernetes.as_str() {
+        return Ok(None);
+    }
+    let image: Option<String> = sqlx::query("SELECT image FROM deployments WHERE id = $1")
+        .bind(target.try_get::<String, _>("deployment_id")?)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    let number: i64 = target.try_get("number")?;
+    image.map(Some).ok_or_else(|| {
+        StoreError::conflict(
+            ErrorCode::DeploymentStateConflict,
+            format!(
+                "release #{number} was never exported to the registry (it ran on the local target); deploy its commit \
+                 again instead"
+            ),
+        )
+    })
+}
+
+/// Queues the GitOps commit of rollback deployment `id` and records the image it deploys again.
+pub(crate) async fn queue_gitops_rollback(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    id: &DeploymentId,
+    image: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deployments SET image = $1 WHERE id = $2")
+        .bind(image)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    let job = NewJob {
+        kind: GITOPS_ROLLBACK_JOB.into(),
+        payload: id.to_string(),
+        workspace: Some(workspace.clone()),
+        max_attempts: 2,
+    };
+    insert_job(tx, &job, Timestamp::now()).await?;
+    Ok(())
 }
 
 fn pipeline() -> Actor {

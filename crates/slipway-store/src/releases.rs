@@ -444,7 +444,9 @@ impl Store {
 
     /// Re-activates an earlier release (by its number; by default the one
     /// before the active release) as a new deployment that skips the build:
-    /// same artifact, same config snapshot, same process types.
+    /// same artifact, same config snapshot, same process types. On the
+    /// Kubernetes target the release's image is committed to GitOps again by
+    /// the pipeline (a queued job); a release that was never exported is refused.
     pub async fn rollback(
         &self,
         actor: &Actor,
@@ -481,11 +483,15 @@ impl Store {
         };
         let commit =
             target.try_get::<Option<String>, _>("commit_sha")?.map(|sha| stored(CommitSha::parse(&sha))).transpose()?;
+        let image = crate::kubernetes::rollback_image(&mut tx, &environment_id, &target).await?;
         let new =
             NewDeployment { workspace, project, environment, project_id: &project_id, environment_id: &environment_id };
         let id = insert_deployment(&mut tx, actor, &new, commit.as_ref(), DeploymentKind::Rollback).await?;
         advance(&mut tx, &id, DeploymentStatus::Queued, Transition::StartBuild, None).await?;
         advance(&mut tx, &id, DeploymentStatus::Building, Transition::StartDeploy, None).await?;
+        if let Some(image) = &image {
+            crate::kubernetes::queue_gitops_rollback(&mut tx, workspace, &id, image).await?;
+        }
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         let deployment = deployment_from(&row)?;
         let release = NewRelease {

@@ -246,6 +246,33 @@ async fn a_push_to_the_kubernetes_target_lands_an_image_and_a_gitops_commit() {
     let (cloned, stderr) = git_in(&platform.home, &["clone", "-q", &member_url, "member-clone"]);
     assert!(!cloned && stderr.contains("403"), "a workspace admin cloned the platform's repository: {stderr}");
     assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), gitops_commit, "something moved the GitOps branch");
+
+    // Rollback: release #1 ran locally and was never exported, so going back to it is refused…
+    let refused = platform.cli(&app, &["rollback"]).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("never exported"), "{stderr}");
+    assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), gitops_commit, "a refused rollback committed");
+    // …while after a third deployment, a rollback commits #2's image again as a new commit.
+    source.write("public/index.html", "<h1>third</h1>\n");
+    source.commit("third").await;
+    let third = source.push(&remote, "main").await.deployed();
+    let third_image = platform.deployment(&app, third).await["image"].as_str().unwrap().to_owned();
+    assert_ne!(third_image, image);
+    let rolled = platform.cli_ok(&app, &["rollback"]).await;
+    let back_number = third + 1;
+    assert!(rolled.contains(&format!("-----> Deployed #{back_number}: GitOps commit ")), "{rolled}");
+    let back = platform.deployment(&app, back_number).await;
+    assert_eq!((back["status"].as_str(), back["kind"].as_str()), (Some("DEPLOYED"), Some("rollback")), "{back}");
+    assert_eq!(back["image"], image.as_str());
+    let back_commit = back["gitops_commit"].as_str().unwrap();
+    assert_eq!(git(&repo, &["rev-parse", "main"]).trim(), back_commit);
+    let message = git(&repo, &["log", "-1", "--format=%B", "main"]);
+    assert!(message.starts_with(&format!("deploy acme/web/production #{back_number}: {image}")), "{message}");
+    let history = git(&repo, &["rev-list", "--count", "main"]);
+    assert_eq!(history.trim(), "3", "one commit per Kubernetes deployment, history kept");
+    let deployment_yaml = git(&repo, &["show", "main:apps/acme/web/production/deployment-web.yaml"]);
+    assert!(deployment_yaml.contains(&image) && !deployment_yaml.contains(&third_image), "{deployment_yaml}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -36,7 +36,8 @@ async fn list_releases(
 }
 
 /// Re-activates an earlier release — its artifact and config snapshot —
-/// without rebuilding, as a new deployment.
+/// without rebuilding, as a new deployment. On the Kubernetes target its image
+/// is committed to GitOps again (a release that was never exported is refused).
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/rollback", tag = "releases",
     params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)), request_body = RollbackRequest,
     responses((status = 201, body = Deployment), (status = "4XX", body = ErrorEnvelope)))]
@@ -49,21 +50,6 @@ async fn rollback(
     let access = app.access(&caller, &ws, Permission::Deploy, "roll back").await?;
     let project = super::project_slug(&project)?;
     let env = super::environment_name(&env)?;
-    // Only the local agent finishes a rollback today; on the Kubernetes target it would stay
-    // DEPLOYING forever, so it is refused with what to do instead.
-    let kubernetes = app
-        .store
-        .project(&access.workspace, project.as_str())
-        .await?
-        .environments
-        .iter()
-        .any(|e| e.name == env && e.target == slipway_core::api::RuntimeTarget::Kubernetes);
-    if kubernetes {
-        return Err(ApiError::new(
-            ErrorCode::DeploymentStateConflict,
-            "rollback is not built for the kubernetes target yet: deploy the earlier commit again instead",
-        ));
-    }
     let number = body
         .release
         .map(|n| {

@@ -4,7 +4,10 @@
 
 use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::DeploymentStatus;
+use slipway_core::timestamp::Timestamp;
+use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
+use slipway_store::GITOPS_ROLLBACK_JOB;
 
 use crate::support::*;
 
@@ -44,6 +47,17 @@ async fn a_kubernetes_release_is_committed_or_fails_without_the_agent(backend: T
     assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deployed);
     let source = f.store.render_source(&ws.id, "web", "production", None).await.unwrap();
     assert_eq!(source.release, release);
+    // A rollback deploys an exported release's image again through a queued GitOps job; a
+    // release that was never exported is refused and changes nothing.
+    assert_eq!(
+        conflict(f.store.rollback(&f.actor, &ws.id, "web", "production", Some(second.number)).await),
+        ErrorCode::DeploymentStateConflict
+    );
+    assert!(f.store.claim_job("test", &[GITOPS_ROLLBACK_JOB], 60, Timestamp::now()).await.unwrap().is_none());
+    let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(first.number)).await.unwrap();
+    assert_eq!((back.status, back.image.as_deref()), (DeploymentStatus::Deploying, Some(IMAGE)));
+    let job = f.store.claim_job("test", &[GITOPS_ROLLBACK_JOB], 60, Timestamp::now()).await.unwrap().unwrap();
+    assert_eq!(job.payload, back.id.to_string());
     let actions: Vec<String> = f.audit_rows().await.into_iter().map(|row| row.action).collect();
     for action in ["environment.target", "release.live", "release.failed"] {
         assert!(actions.iter().any(|a| a == action), "{action} not audited: {actions:?}");
