@@ -13,7 +13,9 @@ use slipway_core::names::{Branch, RepoUrl};
 use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_git::{source, Repos};
-use slipway_store::{Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError, GITOPS_ROLLBACK_JOB};
+use slipway_store::{
+    Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB,
+};
 
 use crate::kubernetes::Built;
 use crate::log::DeployLog;
@@ -41,6 +43,7 @@ impl Pipeline {
         };
         let result = match job.kind.as_str() {
             GITOPS_ROLLBACK_JOB => self.commit_rollback(&job).await,
+            GITOPS_REMOVE_JOB => self.remove_from_gitops(&job).await,
             _ => self.deploy(&job).await,
         };
         heartbeat.abort();

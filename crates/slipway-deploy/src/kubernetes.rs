@@ -13,11 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use slipway_build::BuiltApp;
+use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::DeploymentStatus;
 use slipway_core::ids::{DeploymentId, WorkspaceId};
 use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::layout::DataLayout;
-use slipway_core::names::{ProjectSlug, WorkspaceSlug};
+use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::Redactor;
 use slipway_gitops::{
     app_environment, AppPath, ArgoSettings, ClusterSettings, ReleaseSource, RepoWriter, WriterConfig,
@@ -270,6 +271,52 @@ impl Pipeline {
                 self.store.release_not_committed(workspace, environment, release, &reason).await
             }
         }
+    }
+
+    /// An environment moved back to the local target: its folder leaves the GitOps repository,
+    /// so Argo CD prunes it from the cluster. Kept when it moved to `kubernetes` again meanwhile.
+    pub(crate) async fn remove_from_gitops(&self, job: &ClaimedJob) -> Result<(), StoreError> {
+        let parts: Vec<&str> = job.payload.split('/').collect();
+        let (Some(workspace), &[ws, project, environment]) = (&job.workspace, &parts[..]) else {
+            tracing::error!(job = %job.id, "a GitOps removal job without a workspace or path; dropping it");
+            return Ok(());
+        };
+        let path = match (WorkspaceSlug::parse(ws), ProjectSlug::parse(project), EnvironmentName::parse(environment)) {
+            (Ok(workspace), Ok(project), Ok(environment)) => AppPath { workspace, project, environment },
+            _ => {
+                tracing::error!(job = %job.id, payload = %job.payload, "a GitOps removal job with a bad path; dropping it");
+                return Ok(());
+            }
+        };
+        match self.store.environment_target(workspace, project, environment).await {
+            Ok(RuntimeTarget::Kubernetes) => return Ok(()),
+            Ok(RuntimeTarget::Local) => {}
+            // Deleted meanwhile: its folder must go all the same.
+            Err(StoreError::NotFound { .. }) => {}
+            Err(err) => return Err(err),
+        }
+        let writer = match self.kubernetes.writer().await {
+            Ok(writer) => writer,
+            Err(reason) => {
+                tracing::error!(app = %path, reason = %self.hide_remote(reason), "cannot remove the app from GitOps");
+                return Ok(());
+            }
+        };
+        let message = format!("remove {path}: moved to the local target\n\nworkspace: {ws}\nproject: {project}\nenvironment: {environment}\n");
+        let removal = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || writer.remove(&path, &message)).await
+        };
+        match removal {
+            Ok(Ok(commit)) => {
+                tracing::info!(app = %path, sha = commit.sha, created = commit.created, "removed from GitOps")
+            }
+            Ok(Err(err)) => {
+                tracing::error!(app = %path, err = %self.hide_remote(err.to_string()), "removing the app from GitOps failed")
+            }
+            Err(err) => tracing::error!(app = %path, %err, "removing the app from GitOps stopped"),
+        }
+        Ok(())
     }
 
     /// Renders the environment at `release` and lands one commit; returns its SHA.

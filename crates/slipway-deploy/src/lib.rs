@@ -27,7 +27,7 @@ use std::time::Duration;
 use slipway_build::Builder;
 use slipway_core::layout::DataLayout;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::{Store, DEPLOY_JOB, GITOPS_ROLLBACK_JOB};
+use slipway_store::{Store, DEPLOY_JOB, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB};
 
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
@@ -120,7 +120,12 @@ impl Pipeline {
         loop {
             match self
                 .store
-                .claim_job(worker, &[DEPLOY_JOB, GITOPS_ROLLBACK_JOB], LEASE_SECONDS, Timestamp::now())
+                .claim_job(
+                    worker,
+                    &[DEPLOY_JOB, GITOPS_ROLLBACK_JOB, GITOPS_REMOVE_JOB],
+                    LEASE_SECONDS,
+                    Timestamp::now(),
+                )
                 .await
             {
                 Ok(Some(job)) => self.deploy_job(worker, job).await,

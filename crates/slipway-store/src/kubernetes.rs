@@ -5,7 +5,8 @@
 //! The agent never sees an environment whose target is `kubernetes` (see
 //! [`Store::desired_state`]); the deploy pipeline takes such a deployment from
 //! DEPLOYING to DEPLOYED itself once its manifests are committed — a rollback
-//! too, through a [`GITOPS_ROLLBACK_JOB`] queued with it.
+//! too, through a [`GITOPS_ROLLBACK_JOB`] queued with it. Moving an environment
+//! back to `local` queues a [`GITOPS_REMOVE_JOB`] that takes it out of the cluster.
 
 use std::collections::BTreeMap;
 
@@ -108,6 +109,10 @@ pub(crate) async fn queue_gitops_rollback(
     Ok(())
 }
 
+/// The job kind that removes an environment's folder from the GitOps repository after it moved
+/// back to the local target; the payload is `<workspace>/<project>/<environment>`.
+pub const GITOPS_REMOVE_JOB: &str = "gitops-remove";
+
 fn pipeline() -> Actor {
     Actor::system("pipeline")
 }
@@ -115,7 +120,8 @@ fn pipeline() -> Actor {
 impl Store {
     /// Switches where an environment runs. A release still on its way to the old target is
     /// cancelled (the new one would never finish it) and the environment's desired release
-    /// goes back to the active one. Unchanged targets change nothing and audit nothing.
+    /// goes back to the active one; back to `local`, its GitOps folder is queued for removal.
+    /// Unchanged targets change nothing and audit nothing.
     pub async fn set_environment_target(
         &self,
         actor: &Actor,
@@ -148,6 +154,23 @@ impl Store {
                 .await?;
             let audit_target = format!("project/{project}/{environment}:{}", target.as_str());
             audit::record(&mut tx, Some(&workspace.id), actor, "environment.target", &audit_target).await?;
+            // Back on this machine: the cluster must stop running it too, so its GitOps folder
+            // goes (Argo CD prunes what it held) — if anything was ever committed for it.
+            let committed: i64 =
+                sqlx::query("SELECT COUNT(*) FROM deployments WHERE environment_id = $1 AND gitops_commit IS NOT NULL")
+                    .bind(environment_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            if target == RuntimeTarget::Local && committed > 0 {
+                let job = NewJob {
+                    kind: GITOPS_REMOVE_JOB.into(),
+                    payload: format!("{}/{project}/{environment}", workspace.slug),
+                    workspace: Some(workspace.id.clone()),
+                    max_attempts: 3,
+                };
+                insert_job(&mut tx, &job, Timestamp::now()).await?;
+            }
         }
         let environment = self.environment_of(&mut tx, &workspace.id, &project_id, &environment_id).await?;
         tx.commit().await?;
@@ -155,6 +178,24 @@ impl Store {
             self.desired_changed();
         }
         Ok(environment)
+    }
+
+    /// The runtime target of an environment now.
+    pub async fn environment_target(
+        &self,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+    ) -> Result<RuntimeTarget, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let target: String = sqlx::query("SELECT target FROM environments WHERE id = $1")
+            .bind(environment_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        tx.commit().await?;
+        RuntimeTarget::parse(&target).ok_or(StoreError::Corrupt(target))
     }
 
     /// Records the image a deployment exported (`registry/repository:tag@sha256:…`).

@@ -273,6 +273,21 @@ async fn a_push_to_the_kubernetes_target_lands_an_image_and_a_gitops_commit() {
     assert_eq!(history.trim(), "3", "one commit per Kubernetes deployment, history kept");
     let deployment_yaml = git(&repo, &["show", "main:apps/acme/web/production/deployment-web.yaml"]);
     assert!(deployment_yaml.contains(&image) && !deployment_yaml.contains(&third_image), "{deployment_yaml}");
+
+    // Back to local: the agent serves the active release (#2's build) again, and the app's
+    // folder leaves the GitOps repository so that Argo CD prunes it from the cluster.
+    platform.cli_ok(&app, &["env:set-target", "local"]).await;
+    let deadline = Deadline::after("the app to be served locally again", Duration::from_secs(30));
+    while !matches!(platform.get(&app, "/").await, Ok((200, body)) if body.contains("hello from the cluster")) {
+        deadline.tick().await;
+    }
+    let deadline = Deadline::after("the app's folder to leave the GitOps repository", Duration::from_secs(30));
+    while !git(&repo, &["log", "-1", "--format=%s", "main"]).starts_with("remove acme/web/production") {
+        deadline.tick().await;
+    }
+    let files = git(&repo, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!files.contains("apps/acme/web/production/"), "{files}");
+    assert!(files.contains("bootstrap/workspaces/acme/appproject-ws-acme.yaml"), "{files}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,7 +7,7 @@ use slipway_core::deployment::DeploymentStatus;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
-use slipway_store::GITOPS_ROLLBACK_JOB;
+use slipway_store::{GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB};
 
 use crate::support::*;
 
@@ -58,6 +58,11 @@ async fn a_kubernetes_release_is_committed_or_fails_without_the_agent(backend: T
     assert_eq!((back.status, back.image.as_deref()), (DeploymentStatus::Deploying, Some(IMAGE)));
     let job = f.store.claim_job("test", &[GITOPS_ROLLBACK_JOB], 60, Timestamp::now()).await.unwrap().unwrap();
     assert_eq!(job.payload, back.id.to_string());
+    // Back to local: the environment's GitOps folder is queued for removal (it had commits).
+    f.store.set_environment_target(&f.actor, &ws, "web", "production", RuntimeTarget::Local).await.unwrap();
+    let job = f.store.claim_job("test", &[GITOPS_REMOVE_JOB], 60, Timestamp::now()).await.unwrap().unwrap();
+    assert_eq!(job.payload, "acme/web/production");
+    assert_eq!(f.store.environment_target(&ws.id, "web", "production").await.unwrap(), RuntimeTarget::Local);
     let actions: Vec<String> = f.audit_rows().await.into_iter().map(|row| row.action).collect();
     for action in ["environment.target", "release.live", "release.failed"] {
         assert!(actions.iter().any(|a| a == action), "{action} not audited: {actions:?}");
