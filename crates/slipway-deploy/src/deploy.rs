@@ -79,6 +79,16 @@ impl Pipeline {
             DeploymentStatus::Building => {
                 log.step(format!("Resuming the build after a control-plane restart (attempt {})", job.attempt)).await;
             }
+            // The control plane stopped between a Kubernetes release and its GitOps commit:
+            // nobody else finishes it (the agent does not run this target), so commit it now.
+            DeploymentStatus::Deploying if context.target == RuntimeTarget::Kubernetes => {
+                let deployment = &context.deployment;
+                if let (Some(release), Some(image)) = (&deployment.release_id, &deployment.image) {
+                    log.step("Resuming the GitOps commit after a control-plane restart").await;
+                    return self.finish_on_kubernetes(workspace, &context, release, image, &log).await;
+                }
+                return Ok(());
+            }
             _ => return Ok(()), // cancelled or finished meanwhile
         }
         log.step(format!("Building {} #{} for {}", context.project, context.deployment.number, context.environment))

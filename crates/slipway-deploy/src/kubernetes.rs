@@ -15,7 +15,7 @@ use std::sync::Arc;
 use slipway_build::BuiltApp;
 use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::DeploymentStatus;
-use slipway_core::ids::{DeploymentId, WorkspaceId};
+use slipway_core::ids::{DeploymentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::layout::DataLayout;
 use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
@@ -185,6 +185,13 @@ impl Pipeline {
         let deploy_err = |err: &dyn std::fmt::Display| Failure::Deploy(err.to_string());
         let ws = WorkspaceSlug::parse(&context.workspace).map_err(|e| deploy_err(&e))?;
         let project = ProjectSlug::parse(&context.project).map_err(|e| deploy_err(&e))?;
+        if let Some(pinned) = &context.deployment.image {
+            // Exported before the control plane restarted: the tag is taken (by this very
+            // build), so the recorded image is used rather than exported twice.
+            log.step(format!("Using the image exported before the restart: {pinned}")).await;
+            let release = self.store.create_release(&actor(), workspace, id, built.release).await?;
+            return self.finish_on_kubernetes(workspace, context, &release, pinned, log).await.map_err(Failure::Store);
+        }
         let mut request = ExportRequest::new(plan, built.app.app_dir.clone(), base.clone(), ws, project, tag);
         add_runtime(&mut request, built.app);
         log.step(format!(
@@ -202,11 +209,25 @@ impl Pipeline {
         log.step(format!("Pushed {pinned}")).await;
 
         let release = self.store.create_release(&actor(), workspace, id, built.release).await?;
+        self.finish_on_kubernetes(workspace, context, &release, &pinned, log).await.map_err(Failure::Store)
+    }
+
+    /// Commits a release that has its image to GitOps and settles its deployment: DEPLOYED with
+    /// the commit, or FAILED with the reason (the environment keeps its committed release).
+    /// Only a store failure is an error (the job is retried).
+    pub(crate) async fn finish_on_kubernetes(
+        &self,
+        workspace: &WorkspaceId,
+        context: &DeploymentContext,
+        release: &ReleaseId,
+        image: &str,
+        log: &DeployLog,
+    ) -> Result<(), StoreError> {
         let environment = &context.deployment.environment_id;
-        let reason = match self.commit_manifests(workspace, context, &release, &pinned, log).await {
+        match self.commit_manifests(workspace, context, release, image, log).await {
             Ok(sha) => {
                 // Logged before the status changes: log readers stop at DEPLOYED.
-                let read_back = if target.config.kubeconfig_set {
+                let read_back = if self.kubernetes.config.kubeconfig_set {
                     "SLIPWAY_KUBECONFIG is set, but reading the cluster's status back is not built yet"
                 } else {
                     "without SLIPWAY_KUBECONFIG the cluster's status is not read back"
@@ -216,17 +237,14 @@ impl Pipeline {
                     context.deployment.number
                 ))
                 .await;
-                match self.store.release_committed(workspace, environment, &release, &sha).await {
-                    Ok(()) => return Ok(()),
-                    Err(err) => return Err(Failure::Store(err)),
-                }
+                self.store.release_committed(workspace, environment, release, &sha).await
             }
-            Err(Failure::Store(err)) => return Err(Failure::Store(err)),
-            Err(Failure::Deploy(reason)) => reason,
-        };
-        log.step(format!("Not committed to GitOps: {reason}")).await;
-        self.store.release_not_committed(workspace, environment, &release, &reason).await?;
-        Ok(())
+            Err(Failure::Store(err)) => Err(err),
+            Err(Failure::Deploy(reason)) => {
+                log.step(format!("Not committed to GitOps: {reason}")).await;
+                self.store.release_not_committed(workspace, environment, release, &reason).await
+            }
+        }
     }
 
     /// A rollback on the Kubernetes target: the store made the rollback deployment (DEPLOYING,
@@ -255,22 +273,7 @@ impl Pipeline {
             context.project, context.environment, deployment.number
         ))
         .await;
-        let environment = &deployment.environment_id;
-        match self.commit_manifests(workspace, &context, release, image, &log).await {
-            Ok(sha) => {
-                log.step(format!(
-                    "Rollback #{} is committed to GitOps; Argo CD applies it (the cluster's status is not read back)",
-                    deployment.number
-                ))
-                .await;
-                self.store.release_committed(workspace, environment, release, &sha).await
-            }
-            Err(Failure::Store(err)) => Err(err),
-            Err(Failure::Deploy(reason)) => {
-                log.step(format!("Not committed to GitOps: {reason}")).await;
-                self.store.release_not_committed(workspace, environment, release, &reason).await
-            }
-        }
+        self.finish_on_kubernetes(workspace, &context, release, image, &log).await
     }
 
     /// An environment moved back to the local target: its folder leaves the GitOps repository,
@@ -324,7 +327,7 @@ impl Pipeline {
         &self,
         workspace: &WorkspaceId,
         context: &DeploymentContext,
-        release: &slipway_core::ids::ReleaseId,
+        release: &ReleaseId,
         image: &str,
         log: &DeployLog,
     ) -> Result<String, Failure> {
