@@ -342,3 +342,42 @@ async fn without_a_registry_a_kubernetes_deployment_fails_and_commits_nothing() 
     let (status, body) = platform.get(&app, "/").await.unwrap();
     assert!(!(status == 200 && body.contains(STATIC_PAGE)), "served locally: {status} {body}");
 }
+
+/// `slipway up --check` with the Kubernetes settings: bad values are refused naming the
+/// setting; good ones are shown without the registry password.
+#[test]
+fn kubernetes_settings_are_checked_at_start() {
+    let home = tempfile::tempdir().unwrap();
+    let check = |env: &[(&str, &str)]| {
+        let output = std::process::Command::new(BIN)
+            .args(["up", "--check"])
+            .env("SLIPWAY_DATA_DIR", home.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    };
+    let pinned = format!("registry.example.com/base/run:1@sha256:{}", "a".repeat(64));
+    for (env, setting, problem) in [
+        (vec![("SLIPWAY_BASE_IMAGE", "registry.example.com/base/run:1")], "SLIPWAY_BASE_IMAGE", "pinned by digest"),
+        (vec![("SLIPWAY_REGISTRY", "Not A Registry!")], "SLIPWAY_REGISTRY", "registry"),
+        (
+            vec![("SLIPWAY_REGISTRY", "registry.example.com/slipway"), ("SLIPWAY_REGISTRY_USERNAME", "bot")],
+            "SLIPWAY_REGISTRY",
+            "SLIPWAY_REGISTRY_PASSWORD",
+        ),
+    ] {
+        let (ok, text) = check(&env);
+        assert!(!ok && text.contains(setting) && text.contains(problem), "{env:?}: {text}");
+    }
+    let (ok, text) = check(&[
+        ("SLIPWAY_REGISTRY", "registry.example.com/slipway"),
+        ("SLIPWAY_REGISTRY_USERNAME", "bot"),
+        ("SLIPWAY_REGISTRY_PASSWORD", "hunter2-registry"),
+        ("SLIPWAY_BASE_IMAGE", &pinned),
+        ("SLIPWAY_GITOPS_REMOTE", "https://bot:hunter2-git@git.example.com/ops.git"),
+    ]);
+    assert!(ok && text.contains("settings are valid") && text.contains(&pinned), "{text}");
+    assert!(!text.contains("hunter2"), "a password was printed: {text}");
+}
