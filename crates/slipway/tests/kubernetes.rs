@@ -381,3 +381,44 @@ fn kubernetes_settings_are_checked_at_start() {
     assert!(ok && text.contains("settings are valid") && text.contains(&pinned), "{text}");
     assert!(!text.contains("hunter2"), "a password was printed: {text}");
 }
+
+/// A registry that refuses Slipway's login: the deployment fails with the registry's refusal
+/// as its reason, the image is not there and nothing is committed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_refusing_the_login_fails_the_deployment_and_commits_nothing() {
+    let registry = TestRegistry::start_with_login("bot", "right-password").await;
+    let base = base::push_base(&registry.host, "base/busybox", Some(("bot", "right-password"))).await;
+    let registry_setting = format!("{}/slipway", registry.host);
+    let platform = Platform::start(
+        "kubernetes-auth",
+        &[
+            ("SLIPWAY_REGISTRY", &registry_setting),
+            ("SLIPWAY_REGISTRY_USERNAME", "bot"),
+            ("SLIPWAY_REGISTRY_PASSWORD", "wrong-password"),
+            ("SLIPWAY_BASE_IMAGE", &base.reference),
+        ],
+    )
+    .await;
+    let app = platform.create_app("acme", "web").await;
+    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "static", "web").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+
+    let deployment = platform.deployments(&app).await[0].clone();
+    assert_eq!(deployment["status"], "FAILED", "{deployment}\n{}", push.output);
+    let reason = deployment["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("exporting the image failed") && reason.contains("SLIPWAY_REGISTRY"), "{reason}");
+    assert!(!reason.contains("wrong-password") && !push.output.contains("wrong-password"), "{reason}");
+    assert!(push.output.contains("exporting the image failed"), "{}", push.output);
+    assert!(deployment.get("image").is_none() && deployment.get("gitops_commit").is_none(), "{deployment}");
+    // Nothing in the registry under the app's repository, nothing committed.
+    let tags = reqwest::Client::new()
+        .get(registry.url("/v2/slipway/acme/web/tags/list"))
+        .basic_auth("bot", Some("right-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.status(), 404, "the app's repository exists: {:?}", tags.text().await);
+    assert!(!platform.data_dir.join("repos/_platform/gitops.git").exists());
+}
