@@ -422,3 +422,43 @@ async fn a_registry_refusing_the_login_fails_the_deployment_and_commits_nothing(
     assert_eq!(tags.status(), 404, "the app's repository exists: {:?}", tags.text().await);
     assert!(!platform.data_dir.join("repos/_platform/gitops.git").exists());
 }
+
+/// A GitOps remote that cannot be reached: the image is exported, but the deployment fails with
+/// the remote's error (its password hidden) and the environment keeps no new release.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_gitops_remote_fails_the_deployment_without_showing_its_password() {
+    let registry = TestRegistry::start().await;
+    let base = base::push_base(&registry.host, "base/busybox", None).await;
+    let registry_setting = format!("{}/slipway", registry.host);
+    // Port 9 (discard) on loopback: nothing answers HTTP there.
+    let remote = "http://bot:s3cret-gitops@127.0.0.1:9/ops.git";
+    let platform = Platform::start(
+        "kubernetes-remote",
+        &[
+            ("SLIPWAY_REGISTRY", &registry_setting),
+            ("SLIPWAY_BASE_IMAGE", &base.reference),
+            ("SLIPWAY_GITOPS_REMOTE", remote),
+        ],
+    )
+    .await;
+    let app = platform.create_app("acme", "web").await;
+    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "static", "web").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+
+    let deployment = platform.deployments(&app).await[0].clone();
+    assert_eq!(deployment["status"], "FAILED", "{deployment}\n{}", push.output);
+    let reason = deployment["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("SLIPWAY_GITOPS_REMOTE") && reason.contains("http://bot@127.0.0.1:9/ops.git"), "{reason}");
+    assert!(push.output.contains("Not committed to GitOps"), "{}", push.output);
+    assert!(deployment["image"].as_str().is_some_and(|image| image.contains("@sha256:")), "{deployment}");
+    assert!(deployment.get("gitops_commit").is_none(), "{deployment}");
+    let stored = platform.all_stored_logs();
+    for text in [reason, push.output.as_str(), stored.as_str()] {
+        assert!(!text.contains("s3cret-gitops"), "the remote's password was shown: {text}");
+    }
+    // Nothing went live: the environment has no active release.
+    let releases = platform.api(Method::GET, &format!("{}/releases", app.env_path()), None).await;
+    assert!(releases["items"].as_array().unwrap().iter().all(|r| r["active"] == false), "{releases}");
+}
