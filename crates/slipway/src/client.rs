@@ -178,15 +178,7 @@ impl Client {
             return String::from_utf8(bytes.to_vec())
                 .with_context(|| format!("GET {url} answered with non-UTF-8 text"));
         }
-        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
-            Ok(envelope) => Err(ApiFailure {
-                code: envelope.error.code,
-                message: envelope.error.message,
-                request_id: envelope.error.request_id,
-            }
-            .into()),
-            Err(_) => Err(anyhow::anyhow!("GET {url} answered {status}")),
-        }
+        Err(failure(&Method::GET, &url, status, &bytes))
     }
 
     async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T> {
@@ -209,14 +201,19 @@ impl Client {
             let bytes: &[u8] = if status == StatusCode::NO_CONTENT || bytes.is_empty() { b"null" } else { &bytes };
             return serde_json::from_slice(bytes).with_context(|| format!("unexpected answer from {method} {url}"));
         }
-        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
-            Ok(envelope) => Err(ApiFailure {
-                code: envelope.error.code,
-                message: envelope.error.message,
-                request_id: envelope.error.request_id,
-            }
-            .into()),
-            Err(_) => Err(anyhow::anyhow!("{method} {url} answered {status}")),
+        Err(failure(&method, &url, status, &bytes))
+    }
+}
+
+/// An error answer: the API's envelope as an [`ApiFailure`], or the bare status.
+fn failure(method: &Method, url: &str, status: StatusCode, body: &[u8]) -> anyhow::Error {
+    match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(envelope) => ApiFailure {
+            code: envelope.error.code,
+            message: envelope.error.message,
+            request_id: envelope.error.request_id,
         }
+        .into(),
+        Err(_) => anyhow::anyhow!("{method} {url} answered {status}"),
     }
 }
