@@ -241,3 +241,32 @@ async fn api_refusals_are_shown_beside_the_field_that_caused_them() {
     let deploy = portal.post("/w/acme/p/web/deploy", Some(&session), &[("_csrf", token)]).await;
     assert!(deploy.status.is_client_error() || deploy.status == StatusCode::BAD_GATEWAY, "{}", deploy.status);
 }
+
+#[tokio::test]
+async fn an_empty_secret_field_keeps_the_secret() {
+    let portal = TestPortal::start().await;
+    let session = portal.login().await;
+    let token = portal.csrf_of(&session).await;
+    portal.post("/workspaces", Some(&session), &[("slug", "acme".into()), ("_csrf", token.clone())]).await;
+    portal.post("/w/acme/new", Some(&session), &[("slug", "web".into()), ("_csrf", token.clone())]).await;
+    let set = |value: &str| {
+        vec![
+            ("name", "API_KEY".to_owned()),
+            ("value", value.to_owned()),
+            ("secret", "on".into()),
+            ("_csrf", token.clone()),
+        ]
+    };
+    let response = portal.post("/w/acme/p/web/config", Some(&session), &set("s3cret-value")).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    // The secret's field is shown empty; submitting it untouched changes nothing.
+    let response = portal.post("/w/acme/p/web/config", Some(&session), &set("")).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+
+    let workspace: serde_json::Value =
+        serde_json::from_str(&portal.api_get("/v1/workspaces/acme", &session).await).unwrap();
+    let id = slipway_core::ids::WorkspaceId::parse(workspace["id"].as_str().unwrap()).unwrap();
+    let values = portal.store.config_values(&id, "web", "production").await.unwrap();
+    let kept: Vec<_> = values.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    assert_eq!(kept, [("API_KEY", "s3cret-value")]);
+}

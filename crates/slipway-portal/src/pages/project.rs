@@ -263,7 +263,15 @@ pub async fn after(
 ) -> Result<Response, PageError> {
     match result {
         Ok(()) => Ok(see_other(&format!("/w/{}/p/{}#{anchor}", seg(ws), seg(project)))),
-        Err(failure) if failure.status == StatusCode::NOT_FOUND => Err(PageError::Api(failure)),
+        // The page itself is gone; a missing config var or domain is a field error like any other.
+        Err(failure)
+            if matches!(
+                failure.code.as_str(),
+                "PROJECT_NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "ENVIRONMENT_NOT_FOUND"
+            ) =>
+        {
+            Err(PageError::Api(failure))
+        }
         Err(failure) => {
             let errors = field_errors(failure, fields)?;
             render(portal, session, headers, ws, project, None, StatusCode::UNPROCESSABLE_ENTITY, &errors).await

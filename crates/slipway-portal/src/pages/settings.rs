@@ -10,6 +10,7 @@ use slipway_core::api::ConfigVar;
 use slipway_core::role::Permission;
 
 use super::project::after;
+use super::see_other;
 use super::FieldErrors;
 use crate::api::{env_path, seg};
 use crate::errors::PageError;
@@ -149,6 +150,11 @@ pub async fn set_config(
     form: Form,
 ) -> Result<Response, PageError> {
     let name = form.get("name");
+    // A secret's field is shown empty ("type to replace"): left empty, it means no change, not
+    // an empty value.
+    if form.checked("secret") && form.raw("value").is_empty() {
+        return Ok(see_other(&format!("/w/{}/p/{}#config", seg(&ws), seg(&project))));
+    }
     let mut vars = serde_json::Map::new();
     vars.insert(name.to_owned(), json!(form.raw("value")));
     let body = json!({ "vars": vars, "secret": form.checked("secret") });
