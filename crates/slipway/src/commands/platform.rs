@@ -22,7 +22,7 @@ use crate::up::{init_tracing, shutdown_signal};
 
 /// The agent's lock: held (flock) for as long as the agent lives, with its pid inside.
 pub struct AgentLock {
-    _lock: Flock<File>,
+    lock: Flock<File>,
 }
 
 fn open_lock(path: &Path) -> Result<File> {
@@ -65,18 +65,26 @@ pub fn running_agent(layout: &DataLayout) -> Result<Option<RunningAgent>> {
 }
 
 impl AgentLock {
-    /// Takes the lock and writes `<pid> <router address>` into it.
-    fn acquire(layout: &DataLayout, router: std::net::SocketAddr) -> Result<Self> {
+    /// Takes the lock (empty until [`AgentLock::record`] names the router), so a second agent
+    /// gives up before it binds anything: the router's sockets use SO_REUSEPORT, and a second
+    /// router on the same port would take a share of the connections.
+    fn acquire(layout: &DataLayout) -> Result<Self> {
         let file = open_lock(&layout.agent_lock())?;
-        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => lock,
             Err(_) => bail!("an agent already runs for {}; stop it with `slipway down`", layout.root().display()),
         };
         lock.set_len(0)?;
-        lock.rewind()?;
-        write!(lock, "{} {router}", std::process::id())?;
-        lock.flush()?;
-        Ok(Self { _lock: lock })
+        Ok(Self { lock })
+    }
+
+    /// Writes `<pid> <router address>`, which `slipway up` and `slipway down` read.
+    fn record(&mut self, router: std::net::SocketAddr) -> Result<()> {
+        self.lock.set_len(0)?;
+        self.lock.rewind()?;
+        write!(self.lock, "{} {router}", std::process::id())?;
+        self.lock.flush()?;
+        Ok(())
     }
 }
 
@@ -84,6 +92,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
     init_tracing();
     let resolved = settings.resolve()?;
     let layout = DataLayout::new(&resolved.data_dir);
+    let mut lock = AgentLock::acquire(&layout)?;
     let table = RouteTable::default();
     let (certs, challenges) = (CertStore::default(), Challenges::default());
     let metrics = Metrics::default();
@@ -97,7 +106,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         workers: 0,
     })
     .with_context(|| format!("while binding the edge router to {}", settings.http_addr))?;
-    let _lock = AgentLock::acquire(&layout, router.http_addr())?;
+    lock.record(router.http_addr())?;
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
         .await
         .context("while opening the store")?
