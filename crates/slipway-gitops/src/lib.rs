@@ -20,6 +20,8 @@
 //!   of an earlier release's commit), [`RepoWriter::remove`] (an environment
 //!   leaves the cluster), [`RepoWriter::commit_apps`] (many folders in one
 //!   commit, e.g. a re-render of every app) and [`RepoWriter::history`].
+//! * [`InstallSettings`] → [`render_install`] → the control plane's own
+//!   manifests (`slipway gitops install`), see [`install`].
 //! * [`app_environment`] builds an [`AppEnvironment`] from stored strings (a
 //!   [`ReleaseSource`]); the deploy pipeline and the API's manifest preview share it.
 //!
@@ -68,6 +70,7 @@ pub mod argo;
 pub mod error;
 pub mod image;
 pub mod input;
+pub mod install;
 pub mod manifests;
 pub mod naming;
 pub mod render;
@@ -78,6 +81,7 @@ pub use argo::ArgoSettings;
 pub use error::GitopsError;
 pub use image::ImageRef;
 pub use input::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, Process, Quota, Resources};
+pub use install::{render_install, to_apply_stream, InstallSettings};
 pub use manifests::Manifests;
 pub use render::render_environment;
 pub use repo::{AppPath, Commit, HistoryEntry, RepoWriter, WriterConfig};

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use slipway_core::names::WorkspaceSlug;
 use slipway_gitops::argo::{render_root, render_workspace};
-use slipway_gitops::{render_environment, ArgoSettings, Manifests};
+use slipway_gitops::{render_environment, render_install, ArgoSettings, Manifests};
 
 fn check_golden(case: &str, manifests: &Manifests) {
     let dir = common::crate_dir().join("tests/golden").join(case);
@@ -65,6 +65,11 @@ fn bootstrap_objects() {
         all = with(all, name, text);
     }
     check_golden("bootstrap", &all);
+}
+
+#[test]
+fn control_plane_install() {
+    check_golden("install", &render_install(&common::install_settings()).unwrap());
 }
 
 fn with(mut manifests: Manifests, name: &str, text: &str) -> Manifests {

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use slipway_core::names::WorkspaceSlug;
 use slipway_gitops::argo::{render_root, render_workspace};
-use slipway_gitops::{render_environment, ArgoSettings, Manifests};
+use slipway_gitops::{render_environment, render_install, ArgoSettings, Manifests};
 
 /// Matches the `k8s-openapi` feature this crate is built with (`v1_33`).
 const KUBERNETES_VERSION: &str = "1.33.0";
@@ -79,6 +79,27 @@ fn built_in_kinds_pass_kubernetes_validate_strict() {
     assert!(files.len() > 30, "expected every built-in object of the three apps, got {}", files.len());
     let (ok, output) = run_validator(&files);
     assert!(ok, "kubernetes-validate --strict rejected rendered manifests:\n{output}");
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        let passed = output.lines().any(|line| line.contains(&*name) && line.contains("passed"));
+        assert!(passed, "{name} was not reported as passed (no schema for it?):\n{output}");
+    }
+    assert!(!output.contains("WARN"), "kubernetes-validate warned:\n{output}");
+}
+
+#[test]
+fn control_plane_install_passes_kubernetes_validate_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = render_install(&common::install_settings()).unwrap();
+    let mut files = Vec::new();
+    for (name, text) in manifests.files() {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        files.push(path);
+    }
+    assert_eq!(files.len(), 10, "expected every object of the install, got {}", files.len());
+    let (ok, output) = run_validator(&files);
+    assert!(ok, "kubernetes-validate --strict rejected the install manifests:\n{output}");
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy();
         let passed = output.lines().any(|line| line.contains(&*name) && line.contains("passed"));

@@ -10,7 +10,9 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
-use slipway_gitops::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, ImageRef, Process, Quota};
+use slipway_gitops::{
+    AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, ImageRef, InstallSettings, Process, Quota,
+};
 
 pub const TAG: &str = "usr_0190d1c2a3b4c5d6e7f8091a2b3c4d5e-12-0123456789abcdef0123456789abcdef01234567";
 
@@ -89,6 +91,12 @@ pub fn custom_domain() -> AppEnvironment {
 
 pub fn settings() -> ClusterSettings {
     ClusterSettings::default()
+}
+
+/// The control plane's install, with every optional setting filled so all of it is covered.
+pub fn install_settings() -> InstallSettings {
+    let image = format!("ghcr.io/slipway/slipway:0.1.0@sha256:{}", "5e".repeat(32));
+    InstallSettings { storage_class: Some("fast-ssd".into()), ..InstallSettings::new(image, "slipway.example.com") }
 }
 
 pub fn crate_dir() -> PathBuf {

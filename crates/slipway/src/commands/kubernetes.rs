@@ -1,10 +1,12 @@
 //! The Kubernetes target from the CLI: `env:set-target` switches where an
 //! environment runs, `gitops render` prints the manifests a deployment of it
-//! commits to the GitOps repository.
+//! commits to the GitOps repository, and `gitops install` prints the manifests
+//! that run Slipway's own control plane in a cluster (rendered locally, no API).
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use slipway_core::api::{Environment, UpdateEnvironmentRequest};
+use slipway_gitops::{render_install, to_apply_stream, InstallSettings};
 
 use super::config::Target;
 use super::{encode, workspace};
@@ -25,6 +27,34 @@ pub struct SetTargetArgs {
 pub enum GitopsCommand {
     /// Print the manifests a deployment of WORKSPACE/PROJECT/ENV commits, for review.
     Render(RenderArgs),
+    /// Print the manifests that install Slipway's control plane in a cluster (against
+    /// PostgreSQL), for `| kubectl apply -f -`. Renders locally; needs no login.
+    Install(InstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The Slipway image, pinned by digest: `registry/repository[:tag]@sha256:…`.
+    #[arg(long)]
+    pub image: String,
+    /// Public hostname of the API, portal and git server, e.g. `slipway.example.com`.
+    #[arg(long)]
+    pub host: String,
+    /// Ingress class of the cluster's ingress controller.
+    #[arg(long, default_value = "nginx")]
+    pub ingress_class: String,
+    /// Namespace of the ingress controller (the only one let in by the NetworkPolicy).
+    #[arg(long, default_value = "ingress-nginx")]
+    pub ingress_namespace: String,
+    /// cert-manager ClusterIssuer for the Ingress certificate.
+    #[arg(long, default_value = "letsencrypt")]
+    pub cert_issuer: String,
+    /// Size of the data volume (repositories, builds, caches, logs).
+    #[arg(long, default_value = "20Gi")]
+    pub storage_size: String,
+    /// StorageClass of the data volume (default: the cluster's default class).
+    #[arg(long)]
+    pub storage_class: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -51,7 +81,23 @@ pub async fn set_target(client: &Client, args: SetTargetArgs) -> Result<()> {
 pub async fn gitops(client: &Client, command: GitopsCommand) -> Result<()> {
     match command {
         GitopsCommand::Render(args) => render(client, args).await,
+        GitopsCommand::Install(args) => install(args),
     }
+}
+
+/// Prints the control plane's manifests; nothing is sent anywhere.
+pub fn install(args: InstallArgs) -> Result<()> {
+    let settings = InstallSettings {
+        image: args.image,
+        host: args.host,
+        ingress_class: args.ingress_class,
+        ingress_namespace: args.ingress_namespace,
+        cert_issuer: args.cert_issuer,
+        storage_size: args.storage_size,
+        storage_class: args.storage_class,
+    };
+    print!("{}", to_apply_stream(&render_install(&settings)?));
+    Ok(())
 }
 
 async fn render(client: &Client, args: RenderArgs) -> Result<()> {

@@ -141,6 +141,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Detect(args) => return detect::detect(args),
         Command::ServeStatic(args) => return platform::serve_static(args).await,
         Command::Hook(HookCommand::PostReceive) => return hook::post_receive().await,
+        // Renders locally: no login, no API, so a broken credentials file cannot get in the way.
+        Command::Gitops(kubernetes::GitopsCommand::Install(args)) => return kubernetes::install(args),
         client_command => client_command,
     };
     let client = Client::from_env()?;
