@@ -24,10 +24,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, Namespace,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, Namespace, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
@@ -42,6 +42,7 @@ use slipway_core::hostname::Hostname;
 use crate::error::{GitopsError, Result};
 use crate::manifests::Manifests;
 use crate::naming::{check_label, check_quantity, LABEL_NAME, LABEL_PART_OF};
+use crate::render::restricted::{self, TMP_DIR};
 
 /// The namespace of the control plane.
 pub const NAMESPACE: &str = "slipway-system";
@@ -52,7 +53,6 @@ pub const SECRETS_NAME: &str = "slipway-secrets";
 const PORT: i32 = 8080;
 const PORT_NAME: &str = "http";
 const DATA_DIR: &str = "/var/lib/slipway";
-const TMP_DIR: &str = "/tmp";
 /// A fixed non-root uid/gid: `fsGroup` needs a number so the data volume is writable by the process.
 const RUN_AS: i64 = 10001;
 const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
@@ -255,14 +255,7 @@ fn deployment(settings: &InstallSettings) -> Deployment {
                     service_account_name: Some(NAME.into()),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(RUN_AS),
-                        run_as_group: Some(RUN_AS),
-                        fs_group: Some(RUN_AS),
-                        seccomp_profile: Some(runtime_default()),
-                        ..Default::default()
-                    }),
+                    security_context: Some(restricted::pod_security(RUN_AS)),
                     containers: vec![container(settings)],
                     volumes: Some(vec![
                         Volume {
@@ -273,14 +266,7 @@ fn deployment(settings: &InstallSettings) -> Deployment {
                             }),
                             ..Default::default()
                         },
-                        Volume {
-                            name: "tmp".into(),
-                            empty_dir: Some(EmptyDirVolumeSource {
-                                size_limit: Some(Quantity("1Gi".into())),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
+                        restricted::tmp_volume("1Gi"),
                     ]),
                     ..Default::default()
                 }),
@@ -339,17 +325,10 @@ fn container(settings: &InstallSettings) -> Container {
             limits: Some(quantities("2", "2Gi")),
             ..Default::default()
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
-            seccomp_profile: Some(runtime_default()),
-            ..Default::default()
-        }),
+        security_context: Some(restricted::container_security()),
         volume_mounts: Some(vec![
             VolumeMount { name: "data".into(), mount_path: DATA_DIR.into(), ..Default::default() },
-            VolumeMount { name: "tmp".into(), mount_path: TMP_DIR.into(), ..Default::default() },
+            restricted::tmp_mount(),
         ]),
         ..Default::default()
     }
@@ -368,10 +347,6 @@ fn probe(initial_delay: Option<i32>, period: i32) -> Probe {
         failure_threshold: Some(3),
         ..Default::default()
     }
-}
-
-fn runtime_default() -> SeccompProfile {
-    SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }
 }
 
 fn service() -> Service {

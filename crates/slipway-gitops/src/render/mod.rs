@@ -5,6 +5,7 @@
 
 mod namespace;
 mod network;
+pub(crate) mod restricted;
 mod workload;
 
 use std::collections::BTreeMap;

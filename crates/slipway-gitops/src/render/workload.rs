@@ -12,9 +12,8 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
-    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretEnvSource, SecurityContext, TCPSocketAction, Volume, VolumeMount,
+    ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, HTTPGetAction, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SecretEnvSource, TCPSocketAction,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -22,13 +21,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use slipway_core::build_plan::WEB_PROCESS;
 
+use super::restricted::{self, TMP_DIR};
 use super::{meta, CONFIG_MAP_NAME, SECRET_NAME};
 use crate::input::{AppEnvironment, ClusterSettings, ConfigVar, Process};
 use crate::naming::{common_labels, selector_labels, ANNOTATION_DEPLOYMENT, LABEL_PROCESS};
 
 const PORT_NAME: &str = "http";
-/// The one writable path: the root filesystem is read-only.
-const TMP_DIR: &str = "/tmp";
 
 pub(super) fn deployment(
     app: &AppEnvironment,
@@ -157,23 +155,9 @@ fn pod_template(
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
             restart_policy: restart_policy.map(str::to_owned),
-            security_context: Some(PodSecurityContext {
-                run_as_non_root: Some(true),
-                run_as_user: Some(settings.run_as_user),
-                run_as_group: Some(settings.run_as_user),
-                fs_group: Some(settings.run_as_user),
-                seccomp_profile: Some(runtime_default()),
-                ..Default::default()
-            }),
+            security_context: Some(restricted::pod_security(settings.run_as_user)),
             containers: vec![container(app, name, process, is_web)],
-            volumes: Some(vec![Volume {
-                name: "tmp".into(),
-                empty_dir: Some(EmptyDirVolumeSource {
-                    size_limit: Some(Quantity("256Mi".into())),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }]),
+            volumes: Some(vec![restricted::tmp_volume("256Mi")]),
             ..Default::default()
         }),
     }
@@ -228,15 +212,8 @@ fn container(app: &AppEnvironment, name: &str, process: &Process, is_web: bool) 
             ])),
             ..Default::default()
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
-            seccomp_profile: Some(runtime_default()),
-            ..Default::default()
-        }),
-        volume_mounts: Some(vec![VolumeMount { name: "tmp".into(), mount_path: TMP_DIR.into(), ..Default::default() }]),
+        security_context: Some(restricted::container_security()),
+        volume_mounts: Some(vec![restricted::tmp_mount()]),
         ..Default::default()
     }
 }
@@ -256,10 +233,6 @@ fn probe(app: &AppEnvironment, initial_delay: i32, period: i32) -> Probe {
         failure_threshold: Some(3),
         ..Default::default()
     }
-}
-
-fn runtime_default() -> SeccompProfile {
-    SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }
 }
 
 /// Validated earlier to fit: replica counts and percentages are small.
