@@ -1,8 +1,8 @@
 //! Router tests of the portal with `tower::ServiceExt::oneshot`: the real
 //! API router on a fresh SQLite store behind the portal, no sockets. They
 //! cover sign-in and its redirects, CSRF refusals, escaping of hostile input,
-//! the 404 page, and the first-view time of a project with 1,000 deployments
-//! (which `BENCHMARKS.md` records).
+//! the 404 page, and the paginated first view of a project with 1,000
+//! deployments (whose time `bench/portal.sh` records in `BENCHMARKS.md`).
 
 mod common;
 
@@ -161,10 +161,11 @@ async fn a_log_stream_the_api_refuses_ends_with_the_reason() {
     assert!(stream.body.starts_with("event: end\ndata: UNAVAILABLE"), "{}", stream.body);
 }
 
-/// The first view of a project with a long history stays quick because the
-/// history is paginated. Printed figures go to BENCHMARKS.md (portal section).
+/// The first view of a project with a long history renders one page of it, and the next page
+/// follows. Its time is printed, not asserted (the machines are shared and noisy):
+/// `bench/portal.sh` runs this test in release mode and records the figure in BENCHMARKS.md.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_project_with_1000_deployments_renders_its_first_view_within_200_ms() {
+async fn a_project_with_1000_deployments_shows_one_page_of_history_at_a_time() {
     let portal = TestPortal::start().await;
     let session = portal.login().await;
     let token = portal.csrf_of(&session).await;
@@ -195,7 +196,6 @@ async fn a_project_with_1000_deployments_renders_its_first_view_within_200_ms() 
         "portal-bench: project page, 1000 deployments: median {median:?}, worst {worst:?} of {} runs",
         times.len()
     );
-    assert!(median.as_millis() <= 200, "the first view took {median:?} (median)");
     // The next page of history is as quick.
     let first = portal.get("/w/acme/p/web", Some(&session)).await;
     let next = first.body.split("rel=\"next\"").next().and_then(|s| s.rsplit("href=\"").next()).expect("an Older link");
