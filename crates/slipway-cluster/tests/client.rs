@@ -1,6 +1,7 @@
 //! The read-only client against the stand-in API server (see stand_in/mod.rs for why a
 //! stand-in): kubeconfig credentials over real TLS, errors a user can act on, and the
 //! observation the verdict is made from.
+#![allow(clippy::unwrap_used)]
 
 mod stand_in;
 

@@ -1,5 +1,6 @@
 //! The rollout rules on objects shaped like the ones a cluster returns
 //! (fields as in `kubectl get -o json` of Argo CD 2.x/3.x and Kubernetes 1.33).
+#![allow(clippy::unwrap_used)]
 
 use serde_json::{json, Value};
 use slipway_cluster::{verdict, Expected, Observation, Verdict};
