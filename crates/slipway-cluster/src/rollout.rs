@@ -23,7 +23,8 @@ pub struct Expected {
     pub application: String,
     /// The environment's namespace.
     pub namespace: String,
-    /// The GitOps commit SHA Argo CD must have synced.
+    /// The deployment's GitOps commit: Argo CD must have synced it or a later commit of the
+    /// branch (it syncs the branch head, which other apps' commits move on).
     pub revision: String,
     /// The image every Deployment of the environment must run (`repo:tag@sha256:…`).
     pub image: String,
@@ -145,7 +146,8 @@ impl Cluster {
 }
 
 /// Decides from what the cluster shows; the first thing not yet done is what is awaited.
-pub fn verdict(expected: &Expected, seen: &Observation) -> Verdict {
+/// `includes(revision)` says whether a revision of the branch contains the deployment's commit.
+pub fn verdict(expected: &Expected, seen: &Observation, includes: impl Fn(&str) -> bool) -> Verdict {
     let Some(application) = &seen.application else {
         return Verdict::Waiting(format!(
             "Argo CD has no Application `{}` yet (its ApplicationSet creates it from the repository)",
@@ -154,7 +156,7 @@ pub fn verdict(expected: &Expected, seen: &Observation) -> Verdict {
     };
     let status = &application.status;
     if let Some(operation) = &status.operation_state {
-        let ours = operation.sync_result.as_ref().is_some_and(|result| result.revision == expected.revision);
+        let ours = operation.sync_result.as_ref().is_some_and(|result| includes(&result.revision));
         if ours && matches!(operation.phase.as_str(), "Failed" | "Error") {
             return Verdict::Failed(format!(
                 "Argo CD could not sync it: {}",
@@ -162,7 +164,7 @@ pub fn verdict(expected: &Expected, seen: &Observation) -> Verdict {
             ));
         }
     }
-    if status.sync.revision.as_deref() != Some(expected.revision.as_str()) {
+    if !status.sync.revision.as_deref().is_some_and(&includes) {
         let at = status.sync.revision.as_deref().map_or("no revision".to_owned(), |rev| short(rev).to_owned());
         let mut text = format!("Argo CD is at {at}, waiting for {}", short(&expected.revision));
         if let Some(condition) = status.conditions.first() {

@@ -69,7 +69,9 @@ async fn an_environment_is_observed_and_judged() {
         image: "registry.example.com/slipway/acme/web:usr_1-7-abc@sha256:0123".into(),
     };
     let seen = cluster.observe(&expected).await.unwrap();
-    assert!(matches!(verdict(&expected, &seen), Verdict::Waiting(ref text) if text.contains("no Application")));
+    assert!(
+        matches!(verdict(&expected, &seen, |revision| revision == expected.revision), Verdict::Waiting(ref text) if text.contains("no Application"))
+    );
 
     server.put(
         "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/acme-web-production",
@@ -93,7 +95,7 @@ async fn an_environment_is_observed_and_judged() {
     assert_eq!(seen.deployments.len(), 1);
     assert_eq!(seen.pods.len(), 1);
     assert_eq!(
-        verdict(&expected, &seen),
+        verdict(&expected, &seen, |revision| revision == expected.revision),
         Verdict::Failed("pod web-1 cannot start: ErrImagePull manifest unknown".into())
     );
     assert!(server.writes().is_empty(), "the client wrote to the cluster: {:?}", server.writes());

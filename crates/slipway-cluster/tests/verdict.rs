@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 use slipway_cluster::{verdict, Expected, Observation, Verdict};
 
 const REVISION: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+/// A later commit of the branch (another app's deployment), which includes `REVISION`.
+const LATER: &str = "5555555555555555555555555555555555555555";
 const IMAGE: &str = "registry.example.com/slipway/acme/web:usr_1-7-abc@sha256:0123";
 
 fn expected() -> Expected {
@@ -64,6 +66,10 @@ fn observe(application: Option<Value>, deployments: Vec<Value>, pods: Vec<Value>
     }
 }
 
+fn verdict_of(seen: &Observation) -> Verdict {
+    verdict(&expected(), seen, |revision| revision == REVISION || revision == LATER)
+}
+
 fn waiting_for(verdict: Verdict, expected: &str) {
     match verdict {
         Verdict::Waiting(text) => assert!(text.contains(expected), "`{text}` lacks `{expected}`"),
@@ -85,46 +91,50 @@ fn live_when_synced_healthy_and_rolled_out() {
         vec![deployment("web", IMAGE, 2, 2, 2, 2), deployment("worker", IMAGE, 1, 1, 1, 1)],
         vec![],
     );
-    assert_eq!(verdict(&expected(), &seen), Verdict::Live);
+    assert_eq!(verdict_of(&seen), Verdict::Live);
+}
+
+#[test]
+fn a_later_commit_of_the_branch_counts() {
+    let seen =
+        observe(Some(application("Synced", LATER, "Healthy")), vec![deployment("web", IMAGE, 1, 1, 1, 1)], vec![]);
+    assert_eq!(verdict_of(&seen), Verdict::Live);
 }
 
 #[test]
 fn an_app_without_deployments_is_live_on_argo_health() {
     let seen = observe(Some(application("Synced", REVISION, "Healthy")), vec![], vec![]);
-    assert_eq!(verdict(&expected(), &seen), Verdict::Live);
+    assert_eq!(verdict_of(&seen), Verdict::Live);
 }
 
 #[test]
 fn waits_for_the_application_the_revision_and_the_sync() {
-    waiting_for(verdict(&expected(), &observe(None, vec![], vec![])), "no Application `acme-web-production`");
+    waiting_for(verdict_of(&observe(None, vec![], vec![])), "no Application `acme-web-production`");
     let older = application("Synced", "0000000000000000000000000000000000000000", "Healthy");
-    waiting_for(verdict(&expected(), &observe(Some(older), vec![], vec![])), "waiting for 4b825dc642cb");
+    waiting_for(verdict_of(&observe(Some(older), vec![], vec![])), "waiting for 4b825dc642cb");
     let mut comparing = application("OutOfSync", "1111111111111111111111111111111111111111", "Healthy");
     comparing["status"]["conditions"] = json!([{"type": "ComparisonError", "message": "repository not accessible"}]);
-    waiting_for(
-        verdict(&expected(), &observe(Some(comparing), vec![], vec![])),
-        "ComparisonError: repository not accessible",
-    );
+    waiting_for(verdict_of(&observe(Some(comparing), vec![], vec![])), "ComparisonError: repository not accessible");
     let syncing = application("OutOfSync", REVISION, "Healthy");
-    waiting_for(verdict(&expected(), &observe(Some(syncing), vec![], vec![])), "syncing (OutOfSync)");
+    waiting_for(verdict_of(&observe(Some(syncing), vec![], vec![])), "syncing (OutOfSync)");
 }
 
 #[test]
 fn waits_for_every_deployment_to_roll_out() {
     let app = || Some(application("Synced", REVISION, "Progressing"));
     let old_image = deployment("web", "registry.example.com/slipway/acme/web:old@sha256:9", 2, 2, 2, 2);
-    waiting_for(verdict(&expected(), &observe(app(), vec![old_image], vec![])), "web does not run the new image");
+    waiting_for(verdict_of(&observe(app(), vec![old_image], vec![])), "web does not run the new image");
     let mut unobserved = deployment("web", IMAGE, 2, 2, 2, 2);
     unobserved["status"]["observedGeneration"] = json!(3);
-    waiting_for(verdict(&expected(), &observe(app(), vec![unobserved], vec![])), "not observed yet");
+    waiting_for(verdict_of(&observe(app(), vec![unobserved], vec![])), "not observed yet");
     let halfway = deployment("web", IMAGE, 2, 1, 2, 3);
-    waiting_for(verdict(&expected(), &observe(app(), vec![halfway], vec![])), "1 of 2 pods updated");
+    waiting_for(verdict_of(&observe(app(), vec![halfway], vec![])), "1 of 2 pods updated");
     let terminating = deployment("web", IMAGE, 2, 2, 2, 3);
-    waiting_for(verdict(&expected(), &observe(app(), vec![terminating], vec![])), "1 old pods still terminating");
+    waiting_for(verdict_of(&observe(app(), vec![terminating], vec![])), "1 old pods still terminating");
     let starting = deployment("web", IMAGE, 2, 2, 1, 2);
-    waiting_for(verdict(&expected(), &observe(app(), vec![starting], vec![])), "1 of 2 pods available");
+    waiting_for(verdict_of(&observe(app(), vec![starting], vec![])), "1 of 2 pods available");
     let rolled_out = deployment("web", IMAGE, 2, 2, 2, 2);
-    waiting_for(verdict(&expected(), &observe(app(), vec![rolled_out], vec![])), "reports the app Progressing");
+    waiting_for(verdict_of(&observe(app(), vec![rolled_out], vec![])), "reports the app Progressing");
 }
 
 #[test]
@@ -133,36 +143,30 @@ fn fails_on_what_waiting_cannot_fix() {
     let web = || vec![deployment("web", IMAGE, 1, 1, 0, 1)];
     let pull = pod("web", "ImagePullBackOff", "Back-off pulling image", 0);
     failed_with(
-        verdict(&expected(), &observe(app(), web(), vec![pull])),
+        verdict_of(&observe(app(), web(), vec![pull])),
         "cannot start: ImagePullBackOff Back-off pulling image",
     );
     let secret = pod("web", "CreateContainerConfigError", "secret \"web-secrets\" not found", 0);
-    failed_with(verdict(&expected(), &observe(app(), web(), vec![secret])), "secret \"web-secrets\" not found");
+    failed_with(verdict_of(&observe(app(), web(), vec![secret])), "secret \"web-secrets\" not found");
     let crashing = pod("web", "CrashLoopBackOff", "back-off 40s restarting failed container", 3);
-    failed_with(verdict(&expected(), &observe(app(), web(), vec![crashing])), "keeps crashing (restarted 3 times)");
+    failed_with(verdict_of(&observe(app(), web(), vec![crashing])), "keeps crashing (restarted 3 times)");
     // One crash is not yet a loop, and a pod of another process does not count for `web`.
     let once = pod("web", "CrashLoopBackOff", "back-off 10s", 1);
-    waiting_for(verdict(&expected(), &observe(app(), web(), vec![once])), "0 of 1 pods available");
+    waiting_for(verdict_of(&observe(app(), web(), vec![once])), "0 of 1 pods available");
     let other = pod("worker", "ImagePullBackOff", "", 0);
-    waiting_for(verdict(&expected(), &observe(app(), web(), vec![other])), "0 of 1 pods available");
+    waiting_for(verdict_of(&observe(app(), web(), vec![other])), "0 of 1 pods available");
 
     let mut deadline = deployment("web", IMAGE, 1, 1, 0, 1);
     deadline["status"]["conditions"] = json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
         "message": "ReplicaSet \"web-7c9d\" has timed out progressing."}]);
-    failed_with(verdict(&expected(), &observe(app(), vec![deadline], vec![])), "timed out progressing");
+    failed_with(verdict_of(&observe(app(), vec![deadline], vec![])), "timed out progressing");
 
     let degraded = json!({"status": {"sync": {"status": "Synced", "revision": REVISION},
         "health": {"status": "Degraded", "message": "Deployment \"web\" exceeded its progress deadline"}}});
-    failed_with(
-        verdict(&expected(), &observe(Some(degraded), vec![], vec![])),
-        "Degraded: Deployment \"web\" exceeded",
-    );
+    failed_with(verdict_of(&observe(Some(degraded), vec![], vec![])), "Degraded: Deployment \"web\" exceeded");
 
     let mut sync_failed = application("OutOfSync", "1111111111111111111111111111111111111111", "Healthy");
     sync_failed["status"]["operationState"] = json!({"phase": "Failed",
         "message": "one or more objects failed to apply: admission webhook denied", "syncResult": {"revision": REVISION}});
-    failed_with(
-        verdict(&expected(), &observe(Some(sync_failed), vec![], vec![])),
-        "could not sync it: one or more objects",
-    );
+    failed_with(verdict_of(&observe(Some(sync_failed), vec![], vec![])), "could not sync it: one or more objects");
 }

@@ -310,3 +310,21 @@ fn a_remote_that_always_races_ahead_exhausts_the_bounded_retries() {
     assert_eq!(subjects.lines().filter(|line| *line == "race").count(), 3, "{subjects}");
     assert!(!subjects.contains("#2"), "our commit must not have landed:\n{subjects}");
 }
+
+#[test]
+fn a_later_revision_includes_an_earlier_commit_even_one_pushed_by_another_writer() {
+    let root = tempfile::tempdir().unwrap();
+    let remote = bare_repo(root.path());
+    let (one, two) = (writer(root.path(), "one", &remote), writer(root.path(), "two", &remote));
+    let first = one.deploy(&app("acme", "shop", 1), &common::settings()).unwrap().sha;
+    // Another app's commit moves the branch head on; `one` has not seen it.
+    let later = two.deploy(&app("acme", "blog", 1), &common::settings()).unwrap().sha;
+    assert!(one.includes(&later, &first).unwrap(), "the branch head includes every earlier commit");
+    assert!(one.includes(&first, &first).unwrap());
+    assert!(!one.includes(&first, &later).unwrap(), "an earlier revision does not include a later commit");
+    let unknown = "0123456789abcdef0123456789abcdef01234567";
+    assert!(!one.includes(unknown, &first).unwrap());
+    for hostile in ["--all", "HEAD", "main", "", "0123456789abcdef0123456789abcdef0123456z"] {
+        assert!(!one.includes(hostile, &first).unwrap(), "`{hostile}` is not a revision");
+    }
+}

@@ -128,6 +128,28 @@ impl RepoWriter {
         Ok(writer)
     }
 
+    /// Whether `revision` of the branch (say, the one Argo CD synced) includes `commit`: it is
+    /// that commit or a later one. A revision not known here yet (another writer pushed it) is
+    /// fetched once; one that is still unknown, or is not a commit SHA, does not include it.
+    pub fn includes(&self, revision: &str, commit: &str) -> Result<bool> {
+        let is_sha = |text: &str| text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_sha(revision) || !is_sha(commit) {
+            return Ok(false);
+        }
+        let is_ancestor = || self.git.raw(&["merge-base", "--is-ancestor", commit, revision]);
+        let output = is_ancestor()?;
+        match output.status.code() {
+            Some(0) => return Ok(true),
+            Some(1) => return Ok(false),
+            _ => {}
+        }
+        {
+            let _guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.fetch()?;
+        }
+        Ok(is_ancestor()?.status.code() == Some(0))
+    }
+
     pub fn workdir(&self) -> &Path {
         self.git.workdir()
     }
