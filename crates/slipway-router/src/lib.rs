@@ -18,7 +18,8 @@
 //! development (`tls_local_ca.rs`), or from an ACME CA through [`AcmeIssuer`] (`acme.rs`).
 //!
 //! Limits and observability: `limits.rs` (header and body size → 431/413, header-read timeout
-//! against slow clients), `metrics.rs` + `observe.rs` ([`Metrics`]: per-host counts by status
+//! against slow clients; its timers and the upstream's are reused, not made per request, in
+//! `timers.rs`), `metrics.rs` + `observe.rs` ([`Metrics`]: per-host counts by status
 //! class, latency histograms, in-flight gauges, rendered as Prometheus text) and
 //! `access_log.rs` (one JSON line per request on the `slipway_router::access` target).
 //!
@@ -40,6 +41,7 @@ mod pages;
 mod proxy;
 mod server;
 mod table;
+mod timers;
 mod tls;
 mod tls_edge;
 mod tls_local_ca;

@@ -29,6 +29,7 @@ use crate::limits::{self, RequestBody};
 use crate::observe::{ObservedBody, Record};
 use crate::pages;
 use crate::table::{Lookup, RouteTable};
+use crate::timers::Timers;
 
 /// How many times routing starts over because the table changed under the request.
 const MAX_ROUTING_ROUNDS: usize = 16;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) tunnels: Arc<Gauge>,
     /// Becomes true when the shutdown grace period is over and tunnels must close.
     pub(crate) kill: watch::Receiver<bool>,
+    /// Reusable timers for the upstream header timeout (and hyper's header-read timeout).
+    pub(crate) timers: Timers,
 }
 
 /// One client connection: what every request on it needs, built once at accept.
@@ -262,7 +265,6 @@ impl Failed {
 
 /// Round robin over the host's backends, moving on only when the request was not sent.
 async fn send(shared: &Shared, host: &str, mut request: Request<RequestBody>) -> Result<Exchange, ProxyError> {
-    let config = &shared.config;
     for _round in 0..MAX_ROUTING_ROUNDS {
         let (route, generation) = match shared.table.lookup(host) {
             Lookup::Unknown => return Err(ProxyError::UnknownHost),
@@ -281,7 +283,7 @@ async fn send(shared: &Shared, host: &str, mut request: Request<RequestBody>) ->
                 stale = true; // The table changed under us: route again with the new one.
                 break;
             };
-            match send_to(backend, request, config).await {
+            match send_to(backend, request, shared).await {
                 Ok((response, conn)) => return Ok(Exchange { response, in_flight, conn }),
                 Err(failed) => {
                     let (error, returned) = failed.retryable()?;
@@ -302,18 +304,19 @@ async fn send(shared: &Shared, host: &str, mut request: Request<RequestBody>) ->
 async fn send_to(
     backend: &Backend,
     mut request: Request<RequestBody>,
-    config: &RouterConfig,
+    shared: &Shared,
 ) -> Result<(Response<Incoming>, Sender), Failed> {
+    let config = &shared.config;
     for _ in 0..MAX_POOLED_TRIES {
         let Some(conn) = backend.checkout(config.idle_timeout) else { break };
-        match exchange(backend.addr, conn, request, config).await {
+        match exchange(backend.addr, conn, request, shared).await {
             Ok(done) => return Ok(done),
             // A pooled connection that closed under us: try another one.
             Err(failed) => request = failed.retryable().map_err(Failed::sent)?.1,
         }
     }
     match backend.connect(config.connect_timeout).await {
-        Ok(conn) => exchange(backend.addr, conn, request, config).await,
+        Ok(conn) => exchange(backend.addr, conn, request, shared).await,
         Err(error) => Err(Failed::unsent(error, request)),
     }
 }
@@ -322,13 +325,14 @@ async fn exchange(
     backend: SocketAddr,
     mut conn: Sender,
     request: Request<RequestBody>,
-    config: &RouterConfig,
+    shared: &Shared,
 ) -> Result<(Response<Incoming>, Sender), Failed> {
+    let config = &shared.config;
     let timeout = config.upstream_header_timeout;
     // On timeout the send future is dropped, which makes hyper close that connection.
-    match tokio::time::timeout(timeout, conn.try_send_request(request)).await {
-        Ok(Ok(response)) => Ok((response, conn)),
-        Ok(Err(mut error)) => match error.take_message() {
+    match shared.timers.timeout(timeout, conn.try_send_request(request)).await {
+        Some(Ok(response)) => Ok((response, conn)),
+        Some(Err(mut error)) => match error.take_message() {
             Some(request) => Err(Failed::unsent(ProxyError::NotSent { backend, source: error.into_error() }, request)),
             None => {
                 let source = error.into_error();
@@ -340,6 +344,6 @@ async fn exchange(
                 }
             }
         },
-        Err(_elapsed) => Err(Failed::sent(ProxyError::HeaderTimeout { backend, timeout })),
+        None => Err(Failed::sent(ProxyError::HeaderTimeout { backend, timeout })),
     }
 }

@@ -29,6 +29,7 @@ use crate::gauge::{raised, Entered, Gauge};
 use crate::headers::RequestIds;
 use crate::proxy::{self, Conn, Shared};
 use crate::table::RouteTable;
+use crate::timers::Timers;
 use crate::tls::CertStore;
 
 /// How long shutdown waits for in-flight requests and upgraded connections before closing them.
@@ -120,11 +121,12 @@ async fn run(
     let (kill_tx, kill_rx) = watch::channel(false);
     let connections = Arc::new(Gauge::default());
 
+    let timers = Timers::default();
     let mut http1 = hyper::server::conn::http1::Builder::new();
     // Timeouts and size limits on clients live in `limits.rs`.
-    crate::limits::configure_http1(&mut http1, &config);
+    crate::limits::configure_http1(&mut http1, &config, timers.clone());
     let http1 = Arc::new(http1);
-    let auto = Arc::new(auto_builder(&config));
+    let auto = Arc::new(auto_builder(&config, timers.clone()));
 
     let shared = Arc::new(Shared {
         table,
@@ -132,6 +134,7 @@ async fn run(
         ids: RequestIds::new(),
         tunnels: Arc::new(Gauge::default()),
         kill: kill_rx.clone(),
+        timers,
     });
 
     tokio::pin!(shutdown);
@@ -207,12 +210,12 @@ async fn run(
 }
 
 /// HTTP/1.1 and HTTP/2 (by ALPN) for TLS connections, with the plain listener's timeouts.
-fn auto_builder(config: &RouterConfig) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+fn auto_builder(config: &RouterConfig, timers: Timers) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let head_timeout = config.header_read_timeout.min(config.idle_timeout);
     builder
         .http1()
-        .timer(TokioTimer::new())
+        .timer(timers)
         .header_read_timeout(head_timeout)
         .keep_alive(true)
         .max_buf_size(config.max_header_bytes.saturating_mul(2).max(16 * 1024) + 8192);
