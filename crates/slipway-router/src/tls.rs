@@ -10,6 +10,7 @@
 //! 308 to `https://` (see [`CertStore::set_https_redirect`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -107,6 +108,9 @@ struct StoreInner {
     snapshot: ArcSwap<Certs>,
     /// Serialises writers, so two updates never overwrite each other's copy.
     write: Mutex<()>,
+    /// Whether any host redirects to HTTPS: the plain listener asks for every request, and
+    /// usually the answer is no, which this gives without a snapshot load.
+    any_https_only: AtomicBool,
 }
 
 #[derive(Default, Clone)]
@@ -171,15 +175,22 @@ impl CertStore {
     /// Whether plain-HTTP requests for `host` (already normalised: lower-case, no port) are
     /// redirected to HTTPS.
     pub fn redirects_to_https(&self, host: &str) -> bool {
-        let certs = self.inner.snapshot.load();
-        !certs.https_only.is_empty() && certs.https_only.contains(host)
+        self.any_https_redirect() && self.inner.snapshot.load().https_only.contains(host)
+    }
+
+    /// Whether some host redirects to HTTPS (a cheap check before looking a host up).
+    pub(crate) fn any_https_redirect(&self) -> bool {
+        self.inner.any_https_only.load(Ordering::Relaxed)
     }
 
     fn update(&self, change: impl FnOnce(&mut Certs)) {
         let _writer = self.inner.write.lock().unwrap_or_else(PoisonError::into_inner);
         let mut next = Certs::clone(&self.inner.snapshot.load());
         change(&mut next);
+        let any_https_only = !next.https_only.is_empty();
         self.inner.snapshot.store(Arc::new(next));
+        // Under the writer lock, so it always follows the latest snapshot.
+        self.inner.any_https_only.store(any_https_only, Ordering::Relaxed);
     }
 }
 

@@ -29,6 +29,9 @@ impl Edge {
             // Not ours: the app may run its own ACME client; never redirect these.
             return None;
         }
+        if !self.certs.any_https_redirect() {
+            return None;
+        }
         let host = match request.uri().authority() {
             Some(authority) => authority.as_str(),
             None => request.headers().get(HOST)?.to_str().ok()?,
