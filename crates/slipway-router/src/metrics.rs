@@ -6,13 +6,14 @@
 //! scanner sending random Host headers cannot grow the map: everything else is counted under
 //! the host label [`UNROUTED_HOST`].
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+
+use crate::headers::HostMap;
 
 /// The host label of requests for hosts the route table does not know (or naming none).
 pub const UNROUTED_HOST: &str = "_unrouted";
@@ -35,7 +36,7 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct Inner {
-    hosts: ArcSwap<HashMap<Box<str>, Arc<HostStats>>>,
+    hosts: ArcSwap<HostMap<Arc<HostStats>>>,
     unrouted: Arc<HostStats>,
     /// Serialises writers of `hosts`.
     writer: Mutex<()>,
@@ -88,7 +89,7 @@ impl Metrics {
         if let Some(stats) = current.get(host) {
             return stats.clone();
         }
-        let mut hosts = HashMap::clone(&current);
+        let mut hosts = HostMap::clone(&current);
         let stats = Arc::new(HostStats::default());
         hosts.insert(host.into(), stats.clone());
         self.inner.hosts.store(Arc::new(hosts));

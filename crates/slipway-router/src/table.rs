@@ -20,6 +20,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::backend::{Backend, InFlight};
+use crate::headers::HostMap;
 
 /// The routing table shared by the agent (which writes it) and the router (which reads it).
 ///
@@ -41,7 +42,7 @@ struct Inner {
 #[derive(Default)]
 struct Snapshot {
     generation: u64,
-    routes: HashMap<Box<str>, Arc<Route>>,
+    routes: HostMap<Arc<Route>>,
 }
 
 /// The backends of one host, with its round-robin cursor.
@@ -73,7 +74,7 @@ impl RouteTable {
         let mut backends = inner.backends.lock().unwrap_or_else(PoisonError::into_inner);
         let generation = inner.generation.load(Ordering::SeqCst) + 1;
 
-        let mut table = HashMap::with_capacity(routes.len());
+        let mut table = HostMap::with_capacity_and_hasher(routes.len(), Default::default());
         for (host, addrs) in routes {
             let route_backends = addrs
                 .into_iter()
