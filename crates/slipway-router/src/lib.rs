@@ -40,6 +40,7 @@ mod observe;
 mod pages;
 mod proxy;
 mod server;
+mod stop;
 mod table;
 mod timers;
 mod tls;

@@ -28,6 +28,7 @@ use crate::config::RouterConfig;
 use crate::gauge::{raised, Entered, Gauge};
 use crate::headers::RequestIds;
 use crate::proxy::{self, Conn, Shared};
+use crate::stop::{Stop, StopSignals};
 use crate::table::RouteTable;
 use crate::timers::Timers;
 use crate::tls::CertStore;
@@ -106,7 +107,7 @@ enum Mode {
 
 /// What each connection task needs from the loop.
 struct Stops {
-    stop: watch::Receiver<bool>,
+    stop: Stop,
     kill: watch::Receiver<bool>,
 }
 
@@ -117,7 +118,7 @@ async fn run(
     mode: Mode,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_signals = Arc::new(StopSignals::default());
     let (kill_tx, kill_rx) = watch::channel(false);
     let connections = Arc::new(Gauge::default());
 
@@ -156,7 +157,7 @@ async fn run(
         };
         let _ = stream.set_nodelay(true);
         let open = Entered::new(&connections);
-        let stops = Stops { stop: stop_rx.clone(), kill: kill_rx.clone() };
+        let stops = Stops { stop: stop_signals.subscribe(), kill: kill_rx.clone() };
         match &mode {
             Mode::Plain(edge) => {
                 let shared = shared.clone();
@@ -184,7 +185,8 @@ async fn run(
                 let (auto, acceptor) = (auto.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     let _open = open;
-                    let Some(tls) = handshake(&acceptor, stream, stops.stop.clone(), peer).await else { return };
+                    let mut stops = stops;
+                    let Some(tls) = handshake(&acceptor, stream, &mut stops.stop, peer).await else { return };
                     let service = service_fn(move |request| proxy::handle(conn.clone(), request));
                     let connection = auto.serve_connection_with_upgrades(TokioIo::new(tls), service);
                     drive(connection, stops, peer, &shared).await;
@@ -194,7 +196,7 @@ async fn run(
     };
 
     drop(listener);
-    let _ = stop_tx.send(true);
+    stop_signals.stop_all();
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     let drained = connections.wait_zero(SHUTDOWN_GRACE).await
         && shared.tunnels.wait_zero(deadline.saturating_duration_since(Instant::now())).await;
@@ -233,7 +235,7 @@ fn auto_builder(config: &RouterConfig, timers: Timers) -> hyper_util::server::co
 async fn handshake(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
-    mut stop: watch::Receiver<bool>,
+    stop: &mut Stop,
     peer: std::net::SocketAddr,
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     tokio::select! {
@@ -248,7 +250,7 @@ async fn handshake(
                 None
             }
         },
-        () = raised(&mut stop) => None,
+        () = stop => None,
     }
 }
 
@@ -295,7 +297,7 @@ where
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        () = raised(&mut stops.stop) => {
+        () = &mut stops.stop => {
             connection.as_mut().graceful();
             tokio::select! {
                 result = connection.as_mut() => result,
