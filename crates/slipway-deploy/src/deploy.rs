@@ -121,7 +121,7 @@ impl Pipeline {
         log: &DeployLog,
     ) -> Result<(), Failure> {
         if context.target == RuntimeTarget::Kubernetes {
-            self.kubernetes_preflight()?;
+            self.kubernetes_preflight().await?;
         }
         let project = self.store.project_id(workspace, &context.project).await?;
         let repos = Repos::new(self.layout.repos());

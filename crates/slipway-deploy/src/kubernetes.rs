@@ -2,17 +2,20 @@
 //! environment whose target is `kubernetes`, export the image to the registry
 //! (`slipway-image`), record the release, render the environment's manifests
 //! and commit them to the GitOps repository (`slipway-gitops`). Argo CD
-//! applies what is committed; the deployment is DEPLOYED once the commit is
-//! pushed, since nothing here reads the cluster back (yet).
+//! applies what is committed. Without a kubeconfig the deployment is DEPLOYED
+//! once the commit is pushed; with one it stays DEPLOYING until the cluster
+//! watcher (`cluster_watch.rs`) sees it live or failed.
 //!
-//! Missing settings are checked before the build starts, so a deployment that
-//! cannot reach a cluster fails at once with the setting to add, and nothing is
-//! pushed or committed for it.
+//! Missing settings — and, with a kubeconfig, a cluster that does not answer —
+//! are checked before the build starts, so such a deployment fails at once
+//! with what to fix, and nothing is pushed or committed for it.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use slipway_build::BuiltApp;
+use slipway_cluster::Cluster;
 use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::DeploymentStatus;
 use slipway_core::ids::{DeploymentId, ReleaseId, WorkspaceId};
@@ -44,12 +47,29 @@ pub struct KubernetesConfig {
     /// The repository URL as Argo CD reaches it; `None` means the remote itself.
     pub argo_repo_url: Option<String>,
     pub cluster: ClusterSettings,
-    /// Whether `SLIPWAY_KUBECONFIG` is set (status read-back is not built; the log says so).
-    pub kubeconfig_set: bool,
+    /// `SLIPWAY_KUBECONFIG`: the cluster to read deployments' status back from.
+    pub read_back: Option<ReadBack>,
+}
+
+/// Reading the cluster back: a committed deployment is DEPLOYED once Argo CD has synced it and
+/// its rollout finished, FAILED when it cannot finish or has not within `deadline`.
+#[derive(Debug, Clone)]
+pub struct ReadBack {
+    pub cluster: Cluster,
+    /// How long a committed deployment may take to go live (`SLIPWAY_ROLLOUT_TIMEOUT`).
+    pub deadline: Duration,
+    /// Between two reads of the cluster.
+    pub interval: Duration,
+}
+
+impl ReadBack {
+    pub fn new(cluster: Cluster, deadline: Duration) -> Self {
+        Self { cluster, deadline, interval: Duration::from_secs(2) }
+    }
 }
 
 pub(crate) struct KubernetesTarget {
-    config: KubernetesConfig,
+    pub(crate) config: KubernetesConfig,
     exporter: Option<Exporter>,
     layout: DataLayout,
     /// Opened on first use (opening fetches), and again after a failed open.
@@ -70,16 +90,25 @@ impl KubernetesTarget {
         }
     }
 
-    async fn writer(&self) -> Result<Arc<RepoWriter>, String> {
+    fn remote(&self) -> String {
+        match &self.config.gitops_remote {
+            Some(remote) => remote.clone(),
+            None => self.layout.gitops_repo().display().to_string(),
+        }
+    }
+
+    /// What Argo CD is told: the repository as it reaches it, the branch, its namespace.
+    pub(crate) fn argo(&self) -> ArgoSettings {
+        ArgoSettings::new(self.config.argo_repo_url.clone().unwrap_or_else(|| self.remote()))
+    }
+
+    pub(crate) async fn writer(&self) -> Result<Arc<RepoWriter>, String> {
         let mut slot = self.writer.lock().await;
         if let Some(writer) = slot.as_ref() {
             return Ok(writer.clone());
         }
-        let remote = match &self.config.gitops_remote {
-            Some(remote) => remote.clone(),
-            None => self.layout.gitops_repo().display().to_string(),
-        };
-        let argo = ArgoSettings::new(self.config.argo_repo_url.clone().unwrap_or_else(|| remote.clone()));
+        let remote = self.remote();
+        let argo = self.argo();
         let workdir = self.layout.gitops_workdir();
         let own_repo = self.config.gitops_remote.is_none().then(|| self.layout.gitops_repo());
         let writer = tokio::task::spawn_blocking(move || {
@@ -134,8 +163,9 @@ pub(crate) struct Built<'a> {
 }
 
 impl Pipeline {
-    /// Fails a Kubernetes deployment before its build when a setting it needs is missing.
-    pub(crate) fn kubernetes_preflight(&self) -> Result<(), Failure> {
+    /// Fails a Kubernetes deployment before its build when a setting it needs is missing, or
+    /// when the cluster it is read back from does not answer.
+    pub(crate) async fn kubernetes_preflight(&self) -> Result<(), Failure> {
         let settings = &self.kubernetes.config;
         if settings.registry.is_none() {
             return Err(Failure::Deploy(
@@ -152,6 +182,14 @@ impl Pipeline {
                     .into(),
             ));
         }
+        if let Some(read_back) = &settings.read_back {
+            if let Err(err) = read_back.cluster.version().await {
+                return Err(Failure::Deploy(format!(
+                    "{err}. Nothing was built, pushed or committed: fix SLIPWAY_KUBECONFIG (or the cluster) and \
+                     deploy again"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -167,7 +205,7 @@ impl Pipeline {
     ) -> Result<(), Failure> {
         let target = &self.kubernetes;
         let (Some(exporter), Some(base)) = (&target.exporter, &target.config.base_image) else {
-            return self.kubernetes_preflight();
+            return self.kubernetes_preflight().await;
         };
         let plan = built.release.plan.clone();
         log.step("Dockerfile for this app (to build the same image elsewhere; not used by Slipway):").await;
@@ -225,20 +263,28 @@ impl Pipeline {
     ) -> Result<(), StoreError> {
         let environment = &context.deployment.environment_id;
         match self.commit_manifests(workspace, context, release, image, log).await {
-            Ok(sha) => {
-                // Logged before the status changes: log readers stop at DEPLOYED.
-                let read_back = if self.kubernetes.config.kubeconfig_set {
-                    "SLIPWAY_KUBECONFIG is set, but reading the cluster's status back is not built yet"
-                } else {
-                    "without SLIPWAY_KUBECONFIG the cluster's status is not read back"
-                };
-                log.step(format!(
-                    "Deployment #{} is committed to GitOps; Argo CD applies it ({read_back})",
-                    context.deployment.number
-                ))
-                .await;
-                self.store.release_committed(workspace, environment, release, &sha).await
-            }
+            Ok(sha) => match &self.kubernetes.config.read_back {
+                Some(read_back) => {
+                    log.step(format!(
+                        "Deployment #{} is committed to GitOps; waiting up to {} for Argo CD to sync it and the \
+                         rollout to finish",
+                        context.deployment.number,
+                        crate::cluster_watch::minutes(read_back.deadline)
+                    ))
+                    .await;
+                    self.store.record_gitops_commit(workspace, environment, release, &sha).await
+                }
+                None => {
+                    // Logged before the status changes: log readers stop at DEPLOYED.
+                    log.step(format!(
+                        "Deployment #{} is committed to GitOps; Argo CD applies it (without SLIPWAY_KUBECONFIG the \
+                         cluster's status is not read back)",
+                        context.deployment.number
+                    ))
+                    .await;
+                    self.store.release_committed(workspace, environment, release, &sha).await
+                }
+            },
             Err(Failure::Store(err)) => Err(err),
             Err(Failure::Deploy(reason)) => {
                 log.step(format!("Not committed to GitOps: {reason}")).await;

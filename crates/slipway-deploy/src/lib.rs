@@ -9,17 +9,20 @@
 //! directory, or — past its attempts — the deployment fails with a reason.
 //!
 //! An environment whose target is `kubernetes` continues after its build in
-//! `kubernetes.rs`: image export, release, GitOps commit, DEPLOYED.
+//! `kubernetes.rs`: image export, release, GitOps commit, then DEPLOYED — or,
+//! with a kubeconfig, `cluster_watch.rs` reads the cluster until the
+//! deployment is live or failed.
 //!
 //! Start at [`Pipeline::run`], then `deploy.rs` (one deployment),
-//! `kubernetes.rs` and `log.rs` (the redacting log writer).
+//! `kubernetes.rs`, `cluster_watch.rs` and `log.rs` (the redacting log writer).
 
+mod cluster_watch;
 mod deploy;
 mod kubernetes;
 mod log;
 mod orphans;
 
-pub use kubernetes::KubernetesConfig;
+pub use kubernetes::{KubernetesConfig, ReadBack};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +98,12 @@ impl Pipeline {
                 }
             })
         };
+        let watcher = self
+            .kubernetes
+            .config
+            .read_back
+            .clone()
+            .map(|read_back| tokio::spawn(cluster_watch::watch(self.clone(), read_back, stopped.clone())));
         let workers: Vec<_> = (0..self.config.max_concurrent_builds.max(1))
             .map(|n| {
                 let pipeline = self.clone();
@@ -114,6 +123,9 @@ impl Pipeline {
             let _ = worker.await;
         }
         let _ = janitor.await;
+        if let Some(watcher) = watcher {
+            let _ = watcher.await;
+        }
     }
 
     async fn work(&self, worker: &str) {

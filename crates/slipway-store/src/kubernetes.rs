@@ -3,10 +3,12 @@
 //! manifests needs (a release's plan and config snapshot, hostnames, scale).
 //!
 //! The agent never sees an environment whose target is `kubernetes` (see
-//! [`Store::desired_state`]); the deploy pipeline takes such a deployment from
-//! DEPLOYING to DEPLOYED itself once its manifests are committed — a rollback
-//! too, through a [`GITOPS_ROLLBACK_JOB`] queued with it. Moving an environment
-//! back to `local` queues a [`GITOPS_REMOVE_JOB`] that takes it out of the cluster.
+//! [`Store::desired_state`]). The deploy pipeline commits such a deployment's
+//! manifests — a rollback's too, through a [`GITOPS_ROLLBACK_JOB`] queued with
+//! it — and then either takes it to DEPLOYED itself (no cluster to read back)
+//! or records the commit and leaves it DEPLOYING, [`Store::awaiting_cluster`],
+//! until the cluster watcher sees it live or failed. Moving an environment back
+//! to `local` queues a [`GITOPS_REMOVE_JOB`] that takes it out of the cluster.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +26,7 @@ use crate::audit::{self, Actor};
 use crate::error::stored;
 use crate::jobs::{insert_job, NewJob};
 use crate::projects::resolve_environment;
+use crate::releases::release_deployment;
 use crate::releases::ConfigValue;
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
@@ -48,6 +51,28 @@ pub struct RenderSource {
     pub commit_sha: Option<CommitSha>,
     /// Who made the deployment (the user part of the image tag).
     pub created_by: Option<UserId>,
+}
+
+/// A deployment committed to GitOps that the cluster has not yet been seen running.
+#[derive(Debug, Clone)]
+pub struct AwaitingCluster {
+    pub workspace_id: WorkspaceId,
+    pub workspace: String,
+    pub project: String,
+    pub environment: String,
+    pub environment_id: EnvironmentId,
+    pub deployment: DeploymentId,
+    pub number: BuildNumber,
+    pub release: ReleaseId,
+    /// The image pinned by digest, which every Deployment of the environment must run.
+    pub image: String,
+    pub gitops_commit: String,
+    /// When the commit was recorded.
+    pub committed_at: Timestamp,
+}
+
+fn cluster() -> Actor {
+    Actor::system("cluster")
 }
 
 /// The job kind that commits a rollback of a Kubernetes-target environment to GitOps (the
@@ -208,8 +233,9 @@ impl Store {
         self.set_deployment_field(workspace, id, "image", image.to_owned()).await
     }
 
-    /// The pipeline committed `release` to the GitOps repository as `commit`: its deployment
-    /// goes DEPLOYED (recording the commit), the one it replaces SUPERSEDED.
+    /// The pipeline committed `release` to the GitOps repository as `commit` and no cluster is
+    /// read back: its deployment goes DEPLOYED (recording the commit), the one it replaces
+    /// SUPERSEDED.
     pub async fn release_committed(
         &self,
         workspace: &WorkspaceId,
@@ -218,6 +244,89 @@ impl Store {
         commit: &str,
     ) -> Result<(), StoreError> {
         self.go_live(&pipeline(), workspace, environment, release, Some(commit)).await
+    }
+
+    /// The pipeline committed `release` as `commit` and the cluster is read back: the commit is
+    /// recorded and the deployment stays DEPLOYING until [`Store::release_live_in_cluster`] or
+    /// [`Store::release_failed_in_cluster`].
+    pub async fn record_gitops_commit(
+        &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentId,
+        release: &ReleaseId,
+        commit: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write(Scope::Tenant(workspace)).await?;
+        let deployment = release_deployment(&mut tx, workspace, environment, release).await?;
+        sqlx::query(
+            "UPDATE deployments SET gitops_commit = $1, updated_at = $2 WHERE id = $3 AND status = 'DEPLOYING'",
+        )
+        .bind(commit)
+        .bind(Timestamp::now().as_millis())
+        .bind(&deployment)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every deployment on the platform committed to GitOps and not yet seen live or failed,
+    /// oldest first. Platform scope: the cluster watcher serves every tenant.
+    pub async fn awaiting_cluster(&self) -> Result<Vec<AwaitingCluster>, StoreError> {
+        let mut tx = self.read(Scope::Platform).await?;
+        let rows = sqlx::query(
+            "SELECT d.id, d.workspace_id, w.slug AS workspace, p.slug AS project, e.name AS environment,
+                    d.environment_id, d.number, d.release_id, d.image, d.gitops_commit, d.updated_at
+             FROM deployments d
+             JOIN workspaces w ON w.id = d.workspace_id
+             JOIN projects p ON p.id = d.project_id
+             JOIN environments e ON e.id = d.environment_id
+             WHERE d.status = 'DEPLOYING' AND d.gitops_commit IS NOT NULL AND d.image IS NOT NULL
+               AND d.release_id IS NOT NULL AND e.target = 'kubernetes'
+             ORDER BY d.updated_at, d.id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AwaitingCluster {
+                    workspace_id: stored(WorkspaceId::parse(&row.try_get::<String, _>("workspace_id")?))?,
+                    workspace: row.try_get("workspace")?,
+                    project: row.try_get("project")?,
+                    environment: row.try_get("environment")?,
+                    environment_id: stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?,
+                    deployment: stored(DeploymentId::parse(&row.try_get::<String, _>("id")?))?,
+                    number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
+                    release: stored(ReleaseId::parse(&row.try_get::<String, _>("release_id")?))?,
+                    image: row.try_get("image")?,
+                    gitops_commit: row.try_get("gitops_commit")?,
+                    committed_at: Timestamp::from_millis(row.try_get("updated_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The cluster runs `release`: its deployment goes DEPLOYED, the one it replaces SUPERSEDED.
+    pub async fn release_live_in_cluster(
+        &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentId,
+        release: &ReleaseId,
+    ) -> Result<(), StoreError> {
+        self.go_live(&cluster(), workspace, environment, release, None).await
+    }
+
+    /// The cluster will not run `release`: its deployment FAILS with `reason`; the environment's
+    /// desired release goes back to the active one.
+    pub async fn release_failed_in_cluster(
+        &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentId,
+        release: &ReleaseId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.fail_release(&cluster(), workspace, environment, release, reason).await
     }
 
     /// The pipeline could not commit `release`: its deployment FAILS with `reason` and the

@@ -672,7 +672,7 @@ impl Store {
 
 /// The deployment that made `release`, which must belong to `environment`
 /// of `workspace` (SQLite has no row-level security to say so).
-async fn release_deployment(
+pub(crate) async fn release_deployment(
     tx: &mut Tx,
     workspace: &WorkspaceId,
     environment: &EnvironmentId,

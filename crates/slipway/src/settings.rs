@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use slipway_cluster::{Cluster, ClusterAccess};
 use slipway_core::hostname::{Hostname, PublicUrls};
+use slipway_deploy::ReadBack;
 use slipway_image::{ImageReference, RegistryConfig};
 use slipway_store::SealingKey;
 
@@ -92,10 +94,16 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_GITOPS_REMOTE")]
     pub gitops_remote: Option<String>,
 
-    /// Kubeconfig for reading cluster status back (Kubernetes target; not built yet: accepted,
-    /// and the deployment log says the status is not read back).
+    /// Kubeconfig of the cluster Argo CD deploys to (Kubernetes target): deployments are then
+    /// DEPLOYED once Argo CD has synced them and their rollout finished (read-only access to
+    /// Applications, Deployments and Pods is enough). Without it they end at "committed".
     #[arg(long, env = "SLIPWAY_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// With SLIPWAY_KUBECONFIG: how long a committed deployment may take to go live before it
+    /// fails (a number with s, m, h or d).
+    #[arg(long, env = "SLIPWAY_ROLLOUT_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
+    pub rollout_timeout: std::time::Duration,
 
     /// Validate the settings, print them, and exit.
     #[arg(long)]
@@ -117,7 +125,8 @@ pub struct Resolved {
     pub registry: Option<RegistryConfig>,
     pub base_image: Option<ImageReference>,
     pub gitops_remote: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
+    /// The cluster read back (from SLIPWAY_KUBECONFIG) and how long a rollout may take.
+    pub read_back: Option<ReadBack>,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -134,7 +143,7 @@ impl std::fmt::Debug for Resolved {
             .field("registry", &self.registry)
             .field("base_image", &self.base_image.as_ref().map(ToString::to_string))
             .field("gitops_remote", &self.gitops_remote.as_deref().map(redact_url))
-            .field("kubeconfig", &self.kubeconfig)
+            .field("read_back", &self.read_back)
             .finish()
     }
 }
@@ -207,6 +216,18 @@ impl UpSettings {
             })
             .transpose()
             .context("SLIPWAY_BASE_IMAGE")?;
+        if self.rollout_timeout.is_zero() {
+            bail!("SLIPWAY_ROLLOUT_TIMEOUT must be longer than 0s");
+        }
+        let read_back = self
+            .kubeconfig
+            .as_ref()
+            .map(|path| -> Result<ReadBack> {
+                let cluster = Cluster::new(ClusterAccess::from_kubeconfig(path)?)?;
+                Ok(ReadBack::new(cluster, self.rollout_timeout))
+            })
+            .transpose()
+            .context("SLIPWAY_KUBECONFIG")?;
         let sealing_key = match &self.secret_key {
             Some(text) => SealingKey::from_base64(text).context("SLIPWAY_SECRET_KEY")?,
             None => sealing_key_file(&data_dir, self.check)?,
@@ -223,7 +244,7 @@ impl UpSettings {
             registry,
             base_image,
             gitops_remote: nonempty(&self.gitops_remote),
-            kubeconfig: self.kubeconfig.clone(),
+            read_back,
         })
     }
 }

@@ -36,12 +36,6 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         println!("settings are valid");
         return Ok(());
     }
-    if resolved.kubeconfig.is_some() {
-        tracing::warn!(
-            "SLIPWAY_KUBECONFIG is set, but reading cluster status back is not built yet: Kubernetes deployments end \
-             DEPLOYED once committed to GitOps"
-        );
-    }
     std::fs::create_dir_all(&resolved.data_dir)
         .with_context(|| format!("while creating the data dir {}", resolved.data_dir.display()))?;
 
@@ -81,7 +75,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
             None => Some(format!("http://{local}/git/_platform/gitops.git")),
         },
         cluster: config.cluster.clone(),
-        kubeconfig_set: resolved.kubeconfig.is_some(),
+        read_back: resolved.read_back.clone(),
     };
     let pipeline = Pipeline::new(store.clone(), layout, PipelineConfig::default()).with_kubernetes(kubernetes);
     let (stop, stopped) = tokio::sync::watch::channel(false);

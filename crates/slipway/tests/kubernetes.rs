@@ -4,8 +4,10 @@
 //! production environment switched to `kubernetes`; a `git push` of
 //! `examples/static` → an image under the immutable tag in the registry and
 //! a commit in Slipway's own GitOps repository whose manifests pass
-//! `kubernetes-validate --strict`. No cluster runs here: Argo CD would apply
-//! the commit, and nothing reads a cluster back.
+//! `kubernetes-validate --strict`. No cluster or Argo CD can run here, so
+//! status read-back (`SLIPWAY_KUBECONFIG`) is tested against a stand-in API
+//! server (slipway-cluster's tests/stand_in) in which the test plays Argo CD
+//! and the Deployment controller.
 //!
 //! Needs `docker-registry` and `busybox-static` (`apt-get install -y
 //! docker-registry busybox-static`) and kubernetes-validate in
@@ -27,6 +29,8 @@ mod registry;
 #[allow(dead_code)]
 #[path = "push_to_live/source.rs"]
 mod source;
+#[path = "../../slipway-cluster/tests/stand_in/mod.rs"]
+mod stand_in;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +40,7 @@ use registry::TestRegistry;
 use reqwest::Method;
 use serde_json::{json, Value};
 use source::Source;
+use stand_in::{Auth, StandIn};
 
 /// Matches the `k8s-openapi` feature slipway-gitops is built with (`v1_33`).
 const KUBERNETES_VERSION: &str = "1.33.0";
@@ -371,6 +376,18 @@ fn kubernetes_settings_are_checked_at_start() {
         let (ok, text) = check(&env);
         assert!(!ok && text.contains(setting) && text.contains(problem), "{env:?}: {text}");
     }
+    let broken = home.path().join("broken-kubeconfig");
+    std::fs::write(&broken, "apiVersion: v1\nkind: Config\nclusters: []\n").unwrap();
+    let broken = broken.to_str().unwrap();
+    for (env, setting, problem) in [
+        (vec![("SLIPWAY_KUBECONFIG", "/nonexistent/kubeconfig")], "SLIPWAY_KUBECONFIG", "cannot read it"),
+        (vec![("SLIPWAY_KUBECONFIG", broken)], "SLIPWAY_KUBECONFIG", "no current-context"),
+        (vec![("SLIPWAY_ROLLOUT_TIMEOUT", "0s")], "SLIPWAY_ROLLOUT_TIMEOUT", "longer than 0s"),
+        (vec![("SLIPWAY_ROLLOUT_TIMEOUT", "soon")], "rollout-timeout", "not a duration"),
+    ] {
+        let (ok, text) = check(&env);
+        assert!(!ok && text.contains(setting) && text.contains(problem), "{env:?}: {text}");
+    }
     let (ok, text) = check(&[
         ("SLIPWAY_REGISTRY", "registry.example.com/slipway"),
         ("SLIPWAY_REGISTRY_USERNAME", "bot"),
@@ -461,4 +478,176 @@ async fn an_unreachable_gitops_remote_fails_the_deployment_without_showing_its_p
     // Nothing went live: the environment has no active release.
     let releases = platform.api(Method::GET, &format!("{}/releases", app.env_path()), None).await;
     assert!(releases["items"].as_array().unwrap().iter().all(|r| r["active"] == false), "{releases}");
+}
+
+/// The objects a cluster shows for `acme/web/production` once Argo CD synced `revision` and the
+/// Deployment controller rolled `image` out to `available` of one replica.
+fn cluster_state(cluster: &StandIn, revision: &str, health: &str, image: &str, available: i32) {
+    cluster.put(
+        "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/acme-web-production",
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+               "metadata": {"name": "acme-web-production", "namespace": "argocd"},
+               "status": {"sync": {"status": "Synced", "revision": revision}, "health": {"status": health},
+                          "operationState": {"phase": "Succeeded", "syncResult": {"revision": revision}}}}),
+    );
+    cluster.put(
+        "/apis/apps/v1/namespaces/acme-web-production/deployments/web",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "generation": 1},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"slipway.dev/process": "web"}},
+                        "template": {"metadata": {"labels": {"slipway.dev/process": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": image}]}}},
+               "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": available}}),
+    );
+}
+
+/// Polls until deployment `number` of `app` is DEPLOYING with a GitOps commit; returns it.
+async fn committed(platform: &Platform, app: &App, number: u64) -> Value {
+    let deadline = Deadline::after(format!("deployment #{number} to be committed"), Duration::from_secs(240));
+    loop {
+        let path = format!("{}/deployments/{number}", app.env_path());
+        let (_, deployment) = platform.api_as(Some(&platform.admin_token), Method::GET, &path, None).await;
+        if deployment.get("gitops_commit").is_some() {
+            assert_eq!(deployment["status"], "DEPLOYING", "committed is not live: {deployment}");
+            return deployment;
+        }
+        assert_ne!(deployment["status"], "FAILED", "{deployment}");
+        deadline.tick().await;
+    }
+}
+
+/// Polls until the stored deployment logs contain `text`.
+async fn logged(platform: &Platform, text: &str) {
+    let deadline = Deadline::after(format!("`{text}` in the deployment log"), Duration::from_secs(60));
+    while !platform.all_stored_logs().contains(text) {
+        deadline.tick().await;
+    }
+}
+
+/// With `SLIPWAY_KUBECONFIG`, a committed deployment stays DEPLOYING while the cluster has not
+/// synced and rolled it out (each wait shown in the log), goes DEPLOYED once it has, and FAILS
+/// with the pod's reason when its image cannot be pulled — while Slipway only ever reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_kubeconfig_a_deployment_is_live_only_once_the_cluster_runs_it() {
+    let registry = TestRegistry::start().await;
+    let base = base::push_base(&registry.host, "base/busybox", None).await;
+    let cluster = StandIn::start(Auth::Token("slipway-reader-token")).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.kubeconfig(home.path());
+    let platform = Platform::start(
+        "kubernetes-read-back",
+        &[
+            ("SLIPWAY_REGISTRY", &format!("{}/slipway", registry.host)),
+            ("SLIPWAY_BASE_IMAGE", &base.reference),
+            ("SLIPWAY_KUBECONFIG", kubeconfig.to_str().unwrap()),
+        ],
+    )
+    .await;
+    let app = platform.create_app("acme", "web").await;
+    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
+    let token = platform.create_token("git").await;
+    let remote = platform.remote(&app, &token);
+    let source = Source::example(&platform.home, "static", "web").await;
+
+    let pushing = {
+        let remote = remote.clone();
+        tokio::spawn(async move {
+            let push = source.push(&remote, "main").await;
+            (source, push)
+        })
+    };
+    let first = committed(&platform, &app, 1).await;
+    let (revision, image) = (first["gitops_commit"].as_str().unwrap(), first["image"].as_str().unwrap());
+    logged(&platform, "waiting up to 10 min for Argo CD").await;
+    logged(&platform, "Argo CD has no Application `acme-web-production` yet").await;
+
+    // Argo CD synced it; the new pod is not available yet: still DEPLOYING, and the log says why.
+    cluster_state(&cluster, revision, "Progressing", image, 0);
+    logged(&platform, "Deployment web: 0 of 1 pods available").await;
+    assert_eq!(platform.deployment(&app, 1).await["status"], "DEPLOYING");
+
+    // Rolled out and Healthy: the push ends, DEPLOYED.
+    cluster_state(&cluster, revision, "Healthy", image, 1);
+    let (source, push) = pushing.await.unwrap();
+    assert_eq!(push.deployed(), 1);
+    assert!(push.output.contains("is live in the cluster"), "{}", push.output);
+    assert!(push.output.contains("0 of 1 pods available"), "the push shows the rollout: {}", push.output);
+    let live = platform.deployment(&app, 1).await;
+    assert_eq!((live["status"].as_str(), live["gitops_commit"].as_str()), (Some("DEPLOYED"), Some(revision)));
+
+    // The next image cannot be pulled: FAILED with the pod's reason; #1 stays DEPLOYED.
+    source.write("public/index.html", "<h1>second</h1>\n");
+    source.commit("second").await;
+    let pushing = tokio::spawn(async move { source.push(&remote, "main").await });
+    let second = committed(&platform, &app, 2).await;
+    let (revision, image) = (second["gitops_commit"].as_str().unwrap(), second["image"].as_str().unwrap());
+    cluster_state(&cluster, revision, "Progressing", image, 0);
+    cluster.put(
+        "/api/v1/namespaces/acme-web-production/pods/web-5d4f-abcde",
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "web-5d4f-abcde", "labels": {"slipway.dev/process": "web"}},
+               "spec": {"containers": [{"name": "web", "image": image}]},
+               "status": {"containerStatuses": [{"name": "web", "image": image, "imageID": "", "ready": false,
+                   "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff",
+                   "message": "Back-off pulling image: 401 Unauthorized"}}}]}}),
+    );
+    let push = pushing.await.unwrap();
+    assert!(push.output.contains("deployment #2 ended FAILED"), "the push shows the failure:\n{}", push.output);
+    let failed = platform.deployment(&app, 2).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    let reason = failed["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("pod web-5d4f-abcde cannot start: ImagePullBackOff"), "{reason}");
+    assert!(push.output.contains("failed in the cluster"), "{}", push.output);
+    assert_eq!(platform.deployment(&app, 1).await["status"], "DEPLOYED");
+    assert!(cluster.writes().is_empty(), "Slipway wrote to the cluster: {:?}", cluster.writes());
+}
+
+/// A cluster that never runs the deployment fails it after SLIPWAY_ROLLOUT_TIMEOUT with what it
+/// waited for; a kubeconfig pointing nowhere fails the next one before anything is built, pushed
+/// or committed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_or_unreachable_cluster_fails_the_deployment_with_the_reason() {
+    let registry = TestRegistry::start().await;
+    let base = base::push_base(&registry.host, "base/busybox", None).await;
+    let cluster = StandIn::start(Auth::ClientCertificate).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.kubeconfig(home.path());
+    let platform = Platform::start(
+        "kubernetes-timeout",
+        &[
+            ("SLIPWAY_REGISTRY", &format!("{}/slipway", registry.host)),
+            ("SLIPWAY_BASE_IMAGE", &base.reference),
+            ("SLIPWAY_KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("SLIPWAY_ROLLOUT_TIMEOUT", "3s"),
+        ],
+    )
+    .await;
+    let app = platform.create_app("acme", "web").await;
+    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
+    let token = platform.create_token("git").await;
+    let remote = platform.remote(&app, &token);
+    let source = Source::example(&platform.home, "static", "web").await;
+
+    let push = source.push(&remote, "main").await;
+    let first = platform.deployment(&app, 1).await;
+    assert_eq!(first["status"], "FAILED", "{first}\n{}", push.output);
+    let reason = first["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("not live in the cluster after 3 s: Argo CD has no Application"), "{reason}");
+    let repo = platform.data_dir.join("repos/_platform/gitops.git");
+    let head = git(&repo, &["rev-parse", "main"]);
+
+    // The cluster goes away: the next deployment fails before its build.
+    drop(cluster);
+    source.write("public/index.html", "<h1>second</h1>\n");
+    source.commit("second").await;
+    let push = source.push(&remote, "main").await;
+    assert!(push.output.contains("deployment #2 ended FAILED"), "{}", push.output);
+    let second = platform.deployment(&app, 2).await;
+    assert_eq!(second["status"], "FAILED", "{second}");
+    let reason = second["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("cannot be reached") && reason.contains("context `stand-in`"), "{reason}");
+    assert!(reason.contains("Nothing was built, pushed or committed"), "{reason}");
+    assert!(second.get("image").is_none() && second.get("gitops_commit").is_none(), "{second}");
+    assert_eq!(git(&repo, &["rev-parse", "main"]), head, "nothing was committed");
+    let tags = reqwest::get(registry.url("/v2/slipway/acme/web/tags/list")).await.unwrap().text().await.unwrap();
+    assert_eq!(tags.matches("usr_").count(), 1, "only #1 was pushed: {tags}");
 }

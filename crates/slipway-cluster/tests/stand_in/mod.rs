@@ -88,9 +88,12 @@ impl StandIn {
         let task = {
             let (objects, writes) = (objects.clone(), writes.clone());
             tokio::spawn(async move {
+                // Connections live in this task's set, so stopping the server closes kept-alive
+                // connections too, as a cluster that went away would.
+                let mut connections = tokio::task::JoinSet::new();
                 while let Ok((stream, _)) = listener.accept().await {
                     let (acceptor, objects, writes) = (acceptor.clone(), objects.clone(), writes.clone());
-                    tokio::spawn(async move {
+                    connections.spawn(async move {
                         let Ok(stream) = acceptor.accept(stream).await else { return };
                         let service = hyper::service::service_fn(move |request| {
                             let answer = answer(&request, token, &objects, &writes);

@@ -70,6 +70,13 @@ impl AppPath {
     pub fn folder(&self) -> String {
         format!("apps/{}/{}/{}", self.workspace, self.project, self.environment)
     }
+
+    /// The Argo CD Application the workspace's ApplicationSet makes of this folder; it is named
+    /// like the environment's namespace, `<workspace>-<project>-<environment>` (see
+    /// `argo::render_workspace`).
+    pub fn application_name(&self) -> String {
+        format!("{}-{}-{}", self.workspace, self.project, self.environment)
+    }
 }
 
 impl std::fmt::Display for AppPath {

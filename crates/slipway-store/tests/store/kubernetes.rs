@@ -68,3 +68,51 @@ async fn a_kubernetes_release_is_committed_or_fails_without_the_agent(backend: T
         assert!(actions.iter().any(|a| a == action), "{action} not audited: {actions:?}");
     }
 }
+
+on_both_backends!(a_read_back_deployment_waits_for_the_cluster);
+
+async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let ws = f.workspace("acme").await;
+    f.project(&ws, "web").await;
+    f.store.set_environment_target(&f.actor, &ws, "web", "production", RuntimeTarget::Kubernetes).await.unwrap();
+    let other = f.workspace("other").await;
+    f.project(&other, "web").await;
+
+    let (first, release) = released(&f, &ws, &"a".repeat(40), "one").await;
+    f.store.record_image(&ws.id, &first.id, IMAGE).await.unwrap();
+    assert!(f.store.awaiting_cluster().await.unwrap().is_empty(), "nothing committed yet");
+    let gitops = "c".repeat(40);
+    f.store.record_gitops_commit(&ws.id, &first.environment_id, &release, &gitops).await.unwrap();
+    // Committed is not live: the deployment waits, listed for the watcher with what it needs.
+    assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deploying);
+    let awaiting = f.store.awaiting_cluster().await.unwrap();
+    assert_eq!(awaiting.len(), 1, "{awaiting:?}");
+    let wait = &awaiting[0];
+    assert_eq!(
+        (wait.workspace.as_str(), wait.project.as_str(), wait.environment.as_str()),
+        ("acme", "web", "production")
+    );
+    assert_eq!((&wait.deployment, wait.number, &wait.release), (&first.id, first.number, &release));
+    assert_eq!((wait.image.as_str(), wait.gitops_commit.as_str()), (IMAGE, gitops.as_str()));
+    // Another workspace cannot record a commit for it.
+    let foreign = f.store.record_gitops_commit(&other.id, &first.environment_id, &release, &"d".repeat(40)).await;
+    assert!(foreign.is_err(), "{foreign:?}");
+
+    f.store.release_live_in_cluster(&ws.id, &first.environment_id, &release).await.unwrap();
+    let stored = f.store.deployment(&ws.id, "web", "production", first.number).await.unwrap();
+    assert_eq!((stored.status, stored.gitops_commit.as_deref()), (DeploymentStatus::Deployed, Some(gitops.as_str())));
+    assert!(f.store.awaiting_cluster().await.unwrap().is_empty());
+
+    // The next one fails in the cluster: FAILED with the reason, the first keeps running.
+    let (second, failed) = released(&f, &ws, &"b".repeat(40), "two").await;
+    f.store.record_image(&ws.id, &second.id, IMAGE).await.unwrap();
+    f.store.record_gitops_commit(&ws.id, &second.environment_id, &failed, &"e".repeat(40)).await.unwrap();
+    assert_eq!(f.store.awaiting_cluster().await.unwrap().len(), 1);
+    f.store.release_failed_in_cluster(&ws.id, &second.environment_id, &failed, "pod web-1 cannot start").await.unwrap();
+    assert_eq!(status(&f, &ws, &second).await, (DeploymentStatus::Failed, Some("pod web-1 cannot start".into())));
+    assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deployed);
+    assert!(f.store.awaiting_cluster().await.unwrap().is_empty());
+    let source = f.store.render_source(&ws.id, "web", "production", None).await.unwrap();
+    assert_eq!(source.release, release, "the environment's desired release is the live one again");
+}
