@@ -23,6 +23,7 @@ use slipway_gitops::AppPath;
 use slipway_store::{AwaitingCluster, StoreError};
 use tokio::sync::watch;
 
+use crate::deploy::Failure;
 use crate::kubernetes::ReadBack;
 use crate::log::DeployLog;
 use crate::Pipeline;
@@ -85,6 +86,7 @@ impl Pipeline {
             }
             Verdict::Failed(reason) => {
                 log.step(format!("Deployment #{} failed in the cluster: {reason}", wait.number)).await;
+                self.restore_live_release(wait, &log).await?;
                 self.store.release_failed_in_cluster(workspace, environment, release, &reason).await
             }
             Verdict::Waiting(_) => Ok(()),
@@ -127,6 +129,25 @@ impl Pipeline {
         })
         .await
         .unwrap_or_else(|err| Verdict::Waiting(format!("judging the rollout stopped: {err}")))
+    }
+
+    /// After a failure in the cluster, commits the release the environment still runs again, so
+    /// the repository says what runs and Argo CD stops trying the failed one (whose rollout never
+    /// took the old pods away: `maxUnavailable: 0`). A first deployment has nothing to go back to.
+    async fn restore_live_release(&self, wait: &AwaitingCluster, log: &DeployLog) -> Result<(), StoreError> {
+        let Some(active) = &wait.active_release else { return Ok(()) };
+        let source =
+            self.store.render_source(&wait.workspace_id, &wait.project, &wait.environment, Some(active)).await?;
+        let Some(image) = source.image else { return Ok(()) };
+        let context = self.store.deployment_context(&wait.workspace_id, &wait.deployment).await?;
+        match self.commit_manifests(&wait.workspace_id, &context, active, &image, log).await {
+            Ok(_) => log.step(format!("Restored the live release #{} in the GitOps repository", source.number)).await,
+            Err(Failure::Store(err)) => return Err(err),
+            Err(Failure::Deploy(reason)) => {
+                log.step(format!("Could not restore the live release #{} in GitOps: {reason}", source.number)).await
+            }
+        }
+        Ok(())
     }
 
     async fn deployment_log(&self, id: &DeploymentId) -> Result<DeployLog, StoreError> {

@@ -369,7 +369,7 @@ impl Pipeline {
     }
 
     /// Renders the environment at `release` and lands one commit; returns its SHA.
-    async fn commit_manifests(
+    pub(crate) async fn commit_manifests(
         &self,
         workspace: &WorkspaceId,
         context: &DeploymentContext,

@@ -69,6 +69,8 @@ pub struct AwaitingCluster {
     pub gitops_commit: String,
     /// When the commit was recorded.
     pub committed_at: Timestamp,
+    /// The release the environment runs meanwhile, if any.
+    pub active_release: Option<ReleaseId>,
 }
 
 fn cluster() -> Actor {
@@ -276,7 +278,8 @@ impl Store {
         let mut tx = self.read(Scope::Platform).await?;
         let rows = sqlx::query(
             "SELECT d.id, d.workspace_id, w.slug AS workspace, p.slug AS project, e.name AS environment,
-                    d.environment_id, d.number, d.release_id, d.image, d.gitops_commit, d.updated_at
+                    d.environment_id, d.number, d.release_id, d.image, d.gitops_commit, d.updated_at,
+                    e.active_release_id
              FROM deployments d
              JOIN workspaces w ON w.id = d.workspace_id
              JOIN projects p ON p.id = d.project_id
@@ -302,6 +305,10 @@ impl Store {
                     image: row.try_get("image")?,
                     gitops_commit: row.try_get("gitops_commit")?,
                     committed_at: Timestamp::from_millis(row.try_get("updated_at")?),
+                    active_release: row
+                        .try_get::<Option<String>, _>("active_release_id")?
+                        .map(|id| stored(ReleaseId::parse(&id)))
+                        .transpose()?,
                 })
             })
             .collect()

@@ -557,6 +557,7 @@ async fn with_a_kubeconfig_a_deployment_is_live_only_once_the_cluster_runs_it() 
     };
     let first = committed(&platform, &app, 1).await;
     let (revision, image) = (first["gitops_commit"].as_str().unwrap(), first["image"].as_str().unwrap());
+    let first_image = image;
     logged(&platform, "waiting up to 10 min for Argo CD").await;
     logged(&platform, "Argo CD has no Application `acme-web-production` yet").await;
 
@@ -598,6 +599,14 @@ async fn with_a_kubeconfig_a_deployment_is_live_only_once_the_cluster_runs_it() 
     assert!(reason.contains("pod web-5d4f-abcde cannot start: ImagePullBackOff"), "{reason}");
     assert!(push.output.contains("failed in the cluster"), "{}", push.output);
     assert_eq!(platform.deployment(&app, 1).await["status"], "DEPLOYED");
+    // The repository goes back to what runs, so Argo CD stops trying the failed image.
+    assert!(push.output.contains("Restored the live release #1"), "{}", push.output);
+    let repo = platform.data_dir.join("repos/_platform/gitops.git");
+    let restored = git(&repo, &["show", "main:apps/acme/web/production/deployment-web.yaml"]);
+    assert!(restored.contains(first_image) && !restored.contains(image), "{restored}");
+    let history = git(&repo, &["log", "--format=%s", "main"]);
+    assert!(history.lines().next().is_some_and(|subject| subject.contains("#1")), "{history}");
+    assert!(history.lines().any(|subject| subject.contains("#2")), "the failed commit stays in history: {history}");
     assert!(cluster.writes().is_empty(), "Slipway wrote to the cluster: {:?}", cluster.writes());
 }
 

@@ -95,6 +95,7 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
     );
     assert_eq!((&wait.deployment, wait.number, &wait.release), (&first.id, first.number, &release));
     assert_eq!((wait.image.as_str(), wait.gitops_commit.as_str()), (IMAGE, gitops.as_str()));
+    assert_eq!(wait.active_release, None, "a first deployment has nothing live before it");
     // Another workspace cannot record a commit for it.
     let foreign = f.store.record_gitops_commit(&other.id, &first.environment_id, &release, &"d".repeat(40)).await;
     assert!(foreign.is_err(), "{foreign:?}");
@@ -108,7 +109,9 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
     let (second, failed) = released(&f, &ws, &"b".repeat(40), "two").await;
     f.store.record_image(&ws.id, &second.id, IMAGE).await.unwrap();
     f.store.record_gitops_commit(&ws.id, &second.environment_id, &failed, &"e".repeat(40)).await.unwrap();
-    assert_eq!(f.store.awaiting_cluster().await.unwrap().len(), 1);
+    let awaiting = f.store.awaiting_cluster().await.unwrap();
+    assert_eq!(awaiting.len(), 1);
+    assert_eq!(awaiting[0].active_release.as_ref(), Some(&release), "the live release, to restore on failure");
     f.store.release_failed_in_cluster(&ws.id, &second.environment_id, &failed, "pod web-1 cannot start").await.unwrap();
     assert_eq!(status(&f, &ws, &second).await, (DeploymentStatus::Failed, Some("pod web-1 cannot start".into())));
     assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deployed);
