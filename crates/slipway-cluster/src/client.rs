@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::error::ClusterError;
-use crate::kubeconfig::{ClusterAccess, Credentials};
+use crate::kubeconfig::{read_token, ClusterAccess, Credentials};
 
 /// How long one request may take; a cluster slower than this is treated as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,8 +65,14 @@ impl Cluster {
     /// GET `path` decoded as `T`; `None` when the object does not exist (404).
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ClusterError> {
         let mut request = self.http.get(format!("{}{path}", self.access.server)).header("accept", "application/json");
-        if let Credentials::Token(token) = &self.access.credentials {
-            request = request.bearer_auth(token);
+        match &self.access.credentials {
+            Credentials::Token(token) => request = request.bearer_auth(token),
+            Credentials::TokenFile(path) => {
+                let token = read_token(path)
+                    .map_err(|reason| ClusterError::Kubeconfig { path: self.access.context.clone(), reason })?;
+                request = request.bearer_auth(token);
+            }
+            Credentials::None | Credentials::ClientCertificate { .. } => {}
         }
         let response = request.send().await.map_err(|err| ClusterError::Unreachable {
             server: self.access.server.clone(),

@@ -31,6 +31,8 @@ pub struct ClusterAccess {
 pub enum Credentials {
     None,
     Token(String),
+    /// A token file read again for every request: service account tokens are rotated on disk.
+    TokenFile(PathBuf),
     /// PEM of the client certificate and of its private key.
     ClientCertificate {
         cert_pem: Vec<u8>,
@@ -43,6 +45,7 @@ impl std::fmt::Debug for ClusterAccess {
         let credentials = match self.credentials {
             Credentials::None => "none",
             Credentials::Token(_) => "token (hidden)",
+            Credentials::TokenFile(_) => "token file",
             Credentials::ClientCertificate { .. } => "client certificate",
         };
         f.debug_struct("ClusterAccess")
@@ -105,7 +108,44 @@ struct Context {
     user: Option<String>,
 }
 
+/// Where Kubernetes mounts a pod's service account.
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
 impl ClusterAccess {
+    /// The cluster a pod runs in, as its service account reaches it (`SLIPWAY_KUBECONFIG=in-cluster`):
+    /// the API server from `KUBERNETES_SERVICE_HOST`/`_PORT`, the CA and a token that is re-read
+    /// as the kubelet rotates it.
+    pub fn in_cluster() -> Result<Self, ClusterError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        Self::in_cluster_from(
+            var("KUBERNETES_SERVICE_HOST"),
+            var("KUBERNETES_SERVICE_PORT"),
+            Path::new(SERVICE_ACCOUNT_DIR),
+        )
+    }
+
+    fn in_cluster_from(host: Option<String>, port: Option<String>, dir: &Path) -> Result<Self, ClusterError> {
+        let fail = |reason: String| ClusterError::Kubeconfig { path: "in-cluster".into(), reason };
+        let (Some(host), Some(port)) = (host, port) else {
+            return Err(fail(
+                "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: this is not a pod".into(),
+            ));
+        };
+        // An IPv6 service address needs brackets in a URL.
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        let ca = dir.join("ca.crt");
+        let ca_pem = std::fs::read(&ca).map_err(|err| fail(format!("cannot read {}: {err}", ca.display())))?;
+        let token = dir.join("token");
+        read_token(&token).map_err(fail)?;
+        Ok(Self {
+            context: "in-cluster".into(),
+            server: format!("https://{host}:{port}"),
+            ca_pem: Some(ca_pem),
+            skip_tls_verify: false,
+            credentials: Credentials::TokenFile(token),
+        })
+    }
+
     /// Reads the kubeconfig at `path` (relative file references resolve against its folder,
     /// as kubectl does).
     pub fn from_kubeconfig(path: &Path) -> Result<Self, ClusterError> {
@@ -162,9 +202,8 @@ fn credentials(base: &Path, user: &User) -> Result<Credentials, String> {
     }
     if let Some(file) = &user.token_file {
         let path = base.join(file);
-        let token = std::fs::read_to_string(&path)
-            .map_err(|err| format!("cannot read token-file {}: {err}", path.display()))?;
-        return Ok(Credentials::Token(token.trim().to_owned()));
+        read_token(&path)?;
+        return Ok(Credentials::TokenFile(path));
     }
     let cert = pem_source(base, "client-certificate", &user.client_certificate, &user.client_certificate_data)?;
     let key = pem_source(base, "client-key", &user.client_key, &user.client_key_data)?;
@@ -196,6 +235,17 @@ fn pem_source(
         return Err(format!("{what} is not PEM"));
     }
     Ok(Some(pem))
+}
+
+/// The token in `path`, trimmed; an empty file is an error.
+pub(crate) fn read_token(path: &Path) -> Result<String, String> {
+    let token =
+        std::fs::read_to_string(path).map_err(|err| format!("cannot read token file {}: {err}", path.display()))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(format!("the token file {} is empty", path.display()));
+    }
+    Ok(token.to_owned())
 }
 
 fn find<'a, T>(items: &'a [Named<T>], name: &str, what: &str) -> Result<&'a T, String> {
@@ -250,6 +300,24 @@ mod tests {
     }
 
     #[test]
+    fn in_a_pod_the_service_account_is_used_and_its_token_read_again_each_time() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), CA).unwrap();
+        std::fs::write(dir.path().join("token"), "first\n").unwrap();
+        let access = ClusterAccess::in_cluster_from(Some("10.96.0.1".into()), Some("443".into()), dir.path()).unwrap();
+        assert_eq!((access.server.as_str(), access.context.as_str()), ("https://10.96.0.1:443", "in-cluster"));
+        assert!(matches!(access.credentials, Credentials::TokenFile(ref path) if path == &dir.path().join("token")));
+        let v6 = ClusterAccess::in_cluster_from(Some("fd00::1".into()), Some("443".into()), dir.path()).unwrap();
+        assert_eq!(v6.server, "https://[fd00::1]:443");
+
+        let outside = ClusterAccess::in_cluster_from(None, None, dir.path()).unwrap_err().to_string();
+        assert!(outside.contains("not a pod"), "{outside}");
+        std::fs::write(dir.path().join("token"), "\n").unwrap();
+        let empty = ClusterAccess::in_cluster_from(Some("h".into()), Some("443".into()), dir.path()).unwrap_err();
+        assert!(empty.to_string().contains("is empty"), "{empty}");
+    }
+
+    #[test]
     fn broken_kubeconfigs_are_refused_with_the_reason() {
         let cases = [
             ("not: [valid", "not a kubeconfig"),
@@ -259,7 +327,7 @@ mod tests {
             (&config("    username: admin\n    password: p\n"), "username and password"),
             (&config("    client-certificate-data: bm90IHBlbQ==\n"), "not PEM"),
             (&config("    client-key-data: '%%%'\n"), "not base64"),
-            (&config("    token-file: /nonexistent/token\n"), "cannot read token-file"),
+            (&config("    token-file: /nonexistent/token\n"), "cannot read token file"),
             (&config("    token: t\n").replace("https://10.0.0.1:6443/", "10.0.0.1:6443"), "not an http(s) URL"),
             (&config("    token: t\n").replace("cluster: c1", "cluster: c2"), "cluster `c2`"),
         ];

@@ -23,6 +23,22 @@ async fn token_and_client_certificate_users_are_let_in() {
 }
 
 #[tokio::test]
+async fn a_token_file_is_read_again_for_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = StandIn::start(Auth::Token("rotated-1")).await;
+    let path = server.kubeconfig(dir.path());
+    let token = dir.path().join("token");
+    std::fs::write(&token, "rotated-1\n").unwrap();
+    let text = std::fs::read_to_string(&path).unwrap().replace("token: rotated-1", "token-file: token");
+    std::fs::write(&path, text).unwrap();
+    let cluster = Cluster::new(ClusterAccess::from_kubeconfig(&path).unwrap()).unwrap();
+    assert!(cluster.version().await.is_ok());
+    // The kubelet rotated the file to a token this server does not know: the next request uses it.
+    std::fs::write(&token, "rotated-2\n").unwrap();
+    assert!(matches!(cluster.version().await, Err(ClusterError::Refused { status: 401, .. })));
+}
+
+#[tokio::test]
 async fn unreachable_refused_and_untrusted_clusters_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let server = StandIn::start(Auth::Token("right")).await;

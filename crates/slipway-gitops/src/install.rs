@@ -3,7 +3,10 @@
 //! [`InstallSettings`] into a Namespace (Pod Security `restricted`), a
 //! ServiceAccount, a PersistentVolumeClaim for the data dir, a Deployment, a
 //! Service, an Ingress and NetworkPolicies, built from `k8s-openapi` structs
-//! like the apps' manifests and written by `slipway gitops install`.
+//! like the apps' manifests and written by `slipway gitops install`. The
+//! control plane reads deployments' status back from the cluster it runs in
+//! (`SLIPWAY_KUBECONFIG=in-cluster`), so its ServiceAccount may read — only
+//! read — Deployments and Pods, and Argo CD's Applications in its namespace.
 //!
 //! Secrets never appear here: the Deployment reads `SLIPWAY_DATABASE_URL` and
 //! `SLIPWAY_SECRET_KEY` from the Secret [`SECRETS_NAME`], which the operator
@@ -34,6 +37,7 @@ use k8s_openapi::api::networking::v1::{
     IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec, ServiceBackendPort,
 };
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -59,6 +63,39 @@ const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 /// Set by Kubernetes on every namespace (1.21+), so it cannot be forged by a label of ours.
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 const POSTGRES_PORT: i32 = 5432;
+/// Name of the read-only RBAC objects of the control plane.
+const READER: &str = "slipway-rollout-reader";
+
+/// Read-only access for status read-back: list Deployments and Pods (apps' namespaces are
+/// created as workspaces come, so cluster-wide) and get Applications in Argo CD's namespace.
+fn read_access(settings: &InstallSettings) -> (ClusterRole, ClusterRoleBinding, Role, RoleBinding) {
+    let rule = |group: &str, resource: &str, verb: &str| PolicyRule {
+        api_groups: Some(vec![group.into()]),
+        resources: Some(vec![resource.into()]),
+        verbs: vec![verb.into()],
+        ..Default::default()
+    };
+    let cluster_meta = ObjectMeta { name: Some(READER.into()), labels: Some(labels()), ..Default::default() };
+    let argocd_meta = ObjectMeta { namespace: Some(settings.argocd_namespace.clone()), ..cluster_meta.clone() };
+    let subjects = Some(vec![Subject {
+        kind: "ServiceAccount".into(),
+        name: NAME.into(),
+        namespace: Some(NAMESPACE.into()),
+        api_group: None,
+    }]);
+    let role_ref =
+        |kind: &str| RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: READER.into() };
+    (
+        ClusterRole {
+            metadata: cluster_meta.clone(),
+            rules: Some(vec![rule("apps", "deployments", "list"), rule("", "pods", "list")]),
+            aggregation_rule: None,
+        },
+        ClusterRoleBinding { metadata: cluster_meta, role_ref: role_ref("ClusterRole"), subjects: subjects.clone() },
+        Role { metadata: argocd_meta.clone(), rules: Some(vec![rule("argoproj.io", "applications", "get")]) },
+        RoleBinding { metadata: argocd_meta, role_ref: role_ref("Role"), subjects },
+    )
+}
 
 /// What `slipway gitops install` needs to know about the target cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +113,8 @@ pub struct InstallSettings {
     pub storage_size: String,
     /// StorageClass of the data volume; `None` uses the cluster's default class.
     pub storage_class: Option<String>,
+    /// Namespace Argo CD runs in, whose Applications the control plane reads.
+    pub argocd_namespace: String,
 }
 
 impl InstallSettings {
@@ -89,6 +128,7 @@ impl InstallSettings {
             cert_issuer: "letsencrypt".into(),
             storage_size: "20Gi".into(),
             storage_class: None,
+            argocd_namespace: "argocd".into(),
         }
     }
 }
@@ -105,6 +145,7 @@ pub fn render_install(settings: &InstallSettings) -> Result<Manifests> {
         check_subdomain("storage class", class)?;
     }
     check_quantity("storage size", &settings.storage_size)?;
+    check_label("Argo CD namespace", &settings.argocd_namespace)?;
 
     let mut out = Manifests::new();
     out.push("Namespace", NAMESPACE, &namespace())?;
@@ -113,11 +154,16 @@ pub fn render_install(settings: &InstallSettings) -> Result<Manifests> {
         NAME,
         &ServiceAccount {
             metadata: meta(NAME),
-            // The control plane never calls the Kubernetes API (Argo CD applies what it commits).
-            automount_service_account_token: Some(false),
+            // Its token reads rollouts back (see `read_access`); Argo CD does all applying.
+            automount_service_account_token: Some(true),
             ..Default::default()
         },
     )?;
+    let (cluster_role, cluster_binding, role, role_binding) = read_access(settings);
+    out.push("ClusterRole", READER, &cluster_role)?;
+    out.push("ClusterRoleBinding", READER, &cluster_binding)?;
+    out.push("Role", READER, &role)?;
+    out.push("RoleBinding", READER, &role_binding)?;
     out.push("PersistentVolumeClaim", NAME, &volume_claim(settings))?;
     out.push("Deployment", NAME, &deployment(settings))?;
     out.push("Service", NAME, &service())?;
@@ -253,7 +299,7 @@ fn deployment(settings: &InstallSettings) -> Deployment {
                 metadata: Some(ObjectMeta { labels: Some(labels()), ..Default::default() }),
                 spec: Some(PodSpec {
                     service_account_name: Some(NAME.into()),
-                    automount_service_account_token: Some(false),
+                    automount_service_account_token: Some(true),
                     enable_service_links: Some(false),
                     security_context: Some(restricted::pod_security(RUN_AS)),
                     containers: vec![container(settings)],
@@ -308,6 +354,8 @@ fn container(settings: &InstallSettings) -> Container {
             plain("HOME", TMP_DIR),
             secret("SLIPWAY_DATABASE_URL", "database-url"),
             secret("SLIPWAY_SECRET_KEY", "secret-key"),
+            // Read deployments' rollouts back with the pod's own service account.
+            plain("SLIPWAY_KUBECONFIG", "in-cluster"),
         ]),
         ports: Some(vec![ContainerPort {
             name: Some(PORT_NAME.into()),
@@ -403,7 +451,7 @@ fn ingress(settings: &InstallSettings, host: &Hostname) -> Ingress {
 }
 
 /// Default deny, then one policy per path that is opened: the ingress controller in,
-/// DNS and PostgreSQL out.
+/// DNS, the Kubernetes API and PostgreSQL out.
 fn network_policies(settings: &InstallSettings) -> Vec<NetworkPolicy> {
     let match_labels = |key: &str, value: &str| LabelSelector {
         match_labels: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
@@ -451,6 +499,17 @@ fn network_policies(settings: &InstallSettings) -> Vec<NetworkPolicy> {
                     ip_block: None,
                 }]),
                 ports: Some(vec![port("UDP", IntOrString::Int(53)), port("TCP", IntOrString::Int(53))]),
+            }]),
+        ),
+        // The API server, for status read-back: its address is the cluster's, so the rule
+        // names the ports (443 through the `kubernetes` Service, 6443 on the control plane).
+        policy(
+            "allow-kube-api-egress",
+            &["Egress"],
+            None,
+            Some(vec![NetworkPolicyEgressRule {
+                to: None,
+                ports: Some(vec![port("TCP", IntOrString::Int(443)), port("TCP", IntOrString::Int(6443))]),
             }]),
         ),
         // PostgreSQL is often outside the cluster (a managed database), so the rule names

@@ -39,6 +39,7 @@ fn other_bad_settings_are_refused() {
         InstallSettings { ingress_namespace: "Ingress".into(), ..common::install_settings() },
         InstallSettings { ingress_class: "".into(), ..common::install_settings() },
         InstallSettings { cert_issuer: "lets encrypt".into(), ..common::install_settings() },
+        InstallSettings { argocd_namespace: "Argo CD".into(), ..common::install_settings() },
     ];
     for settings in cases {
         assert!(render_install(&settings).is_err(), "{settings:?} was accepted");

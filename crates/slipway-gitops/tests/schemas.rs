@@ -90,7 +90,7 @@ fn control_plane_install_passes_kubernetes_validate_strict() {
         std::fs::write(&path, text).unwrap();
         files.push(path);
     }
-    assert_eq!(files.len(), 10, "expected every object of the install, got {}", files.len());
+    assert_eq!(files.len(), 15, "expected every object of the install, got {}", files.len());
     assert_each_file_passes(&files);
 }
 

@@ -96,7 +96,8 @@ pub struct UpSettings {
 
     /// Kubeconfig of the cluster Argo CD deploys to (Kubernetes target): deployments are then
     /// DEPLOYED once Argo CD has synced them and their rollout finished (read-only access to
-    /// Applications, Deployments and Pods is enough). Without it they end at "committed".
+    /// Applications, Deployments and Pods is enough). `in-cluster`: the pod's service account.
+    /// Without it deployments end at "committed".
     #[arg(long, env = "SLIPWAY_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
 
@@ -223,7 +224,11 @@ impl UpSettings {
             .kubeconfig
             .as_ref()
             .map(|path| -> Result<ReadBack> {
-                let cluster = Cluster::new(ClusterAccess::from_kubeconfig(path)?)?;
+                let access = match path.to_str() {
+                    Some(IN_CLUSTER) => ClusterAccess::in_cluster()?,
+                    _ => ClusterAccess::from_kubeconfig(path)?,
+                };
+                let cluster = Cluster::new(access)?;
                 Ok(ReadBack::new(cluster, self.rollout_timeout))
             })
             .transpose()
@@ -248,6 +253,9 @@ impl UpSettings {
         })
     }
 }
+
+/// The SLIPWAY_KUBECONFIG value meaning "the service account of the pod Slipway runs in".
+pub const IN_CLUSTER: &str = "in-cluster";
 
 /// `90s`, `15m`, `12h`, `30d` (a bare number means seconds).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

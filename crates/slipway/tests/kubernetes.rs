@@ -357,6 +357,9 @@ fn kubernetes_settings_are_checked_at_start() {
         let output = std::process::Command::new(BIN)
             .args(["up", "--check"])
             .env("SLIPWAY_DATA_DIR", home.path())
+            // Outside a pod whatever runs the tests: `in-cluster` must be refused here.
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
             .envs(env.iter().copied())
             .output()
             .unwrap();
@@ -382,6 +385,7 @@ fn kubernetes_settings_are_checked_at_start() {
     for (env, setting, problem) in [
         (vec![("SLIPWAY_KUBECONFIG", "/nonexistent/kubeconfig")], "SLIPWAY_KUBECONFIG", "cannot read it"),
         (vec![("SLIPWAY_KUBECONFIG", broken)], "SLIPWAY_KUBECONFIG", "no current-context"),
+        (vec![("SLIPWAY_KUBECONFIG", "in-cluster")], "SLIPWAY_KUBECONFIG", "not a pod"),
         (vec![("SLIPWAY_ROLLOUT_TIMEOUT", "0s")], "SLIPWAY_ROLLOUT_TIMEOUT", "longer than 0s"),
         (vec![("SLIPWAY_ROLLOUT_TIMEOUT", "soon")], "rollout-timeout", "not a duration"),
     ] {

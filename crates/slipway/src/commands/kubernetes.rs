@@ -55,6 +55,9 @@ pub struct InstallArgs {
     /// StorageClass of the data volume (default: the cluster's default class).
     #[arg(long)]
     pub storage_class: Option<String>,
+    /// Namespace of Argo CD, whose Applications the control plane reads for status read-back.
+    #[arg(long, default_value = "argocd")]
+    pub argocd_namespace: String,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +98,7 @@ pub fn install(args: InstallArgs) -> Result<()> {
         cert_issuer: args.cert_issuer,
         storage_size: args.storage_size,
         storage_class: args.storage_class,
+        argocd_namespace: args.argocd_namespace,
     };
     print!("{}", to_apply_stream(&render_install(&settings)?));
     Ok(())
