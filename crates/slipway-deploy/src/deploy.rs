@@ -15,6 +15,7 @@ use slipway_core::timestamp::Timestamp;
 use slipway_git::{source, Repos};
 use slipway_store::{
     Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB,
+    GITOPS_SCALE_JOB,
 };
 
 use crate::kubernetes::Built;
@@ -44,6 +45,7 @@ impl Pipeline {
         let result = match job.kind.as_str() {
             GITOPS_ROLLBACK_JOB => self.commit_rollback(&job).await,
             GITOPS_REMOVE_JOB => self.remove_from_gitops(&job).await,
+            GITOPS_SCALE_JOB => self.rescale_in_gitops(&job).await,
             _ => self.deploy(&job).await,
         };
         heartbeat.abort();

@@ -16,18 +16,17 @@ use std::time::Duration;
 
 use slipway_build::BuiltApp;
 use slipway_cluster::Cluster;
-use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::DeploymentStatus;
 use slipway_core::ids::{DeploymentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::layout::DataLayout;
-use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
+use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::Redactor;
 use slipway_gitops::{
-    app_environment, AppPath, ArgoSettings, ClusterSettings, ReleaseSource, RepoWriter, WriterConfig,
+    app_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, ReleaseSource, RepoWriter, WriterConfig,
 };
 use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig, DEFAULT_PORT};
-use slipway_store::{ClaimedJob, DeploymentContext, NewRelease, StoreError};
+use slipway_store::{ClaimedJob, DeploymentContext, NewRelease, RenderSource, StoreError};
 use tokio::sync::Mutex;
 
 use crate::deploy::{actor, Failure};
@@ -322,52 +321,6 @@ impl Pipeline {
         self.finish_on_kubernetes(workspace, &context, release, image, &log).await
     }
 
-    /// An environment moved back to the local target: its folder leaves the GitOps repository,
-    /// so Argo CD prunes it from the cluster. Kept when it moved to `kubernetes` again meanwhile.
-    pub(crate) async fn remove_from_gitops(&self, job: &ClaimedJob) -> Result<(), StoreError> {
-        let parts: Vec<&str> = job.payload.split('/').collect();
-        let (Some(workspace), &[ws, project, environment]) = (&job.workspace, &parts[..]) else {
-            tracing::error!(job = %job.id, "a GitOps removal job without a workspace or path; dropping it");
-            return Ok(());
-        };
-        let path = match (WorkspaceSlug::parse(ws), ProjectSlug::parse(project), EnvironmentName::parse(environment)) {
-            (Ok(workspace), Ok(project), Ok(environment)) => AppPath { workspace, project, environment },
-            _ => {
-                tracing::error!(job = %job.id, payload = %job.payload, "a GitOps removal job with a bad path; dropping it");
-                return Ok(());
-            }
-        };
-        match self.store.environment_target(workspace, project, environment).await {
-            Ok(RuntimeTarget::Kubernetes) => return Ok(()),
-            Ok(RuntimeTarget::Local) => {}
-            // Deleted meanwhile: its folder must go all the same.
-            Err(StoreError::NotFound { .. }) => {}
-            Err(err) => return Err(err),
-        }
-        let writer = match self.kubernetes.writer().await {
-            Ok(writer) => writer,
-            Err(reason) => {
-                tracing::error!(app = %path, reason = %self.hide_remote(reason), "cannot remove the app from GitOps");
-                return Ok(());
-            }
-        };
-        let message = format!("remove {path}: moved to the local target\n\nworkspace: {ws}\nproject: {project}\nenvironment: {environment}\n");
-        let removal = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || writer.remove(&path, &message)).await
-        };
-        match removal {
-            Ok(Ok(commit)) => {
-                tracing::info!(app = %path, sha = commit.sha, created = commit.created, "removed from GitOps")
-            }
-            Ok(Err(err)) => {
-                tracing::error!(app = %path, err = %self.hide_remote(err.to_string()), "removing the app from GitOps failed")
-            }
-            Err(err) => tracing::error!(app = %path, %err, "removing the app from GitOps stopped"),
-        }
-        Ok(())
-    }
-
     /// Renders the environment at `release` and lands one commit; returns its SHA.
     pub(crate) async fn commit_manifests(
         &self,
@@ -379,20 +332,8 @@ impl Pipeline {
     ) -> Result<String, Failure> {
         let target = &self.kubernetes;
         let source = self.store.render_source(workspace, &context.project, &context.environment, Some(release)).await?;
-        let plan = slipway_image::container_plan(&source.plan);
-        let app = app_environment(&ReleaseSource {
-            workspace: &context.workspace,
-            project: &context.project,
-            environment: &context.environment,
-            deployment: source.number.get(),
-            image,
-            plan: &plan,
-            scale: &source.scale,
-            hostnames: &source.hostnames,
-            config: source.config.iter().map(|var| (var.name.as_str(), var.value.as_str(), var.secret)).collect(),
-            port: DEFAULT_PORT,
-        })
-        .map_err(|err| Failure::Deploy(format!("the manifests cannot be rendered: {err}")))?;
+        let names = (context.workspace.as_str(), context.project.as_str(), context.environment.as_str());
+        let app = render_input(names, &source, image)?;
         let writer = target.writer().await.map_err(|err| Failure::Deploy(self.hide_remote(err)))?;
         let path = AppPath::of(&app);
         log.step(format!("Committing apps/{} to the GitOps repository {}", path, target.shown_remote())).await;
@@ -409,12 +350,35 @@ impl Pipeline {
     }
 
     /// `text` with the configured remote's credentials removed.
-    fn hide_remote(&self, text: String) -> String {
+    pub(crate) fn hide_remote(&self, text: String) -> String {
         match &self.kubernetes.config.gitops_remote {
             Some(remote) => text.replace(remote.as_str(), &redact_remote(remote)),
             None => text,
         }
     }
+}
+
+/// What the renderer needs for the environment `(workspace, project, environment)` at the
+/// release `source` was read for, running `image`.
+pub(crate) fn render_input(
+    (workspace, project, environment): (&str, &str, &str),
+    source: &RenderSource,
+    image: &str,
+) -> Result<AppEnvironment, Failure> {
+    let plan = slipway_image::container_plan(&source.plan);
+    app_environment(&ReleaseSource {
+        workspace,
+        project,
+        environment,
+        deployment: source.number.get(),
+        image,
+        plan: &plan,
+        scale: &source.scale,
+        hostnames: &source.hostnames,
+        config: source.config.iter().map(|var| (var.name.as_str(), var.value.as_str(), var.secret)).collect(),
+        port: DEFAULT_PORT,
+    })
+    .map_err(|err| Failure::Deploy(format!("the manifests cannot be rendered: {err}")))
 }
 
 /// PATH entries and variables the build decided, as the image sees them: app-dir paths move to

@@ -14,10 +14,12 @@
 //! deployment is live or failed.
 //!
 //! Start at [`Pipeline::run`], then `deploy.rs` (one deployment),
-//! `kubernetes.rs`, `cluster_watch.rs` and `log.rs` (the redacting log writer).
+//! `kubernetes.rs`, `cluster_watch.rs`, `gitops_jobs.rs` (removal and scale
+//! of a Kubernetes-target environment) and `log.rs` (the redacting log writer).
 
 mod cluster_watch;
 mod deploy;
+mod gitops_jobs;
 mod kubernetes;
 mod log;
 mod orphans;
@@ -30,7 +32,7 @@ use std::time::Duration;
 use slipway_build::Builder;
 use slipway_core::layout::DataLayout;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::{Store, DEPLOY_JOB, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB};
+use slipway_store::{Store, DEPLOY_JOB, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB, GITOPS_SCALE_JOB};
 
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
@@ -134,7 +136,7 @@ impl Pipeline {
                 .store
                 .claim_job(
                     worker,
-                    &[DEPLOY_JOB, GITOPS_ROLLBACK_JOB, GITOPS_REMOVE_JOB],
+                    &[DEPLOY_JOB, GITOPS_ROLLBACK_JOB, GITOPS_REMOVE_JOB, GITOPS_SCALE_JOB],
                     LEASE_SECONDS,
                     Timestamp::now(),
                 )

@@ -11,6 +11,7 @@ use sqlx::Row;
 
 use crate::audit::{self, Actor};
 use crate::error::stored;
+use crate::kubernetes::queue_gitops_scale;
 use crate::projects::resolve_environment;
 use crate::scope::Scope;
 use crate::{Store, StoreError};
@@ -115,6 +116,7 @@ impl Store {
             &format!("project/{project}/{environment}:{}", summary.join(",")),
         )
         .await?;
+        queue_gitops_scale(&mut tx, workspace, &environment_id, project, environment).await?;
         tx.commit().await?;
         self.desired_changed();
         Ok(scale)

@@ -140,6 +140,43 @@ pub(crate) async fn queue_gitops_rollback(
 /// back to the local target; the payload is `<workspace>/<project>/<environment>`.
 pub const GITOPS_REMOVE_JOB: &str = "gitops-remove";
 
+/// The job kind that commits a Kubernetes-target environment again after `ps:scale`; the
+/// payload is `<workspace>/<project>/<environment>`.
+pub const GITOPS_SCALE_JOB: &str = "gitops-scale";
+
+/// After a scale change of `environment`: on the Kubernetes target, once something was
+/// committed for it, queues the commit of the new replicas.
+pub(crate) async fn queue_gitops_scale(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    environment: &EnvironmentId,
+    project: &str,
+    environment_name: &str,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT e.target, w.slug,
+                (SELECT COUNT(*) FROM deployments d WHERE d.environment_id = e.id AND d.gitops_commit IS NOT NULL) AS committed
+         FROM environments e JOIN workspaces w ON w.id = e.workspace_id WHERE e.id = $1",
+    )
+    .bind(environment.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let target: String = row.try_get("target")?;
+    let committed: i64 = row.try_get("committed")?;
+    if target != RuntimeTarget::Kubernetes.as_str() || committed == 0 {
+        return Ok(());
+    }
+    let slug: String = row.try_get("slug")?;
+    let job = NewJob {
+        kind: GITOPS_SCALE_JOB.into(),
+        payload: format!("{slug}/{project}/{environment_name}"),
+        workspace: Some(workspace.clone()),
+        max_attempts: 3,
+    };
+    insert_job(tx, &job, Timestamp::now()).await?;
+    Ok(())
+}
+
 fn pipeline() -> Actor {
     Actor::system("pipeline")
 }

@@ -38,7 +38,7 @@ pub use error::StoreError;
 pub use identity::{hash_password, verify_password, TokenSecret};
 pub use instances::MAX_SCALE;
 pub use jobs::{ClaimedJob, JobStatus, NewJob};
-pub use kubernetes::{AwaitingCluster, RenderSource, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB};
+pub use kubernetes::{AwaitingCluster, RenderSource, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB, GITOPS_SCALE_JOB};
 pub use page::{Order, PageRequest, Paged};
 pub use projects::{NewProject, ProjectPatch};
 pub use releases::{

@@ -279,6 +279,17 @@ async fn a_push_to_the_kubernetes_target_lands_an_image_and_a_gitops_commit() {
     let deployment_yaml = git(&repo, &["show", "main:apps/acme/web/production/deployment-web.yaml"]);
     assert!(deployment_yaml.contains(&image) && !deployment_yaml.contains(&third_image), "{deployment_yaml}");
 
+    // `ps:scale` commits the same release again with the new replicas.
+    platform.cli_ok(&app, &["ps:scale", "web=3"]).await;
+    let deadline = Deadline::after("the new scale in the GitOps repository", Duration::from_secs(30));
+    while !git(&repo, &["log", "-1", "--format=%s", "main"]).starts_with("scale acme/web/production: web=3") {
+        deadline.tick().await;
+    }
+    let scaled = git(&repo, &["show", "main:apps/acme/web/production/deployment-web.yaml"]);
+    assert!(scaled.contains("replicas: 3") && scaled.contains(&image), "{scaled}");
+    let budget = git(&repo, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(budget.contains("apps/acme/web/production/poddisruptionbudget-web.yaml"), "replicas > 1: {budget}");
+
     // Back to local: the agent serves the active release (#2's build) again, and the app's
     // folder leaves the GitOps repository so that Argo CD prunes it from the cluster.
     platform.cli_ok(&app, &["env:set-target", "local"]).await;
@@ -484,6 +495,42 @@ async fn an_unreachable_gitops_remote_fails_the_deployment_without_showing_its_p
     assert!(releases["items"].as_array().unwrap().iter().all(|r| r["active"] == false), "{releases}");
 }
 
+/// A platform with a registry and the stand-in cluster as `SLIPWAY_KUBECONFIG`, and `acme/web`
+/// on the Kubernetes target with a source to push.
+struct ReadBack {
+    registry: TestRegistry,
+    cluster: StandIn,
+    _home: tempfile::TempDir,
+    platform: Platform,
+    app: App,
+    remote: String,
+    source: Source,
+}
+
+impl ReadBack {
+    async fn start(name: &str, auth: Auth, settings: &[(&str, &str)]) -> ReadBack {
+        let registry = TestRegistry::start().await;
+        let base = base::push_base(&registry.host, "base/busybox", None).await;
+        let cluster = StandIn::start(auth).await;
+        let home = tempfile::tempdir().unwrap();
+        let kubeconfig = cluster.kubeconfig(home.path());
+        let registry_setting = format!("{}/slipway", registry.host);
+        let mut env = vec![
+            ("SLIPWAY_REGISTRY", registry_setting.as_str()),
+            ("SLIPWAY_BASE_IMAGE", base.reference.as_str()),
+            ("SLIPWAY_KUBECONFIG", kubeconfig.to_str().unwrap()),
+        ];
+        env.extend_from_slice(settings);
+        let platform = Platform::start(name, &env).await;
+        let app = platform.create_app("acme", "web").await;
+        platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
+        let token = platform.create_token("git").await;
+        let remote = platform.remote(&app, &token);
+        let source = Source::example(&platform.home, "static", "web").await;
+        ReadBack { registry, cluster, _home: home, platform, app, remote, source }
+    }
+}
+
 /// The objects a cluster shows for `acme/web/production` once Argo CD synced `revision` and the
 /// Deployment controller rolled `image` out to `available` of one replica.
 fn cluster_state(cluster: &StandIn, revision: &str, health: &str, image: &str, available: i32) {
@@ -532,25 +579,9 @@ async fn logged(platform: &Platform, text: &str) {
 /// with the pod's reason when its image cannot be pulled — while Slipway only ever reads.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_kubeconfig_a_deployment_is_live_only_once_the_cluster_runs_it() {
-    let registry = TestRegistry::start().await;
-    let base = base::push_base(&registry.host, "base/busybox", None).await;
-    let cluster = StandIn::start(Auth::Token("slipway-reader-token")).await;
-    let home = tempfile::tempdir().unwrap();
-    let kubeconfig = cluster.kubeconfig(home.path());
-    let platform = Platform::start(
-        "kubernetes-read-back",
-        &[
-            ("SLIPWAY_REGISTRY", &format!("{}/slipway", registry.host)),
-            ("SLIPWAY_BASE_IMAGE", &base.reference),
-            ("SLIPWAY_KUBECONFIG", kubeconfig.to_str().unwrap()),
-        ],
-    )
-    .await;
-    let app = platform.create_app("acme", "web").await;
-    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
-    let token = platform.create_token("git").await;
-    let remote = platform.remote(&app, &token);
-    let source = Source::example(&platform.home, "static", "web").await;
+    // Every part bound: the registry and the kubeconfig's folder must outlive the test.
+    let ReadBack { registry: _registry, cluster, _home, platform, app, remote, source } =
+        ReadBack::start("kubernetes-read-back", Auth::Token("slipway-reader-token"), &[]).await;
 
     let pushing = {
         let remote = remote.clone();
@@ -619,26 +650,8 @@ async fn with_a_kubeconfig_a_deployment_is_live_only_once_the_cluster_runs_it() 
 /// or committed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_or_unreachable_cluster_fails_the_deployment_with_the_reason() {
-    let registry = TestRegistry::start().await;
-    let base = base::push_base(&registry.host, "base/busybox", None).await;
-    let cluster = StandIn::start(Auth::ClientCertificate).await;
-    let home = tempfile::tempdir().unwrap();
-    let kubeconfig = cluster.kubeconfig(home.path());
-    let platform = Platform::start(
-        "kubernetes-timeout",
-        &[
-            ("SLIPWAY_REGISTRY", &format!("{}/slipway", registry.host)),
-            ("SLIPWAY_BASE_IMAGE", &base.reference),
-            ("SLIPWAY_KUBECONFIG", kubeconfig.to_str().unwrap()),
-            ("SLIPWAY_ROLLOUT_TIMEOUT", "3s"),
-        ],
-    )
-    .await;
-    let app = platform.create_app("acme", "web").await;
-    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
-    let token = platform.create_token("git").await;
-    let remote = platform.remote(&app, &token);
-    let source = Source::example(&platform.home, "static", "web").await;
+    let ReadBack { registry, cluster, _home, platform, app, remote, source } =
+        ReadBack::start("kubernetes-timeout", Auth::ClientCertificate, &[("SLIPWAY_ROLLOUT_TIMEOUT", "3s")]).await;
 
     let push = source.push(&remote, "main").await;
     let first = platform.deployment(&app, 1).await;

@@ -7,7 +7,7 @@ use slipway_core::deployment::DeploymentStatus;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
-use slipway_store::{GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB};
+use slipway_store::{GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB, GITOPS_SCALE_JOB};
 
 use crate::support::*;
 
@@ -118,4 +118,14 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
     assert!(f.store.awaiting_cluster().await.unwrap().is_empty());
     let source = f.store.render_source(&ws.id, "web", "production", None).await.unwrap();
     assert_eq!(source.release, release, "the environment's desired release is the live one again");
+
+    // A scale change of a committed Kubernetes environment queues its GitOps commit; the
+    // other workspace's environment (local, nothing committed) queues nothing.
+    let scale = std::collections::BTreeMap::from([("web".to_owned(), 3)]);
+    f.store.set_scale(&f.actor, &other.id, "web", "production", &scale).await.unwrap();
+    assert!(f.store.claim_job("test", &[GITOPS_SCALE_JOB], 60, Timestamp::now()).await.unwrap().is_none());
+    f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale).await.unwrap();
+    let job = f.store.claim_job("test", &[GITOPS_SCALE_JOB], 60, Timestamp::now()).await.unwrap().unwrap();
+    assert_eq!((job.payload.as_str(), job.workspace.as_ref()), ("acme/web/production", Some(&ws.id)));
+    assert_eq!(f.store.render_source(&ws.id, "web", "production", None).await.unwrap().scale, scale);
 }
