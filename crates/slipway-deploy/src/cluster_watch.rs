@@ -110,11 +110,14 @@ impl Pipeline {
         };
         let writer = match self.kubernetes.writer().await {
             Ok(writer) => writer,
-            Err(reason) => return Verdict::Waiting(format!("cannot open the GitOps repository: {reason}")),
+            Err(reason) => {
+                return Verdict::Waiting(format!("cannot open the GitOps repository: {}", self.hide_remote(reason)))
+            }
         };
         let expected = Expected {
             argocd_namespace: self.kubernetes.argo().argocd_namespace,
             application: path.application_name(),
+            // The environment's namespace is named like its Application.
             namespace: path.application_name(),
             revision: wait.gitops_commit.clone(),
             image: wait.image.clone(),
