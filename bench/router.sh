@@ -6,7 +6,8 @@
 #   - Debian's nginx as a keep-alive reverse proxy to it (upstream keepalive 64, HTTP/1.1),
 #   - Slipway's edge router (bench-router: slipway-router with the access log off),
 # each driven by the same load generator (wrk): 2 threads, 64 keep-alive connections, 20 s,
-# then 1 connection for 10 s (latency); Host: bench.localhost. Done twice: with 1 route in
+# then 1 connection for 5 s (latency); Host: bench.localhost; 3 interleaved rounds, medians
+# reported (see ROUNDS below). Done twice: with 1 route in
 # each proxy's table and with 1,000 (999 other hosts app-N.localhost); then with 1 route over
 # HTTPS (nginx/OpenSSL vs rustls, one self-signed certificate, keep-alive so the handshake is
 # amortised as in real use). Writes req/s, p50 and p99 side by side, the machine, the date and
@@ -20,9 +21,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-THREADS=2 CONNECTIONS=64 DURATION=20 LATENCY_DURATION=10 WARMUP=2
+# Each target is measured in ROUNDS interleaved rounds (all proxies run side by side and take
+# turns, in a rotating order), and the table shows each figure's median over the rounds: on a
+# shared machine a single run swings by ±10% and more, in either proxy's favour.
+THREADS=2 CONNECTIONS=64 DURATION=20 LATENCY_DURATION=5 WARMUP=2 ROUNDS=3
 MODE="${1:-}"
-if [[ "$MODE" == "--quick" ]]; then DURATION=3 LATENCY_DURATION=2 WARMUP=1; fi
+if [[ "$MODE" == "--quick" ]]; then DURATION=3 LATENCY_DURATION=2 WARMUP=1 ROUNDS=1; fi
 HOST=bench.localhost
 
 for tool in nginx wrk python3 openssl; do
@@ -246,49 +250,57 @@ start_nginx() {
   wait_http "http://127.0.0.1:$NGINX_PORT/"
 }
 
+# run_rounds ROUTES NAME URL PIDS [NAME URL PIDS]…: ROUNDS rounds over the targets, each round
+# starting one target later than the one before.
+run_rounds() {
+  local routes=$1; shift
+  local -a targets=("$@")
+  local count=$(( ${#targets[@]} / 3 )) round i
+  for ((round = 0; round < ROUNDS; round++)); do
+    for ((i = 0; i < count; i++)); do
+      local at=$(( ((i + round) % count) * 3 ))
+      run_load "$routes" "${targets[at]}" "${targets[at + 1]}" "${targets[at + 2]}"
+    done
+  done
+}
+
 for routes in 1 1000; do
-  run_load "$routes" direct "http://$UPSTREAM/"
-
   start_nginx "$routes"
-  run_load "$routes" nginx "http://127.0.0.1:$NGINX_PORT/" "$(pgrep -d, -P "$NGINX_PID")"
-  stop "$NGINX_PID"
-
+  nginx_pid=$NGINX_PID nginx_url="http://127.0.0.1:$NGINX_PORT/"
   start_listener "$WORK/router-$routes.log" "$ROUTER_BIN" --listen 127.0.0.1:0 --upstream "$UPSTREAM" --routes "$routes"
-  router_pid=$LAST_PID
-  wait_http "http://$LISTEN_ADDR/"
-  run_load "$routes" slipway "http://$LISTEN_ADDR/" "$router_pid"
-  stop "$router_pid"
-
+  router_pid=$LAST_PID router_url="http://$LISTEN_ADDR/"
+  wait_http "$router_url"
   # For comparison: `serve` on one multi-threaded runtime (shared upstream pool).
   start_listener "$WORK/router-mt-$routes.log" "$ROUTER_BIN" --flavor multi-thread --listen 127.0.0.1:0 \
     --upstream "$UPSTREAM" --routes "$routes"
-  router_pid=$LAST_PID
-  wait_http "http://$LISTEN_ADDR/"
-  run_load "$routes" slipway-multi-thread "http://$LISTEN_ADDR/" "$router_pid"
-  stop "$router_pid"
+  mt_pid=$LAST_PID mt_url="http://$LISTEN_ADDR/"
+  wait_http "$mt_url"
+  run_rounds "$routes" direct "http://$UPSTREAM/" "" \
+    nginx "$nginx_url" "$(pgrep -d, -P "$nginx_pid")" \
+    slipway "$router_url" "$router_pid" \
+    slipway-multi-thread "$mt_url" "$mt_pid"
+  stop "$nginx_pid"; stop "$router_pid"; stop "$mt_pid"
 done
 
 # HTTPS, 1 route.
 tls_port=$(free_port)
 start_nginx 1 "$tls_port"
 wait_http "https://localhost:$tls_port/"
-run_load 1 nginx-https "https://localhost:$tls_port/" "$(pgrep -d, -P "$NGINX_PID")"
-stop "$NGINX_PID"
-
 start_listener "$WORK/router-tls.log" "$ROUTER_BIN" --listen 127.0.0.1:0 --upstream "$UPSTREAM" --routes 1 \
   --tls "$WORK/tls.pem" "$WORK/tls-key.pem" --tls-listen 127.0.0.1:0
 router_pid=$LAST_PID
 tls_addr=$(sed -n 's/^listening tls on \([^ ]*\).*/\1/p' "$WORK/router-tls.log")
 wait_http "https://localhost:${tls_addr##*:}/"
-run_load 1 slipway-https "https://localhost:${tls_addr##*:}/" "$router_pid"
-stop "$router_pid"
+run_rounds 1 nginx-https "https://localhost:$tls_port/" "$(pgrep -d, -P "$NGINX_PID")" \
+  slipway-https "https://localhost:${tls_addr##*:}/" "$router_pid"
+stop "$NGINX_PID"; stop "$router_pid"
 stop "$UPSTREAM_PID"
 
-python3 - "$RESULTS" "$MODE" "$THREADS" "$CONNECTIONS" "$DURATION" "$LATENCY_DURATION" <<'PY'
-import datetime, json, os, platform, re, subprocess, sys
+python3 - "$RESULTS" "$MODE" "$THREADS" "$CONNECTIONS" "$DURATION" "$LATENCY_DURATION" "$ROUNDS" <<'PY'
+import datetime, json, os, platform, re, statistics, subprocess, sys
 
 results = [json.loads(line) for line in open(sys.argv[1])]
-mode, threads, connections, duration, latency_duration = sys.argv[2], *map(int, sys.argv[3:])
+mode, threads, connections, duration, latency_duration, rounds = sys.argv[2], *map(int, sys.argv[3:])
 
 def run(*cmd):
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -309,9 +321,18 @@ def figures(r):
     errors = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] + r["non_2xx"]
     return r["requests"] / seconds, r["p50_us"] / 1000, r["p99_us"] / 1000, r["max_us"] / 1000, errors
 
-by = {(r["routes"], r["target"], r["run"]): figures(r) for r in results}
+# Each figure: its median over the rounds of one (routes, target, run).
+groups = {}
+for r in results:
+    groups.setdefault((r["routes"], r["target"], r["run"]), []).append(r)
+def median_figures(rs):
+    each = [figures(r) for r in rs]
+    return (*(statistics.median(f[i] for f in each) for i in range(4)), sum(f[4] for f in each))
+by = {key: median_figures(rs) for key, rs in groups.items()}
+cpu_us = {key: (statistics.median(r["proxy_cpu_us_per_req"] for r in rs) if rs[0].get("proxy_cpu_us_per_req") is not None else None)
+          for key, rs in groups.items()}
 foreign = max(r["foreign_cpu_pct"] for r in results)
-cpu_us = {(r["routes"], r["target"], r["run"]): r.get("proxy_cpu_us_per_req") for r in results}
+foreign_median = statistics.median(r["foreign_cpu_pct"] for r in results)
 lines = [
     "<!-- router-bench:start -->",
     "## Edge router (`bench/router.sh`)",
@@ -326,7 +347,9 @@ lines = [
     "Slipway: `bench-router` (`slipway_router::Router`, as the agent runs it: one single-threaded runtime per core, each with its own "
     "SO_REUSEPORT socket and upstream pool; mimalloc, the `slipway` binary's allocator; `access_log: false`). "
     f"Load: wrk, Host `bench.localhost`, {threads} threads × {connections} connections for {duration} s (throughput), "
-    f"then 1 connection for {latency_duration} s (latency); {2 if mode != '--quick' else 1} s warm-up before each target. "
+    f"then 1 connection for {latency_duration} s (latency); {2 if mode != '--quick' else 1} s warm-up before each. "
+    f"All proxies run side by side and take turns: {rounds} interleaved round{'s' if rounds > 1 else ''} (each round starts one target later), "
+    "and every figure is the **median over the rounds** (errors: the sum). "
     "With 1,000 routes, each proxy has 999 other hosts (`app-N.localhost`) in its table. "
     "`slipway-multi-thread` is for comparison only: `serve` on one multi-threaded tokio runtime with one shared upstream pool, the layout "
     "the router had before. HTTPS rows: 1 route, TLS 1.3 with one self-signed P-256 certificate (nginx: OpenSSL; Slipway: rustls with ring), "
@@ -360,8 +383,9 @@ for routes in (1, 1000):
         all_met &= ok
         checks.append(f"- {routes:,} route{'s' if routes > 1 else ''}: {what}: **{'met' if ok else 'NOT met'}** ({detail})")
 lines += ["", f"Proxy CPU µs/req: CPU time (user + system) of the proxy's processes during the 64-connection run, per request. "
-          f"Other work on the machine (neither proxy, upstream nor wrk; softirq not counted) used up to {foreign:.0f}% of one core during a run"
-          + (" — **figures skewed by it**." if foreign >= 10 else ".")]
+          f"Other work on the machine (neither proxy, upstream nor wrk; softirq not counted) used {foreign_median:.0f}% of one core "
+          f"in the median run and up to {foreign:.0f}% in the worst"
+          + (" — **figures skewed by it**." if foreign_median >= 10 else ".")]
 n_t, s_t = by[(1, "nginx-https", "throughput")], by[(1, "slipway-https", "throughput")]
 n_l, s_l = by[(1, "nginx-https", "latency")], by[(1, "slipway-https", "latency")]
 for what, ok, detail in (
