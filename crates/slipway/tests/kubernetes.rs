@@ -35,6 +35,8 @@ mod stand_in;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tempfile::TempDir;
+
 use platform::{App, Deadline, Platform, BIN};
 use registry::TestRegistry;
 use reqwest::Method;
@@ -418,24 +420,12 @@ fn kubernetes_settings_are_checked_at_start() {
 /// as its reason, the image is not there and nothing is committed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_refusing_the_login_fails_the_deployment_and_commits_nothing() {
-    let registry = TestRegistry::start_with_login("bot", "right-password").await;
-    let base = base::push_base(&registry.host, "base/busybox", Some(("bot", "right-password"))).await;
-    let registry_setting = format!("{}/slipway", registry.host);
-    let platform = Platform::start(
-        "kubernetes-auth",
-        &[
-            ("SLIPWAY_REGISTRY", &registry_setting),
-            ("SLIPWAY_REGISTRY_USERNAME", "bot"),
-            ("SLIPWAY_REGISTRY_PASSWORD", "wrong-password"),
-            ("SLIPWAY_BASE_IMAGE", &base.reference),
-        ],
-    )
-    .await;
-    let app = platform.create_app("acme", "web").await;
-    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
-    let token = platform.create_token("git").await;
-    let source = Source::example(&platform.home, "static", "web").await;
-    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let login = ("bot", "right-password");
+    let settings = [("SLIPWAY_REGISTRY_USERNAME", "bot"), ("SLIPWAY_REGISTRY_PASSWORD", "wrong-password")];
+    let registry = TestRegistry::start_with_login(login.0, login.1).await;
+    let KubernetesApp { registry, platform, app, remote, source } =
+        KubernetesApp::start("kubernetes-auth", registry, Some(login), &settings).await;
+    let push = source.push(&remote, "main").await;
 
     let deployment = platform.deployments(&app).await[0].clone();
     assert_eq!(deployment["status"], "FAILED", "{deployment}\n{}", push.output);
@@ -459,25 +449,16 @@ async fn a_registry_refusing_the_login_fails_the_deployment_and_commits_nothing(
 /// the remote's error (its password hidden) and the environment keeps no new release.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_gitops_remote_fails_the_deployment_without_showing_its_password() {
-    let registry = TestRegistry::start().await;
-    let base = base::push_base(&registry.host, "base/busybox", None).await;
-    let registry_setting = format!("{}/slipway", registry.host);
     // Port 9 (discard) on loopback: nothing answers HTTP there.
-    let remote = "http://bot:s3cret-gitops@127.0.0.1:9/ops.git";
-    let platform = Platform::start(
+    let gitops = "http://bot:s3cret-gitops@127.0.0.1:9/ops.git";
+    let KubernetesApp { registry: _registry, platform, app, remote, source } = KubernetesApp::start(
         "kubernetes-remote",
-        &[
-            ("SLIPWAY_REGISTRY", &registry_setting),
-            ("SLIPWAY_BASE_IMAGE", &base.reference),
-            ("SLIPWAY_GITOPS_REMOTE", remote),
-        ],
+        TestRegistry::start().await,
+        None,
+        &[("SLIPWAY_GITOPS_REMOTE", gitops)],
     )
     .await;
-    let app = platform.create_app("acme", "web").await;
-    platform.api(Method::PATCH, &app.env_path(), Some(json!({"target": "kubernetes"}))).await;
-    let token = platform.create_token("git").await;
-    let source = Source::example(&platform.home, "static", "web").await;
-    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let push = source.push(&remote, "main").await;
 
     let deployment = platform.deployments(&app).await[0].clone();
     assert_eq!(deployment["status"], "FAILED", "{deployment}\n{}", push.output);
@@ -495,31 +476,26 @@ async fn an_unreachable_gitops_remote_fails_the_deployment_without_showing_its_p
     assert!(releases["items"].as_array().unwrap().iter().all(|r| r["active"] == false), "{releases}");
 }
 
-/// A platform with a registry and the stand-in cluster as `SLIPWAY_KUBECONFIG`, and `acme/web`
-/// on the Kubernetes target with a source to push.
-struct ReadBack {
+/// A platform whose registry setting points at `registry` (the base image pushed with `login`),
+/// with `settings` besides, and `acme/web` on the Kubernetes target with a source to push.
+struct KubernetesApp {
     registry: TestRegistry,
-    cluster: StandIn,
-    _home: tempfile::TempDir,
     platform: Platform,
     app: App,
     remote: String,
     source: Source,
 }
 
-impl ReadBack {
-    async fn start(name: &str, auth: Auth, settings: &[(&str, &str)]) -> ReadBack {
-        let registry = TestRegistry::start().await;
-        let base = base::push_base(&registry.host, "base/busybox", None).await;
-        let cluster = StandIn::start(auth).await;
-        let home = tempfile::tempdir().unwrap();
-        let kubeconfig = cluster.kubeconfig(home.path());
+impl KubernetesApp {
+    async fn start(
+        name: &str,
+        registry: TestRegistry,
+        login: Option<(&str, &str)>,
+        settings: &[(&str, &str)],
+    ) -> KubernetesApp {
+        let base = base::push_base(&registry.host, "base/busybox", login).await;
         let registry_setting = format!("{}/slipway", registry.host);
-        let mut env = vec![
-            ("SLIPWAY_REGISTRY", registry_setting.as_str()),
-            ("SLIPWAY_BASE_IMAGE", base.reference.as_str()),
-            ("SLIPWAY_KUBECONFIG", kubeconfig.to_str().unwrap()),
-        ];
+        let mut env = vec![("SLIPWAY_REGISTRY", registry_setting.as_str()), ("SLIPWAY_BASE_IMAGE", &base.reference)];
         env.extend_from_slice(settings);
         let platform = Platform::start(name, &env).await;
         let app = platform.create_app("acme", "web").await;
@@ -527,7 +503,18 @@ impl ReadBack {
         let token = platform.create_token("git").await;
         let remote = platform.remote(&app, &token);
         let source = Source::example(&platform.home, "static", "web").await;
-        ReadBack { registry, cluster, _home: home, platform, app, remote, source }
+        KubernetesApp { registry, platform, app, remote, source }
+    }
+
+    /// The same, read back from the stand-in cluster as `SLIPWAY_KUBECONFIG` (its folder is
+    /// returned to be kept).
+    async fn with_cluster(name: &str, auth: Auth, settings: &[(&str, &str)]) -> (KubernetesApp, StandIn, TempDir) {
+        let cluster = StandIn::start(auth).await;
+        let home = tempfile::tempdir().unwrap();
+        let kubeconfig = cluster.kubeconfig(home.path());
+        let mut env = vec![("SLIPWAY_KUBECONFIG", kubeconfig.to_str().unwrap())];
+        env.extend_from_slice(settings);
+        (KubernetesApp::start(name, TestRegistry::start().await, None, &env).await, cluster, home)
     }
 }
 
@@ -579,9 +566,9 @@ async fn logged(platform: &Platform, text: &str) {
 /// with the pod's reason when its image cannot be pulled — while Slipway only ever reads.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_kubeconfig_a_deployment_is_live_only_once_the_cluster_runs_it() {
-    // Every part bound: the registry and the kubeconfig's folder must outlive the test.
-    let ReadBack { registry: _registry, cluster, _home, platform, app, remote, source } =
-        ReadBack::start("kubernetes-read-back", Auth::Token("slipway-reader-token"), &[]).await;
+    let (kubernetes, cluster, _home) =
+        KubernetesApp::with_cluster("kubernetes-read-back", Auth::Token("slipway-reader-token"), &[]).await;
+    let KubernetesApp { registry: _registry, platform, app, remote, source } = kubernetes;
 
     let pushing = {
         let remote = remote.clone();
@@ -650,8 +637,13 @@ async fn with_a_kubeconfig_a_deployment_is_live_only_once_the_cluster_runs_it() 
 /// or committed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_or_unreachable_cluster_fails_the_deployment_with_the_reason() {
-    let ReadBack { registry, cluster, _home, platform, app, remote, source } =
-        ReadBack::start("kubernetes-timeout", Auth::ClientCertificate, &[("SLIPWAY_ROLLOUT_TIMEOUT", "3s")]).await;
+    let (kubernetes, cluster, _home) = KubernetesApp::with_cluster(
+        "kubernetes-timeout",
+        Auth::ClientCertificate,
+        &[("SLIPWAY_ROLLOUT_TIMEOUT", "3s")],
+    )
+    .await;
+    let KubernetesApp { registry, platform, app, remote, source } = kubernetes;
 
     let push = source.push(&remote, "main").await;
     let first = platform.deployment(&app, 1).await;
