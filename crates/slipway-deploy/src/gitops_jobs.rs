@@ -15,7 +15,6 @@ use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_gitops::{render_environment, AppPath, Commit, GitopsError, RepoWriter};
 use slipway_store::{ClaimedJob, StoreError};
 
-use crate::deploy::Failure;
 use crate::kubernetes::render_input;
 use crate::Pipeline;
 
@@ -65,15 +64,12 @@ impl Pipeline {
         };
         let (RuntimeTarget::Kubernetes, Some(image)) = (source.target, &source.image) else { return Ok(()) };
         let cluster = self.kubernetes.config.cluster.clone();
-        let manifests = match render_input(names, &source, image)
-            .and_then(|app| render_environment(&app, &cluster).map_err(|err| Failure::Deploy(err.to_string())))
-        {
+        let manifests = match render_input(names, &source, image).and_then(|app| render_environment(&app, &cluster)) {
             Ok(manifests) => manifests,
-            Err(Failure::Deploy(reason)) => {
-                tracing::error!(app = %path, %reason, "the new scale cannot be rendered");
+            Err(err) => {
+                tracing::error!(app = %path, %err, "the new scale cannot be rendered");
                 return Ok(());
             }
-            Err(Failure::Store(err)) => return Err(err),
         };
         let scale: Vec<String> = source.scale.iter().map(|(process, n)| format!("{process}={n}")).collect();
         let message = format!("scale {path}: {}\n\n{}", scale.join(", "), trailer(&path));

@@ -23,7 +23,8 @@ use slipway_core::layout::DataLayout;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::Redactor;
 use slipway_gitops::{
-    app_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, ReleaseSource, RepoWriter, WriterConfig,
+    app_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, GitopsError, ReleaseSource, RepoWriter,
+    WriterConfig,
 };
 use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig, DEFAULT_PORT};
 use slipway_store::{ClaimedJob, DeploymentContext, NewRelease, RenderSource, StoreError};
@@ -333,7 +334,8 @@ impl Pipeline {
         let target = &self.kubernetes;
         let source = self.store.render_source(workspace, &context.project, &context.environment, Some(release)).await?;
         let names = (context.workspace.as_str(), context.project.as_str(), context.environment.as_str());
-        let app = render_input(names, &source, image)?;
+        let app = render_input(names, &source, image)
+            .map_err(|err| Failure::Deploy(format!("the manifests cannot be rendered: {err}")))?;
         let writer = target.writer().await.map_err(|err| Failure::Deploy(self.hide_remote(err)))?;
         let path = AppPath::of(&app);
         log.step(format!("Committing apps/{} to the GitOps repository {}", path, target.shown_remote())).await;
@@ -364,7 +366,7 @@ pub(crate) fn render_input(
     (workspace, project, environment): (&str, &str, &str),
     source: &RenderSource,
     image: &str,
-) -> Result<AppEnvironment, Failure> {
+) -> Result<AppEnvironment, GitopsError> {
     let plan = slipway_image::container_plan(&source.plan);
     app_environment(&ReleaseSource {
         workspace,
@@ -378,7 +380,6 @@ pub(crate) fn render_input(
         config: source.config.iter().map(|var| (var.name.as_str(), var.value.as_str(), var.secret)).collect(),
         port: DEFAULT_PORT,
     })
-    .map_err(|err| Failure::Deploy(format!("the manifests cannot be rendered: {err}")))
 }
 
 /// PATH entries and variables the build decided, as the image sees them: app-dir paths move to
