@@ -47,10 +47,6 @@ impl Cluster {
         Ok(Self { access, http })
     }
 
-    pub fn access(&self) -> &ClusterAccess {
-        &self.access
-    }
-
     /// The cluster's version (`GET /version`): proves it answers and accepts our credentials.
     pub async fn version(&self) -> Result<String, ClusterError> {
         #[derive(serde::Deserialize)]
@@ -68,8 +64,7 @@ impl Cluster {
         match &self.access.credentials {
             Credentials::Token(token) => request = request.bearer_auth(token),
             Credentials::TokenFile(path) => {
-                let token = read_token(path)
-                    .map_err(|reason| ClusterError::Kubeconfig { path: self.access.context.clone(), reason })?;
+                let token = read_token(path).map_err(|reason| ClusterError::Token { reason })?;
                 request = request.bearer_auth(token);
             }
             Credentials::None | Credentials::ClientCertificate { .. } => {}

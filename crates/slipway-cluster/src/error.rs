@@ -4,6 +4,9 @@ use thiserror::Error;
 pub enum ClusterError {
     #[error("the kubeconfig {path} cannot be used: {reason}")]
     Kubeconfig { path: String, reason: String },
+    /// The token file, read for every request, cannot be read (any more).
+    #[error("the cluster token cannot be read: {reason}")]
+    Token { reason: String },
     /// The client could not be built from the kubeconfig's certificates.
     #[error("the kubeconfig's {what} cannot be used: {reason}")]
     Tls { what: &'static str, reason: String },

@@ -36,6 +36,10 @@ async fn a_token_file_is_read_again_for_every_request() {
     // The kubelet rotated the file to a token this server does not know: the next request uses it.
     std::fs::write(&token, "rotated-2\n").unwrap();
     assert!(matches!(cluster.version().await, Err(ClusterError::Refused { status: 401, .. })));
+    // A token file that went away is its own error, naming the file.
+    std::fs::remove_file(&token).unwrap();
+    let gone = cluster.version().await.unwrap_err();
+    assert!(matches!(gone, ClusterError::Token { .. }) && gone.to_string().contains("token"), "{gone}");
 }
 
 #[tokio::test]

@@ -255,7 +255,7 @@ impl UpSettings {
 }
 
 /// The SLIPWAY_KUBECONFIG value meaning "the service account of the pod Slipway runs in".
-pub const IN_CLUSTER: &str = "in-cluster";
+const IN_CLUSTER: &str = "in-cluster";
 
 /// `90s`, `15m`, `12h`, `30d` (a bare number means seconds).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
