@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::errors::ProxyError;
 use crate::gauge::Gauge;
+use crate::h1_client::H1Conn;
 
 /// Idle connections kept per backend; more than this are closed when their response ends.
 const MAX_IDLE_PER_BACKEND: usize = 256;
@@ -34,47 +35,80 @@ pub(crate) type Sender = SendRequest<crate::limits::RequestBody>;
 pub(crate) struct Backend {
     pub(crate) addr: SocketAddr,
     pub(crate) in_flight: Gauge,
-    /// Idle connections, one pool per router worker.
-    idle: Box<[Mutex<Vec<Idle>>]>,
+    /// Idle connections of hyper's client (requests with a body, upgrades).
+    idle: Pools<Sender>,
+    /// Idle connections of our own client (requests without a body, see `h1_client.rs`).
+    idle_h1: Pools<H1Conn>,
 }
 
+/// Idle connections, one pool per router worker, oldest first.
 #[derive(Debug)]
-struct Idle {
-    sender: Sender,
+struct Pools<T>(Box<[Mutex<Vec<Idle<T>>>]>);
+
+#[derive(Debug)]
+struct Idle<T> {
+    conn: T,
     since: Instant,
 }
 
-impl Backend {
-    pub(crate) fn new(addr: SocketAddr) -> Self {
-        let pools = (0..crate::workers::default_workers()).map(|_| Mutex::new(Vec::new())).collect();
-        Backend { addr, in_flight: Gauge::default(), idle: pools }
+impl<T> Pools<T> {
+    fn new() -> Self {
+        Pools((0..crate::workers::default_workers()).map(|_| Mutex::new(Vec::new())).collect())
     }
 
     /// The pool of the worker running on this thread.
-    fn pool(&self) -> &Mutex<Vec<Idle>> {
-        &self.idle[crate::workers::current_worker() % self.idle.len()]
+    fn here(&self) -> std::sync::MutexGuard<'_, Vec<Idle<T>>> {
+        let pool = &self.0[crate::workers::current_worker() % self.0.len()];
+        // A panic while holding this lock cannot leave the Vec inconsistent, so poisoning is ignored.
+        pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An idle pooled connection that is ready for a request, newest first.
-    pub(crate) fn checkout(&self, idle_timeout: Duration) -> Option<Sender> {
+    /// The newest idle connection that `usable` accepts and that has not been idle too long.
+    fn checkout(&self, idle_timeout: Duration, usable: impl Fn(&T) -> bool) -> Option<T> {
         let max_idle = idle_timeout.min(MAX_POOLED_IDLE);
-        // A panic while holding this lock cannot leave the Vec inconsistent, so poisoning is ignored.
-        let mut idle = self.pool().lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = self.here();
         while let Some(conn) = idle.pop() {
-            if conn.sender.is_ready() && conn.since.elapsed() < max_idle {
-                return Some(conn.sender);
+            if conn.since.elapsed() < max_idle && usable(&conn.conn) {
+                return Some(conn.conn);
             }
         }
         None
     }
 
-    /// Returns a connection whose response has been read to the end.
+    fn push(&self, conn: T) {
+        let mut idle = self.here();
+        // Connections of our own client are not watched while idle, so one the upstream closed
+        // keeps its socket until taken out; the oldest go once they are too old to hand out.
+        let stale = idle.iter().take_while(|conn| conn.since.elapsed() >= MAX_POOLED_IDLE).count();
+        idle.drain(..stale);
+        if idle.len() < MAX_IDLE_PER_BACKEND {
+            idle.push(Idle { conn, since: Instant::now() });
+        }
+    }
+}
+
+impl Backend {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        Backend { addr, in_flight: Gauge::default(), idle: Pools::new(), idle_h1: Pools::new() }
+    }
+
+    /// An idle pooled hyper connection that is ready for a request, newest first.
+    pub(crate) fn checkout(&self, idle_timeout: Duration) -> Option<Sender> {
+        self.idle.checkout(idle_timeout, SendRequest::is_ready)
+    }
+
+    /// An idle pooled connection of our own client that is still open, newest first.
+    pub(crate) fn checkout_h1(&self, idle_timeout: Duration) -> Option<H1Conn> {
+        self.idle_h1.checkout(idle_timeout, H1Conn::is_open)
+    }
+
+    /// Returns a hyper connection whose response has been read to the end.
     pub(crate) fn checkin(self: Arc<Self>, sender: Sender) {
         if sender.is_closed() {
             return;
         }
         if sender.is_ready() {
-            self.push(sender);
+            self.idle.push(sender);
             return;
         }
         // The connection task may not have marked itself idle yet (it runs on another worker),
@@ -83,28 +117,20 @@ impl Backend {
         tokio::spawn(async move {
             let mut sender = sender;
             if let Ok(Ok(())) = tokio::time::timeout(MAX_POOLED_IDLE, sender.ready()).await {
-                self.push(sender);
+                self.idle.push(sender);
             }
         });
     }
 
-    fn push(&self, sender: Sender) {
-        let mut idle = self.pool().lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE_PER_BACKEND {
-            idle.push(Idle { sender, since: Instant::now() });
-        }
+    /// Returns a connection of our own client whose response ended where its framing said.
+    pub(crate) fn checkin_h1(&self, conn: H1Conn) {
+        self.idle_h1.push(conn);
     }
 
-    /// Opens a new HTTP/1.1 connection; its driver task ends when the connection closes.
+    /// Opens a new hyper HTTP/1.1 connection; its driver task ends when the connection closes.
     pub(crate) async fn connect(&self, connect_timeout: Duration) -> Result<Sender, ProxyError> {
         let backend = self.addr;
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(backend)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(ProxyError::Connect { backend, source }),
-            Err(_) => return Err(ProxyError::ConnectTimeout { backend, timeout: connect_timeout }),
-        };
-        // Nagle would delay the small writes of request heads behind unacknowledged ones.
-        let _ = stream.set_nodelay(true);
+        let stream = self.dial(connect_timeout).await?;
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
@@ -115,6 +141,23 @@ impl Backend {
             }
         });
         Ok(sender)
+    }
+
+    /// Opens a new connection for our own client.
+    pub(crate) async fn connect_h1(&self, connect_timeout: Duration) -> Result<H1Conn, ProxyError> {
+        Ok(H1Conn::new(self.dial(connect_timeout).await?))
+    }
+
+    async fn dial(&self, connect_timeout: Duration) -> Result<TcpStream, ProxyError> {
+        let backend = self.addr;
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(backend)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(ProxyError::Connect { backend, source }),
+            Err(_) => return Err(ProxyError::ConnectTimeout { backend, timeout: connect_timeout }),
+        };
+        // Nagle would delay the small writes of request heads behind unacknowledged ones.
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
     }
 }
 

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+/// An error from either upstream client (hyper's or `h1_client.rs`).
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Which side of the proxy a failure came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -59,7 +62,7 @@ pub(crate) enum ProxyError {
     NotSent {
         backend: SocketAddr,
         #[source]
-        source: hyper::Error,
+        source: BoxError,
     },
     /// The request was (maybe partly) sent and no response head came back in time.
     #[error("{backend} sent no response head within {timeout:?}")]
@@ -69,7 +72,7 @@ pub(crate) enum ProxyError {
     Upstream {
         backend: SocketAddr,
         #[source]
-        source: hyper::Error,
+        source: BoxError,
     },
     /// The backend switched protocols on a request that did not ask for it.
     #[error("{backend} answered 101 to a request that did not ask to upgrade")]

@@ -33,6 +33,7 @@ mod body;
 mod config;
 mod errors;
 mod gauge;
+mod h1_client;
 mod headers;
 mod limits;
 mod metrics;

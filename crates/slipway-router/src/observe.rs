@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::access_log::Entry;
 use crate::body::ProxyBody;
+use crate::errors::BoxError;
 use crate::metrics::HostStats;
 
 pub(crate) struct Record {
@@ -64,9 +65,9 @@ impl ObservedBody {
 
 impl Body for ObservedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.body).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled {

@@ -24,6 +24,7 @@ use crate::body::{Lease, ProxyBody};
 use crate::config::RouterConfig;
 use crate::errors::{ProxyError, Side};
 use crate::gauge::Gauge;
+use crate::h1_client::{self, H1Body, H1Conn, H1Error};
 use crate::headers::{self, RequestIds, X_REQUEST_ID};
 use crate::limits::{self, RequestBody};
 use crate::observe::{ObservedBody, Record};
@@ -208,11 +209,25 @@ async fn forward(
     }
     parts.version = Version::HTTP_11;
 
+    // A request without a body that does not upgrade (most of them) goes through our own
+    // client; the others through hyper's (see `h1_client.rs`).
+    if !upgrade && http_body::Body::is_end_stream(&body) {
+        let Exchange { answer, in_flight } = send(shared, host, Outgoing::Bodiless(parts)).await?;
+        let backend = in_flight.backend().addr;
+        let Answer::Bodiless(response) = answer else { return Err(ProxyError::UnexpectedUpgrade { backend }) };
+        let (mut parts, body) = response.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers, false);
+        return Ok((Response::from_parts(parts, ProxyBody::bodiless(body, in_flight)), backend));
+    }
+
     let mut request = Request::from_parts(parts, RequestBody::new(body, shared.config.max_body_bytes));
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
 
-    let Exchange { mut response, in_flight, conn: upstream_conn } = send(shared, host, request).await?;
+    let Exchange { answer, in_flight } = send(shared, host, Outgoing::Streamed(request)).await?;
     let backend = in_flight.backend().addr;
+    let Answer::Streamed { mut response, conn: upstream_conn } = answer else {
+        return Err(ProxyError::UnexpectedUpgrade { backend });
+    };
 
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
@@ -231,21 +246,35 @@ async fn forward(
     Ok((Response::from_parts(parts, ProxyBody::upstream(body, lease)), backend))
 }
 
-/// A response head from an upstream, with what the response body must hold on to.
-struct Exchange {
-    response: Response<Incoming>,
-    in_flight: InFlight,
-    conn: Sender,
+/// A request on its way to an upstream: for hyper's client with its body, or for ours as its
+/// head alone.
+enum Outgoing {
+    Streamed(Request<RequestBody>),
+    Bodiless(Parts),
 }
 
-/// Why one backend did not answer, with the request if hyper gave it back unsent.
+/// The response head from an upstream, from the client that sent the request.
+enum Answer {
+    /// With the hyper connection, which goes back to the pool after the body.
+    Streamed { response: Response<Incoming>, conn: Sender },
+    /// The body holds its connection.
+    Bodiless(Response<H1Body>),
+}
+
+/// A response head from an upstream, with what the response body must hold on to.
+struct Exchange {
+    answer: Answer,
+    in_flight: InFlight,
+}
+
+/// Why one backend did not answer, with the request if it certainly was not sent.
 struct Failed {
     error: ProxyError,
-    unsent: Option<Box<Request<RequestBody>>>,
+    unsent: Option<Box<Outgoing>>,
 }
 
 impl Failed {
-    fn unsent(error: ProxyError, request: Request<RequestBody>) -> Self {
+    fn unsent(error: ProxyError, request: Outgoing) -> Self {
         Failed { error, unsent: Some(Box::new(request)) }
     }
 
@@ -255,7 +284,7 @@ impl Failed {
 
     /// The request, if it may go to another connection or backend: the error says a retry is
     /// safe and we still hold every byte of the request.
-    fn retryable(self) -> Result<(ProxyError, Request<RequestBody>), ProxyError> {
+    fn retryable(self) -> Result<(ProxyError, Outgoing), ProxyError> {
         match self {
             Failed { error, unsent: Some(request) } if error.retry_safe() => Ok((error, *request)),
             Failed { error, .. } => Err(error),
@@ -264,7 +293,7 @@ impl Failed {
 }
 
 /// Round robin over the host's backends, moving on only when the request was not sent.
-async fn send(shared: &Shared, host: &str, mut request: Request<RequestBody>) -> Result<Exchange, ProxyError> {
+async fn send(shared: &Shared, host: &str, mut request: Outgoing) -> Result<Exchange, ProxyError> {
     for _round in 0..MAX_ROUTING_ROUNDS {
         let (route, generation) = match shared.table.lookup(host) {
             Lookup::Unknown => return Err(ProxyError::UnknownHost),
@@ -283,8 +312,12 @@ async fn send(shared: &Shared, host: &str, mut request: Request<RequestBody>) ->
                 stale = true; // The table changed under us: route again with the new one.
                 break;
             };
-            match send_to(backend, request, shared).await {
-                Ok((response, conn)) => return Ok(Exchange { response, in_flight, conn }),
+            let sent = match request {
+                Outgoing::Streamed(request) => send_streamed(backend, request, shared).await,
+                Outgoing::Bodiless(parts) => send_bodiless(backend, parts, shared).await,
+            };
+            match sent {
+                Ok(answer) => return Ok(Exchange { answer, in_flight }),
                 Err(failed) => {
                     let (error, returned) = failed.retryable()?;
                     tracing::debug!(host, error = %error, "trying the next backend");
@@ -300,25 +333,81 @@ async fn send(shared: &Shared, host: &str, mut request: Request<RequestBody>) ->
     Err(ProxyError::TableChurn)
 }
 
-/// Sends on a pooled connection of `backend` if one is alive, else on a new one.
-async fn send_to(
+/// Sends on a pooled hyper connection of `backend` if one is alive, else on a new one.
+async fn send_streamed(
     backend: &Backend,
     mut request: Request<RequestBody>,
     shared: &Shared,
-) -> Result<(Response<Incoming>, Sender), Failed> {
+) -> Result<Answer, Failed> {
     let config = &shared.config;
     for _ in 0..MAX_POOLED_TRIES {
         let Some(conn) = backend.checkout(config.idle_timeout) else { break };
         match exchange(backend.addr, conn, request, shared).await {
-            Ok(done) => return Ok(done),
+            Ok(answer) => return Ok(answer),
             // A pooled connection that closed under us: try another one.
-            Err(failed) => request = failed.retryable().map_err(Failed::sent)?.1,
+            Err(HyperFailed { error, unsent: Some(returned) }) if error.retry_safe() => request = *returned,
+            Err(HyperFailed { error, .. }) => return Err(Failed::sent(error)),
         }
     }
     match backend.connect(config.connect_timeout).await {
-        Ok(conn) => exchange(backend.addr, conn, request, shared).await,
-        Err(error) => Err(Failed::unsent(error, request)),
+        Ok(conn) => exchange(backend.addr, conn, request, shared).await.map_err(|failed| match failed.unsent {
+            Some(request) => Failed::unsent(failed.error, Outgoing::Streamed(*request)),
+            None => Failed::sent(failed.error),
+        }),
+        Err(error) => Err(Failed::unsent(error, Outgoing::Streamed(request))),
     }
+}
+
+/// Sends with our own client, on a pooled connection of `backend` if one is open, else on a new one.
+async fn send_bodiless(backend: &Backend, parts: Parts, shared: &Shared) -> Result<Answer, Failed> {
+    let config = &shared.config;
+    for _ in 0..MAX_POOLED_TRIES {
+        let Some(conn) = backend.checkout_h1(config.idle_timeout) else { break };
+        match exchange_bodiless(backend.addr, conn, &parts, shared).await {
+            Ok(response) => return Ok(Answer::Bodiless(response)),
+            // A pooled connection that failed before taking a byte: try another one.
+            Err(error) if error.retry_safe() => {}
+            Err(error) => return Err(Failed::sent(error)),
+        }
+    }
+    let conn = match backend.connect_h1(config.connect_timeout).await {
+        Ok(conn) => conn,
+        Err(error) => return Err(Failed::unsent(error, Outgoing::Bodiless(parts))),
+    };
+    match exchange_bodiless(backend.addr, conn, &parts, shared).await {
+        Ok(response) => Ok(Answer::Bodiless(response)),
+        Err(error) if error.retry_safe() => Err(Failed::unsent(error, Outgoing::Bodiless(parts))),
+        Err(error) => Err(Failed::sent(error)),
+    }
+}
+
+async fn exchange_bodiless(
+    backend: SocketAddr,
+    conn: H1Conn,
+    parts: &Parts,
+    shared: &Shared,
+) -> Result<Response<H1Body>, ProxyError> {
+    let timeout = shared.config.upstream_header_timeout;
+    // On timeout the send future is dropped, and the connection with it.
+    match shared.timers.timeout(timeout, conn.send(parts)).await {
+        Some(Ok(response)) => Ok(response),
+        Some(Err(h1_client::Failed { error: H1Error::UnexpectedUpgrade, .. })) => {
+            Err(ProxyError::UnexpectedUpgrade { backend })
+        }
+        Some(Err(h1_client::Failed { error, sent: false })) => {
+            Err(ProxyError::NotSent { backend, source: error.into() })
+        }
+        Some(Err(h1_client::Failed { error, sent: true })) => {
+            Err(ProxyError::Upstream { backend, source: error.into() })
+        }
+        None => Err(ProxyError::HeaderTimeout { backend, timeout }),
+    }
+}
+
+/// Why hyper's client did not answer, with the request if hyper gave it back unsent.
+struct HyperFailed {
+    error: ProxyError,
+    unsent: Option<Box<Request<RequestBody>>>,
 }
 
 async fn exchange(
@@ -326,24 +415,27 @@ async fn exchange(
     mut conn: Sender,
     request: Request<RequestBody>,
     shared: &Shared,
-) -> Result<(Response<Incoming>, Sender), Failed> {
+) -> Result<Answer, HyperFailed> {
     let config = &shared.config;
     let timeout = config.upstream_header_timeout;
+    let sent = |error| HyperFailed { error, unsent: None };
     // On timeout the send future is dropped, which makes hyper close that connection.
     match shared.timers.timeout(timeout, conn.try_send_request(request)).await {
-        Some(Ok(response)) => Ok((response, conn)),
+        Some(Ok(response)) => Ok(Answer::Streamed { response, conn }),
         Some(Err(mut error)) => match error.take_message() {
-            Some(request) => Err(Failed::unsent(ProxyError::NotSent { backend, source: error.into_error() }, request)),
+            Some(request) => Err(HyperFailed {
+                error: ProxyError::NotSent { backend, source: error.into_error().into() },
+                unsent: Some(Box::new(request)),
+            }),
             None => {
                 let source = error.into_error();
                 if limits::is_body_too_large(&source) {
-                    let limit = config.max_body_bytes;
-                    Err(Failed::sent(ProxyError::BodyTooLarge { limit }))
+                    Err(sent(ProxyError::BodyTooLarge { limit: config.max_body_bytes }))
                 } else {
-                    Err(Failed::sent(ProxyError::Upstream { backend, source }))
+                    Err(sent(ProxyError::Upstream { backend, source: source.into() }))
                 }
             }
         },
-        None => Err(Failed::sent(ProxyError::HeaderTimeout { backend, timeout })),
+        None => Err(sent(ProxyError::HeaderTimeout { backend, timeout })),
     }
 }
