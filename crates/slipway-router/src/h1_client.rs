@@ -35,8 +35,9 @@ pub(crate) const MAX_HEAD: usize = 64 * 1024;
 pub(crate) const MAX_HEADERS: usize = 100;
 /// The longest chunk-size line (with extensions) or trailer line accepted.
 const MAX_LINE: usize = 4096;
-/// How much is read from the socket at a time.
+/// How much room a read gets when the buffer is grown, and the least room worth a read.
 const READ_SIZE: usize = 16 * 1024;
+const MIN_READ: usize = 4 * 1024;
 
 /// Why an exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +128,11 @@ impl H1Conn {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        self.buf.reserve(READ_SIZE);
+        // Responses are split off the buffer as shared slices, so one allocation serves many
+        // small responses; a fresh one is taken only when little room is left.
+        if self.buf.capacity() - self.buf.len() < MIN_READ {
+            self.buf.reserve(READ_SIZE);
+        }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
     }
 }
@@ -433,5 +438,40 @@ impl Body for H1Body {
             Framing::Length(left) => SizeHint::with_exact(left),
             Framing::Chunked(_) | Framing::UntilClose => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_lengths_are_digits_only_and_fit() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"1234"), Some(1234));
+        for bad in [&b""[..], b"+5", b"-1", b"5x", b" 5", b"0x10", b"99999999999999999999"] {
+            assert_eq!(parse_decimal(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn chunk_sizes_are_hex_with_optional_extensions() {
+        assert_eq!(chunk_size(b"0").unwrap(), 0);
+        assert_eq!(chunk_size(b"1aF").unwrap(), 0x1af);
+        assert_eq!(chunk_size(b"10;name=value").unwrap(), 16);
+        assert_eq!(chunk_size(b"10 ;name").unwrap(), 16);
+        for bad in [&b""[..], b";ext", b"zz", b"-1", b"fffffffffffffffff"] {
+            assert!(chunk_size(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn framing_lines_end_in_crlf_and_are_bounded() {
+        let mut buf = BytesMut::from(&b"5\r\nhello"[..]);
+        assert_eq!(take_line(&mut buf).unwrap().as_deref(), Some(&b"5"[..]));
+        assert_eq!(&buf[..], b"hello");
+        assert!(take_line(&mut BytesMut::from(&b"5\nhello"[..])).is_err());
+        assert_eq!(take_line(&mut BytesMut::from(&b"5"[..])).unwrap(), None);
+        assert!(take_line(&mut BytesMut::from(&vec![b'a'; MAX_LINE + 1][..])).is_err());
     }
 }
