@@ -211,39 +211,39 @@ async fn forward(
 
     // A request without a body that does not upgrade (most of them) goes through our own
     // client; the others through hyper's (see `h1_client.rs`).
-    if !upgrade && http_body::Body::is_end_stream(&body) {
-        let Exchange { answer, in_flight } = send(shared, host, Outgoing::Bodiless(parts)).await?;
-        let backend = in_flight.backend().addr;
-        let Answer::Bodiless(response) = answer else { return Err(ProxyError::UnexpectedUpgrade { backend }) };
-        let (mut parts, body) = response.into_parts();
-        headers::strip_hop_by_hop(&mut parts.headers, false);
-        return Ok((Response::from_parts(parts, ProxyBody::bodiless(body, in_flight)), backend));
-    }
-
-    let mut request = Request::from_parts(parts, RequestBody::new(body, shared.config.max_body_bytes));
-    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
-
-    let Exchange { answer, in_flight } = send(shared, host, Outgoing::Streamed(request)).await?;
-    let backend = in_flight.backend().addr;
-    let Answer::Streamed { mut response, conn: upstream_conn } = answer else {
-        return Err(ProxyError::UnexpectedUpgrade { backend });
+    let mut client_upgrade = None;
+    let outgoing = if !upgrade && http_body::Body::is_end_stream(&body) {
+        Outgoing::Bodiless(parts)
+    } else {
+        let mut request = Request::from_parts(parts, RequestBody::new(body, shared.config.max_body_bytes));
+        client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+        Outgoing::Streamed(request)
     };
 
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let Some(client_upgrade) = client_upgrade else {
-            return Err(ProxyError::UnexpectedUpgrade { backend });
-        };
-        let upstream_upgrade = hyper::upgrade::on(&mut response);
-        crate::upgrade::spawn_tunnel(shared, client_upgrade, upstream_upgrade, in_flight);
-        let (mut parts, _empty) = response.into_parts();
-        headers::strip_hop_by_hop(&mut parts.headers, true);
-        return Ok((Response::from_parts(parts, ProxyBody::empty()), backend));
-    }
-
-    let (mut parts, body) = response.into_parts();
+    let Exchange { answer, in_flight } = send(shared, host, outgoing).await?;
+    let backend = in_flight.backend().addr;
+    let (mut parts, body) = match answer {
+        Answer::Bodiless(response) => {
+            let (parts, body) = response.into_parts();
+            (parts, ProxyBody::bodiless(body, in_flight))
+        }
+        Answer::Streamed { mut response, conn } => {
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                let Some(client_upgrade) = client_upgrade else {
+                    return Err(ProxyError::UnexpectedUpgrade { backend });
+                };
+                let upstream_upgrade = hyper::upgrade::on(&mut response);
+                crate::upgrade::spawn_tunnel(shared, client_upgrade, upstream_upgrade, in_flight);
+                let (mut parts, _empty) = response.into_parts();
+                headers::strip_hop_by_hop(&mut parts.headers, true);
+                return Ok((Response::from_parts(parts, ProxyBody::empty()), backend));
+            }
+            let (parts, body) = response.into_parts();
+            (parts, ProxyBody::upstream(body, Lease { in_flight, conn: Some(conn) }))
+        }
+    };
     headers::strip_hop_by_hop(&mut parts.headers, false);
-    let lease = Lease { in_flight, conn: Some(upstream_conn) };
-    Ok((Response::from_parts(parts, ProxyBody::upstream(body, lease)), backend))
+    Ok((Response::from_parts(parts, body), backend))
 }
 
 /// A request on its way to an upstream: for hyper's client with its body, or for ours as its
@@ -350,10 +350,7 @@ async fn send_streamed(
         }
     }
     match backend.connect(config.connect_timeout).await {
-        Ok(conn) => exchange(backend.addr, conn, request, shared).await.map_err(|failed| match failed.unsent {
-            Some(request) => Failed::unsent(failed.error, Outgoing::Streamed(*request)),
-            None => Failed::sent(failed.error),
-        }),
+        Ok(conn) => exchange(backend.addr, conn, request, shared).await.map_err(Failed::from),
         Err(error) => Err(Failed::unsent(error, Outgoing::Streamed(request))),
     }
 }
@@ -408,6 +405,12 @@ async fn exchange_bodiless(
 struct HyperFailed {
     error: ProxyError,
     unsent: Option<Box<Request<RequestBody>>>,
+}
+
+impl From<HyperFailed> for Failed {
+    fn from(failed: HyperFailed) -> Self {
+        Failed { error: failed.error, unsent: failed.unsent.map(|request| Box::new(Outgoing::Streamed(*request))) }
+    }
 }
 
 async fn exchange(
