@@ -115,7 +115,7 @@ LUA
 # that is neither the proxy, the upstream (pid in $2) nor wrk (a cargo build, say), which
 # skews every figure.
 cat >"$WORK/measure.py" <<'PY'
-import json, os, resource, subprocess, sys
+import json, os, resource, shutil, signal, subprocess, sys
 
 proxy = [int(p) for p in sys.argv[1].split(",") if p]
 upstream = int(sys.argv[2])
@@ -137,9 +137,25 @@ def cpu(pids):
             pass
     return total
 
+# Hardware counters (perf stat), where the machine exposes them: CPU cycles and instructions,
+# user + kernel, of the proxy's processes. Unlike CPU time, cycles do not depend on the clock
+# speed the machine happened to run at during the run.
+perf = None
+if proxy and shutil.which("perf"):
+    events = "cycles,instructions"
+    pids = ",".join(map(str, proxy))
+    perf = subprocess.Popen(["perf", "stat", "-x,", "-e", events, "-p", pids],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 b0, p0, u0 = busy(), cpu(proxy), cpu([upstream])
 out = subprocess.run(sys.argv[3:], capture_output=True, text=True, check=True).stdout
 b1, p1, u1 = busy(), cpu(proxy), cpu([upstream])
+counters = {}
+if perf:
+    perf.send_signal(signal.SIGINT)
+    for row in perf.communicate()[1].splitlines():
+        fields = row.split(",")
+        if len(fields) > 2 and fields[0].isdigit():
+            counters[fields[2].split(":")[0]] = int(fields[0])
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 line = next((l for l in out.splitlines() if l.startswith("WRK-JSON ")), None)
 if line is None:
@@ -150,6 +166,8 @@ wrk_ticks = (usage.ru_utime + usage.ru_stime) * tick
 foreign = (b1 - b0) - (p1 - p0) - (u1 - u0) - wrk_ticks
 r["proxy_cpu_us_per_req"] = (p1 - p0) / tick * 1e6 / r["requests"] if proxy and r["requests"] else None
 r["foreign_cpu_pct"] = max(0.0, foreign / tick / seconds * 100)
+for event in ("cycles", "instructions"):
+    r[f"proxy_{event}_per_req"] = counters[event] / r["requests"] if event in counters and r["requests"] else None
 print(json.dumps(r))
 PY
 
@@ -329,8 +347,10 @@ def median_figures(rs):
     each = [figures(r) for r in rs]
     return (*(statistics.median(f[i] for f in each) for i in range(4)), sum(f[4] for f in each))
 by = {key: median_figures(rs) for key, rs in groups.items()}
-cpu_us = {key: (statistics.median(r["proxy_cpu_us_per_req"] for r in rs) if rs[0].get("proxy_cpu_us_per_req") is not None else None)
-          for key, rs in groups.items()}
+def median_of(field):
+    return {key: (statistics.median(r[field] for r in rs) if all(r.get(field) is not None for r in rs) else None)
+            for key, rs in groups.items()}
+cpu_us, kcycles, kinstr = median_of("proxy_cpu_us_per_req"), median_of("proxy_cycles_per_req"), median_of("proxy_instructions_per_req")
 foreign = max(r["foreign_cpu_pct"] for r in results)
 foreign_median = statistics.median(r["foreign_cpu_pct"] for r in results)
 lines = [
@@ -345,7 +365,8 @@ lines = [
     "nginx: `worker_processes auto`, `access_log off`, `upstream` with `keepalive 64`, `proxy_http_version 1.1`, `proxy_set_header Connection \"\"`, "
     "and the same header work as Slipway (Host, X-Forwarded-For/Proto/Host, X-Request-Id to the app and back). "
     "Slipway: `bench-router` (`slipway_router::Router`, as the agent runs it: one single-threaded runtime per core, each with its own "
-    "SO_REUSEPORT socket and upstream pool; mimalloc, the `slipway` binary's allocator; `access_log: false`). "
+    "SO_REUSEPORT socket and upstream pool; requests without a body go upstream through the router's own HTTP/1.1 client; "
+    "mimalloc, the `slipway` binary's allocator; release profile with fat LTO; `access_log: false`). "
     f"Load: wrk, Host `bench.localhost`, {threads} threads × {connections} connections for {duration} s (throughput), "
     f"then 1 connection for {latency_duration} s (latency); {2 if mode != '--quick' else 1} s warm-up before each. "
     f"All proxies run side by side and take turns: {rounds} interleaved round{'s' if rounds > 1 else ''} (each round starts one target later), "
@@ -357,8 +378,8 @@ lines = [
     f"**The load generator, the upstream and the proxy share the machine's {os.cpu_count()} cores**, so absolute figures are "
     "lower than on a dedicated box and the comparison favours whichever proxy uses less CPU per request.",
     "",
-    "| routes | target | req/s (64 conn) | p50 ms | p99 ms | max ms | proxy CPU µs/req | req/s (1 conn) | p50 ms | p99 ms | errors |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| routes | target | req/s (64 conn) | p50 ms | p99 ms | max ms | proxy CPU µs/req | proxy k-instructions/req | proxy kcycles/req | req/s (1 conn) | p50 ms | p99 ms | errors |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for routes in (1, 1000):
     for target in ("direct", "nginx", "slipway", "slipway-multi-thread", "nginx-https", "slipway-https"):
@@ -367,8 +388,12 @@ for routes in (1, 1000):
             continue
         us = cpu_us.get((routes, target, "throughput"))
         us = "–" if us is None else f"{us:.1f}"
+        kc = kcycles.get((routes, target, "throughput"))
+        kc = "–" if kc is None else f"{kc / 1000:.1f}"
+        ki = kinstr.get((routes, target, "throughput"))
+        ki = "–" if ki is None else f"{ki / 1000:.1f}"
         lines.append(
-            f"| {routes:,} | {target} | {t[0]:,.0f} | {t[1]:.2f} | {t[2]:.2f} | {t[3]:.2f} | {us} | {l[0]:,.0f} | {l[1]:.3f} | {l[2]:.3f} | {t[4] + l[4]} |"
+            f"| {routes:,} | {target} | {t[0]:,.0f} | {t[1]:.2f} | {t[2]:.2f} | {t[3]:.2f} | {us} | {ki} | {kc} | {l[0]:,.0f} | {l[1]:.3f} | {l[2]:.3f} | {t[4] + l[4]} |"
         )
 
 checks, all_met = [], True
@@ -385,7 +410,12 @@ for routes in (1, 1000):
 lines += ["", f"Proxy CPU µs/req: CPU time (user + system) of the proxy's processes during the 64-connection run, per request. "
           f"Other work on the machine (neither proxy, upstream nor wrk; softirq not counted) used {foreign_median:.0f}% of one core "
           f"in the median run and up to {foreign:.0f}% in the worst"
-          + (" — **figures skewed by it**." if foreign_median >= 10 else ".")]
+          + (" — **figures skewed by it**." if foreign_median >= 10 else ".")
+          + " Proxy k-instructions/req and kcycles/req: instructions executed and CPU cycles (user + kernel, hardware counters "
+          "read with `perf stat`) of the proxy's processes in the same run, per request, in thousands. Instructions count the "
+          "work itself and barely move between runs; cycles and CPU time also depend on how fast the shared machine ran at "
+          "the time (they rise when another tenant shares the core)."]
+
 n_t, s_t = by[(1, "nginx-https", "throughput")], by[(1, "slipway-https", "throughput")]
 n_l, s_l = by[(1, "nginx-https", "latency")], by[(1, "slipway-https", "latency")]
 for what, ok, detail in (
@@ -395,8 +425,19 @@ for what, ok, detail in (
 ):
     all_met &= ok
     checks.append(f"- HTTPS, 1 route: {what}: **{'met' if ok else 'NOT met'}** ({detail})")
+reference = []
+for label, routes, ours, theirs in (("1 route", 1, "slipway", "nginx"), ("1,000 routes", 1000, "slipway", "nginx"),
+                                    ("HTTPS, 1 route", 1, "slipway-https", "nginx-https")):
+    for counter, unit in ((kinstr, "instructions"), (kcycles, "cycles")):
+        mine, other = counter.get((routes, ours, "throughput")), counter.get((routes, theirs, "throughput"))
+        if mine and other:
+            reference.append(f"- {label}: {mine / 1000:.1f}k vs {other / 1000:.1f}k {unit} per request ({(mine / other - 1) * 100:+.1f}%)")
 lines += ["", "Targets (Slipway vs nginx, same run):", *checks,
-          "", f"Targets overall: **{'met' if all_met else 'NOT met'}**.", "<!-- router-bench:end -->"]
+          "", f"Targets overall: **{'met' if all_met else 'NOT met'}**."]
+if reference:
+    lines += ["", "For reference, the work each proxy does per request, Slipway vs nginx (not one of the targets, but the "
+              "figures this shared machine's changing speed disturbs least, instructions least of all):", *reference]
+lines.append("<!-- router-bench:end -->")
 section = "\n".join(lines)
 path = "BENCHMARKS.md"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nFigures recorded by the scripts in `bench/`; each section says how it was measured.\n"
