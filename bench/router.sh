@@ -6,7 +6,7 @@
 #   - Debian's nginx as a keep-alive reverse proxy to it (upstream keepalive 64, HTTP/1.1),
 #   - Slipway's edge router (bench-router: slipway-router with the access log off),
 # each driven by the same load generator (wrk): 2 threads, 64 keep-alive connections, 20 s,
-# then 1 connection for 5 s (latency); Host: bench.localhost; 3 interleaved rounds, medians
+# then 1 connection for 5 s (latency); Host: bench.localhost; 5 interleaved rounds, medians
 # reported (see ROUNDS below). Done twice: with 1 route in
 # each proxy's table and with 1,000 (999 other hosts app-N.localhost); then with 1 route over
 # HTTPS (nginx/OpenSSL vs rustls, one self-signed certificate, keep-alive so the handshake is
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 # Each target is measured in ROUNDS interleaved rounds (all proxies run side by side and take
 # turns, in a rotating order), and the table shows each figure's median over the rounds: on a
 # shared machine a single run swings by ±10% and more, in either proxy's favour.
-THREADS=2 CONNECTIONS=64 DURATION=20 LATENCY_DURATION=5 WARMUP=2 ROUNDS=3
+THREADS=2 CONNECTIONS=64 DURATION=20 LATENCY_DURATION=5 WARMUP=2 ROUNDS=5
 MODE="${1:-}"
 if [[ "$MODE" == "--quick" ]]; then DURATION=3 LATENCY_DURATION=2 WARMUP=1 ROUNDS=1; fi
 HOST=bench.localhost
