@@ -2,9 +2,9 @@
 //! connections. A `Backend` lives as long as a route or an in-flight request refers to it, so
 //! taking a backend out of the table closes its idle connections once its last request ends.
 //!
-//! There is one pool per router worker (`workers.rs`): a connection's driver task runs on the
-//! worker that opened it, so handing it only to requests of that same worker keeps every
-//! request on one thread. Outside the workers (tests, `serve` on a multi-threaded runtime)
+//! There is one pool per router worker (`workers.rs`): a connection's socket is registered with
+//! the reactor of the worker that opened it (and a hyper connection's driver task runs there),
+//! so handing it only to requests of that same worker keeps every request on one thread. Outside the workers (tests, `serve` on a multi-threaded runtime)
 //! everything uses pool 0.
 
 use std::net::SocketAddr;
