@@ -27,13 +27,32 @@ fn require(binary: &str) -> PathBuf {
 
 /// A loopback port nothing listens on now, for servers that take a port number rather than a
 /// listening socket (the OS picks it, as binding port 0 does).
-fn free_port(udp: bool) -> u16 {
-    let port = if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0").and_then(|socket| socket.local_addr())
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|socket| socket.local_addr())
-    };
-    port.expect("a free loopback port").port()
+/// Loopback ports for Pebble and dnsmasq, held open until they start so that the kernel cannot
+/// hand one out twice (to each other or to a test running alongside). The DNS port is free for
+/// both UDP and TCP, as dnsmasq listens on both.
+#[derive(Default)]
+struct Reserved {
+    tcp: Vec<std::net::TcpListener>,
+    udp: Vec<std::net::UdpSocket>,
+}
+
+impl Reserved {
+    fn tcp_port(&mut self) -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+        let port = listener.local_addr().expect("a bound port").port();
+        self.tcp.push(listener);
+        port
+    }
+
+    fn dns_port(&mut self) -> u16 {
+        loop {
+            let port = self.tcp_port();
+            if let Ok(socket) = std::net::UdpSocket::bind(("127.0.0.1", port)) {
+                self.udp.push(socket);
+                return port;
+            }
+        }
+    }
 }
 
 async fn wait_for_port(port: u16, child: &mut Child, what: &str) {
@@ -58,6 +77,9 @@ pub struct Pebble {
     api_key: PathBuf,
     api_port: u16,
     management_port: u16,
+    tls_port: u16,
+    dns_port: u16,
+    reserved: Reserved,
     children: Vec<Child>,
 }
 
@@ -87,8 +109,10 @@ impl Pebble {
             .status()
             .expect("running openssl");
         assert!(made.success(), "openssl could not make Pebble's API certificate");
-        let (api_port, management_port) = (free_port(false), free_port(false));
-        Pebble { dir, api_cert, api_key, api_port, management_port, children: Vec::new() }
+        let mut reserved = Reserved::default();
+        let (api_port, management_port, tls_port) = (reserved.tcp_port(), reserved.tcp_port(), reserved.tcp_port());
+        let dns_port = reserved.dns_port();
+        Pebble { dir, api_cert, api_key, api_port, management_port, tls_port, dns_port, reserved, children: Vec::new() }
     }
 
     /// The ACME directory URL.
@@ -99,7 +123,9 @@ impl Pebble {
     /// Starts dnsmasq and Pebble; Pebble validates HTTP-01 challenges on `http_port` of
     /// 127.0.0.1, whatever the name.
     pub async fn start(&mut self, http_port: u16) {
-        let dns_port = free_port(true);
+        let dns_port = self.dns_port;
+        // Released only now, just before the processes bind them.
+        self.reserved = Reserved::default();
         let mut dnsmasq = Command::new(require("dnsmasq"))
             .args(["--no-daemon", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file="])
             .args(["--listen-address=127.0.0.1", "--bind-interfaces", "--address=/#/127.0.0.1"])
@@ -120,7 +146,7 @@ impl Pebble {
                 "certificate": self.api_cert,
                 "privateKey": self.api_key,
                 "httpPort": http_port,
-                "tlsPort": free_port(false),
+                "tlsPort": self.tls_port,
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": false
             }
