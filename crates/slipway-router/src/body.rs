@@ -73,7 +73,7 @@ impl ProxyBody {
         ProxyBody { kind: Kind::Bodiless { body, in_flight: Some(in_flight) }, failed: None }
     }
 
-    fn poll_upstream(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.kind {
             Kind::Full(data) => Poll::Ready(data.take().map(|data| Ok(Frame::data(data)))),
             Kind::Upstream { body, lease } => {
@@ -115,7 +115,7 @@ impl Body for ProxyBody {
         if let Some(error) = this.failed.take() {
             return Poll::Ready(Some(Err(error)));
         }
-        match this.poll_upstream(cx) {
+        match this.poll_inner(cx) {
             // An error makes hyper drop the client connection without flushing, and the frames
             // before it may have come in the same poll: pausing once lets hyper send them (the
             // client sees the status and a short body, then the connection ends).

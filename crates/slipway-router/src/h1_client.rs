@@ -200,11 +200,9 @@ fn finish_head(
 ) -> Result<Response<H1Body>, H1Error> {
     let (framing, mut reusable) = framing(head_request, status, &mut headers)?;
     reusable &= version == Version::HTTP_11 && !has_token(&headers, &CONNECTION, "close");
-    let body = H1Body { conn: Some(conn), framing, reusable, finished: false };
-    let mut response = Response::new(body);
+    let mut response = Response::new(H1Body { conn: Some(conn), framing, reusable });
     *response.status_mut() = status;
     *response.headers_mut() = headers;
-    response.body_mut().finish_if_empty();
     Ok(response)
 }
 
@@ -266,7 +264,7 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
-    /// This many bytes are left.
+    /// This many bytes are left; 0 once any body has ended.
     Length(u64),
     Chunked(Chunk),
     UntilClose,
@@ -291,23 +289,20 @@ pub(crate) struct H1Body {
     conn: Option<H1Conn>,
     framing: Framing,
     reusable: bool,
-    finished: bool,
 }
 
 impl H1Body {
     /// The connection, once the body has ended exactly where its framing said and the connection
     /// may carry another request.
     pub(crate) fn take_idle(&mut self) -> Option<H1Conn> {
-        if !(self.finished && self.reusable) {
+        if !(self.finished() && self.reusable) {
             return None;
         }
         self.conn.take().filter(|conn| conn.buf.is_empty())
     }
 
-    fn finish_if_empty(&mut self) {
-        if self.framing == Framing::Length(0) {
-            self.finished = true;
-        }
+    fn finished(&self) -> bool {
+        self.framing == Framing::Length(0)
     }
 
     /// The next piece of body data from what has been read, if any; advances the framing.
@@ -322,9 +317,6 @@ impl H1Body {
                 Framing::Length(left) => {
                     let take = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
                     *left -= take as u64;
-                    if *left == 0 {
-                        self.finished = true;
-                    }
                     return Ok(Some(buf.split_to(take).freeze()));
                 }
                 Framing::UntilClose => return Ok(Some(buf.split().freeze())),
@@ -348,7 +340,7 @@ impl H1Body {
                         Chunk::DataEnd if line.is_empty() => *state = Chunk::Size,
                         Chunk::DataEnd => return Err(H1Error::Malformed("chunk data longer than its size")),
                         Chunk::Trailers if line.is_empty() => {
-                            self.finished = true;
+                            self.framing = Framing::Length(0);
                             return Ok(None);
                         }
                         // A trailer line, dropped. (Chunk data is taken in the arm above.)
@@ -396,13 +388,12 @@ impl Body for H1Body {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, H1Error>>> {
         let this = self.get_mut();
         loop {
-            if this.finished {
+            if this.finished() {
                 return Poll::Ready(None);
             }
             match this.next_data() {
-                Ok(Some(data)) if data.is_empty() => continue,
                 Ok(Some(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
-                Ok(None) if this.finished => return Poll::Ready(None),
+                Ok(None) if this.finished() => return Poll::Ready(None),
                 Ok(None) => {}
                 Err(error) => {
                     this.conn = None;
@@ -412,7 +403,7 @@ impl Body for H1Body {
             let Some(conn) = this.conn.as_mut() else { return Poll::Ready(None) };
             match ready!(conn.poll_fill(cx)) {
                 Ok(0) if this.framing == Framing::UntilClose => {
-                    this.finished = true;
+                    this.framing = Framing::Length(0);
                     this.conn = None;
                     return Poll::Ready(None);
                 }
@@ -430,7 +421,7 @@ impl Body for H1Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.finished
+        self.finished()
     }
 
     fn size_hint(&self) -> SizeHint {
