@@ -49,6 +49,15 @@ pub struct ApiConfig {
     pub registry: Option<slipway_image::RegistryConfig>,
     /// Kubernetes target: the cluster settings manifests are rendered with.
     pub cluster: slipway_gitops::ClusterSettings,
+    /// What one instance gets by default and may be given at most (`SLIPWAY_DEFAULT_*`,
+    /// `SLIPWAY_MAX_*`). The maxima are checked here; the defaults are what `slipway up`
+    /// records in the store, which resolves every environment's unset figures against them.
+    pub resources: slipway_core::quota::ResourceLimits,
+    /// Which repository URLs projects may track: refused ones get a 400 when
+    /// set (the pipeline checks again, with DNS, when it fetches).
+    pub repo_policy: slipway_core::repo::RepoPolicy,
+    /// Whether tenant code runs sandboxed (`false`: `SLIPWAY_SANDBOX=off`), told by `/healthz`.
+    pub sandboxed: bool,
 }
 
 /// Where the control plane finds the platform's files and itself.
@@ -72,6 +81,10 @@ impl ApiConfig {
             platform: None,
             registry: None,
             cluster: slipway_gitops::ClusterSettings::default(),
+            resources: slipway_core::quota::ResourceLimits::default(),
+            repo_policy: slipway_core::repo::RepoPolicy::default(),
+            // The library cannot know; `slipway up` says which.
+            sandboxed: true,
         }
     }
 }

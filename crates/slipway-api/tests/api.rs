@@ -43,6 +43,7 @@ mod api {
     mod pagination;
     mod projects;
     mod request_ids;
+    mod resources;
     mod roles;
     mod tenancy;
     mod users;

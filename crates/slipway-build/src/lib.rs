@@ -18,7 +18,7 @@ mod build;
 mod detect;
 mod serve_static;
 
-pub use build::{BuildError, BuildRequest, Builder, BuiltApp, Step};
+pub use build::{BuildError, BuildRequest, BuildSandbox, Builder, BuiltApp, Step};
 pub use detect::{detect, DetectError};
 pub use serve_static::{serve_static, serve_static_on};
 pub use slipway_core::build_plan::BuildPlan;

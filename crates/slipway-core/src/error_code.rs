@@ -51,12 +51,13 @@ catalogue! {
     InvalidEmail = "INVALID_EMAIL", 400, "An email address is malformed.";
     InvalidPassword = "INVALID_PASSWORD", 400, "A password is too short or too long.";
     InvalidBranch = "INVALID_BRANCH", 400, "A branch name is not a valid git branch name.";
-    InvalidRepoUrl = "INVALID_REPO_URL", 400, "A repository URL is not an https, ssh, git or file URL or an absolute path.";
+    InvalidRepoUrl = "INVALID_REPO_URL", 400, "A repository URL is malformed, or is a local path or non-public address the platform does not fetch from.";
     InvalidRole = "INVALID_ROLE", 400, "A role is not one of owner, admin, developer, viewer.";
     InvalidConfigVarName = "INVALID_CONFIG_VAR_NAME", 400, "A config var name is not a valid environment variable name.";
     ReservedConfigVarName = "RESERVED_CONFIG_VAR_NAME", 400, "A config var name is reserved by the platform (PORT, SLIPWAY_*).";
     InvalidConfigVarValue = "INVALID_CONFIG_VAR_VALUE", 400, "A config var value is too long or contains a NUL byte.";
     InvalidTarget = "INVALID_TARGET", 400, "A runtime target is not `local` or `kubernetes`.";
+    InvalidResources = "INVALID_RESOURCES", 400, "A memory, CPU or process figure is malformed, or outside what the platform allows one instance.";
     AuthRequired = "AUTH_REQUIRED", 401, "No credentials were sent.";
     InvalidCredentials = "INVALID_CREDENTIALS", 401, "Username or password is wrong.";
     TokenInvalid = "TOKEN_INVALID", 401, "The token is unknown, expired or revoked.";
@@ -85,6 +86,7 @@ catalogue! {
     ReleaseNotFound = "RELEASE_NOT_FOUND", 404, "No such release in this environment.";
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was used before with a different request.";
     NothingToDeploy = "NOTHING_TO_DEPLOY", 409, "There is no commit to deploy yet: push code or set a repository URL.";
+    QuotaExceeded = "QUOTA_EXCEEDED", 409, "The change would take the workspace over a quota (memory, instances or projects) set by a platform admin.";
     RenderFailed = "RENDER_FAILED", 422, "The environment cannot be rendered as Kubernetes manifests (a name or setting Kubernetes refuses).";
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "The body exceeds the size limit.";
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415, "The body must be sent as application/json.";

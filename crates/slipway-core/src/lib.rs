@@ -15,7 +15,10 @@ pub mod image_tag;
 pub mod layout;
 mod macros;
 pub mod names;
+pub mod quota;
 pub mod redact;
+pub mod repo;
+pub mod resources;
 pub mod role;
 pub mod timestamp;
 

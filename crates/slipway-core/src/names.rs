@@ -5,6 +5,9 @@
 use crate::macros::string_newtype;
 use crate::ErrorCode;
 
+/// Repository URLs live in [`crate::repo`] with the policy that decides where the platform fetches from.
+pub use crate::repo::RepoUrl;
+
 /// A name broke its rule. `code` is the API error code; the message names the
 /// value and says what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,36 +212,6 @@ impl Branch {
 
 string_newtype!(Branch, InvalidName, "git branch name", None);
 
-/// Where a tracked repository lives: an `https`, `http`, `ssh`, `git` or
-/// `file` URL, an scp-style `user@host:path`, or an absolute local path.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RepoUrl(String);
-
-impl RepoUrl {
-    pub fn parse(value: &str) -> Result<Self, InvalidName> {
-        let invalid = |reason: &str| InvalidName::new(ErrorCode::InvalidRepoUrl, "repository URL", value, reason);
-        if value.is_empty() || value.len() > 2048 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(invalid("it must be 1 to 2048 characters without spaces or control characters"));
-        }
-        if value.starts_with('-') {
-            return Err(invalid("it must not start with `-`"));
-        }
-        let url_like = ["https://", "http://", "ssh://", "git://", "file://"]
-            .iter()
-            .any(|scheme| value.strip_prefix(scheme).is_some_and(|rest| rest.len() > 1));
-        let scp_like = value
-            .split_once(':')
-            .is_some_and(|(host, path)| host.contains('@') && !host.contains('/') && !path.is_empty());
-        if url_like || scp_like || value.starts_with('/') {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(invalid("use https://…, ssh://…, git@host:path, file://… or an absolute path"))
-        }
-    }
-}
-
-string_newtype!(RepoUrl, InvalidName, "git repository URL or absolute path", None);
-
 /// The name of a config var: a POSIX environment variable name. `PORT` and
 /// the `SLIPWAY_` prefix belong to the platform.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -347,6 +320,7 @@ mod tests {
         for bad in ["", "-x", "a..b", "a b", "a~1", "x.lock", "x/", "/x", ".x", "a/.b", "@", "a@{b", "a\\b"] {
             assert_eq!(Branch::parse(bad).unwrap_err().code, ErrorCode::InvalidBranch, "{bad}");
         }
+        // Parsing says nothing about whether the platform fetches from it: see `repo::RepoPolicy`.
         for good in
             ["https://github.com/a/b.git", "ssh://git@host/x", "git@github.com:a/b.git", "file:///srv/r", "/srv/repo"]
         {

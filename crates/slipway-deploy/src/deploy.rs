@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use slipway_build::{detect, BuildRequest};
+use slipway_build::{detect, BuildRequest, BuildSandbox};
 use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::{DeploymentStatus, Transition};
 use slipway_core::ids::{DeploymentId, WorkspaceId};
@@ -136,7 +136,9 @@ impl Pipeline {
         clean_dir(&app_dir)
             .await
             .map_err(|err| Failure::Deploy(format!("cannot prepare the build directory: {err}")))?;
-        source::export(&repo, &commit, &app_dir).await.map_err(|err| Failure::Deploy(err.to_string()))?;
+        source::export(&repo, &commit, &app_dir, &self.config.checkout_limits)
+            .await
+            .map_err(|err| Failure::Deploy(err.to_string()))?;
         log.step(format!("Checked out {} ({})", commit.short(), context.branch)).await;
 
         let plan = detect(&app_dir).map_err(|err| Failure::Deploy(err.to_string()))?;
@@ -149,6 +151,13 @@ impl Pipeline {
             env: config.iter().map(|v| (v.name.clone(), v.value.clone())).collect(),
             timeout: self.config.build_timeout,
             max_log_bytes: self.config.max_log_bytes,
+            sandbox: BuildSandbox::new(
+                self.config.sandbox.clone(),
+                context.sandbox_uid,
+                self.config.build_resources,
+                self.config.checkout_limits.max_bytes,
+                id.to_string(),
+            ),
         };
         let built = {
             let build = self.builder.build(&plan, request, sender);
@@ -193,7 +202,9 @@ impl Pipeline {
             Some(url) => {
                 let url = RepoUrl::parse(url).map_err(|err| Failure::Deploy(err.to_string()))?;
                 log.step(format!("Fetching {branch} from {url}")).await;
-                source::fetch(repo, &url, &branch).await.map_err(|err| Failure::Deploy(err.to_string()))
+                source::fetch(repo, &url, &branch, &self.config.repo_policy)
+                    .await
+                    .map_err(|err| Failure::Deploy(err.to_string()))
             }
             None => source::branch_head(repo, &branch)
                 .await

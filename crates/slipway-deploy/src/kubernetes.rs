@@ -379,6 +379,8 @@ pub(crate) fn render_input(
         hostnames: &source.hostnames,
         config: source.config.iter().map(|var| (var.name.as_str(), var.value.as_str(), var.secret)).collect(),
         port: DEFAULT_PORT,
+        resources: source.resources,
+        quota: source.quota,
     })
 }
 

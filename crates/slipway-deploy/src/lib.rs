@@ -25,12 +25,14 @@ mod log;
 mod orphans;
 
 pub use kubernetes::{KubernetesConfig, ReadBack};
+pub use slipway_git::source::CheckoutLimits;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use slipway_build::Builder;
 use slipway_core::layout::DataLayout;
+use slipway_core::repo::RepoPolicy;
 use slipway_core::timestamp::Timestamp;
 use slipway_store::{Store, DEPLOY_JOB, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB, GITOPS_SCALE_JOB};
 
@@ -41,13 +43,36 @@ pub struct PipelineConfig {
     pub max_concurrent_builds: usize,
     pub build_timeout: Duration,
     pub max_log_bytes: u64,
+    /// Which repository URLs may be fetched (the data dir is always refused).
+    pub repo_policy: RepoPolicy,
+    /// How large a checkout may be, unpacked.
+    pub checkout_limits: CheckoutLimits,
+    /// How build commands start: sandboxed, or (`SLIPWAY_SANDBOX=off`) as the platform's user.
+    pub sandbox: slipway_sandbox::Sandbox,
+    /// What one build may use (builds need more than the instances they make).
+    pub build_resources: slipway_core::resources::Resources,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { max_concurrent_builds: 2, build_timeout: Duration::from_secs(20 * 60), max_log_bytes: 10 * 1024 * 1024 }
+        Self {
+            max_concurrent_builds: 2,
+            build_timeout: Duration::from_secs(20 * 60),
+            max_log_bytes: 10 * 1024 * 1024,
+            repo_policy: RepoPolicy::default(),
+            checkout_limits: CheckoutLimits::default(),
+            sandbox: slipway_sandbox::Sandbox::off(),
+            build_resources: BUILD_RESOURCES,
+        }
     }
 }
+
+/// Builds by default: 4 GiB (a cargo or webpack build wants it), two cores, 2048 processes.
+pub const BUILD_RESOURCES: slipway_core::resources::Resources = slipway_core::resources::Resources {
+    memory: slipway_core::resources::Memory::from_mib(4096),
+    cpu: slipway_core::resources::Cpu::from_millis(2000),
+    max_processes: 2048,
+};
 
 /// How long a claimed job is ours without a renewal; a crashed control
 /// plane's builds are retried after this.
@@ -66,7 +91,9 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline without Kubernetes settings: deployments to that target fail with a reason
     /// naming the missing setting.
-    pub fn new(store: Store, layout: DataLayout, config: PipelineConfig) -> Self {
+    pub fn new(store: Store, layout: DataLayout, mut config: PipelineConfig) -> Self {
+        // Every tenant's repositories, logs and the sealing key live there.
+        config.repo_policy = config.repo_policy.forbid_paths_under(layout.root());
         let builder = Arc::new(Builder::new(config.max_concurrent_builds));
         let kubernetes = Arc::new(kubernetes::KubernetesTarget::new(KubernetesConfig::default(), layout.clone()));
         Self { store, layout, builder, config, kubernetes }

@@ -6,8 +6,8 @@
 //! back to the pusher as `remote:` lines.
 //!
 //! Start at [`Repos`] (where repositories live, how they are created), then
-//! [`smart_http`] (the two services) and [`source`] (checking out a commit,
-//! fetching a tracked URL).
+//! [`smart_http`] (the two services) and [`source`] (checking out a commit
+//! within its size limits, fetching a tracked URL the platform's policy allows).
 
 pub mod repos;
 pub mod smart_http;
@@ -15,7 +15,8 @@ pub mod source;
 
 pub use repos::Repos;
 
-/// A git command failed or git is not installed.
+/// A git command failed, git is not installed, or what a tenant handed the
+/// platform (a repository URL, a commit's tree) is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     /// `git` could not be started.
@@ -29,12 +30,80 @@ pub enum GitError {
     Invalid(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The platform's [`RepoPolicy`](slipway_core::repo::RepoPolicy) refuses
+    /// the repository URL or what it resolves to; git did not run.
+    #[error("{0}")]
+    Refused(#[from] slipway_core::repo::RepoRefused),
+    /// The host of a repository URL does not resolve.
+    #[error("cannot resolve the repository host {host}: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An allowed local repository path cannot be opened.
+    #[error("cannot open the local repository {}: {source}", path.display())]
+    NoLocalRepository {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A commit's files are larger, unpacked, than a checkout may be; nothing was written.
+    #[error(
+        "the commit's files take {} unpacked, over the checkout limit of {}; the largest is `{largest}` ({}). \
+         Remove large files from the repository, or ask the platform admin to raise SLIPWAY_MAX_CHECKOUT_SIZE",
+        Size(*bytes), Size(*limit), Size(*largest_bytes)
+    )]
+    CheckoutTooLarge { bytes: u64, limit: u64, largest: String, largest_bytes: u64 },
+    /// A commit has more files than a checkout may hold; nothing was written.
+    #[error(
+        "the commit has more than {limit} files, the checkout limit; ask the platform admin to raise \
+         SLIPWAY_MAX_CHECKOUT_FILES"
+    )]
+    TooManyFiles { limit: u64 },
+    /// A commit's tree holds a path that could write outside the checkout
+    /// (only a crafted tree does); nothing was written.
+    #[error("the commit's tree has the path `{path}`, which {reason}; it is not checked out")]
+    UnsafeTree { path: String, reason: &'static str },
+    /// `git archive` wrote more than the measured tree can take; the partial
+    /// checkout was removed.
+    #[error("git archive wrote more than the {} its tree allows; the checkout was stopped and removed", Size(*budget))]
+    ArchiveOverBudget { budget: u64 },
+}
+
+/// A byte count as people read it: `3.0 GiB`, `12 bytes`.
+struct Size(u64);
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+        if self.0 < 1024 {
+            return write!(f, "{} bytes", self.0);
+        }
+        let mut value = self.0 as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit < UNITS.len() - 1 {
+            value /= 1024.0;
+            unit += 1;
+        }
+        write!(f, "{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// Runs `git args…`, returning stdout; stderr becomes the error text.
 pub(crate) async fn git(args: &[&str], dir: Option<&std::path::Path>) -> Result<String, GitError> {
+    git_env(args, dir, &[]).await
+}
+
+/// [`git`] with `env` added to git's environment. Leading `-c name=value`
+/// pairs and URLs (which may carry credentials) are left out of error messages.
+pub(crate) async fn git_env(
+    args: &[&str],
+    dir: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+) -> Result<String, GitError> {
     let mut command = tokio::process::Command::new("git");
-    command.args(args).env("GIT_TERMINAL_PROMPT", "0").kill_on_drop(true);
+    command.args(args).env("GIT_TERMINAL_PROMPT", "0").envs(env.iter().copied()).kill_on_drop(true);
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
@@ -42,9 +111,26 @@ pub(crate) async fn git(args: &[&str], dir: Option<&std::path::Path>) -> Result<
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
+        let mut rest = args;
+        while let ["-c", _, after @ ..] = rest {
+            rest = after;
+        }
         Err(GitError::Failed {
-            command: args.iter().filter(|a| !a.contains("://")).copied().collect::<Vec<_>>().join(" "),
+            command: rest.iter().filter(|a| !a.contains("://")).copied().collect::<Vec<_>>().join(" "),
             stderr: String::from_utf8_lossy(&output.stderr).trim().chars().take(2000).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Size;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(Size(12).to_string(), "12 bytes");
+        assert_eq!(Size(10 << 20).to_string(), "10.0 MiB");
+        assert_eq!(Size(3 << 30).to_string(), "3.0 GiB");
+        assert_eq!(Size(1536).to_string(), "1.5 KiB");
     }
 }

@@ -13,7 +13,7 @@ use crate::{git, GitError};
 const POST_RECEIVE: &str = "#!/bin/sh\nexec \"$SLIPWAY_BIN\" hook post-receive\n";
 
 /// The largest pack a push may send: 1 GiB.
-const MAX_PUSH_BYTES: &str = "1073741824";
+pub(crate) const MAX_PUSH_BYTES: &str = "1073741824";
 
 #[derive(Debug, Clone)]
 pub struct Repos {

@@ -97,7 +97,13 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let mut child = tokio::process::Command::new("git")
+    let mut command = tokio::process::Command::new("git");
+    if service == Service::ReceivePack {
+        // Also for repositories created before `Repos::ensure` configured these.
+        let max_input = format!("receive.maxInputSize={}", crate::repos::MAX_PUSH_BYTES);
+        command.args(["-c", &max_input, "-c", "receive.fsckObjects=true"]);
+    }
+    let mut child = command
         .args([service.subcommand(), "--stateless-rpc"])
         .arg(repo)
         .envs(env.iter().map(|(k, v)| (k, v)))

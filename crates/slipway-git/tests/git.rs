@@ -1,5 +1,6 @@
 //! The git side against the real `git`: repositories, branch heads, fetching
-//! a tracked repository by URL, exporting a commit, and the push size limit.
+//! a tracked repository by URL (and refusing what the policy does not allow),
+//! exporting a commit within its size limits, and the push size limit.
 
 #![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
 
@@ -9,7 +10,15 @@ use std::process::Command;
 use slipway_core::ids::{ProjectId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::names::{Branch, RepoUrl};
+use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
+use slipway_git::source::CheckoutLimits;
 use slipway_git::{source, Repos};
+
+// Beside this file, not in tests/ (where cargo would make each its own test binary).
+#[path = "git/export_limits.rs"]
+mod export_limits;
+#[path = "git/fetch_policy.rs"]
+mod fetch_policy;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
@@ -20,6 +29,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .expect("git runs");
     assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A policy that allows local repositories under `dir` only.
+fn allow_paths(dir: &Path) -> RepoPolicy {
+    RepoPolicy::new(AllowedPaths::parse(dir.to_str().unwrap()).unwrap(), AllowedHosts::default())
 }
 
 /// A work tree with one commit on `main` holding `files`.
@@ -60,19 +74,20 @@ async fn fetch_by_url_then_export_a_commit() {
     assert_eq!(source::branch_head(&repo, &main).await.unwrap(), None, "nothing pushed yet");
 
     let url = RepoUrl::parse(&format!("file://{}", upstream.display())).unwrap();
-    assert_eq!(source::fetch(&repo, &url, &main).await.unwrap(), commit);
+    let policy = allow_paths(root.path());
+    assert_eq!(source::fetch(&repo, &url, &main, &policy).await.unwrap(), commit);
     assert_eq!(source::branch_head(&repo, &main).await.unwrap(), Some(commit.clone()));
     assert!(source::has_commit(&repo, &commit).await.unwrap());
     assert!(!source::has_commit(&repo, &CommitSha::parse(&"a".repeat(40)).unwrap()).await.unwrap());
 
     let out = root.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    source::export(&repo, &commit, &out).await.unwrap();
+    source::export(&repo, &commit, &out, &CheckoutLimits::default()).await.unwrap();
     assert_eq!(std::fs::read_to_string(out.join("index.html")).unwrap(), "<h1>hi</h1>");
     assert!(!out.join(".git").exists(), "an export is the tree only");
 
     let missing = Branch::parse("nope").unwrap();
-    let err = source::fetch(&repo, &url, &missing).await.unwrap_err();
+    let err = source::fetch(&repo, &url, &missing, &policy).await.unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
 

@@ -11,6 +11,8 @@ use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
+use slipway_core::quota::WorkspaceQuota;
+use slipway_core::resources::{Memory, Resources};
 
 use crate::image::ImageRef;
 
@@ -60,30 +62,12 @@ pub struct Process {
     /// Shell command line, run as `/bin/sh -c <command>`.
     pub command: String,
     pub replicas: u32,
+    /// The environment's figures for each instance (the local target's cgroup limits), rendered
+    /// as the container's limits; see `render::workload` for the requests.
     pub resources: Resources,
     pub autoscaling: Option<Autoscaling>,
     /// A cron expression; when set the process type becomes a CronJob instead of a Deployment.
     pub schedule: Option<String>,
-}
-
-/// Container requests and limits, as Kubernetes quantities (`250m`, `256Mi`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resources {
-    pub cpu_request: String,
-    pub memory_request: String,
-    pub cpu_limit: String,
-    pub memory_limit: String,
-}
-
-impl Default for Resources {
-    fn default() -> Self {
-        Self {
-            cpu_request: "100m".into(),
-            memory_request: "128Mi".into(),
-            cpu_limit: "500m".into(),
-            memory_limit: "512Mi".into(),
-        }
-    }
 }
 
 /// Horizontal autoscaling on CPU utilisation.
@@ -94,17 +78,21 @@ pub struct Autoscaling {
     pub target_cpu_percent: u32,
 }
 
-/// The ResourceQuota of the environment's namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The workspace's quota, rendered as the ResourceQuota of each of its namespaces; `None` is
+/// unlimited. Kubernetes has no quota across namespaces: the control plane holds the workspace
+/// to its total across all of them (it refuses any deploy or scale that would exceed it), and
+/// each namespace's ResourceQuota holds that namespace to it as well.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quota {
-    pub cpu: String,
-    pub memory: String,
-    pub pods: u32,
+    /// Memory limits of all pods together.
+    pub memory: Option<Memory>,
+    /// Pods.
+    pub pods: Option<u32>,
 }
 
-impl Default for Quota {
-    fn default() -> Self {
-        Self { cpu: "4".into(), memory: "8Gi".into(), pods: 20 }
+impl From<&WorkspaceQuota> for Quota {
+    fn from(quota: &WorkspaceQuota) -> Self {
+        Self { memory: quota.memory, pods: quota.instances }
     }
 }
 

@@ -8,8 +8,9 @@
 //!
 //! * [`AppEnvironment`] + [`ClusterSettings`] → [`render_environment`] →
 //!   [`Manifests`] (one YAML file per object, deterministic bytes). Inputs are
-//!   checked first; a name Kubernetes would refuse, an image without Slipway's
-//!   immutable tag ([`ImageRef::parse`]) or a bad quantity is a [`GitopsError`].
+//!   checked first; a name Kubernetes would refuse or an image without Slipway's
+//!   immutable tag ([`ImageRef::parse`]) is a [`GitopsError`]. Resources and
+//!   quotas are typed (`slipway_core::resources`), so no bad quantity gets this far.
 //! * [`argo::render_root`] and [`argo::render_workspace`] → the `bootstrap/`
 //!   files (root Application; per workspace an AppProject and an ApplicationSet
 //!   whose `project` is the literal `ws-<workspace>`).
@@ -40,6 +41,12 @@
 //!   RFC 1123 label, so at most 63 characters), Pod Security `restricted`.
 //!   Two folders that would share a namespace (`a-b/c/x` and `a/b-c/x`) are
 //!   refused by the writer with [`GitopsError::NamespaceTaken`].
+//! * **Resources**: each container's limits are the environment's figures (the same ones
+//!   the local target turns into cgroup limits); its memory request equals the limit (the
+//!   scheduler reserves what the OOM killer enforces) and its CPU request is a quarter of the
+//!   limit (at least 10m): cores are shared the way the local target shares them, capped at the
+//!   figure. `max_processes` has no per-pod field in Kubernetes (the kubelet's `podPidsLimit`
+//!   applies). The workspace's quota becomes each namespace's ResourceQuota (see [`Quota`]).
 //! * **Secrets** are never in git: secret config vars carry no value here
 //!   ([`ConfigVar::Secret`]) and become an `external-secrets.io/v1beta1`
 //!   ExternalSecret naming one key per var in a configurable ClusterSecretStore.
@@ -80,7 +87,7 @@ pub mod source;
 pub use argo::ArgoSettings;
 pub use error::GitopsError;
 pub use image::ImageRef;
-pub use input::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, Process, Quota, Resources};
+pub use input::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, Process, Quota};
 pub use install::{render_install, to_apply_stream, InstallSettings};
 pub use manifests::Manifests;
 pub use render::render_environment;

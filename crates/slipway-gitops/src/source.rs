@@ -10,6 +10,8 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::names::{ConfigVarName, EnvironmentName, InvalidName, ProjectSlug, WorkspaceSlug};
+use slipway_core::quota::WorkspaceQuota;
+use slipway_core::resources::Resources;
 
 use crate::error::{GitopsError, Result};
 use crate::image::ImageRef;
@@ -34,6 +36,10 @@ pub struct ReleaseSource<'a> {
     pub config: Vec<(&'a str, &'a str, bool)>,
     /// The port the image's `web` process listens on (`PORT`).
     pub port: u16,
+    /// What each instance may use (the containers' limits).
+    pub resources: Resources,
+    /// The workspace's quota (each namespace's ResourceQuota).
+    pub quota: WorkspaceQuota,
 }
 
 fn name_error(err: InvalidName) -> GitopsError {
@@ -43,7 +49,8 @@ fn name_error(err: InvalidName) -> GitopsError {
 /// Parses and assembles `source`; the first value Kubernetes or Slipway's naming rules would
 /// refuse is the error.
 pub fn app_environment(source: &ReleaseSource<'_>) -> Result<AppEnvironment> {
-    let processes = Process::from_build_plan(source.plan, &Process::default())
+    let defaults = Process { resources: source.resources, ..Process::default() };
+    let processes = Process::from_build_plan(source.plan, &defaults)
         .into_iter()
         .map(|(name, process)| {
             let replicas = source.scale.get(&name).copied().unwrap_or(process.replicas);
@@ -74,7 +81,7 @@ pub fn app_environment(source: &ReleaseSource<'_>) -> Result<AppEnvironment> {
         health_check_path: source.plan.health_check_path.clone(),
         hostnames,
         config,
-        quota: Quota::default(),
+        quota: Quota::from(&source.quota),
     })
 }
 
@@ -103,8 +110,13 @@ mod tests {
     }
 
     #[test]
-    fn scale_applies_per_process_and_secret_values_are_dropped() {
+    fn scale_resources_and_quota_apply_and_secret_values_are_dropped() {
         let plan = plan();
+        let resources = Resources {
+            memory: slipway_core::resources::Memory::from_mib(1024),
+            cpu: slipway_core::resources::Cpu::from_millis(250),
+            max_processes: 64,
+        };
         let scale = BTreeMap::from([("web".to_owned(), 3)]);
         let hostnames = vec!["shop-acme.example.com".to_owned()];
         let source = ReleaseSource {
@@ -118,10 +130,14 @@ mod tests {
             hostnames: &hostnames,
             config: vec![("GREETING", "hi", false), ("API_KEY", "hush-hush", true)],
             port: 8080,
+            resources,
+            quota: WorkspaceQuota { instances: Some(5), ..WorkspaceQuota::default() },
         };
         let app = app_environment(&source).unwrap();
         assert_eq!(app.processes["web"].replicas, 3);
         assert_eq!(app.processes["worker"].replicas, 1);
+        assert!(app.processes.values().all(|process| process.resources == resources));
+        assert_eq!(app.quota, crate::Quota { memory: None, pods: Some(5) });
         assert_eq!(app.config[1], ConfigVar::Secret { name: ConfigVarName::parse("API_KEY").unwrap() });
         let rendered = crate::render_environment(&app, &crate::ClusterSettings::default()).unwrap();
         assert!(!rendered.to_multi_document().contains("hush-hush"));
@@ -144,6 +160,8 @@ mod tests {
             hostnames: &hostnames,
             config: Vec::new(),
             port: 8080,
+            resources: Resources::default(),
+            quota: WorkspaceQuota::default(),
         };
         assert!(matches!(app_environment(&source), Err(GitopsError::MutableImage { .. })));
         source.image = IMAGE;

@@ -149,10 +149,6 @@ fn bad_input_is_a_clear_error() {
     assert!(err.to_string().contains("process type `Web_1`"), "{err}");
 
     let mut app = common::node_web();
-    app.processes.get_mut("web").unwrap().resources.memory_limit = "lots".into();
-    assert!(render_environment(&app, &settings).unwrap_err().to_string().contains("memory limit"));
-
-    let mut app = common::node_web();
     app.processes.get_mut("web").unwrap().autoscaling =
         Some(Autoscaling { min_replicas: 5, max_replicas: 2, target_cpu_percent: 70 });
     assert!(matches!(render_environment(&app, &settings), Err(GitopsError::InvalidInput { what: "autoscaling", .. })));
@@ -186,4 +182,33 @@ fn internet_egress_is_opt_in_and_never_reaches_private_ranges() {
     for range in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] {
         assert!(block["except"].as_array().unwrap().iter().any(|r| r == range), "{range} not excluded");
     }
+}
+
+#[test]
+fn resources_become_limits_and_requests_and_the_quota_a_resource_quota() {
+    let manifests = render_environment(&common::node_web(), &common::settings()).unwrap();
+    let deployment = parse(&manifests, "deployment-web.yaml");
+    let resources = &deployment["spec"]["template"]["spec"]["containers"][0]["resources"];
+    // Limits are the environment's figures; memory is reserved whole, a quarter of the CPU.
+    assert_eq!(resources["limits"], serde_json::json!({"cpu": "500m", "memory": "1Gi"}));
+    assert_eq!(resources["requests"], serde_json::json!({"cpu": "125m", "memory": "1Gi"}));
+    // The workspace's 4 GiB and 10 instances, plus the web Deployment's one surge pod.
+    let quota = parse(&manifests, "resourcequota-quota.yaml");
+    assert_eq!(quota["spec"]["hard"]["limits.memory"], "5Gi");
+    assert_eq!(quota["spec"]["hard"]["requests.memory"], "5Gi");
+    assert_eq!(quota["spec"]["hard"]["pods"], "11");
+
+    // An unlimited workspace gets no memory or pod figure; tiny CPU requests stay schedulable.
+    let mut app = common::worker_cron();
+    for process in app.processes.values_mut() {
+        process.resources.cpu = slipway_core::resources::Cpu::from_millis(20);
+    }
+    let manifests = render_environment(&app, &common::settings()).unwrap();
+    let hard = &parse(&manifests, "resourcequota-quota.yaml")["spec"]["hard"];
+    assert!(hard.get("pods").is_none() && hard.get("limits.memory").is_none(), "{hard}");
+    assert_eq!(hard["services.nodeports"], "0");
+    let worker = parse(&manifests, "deployment-worker.yaml");
+    let resources = &worker["spec"]["template"]["spec"]["containers"][0]["resources"];
+    assert_eq!(resources["requests"]["cpu"], "10m");
+    assert_eq!(resources["limits"], serde_json::json!({"cpu": "20m", "memory": "512Mi"}));
 }

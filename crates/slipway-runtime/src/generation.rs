@@ -73,6 +73,10 @@ impl Generation {
                     port,
                     log: app_log.clone(),
                     pid_dir: pid_dir(layout),
+                    sandbox: config.sandbox.clone(),
+                    uid: state.sandbox_uid,
+                    resources: state.resources,
+                    sandbox_name: format!("{}-{name}-r{}", state.environment_id, release.number),
                 };
                 instances.push((process.clone(), Handle::spawn(spec, config.stop_grace)));
             }
@@ -120,6 +124,7 @@ impl Generation {
                 .to_owned(),
                 port: handle.port,
                 restarts: handle.observed.restarts.load(std::sync::atomic::Ordering::SeqCst),
+                last_exit: handle.observed.last_exit.lock().ok().and_then(|last| last.clone()),
                 updated_at: now,
             })
             .collect()

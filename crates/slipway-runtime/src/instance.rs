@@ -1,10 +1,13 @@
 //! One supervised instance: a process started with `sh -c "<command>"`
-//! in its own process group, with a clean environment (config vars, PORT,
-//! PATH — never the agent's own settings), its output captured into the
-//! runtime log, restarted with exponential backoff when it crashes, and
+//! through the sandbox (its own uid, namespaces, read-only release under a
+//! throw-away layer, cgroup limits) in its own process group, with a clean
+//! environment (config vars, PORT, PATH — never the agent's own settings),
+//! its output captured into the runtime log, restarted with exponential
+//! backoff when it crashes (an OOM kill says so, with the limit), and
 //! stopped with SIGTERM then SIGKILL after a grace period.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,6 +17,8 @@ use std::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use slipway_core::layout::DataLayout;
+use slipway_core::resources::{Resources, SandboxUid};
+use slipway_sandbox::{Cgroup, Files, Sandbox, TenantProcess};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
@@ -22,6 +27,8 @@ use crate::applog::AppLog;
 /// Lines kept per instance for failure reports.
 const RECENT_LINES: usize = 20;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Tells apart the cgroups of instances that share a name.
+static NEXT_START: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub(crate) struct InstanceSpec {
     /// `web.1`, `worker.2`, …
@@ -33,6 +40,11 @@ pub(crate) struct InstanceSpec {
     pub log: Arc<AppLog>,
     /// Where the process group is recorded while it runs.
     pub pid_dir: PathBuf,
+    pub sandbox: Sandbox,
+    pub uid: SandboxUid,
+    pub resources: Resources,
+    /// Unique among running instances: names its cgroup.
+    pub sandbox_name: String,
 }
 
 /// What the supervisor shares with those watching the instance.
@@ -42,6 +54,8 @@ pub(crate) struct Observed {
     pub restarts: AtomicU32,
     /// Set when the process exited (and cleared when it is started again).
     pub exited: Mutex<Option<String>>,
+    /// Why it last exited, kept across restarts (for `slipway ps`).
+    pub last_exit: Mutex<Option<String>>,
 }
 
 impl Observed {
@@ -78,7 +92,7 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
     let mut backoff = Duration::from_secs(1);
     loop {
         let child = start(&spec, &observed).await;
-        let Some(mut child) = child else {
+        let Some((mut child, cgroup)) = child else {
             *observed.exited.lock().unwrap_or_else(|e| e.into_inner()) = Some("could not be started".into());
             return;
         };
@@ -106,6 +120,9 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
                     }
                 }
                 remove(pid_file).await;
+                if let Some(cgroup) = cgroup {
+                    cgroup.remove().await;
+                }
                 return;
             }
             Some(status) => {
@@ -114,8 +131,17 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
                     let _ = killpg(pgid, Signal::SIGKILL);
                 }
                 remove(pid_file).await;
-                let status = status.map(|s| s.to_string()).unwrap_or_else(|err| err.to_string());
+                let oom_killed = cgroup.as_ref().is_some_and(|cgroup| cgroup.oom_kills() > 0);
+                if let Some(cgroup) = cgroup {
+                    cgroup.remove().await;
+                }
+                let status = match status {
+                    _ if oom_killed => format!("out of memory (limit {})", spec.resources.memory),
+                    Ok(status) => status.to_string(),
+                    Err(err) => err.to_string(),
+                };
                 *observed.exited.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
+                *observed.last_exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
                 let restarts = observed.restarts.fetch_add(1, Ordering::SeqCst) + 1;
                 if started.elapsed() > MAX_BACKOFF {
                     backoff = Duration::from_secs(1); // it ran well for a while: start over gently
@@ -133,19 +159,32 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
     }
 }
 
-async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<tokio::process::Child> {
-    let mut command = tokio::process::Command::new("sh");
-    command
-        .arg("-c")
-        .arg(&spec.command)
-        .current_dir(&spec.dir)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<(tokio::process::Child, Option<Cgroup>)> {
+    let argv = [OsString::from("/bin/sh"), OsString::from("-c"), OsString::from(&spec.command)];
+    let env: Vec<(OsString, OsString)> = spec.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+    // Unique per start: an old and a new generation of one release may run side by side.
+    let name = format!("{}-{}-{}", spec.sandbox_name, std::process::id(), NEXT_START.fetch_add(1, Ordering::Relaxed));
+    let process = TenantProcess {
+        name: &name,
+        uid: spec.uid,
+        resources: &spec.resources,
+        argv: &argv,
+        cwd: &spec.dir,
+        env: &env,
+        // The layer on top of the release is as big as the memory it is charged to.
+        files: Files { layered: Some((&spec.dir, spec.resources.memory.bytes())), ..Files::default() },
+        bind_port: spec.port,
+        max_file_size: None,
+    };
+    let prepared = match spec.sandbox.command(&process) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            spec.log.line(&spec.name, &format!("could not be started: {err}")).await;
+            return None;
+        }
+    };
+    let (mut command, cgroup) = (prepared.command, prepared.cgroup);
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
     match command.spawn() {
         Ok(mut child) => {
             *observed.exited.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -155,10 +194,13 @@ async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<tokio::p
             if let Some(err) = child.stderr.take() {
                 tokio::spawn(capture(err, spec.name.clone(), spec.log.clone(), observed.clone()));
             }
-            Some(child)
+            Some((child, cgroup))
         }
         Err(err) => {
             spec.log.line(&spec.name, &format!("could not be started: {err}")).await;
+            if let Some(cgroup) = cgroup {
+                cgroup.remove().await;
+            }
             None
         }
     }

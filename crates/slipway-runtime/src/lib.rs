@@ -56,6 +56,8 @@ pub struct AgentConfig {
     /// A datagram socket where any message means "desired state changed,
     /// reconcile now" (the control plane writes one after each change).
     pub nudge_socket: Option<PathBuf>,
+    /// How instances start: sandboxed, or (`SLIPWAY_SANDBOX=off`) as the agent's own user.
+    pub sandbox: slipway_sandbox::Sandbox,
 }
 
 impl Default for AgentConfig {
@@ -68,6 +70,7 @@ impl Default for AgentConfig {
             slipway_bin_dir: None,
             poll: Duration::from_millis(200),
             nudge_socket: None,
+            sandbox: slipway_sandbox::Sandbox::off(),
         }
     }
 }

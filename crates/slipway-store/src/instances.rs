@@ -13,6 +13,8 @@ use crate::audit::{self, Actor};
 use crate::error::stored;
 use crate::kubernetes::queue_gitops_scale;
 use crate::projects::resolve_environment;
+use crate::quotas::{environment_usage, lock_quota};
+use crate::resources::platform_defaults;
 use crate::scope::Scope;
 use crate::{Store, StoreError};
 
@@ -34,8 +36,8 @@ impl Store {
             .await?;
         for instance in instances {
             sqlx::query(
-                "INSERT INTO instances (id, workspace_id, environment_id, release_number, name, process, state, port, restarts, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO instances (id, workspace_id, environment_id, release_number, name, process, state, port, restarts, updated_at, last_exit)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(InstanceId::generate().as_str())
             .bind(workspace.as_str())
@@ -47,6 +49,7 @@ impl Store {
             .bind(instance.port.map(i64::from))
             .bind(i64::from(instance.restarts))
             .bind(instance.updated_at.as_millis())
+            .bind(instance.last_exit.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -79,12 +82,14 @@ impl Store {
                     port: row.try_get::<Option<i64>, _>("port")?.and_then(|p| u16::try_from(p).ok()),
                     restarts: u32::try_from(row.try_get::<i64, _>("restarts")?).unwrap_or(u32::MAX),
                     updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+                    last_exit: row.try_get("last_exit")?,
                 })
             })
             .collect()
     }
 
-    /// Sets instances per process type; types not named keep their scale.
+    /// Sets instances per process type; types not named keep their scale. A scale that would
+    /// take the workspace over its instance or memory quota is refused, changing nothing.
     pub async fn set_scale(
         &self,
         actor: &Actor,
@@ -95,6 +100,7 @@ impl Store {
     ) -> Result<BTreeMap<String, u32>, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let quota = lock_quota(&mut tx, self.backend, workspace).await?;
         let current: String = sqlx::query("SELECT scale FROM environments WHERE id = $1")
             .bind(environment_id.as_str())
             .fetch_one(&mut *tx)
@@ -102,6 +108,11 @@ impl Store {
             .try_get(0)?;
         let mut scale: BTreeMap<String, u32> = stored(serde_json::from_str(&current))?;
         scale.extend(processes.iter().map(|(k, v)| (k.clone(), *v)));
+        let defaults = platform_defaults(&mut tx).await?;
+        let usage = environment_usage(&mut tx, workspace, &defaults).await?;
+        let mut next = usage.clone();
+        next.rescale(&environment_id, &scale);
+        quota.check_growth(&usage.total(), &next.total())?;
         sqlx::query("UPDATE environments SET scale = $1 WHERE id = $2")
             .bind(stored(serde_json::to_string(&scale))?)
             .bind(environment_id.as_str())

@@ -17,6 +17,8 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::quota::WorkspaceQuota;
+use slipway_core::resources::Resources;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::any::AnyRow;
@@ -26,8 +28,10 @@ use crate::audit::{self, Actor};
 use crate::error::stored;
 use crate::jobs::{insert_job, NewJob};
 use crate::projects::resolve_environment;
+use crate::quotas::read_quota;
 use crate::releases::release_deployment;
 use crate::releases::ConfigValue;
+use crate::resources::{own_resources, platform_defaults};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
@@ -46,6 +50,10 @@ pub struct RenderSource {
     /// Generated hostname first, then custom domains in the order they were added.
     pub hostnames: Vec<String>,
     pub scale: BTreeMap<String, u32>,
+    /// What each instance may use, the platform's defaults filled in (containers' limits).
+    pub resources: Resources,
+    /// The workspace's quota (the namespace's ResourceQuota).
+    pub quota: WorkspaceQuota,
     /// The image exported for the release, if it was deployed to the Kubernetes target.
     pub image: Option<String>,
     pub commit_sha: Option<CommitSha>,
@@ -397,7 +405,8 @@ impl Store {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
         let env = sqlx::query(
-            "SELECT target, scale, COALESCE(desired_release_id, active_release_id) AS release_id
+            "SELECT target, scale, COALESCE(desired_release_id, active_release_id) AS release_id,
+                    resource_memory, resource_cpu, resource_max_processes
              FROM environments WHERE id = $1",
         )
         .bind(environment_id.as_str())
@@ -431,6 +440,8 @@ impl Store {
         .bind(environment_id.as_str())
         .fetch_all(&mut *tx)
         .await?;
+        let defaults = platform_defaults(&mut tx).await?;
+        let quota = read_quota(&mut tx, workspace).await?;
         tx.commit().await?;
         let target: String = env.try_get("target")?;
         Ok(RenderSource {
@@ -444,6 +455,8 @@ impl Store {
                 .map(|route| route.try_get::<String, _>("hostname"))
                 .collect::<Result<Vec<_>, _>>()?,
             scale: stored(serde_json::from_str(&env.try_get::<String, _>("scale")?))?,
+            resources: own_resources(&env)?.resolve(&defaults),
+            quota,
             image: row.try_get("image")?,
             commit_sha: row
                 .try_get::<Option<String>, _>("commit_sha")?

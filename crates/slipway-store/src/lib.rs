@@ -24,7 +24,9 @@ mod kubernetes;
 mod migrate;
 mod page;
 mod projects;
+mod quotas;
 mod releases;
+mod resources;
 mod scope;
 mod sealing;
 #[cfg(feature = "testing")]
@@ -44,6 +46,7 @@ pub use projects::{NewProject, ProjectPatch};
 pub use releases::{
     ConfigValue, DeploymentContext, EnvironmentState, IdempotencyKey, NewRelease, ReleaseSpec, RuntimeEnv, DEPLOY_JOB,
 };
+pub use resources::{OwnResources, ResourceChange};
 pub use scope::{Backend, Scope};
 pub use sealing::{SealingKey, SEALING_KEY_LEN};
 pub use users::{Authenticated, NewUser};

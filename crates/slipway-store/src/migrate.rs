@@ -47,6 +47,24 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_kubernetes.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 8,
+        name: "resources",
+        sql: include_str!("../migrations/0008_resources.sql"),
+        postgres_only: false,
+    },
+    Migration {
+        version: 9,
+        name: "postgres_rls_resources",
+        sql: include_str!("../migrations/0009_postgres_rls_resources.sql"),
+        postgres_only: true,
+    },
+    Migration {
+        version: 10,
+        name: "instance_exit",
+        sql: include_str!("../migrations/0010_instance_exit.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two control planes

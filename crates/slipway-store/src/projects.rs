@@ -16,6 +16,8 @@ use sqlx::Row;
 use crate::audit::{self, Actor};
 use crate::error::{on_duplicate, stored};
 use crate::page::{Order, PageRequest, Paged};
+use crate::quotas::{environment_usage, lock_quota};
+use crate::resources::{own_resources, platform_defaults};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
@@ -41,7 +43,7 @@ pub(crate) fn project_not_found(slug: &str) -> StoreError {
     StoreError::not_found(ErrorCode::ProjectNotFound, format!("no project `{slug}` in this workspace"))
 }
 
-fn environment_not_found(name: &str) -> StoreError {
+pub(crate) fn environment_not_found(name: &str) -> StoreError {
     StoreError::not_found(ErrorCode::EnvironmentNotFound, format!("no environment `{name}` in this project"))
 }
 
@@ -145,8 +147,10 @@ impl Store {
         first: &str,
         last: &str,
     ) -> Result<BTreeMap<String, Vec<Environment>>, StoreError> {
+        let defaults = platform_defaults(tx).await?;
         let rows = sqlx::query(
-            "SELECT e.id, e.project_id, e.name, e.target, e.created_at, r.hostname, r.kind, r.https_redirect
+            "SELECT e.id, e.project_id, e.name, e.target, e.created_at, e.resource_memory, e.resource_cpu,
+                    e.resource_max_processes, r.hostname, r.kind, r.https_redirect
              FROM environments e LEFT JOIN routes r ON r.environment_id = e.id
              WHERE e.workspace_id = $1 AND e.project_id >= $2 AND e.project_id <= $3
              ORDER BY e.project_id, e.id, r.kind DESC, r.created_at, r.hostname",
@@ -169,6 +173,7 @@ impl Store {
                     hostnames: Vec::new(),
                     https_redirects: Vec::new(),
                     target: RuntimeTarget::parse(&target).ok_or_else(|| StoreError::Corrupt(target))?,
+                    resources: own_resources(row)?.resolve(&defaults),
                     created_at: Timestamp::from_millis(row.try_get("created_at")?),
                 });
             }
@@ -234,6 +239,9 @@ impl Store {
     ) -> Result<Project, StoreError> {
         let id = ProjectId::generate();
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
+        let quota = lock_quota(&mut tx, self.backend, &workspace.id).await?;
+        let defaults = platform_defaults(&mut tx).await?;
+        quota.check_new_project(environment_usage(&mut tx, &workspace.id, &defaults).await?.total().projects)?;
         sqlx::query(
             "INSERT INTO projects (id, workspace_id, slug, repo_url, branch, next_build_number, created_at)
              VALUES ($1, $2, $3, $4, $5, 1, $6)",
@@ -423,6 +431,20 @@ impl Store {
         let environment = self.environment_of(&mut tx, &workspace.id, &project_id, &environment_id).await?;
         tx.commit().await?;
         self.desired_changed();
+        Ok(environment)
+    }
+
+    /// One environment of a project, with its effective resources.
+    pub async fn environment(
+        &self,
+        workspace: &WorkspaceId,
+        project: &str,
+        environment: &str,
+    ) -> Result<Environment, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let (project_id, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let environment = self.environment_of(&mut tx, workspace, &project_id, &environment_id).await?;
+        tx.commit().await?;
         Ok(environment)
     }
 

@@ -14,6 +14,7 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::resources::{Resources, SandboxUid};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::any::AnyRow;
@@ -25,6 +26,8 @@ use crate::error::stored;
 use crate::jobs::{insert_job, NewJob};
 use crate::page::{Order, PageRequest, Paged};
 use crate::projects::resolve_environment;
+use crate::quotas::{environment_usage, lock_quota};
+use crate::resources::{own_resources, platform_defaults, sandbox_uid_of};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
@@ -80,6 +83,11 @@ pub struct EnvironmentState {
     pub desired: Option<ReleaseSpec>,
     /// Instances per process type; absent types run one instance.
     pub scale: BTreeMap<String, u32>,
+    /// The uid (and gid) every instance of the environment runs as; allocated on first use,
+    /// never shared with another environment.
+    pub sandbox_uid: SandboxUid,
+    /// What each instance may use, the platform's defaults filled in.
+    pub resources: Resources,
 }
 
 /// An `Idempotency-Key` and what the request that carried it asked for: a
@@ -106,6 +114,11 @@ pub struct DeploymentContext {
     pub target: RuntimeTarget,
     /// Who asked for the deployment (names its image tag); `None` for the system.
     pub created_by: Option<UserId>,
+    /// The uid (and gid) the environment's tenant code runs as, builds included.
+    pub sandbox_uid: SandboxUid,
+    /// What each instance of the environment may use, the platform's defaults filled in (a
+    /// build may be given the same figures).
+    pub resources: Resources,
 }
 
 fn snapshot_context(environment: &EnvironmentId) -> String {
@@ -194,6 +207,12 @@ impl Store {
             }
         }
         let (project_id, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let quota = lock_quota(&mut tx, self.backend, workspace).await?;
+        let defaults = platform_defaults(&mut tx).await?;
+        let usage = environment_usage(&mut tx, workspace, &defaults).await?;
+        let mut next = usage.clone();
+        next.deploy(&environment_id);
+        quota.check_growth(&usage.total(), &next.total())?;
         let target =
             NewDeployment { workspace, project, environment, project_id: &project_id, environment_id: &environment_id };
         let id = insert_deployment(&mut tx, actor, &target, commit, DeploymentKind::Build).await?;
@@ -260,7 +279,7 @@ impl Store {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let row = sqlx::query(
             "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, e.name AS environment_name,
-                    e.target
+                    e.target, e.sandbox_uid, e.resource_memory, e.resource_cpu, e.resource_max_processes
              FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id
              JOIN workspaces w ON w.id = d.workspace_id WHERE d.id = $1 AND d.workspace_id = $2",
         )
@@ -269,9 +288,17 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| deployment_not_found(id))?;
+        let defaults = platform_defaults(&mut tx).await?;
         tx.commit().await?;
+        let deployment = deployment_from(&row)?;
+        let sandbox_uid = match row.try_get::<Option<i64>, _>("sandbox_uid")? {
+            Some(uid) => sandbox_uid_of(uid)?,
+            None => self.sandbox_uid(workspace, &deployment.environment_id).await?,
+        };
         Ok(DeploymentContext {
-            deployment: deployment_from(&row)?,
+            sandbox_uid,
+            resources: own_resources(&row)?.resolve(&defaults),
+            deployment,
             workspace: row.try_get("workspace_slug")?,
             project: row.try_get("project_slug")?,
             environment: row.try_get("environment_name")?,
@@ -335,6 +362,10 @@ impl Store {
     /// the environment's desired release and moves the deployment to
     /// DEPLOYING. A deployment still waiting to go live is cancelled: only
     /// the newest release is worth starting.
+    ///
+    /// A release whose process types would take the workspace over its instance or memory
+    /// quota is not recorded: the deployment FAILS with the quota's message (committed), and
+    /// the answer is that `QUOTA_EXCEEDED` conflict.
     pub async fn create_release(
         &self,
         actor: &Actor,
@@ -343,6 +374,7 @@ impl Store {
         new: NewRelease,
     ) -> Result<ReleaseId, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
+        let quota = lock_quota(&mut tx, self.backend, workspace).await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1 AND workspace_id = $2")
             .bind(deployment.as_str())
             .bind(workspace.as_str())
@@ -350,6 +382,20 @@ impl Store {
             .await?
             .ok_or_else(|| deployment_not_found(deployment))?;
         let current = deployment_from(&row)?;
+        let defaults = platform_defaults(&mut tx).await?;
+        let usage = environment_usage(&mut tx, workspace, &defaults).await?;
+        let mut next = usage.clone();
+        next.run(&current.environment_id, &new.plan);
+        if let Err(refused) = quota.check_growth(&usage.total(), &next.total()) {
+            // The build is done and cannot start: the deployment fails with the reason, and the
+            // release that would have broken the quota is never recorded.
+            let reason = format!("the release was not started: {refused}");
+            advance(&mut tx, deployment, current.status, Transition::Fail, Some(&reason)).await?;
+            let audit_target = format!("release/{}", current.number);
+            audit::record(&mut tx, Some(workspace), actor, "release.refused", &audit_target).await?;
+            tx.commit().await?;
+            return Err(refused);
+        }
         advance(&mut tx, deployment, current.status, Transition::StartDeploy, None).await?;
         let id = self.insert_release(&mut tx, workspace, &row, &current, new).await?;
         audit::record(&mut tx, Some(workspace), actor, "release.create", &format!("release/{}", current.number))
@@ -457,6 +503,7 @@ impl Store {
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let (project_id, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
+        let quota = lock_quota(&mut tx, self.backend, workspace).await?;
         let active = active_release(&mut tx, &environment_id).await?;
         let target = match number {
             Some(number) => sqlx::query("SELECT * FROM releases WHERE environment_id = $1 AND number = $2")
@@ -481,6 +528,12 @@ impl Store {
                 StoreError::not_found(ErrorCode::ReleaseNotFound, "there is no earlier release to roll back to")
             })?,
         };
+        let plan: BuildPlan = stored(serde_json::from_str(&target.try_get::<String, _>("plan")?))?;
+        let defaults = platform_defaults(&mut tx).await?;
+        let usage = environment_usage(&mut tx, workspace, &defaults).await?;
+        let mut next = usage.clone();
+        next.run(&environment_id, &plan);
+        quota.check_growth(&usage.total(), &next.total())?;
         let commit =
             target.try_get::<Option<String>, _>("commit_sha")?.map(|sha| stored(CommitSha::parse(&sha))).transpose()?;
         let image = crate::kubernetes::rollback_image(&mut tx, &environment_id, &target).await?;
@@ -496,7 +549,7 @@ impl Store {
         let deployment = deployment_from(&row)?;
         let release = NewRelease {
             artifact_dir: target.try_get("artifact_dir")?,
-            plan: stored(serde_json::from_str(&target.try_get::<String, _>("plan")?))?,
+            plan,
             runtime_env: stored(serde_json::from_str(&target.try_get::<String, _>("runtime_env")?))?,
             config: self.open_snapshot(&environment_id, &target.try_get::<String, _>("sealed_config")?)?,
         };
@@ -524,6 +577,7 @@ impl Store {
         let mut tx = self.read(Scope::Platform).await?;
         let rows = sqlx::query(
             "SELECT e.id AS environment_id, e.workspace_id, e.name AS environment_name, e.active_release_id, e.scale,
+                    e.sandbox_uid, e.resource_memory, e.resource_cpu, e.resource_max_processes,
                     p.slug AS project_slug, r.id AS release_id, r.number, r.deployment_id, r.artifact_dir, r.plan,
                     r.runtime_env, r.sealed_config
              FROM environments e JOIN projects p ON p.id = e.project_id
@@ -540,41 +594,59 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
+        let defaults = platform_defaults(&mut tx).await?;
         tx.commit().await?;
+        let mut unallocated = Vec::new();
+        for row in &rows {
+            if row.try_get::<Option<i64>, _>("sandbox_uid")?.is_none() {
+                unallocated.push(stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?);
+            }
+        }
+        let mut allocated =
+            if unallocated.is_empty() { BTreeMap::new() } else { self.allocate_sandbox_uids(&unallocated).await? };
         let mut hostnames: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for route in &routes {
             hostnames.entry(route.try_get("environment_id")?).or_default().push(route.try_get("hostname")?);
         }
-        rows.iter()
-            .map(|row| {
-                let environment_id = stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?;
-                let desired = match row.try_get::<Option<String>, _>("release_id")? {
-                    None => None,
-                    Some(id) => Some(ReleaseSpec {
-                        id: stored(ReleaseId::parse(&id))?,
-                        number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
-                        deployment_id: stored(DeploymentId::parse(&row.try_get::<String, _>("deployment_id")?))?,
-                        artifact_dir: row.try_get("artifact_dir")?,
-                        plan: stored(serde_json::from_str(&row.try_get::<String, _>("plan")?))?,
-                        runtime_env: stored(serde_json::from_str(&row.try_get::<String, _>("runtime_env")?))?,
-                        config: self.open_snapshot(&environment_id, &row.try_get::<String, _>("sealed_config")?)?,
-                    }),
-                };
-                Ok(EnvironmentState {
-                    workspace_id: stored(WorkspaceId::parse(&row.try_get::<String, _>("workspace_id")?))?,
-                    hostnames: hostnames.remove(environment_id.as_str()).unwrap_or_default(),
-                    environment_id,
-                    project: row.try_get("project_slug")?,
-                    environment: row.try_get("environment_name")?,
-                    active_release: row
-                        .try_get::<Option<String>, _>("active_release_id")?
-                        .map(|id| stored(ReleaseId::parse(&id)))
-                        .transpose()?,
-                    desired,
-                    scale: stored(serde_json::from_str(&row.try_get::<String, _>("scale")?))?,
-                })
-            })
-            .collect()
+        let mut states = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let environment_id = stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?;
+            let sandbox_uid = match row.try_get::<Option<i64>, _>("sandbox_uid")? {
+                Some(uid) => sandbox_uid_of(uid)?,
+                None => match allocated.remove(environment_id.as_str()) {
+                    Some(uid) => uid,
+                    None => continue, // deleted since it was read: nothing to run
+                },
+            };
+            let desired = match row.try_get::<Option<String>, _>("release_id")? {
+                None => None,
+                Some(id) => Some(ReleaseSpec {
+                    id: stored(ReleaseId::parse(&id))?,
+                    number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
+                    deployment_id: stored(DeploymentId::parse(&row.try_get::<String, _>("deployment_id")?))?,
+                    artifact_dir: row.try_get("artifact_dir")?,
+                    plan: stored(serde_json::from_str(&row.try_get::<String, _>("plan")?))?,
+                    runtime_env: stored(serde_json::from_str(&row.try_get::<String, _>("runtime_env")?))?,
+                    config: self.open_snapshot(&environment_id, &row.try_get::<String, _>("sealed_config")?)?,
+                }),
+            };
+            states.push(EnvironmentState {
+                sandbox_uid,
+                resources: own_resources(row)?.resolve(&defaults),
+                workspace_id: stored(WorkspaceId::parse(&row.try_get::<String, _>("workspace_id")?))?,
+                hostnames: hostnames.remove(environment_id.as_str()).unwrap_or_default(),
+                environment_id,
+                project: row.try_get("project_slug")?,
+                environment: row.try_get("environment_name")?,
+                active_release: row
+                    .try_get::<Option<String>, _>("active_release_id")?
+                    .map(|id| stored(ReleaseId::parse(&id)))
+                    .transpose()?,
+                desired,
+                scale: stored(serde_json::from_str(&row.try_get::<String, _>("scale")?))?,
+            });
+        }
+        Ok(states)
     }
 
     /// The agent's word that `release` now serves `environment`: the

@@ -56,6 +56,8 @@ mod projects;
 mod queueing;
 #[path = "store/releases.rs"]
 mod releases;
+#[path = "store/resources.rs"]
+mod resources;
 #[path = "store/row_level_security.rs"]
 mod row_level_security;
 #[path = "store/startup.rs"]

@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod credentials;
 mod output;
+mod sandbox;
 mod settings;
 mod up;
 
@@ -28,6 +29,11 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // The sandbox helper stages run before anything else exists (no runtime, no threads).
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|arg| arg == slipway_sandbox::HELPER_ARG) {
+        slipway_sandbox::run_helper(&args.next().unwrap_or_default().to_string_lossy());
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

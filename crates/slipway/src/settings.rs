@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use slipway_cluster::{Cluster, ClusterAccess};
 use slipway_core::hostname::{Hostname, PublicUrls};
-use slipway_deploy::ReadBack;
+use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
+use slipway_deploy::{CheckoutLimits, ReadBack};
 use slipway_image::{ImageReference, RegistryConfig};
 use slipway_store::SealingKey;
 
@@ -106,7 +107,41 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_ROLLOUT_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
     pub rollout_timeout: std::time::Duration,
 
-    /// Validate the settings, print them, and exit.
+    /// Absolute path prefixes (comma-separated) under which a project's repository URL may be a
+    /// local path or file:// URL. Default: none. The data dir stays refused even under one.
+    #[arg(long, env = "SLIPWAY_REPO_ALLOW_PATHS", value_parser = parse_allowed_paths)]
+    pub repo_allow_paths: Option<AllowedPaths>,
+
+    /// Hosts (comma-separated) a repository URL may name although they are, or resolve to,
+    /// loopback, link-local or private addresses: `git.internal`, `*.corp.example`, `10.1.2.3`,
+    /// `10.0.0.0/8`. Default: none.
+    #[arg(long, env = "SLIPWAY_REPO_ALLOW_HOSTS", value_parser = parse_allowed_hosts)]
+    pub repo_allow_hosts: Option<AllowedHosts>,
+
+    /// Largest checkout of a commit, counted unpacked: a number with K, M, G or T (binary units).
+    #[arg(long, env = "SLIPWAY_MAX_CHECKOUT_SIZE", default_value = "1G", value_parser = parse_size)]
+    pub max_checkout_size: u64,
+
+    /// Most files a checkout of a commit may hold.
+    #[arg(long, env = "SLIPWAY_MAX_CHECKOUT_FILES", default_value_t = CheckoutLimits::DEFAULT_MAX_FILES)]
+    pub max_checkout_files: u64,
+
+    /// `on`: every build and app instance runs in its own sandbox (needs root and a capable
+    /// kernel; Slipway refuses to run tenant code otherwise). `off`: tenant code runs as Slipway's
+    /// own user — only for one trusted user on one machine.
+    #[arg(long, env = "SLIPWAY_SANDBOX", value_enum, default_value = "on")]
+    pub sandbox: crate::sandbox::SandboxMode,
+
+    /// Whether sandboxed tenant code may open connections to the internet.
+    #[arg(long, env = "SLIPWAY_SANDBOX_EGRESS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sandbox_egress: bool,
+
+    /// More host paths (comma-separated) every sandbox sees read-only, such as toolchains
+    /// installed outside /usr. Rustup, pyenv, Go and nvm are found on their own.
+    #[arg(long, env = "SLIPWAY_SANDBOX_READ_ONLY", value_delimiter = ',')]
+    pub sandbox_read_only: Vec<PathBuf>,
+
+    /// Validate the settings and the host's sandbox capabilities, print them, and exit.
     #[arg(long)]
     pub check: bool,
 }
@@ -128,6 +163,10 @@ pub struct Resolved {
     pub gitops_remote: Option<String>,
     /// The cluster read back (from SLIPWAY_KUBECONFIG) and how long a rollout may take.
     pub read_back: Option<ReadBack>,
+    /// Which repository URLs projects may track (the data dir is always refused).
+    pub repo_policy: RepoPolicy,
+    /// How large a checkout may be, unpacked.
+    pub checkout_limits: CheckoutLimits,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -145,6 +184,9 @@ impl std::fmt::Debug for Resolved {
             .field("base_image", &self.base_image.as_ref().map(ToString::to_string))
             .field("gitops_remote", &self.gitops_remote.as_deref().map(redact_url))
             .field("read_back", &self.read_back)
+            .field("repo_allow_paths", &self.repo_policy.allowed_paths().to_string())
+            .field("repo_allow_hosts", &self.repo_policy.allowed_hosts().to_string())
+            .field("checkout_limits", &self.checkout_limits)
             .finish()
     }
 }
@@ -233,6 +275,15 @@ impl UpSettings {
             })
             .transpose()
             .context("SLIPWAY_KUBECONFIG")?;
+        if self.max_checkout_size == 0 || self.max_checkout_files == 0 {
+            bail!("SLIPWAY_MAX_CHECKOUT_SIZE and SLIPWAY_MAX_CHECKOUT_FILES must be more than 0");
+        }
+        let repo_policy = RepoPolicy::new(
+            self.repo_allow_paths.clone().unwrap_or_default(),
+            self.repo_allow_hosts.clone().unwrap_or_default(),
+        )
+        .forbid_paths_under(&data_dir);
+        let checkout_limits = CheckoutLimits { max_bytes: self.max_checkout_size, max_files: self.max_checkout_files };
         let sealing_key = match &self.secret_key {
             Some(text) => SealingKey::from_base64(text).context("SLIPWAY_SECRET_KEY")?,
             None => sealing_key_file(&data_dir, self.check)?,
@@ -250,6 +301,8 @@ impl UpSettings {
             base_image,
             gitops_remote: nonempty(&self.gitops_remote),
             read_back,
+            repo_policy,
+            checkout_limits,
         })
     }
 }
@@ -273,6 +326,30 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
     };
     number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{text}` is too long"))
+}
+
+fn parse_allowed_paths(text: &str) -> Result<AllowedPaths, String> {
+    AllowedPaths::parse(text).map_err(|err| format!("{err} (expected absolute paths separated by commas)"))
+}
+
+fn parse_allowed_hosts(text: &str) -> Result<AllowedHosts, String> {
+    AllowedHosts::parse(text).map_err(|err| err.to_string())
+}
+
+/// `1G`, `512M`, `1GiB`, `10MB`, `2048K` or plain bytes; units are binary.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size like 1G, 512M or 2048K"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("`{text}`: the unit must be K, M, G or T")),
+    };
+    number.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Reads `secret.key` from the data dir, creating it (mode 0600) on first
@@ -299,4 +376,68 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new().create_new(true).write(true).mode(0o600).open(path)?;
     file.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        up: UpSettings,
+    }
+
+    fn resolve(args: &[&str]) -> Result<Resolved> {
+        let data_dir = std::env::temp_dir().join("slipway-settings-test");
+        let data_dir = data_dir.to_str().context("a UTF-8 temp dir")?;
+        let cli = Cli::try_parse_from([&["slipway", "--check", "--data-dir", data_dir][..], args].concat())?;
+        cli.up.resolve()
+    }
+
+    #[test]
+    fn sizes_in_binary_units() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("10mb"), Ok(10 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "G", "1.5G", "1P", "-1G", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repository_allow_lists_and_checkout_limits_are_typed_settings() -> Result<()> {
+        let default = resolve(&[])?;
+        assert!(default.repo_policy.allowed_paths().is_empty() && default.repo_policy.allowed_hosts().is_empty());
+        assert_eq!(default.checkout_limits, CheckoutLimits::default());
+
+        let custom = resolve(&[
+            "--repo-allow-paths",
+            "/srv/git,/home/shared/repos",
+            "--repo-allow-hosts",
+            "git.internal,10.0.0.0/8",
+            "--max-checkout-size",
+            "256M",
+            "--max-checkout-files",
+            "1000",
+        ])?;
+        assert_eq!(custom.repo_policy.allowed_paths().to_string(), "/srv/git,/home/shared/repos");
+        assert_eq!(custom.repo_policy.allowed_hosts().to_string(), "git.internal,10.0.0.0/8");
+        assert_eq!(custom.checkout_limits, CheckoutLimits { max_bytes: 256 << 20, max_files: 1000 });
+        let local = slipway_core::names::RepoUrl::parse("/srv/git/app.git")?;
+        assert_eq!(custom.repo_policy.check(&local), Ok(()));
+
+        let bad_settings: [&[&str]; 4] = [
+            &["--repo-allow-paths", "relative/dir"],
+            &["--repo-allow-paths", "/"],
+            &["--repo-allow-hosts", "10.0.0.0/40"],
+            &["--max-checkout-size", "0"],
+        ];
+        for bad in bad_settings {
+            assert!(resolve(bad).is_err(), "{bad:?}");
+        }
+        Ok(())
+    }
 }

@@ -34,10 +34,11 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     if settings.check {
         println!("{resolved:#?}");
         println!("settings are valid");
+        crate::sandbox::print_check(&settings);
         return Ok(());
     }
-    std::fs::create_dir_all(&resolved.data_dir)
-        .with_context(|| format!("while creating the data dir {}", resolved.data_dir.display()))?;
+    private_data_dir(&resolved.data_dir)?;
+    let sandbox = crate::sandbox::prepare(&settings, &DataLayout::new(&resolved.data_dir), "control plane")?;
 
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
         .await
@@ -65,6 +66,8 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         api_url: format!("http://{local}"),
     });
     config.registry = resolved.registry.clone();
+    config.sandboxed = sandbox.is_enforced();
+    config.repo_policy = resolved.repo_policy.clone();
     let kubernetes = KubernetesConfig {
         registry: resolved.registry.clone(),
         base_image: resolved.base_image.clone(),
@@ -77,7 +80,13 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         cluster: config.cluster.clone(),
         read_back: resolved.read_back.clone(),
     };
-    let pipeline = Pipeline::new(store.clone(), layout, PipelineConfig::default()).with_kubernetes(kubernetes);
+    let pipeline_config = PipelineConfig {
+        repo_policy: resolved.repo_policy.clone(),
+        checkout_limits: resolved.checkout_limits,
+        sandbox,
+        ..PipelineConfig::default()
+    };
+    let pipeline = Pipeline::new(store.clone(), layout, pipeline_config).with_kubernetes(kubernetes);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let pipeline = tokio::spawn(pipeline.run(async move {
         let mut stopped = stopped;
@@ -92,6 +101,17 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     store.close().await;
     println!("Slipway stopped");
     Ok(())
+}
+
+/// The data dir and everything Slipway writes are its own: mode 0700 for the
+/// directory, and a umask of 077 so files (the store, the sealing key, logs,
+/// repositories, caches) are never readable by another uid of this host.
+pub(crate) fn private_data_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    std::fs::create_dir_all(dir).with_context(|| format!("while creating the data dir {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("while making the data dir {} private", dir.display()))
 }
 
 /// Starts `slipway agent` in the background (its own process group, so a
@@ -115,6 +135,9 @@ async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> 
         .stdout(log.try_clone()?)
         .stderr(log)
         .process_group(0);
+    let read_only = Some(settings.sandbox_read_only.iter().map(|p| p.display().to_string()).collect::<Vec<_>>())
+        .filter(|paths| !paths.is_empty())
+        .map(|paths| paths.join(","));
     for (name, value) in [
         ("SLIPWAY_DATABASE_URL", &settings.database_url),
         ("SLIPWAY_SECRET_KEY", &settings.secret_key),
@@ -123,6 +146,9 @@ async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> 
         ("SLIPWAY_ACME_EMAIL", &settings.acme_email),
         ("SLIPWAY_ACME_CA_ROOT", &settings.acme_ca_root.as_ref().map(|p| p.display().to_string())),
         ("SLIPWAY_ACME_RENEW_BEFORE", &Some(format!("{}s", settings.acme_renew_before.as_secs()))),
+        ("SLIPWAY_SANDBOX", &Some(format!("{:?}", settings.sandbox).to_lowercase())),
+        ("SLIPWAY_SANDBOX_EGRESS", &Some(settings.sandbox_egress.to_string())),
+        ("SLIPWAY_SANDBOX_READ_ONLY", &read_only),
     ] {
         match value {
             Some(value) => command.env(name, value),

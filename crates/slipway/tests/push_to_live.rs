@@ -192,7 +192,11 @@ async fn rust_binary() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_project_tracking_a_repository_url_deploys_its_branch_head() {
-    let platform = Platform::start("tracked", &[]).await;
+    // Sources live in `<scratch dir>/src`; the platform may fetch local paths there and nowhere else.
+    let sources = std::env::temp_dir().join(format!("slipway-e2e-tracked-{}", std::process::id())).join("src");
+    let allowed = sources.to_str().expect("a UTF-8 temp dir");
+    let platform = Platform::start("tracked", &[("SLIPWAY_REPO_ALLOW_PATHS", allowed)]).await;
+    assert_eq!(platform.home.join("src"), sources, "the scratch dir moved; update the allowed path");
     let source = Source::example(&platform.home, "static", "tracked").await;
     platform.api(reqwest::Method::POST, "/v1/workspaces", Some(serde_json::json!({"slug": "acme"}))).await;
     let project = serde_json::json!({"slug": "site", "repo_url": format!("file://{}", source.dir.display())});

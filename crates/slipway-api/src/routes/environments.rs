@@ -1,15 +1,18 @@
-//! `GET|POST …/projects/{project}/environments`, `PATCH|DELETE …/environments/{env}`.
+//! `GET|POST …/projects/{project}/environments`, `GET|PATCH|DELETE …/environments/{env}`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use slipway_core::api::{
-    CreateEnvironmentRequest, Environment, ErrorEnvelope, RuntimeTarget, UpdateEnvironmentRequest,
+    CreateEnvironmentRequest, Environment, ErrorEnvelope, ResourcesPatch, RuntimeTarget, UpdateEnvironmentRequest,
 };
 use slipway_core::hostname::generated_hostname;
 use slipway_core::names::EnvironmentName;
+use slipway_core::quota::ResourceLimits;
+use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
+use slipway_store::ResourceChange;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,9 +21,11 @@ use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_environments, create_environment))
-        .routes(routes!(update_environment, delete_environment))
+    OpenApiRouter::new().routes(routes!(list_environments, create_environment)).routes(routes!(
+        get_environment,
+        update_environment,
+        delete_environment
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments", tag = "environments",
@@ -55,9 +60,33 @@ async fn create_environment(
     Ok((StatusCode::CREATED, Json(environment)))
 }
 
-/// Switches where the environment runs: `local` (this machine's agent) or `kubernetes` (images
-/// in the registry, manifests committed to the GitOps repository). Moving away from `local`
-/// stops the environment's local instances; a release still starting is cancelled.
+/// One environment, with the resources each of its instances gets.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}", tag = "environments",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)),
+    responses((status = 200, body = Environment), (status = "4XX", body = ErrorEnvelope)))]
+async fn get_environment(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+) -> Result<Json<Environment>, ApiError> {
+    let access = app.access(&caller, &ws, Permission::Read, "see environments").await?;
+    let project = super::project_slug(&project)?;
+    let env = super::environment_name(&env)?;
+    Ok(Json(app.store.environment(access.id(), project.as_str(), env.as_str()).await?))
+}
+
+/// Changes an environment's settings; absent ones stay as they are.
+///
+/// `target` (admins) switches where it runs: `local` (this machine's agent) or `kubernetes`
+/// (images in the registry, manifests committed to the GitOps repository). Moving away from
+/// `local` stops the environment's local instances; a release still starting is cancelled.
+///
+/// `resources` (developers, as for scale) sets what each instance may use: `memory` (`512M`,
+/// `1G`), `cpu` (cores: `0.5`, `2`, `500m`), `max_processes`; `null` returns a figure to the
+/// platform default. A figure over the platform's maximum is `INVALID_RESOURCES`; more memory
+/// than the workspace's quota leaves room for is `QUOTA_EXCEEDED`; either way nothing changes.
+/// The new figures reach the agent with the desired state; on the Kubernetes target the
+/// environment's manifests are committed again with them.
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}", tag = "environments",
     params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)),
     request_body = UpdateEnvironmentRequest,
@@ -68,21 +97,76 @@ async fn update_environment(
     ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<UpdateEnvironmentRequest>,
 ) -> Result<Json<Environment>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "change environments").await?;
+    let (permission, action) = match body.target {
+        Some(_) => (Permission::ManageProjects, "change where environments run"),
+        None => (Permission::Deploy, "resize processes"),
+    };
+    let access = app.access(&caller, &ws, permission, action).await?;
     let project = super::project_slug(&project)?;
     let env = super::environment_name(&env)?;
-    let target = RuntimeTarget::parse(&body.target).ok_or_else(|| {
-        let shown: String = body.target.chars().take(40).collect();
+    // Everything is checked before anything is stored.
+    let target = body.target.as_deref().map(parse_target).transpose()?;
+    let change = body.resources.as_ref().map(|patch| resource_change(patch, &app.config.resources)).transpose()?;
+    let actor = caller.actor();
+    let (project, env) = (project.as_str(), env.as_str());
+    let mut environment = None;
+    // Resources first: their quota check is the one step that can still refuse, and must find
+    // nothing changed yet.
+    if let Some(change) = change.filter(|change| !change.is_empty()) {
+        environment =
+            Some(app.store.set_environment_resources(&actor, &access.workspace, project, env, &change).await?);
+    }
+    if let Some(target) = target {
+        environment = Some(app.store.set_environment_target(&actor, &access.workspace, project, env, target).await?);
+    }
+    match environment {
+        Some(environment) => Ok(Json(environment)),
+        None => Ok(Json(app.store.environment(access.id(), project, env).await?)),
+    }
+}
+
+fn parse_target(text: &str) -> Result<RuntimeTarget, ApiError> {
+    RuntimeTarget::parse(text).ok_or_else(|| {
+        let shown: String = text.chars().take(40).collect();
         ApiError::new(
             ErrorCode::InvalidTarget,
             format!("target `{}` is not `local` or `kubernetes`", shown.escape_debug()),
         )
-    })?;
-    let environment = app
-        .store
-        .set_environment_target(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), target)
-        .await?;
-    Ok(Json(environment))
+    })
+}
+
+fn invalid_resources(message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::InvalidResources, message.to_string())
+}
+
+/// The figures of `patch`, parsed and held to the platform's maxima.
+fn resource_change(patch: &ResourcesPatch, limits: &ResourceLimits) -> Result<ResourceChange, ApiError> {
+    let memory = patch.memory.as_ref().map(|m| m.as_deref().map(Memory::parse).transpose()).transpose();
+    let cpu = patch.cpu.as_ref().map(|c| c.as_deref().map(Cpu::parse).transpose()).transpose();
+    let max_processes = patch
+        .max_processes
+        .map(|count| {
+            count
+                .map(|count| {
+                    u32::try_from(count)
+                        .map_err(|_| invalid_resources(format!("max_processes {count} is not a process count")))
+                })
+                .transpose()
+        })
+        .transpose()?;
+    let change = ResourceChange {
+        memory: memory.map_err(invalid_resources)?,
+        cpu: cpu.map_err(invalid_resources)?,
+        max_processes,
+    };
+    // The figures being set, each against its maximum (unset ones are the platform's own).
+    let asked = Resources {
+        memory: change.memory.flatten().unwrap_or(limits.default.memory),
+        cpu: change.cpu.flatten().unwrap_or(limits.default.cpu),
+        max_processes: change.max_processes.flatten().unwrap_or(limits.default.max_processes),
+    };
+    limits.check(&asked).map_err(invalid_resources)?;
+    Ok(change)
 }
 
 /// Deletes an environment other than `production`.

@@ -92,6 +92,8 @@ async fn manifests(
         hostnames: &source.hostnames,
         config: source.config.iter().map(|var| (var.name.as_str(), var.value.as_str(), var.secret)).collect(),
         port: slipway_image::DEFAULT_PORT,
+        resources: source.resources,
+        quota: source.quota,
     })
     .map_err(|err| render_failed(err.to_string()))?;
     let manifests =

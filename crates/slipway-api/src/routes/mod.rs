@@ -13,6 +13,7 @@ mod members;
 pub(crate) mod metrics;
 mod processes;
 mod projects;
+mod quotas;
 mod releases;
 mod tokens;
 mod users;
@@ -46,6 +47,7 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
         .merge(logs::routes())
         .merge(processes::routes())
         .merge(domains::routes())
+        .merge(quotas::routes())
 }
 
 /// Liveness and database readiness, for `slipway up` and load balancers.
@@ -53,7 +55,8 @@ pub(crate) async fn health(
     axum::extract::State(app): axum::extract::State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.store.ping().await?;
-    Ok(Json(serde_json::json!({ "status": "ok" })))
+    let sandbox = if app.config.sandboxed { "enforced" } else { "off" };
+    Ok(Json(serde_json::json!({ "status": "ok", "sandbox": sandbox })))
 }
 
 /// A name from a path that cannot exist is simply not found; parsing it

@@ -53,7 +53,7 @@ async fn create_project(
     let new = NewProject {
         generated_hostname: generated_hostname(&slug, &EnvironmentName::production(), &access.workspace.slug, domain)?,
         slug,
-        repo_url: body.repo_url.as_deref().map(RepoUrl::parse).transpose()?,
+        repo_url: body.repo_url.as_deref().map(|url| repo_url(&app, url)).transpose()?,
         branch: body.branch.as_deref().map_or(Ok(Branch::default_branch()), Branch::parse)?,
         custom_domain: body.custom_domain.as_deref().map(|d| CustomDomain::parse(d, domain)).transpose()?,
     };
@@ -88,7 +88,7 @@ async fn update_project(
     let project = super::project_slug(&project)?;
     let domain = &app.config.platform_domain;
     let patch = ProjectPatch {
-        repo_url: body.repo_url.map(|url| url.as_deref().map(RepoUrl::parse).transpose()).transpose()?,
+        repo_url: body.repo_url.map(|url| url.as_deref().map(|url| repo_url(&app, url)).transpose()).transpose()?,
         branch: body.branch.as_deref().map(Branch::parse).transpose()?,
         custom_domain: body
             .custom_domain
@@ -96,6 +96,11 @@ async fn update_project(
             .transpose()?,
     };
     Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, project.as_str(), patch).await?))
+}
+
+/// A repository URL as typed, if it parses and the platform's policy lets projects track it.
+fn repo_url(app: &AppState, text: &str) -> Result<RepoUrl, ApiError> {
+    Ok(app.config.repo_policy.admit(RepoUrl::parse(text)?)?)
 }
 
 /// Deletes the project with its environments, config and deployments.

@@ -43,6 +43,9 @@ const USED: &[(&str, &str)] = &[
     ("post", "/v1/workspaces/{ws}/projects/{project}/environments"),
     ("delete", "/v1/workspaces/{ws}/projects/{project}/environments/{env}"),
     ("patch", "/v1/workspaces/{ws}/projects/{project}/environments/{env}"),
+    ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}"),
+    ("get", "/v1/workspaces/{ws}/quotas"),
+    ("put", "/v1/workspaces/{ws}/quotas"),
     ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/manifests"),
     ("get", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/config"),
     ("put", "/v1/workspaces/{ws}/projects/{project}/environments/{env}/config"),
@@ -399,6 +402,21 @@ async fn responses_match_the_document(backend: TestBackend) {
     let switched = api.call(&admin, "patch", env, staging, Some(json!({"target": "kubernetes"}))).await;
     assert_eq!(switched.ok(200)["target"], "kubernetes");
     api.call(&admin, "patch", env, staging, Some(json!({"target": "mars"}))).await.err("INVALID_TARGET");
+    let resized =
+        api.call(&admin, "patch", env, production, Some(json!({"resources": {"memory": "1G", "cpu": "0.5"}})));
+    assert_eq!(resized.await.ok(200)["resources"]["memory"], 1u64 << 30);
+    api.call(&admin, "patch", env, production, Some(json!({"resources": {"cpu": "lots"}})))
+        .await
+        .err("INVALID_RESOURCES");
+    let shown = api.call(&admin, "get", env, production, None).await;
+    assert_eq!(shown.ok(200)["resources"]["cpu"], 500);
+    let quotas = "/v1/workspaces/{ws}/quotas";
+    api.call(&admin, "get", quotas, "/v1/workspaces/acme/quotas", None).await.ok(200);
+    let quota = json!({"memory": "8G", "instances": 20, "projects": 10});
+    api.call(&admin, "put", quotas, "/v1/workspaces/acme/quotas", Some(quota)).await.ok(200);
+    api.call(&admin, "put", quotas, "/v1/workspaces/acme/quotas", Some(json!({"instances": -2})))
+        .await
+        .err("INVALID_REQUEST");
     api.call(&admin, "get", &format!("{env}/manifests"), &format!("{staging}/manifests"), None)
         .await
         .err("RELEASE_NOT_FOUND");

@@ -1,11 +1,12 @@
 //! Scenario 5: projects, their hostnames and custom domains, environments.
 
 use serde_json::json;
+use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
 use slipway_store::testing::TestBackend;
 
-use super::harness::spawn_app;
+use super::harness::{spawn_app, spawn_app_with};
 
-both_backends!(projects_and_hostnames, environments);
+both_backends!(projects_and_hostnames, environments, repository_urls_follow_the_platform_policy);
 
 async fn projects_and_hostnames(backend: TestBackend) {
     let app = spawn_app(backend).await;
@@ -153,4 +154,38 @@ async fn environments(backend: TestBackend) {
     app.get(&alice, &format!("{envs}/staging/config")).await.err("ENVIRONMENT_NOT_FOUND");
     // Its hostname is free again.
     app.post(&alice, envs, json!({"name": "staging"})).await.ok(201);
+}
+
+/// Local paths and private addresses are refused with a message naming the
+/// setting, unless the platform admin allows them.
+async fn repository_urls_follow_the_platform_policy(backend: TestBackend) {
+    let app = spawn_app_with(backend, |config| {
+        config.repo_policy = RepoPolicy::new(
+            AllowedPaths::parse("/srv/git").expect("paths"),
+            AllowedHosts::parse("git.internal,10.1.0.0/16").expect("hosts"),
+        );
+    })
+    .await;
+    let alice = app.user("alice").await;
+    app.workspace(&alice, "acme").await;
+    let projects = "/v1/workspaces/acme/projects";
+    let created = app.post(&alice, projects, json!({"slug": "shop", "repo_url": "/srv/git/acme/shop.git"})).await;
+    assert_eq!(created.ok(201)["repo_url"], "/srv/git/acme/shop.git");
+
+    let shop = "/v1/workspaces/acme/projects/shop";
+    for allowed in ["file:///srv/git/acme/other.git", "http://10.1.2.3/x.git", "https://git.internal/x.git"] {
+        app.patch(&alice, shop, json!({"repo_url": allowed})).await.ok(200);
+    }
+    for (refused, hint) in [
+        ("file:///srv/gitx/x.git", "SLIPWAY_REPO_ALLOW_PATHS"),
+        ("/srv/git/../etc", "`..`"),
+        ("http://10.2.0.1/x.git", "10.2.0.1, a private address"),
+        ("http://[::1]/x.git", "loopback"),
+    ] {
+        let reply = app.patch(&alice, shop, json!({"repo_url": refused})).await;
+        let message = reply.err("INVALID_REPO_URL");
+        assert!(message.contains(hint), "{refused}: {message}");
+    }
+    let unchanged = app.get(&alice, shop).await;
+    assert_eq!(unchanged.ok(200)["repo_url"], "https://git.internal/x.git");
 }

@@ -22,6 +22,14 @@ fn calls() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/v1/workspaces/{ws}/projects/shop/environments", None),
         (Method::POST, "/v1/workspaces/{ws}/projects/shop/environments", Some(json!({"name": "evil"}))),
         (Method::DELETE, "/v1/workspaces/{ws}/projects/shop/environments/staging", None),
+        (Method::GET, "/v1/workspaces/{ws}/projects/shop/environments/production", None),
+        (
+            Method::PATCH,
+            "/v1/workspaces/{ws}/projects/shop/environments/production",
+            Some(json!({"resources": {"memory": "1G"}})),
+        ),
+        (Method::GET, "/v1/workspaces/{ws}/quotas", None),
+        (Method::PUT, "/v1/workspaces/{ws}/quotas", Some(json!({"instances": 100}))),
         (Method::GET, "/v1/workspaces/{ws}/projects/shop/environments/production/config", None),
         (
             Method::PUT,

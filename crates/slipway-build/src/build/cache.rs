@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::command::{Deadline, Run};
+use super::command::Run;
 use super::log::BuildLog;
-use super::{BuildError, Step};
+use super::{BuildError, Context, Step};
 
 /// A cache key: sha256 over labelled parts, so `("a", "bc")` and `("ab", "c")` differ.
 #[derive(Default)]
@@ -51,7 +51,7 @@ pub(crate) async fn lock(cache_dir: &Path, log: &BuildLog) -> tokio::sync::Owned
 
 /// `cp -al from to`: a copy whose files are hard links (instant, no extra space).
 /// Falls back to a real copy when the two are on different file systems.
-pub(crate) async fn link_copy(from: &Path, to: &Path, log: &BuildLog, deadline: Deadline) -> Result<(), BuildError> {
+pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Result<(), BuildError> {
     let (from, to) = (OsString::from(from), OsString::from(to));
     let env = [("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())];
     let cwd = Path::new("/");
@@ -66,8 +66,9 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, log: &BuildLog, deadline: 
             cwd,
             env: &env,
             echo: false,
+            sandbox: &cx.request.sandbox,
         };
-        match run.run(log, deadline).await {
+        match run.run(cx.log, cx.deadline).await {
             Ok(()) => return Ok(()),
             Err(BuildError::CommandFailed { .. }) if flags == "-al" => {
                 let _ = tokio::fs::remove_dir_all(&to).await;
@@ -76,6 +77,20 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, log: &BuildLog, deadline: 
         }
     }
     Ok(())
+}
+
+/// Whether every entry from `root` down to `path` is what it seems and not a
+/// symlink a build planted: the builder (root) writes and removes there after
+/// the tenant's commands ran, and must not be led outside the tenant's tree.
+/// No tenant process runs meanwhile (each command's sandbox dies with it), so
+/// the answer still holds when the builder acts on it.
+pub(crate) fn no_links_below(root: &Path, path: &Path) -> bool {
+    let Ok(rest) = path.strip_prefix(root) else { return false };
+    let mut current = root.to_path_buf();
+    rest.components().all(|part| {
+        current.push(part);
+        !std::fs::symlink_metadata(&current).is_ok_and(|meta| meta.file_type().is_symlink())
+    })
 }
 
 /// Moves a finished temp dir to its final name; loses gracefully to a
@@ -154,5 +169,23 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, Key::default().part("x", "ab").part("y", "c").finish());
         assert_eq!(a.len(), 64);
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::no_links_below;
+
+    #[test]
+    fn a_planted_symlink_anywhere_below_the_root_is_noticed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = root.path();
+        std::fs::create_dir_all(cache.join("venvs/real")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", cache.join("venvs/planted")).expect("symlink");
+        std::os::unix::fs::symlink("/etc/passwd", cache.join("venvs/real/.slipway-complete")).expect("symlink");
+        assert!(no_links_below(cache, &cache.join("venvs/real/other")));
+        assert!(!no_links_below(cache, &cache.join("venvs/planted/x")));
+        assert!(!no_links_below(cache, &cache.join("venvs/real/.slipway-complete")));
+        assert!(!no_links_below(cache, std::path::Path::new("/elsewhere")));
     }
 }

@@ -2,7 +2,7 @@
 //! line to the build log, killed as a whole group on timeout or cancellation.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -11,8 +11,10 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
+use slipway_sandbox::{Files, TenantProcess};
+
 use super::log::{BuildLog, LineSplitter};
-use super::{BuildError, Step};
+use super::{BuildError, BuildSandbox, Step};
 
 /// When the whole build must be over, and the limit it came from (for messages).
 #[derive(Clone, Copy)]
@@ -33,6 +35,8 @@ pub(crate) struct Run<'a> {
     pub(crate) env: &'a [(OsString, OsString)],
     /// Log `$ <display>` before running.
     pub(crate) echo: bool,
+    /// Whom it runs as and what it sees.
+    pub(crate) sandbox: &'a BuildSandbox,
 }
 
 /// `sh -c <command>` with the given environment.
@@ -43,9 +47,11 @@ pub(crate) async fn shell(
     env: &[(OsString, OsString)],
     log: &BuildLog,
     deadline: Deadline,
+    sandbox: &BuildSandbox,
 ) -> Result<(), BuildError> {
     let arg = OsString::from(command);
-    let run = Run { step, display: command, program: "sh", args: &[&OsString::from("-c"), &arg], cwd, env, echo: true };
+    let args = [&OsString::from("-c"), &arg];
+    let run = Run { step, display: command, program: "/bin/sh", args: &args, cwd, env, echo: true, sandbox };
     run.run(log, deadline).await
 }
 
@@ -72,21 +78,24 @@ impl Run<'_> {
         if self.echo {
             log.line(format!("$ {}", self.display)).await;
         }
-        let mut command = tokio::process::Command::new(self.program);
-        command
-            .args(self.args)
-            .current_dir(self.cwd)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = command.spawn().map_err(|source| BuildError::Io {
-            context: format!("cannot start `{}` in {}", self.display, self.cwd.display()),
-            source,
+        let (prepared, cgroup) = self.sandbox.command(self.program, self.args, self.cwd, self.env).map_err(|err| {
+            BuildError::Io { context: format!("cannot sandbox `{}`", self.display), source: std::io::Error::other(err) }
         })?;
+        let mut command = prepared;
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
+        let spawned = command.spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(source) => {
+                if let Some(cgroup) = cgroup {
+                    cgroup.remove().await;
+                }
+                return Err(BuildError::Io {
+                    context: format!("cannot start `{}` in {}", self.display, self.cwd.display()),
+                    source,
+                });
+            }
+        };
         // The child leads its own group (process_group(0)), so its pid is the group id.
         let mut group = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw));
         let readers = [
@@ -98,6 +107,10 @@ impl Run<'_> {
         // Whatever happened, nothing of this command may outlive it: a daemon
         // left behind would also keep the output pipes open.
         group.kill();
+        let oom_killed = cgroup.as_ref().is_some_and(|cgroup| cgroup.oom_kills() > 0);
+        if let Some(cgroup) = cgroup {
+            cgroup.remove().await;
+        }
         let status = match outcome {
             Ok(status) => status
                 .map_err(|source| BuildError::Io { context: format!("waiting for `{}`", self.display), source })?,
@@ -110,6 +123,8 @@ impl Run<'_> {
         drain(readers).await;
         if status.success() {
             Ok(())
+        } else if oom_killed {
+            Err(BuildError::OutOfMemory { step: self.step, limit: self.sandbox.resources.memory })
         } else {
             Err(BuildError::CommandFailed { step: self.step, command: self.display.to_owned(), exit_status: status })
         }
@@ -144,6 +159,47 @@ async fn forward(mut stream: impl AsyncRead + Unpin, log: BuildLog) {
         log.line(line).await;
     }
 }
+
+impl BuildSandbox {
+    /// The command that runs `program` for this build: sandboxed with the
+    /// build directory and cache writable, a private home, and no port to bind.
+    pub(crate) fn command(
+        &self,
+        program: &str,
+        args: &[&OsString],
+        cwd: &Path,
+        env: &[(OsString, OsString)],
+    ) -> Result<(tokio::process::Command, Option<slipway_sandbox::Cgroup>), slipway_sandbox::SandboxError> {
+        let argv: Vec<OsString> =
+            std::iter::once(OsString::from(program)).chain(args.iter().map(|a| (*a).clone())).collect();
+        let mut env = env.to_vec();
+        if self.sandbox.is_enforced() {
+            // The platform's own home is not in the view; tools get a private, throw-away one.
+            env.retain(|(name, _)| name != "HOME");
+            env.push(("HOME".into(), BUILD_HOME.into()));
+        }
+        let name = format!("build-{}-{}", self.name, NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let writable: Vec<&Path> = self.writable.iter().map(PathBuf::as_path).collect();
+        let process = TenantProcess {
+            name: &name,
+            uid: self.uid,
+            resources: &self.resources,
+            argv: &argv,
+            cwd,
+            env: &env,
+            files: Files { writable, scratch: vec![(Path::new(BUILD_HOME), 1 << 30)], ..Files::default() },
+            bind_port: None,
+            max_file_size: Some(self.max_file_size),
+        };
+        let prepared = self.sandbox.command(&process)?;
+        Ok((prepared.command, prepared.cgroup))
+    }
+}
+
+/// The home directory of build commands in the sandbox.
+const BUILD_HOME: &str = "/home/build";
+/// Tells apart the cgroups of the commands of one build.
+static NEXT_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// "exit status 1", "signal 9 (SIGKILL)".
 pub(crate) fn describe_status(status: &ExitStatus) -> String {

@@ -13,8 +13,9 @@ mod log;
 mod node;
 mod python;
 
+use std::ffi::OsString;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,41 @@ pub struct BuildRequest {
     pub timeout: Duration,
     /// Log lines past this many bytes are dropped (one notice says so).
     pub max_log_bytes: u64,
+    /// Whom the build's commands run as, and their limits.
+    pub sandbox: BuildSandbox,
+}
+
+/// How a build's commands are sandboxed: the environment's uid, the build's
+/// limits, and the directories they may write (the app and its cache).
+#[derive(Clone)]
+pub struct BuildSandbox {
+    pub sandbox: slipway_sandbox::Sandbox,
+    pub uid: slipway_core::resources::SandboxUid,
+    pub resources: slipway_core::resources::Resources,
+    /// The largest single file a build command may write.
+    pub max_file_size: u64,
+    /// Names the build's cgroups (the deployment ID).
+    pub name: String,
+    /// Filled in by the builder: the app and cache directories.
+    pub(crate) writable: Vec<PathBuf>,
+}
+
+impl BuildSandbox {
+    pub fn new(
+        sandbox: slipway_sandbox::Sandbox,
+        uid: slipway_core::resources::SandboxUid,
+        resources: slipway_core::resources::Resources,
+        max_file_size: u64,
+        name: String,
+    ) -> Self {
+        Self { sandbox, uid, resources, max_file_size, name, writable: Vec::new() }
+    }
+}
+
+impl std::fmt::Debug for BuildSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BuildSandbox(uid {}, {}, enforced: {})", self.uid, self.resources, self.sandbox.is_enforced())
+    }
 }
 
 /// A built app and what its processes need at run time.
@@ -77,6 +113,9 @@ pub enum BuildError {
     /// A command exited unsuccessfully; its output is in the build log.
     #[error("`{command}` failed with {}; see the lines above", describe_status(.exit_status))]
     CommandFailed { step: Step, command: String, exit_status: ExitStatus },
+    /// A command used more memory than the build may; the kernel killed it.
+    #[error("the {step} step ran out of memory (limit {limit}) and was killed")]
+    OutOfMemory { step: Step, limit: slipway_core::resources::Memory },
     /// A tool the stack needs is not installed on the build machine.
     #[error("{tool} is not installed on this machine, and this {stack} app needs it to build; install {tool} or set other commands in slipway.toml")]
     ToolMissing { tool: String, stack: String },
@@ -164,6 +203,18 @@ impl Builder {
             source,
         })?;
 
+        let mut request = request;
+        request.sandbox.writable = vec![request.app_dir.clone(), request.cache_dir.clone()];
+        if request.sandbox.sandbox.is_enforced() {
+            // The checkout and the cache become the tenant's: its commands write them, nothing else does.
+            let uid = request.sandbox.uid;
+            for dir in [&request.app_dir, &request.cache_dir] {
+                slipway_sandbox::give_tree(dir, uid).map_err(|source| BuildError::Io {
+                    context: format!("cannot hand {} to the build's uid", dir.display()),
+                    source,
+                })?;
+            }
+        }
         let cx = Context { plan, request: &request, log: &log, deadline };
         let mut env = BuildEnv::new(&request.env);
         let mut built = BuiltApp { app_dir: request.app_dir.clone(), path_prepend: Vec::new(), env: Vec::new() };
@@ -171,22 +222,24 @@ impl Builder {
 
         let vars = env.vars();
         if let (Some(install), false) = (&plan.install, prepared.skip_install) {
-            let result = shell(Step::Install, install, &request.app_dir, &vars, &log, deadline).await;
+            let result = shell(Step::Install, install, &request.app_dir, &vars, &log, deadline, &request.sandbox).await;
             match (&prepared.after, result) {
                 (AfterInstall::MarkVenvComplete { venv }, Err(e)) => {
-                    python::discard(venv).await;
+                    python::discard(&request.cache_dir, venv).await;
                     return Err(e);
                 }
                 (_, Err(e)) => return Err(e),
-                (AfterInstall::MarkVenvComplete { venv }, Ok(())) => python::mark_complete(venv).await?,
+                (AfterInstall::MarkVenvComplete { venv }, Ok(())) => {
+                    python::mark_complete(&request.cache_dir, venv).await?
+                }
                 (AfterInstall::StoreNodeModules { entry }, Ok(())) => node::store(&cx, entry).await,
                 (AfterInstall::Nothing, Ok(())) => {}
             }
         } else if let AfterInstall::MarkVenvComplete { venv } = &prepared.after {
-            python::mark_complete(venv).await?;
+            python::mark_complete(&request.cache_dir, venv).await?;
         }
         if let Some(build) = &plan.build {
-            shell(Step::Build, build, &request.app_dir, &vars, &log, deadline).await?;
+            shell(Step::Build, build, &request.app_dir, &vars, &log, deadline, &request.sandbox).await?;
         }
         log.line(format!("Build finished in {:.1} s", started.elapsed().as_secs_f64())).await;
         Ok(built)
@@ -234,16 +287,17 @@ pub(crate) fn require(env: &BuildEnv, tool: &str, plan: &BuildPlan) -> Result<()
 }
 
 /// The trimmed standard output of a quick query (`node --version`), or `None`.
-pub(crate) async fn capture(env: &BuildEnv, program: &str, args: &[&str], cwd: &Path) -> Option<String> {
-    let output = tokio::process::Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .env_clear()
-        .envs(env.vars())
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), output).await.ok()?.ok()?;
+/// Sandboxed like every build command: the program is found on a PATH the app's own directories lead.
+pub(crate) async fn capture(cx: &Context<'_>, env: &BuildEnv, program: &str, args: &[&str]) -> Option<String> {
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    let args: Vec<&OsString> = args.iter().collect();
+    let (mut command, cgroup) = cx.request.sandbox.command(program, &args, &cx.request.app_dir, &env.vars()).ok()?;
+    let output = command.stdin(std::process::Stdio::null()).kill_on_drop(true).output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output).await;
+    if let Some(cgroup) = cgroup {
+        cgroup.remove().await;
+    }
+    let output = output.ok()?.ok()?;
     // `python --version` wrote to stderr before 3.4; take whichever has text.
     let text = if output.stdout.is_empty() { output.stderr } else { output.stdout };
     output.status.success().then(|| String::from_utf8_lossy(&text).trim().to_owned())

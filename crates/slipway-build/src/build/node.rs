@@ -39,7 +39,7 @@ pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prep
     env.prepend_path(app.join("node_modules").join(".bin"));
 
     let Some(install) = cx.plan.install.as_deref() else { return Ok(Prepared::run_install()) };
-    let node_version = capture(env, "node", &["--version"], app).await.unwrap_or_default();
+    let node_version = capture(cx, env, "node", &["--version"]).await.unwrap_or_default();
     let key = Key::default()
         .part("format", "node_modules-v1")
         .part("manager", manager)
@@ -52,7 +52,7 @@ pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prep
     if entry.is_dir() {
         let target = app.join("node_modules");
         let _ = tokio::fs::remove_dir_all(&target).await;
-        match cache::link_copy(&entry, &target, cx.log, cx.deadline).await {
+        match cache::link_copy(&entry, &target, cx).await {
             Ok(()) => {
                 cache::touch(&entry);
                 cx.log.line(format!("Reusing cached dependencies (key {short})")).await;
@@ -78,11 +78,11 @@ pub(crate) async fn store(cx: &Context<'_>, entry: &Path) {
         return;
     }
     let Some(parent) = entry.parent() else { return };
-    if tokio::fs::create_dir_all(parent).await.is_err() {
+    if !cache::no_links_below(&cx.request.cache_dir, entry) || tokio::fs::create_dir_all(parent).await.is_err() {
         return;
     }
     let temp = cache::temp_beside(entry);
-    let stored = match cache::link_copy(&modules, &temp, cx.log, cx.deadline).await {
+    let stored = match cache::link_copy(&modules, &temp, cx).await {
         Ok(()) => cache::publish(&temp, entry).await.is_ok(),
         Err(_) => {
             let _ = tokio::fs::remove_dir_all(&temp).await;

@@ -36,7 +36,7 @@ pub(crate) async fn prepare(
 ) -> Result<Prepared, BuildError> {
     let app = cx.request.app_dir.as_path();
     let python = interpreter(cx, env).await?;
-    let version = capture(env, &python, &["--version"], app).await.unwrap_or_default();
+    let version = capture(cx, env, &python, &["--version"]).await.unwrap_or_default();
     let mut key = Key::default()
         .part("format", "venv-v1")
         .part("python", version.trim())
@@ -68,7 +68,7 @@ pub(crate) async fn prepare(
     }
     if venv.exists() {
         cx.log.line(format!("Removing an incomplete virtualenv (key {short})")).await;
-        remove(&venv).await?;
+        remove(&cx.request.cache_dir, &venv).await?;
     }
     cx.log.line(format!("Creating a virtualenv with {} (key {short})", version.trim())).await;
     let create = format!("{python} -m venv {}", venv.display());
@@ -83,6 +83,7 @@ pub(crate) async fn prepare(
         cwd: app,
         env: &vars,
         echo: false,
+        sandbox: &cx.request.sandbox,
     }
     .run(cx.log, cx.deadline)
     .await?;
@@ -90,18 +91,34 @@ pub(crate) async fn prepare(
 }
 
 /// The install succeeded: the venv is whole from now on.
-pub(crate) async fn mark_complete(venv: &Path) -> Result<(), BuildError> {
+pub(crate) async fn mark_complete(cache_dir: &Path, venv: &Path) -> Result<(), BuildError> {
+    refuse_links(cache_dir, &venv.join(MARKER))?;
     tokio::fs::write(venv.join(MARKER), b"")
         .await
         .map_err(|source| BuildError::Io { context: format!("cannot write {}", venv.join(MARKER).display()), source })
 }
 
 /// The install failed: a half venv must not be mistaken for a cached one.
-pub(crate) async fn discard(venv: &Path) {
+pub(crate) async fn discard(cache_dir: &Path, venv: &Path) {
+    if !cache::no_links_below(cache_dir, venv) {
+        return;
+    }
     let _ = tokio::fs::remove_dir_all(venv).await;
 }
 
-async fn remove(venv: &PathBuf) -> Result<(), BuildError> {
+/// `Err` when the build planted a symlink on the way to `path`.
+fn refuse_links(cache_dir: &Path, path: &Path) -> Result<(), BuildError> {
+    if cache::no_links_below(cache_dir, path) {
+        return Ok(());
+    }
+    Err(BuildError::Io {
+        context: format!("the build replaced part of {} with a symlink; the cache is not written", path.display()),
+        source: std::io::Error::other("symlink in the cache"),
+    })
+}
+
+async fn remove(cache_dir: &Path, venv: &PathBuf) -> Result<(), BuildError> {
+    refuse_links(cache_dir, venv)?;
     tokio::fs::remove_dir_all(venv)
         .await
         .map_err(|source| BuildError::Io { context: format!("cannot remove {}", venv.display()), source })

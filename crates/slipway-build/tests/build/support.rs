@@ -49,6 +49,14 @@ impl Workspace {
             env: vec![("GREETING".to_owned(), "hi".to_owned()), ("PORT".to_owned(), "1".to_owned())],
             timeout: Duration::from_secs(600),
             max_log_bytes: 4 << 20,
+            // The builder's own tests run unsandboxed; crates/slipway/tests/sandbox.rs builds in the sandbox.
+            sandbox: slipway_build::BuildSandbox::new(
+                slipway_sandbox::Sandbox::off(),
+                slipway_core::resources::SandboxUid::nth(0).expect("uid"),
+                slipway_core::resources::Resources::default(),
+                1 << 30,
+                "test".to_owned(),
+            ),
         }
     }
 }

@@ -106,6 +106,9 @@ pub struct Instance {
     /// Crash restarts since it was first started.
     pub restarts: u32,
     pub updated_at: Timestamp,
+    /// Why it last exited: `out of memory (limit 512 MiB)`, `exit status 1`…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<String>,
 }
 
 /// `PUT …/scale`: instances per process type (0 stops a type).

@@ -10,6 +10,7 @@ mod auth;
 mod config;
 mod deployments;
 mod projects;
+mod quotas;
 mod workspaces;
 
 pub use audit::*;
@@ -17,6 +18,7 @@ pub use auth::*;
 pub use config::*;
 pub use deployments::*;
 pub use projects::*;
+pub use quotas::*;
 pub use workspaces::*;
 
 use serde::{Deserialize, Serialize};

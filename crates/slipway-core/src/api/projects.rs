@@ -3,6 +3,7 @@ use utoipa::ToSchema;
 
 use crate::ids::{EnvironmentId, ProjectId, WorkspaceId};
 use crate::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
+use crate::resources::Resources;
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -61,6 +62,9 @@ pub struct Environment {
     #[serde(default)]
     pub https_redirects: Vec<String>,
     pub target: RuntimeTarget,
+    /// What each instance may use, the platform's defaults filled in: `memory` in bytes, `cpu`
+    /// in thousandths of a core, `max_processes` counting threads too.
+    pub resources: Resources,
     pub created_at: Timestamp,
 }
 
@@ -93,13 +97,37 @@ pub struct CreateEnvironmentRequest {
     pub name: String,
 }
 
-/// `PATCH …/environments/{env}`: settings of an environment.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// `PATCH …/environments/{env}`: settings of an environment; an absent field is left alone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEnvironmentRequest {
     /// `local` (this machine's agent) or `kubernetes` (GitOps). A plain string, so that a bad
     /// value gets `INVALID_TARGET` rather than a generic JSON error.
-    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// What each instance may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesPatch>,
+}
+
+/// Resources of each instance of an environment: an absent figure is left alone, `null` goes
+/// back to the platform's default. Figures are strings, as people write them, so that a bad one
+/// gets `INVALID_RESOURCES` naming it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesPatch {
+    /// `512M`, `1G`, `1.5G`: the instance is killed when it uses more (swap excluded).
+    #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "512M")]
+    pub memory: Option<Option<String>>,
+    /// Cores: `0.5`, `2`, or `500m`; a hard cap on CPU time.
+    #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "0.5")]
+    pub cpu: Option<Option<String>>,
+    /// Processes and threads together.
+    #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, example = 128)]
+    pub max_processes: Option<Option<i64>>,
 }
 
 /// `POST …/environments/{env}/domains`: route a custom domain here.

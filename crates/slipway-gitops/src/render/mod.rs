@@ -10,8 +10,10 @@ mod workload;
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use slipway_core::build_plan::WEB_PROCESS;
+use slipway_core::resources::Cpu;
 
 pub use namespace::{
     ExternalSecret, ExternalSecretData, ExternalSecretSpec, ExternalSecretTarget, RemoteRef, SecretStoreRef,
@@ -20,7 +22,7 @@ pub use namespace::{
 use crate::error::{GitopsError, Result};
 use crate::input::{AppEnvironment, ClusterSettings};
 use crate::manifests::Manifests;
-use crate::naming::{self, check_health_path, check_process_name, check_quantity, check_schedule};
+use crate::naming::{self, check_health_path, check_process_name, check_schedule};
 
 /// The ConfigMap holding plain config vars.
 pub const CONFIG_MAP_NAME: &str = "config";
@@ -103,11 +105,6 @@ fn validate(app: &AppEnvironment, settings: &ClusterSettings) -> Result<String> 
                 reason: format!("process `{name}`: at most 1000 replicas"),
             });
         }
-        let resources = &process.resources;
-        check_quantity("cpu request", &resources.cpu_request)?;
-        check_quantity("memory request", &resources.memory_request)?;
-        check_quantity("cpu limit", &resources.cpu_limit)?;
-        check_quantity("memory limit", &resources.memory_limit)?;
         if let Some(schedule) = &process.schedule {
             check_schedule(name, schedule)?;
         }
@@ -126,8 +123,6 @@ fn validate(app: &AppEnvironment, settings: &ClusterSettings) -> Result<String> 
             }
         }
     }
-    check_quantity("quota cpu", &app.quota.cpu)?;
-    check_quantity("quota memory", &app.quota.memory)?;
     naming::check_label("ingress controller namespace", &settings.ingress_namespace)?;
     for (what, value) in [
         ("ingress class", &settings.ingress_class),
@@ -140,6 +135,22 @@ fn validate(app: &AppEnvironment, settings: &ClusterSettings) -> Result<String> 
         return Err(GitopsError::InvalidInput { what: "run_as_user", reason: "it must be a non-root UID".into() });
     }
     Ok(namespace)
+}
+
+/// A byte count as a Kubernetes quantity, exact: `512Mi`, `1Gi`, `1536Mi`, or plain bytes.
+pub(crate) fn bytes_quantity(bytes: u64) -> Quantity {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "Gi"), (1 << 20, "Mi"), (1 << 10, "Ki")];
+    let unit = UNITS.iter().find(|(size, _)| bytes != 0 && bytes % size == 0);
+    Quantity(match unit {
+        Some((size, suffix)) => format!("{}{suffix}", bytes / size),
+        None => bytes.to_string(),
+    })
+}
+
+/// A CPU figure as a Kubernetes quantity: `1`, `2`, `500m`.
+pub(crate) fn cpu_quantity(cpu: Cpu) -> Quantity {
+    let millis = cpu.millis();
+    Quantity(if millis % 1000 == 0 { (millis / 1000).to_string() } else { format!("{millis}m") })
 }
 
 /// Metadata of a namespaced object of the environment.

@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::{meta, CONFIG_MAP_NAME, SECRET_NAME};
+use super::{bytes_quantity, meta, CONFIG_MAP_NAME, SECRET_NAME};
 use crate::input::{AppEnvironment, ClusterSettings, ConfigVar};
 use crate::naming::common_labels;
 
@@ -35,18 +35,29 @@ pub(super) fn namespace(app: &AppEnvironment, name: &str) -> Namespace {
     }
 }
 
+/// The workspace's quota (memory, pods; an unlimited figure is left out), plus room for the
+/// rolling update of every Deployment of the environment at once — one surge pod each, at its
+/// memory — so that an environment using the whole quota can still roll out a release (the
+/// control plane counts steady-state instances; Kubernetes counts the surge pods too).
 pub(super) fn resource_quota(app: &AppEnvironment) -> ResourceQuota {
     let quota = &app.quota;
-    let hard = BTreeMap::from([
-        ("limits.cpu".to_owned(), Quantity(quota.cpu.clone())),
-        ("limits.memory".to_owned(), Quantity(quota.memory.clone())),
-        ("requests.cpu".to_owned(), Quantity(quota.cpu.clone())),
-        ("requests.memory".to_owned(), Quantity(quota.memory.clone())),
-        ("pods".to_owned(), Quantity(quota.pods.to_string())),
+    let deployments = app.processes.values().filter(|process| process.schedule.is_none());
+    let (surge_pods, surge_memory) =
+        deployments.fold((0u32, 0u64), |(pods, memory), process| (pods + 1, memory + process.resources.memory.bytes()));
+    let mut hard = BTreeMap::from([
         // Apps get no LoadBalancer or NodePort: traffic comes through the shared Ingress.
         ("services.loadbalancers".to_owned(), Quantity("0".into())),
         ("services.nodeports".to_owned(), Quantity("0".into())),
     ]);
+    if let Some(memory) = quota.memory {
+        let total = bytes_quantity(memory.bytes().saturating_add(surge_memory));
+        // Requests equal limits for memory (see `workload::requirements`).
+        hard.insert("limits.memory".to_owned(), total.clone());
+        hard.insert("requests.memory".to_owned(), total);
+    }
+    if let Some(pods) = quota.pods {
+        hard.insert("pods".to_owned(), Quantity(pods.saturating_add(surge_pods).to_string()));
+    }
     ResourceQuota {
         metadata: meta(app, "quota", common_labels(app)),
         spec: Some(ResourceQuotaSpec { hard: Some(hard), ..Default::default() }),

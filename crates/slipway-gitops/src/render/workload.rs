@@ -16,13 +16,13 @@ use k8s_openapi::api::core::v1::{
     Probe, ResourceRequirements, SecretEnvSource, TCPSocketAction,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use slipway_core::build_plan::WEB_PROCESS;
+use slipway_core::resources::{Cpu, Resources};
 
 use super::restricted::{self, TMP_DIR};
-use super::{meta, CONFIG_MAP_NAME, SECRET_NAME};
+use super::{bytes_quantity, cpu_quantity, meta, CONFIG_MAP_NAME, SECRET_NAME};
 use crate::input::{AppEnvironment, ClusterSettings, ConfigVar, Process};
 use crate::naming::{common_labels, selector_labels, ANNOTATION_DEPLOYMENT, LABEL_PROCESS};
 
@@ -179,7 +179,6 @@ fn container(app: &AppEnvironment, name: &str, process: &Process, is_web: bool) 
             ..Default::default()
         });
     }
-    let resources = &process.resources;
     Container {
         name: name.to_owned(),
         image: Some(app.image.to_string()),
@@ -201,19 +200,26 @@ fn container(app: &AppEnvironment, name: &str, process: &Process, is_web: bool) 
         }),
         readiness_probe: is_web.then(|| probe(app, 0, 5)),
         liveness_probe: is_web.then(|| probe(app, 15, 10)),
-        resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), Quantity(resources.cpu_request.clone())),
-                ("memory".to_owned(), Quantity(resources.memory_request.clone())),
-            ])),
-            limits: Some(BTreeMap::from([
-                ("cpu".to_owned(), Quantity(resources.cpu_limit.clone())),
-                ("memory".to_owned(), Quantity(resources.memory_limit.clone())),
-            ])),
-            ..Default::default()
-        }),
+        resources: Some(requirements(&process.resources)),
         security_context: Some(restricted::container_security()),
         volume_mounts: Some(vec![restricted::tmp_mount()]),
+        ..Default::default()
+    }
+}
+
+/// Limits are the environment's figures. The memory request equals the limit: the scheduler
+/// reserves what the OOM killer enforces, as on the local target. The CPU request is a quarter
+/// of the limit (at least [`Cpu::MIN_MILLIS`]): instances share cores and burst to their cap,
+/// as on the local target, instead of each reserving a whole core it rarely uses.
+fn requirements(resources: &Resources) -> ResourceRequirements {
+    let memory = bytes_quantity(resources.memory.bytes());
+    let cpu_request = Cpu::from_millis((resources.cpu.millis() / 4).max(Cpu::MIN_MILLIS));
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), cpu_quantity(cpu_request)),
+            ("memory".to_owned(), memory.clone()),
+        ])),
+        limits: Some(BTreeMap::from([("cpu".to_owned(), cpu_quantity(resources.cpu)), ("memory".to_owned(), memory)])),
         ..Default::default()
     }
 }

@@ -10,6 +10,7 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
+use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_gitops::{
     AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, ImageRef, InstallSettings, Process, Quota,
 };
@@ -46,13 +47,17 @@ pub fn base(workspace: &str, project: &str, environment: &str, processes: BTreeM
     }
 }
 
-/// A Node web app: two replicas autoscaled to six, health check, plain and secret vars.
+/// A Node web app: two replicas autoscaled to six, health check, plain and secret vars, its own
+/// resources (1 GiB, half a core) and a workspace quota of 4 GiB and 10 instances.
 pub fn node_web() -> AppEnvironment {
-    let mut processes = Process::from_build_plan(&plan(&[("web", "npm start")]), &Process::default());
+    let resources = Resources { memory: Memory::from_mib(1024), cpu: Cpu::from_millis(500), max_processes: 128 };
+    let defaults = Process { resources, ..Process::default() };
+    let mut processes = Process::from_build_plan(&plan(&[("web", "npm start")]), &defaults);
     let web = processes.get_mut("web").unwrap();
     web.replicas = 2;
     web.autoscaling = Some(Autoscaling { min_replicas: 2, max_replicas: 6, target_cpu_percent: 70 });
     let mut app = base("acme", "shop", "production", processes);
+    app.quota = Quota { memory: Some(Memory::from_mib(4096)), pods: Some(10) };
     app.health_check_path = Some("/health".into());
     app.hostnames = vec![Hostname::parse("shop-acme.apps.example.com").unwrap()];
     app.config = vec![
@@ -63,7 +68,7 @@ pub fn node_web() -> AppEnvironment {
     app
 }
 
-/// A background worker and a nightly cron job, no web process.
+/// A background worker and a nightly cron job, no web process; platform default resources, no quota.
 pub fn worker_cron() -> AppEnvironment {
     let mut processes = Process::from_build_plan(
         &plan(&[("worker", "node worker.js"), ("report", "node report.js")]),
@@ -76,10 +81,14 @@ pub fn worker_cron() -> AppEnvironment {
     app
 }
 
-/// A web app served on its generated hostname and two custom domains, TCP probes.
+/// A web app served on its generated hostname and two custom domains, TCP probes, 768 MiB and
+/// a quarter core, a quota of instances only.
 pub fn custom_domain() -> AppEnvironment {
-    let processes = Process::from_build_plan(&plan(&[("web", "python -m gunicorn app:app")]), &Process::default());
+    let resources = Resources { memory: Memory::from_mib(768), cpu: Cpu::from_millis(250), max_processes: 256 };
+    let defaults = Process { resources, ..Process::default() };
+    let processes = Process::from_build_plan(&plan(&[("web", "python -m gunicorn app:app")]), &defaults);
     let mut app = base("initech", "site", "production", processes);
+    app.quota = Quota { memory: None, pods: Some(4) };
     app.port = 8000;
     app.hostnames = ["site-initech.apps.example.com", "www.initech.example", "initech.example"]
         .into_iter()

@@ -443,6 +443,7 @@ async fn release_tables_are_isolated_between_tenants() {
         state: "running".into(),
         port: Some(40001),
         restarts: 0,
+        last_exit: Some("out of memory (limit 512 MiB)".to_owned()),
         updated_at: Timestamp::now(),
     };
     f.store.record_instances(&a.id, &web.environments[0].id, &[instance]).await.unwrap();

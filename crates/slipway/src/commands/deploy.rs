@@ -193,10 +193,11 @@ pub async fn ps(client: &Client, args: PsArgs) -> Result<()> {
                 i.state.clone(),
                 i.port.map(|p| p.to_string()).unwrap_or_default(),
                 i.restarts.to_string(),
+                i.last_exit.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    output::table(&["INSTANCE", "RELEASE", "STATE", "PORT", "RESTARTS"], &rows);
+    output::table(&["INSTANCE", "RELEASE", "STATE", "PORT", "RESTARTS", "LAST EXIT"], &rows);
     Ok(())
 }
 

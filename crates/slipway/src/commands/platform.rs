@@ -91,8 +91,10 @@ impl AgentLock {
 pub async fn agent(settings: UpSettings) -> Result<()> {
     init_tracing();
     let resolved = settings.resolve()?;
+    crate::up::private_data_dir(&resolved.data_dir)?;
     let layout = DataLayout::new(&resolved.data_dir);
     let mut lock = AgentLock::acquire(&layout)?;
+    let sandbox = crate::sandbox::prepare(&settings, &layout, "agent")?;
     let table = RouteTable::default();
     let (certs, challenges) = (CertStore::default(), Challenges::default());
     let metrics = Metrics::default();
@@ -112,8 +114,6 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         .context("while opening the store")?
         .with_public_urls(resolved.public_urls.clone());
     println!("Slipway agent {}: edge router on http://{}", std::process::id(), router.http_addr());
-    // Say it plainly: there is no sandbox yet, whether or not crun is installed.
-    tracing::warn!("app instances run as plain processes of this user, without a sandbox");
     let config = AgentConfig {
         nudge_socket: Some(layout.agent_socket()),
         public_urls: resolved.public_urls.clone(),
@@ -121,6 +121,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         health_timeout: Duration::from_secs(
             std::env::var("SLIPWAY_HEALTH_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(60),
         ),
+        sandbox,
         ..AgentConfig::default()
     };
     let agent = Agent::new(store.clone(), layout.clone(), table, config);

@@ -202,6 +202,22 @@ pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
         ("repo_url", "ftp://x/y", "INVALID_REPO_URL"),
         ("repo_url", "--upload-pack=evil", "INVALID_REPO_URL"),
         ("repo_url", "relative/path", "INVALID_REPO_URL"),
+        // What the platform must not fetch from unless its admin allows it:
+        // another tenant's repository in the data dir, internal services.
+        ("repo_url", "/var/lib/slipway/repos/ws/p.git", "INVALID_REPO_URL"),
+        ("repo_url", "file:///etc", "INVALID_REPO_URL"),
+        ("repo_url", "file:///srv/ok/../../var/lib/slipway", "INVALID_REPO_URL"),
+        ("repo_url", "ext::sh", "INVALID_REPO_URL"),
+        ("repo_url", "fd::3", "INVALID_REPO_URL"),
+        ("repo_url", "https://github.com/a/%2e%2e/b", "INVALID_REPO_URL"),
+        ("repo_url", "http://127.0.0.1:8080/git/beta/blog.git", "INVALID_REPO_URL"),
+        ("repo_url", "http://2130706433/x", "INVALID_REPO_URL"),
+        ("repo_url", "http://0x7f.1/x", "INVALID_REPO_URL"),
+        ("repo_url", "http://[::ffff:127.0.0.1]/x", "INVALID_REPO_URL"),
+        ("repo_url", "http://169.254.169.254/latest/meta-data", "INVALID_REPO_URL"),
+        ("repo_url", "https://github.com@10.0.0.1/x", "INVALID_REPO_URL"),
+        ("repo_url", "git@192.168.1.1:x.git", "INVALID_REPO_URL"),
+        ("repo_url", "ssh://git@[fd00::1]/x", "INVALID_REPO_URL"),
     ] {
         cases.push(case(
             format!("{field} {value:?}"),

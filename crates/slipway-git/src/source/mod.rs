@@ -1,0 +1,39 @@
+//! Getting source out of git: resolving a branch, fetching a tracked
+//! repository URL into the project's repository (`fetch.rs`: only what the
+//! [`RepoPolicy`](slipway_core::repo::RepoPolicy) allows, pinned to the
+//! addresses checked), and exporting one commit into a build directory
+//! (`export.rs`: `git archive`, bounded by the unpacked size of the tree).
+
+mod export;
+mod fetch;
+mod tree;
+
+pub use export::{export, CheckoutLimits};
+pub use fetch::fetch;
+
+use std::path::Path;
+
+use slipway_core::image_tag::CommitSha;
+use slipway_core::names::Branch;
+
+use crate::{git, GitError};
+
+/// The commit a branch points at, if the branch exists.
+pub async fn branch_head(repo: &Path, branch: &Branch) -> Result<Option<CommitSha>, GitError> {
+    let reference = format!("refs/heads/{branch}^{{commit}}");
+    match git(&["rev-parse", "--verify", "--quiet", "--end-of-options", &reference], Some(repo)).await {
+        Ok(sha) => CommitSha::parse(sha.trim()).map(Some).map_err(|err| GitError::Invalid(err.to_string())),
+        Err(GitError::Failed { .. }) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether `commit` exists in `repo` as a commit.
+pub async fn has_commit(repo: &Path, commit: &CommitSha) -> Result<bool, GitError> {
+    let object = format!("{commit}^{{commit}}");
+    match git(&["cat-file", "-e", &object], Some(repo)).await {
+        Ok(_) => Ok(true),
+        Err(GitError::Failed { .. }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
