@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use slipway_cluster::{Cluster, ClusterAccess};
 use slipway_core::hostname::{Hostname, PublicUrls};
+use slipway_core::quota::ResourceLimits;
 use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
+use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_deploy::{CheckoutLimits, ReadBack};
 use slipway_image::{ImageReference, RegistryConfig};
 use slipway_store::SealingKey;
@@ -141,6 +143,31 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_SANDBOX_READ_ONLY", value_delimiter = ',')]
     pub sandbox_read_only: Vec<PathBuf>,
 
+    /// Memory of each app instance whose environment sets none (`ps:resize` sets one): 512M, 1G.
+    /// The instance is killed above it.
+    #[arg(long, env = "SLIPWAY_DEFAULT_MEMORY", default_value = "512M", value_parser = Memory::parse)]
+    pub default_memory: Memory,
+
+    /// CPU of each instance whose environment sets none, in cores: 1, 0.5, 250m.
+    #[arg(long, env = "SLIPWAY_DEFAULT_CPU", default_value = "1", value_parser = Cpu::parse)]
+    pub default_cpu: Cpu,
+
+    /// Processes (threads included) of each instance whose environment sets none.
+    #[arg(long, env = "SLIPWAY_DEFAULT_MAX_PROCESSES", default_value_t = 256)]
+    pub default_max_processes: u32,
+
+    /// The most memory an environment may give each instance.
+    #[arg(long, env = "SLIPWAY_MAX_MEMORY", default_value = "4G", value_parser = Memory::parse)]
+    pub max_memory: Memory,
+
+    /// The most CPU an environment may give each instance, in cores.
+    #[arg(long, env = "SLIPWAY_MAX_CPU", default_value = "2", value_parser = Cpu::parse)]
+    pub max_cpu: Cpu,
+
+    /// The most processes an environment may give each instance.
+    #[arg(long, env = "SLIPWAY_MAX_PROCESSES", default_value_t = 1024)]
+    pub max_processes: u32,
+
     /// Validate the settings and the host's sandbox capabilities, print them, and exit.
     #[arg(long)]
     pub check: bool,
@@ -167,6 +194,8 @@ pub struct Resolved {
     pub repo_policy: RepoPolicy,
     /// How large a checkout may be, unpacked.
     pub checkout_limits: CheckoutLimits,
+    /// What one instance gets by default and may be given at most.
+    pub resources: ResourceLimits,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -187,6 +216,8 @@ impl std::fmt::Debug for Resolved {
             .field("repo_allow_paths", &self.repo_policy.allowed_paths().to_string())
             .field("repo_allow_hosts", &self.repo_policy.allowed_hosts().to_string())
             .field("checkout_limits", &self.checkout_limits)
+            .field("default_resources", &self.resources.default.to_string())
+            .field("max_resources", &self.resources.max.to_string())
             .finish()
     }
 }
@@ -284,6 +315,11 @@ impl UpSettings {
         )
         .forbid_paths_under(&data_dir);
         let checkout_limits = CheckoutLimits { max_bytes: self.max_checkout_size, max_files: self.max_checkout_files };
+        let resources = ResourceLimits::new(
+            Resources { memory: self.default_memory, cpu: self.default_cpu, max_processes: self.default_max_processes },
+            Resources { memory: self.max_memory, cpu: self.max_cpu, max_processes: self.max_processes },
+        )
+        .context("SLIPWAY_DEFAULT_MEMORY, _CPU, _MAX_PROCESSES and SLIPWAY_MAX_MEMORY, _CPU, _PROCESSES")?;
         let sealing_key = match &self.secret_key {
             Some(text) => SealingKey::from_base64(text).context("SLIPWAY_SECRET_KEY")?,
             None => sealing_key_file(&data_dir, self.check)?,
@@ -303,6 +339,7 @@ impl UpSettings {
             read_back,
             repo_policy,
             checkout_limits,
+            resources,
         })
     }
 }
@@ -434,6 +471,41 @@ mod tests {
             &["--repo-allow-paths", "/"],
             &["--repo-allow-hosts", "10.0.0.0/40"],
             &["--max-checkout-size", "0"],
+        ];
+        for bad in bad_settings {
+            assert!(resolve(bad).is_err(), "{bad:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn resource_defaults_and_maxima_are_typed_settings() -> Result<()> {
+        assert_eq!(resolve(&[])?.resources, ResourceLimits::default());
+        let custom = resolve(&[
+            "--default-memory",
+            "256M",
+            "--default-cpu",
+            "0.5",
+            "--default-max-processes",
+            "64",
+            "--max-memory",
+            "8G",
+            "--max-cpu",
+            "4",
+            "--max-processes",
+            "2048",
+        ])?;
+        let expected = ResourceLimits::new(
+            Resources { memory: Memory::from_mib(256), cpu: Cpu::from_millis(500), max_processes: 64 },
+            Resources { memory: Memory::from_mib(8192), cpu: Cpu::from_millis(4000), max_processes: 2048 },
+        )?;
+        assert_eq!(custom.resources, expected);
+        let bad_settings: [&[&str]; 5] = [
+            &["--default-memory", "lots"],
+            &["--max-cpu", "-1"],
+            &["--default-memory", "8G"],
+            &["--default-cpu", "4"],
+            &["--default-max-processes", "4"],
         ];
         for bad in bad_settings {
             assert!(resolve(bad).is_err(), "{bad:?}");

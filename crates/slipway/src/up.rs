@@ -44,6 +44,9 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         .await
         .with_context(|| format!("while opening the store at {}", redact_url(&resolved.database_url)))?
         .with_public_urls(resolved.public_urls.clone());
+    // The store resolves every environment's unset figures against these, for every process
+    // that reads it (this one, the agent, the pipeline).
+    store.set_default_resources(&resolved.resources.default).await.context("while recording the default resources")?;
     if let Some(password) = bootstrap_admin(&store, resolved.admin_password.as_deref()).await? {
         println!("Created the platform admin `admin` with password: {password}");
         println!("(shown once; log in with `slipway login --username admin`)");
@@ -68,6 +71,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     config.registry = resolved.registry.clone();
     config.sandboxed = sandbox.is_enforced();
     config.repo_policy = resolved.repo_policy.clone();
+    config.resources = resolved.resources;
     let kubernetes = KubernetesConfig {
         registry: resolved.registry.clone(),
         base_image: resolved.base_image.clone(),

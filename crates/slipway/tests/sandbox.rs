@@ -130,7 +130,8 @@ async fn a_hostile_tenant_is_denied_everything_and_the_other_tenant_keeps_servin
     let router_port = platform.router.rsplit(':').next().unwrap_or_default().to_owned();
     let vars = [
         format!("SW_FILES={}", files.join(",")),
-        format!("SW_SECRET={SECRET}"),
+        // Reversed: B's own environment must not hold the value it looks for.
+        format!("SW_SECRET={}", SECRET.chars().rev().collect::<String>()),
         format!("SW_PORTS={a_port},{api_port}"),
         format!("SW_ROUTER_PORT={router_port}"),
         format!("SW_HOST_PIDS={}", a_pids.join(",")),

@@ -109,20 +109,25 @@ async fn update_environment(
     let change = body.resources.as_ref().map(|patch| resource_change(patch, &app.config.resources)).transpose()?;
     let actor = caller.actor();
     let (project, env) = (project.as_str(), env.as_str());
-    let mut environment = None;
     // Resources first: their quota check is the one step that can still refuse, and must find
     // nothing changed yet.
-    if let Some(change) = change.filter(|change| !change.is_empty()) {
-        environment =
-            Some(app.store.set_environment_resources(&actor, &access.workspace, project, env, &change).await?);
-    }
-    if let Some(target) = target {
-        environment = Some(app.store.set_environment_target(&actor, &access.workspace, project, env, target).await?);
-    }
-    match environment {
-        Some(environment) => Ok(Json(environment)),
-        None => Ok(Json(app.store.environment(access.id(), project, env).await?)),
-    }
+    let resized = match change.filter(|change| !change.is_empty()) {
+        Some(change) => {
+            Some(app.store.set_environment_resources(&actor, &access.workspace, project, env, &change).await?)
+        }
+        None => None,
+    };
+    let environment = match (target, resized) {
+        (Some(target), _) => app.store.set_environment_target(&actor, &access.workspace, project, env, target).await?,
+        (None, Some(resized)) => resized,
+        (None, None) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "nothing to change: send `target`, or `resources` with memory, cpu or max_processes",
+            ))
+        }
+    };
+    Ok(Json(environment))
 }
 
 fn parse_target(text: &str) -> Result<RuntimeTarget, ApiError> {
@@ -139,10 +144,22 @@ fn invalid_resources(message: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::InvalidResources, message.to_string())
 }
 
+/// A figure as typed, if it is short and printable enough to be one (and to be quoted back).
+fn figure<'a>(what: &str, text: &'a str) -> Result<&'a str, ApiError> {
+    if text.len() > 32 || text.chars().any(char::is_control) {
+        let shown: String = text.chars().take(32).collect();
+        return Err(invalid_resources(format!("`{}…` is not a {what} figure", shown.escape_debug())));
+    }
+    Ok(text)
+}
+
 /// The figures of `patch`, parsed and held to the platform's maxima.
 fn resource_change(patch: &ResourcesPatch, limits: &ResourceLimits) -> Result<ResourceChange, ApiError> {
-    let memory = patch.memory.as_ref().map(|m| m.as_deref().map(Memory::parse).transpose()).transpose();
-    let cpu = patch.cpu.as_ref().map(|c| c.as_deref().map(Cpu::parse).transpose()).transpose();
+    let parse_memory =
+        |text: &str| figure("memory", text).and_then(|text| Memory::parse(text).map_err(invalid_resources));
+    let parse_cpu = |text: &str| figure("cpu", text).and_then(|text| Cpu::parse(text).map_err(invalid_resources));
+    let memory = patch.memory.as_ref().map(|m| m.as_deref().map(parse_memory).transpose()).transpose()?;
+    let cpu = patch.cpu.as_ref().map(|c| c.as_deref().map(parse_cpu).transpose()).transpose()?;
     let max_processes = patch
         .max_processes
         .map(|count| {
@@ -154,11 +171,7 @@ fn resource_change(patch: &ResourcesPatch, limits: &ResourceLimits) -> Result<Re
                 .transpose()
         })
         .transpose()?;
-    let change = ResourceChange {
-        memory: memory.map_err(invalid_resources)?,
-        cpu: cpu.map_err(invalid_resources)?,
-        max_processes,
-    };
+    let change = ResourceChange { memory, cpu, max_processes };
     // The figures being set, each against its maximum (unset ones are the platform's own).
     let asked = Resources {
         memory: change.memory.flatten().unwrap_or(limits.default.memory),

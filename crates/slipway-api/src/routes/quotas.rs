@@ -58,13 +58,14 @@ async fn set_quota(
             })
             .transpose()
     };
+    let memory = |text: &str| {
+        if text.len() > 32 || text.chars().any(char::is_control) {
+            return Err(ApiError::new(ErrorCode::InvalidResources, "memory must be a figure such as 8G or 512M"));
+        }
+        Memory::parse(text).map_err(|err| ApiError::new(ErrorCode::InvalidResources, err.to_string()))
+    };
     let quota = WorkspaceQuota {
-        memory: body
-            .memory
-            .as_deref()
-            .map(Memory::parse)
-            .transpose()
-            .map_err(|err| ApiError::new(ErrorCode::InvalidResources, err.to_string()))?,
+        memory: body.memory.as_deref().map(memory).transpose()?,
         instances: count("instances", body.instances)?,
         projects: count("projects", body.projects)?,
     };

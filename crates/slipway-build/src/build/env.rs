@@ -56,6 +56,15 @@ impl BuildEnv {
         if env.get("PATH").is_none() {
             env.set("PATH", DEFAULT_PATH);
         }
+        // Sandboxed commands get a home of their own, so toolchains that default to one under
+        // the platform's home (rustup, pyenv) are named explicitly.
+        if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+            for (name, dir) in [("RUSTUP_HOME", ".rustup"), ("PYENV_ROOT", ".pyenv")] {
+                if env.get(name).is_none() && home.join(dir).is_dir() {
+                    env.set(name, home.join(dir));
+                }
+            }
+        }
         for (name, value) in config_vars.iter().filter(|(name, _)| name != "PORT") {
             env.set(name, value);
         }

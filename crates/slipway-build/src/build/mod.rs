@@ -261,6 +261,8 @@ async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> 
                 require(env, "cargo", cx.plan)?;
             }
             env.set("CARGO_TARGET_DIR", cache.join("cargo-target"));
+            // The registry and git checkouts go to the project's cache, never the platform's home.
+            env.set("CARGO_HOME", cache.join("cargo-home"));
             Ok(Prepared::run_install())
         }
         "go" => {

@@ -42,7 +42,8 @@ def syscall_fails(number, *args):
 
 
 def scan_environments():
-    secret = os.environ["SW_SECRET"].encode()
+    # Given reversed, so that this process's own SW_SECRET never matches.
+    secret = ("API_SECRET=" + os.environ["SW_SECRET"][::-1]).encode()
     hits = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -56,6 +57,15 @@ def scan_environments():
     raise PermissionError("no visible process holds tenant A's secret")
 
 
+def reveals(directory):
+    """Lists a directory; only the names of targets (not its own build's mount points) count."""
+    wanted = {os.path.basename(p) for p in env_list("SW_FILES")} | {"repos", "logs", "run", "secret.key"}
+    seen = set(os.listdir(directory)) & wanted
+    if seen:
+        return "sees %s" % sorted(seen)
+    raise PermissionError("nothing of the targets is listed")
+
+
 def visible_processes():
     pids = [p for p in os.listdir("/proc") if p.isdigit()]
     if len(pids) > 20:
@@ -66,7 +76,7 @@ def visible_processes():
 def file_attacks(results):
     for path in env_list("SW_FILES"):
         attempt(results, "read " + path, lambda p=path: open(p, "rb").read(64))
-        attempt(results, "list " + os.path.dirname(path), lambda p=path: os.listdir(os.path.dirname(p)))
+        attempt(results, "list " + os.path.dirname(path), lambda p=path: reveals(os.path.dirname(p)))
     for path in ["/etc/sw-pwned", "/usr/bin/sw-pwned", "/sw-pwned"] + [
         os.path.join(os.path.dirname(p), "sw-pwned") for p in env_list("SW_FILES")
     ]:

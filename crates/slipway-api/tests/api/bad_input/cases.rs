@@ -132,13 +132,44 @@ pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
         ("target with spaces", json!({"target": " kubernetes "}), "INVALID_TARGET"),
         ("long target", json!({"target": "k".repeat(10_000)}), "INVALID_TARGET"),
         ("numeric target", json!({"target": 1}), "INVALID_JSON"),
-        ("null target", json!({"target": null}), "INVALID_JSON"),
+        ("null target", json!({"target": null}), "INVALID_REQUEST"),
         ("list target", json!({"target": ["kubernetes"]}), "INVALID_JSON"),
-        ("missing target", json!({}), "INVALID_JSON"),
+        ("missing target", json!({}), "INVALID_REQUEST"),
         ("unknown field beside target", json!({"target": "kubernetes", "replicas": 3}), "INVALID_JSON"),
     ] {
         cases.push(case(format!("set target: {what}"), Method::PATCH, &production, alice, Body::Json(body), code));
     }
+    // Resources of an environment's instances: figures as strings, within the platform's maxima.
+    for (what, resources, code) in [
+        ("memory lots", json!({"memory": "lots"}), "INVALID_RESOURCES"),
+        ("negative memory", json!({"memory": "-1G"}), "INVALID_RESOURCES"),
+        ("memory over the maximum", json!({"memory": "64G"}), "INVALID_RESOURCES"),
+        ("memory overflowing u64", json!({"memory": "99999999999999999999G"}), "INVALID_RESOURCES"),
+        ("memory with NUL", json!({"memory": "512M\u{0}"}), "INVALID_RESOURCES"),
+        ("long memory", json!({"memory": "9".repeat(10_000)}), "INVALID_RESOURCES"),
+        ("memory as a number", json!({"memory": 536870912}), "INVALID_JSON"),
+        ("negative cpu", json!({"cpu": "-1"}), "INVALID_RESOURCES"),
+        ("zero cpu", json!({"cpu": "0"}), "INVALID_RESOURCES"),
+        ("cpu over the maximum", json!({"cpu": "64"}), "INVALID_RESOURCES"),
+        ("cpu NaN", json!({"cpu": "NaN"}), "INVALID_RESOURCES"),
+        ("cpu exponent", json!({"cpu": "1e3"}), "INVALID_RESOURCES"),
+        ("processes over the maximum", json!({"max_processes": 1_000_000}), "INVALID_RESOURCES"),
+        ("negative processes", json!({"max_processes": -5}), "INVALID_RESOURCES"),
+        ("processes as a string", json!({"max_processes": "many"}), "INVALID_JSON"),
+        ("unknown resource", json!({"disk": "10G"}), "INVALID_JSON"),
+        ("empty resources", json!({}), "INVALID_REQUEST"),
+    ] {
+        let body = Body::Json(json!({ "resources": resources }));
+        cases.push(case(format!("resize: {what}"), Method::PATCH, &production, alice, body, code));
+    }
+    cases.push(case(
+        "resize by a viewer",
+        Method::PATCH,
+        &production,
+        vic,
+        Body::Json(json!({"resources": {"memory": "1G"}})),
+        "FORBIDDEN",
+    ));
     cases.push(case(
         "set target: truncated JSON",
         Method::PATCH,
@@ -473,8 +504,9 @@ pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
         (Method::PATCH, "/v1/tokens"),
         (Method::GET, "/v1/auth/login"),
         (Method::PUT, "/v1/workspaces/acme/projects/shop"),
-        (Method::GET, "/v1/workspaces/acme/projects/shop/environments/production"),
+        (Method::PUT, "/v1/workspaces/acme/projects/shop/environments/production"),
         (Method::POST, "/v1/workspaces/acme/projects/shop/environments/production/config"),
+        (Method::POST, "/v1/workspaces/acme/quotas"),
         (Method::DELETE, "/v1/openapi.json"),
     ] {
         cases.push(case(format!("{method} {path}"), method, path, alice, Body::None, "METHOD_NOT_ALLOWED"));
