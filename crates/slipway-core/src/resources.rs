@@ -90,9 +90,9 @@ impl From<Memory> for u64 {
 impl fmt::Display for Memory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const GIB: u64 = 1 << 30;
-        if self.0 % GIB == 0 {
+        if self.0.is_multiple_of(GIB) {
             write!(f, "{} GiB", self.0 / GIB)
-        } else if self.0 % (1 << 20) == 0 {
+        } else if self.0.is_multiple_of(1 << 20) {
             write!(f, "{} MiB", self.0 >> 20)
         } else {
             write!(f, "{} bytes", self.0)
@@ -146,7 +146,7 @@ impl From<Cpu> for u32 {
 
 impl fmt::Display for Cpu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             write!(f, "{}", self.0 / 1000)
         } else {
             write!(f, "{}", f64::from(self.0) / 1000.0)

@@ -62,7 +62,7 @@ impl CgroupLayout {
         for controller in CONTROLLERS {
             let path = own
                 .lines()
-                .filter_map(|line| line.splitn(3, ':').nth(1).zip(line.splitn(3, ':').nth(2)))
+                .filter_map(|line| line.split_once(':').and_then(|(_, rest)| rest.split_once(':')))
                 .find(|(names, _)| names.split(',').any(|name| name == controller))
                 .map(|(_, path)| path.trim_start_matches('/'))
                 .ok_or_else(|| CgroupError::Unavailable(format!("this process is in no v1 {controller} cgroup")))?;

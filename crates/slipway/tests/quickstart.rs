@@ -57,6 +57,7 @@ fn start(name: &str, database_url: Option<&str>) -> Platform {
         .env("SLIPWAY_HTTP_ADDR", "127.0.0.1:0")
         .env_remove("SLIPWAY_ADMIN_PASSWORD")
         .env_remove("SLIPWAY_DATABASE_URL")
+        .env("SLIPWAY_DEFAULT_MAX_PROCESSES", "192")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if let Some(url) = database_url {
@@ -159,6 +160,27 @@ fn quick_start(platform: &Platform) {
     assert!(token.trim().starts_with("slw_"), "{token}");
     let missing = platform.cli(&["members:add", "nobody", "--role", "viewer"], None);
     assert_eq!(missing.status.code(), Some(4));
+
+    // What each instance may use (unset figures are the platform's defaults, from `up`'s
+    // settings), the memory limit in `ps`, and the workspace's quota, set by the admin.
+    let resized = platform.ok(&["ps:resize", "-a", "shop", "--memory", "1G", "--cpu", "0.5"]);
+    assert!(resized.contains("memory 1 GiB, cpu 0.5, 192 processes per instance"), "{resized}");
+    let over = platform.cli(&["ps:resize", "-a", "shop", "--memory", "64G"], None);
+    assert!(String::from_utf8_lossy(&over.stderr).contains("INVALID_RESOURCES"), "{over:?}");
+    let typo = platform.cli(&["ps:resize", "-a", "shop", "--cpu", "half"], None);
+    assert!(!typo.status.success() && String::from_utf8_lossy(&typo.stderr).contains("`half`"), "{typo:?}");
+    assert!(platform.ok(&["ps", "-a", "shop"]).starts_with("INSTANCE  RELEASE  STATE  MEMORY"));
+    platform.ok(&["quotas:set", "--memory", "8G", "--instances", "20", "--projects", "10"]);
+    platform.ok(&["quotas:set", "--projects", "1"]);
+    let quotas: serde_json::Value =
+        serde_json::from_str(&platform.ok(&["quotas", "--json"])).expect("quotas --json is JSON");
+    assert_eq!(quotas["quota"], serde_json::json!({"memory": 8u64 << 30, "instances": 20, "projects": 1}));
+    assert_eq!(quotas["usage"]["projects"], 1);
+    assert!(platform.ok(&["quotas"]).contains("8 GiB"));
+    let refused = platform.cli(&["apps:create", "blog"], None);
+    assert_eq!(refused.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("QUOTA_EXCEEDED"));
+    platform.ok(&["quotas:set", "--projects", "unlimited"]);
 
     // Destroying needs confirmation when there is no terminal.
     assert!(!platform.cli(&["apps:destroy", "shop"], None).status.success());

@@ -140,7 +140,7 @@ fn validate(app: &AppEnvironment, settings: &ClusterSettings) -> Result<String> 
 /// A byte count as a Kubernetes quantity, exact: `512Mi`, `1Gi`, `1536Mi`, or plain bytes.
 pub(crate) fn bytes_quantity(bytes: u64) -> Quantity {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "Gi"), (1 << 20, "Mi"), (1 << 10, "Ki")];
-    let unit = UNITS.iter().find(|(size, _)| bytes != 0 && bytes % size == 0);
+    let unit = UNITS.iter().find(|(size, _)| bytes != 0 && bytes.is_multiple_of(*size));
     Quantity(match unit {
         Some((size, suffix)) => format!("{}{suffix}", bytes / size),
         None => bytes.to_string(),
@@ -150,7 +150,7 @@ pub(crate) fn bytes_quantity(bytes: u64) -> Quantity {
 /// A CPU figure as a Kubernetes quantity: `1`, `2`, `500m`.
 pub(crate) fn cpu_quantity(cpu: Cpu) -> Quantity {
     let millis = cpu.millis();
-    Quantity(if millis % 1000 == 0 { (millis / 1000).to_string() } else { format!("{millis}m") })
+    Quantity(if millis.is_multiple_of(1000) { (millis / 1000).to_string() } else { format!("{millis}m") })
 }
 
 /// Metadata of a namespaced object of the environment.

@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use slipway_core::api::{
-    CreateDeploymentRequest, Deployment, Instance, Page, Project, Release, RollbackRequest, ScaleRequest,
+    CreateDeploymentRequest, Deployment, Environment, Instance, Page, Project, Release, RollbackRequest, ScaleRequest,
 };
 use slipway_core::deployment::DeploymentStatus;
 
@@ -181,8 +181,11 @@ pub async fn ps(client: &Client, args: PsArgs) -> Result<()> {
     client.require_login()?;
     let env_path = environment_path(client, &args.target).await?;
     let instances: Vec<Instance> = client.get(&format!("{env_path}/instances")).await?;
+    // Every instance of an environment gets its memory limit.
+    let environment: Environment = client.get(&env_path).await?;
+    let memory = environment.resources.memory;
     if args.json {
-        return output::json(&instances);
+        return output::json(&super::resources::instances_with_memory(&instances, memory)?);
     }
     let rows: Vec<Vec<String>> = instances
         .iter()
@@ -191,13 +194,14 @@ pub async fn ps(client: &Client, args: PsArgs) -> Result<()> {
                 i.name.clone(),
                 format!("#{}", i.release),
                 i.state.clone(),
+                memory.to_string(),
                 i.port.map(|p| p.to_string()).unwrap_or_default(),
                 i.restarts.to_string(),
                 i.last_exit.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    output::table(&["INSTANCE", "RELEASE", "STATE", "PORT", "RESTARTS", "LAST EXIT"], &rows);
+    output::table(&["INSTANCE", "RELEASE", "STATE", "MEMORY", "PORT", "RESTARTS", "LAST EXIT"], &rows);
     Ok(())
 }
 

@@ -70,7 +70,8 @@ pub async fn set_target(client: &Client, args: SetTargetArgs) -> Result<()> {
     client.require_login()?;
     let ws = workspace(client, &args.app.workspace).await?;
     let path = format!("{}/environments/{}", super::apps::path(&ws, &args.app.app), encode(&args.app.env));
-    let environment: Environment = client.patch(&path, &UpdateEnvironmentRequest { target: Some(args.target), ..Default::default() }).await?;
+    let environment: Environment =
+        client.patch(&path, &UpdateEnvironmentRequest { target: Some(args.target), ..Default::default() }).await?;
     if args.json {
         return output::json(&environment);
     }

@@ -11,6 +11,7 @@ mod hook;
 mod kubernetes;
 mod members;
 pub mod platform;
+mod resources;
 mod tokens;
 mod workspaces;
 
@@ -48,11 +49,19 @@ pub enum Command {
     /// Redirect plain-HTTP requests for a hostname to HTTPS (or stop, with --off).
     #[command(name = "domains:https-redirect")]
     DomainsHttpsRedirect(domains::RedirectArgs),
-    /// List an app's running instances with their restart counts.
+    /// List an app's running instances with their memory limit and restart counts.
     Ps(deploy::PsArgs),
     /// Set instances per process type: web=2 worker=1.
     #[command(name = "ps:scale")]
     PsScale(deploy::ScaleArgs),
+    /// Set what each instance of an app may use: --memory 512M --cpu 0.5 --max-processes 128.
+    #[command(name = "ps:resize")]
+    PsResize(resources::ResizeArgs),
+    /// Show a workspace's quota and what it uses.
+    Quotas(resources::QuotasArgs),
+    /// Set a workspace's quota (platform admins): --memory 8G --instances 20 --projects 10.
+    #[command(name = "quotas:set")]
+    QuotasSet(resources::SetQuotasArgs),
     /// Print the build plan Slipway would use for a source tree.
     Detect(detect::DetectArgs),
     /// Switch where an environment runs: local or kubernetes.
@@ -163,6 +172,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::DomainsRemove(args) => domains::remove(&client, args).await,
         Command::DomainsHttpsRedirect(args) => domains::https_redirect(&client, args).await,
         Command::PsScale(args) => deploy::scale(&client, args).await,
+        Command::PsResize(args) => resources::resize(&client, args).await,
+        Command::Quotas(args) => resources::show(&client, args).await,
+        Command::QuotasSet(args) => resources::set(&client, args).await,
         Command::EnvSetTarget(args) => kubernetes::set_target(&client, args).await,
         Command::Gitops(command) => kubernetes::gitops(&client, command).await,
         Command::Login(args) => auth::login(client, args).await,

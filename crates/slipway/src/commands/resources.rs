@@ -64,10 +64,7 @@ pub struct SetQuotasArgs {
 }
 
 /// `Some(None)` for `default`, else the figure checked by `parse` and sent as typed.
-fn patch_figure<T>(
-    text: &Option<String>,
-    parse: impl Fn(&str) -> Result<T>,
-) -> Result<Option<Option<String>>> {
+fn patch_figure<T>(text: &Option<String>, parse: impl Fn(&str) -> Result<T>) -> Result<Option<Option<String>>> {
     match text.as_deref() {
         None => Ok(None),
         Some(DEFAULT) => Ok(Some(None)),
@@ -135,7 +132,8 @@ fn count(what: &str, text: Option<&str>, current: Option<u32>) -> Result<Option<
         None => Ok(current.map(i64::from)),
         Some(UNLIMITED) => Ok(None),
         Some(text) => {
-            let count: u32 = text.parse().with_context(|| format!("--{what} `{text}` is not a count (or `unlimited`)"))?;
+            let count: u32 =
+                text.parse().with_context(|| format!("--{what} `{text}` is not a count (or `unlimited`)"))?;
             Ok(Some(i64::from(count)))
         }
     }
