@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Push-to-live benchmark (issue: push to live on one machine).
+# Push-to-live benchmark, with the tenant sandbox off and on in one run (needs root for "on").
 #
 # On a fresh platform (release build, SQLite, fresh data dir, so no npm cache):
 #   - time from the start of `git push` to the first 200 of the new release at

@@ -19,17 +19,21 @@ pub struct Chrome {
     /// The workspace the page belongs to, when it belongs to one.
     pub current: Option<Workspace>,
     pub csrf: String,
+    /// The platform runs tenant code without a sandbox (`SLIPWAY_SANDBOX=off`): every page says so.
+    pub unsandboxed: bool,
 }
 
 impl Chrome {
     /// Loads the user and their workspaces; `current` must be one of them
     /// (else the API's 404, exactly as for a workspace of another tenant).
     pub async fn load(api: &Api, session: &Session, current: Option<&str>) -> Result<Chrome, PageError> {
-        let (user, workspaces) = tokio::join!(
+        let (user, workspaces, health) = tokio::join!(
             api.get::<User>("/v1/me", &session.token),
             api.call::<Page<Workspace>>(Method::GET, "/v1/workspaces?limit=200", Some(&session.token), None),
+            api.call::<serde_json::Value>(Method::GET, "/healthz", None, None),
         );
         let (user, workspaces) = (user?, workspaces?.items);
+        let unsandboxed = health.is_ok_and(|health| health["sandbox"] == "off");
         let current = match current {
             None => None,
             Some(slug) => match workspaces.iter().find(|w| w.slug.as_str() == slug) {
@@ -40,7 +44,7 @@ impl Chrome {
                 ),
             },
         };
-        Ok(Chrome { user, workspaces, current, csrf: session.csrf.clone() })
+        Ok(Chrome { user, workspaces, current, csrf: session.csrf.clone(), unsandboxed })
     }
 
     /// The user's role in the current workspace (platform admins act as owners).
@@ -120,6 +124,13 @@ pub fn page(title: &str, chrome: &Chrome, body: Markup) -> Markup {
                             (chrome.csrf_field())
                             button.link type="submit" title={"Signed in as " (chrome.user.username)} { "Sign out" }
                         }
+                    }
+                }
+                @if chrome.unsandboxed {
+                    p.unsandboxed role="alert" {
+                        strong { "Unsandboxed platform. " }
+                        "SLIPWAY_SANDBOX=off: apps and builds run as the platform's own user, so any tenant can \
+                         read every secret and every other tenant's files. Meant for one trusted user only."
                     }
                 }
                 main #main tabindex="-1" { (body) }

@@ -270,3 +270,14 @@ async fn an_empty_secret_field_keeps_the_secret() {
     let kept: Vec<_> = values.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
     assert_eq!(kept, [("API_KEY", "s3cret-value")]);
 }
+
+#[tokio::test]
+async fn an_unsandboxed_platform_says_so_on_every_page() {
+    for (sandboxed, shown) in [(false, true), (true, false)] {
+        let portal = TestPortal::start_with(sandboxed).await;
+        let cookie = portal.login().await;
+        let page = portal.get("/workspaces", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.body.contains("Unsandboxed platform"), shown, "sandboxed: {sandboxed}\n{}", page.body);
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use slipway_core::api::Instance;
 use slipway_core::build_plan::WEB_PROCESS;
 use slipway_core::layout::DataLayout;
+use slipway_core::resources::Resources;
 use slipway_core::timestamp::Timestamp;
 use slipway_store::{EnvironmentState, ReleaseSpec};
 
@@ -23,6 +24,8 @@ pub(crate) struct Generation {
     pub release: ReleaseSpec,
     /// Instances per process type, as started.
     pub scale: BTreeMap<String, u32>,
+    /// The limits its instances were started with: a resize starts a new generation.
+    pub resources: Resources,
     instances: Vec<(String, Handle)>,
 }
 
@@ -77,11 +80,12 @@ impl Generation {
                     uid: state.sandbox_uid,
                     resources: state.resources,
                     sandbox_name: format!("{}-{name}-r{}", state.environment_id, release.number),
+                    read_only: runtime_paths(release),
                 };
                 instances.push((process.clone(), Handle::spawn(spec, config.stop_grace)));
             }
         }
-        let generation = Generation { release: release.clone(), scale, instances };
+        let generation = Generation { release: release.clone(), scale, resources: state.resources, instances };
         for (_, handle) in generation.instances.iter().filter(|(_, h)| h.port.is_some()) {
             match wait_healthy(handle, release.plan.health_check_path.as_deref(), config.health_timeout).await {
                 Ok(how) => log.step(format!("{} is healthy ({how})", handle.name)).await,
@@ -154,6 +158,25 @@ fn environment(config: &AgentConfig, release: &ReleaseSpec) -> Vec<(String, Stri
     env.extend(release.runtime_env.env.iter().cloned());
     env.extend(release.config.iter().map(|var| (var.name.clone(), var.value.clone())));
     env
+}
+
+/// What the build put outside the release that its processes run from (a
+/// virtualenv kept in the project's cache): seen read-only by each instance.
+fn runtime_paths(release: &ReleaseSpec) -> Vec<PathBuf> {
+    let artifact = std::path::Path::new(&release.artifact_dir);
+    let virtual_env = release.runtime_env.env.iter().filter(|(name, _)| name == "VIRTUAL_ENV").map(|(_, dir)| dir);
+    let bins = release.runtime_env.path_prepend.iter();
+    let mut paths: Vec<PathBuf> = virtual_env
+        .chain(bins)
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute() && !path.starts_with(artifact) && path.exists())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    // A virtualenv's `bin` is inside the virtualenv itself: one mount is enough.
+    let roots = paths.clone();
+    paths.retain(|path| !roots.iter().any(|root| root != path && path.starts_with(root)));
+    paths
 }
 
 fn free_port() -> std::io::Result<u16> {

@@ -45,6 +45,8 @@ pub(crate) struct InstanceSpec {
     pub resources: Resources,
     /// Unique among running instances: names its cgroup.
     pub sandbox_name: String,
+    /// Host paths outside the release its processes need, read-only (a virtualenv in the cache).
+    pub read_only: Vec<PathBuf>,
 }
 
 /// What the supervisor shares with those watching the instance.
@@ -172,7 +174,11 @@ async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<(tokio::
         cwd: &spec.dir,
         env: &env,
         // The layer on top of the release is as big as the memory it is charged to.
-        files: Files { layered: Some((&spec.dir, spec.resources.memory.bytes())), ..Files::default() },
+        files: Files {
+            layered: Some((&spec.dir, spec.resources.memory.bytes())),
+            read_only: spec.read_only.iter().map(PathBuf::as_path).collect(),
+            ..Files::default()
+        },
         bind_port: spec.port,
         max_file_size: None,
     };

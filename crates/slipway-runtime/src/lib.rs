@@ -168,8 +168,11 @@ impl Agent {
                 continue;
             };
             let wanted_scale = generation::effective_scale(release, &state.scale);
-            let serving = runtime.current.as_ref().map(|g| (&g.release.id, &g.scale));
-            if serving == Some((&release.id, &wanted_scale)) || runtime.starting.as_ref() == Some(&release.id) {
+            // A change of release, scale or resources starts a new generation beside the serving one.
+            let serving = runtime.current.as_ref().map(|g| (&g.release.id, &g.scale, &g.resources));
+            if serving == Some((&release.id, &wanted_scale, &state.resources))
+                || runtime.starting.as_ref() == Some(&release.id)
+            {
                 continue;
             }
             if runtime.starting.is_some() {

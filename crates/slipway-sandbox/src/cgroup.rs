@@ -115,6 +115,23 @@ impl CgroupLayout {
         Ok(Self::V2 { base })
     }
 
+    /// Removes the groups that are left empty (their processes gone with a
+    /// crashed agent or control plane); a group that still has processes
+    /// cannot be removed and is left alone.
+    pub fn sweep(&self) {
+        let bases: Vec<&PathBuf> = match self {
+            Self::V1 { memory, pids, cpu } => vec![memory, pids, cpu],
+            Self::V2 { base } => vec![base],
+        };
+        for base in bases {
+            for entry in fs::read_dir(base).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with("t-") {
+                    let _ = fs::remove_dir(entry.path());
+                }
+            }
+        }
+    }
+
     /// "cgroup v1 (memory, pids, cpu)" or "cgroup v2".
     pub fn describe(&self) -> String {
         match self {

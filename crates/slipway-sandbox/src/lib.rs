@@ -131,6 +131,7 @@ impl Sandbox {
             ));
         }
         let cgroups = CgroupLayout::detect()?;
+        cgroups.sweep();
         // Mounted at the same path inside: it must be absolute and free of symlinks.
         let helper = settings.helper.canonicalize().map_err(|err| {
             SandboxError::Unsupported(format!("the helper {} cannot be found: {err}", settings.helper.display()))
@@ -213,7 +214,8 @@ fn host_mount(path: &Path) -> Option<Mount> {
         let target = std::fs::read_link(path).ok()?;
         return Some(Mount::Symlink { path: path.to_path_buf(), target });
     }
-    Some(Mount::ReadOnly(path.to_path_buf()))
+    // Below a symlinked directory: bound where it really is (binds take canonical paths only).
+    Some(Mount::ReadOnly(std::fs::canonicalize(path).ok()?))
 }
 
 /// cgroup directory names: no `/`, nothing hidden, bounded.

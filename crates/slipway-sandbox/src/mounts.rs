@@ -108,6 +108,16 @@ fn parent_dirs(at: &Path) -> Result<(), MountError> {
 
 /// Binds host `path` at the same place in the view; read-only ones also lose setuid and devices.
 fn bind(root: &Path, path: &Path, read_only: bool) -> Result<(), MountError> {
+    // A tenant could have replaced a directory it owns (its cache, its build) with a symlink to
+    // somewhere of the platform's: a bind follows links, so only paths that are their own
+    // canonical form are bound.
+    if fs::canonicalize(path).map_err(fail("find", path))? != path {
+        return Err(MountError {
+            what: "refuse to bind",
+            path: path.to_owned(),
+            source: std::io::Error::other("the path is, or passes through, a symlink"),
+        });
+    }
     let at = inside(root, path);
     let meta = fs::metadata(path).map_err(fail("find", path))?;
     parent_dirs(&at)?;
@@ -128,6 +138,13 @@ fn bind(root: &Path, path: &Path, read_only: bool) -> Result<(), MountError> {
 /// tmpfs is detached from the view once the overlay holds it, so only the
 /// merged directory is visible; its memory counts against the instance.
 fn layered(root: &Path, path: &Path, bytes: u64, uid: Uid, gid: Gid) -> Result<(), MountError> {
+    if fs::canonicalize(path).map_err(fail("find", path))? != path {
+        return Err(MountError {
+            what: "refuse to layer over",
+            path: path.to_owned(),
+            source: std::io::Error::other("the path is, or passes through, a symlink"),
+        });
+    }
     let lower = path.to_str().filter(|p| !p.contains([',', ':', '\\'])).ok_or_else(|| MountError {
         what: "layer over",
         path: path.to_owned(),

@@ -30,14 +30,14 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     if let Some(addr) = settings.https_addr.filter(|addr| addr.port() == 0) {
         settings.https_addr = Some(std::net::TcpListener::bind(addr)?.local_addr()?);
     }
-    let resolved = settings.resolve()?;
+    let mut resolved = settings.resolve()?;
     if settings.check {
         println!("{resolved:#?}");
         println!("settings are valid");
         crate::sandbox::print_check(&settings);
         return Ok(());
     }
-    private_data_dir(&resolved.data_dir)?;
+    resolved.data_dir = private_data_dir(&resolved.data_dir)?;
     let sandbox = crate::sandbox::prepare(&settings, &DataLayout::new(&resolved.data_dir), "control plane")?;
 
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
@@ -110,12 +110,15 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
 /// The data dir and everything Slipway writes are its own: mode 0700 for the
 /// directory, and a umask of 077 so files (the store, the sealing key, logs,
 /// repositories, caches) are never readable by another uid of this host.
-pub(crate) fn private_data_dir(dir: &std::path::Path) -> Result<()> {
+/// Returns the directory's canonical path: sandboxes bind release and build
+/// paths under it, and bind only canonical paths.
+pub(crate) fn private_data_dir(dir: &std::path::Path) -> Result<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     std::fs::create_dir_all(dir).with_context(|| format!("while creating the data dir {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("while making the data dir {} private", dir.display()))
+        .with_context(|| format!("while making the data dir {} private", dir.display()))?;
+    dir.canonicalize().with_context(|| format!("while resolving the data dir {}", dir.display()))
 }
 
 /// Starts `slipway agent` in the background (its own process group, so a

@@ -321,7 +321,8 @@ async fn without_a_registry_a_kubernetes_deployment_fails_and_commits_nothing() 
         (json!({"target": "kubernetes\u{0}"}), "INVALID_TARGET"),
         (json!({"target": true}), "INVALID_JSON"),
         (json!({"target": "kubernetes", "namespace": "kube-system"}), "INVALID_JSON"),
-        (json!({}), "INVALID_JSON"),
+        // Nothing to change is refused too (the PATCH also takes `resources`).
+        (json!({}), "INVALID_REQUEST"),
     ] {
         let (status, reply) =
             platform.api_as(Some(&platform.admin_token), Method::PATCH, &env, Some(body.clone())).await;

@@ -345,14 +345,23 @@ async fn a_crashing_or_deaf_release_fails_and_the_previous_one_keeps_serving() {
     assert_deployment_failed(&platform, &app, 2, "before it became healthy").await;
     platform.assert_serves(&app, EXPRESS_V1).await;
 
-    // An app that listens, but not on $PORT (port 0: a kernel-chosen port,
-    // bindable for any user, unlike a hard-coded privileged port).
-    source.write("server.js", &express_server("wrong port").replace("Number(process.env.PORT)", "0"));
-    source.commit("listen on the wrong port").await;
+    // An app that runs but never listens.
+    source.write("server.js", "setInterval(() => {}, 1000);\n");
+    source.commit("listen nowhere").await;
     let push = source.push(&platform.remote(&app, &token), "main").await;
     let output = assert_push_failed(&push, 3);
     assert_contains(output, "does it listen on $PORT");
     assert_deployment_failed(&platform, &app, 3, "does it listen on $PORT").await;
+    platform.assert_serves(&app, EXPRESS_V1).await;
+
+    // An app that listens on another port than $PORT (here a kernel-chosen one): the sandbox
+    // lets an instance bind its own port only, so it fails at once, saying why.
+    source.write("server.js", &express_server("wrong port").replace("Number(process.env.PORT)", "0"));
+    source.commit("listen on the wrong port").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let output = assert_push_failed(&push, 4);
+    assert_contains(output, "listen EACCES");
+    assert_deployment_failed(&platform, &app, 4, "before it became healthy").await;
     platform.assert_serves(&app, EXPRESS_V1).await;
 
     let releases = platform.api(reqwest::Method::GET, &format!("{}/releases", app.env_path()), None).await;

@@ -51,7 +51,23 @@ pub(crate) async fn lock(cache_dir: &Path, log: &BuildLog) -> tokio::sync::Owned
 
 /// `cp -al from to`: a copy whose files are hard links (instant, no extra space).
 /// Falls back to a real copy when the two are on different file systems.
+///
+/// The copy runs as the platform, outside the sandbox: hard links cannot
+/// cross the separate mounts a sandbox sees the app and the cache through.
+/// `cp -a` copies symlinks as links and never follows them; the paths on
+/// the way must not be links a build planted (checked here), and no tenant
+/// process runs while it copies.
 pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Result<(), BuildError> {
+    let roots = [&cx.request.app_dir, &cx.request.cache_dir];
+    for path in [from, to] {
+        if !roots.iter().any(|root| no_links_below(root, path)) {
+            return Err(BuildError::Io {
+                context: format!("the build replaced part of {} with a symlink; it is not copied", path.display()),
+                source: std::io::Error::other("symlink on the way"),
+            });
+        }
+    }
+    let platform = cx.request.sandbox.as_platform();
     let (from, to) = (OsString::from(from), OsString::from(to));
     let env = [("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())];
     let cwd = Path::new("/");
@@ -66,7 +82,7 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Resul
             cwd,
             env: &env,
             echo: false,
-            sandbox: &cx.request.sandbox,
+            sandbox: &platform,
         };
         match run.run(cx.log, cx.deadline).await {
             Ok(()) => return Ok(()),

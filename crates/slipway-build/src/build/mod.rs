@@ -73,6 +73,14 @@ impl BuildSandbox {
     }
 }
 
+impl BuildSandbox {
+    /// The same build's settings with the sandbox off: for the builder's own
+    /// file copies, never for anything the tenant wrote.
+    pub(crate) fn as_platform(&self) -> Self {
+        Self { sandbox: slipway_sandbox::Sandbox::off(), ..self.clone() }
+    }
+}
+
 impl std::fmt::Debug for BuildSandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "BuildSandbox(uid {}, {}, enforced: {})", self.uid, self.resources, self.sandbox.is_enforced())

@@ -40,11 +40,17 @@ impl Answer {
 
 impl TestPortal {
     pub async fn start() -> TestPortal {
+        Self::start_with(true).await
+    }
+
+    /// A portal whose platform says whether tenant code is `sandboxed`.
+    pub async fn start_with(sandboxed: bool) -> TestPortal {
         let db = TestDatabase::create(TestBackend::Sqlite).await;
         let store = db.store().await;
         slipway_api::bootstrap_admin(&store, Some(ADMIN_PASSWORD)).await.expect("bootstrapping the admin");
-        let config =
+        let mut config =
             ApiConfig::new(Hostname::parse("localhost").expect("a hostname"), PublicUrls { https: false, port: 8000 });
+        config.sandboxed = sandboxed;
         let app = slipway_portal::app(slipway_api::app(store.clone(), config));
         TestPortal { app, store, _db: db }
     }

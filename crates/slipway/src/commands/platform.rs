@@ -91,8 +91,7 @@ impl AgentLock {
 pub async fn agent(settings: UpSettings) -> Result<()> {
     init_tracing();
     let resolved = settings.resolve()?;
-    crate::up::private_data_dir(&resolved.data_dir)?;
-    let layout = DataLayout::new(&resolved.data_dir);
+    let layout = DataLayout::new(crate::up::private_data_dir(&resolved.data_dir)?);
     let mut lock = AgentLock::acquire(&layout)?;
     let sandbox = crate::sandbox::prepare(&settings, &layout, "agent")?;
     let table = RouteTable::default();
