@@ -180,7 +180,8 @@ async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<(tokio::
             ..Files::default()
         },
         bind_port: spec.port,
-        max_file_size: None,
+        // No file larger than the memory its layer is charged to (a sparse 3 GiB file included).
+        max_file_size: Some(spec.resources.memory.bytes()),
     };
     let prepared = match spec.sandbox.command(&process) {
         Ok(prepared) => prepared,

@@ -117,7 +117,8 @@ impl CgroupLayout {
 
     /// Removes the groups that are left empty (their processes gone with a
     /// crashed agent or control plane); a group that still has processes
-    /// cannot be removed and is left alone.
+    /// cannot be removed and is left alone, and neither is one created in the
+    /// last minute (another process may be about to start its sandbox in it).
     pub fn sweep(&self) {
         let bases: Vec<&PathBuf> = match self {
             Self::V1 { memory, pids, cpu } => vec![memory, pids, cpu],
@@ -125,7 +126,11 @@ impl CgroupLayout {
         };
         for base in bases {
             for entry in fs::read_dir(base).into_iter().flatten().flatten() {
-                if entry.file_name().to_string_lossy().starts_with("t-") {
+                let old = entry
+                    .metadata()
+                    .and_then(|meta| meta.modified())
+                    .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > std::time::Duration::from_secs(60)));
+                if old && entry.file_name().to_string_lossy().starts_with("t-") {
                     let _ = fs::remove_dir(entry.path());
                 }
             }

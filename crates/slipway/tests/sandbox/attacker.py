@@ -66,6 +66,14 @@ def reveals(directory):
     raise PermissionError("nothing of the targets is listed")
 
 
+def write_huge():
+    with open("huge.bin", "wb") as f:
+        f.seek((3 << 30) - 1)
+        f.write(b"x")
+        f.flush()
+    return "wrote %d bytes" % os.path.getsize("huge.bin")
+
+
 def visible_processes():
     pids = [p for p in os.listdir("/proc") if p.isdigit()]
     if len(pids) > 20:
@@ -81,6 +89,7 @@ def file_attacks(results):
         os.path.join(os.path.dirname(p), "sw-pwned") for p in env_list("SW_FILES")
     ]:
         attempt(results, "write " + path, lambda p=path: open(p, "w").write("pwned"))
+    attempt(results, "write a 3 GiB (sparse) file", write_huge)
     attempt(results, "environment of other processes", scan_environments)
     attempt(results, "see the host's processes", visible_processes)
     for pid in env_list("SW_HOST_PIDS"):
