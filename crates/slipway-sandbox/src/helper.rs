@@ -128,6 +128,8 @@ fn init() -> Result<i32, String> {
     // From here on init needs no privilege: it only reaps and signals the tenant's own processes.
     drop_privileges(policy.uid)?;
     nix::sys::prctl::set_no_new_privs().map_err(|err| format!("no_new_privs: {err}"))?;
+    // Changing uid cleared the parent-death signal: set it again.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|err| format!("prctl: {err}"))?;
     loop {
         match signals.wait().map_err(|err| format!("sigwait: {err}"))? {
             Signal::SIGCHLD => {
@@ -158,6 +160,9 @@ fn reap(app: Pid) -> Option<i32> {
 
 fn app() -> Result<Infallible, String> {
     let (_, policy) = policy()?;
+    // A session of its own: no controlling terminal of whoever started Slipway (TIOCSTI, job control).
+    nix::unistd::setsid().map_err(|err| format!("setsid: {err}"))?;
+    close_inherited_descriptors()?;
     limits(&policy)?;
     drop_privileges(policy.uid)?;
     nix::sys::prctl::set_no_new_privs().map_err(|err| format!("no_new_privs: {err}"))?;
@@ -176,6 +181,22 @@ fn app() -> Result<Infallible, String> {
     let (program, args) = policy.argv.split_first().ok_or("the policy has no program")?;
     let err = Command::new(program).args(args).env_clear().envs(policy.env.iter().map(|(k, v)| (k, v))).exec();
     Err(format!("cannot run {}: {err}", Path::new(program).display()))
+}
+
+/// Closes every descriptor above stderr: whatever the platform inherited
+/// (a lock, a jobserver pipe, a socket) must not reach tenant code.
+fn close_inherited_descriptors() -> Result<(), String> {
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|err| format!("cannot list /proc/self/fd: {err}"))?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse().ok()))
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in open {
+        // The directory listing's own descriptor is among them and already closed: EBADF is expected.
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
 }
 
 fn limits(policy: &Policy) -> Result<(), String> {

@@ -27,8 +27,10 @@ pub struct HostReport {
     pub protections: Vec<Protection>,
 }
 
-/// Landlock ABI 4 brings TCP bind rules, which keep an instance to its own port.
-const MIN_LANDLOCK_ABI: i32 = 4;
+/// Landlock ABI 4 brings TCP bind rules, which keep an instance to its own port; ABI 6 the
+/// scoping that keeps tenant code from the host's (and other tenants') abstract UNIX sockets,
+/// which every sandbox could otherwise reach through the shared network namespace.
+const MIN_LANDLOCK_ABI: i32 = 6;
 
 impl HostReport {
     pub fn probe() -> Self {

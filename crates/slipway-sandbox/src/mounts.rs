@@ -16,7 +16,8 @@ use nix::unistd::{chdir, chown, pivot_root, Gid, Uid};
 use crate::policy::{Mount, Policy};
 
 /// Host devices bound into the private `/dev`: none of them reaches hardware or the kernel's memory.
-const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// Not `tty`: the controlling terminal of whoever started Slipway must stay out of reach.
+const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
 
 #[derive(Debug, thiserror::Error)]
 #[error("{what} {}: {source}", path.display())]
@@ -89,10 +90,24 @@ pub(crate) fn build_view(policy: &Policy) -> Result<(), MountError> {
     Ok(())
 }
 
-/// A private `/proc` of the sandbox's PID namespace: it lists only the sandbox's own processes.
+/// Files of `/proc` that tell about the host rather than the sandbox (kernel
+/// memory, keys, timers): hidden behind `/dev/null`, as container runtimes do.
+/// `/proc/<pid>/net` cannot be masked this way (it is per process); it shows
+/// the host's network namespace, which sandboxes share (docs/sandbox.md).
+const PROC_MASKED: [&str; 4] = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"];
+
+/// A private `/proc` of the sandbox's PID namespace: it lists only the
+/// sandbox's own processes; host-wide files are masked and `/proc/sys` is read-only.
 pub(crate) fn mount_proc() -> Result<(), MountError> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("proc"), "/proc", Some("proc"), flags, NONE).map_err(errno("mount", Path::new("/proc")))
+    mount(Some("proc"), "/proc", Some("proc"), flags, NONE).map_err(errno("mount", Path::new("/proc")))?;
+    for file in PROC_MASKED.iter().map(Path::new).filter(|file| file.exists()) {
+        mount(Some("/dev/null"), file, NONE, MsFlags::MS_BIND, NONE).map_err(errno("mask", file))?;
+    }
+    let sys = Path::new("/proc/sys");
+    mount(Some(sys), sys, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE).map_err(errno("bind", sys))?;
+    let read_only = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags;
+    mount(NONE, sys, NONE, read_only, NONE).map_err(errno("make read-only", sys))
 }
 
 fn tmpfs(at: &Path, options: &str, flags: MsFlags) -> Result<(), MountError> {
@@ -108,25 +123,15 @@ fn parent_dirs(at: &Path) -> Result<(), MountError> {
 
 /// Binds host `path` at the same place in the view; read-only ones also lose setuid and devices.
 fn bind(root: &Path, path: &Path, read_only: bool) -> Result<(), MountError> {
-    // A tenant could have replaced a directory it owns (its cache, its build) with a symlink to
-    // somewhere of the platform's: a bind follows links, so only paths that are their own
-    // canonical form are bound.
-    if fs::canonicalize(path).map_err(fail("find", path))? != path {
-        return Err(MountError {
-            what: "refuse to bind",
-            path: path.to_owned(),
-            source: std::io::Error::other("the path is, or passes through, a symlink"),
-        });
-    }
+    let (source, meta) = open_no_symlinks(path)?;
     let at = inside(root, path);
-    let meta = fs::metadata(path).map_err(fail("find", path))?;
     parent_dirs(&at)?;
     if meta.is_dir() {
         fs::create_dir_all(&at).map_err(fail("create", &at))?;
     } else {
         fs::write(&at, b"").map_err(fail("create", &at))?;
     }
-    mount(Some(path), &at, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE).map_err(errno("bind", path))?;
+    mount(Some(&source.path()), &at, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE).map_err(errno("bind", path))?;
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     if read_only {
         flags |= MsFlags::MS_RDONLY;
@@ -134,22 +139,39 @@ fn bind(root: &Path, path: &Path, read_only: bool) -> Result<(), MountError> {
     mount(NONE, &at, NONE, flags, NONE).map_err(errno("restrict", path))
 }
 
+/// A host path opened without following any symlink on the way (a tenant can
+/// swap a directory it owns, such as its cache, for a link at any moment), to
+/// be mounted through `/proc/self/fd`: what is bound is what was opened.
+struct Opened(std::os::fd::OwnedFd);
+
+impl Opened {
+    fn path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
+    }
+}
+
+fn open_no_symlinks(path: &Path) -> Result<(Opened, fs::Metadata), MountError> {
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = openat2(nix::fcntl::AT_FDCWD, path, how).map_err(|err| MountError {
+        what: "open (refusing symlinks)",
+        path: path.to_owned(),
+        source: err.into(),
+    })?;
+    let opened = Opened(fd);
+    let meta = fs::metadata(opened.path()).map_err(fail("find", path))?;
+    Ok((opened, meta))
+}
+
 /// An overlay of a throw-away tmpfs layer over read-only `path`. The layer's
 /// tmpfs is detached from the view once the overlay holds it, so only the
 /// merged directory is visible; its memory counts against the instance.
 fn layered(root: &Path, path: &Path, bytes: u64, uid: Uid, gid: Gid) -> Result<(), MountError> {
-    if fs::canonicalize(path).map_err(fail("find", path))? != path {
-        return Err(MountError {
-            what: "refuse to layer over",
-            path: path.to_owned(),
-            source: std::io::Error::other("the path is, or passes through, a symlink"),
-        });
-    }
-    let lower = path.to_str().filter(|p| !p.contains([',', ':', '\\'])).ok_or_else(|| MountError {
-        what: "layer over",
-        path: path.to_owned(),
-        source: std::io::Error::other("the path has characters overlayfs options cannot carry"),
-    })?;
+    let (lower, lower_meta) = open_no_symlinks(path)?;
+    let lower_path = lower.path();
     let layer = root.join(".layer");
     fs::create_dir_all(&layer).map_err(fail("create", &layer))?;
     tmpfs(&layer, &format!("mode=0755,size={bytes}"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
@@ -158,12 +180,12 @@ fn layered(root: &Path, path: &Path, bytes: u64, uid: Uid, gid: Gid) -> Result<(
         fs::create_dir(dir).map_err(fail("create", dir))?;
     }
     // The merged directory takes the upper layer's owner and mode.
-    let lower_mode = fs::metadata(path).map_err(fail("find", path))?.permissions().mode();
+    let lower_mode = lower_meta.permissions().mode();
     fs::set_permissions(&upper, fs::Permissions::from_mode(lower_mode & 0o7777)).map_err(fail("chmod", &upper))?;
     chown(&upper, Some(uid), Some(gid)).map_err(errno("chown", &upper))?;
     let at = inside(root, path);
     fs::create_dir_all(&at).map_err(fail("create", &at))?;
-    let options = format!("lowerdir={lower},upperdir={},workdir={}", upper.display(), work.display());
+    let options = format!("lowerdir={},upperdir={},workdir={}", lower_path.display(), upper.display(), work.display());
     mount(Some("overlay"), &at, Some("overlay"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(options.as_str()))
         .map_err(errno("mount the writable layer over", path))?;
     umount2(&layer, MntFlags::MNT_DETACH).map_err(errno("detach", &layer))?;

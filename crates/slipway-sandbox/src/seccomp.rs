@@ -62,11 +62,35 @@ const DENIED: &[i64] = &[
     libc::SYS_iopl,
     libc::SYS_ioperm,
     libc::SYS_vhangup,
-    libc::SYS_personality,
     libc::SYS_sethostname,
     libc::SYS_setdomainname,
     libc::SYS_fanotify_init,
 ];
+
+/// Socket families tenant code has no business with: VM sockets (they reach the
+/// hypervisor, past every nftables rule), raw packet access, kernel crypto and
+/// key sockets, and the rare protocols behind many past kernel bugs.
+const DENIED_SOCKET_FAMILIES: [i32; 16] = [
+    libc::AF_VSOCK,
+    libc::AF_PACKET,
+    libc::AF_KEY,
+    libc::AF_ALG,
+    libc::AF_BLUETOOTH,
+    libc::AF_CAN,
+    libc::AF_TIPC,
+    libc::AF_RDS,
+    libc::AF_XDP,
+    libc::AF_PPPOX,
+    libc::AF_LLC,
+    libc::AF_X25,
+    libc::AF_AX25,
+    libc::AF_APPLETALK,
+    libc::AF_IPX,
+    43, // AF_SMC (not named by the libc crate)
+];
+
+/// Terminal ioctls that push input into, or take over, a terminal.
+const DENIED_IOCTLS: [u64; 2] = [libc::TIOCSTI as u64, libc::TIOCLINUX as u64];
 
 /// Namespace flags `clone` may not carry.
 const NAMESPACE_FLAGS: [u64; 8] = [
@@ -102,6 +126,17 @@ pub(crate) fn filters() -> Result<[BpfProgram; 2], SeccompError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     denied.insert(libc::SYS_clone, clone_rules);
+    let argument_is = |index: u8, value: u64| -> Result<SeccompRule, SeccompError> {
+        let condition =
+            SeccompCondition::new(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value).map_err(error)?;
+        SeccompRule::new(vec![condition]).map_err(error)
+    };
+    let socket_rules =
+        DENIED_SOCKET_FAMILIES.iter().map(|&family| argument_is(0, family as u64)).collect::<Result<Vec<_>, _>>()?;
+    denied.insert(libc::SYS_socket, socket_rules.clone());
+    denied.insert(libc::SYS_socketpair, socket_rules);
+    let ioctl_rules = DENIED_IOCTLS.iter().map(|&request| argument_is(1, request)).collect::<Result<Vec<_>, _>>()?;
+    denied.insert(libc::SYS_ioctl, ioctl_rules);
     let eperm = SeccompFilter::new(denied, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch()?)
         .map_err(error)?;
     let clone3: BTreeMap<i64, Vec<SeccompRule>> = [(libc::SYS_clone3, Vec::new())].into();
@@ -111,11 +146,33 @@ pub(crate) fn filters() -> Result<[BpfProgram; 2], SeccompError> {
     Ok([compile(eperm)?, compile(enosys)?])
 }
 
+/// x32 system calls (numbers with bit 30 set) run the same kernel code under
+/// other numbers, which the deny-list above would not see: refused outright.
+/// A hand-written program, since the filter compiler cannot compare numbers.
+#[cfg(target_arch = "x86_64")]
+fn x32_refused() -> BpfProgram {
+    use seccompiler::sock_filter;
+    const LOAD_NR: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS, offset 0 = seccomp_data.nr
+    const JUMP_GE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const RETURN: u16 = 0x06; // BPF_RET | BPF_K
+    const X32_BIT: u32 = 0x4000_0000;
+    let errno = 0x0005_0000 | libc::EPERM as u32; // SECCOMP_RET_ERRNO
+    let allow = 0x7fff_0000; // SECCOMP_RET_ALLOW
+    vec![
+        sock_filter { code: LOAD_NR, jt: 0, jf: 0, k: 0 },
+        sock_filter { code: JUMP_GE, jt: 0, jf: 1, k: X32_BIT },
+        sock_filter { code: RETURN, jt: 0, jf: 0, k: errno },
+        sock_filter { code: RETURN, jt: 0, jf: 0, k: allow },
+    ]
+}
+
 /// Loads the filters into the calling (single-threaded) process; they pass to everything it execs.
 pub(crate) fn apply() -> Result<(), SeccompError> {
     for program in filters()? {
         seccompiler::apply_filter(&program).map_err(|err| SeccompError(err.to_string()))?;
     }
+    #[cfg(target_arch = "x86_64")]
+    seccompiler::apply_filter(&x32_refused()).map_err(|err| SeccompError(err.to_string()))?;
     Ok(())
 }
 

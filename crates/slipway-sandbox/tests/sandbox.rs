@@ -219,3 +219,35 @@ async fn what_the_app_leaves_running_dies_when_it_exits() {
     assert!(left.trim().is_empty(), "the daemonised sleep outlived the app: {left}");
     cgroup.remove().await;
 }
+
+#[tokio::test]
+async fn no_terminal_no_vm_sockets_no_x32_calls_no_inherited_descriptors() {
+    use std::os::fd::AsRawFd;
+    let f = fixture();
+    // A descriptor the platform holds open without CLOEXEC, as a lock wrapper or a jobserver would.
+    let inherited = std::fs::File::open("/dev/null").expect("open");
+    nix::fcntl::fcntl(&inherited, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).expect("fcntl");
+    let fd = inherited.as_raw_fd();
+    let script = r#"python3 - <<'PY'
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def tried(name, action):
+    try:
+        print(name, 'ALLOWED', action())
+    except Exception as err:
+        print(name, 'denied', type(err).__name__)
+tried('tty', lambda: open('/dev/tty'))
+tried('vsock', lambda: socket.socket(40, socket.SOCK_STREAM))
+def x32():
+    if libc.syscall(0x40000000 | 39) == -1:
+        raise OSError(ctypes.get_errno(), 'x32')
+tried('x32', x32)
+tried('inherited', lambda: os.fstat(FD))
+PY"#
+    .replace("FD", &fd.to_string());
+    let ran = f.sh(&script, Resources::default(), "channels").await;
+    drop(inherited);
+    for name in ["tty", "vsock", "x32", "inherited"] {
+        assert!(ran.out.contains(&format!("{name} denied")), "{name}: {}", ran.out);
+    }
+}
