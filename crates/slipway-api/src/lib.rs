@@ -7,6 +7,7 @@
 //! check the caller's [`Permission`](slipway_core::role::Permission) and call
 //! the store; they never build SQL or error JSON themselves.
 
+mod disk_usage;
 mod envelope;
 pub mod error;
 mod extract;
@@ -94,12 +95,14 @@ impl ApiConfig {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
+    /// Projects' disk use, measured at most once a minute.
+    disk_usage: Arc<disk_usage::DiskUsageCache>,
 }
 
 /// The whole HTTP application: `/v1`, `/v1/openapi.json` and `/healthz`.
 pub fn app(store: Store, config: ApiConfig) -> Router {
     let max_body = config.max_body_bytes;
-    let state = AppState { store, config: Arc::new(config) };
+    let state = AppState { store, config: Arc::new(config), disk_usage: Arc::default() };
     let (router, openapi) = routes::all().split_for_parts();
     let openapi = openapi::finish(openapi);
     router

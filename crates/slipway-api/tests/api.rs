@@ -44,6 +44,7 @@ mod api {
     mod projects;
     mod request_ids;
     mod resources;
+    mod retention;
     mod roles;
     mod tenancy;
     mod users;

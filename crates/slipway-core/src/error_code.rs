@@ -84,6 +84,7 @@ catalogue! {
     DeploymentStateConflict = "DEPLOYMENT_STATE_CONFLICT", 409, "The deployment is not in a state that allows this change.";
     DomainNotFound = "DOMAIN_NOT_FOUND", 404, "No such custom domain on this environment.";
     ReleaseNotFound = "RELEASE_NOT_FOUND", 404, "No such release in this environment.";
+    ReleasePruned = "RELEASE_PRUNED", 410, "The release's artifact was removed by release retention, so it can no longer be rolled back to; deploy its commit again instead.";
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was used before with a different request.";
     NothingToDeploy = "NOTHING_TO_DEPLOY", 409, "There is no commit to deploy yet: push code or set a repository URL.";
     QuotaExceeded = "QUOTA_EXCEEDED", 409, "The change would take the workspace over a quota (memory, instances or projects) set by a platform admin.";

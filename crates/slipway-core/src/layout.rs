@@ -36,14 +36,26 @@ impl DataLayout {
         self.root.join("gitops").join("work.git")
     }
 
+    /// Every deployment's build directory, each named by its deployment ID.
+    pub fn builds(&self) -> PathBuf {
+        self.root.join("builds")
+    }
+
     /// The build directory of a deployment; its `app/` is the release artifact.
     pub fn build_dir(&self, deployment: &DeploymentId) -> PathBuf {
-        self.root.join("builds").join(deployment.as_str())
+        self.builds().join(deployment.as_str())
     }
 
     /// Dependency caches of a project, kept across builds.
     pub fn cache_dir(&self, project: &ProjectId) -> PathBuf {
         self.root.join("cache").join(project.as_str())
+    }
+
+    /// The dependency cache of one environment of a project, kept across its builds. One per
+    /// environment: builds of each environment run as that environment's uid, and a cache
+    /// shared with staging would let staging's build change what production's next release runs.
+    pub fn environment_cache_dir(&self, project: &ProjectId, environment: &EnvironmentId) -> PathBuf {
+        self.cache_dir(project).join(environment.as_str())
     }
 
     /// The build-and-deploy log of a deployment.

@@ -19,6 +19,7 @@ pub mod quota;
 pub mod redact;
 pub mod repo;
 pub mod resources;
+pub mod retention;
 pub mod role;
 pub mod timestamp;
 

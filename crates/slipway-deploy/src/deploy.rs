@@ -100,6 +100,7 @@ impl Pipeline {
             Ok(()) if context.target == RuntimeTarget::Kubernetes => Ok(()),
             Ok(()) => {
                 log.step(format!("Build finished; starting release #{}", context.deployment.number)).await;
+                self.prune_after_release(workspace, &context.deployment.environment_id, &log).await;
                 Ok(())
             }
             Err(Failure::Store(err)) => Err(err),
@@ -147,7 +148,7 @@ impl Pipeline {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<String>(1024);
         let request = BuildRequest {
             app_dir: app_dir.clone(),
-            cache_dir: self.layout.cache_dir(&project),
+            cache_dir: self.layout.environment_cache_dir(&project, &context.deployment.environment_id),
             env: config.iter().map(|v| (v.name.clone(), v.value.clone())).collect(),
             timeout: self.config.build_timeout,
             max_log_bytes: self.config.max_log_bytes,

@@ -13,9 +13,14 @@
 //! with a kubeconfig, `cluster_watch.rs` reads the cluster until the
 //! deployment is live or failed.
 //!
+//! After each release of a `local` environment, `retention.rs` removes the
+//! build directories of releases older than the last N (and of old failed
+//! builds); those releases can no longer be rolled back to.
+//!
 //! Start at [`Pipeline::run`], then `deploy.rs` (one deployment),
 //! `kubernetes.rs`, `cluster_watch.rs`, `gitops_jobs.rs` (removal and scale
-//! of a Kubernetes-target environment) and `log.rs` (the redacting log writer).
+//! of a Kubernetes-target environment), `retention.rs` and `log.rs` (the
+//! redacting log writer).
 
 mod cluster_watch;
 mod deploy;
@@ -23,6 +28,7 @@ mod gitops_jobs;
 mod kubernetes;
 mod log;
 mod orphans;
+mod retention;
 
 pub use kubernetes::{KubernetesConfig, ReadBack};
 pub use slipway_git::source::CheckoutLimits;
@@ -51,6 +57,8 @@ pub struct PipelineConfig {
     pub sandbox: slipway_sandbox::Sandbox,
     /// What one build may use (builds need more than the instances they make).
     pub build_resources: slipway_core::resources::Resources,
+    /// How many releases of each `local` environment keep their artifact (`SLIPWAY_RELEASE_RETENTION`).
+    pub release_retention: slipway_core::retention::ReleaseRetention,
 }
 
 impl Default for PipelineConfig {
@@ -63,6 +71,7 @@ impl Default for PipelineConfig {
             checkout_limits: CheckoutLimits::default(),
             sandbox: slipway_sandbox::Sandbox::off(),
             build_resources: BUILD_RESOURCES,
+            release_retention: slipway_core::retention::ReleaseRetention::DEFAULT,
         }
     }
 }
@@ -110,6 +119,7 @@ impl Pipeline {
     /// next start.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         orphans::kill_leftover_builds(&self.layout).await;
+        self.sweep_pruned_builds().await;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let janitor = {
             let (store, mut stopped) = (self.store.clone(), stopped.clone());

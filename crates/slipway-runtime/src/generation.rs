@@ -179,6 +179,30 @@ fn runtime_paths(release: &ReleaseSpec) -> Vec<PathBuf> {
     paths
 }
 
+/// The lowest port handed to instances.
+const FIRST_APP_PORT: u16 = 10_000;
+
+/// A free port for an instance, below the kernel's ephemeral range: a socket
+/// that listens without binding gets an ephemeral port (Landlock sees no
+/// bind), so a tenant could otherwise sit on the port another instance is
+/// about to be given. Falls back to a kernel-chosen port when the host's
+/// ephemeral range leaves no room below it.
 fn free_port() -> std::io::Result<u16> {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next().and_then(|low| low.parse::<u16>().ok()))
+        .unwrap_or(32_768);
+    if ephemeral_start > FIRST_APP_PORT + 100 {
+        let span = u32::from(ephemeral_start - FIRST_APP_PORT);
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        for step in 0..span {
+            // span < 65536, so the sum fits and the remainder is a u16 offset.
+            let port = FIRST_APP_PORT + ((seed.wrapping_add(step)) % span) as u16;
+            if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return Ok(listener.local_addr()?.port());
+            }
+        }
+    }
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

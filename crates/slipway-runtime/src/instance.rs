@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 use slipway_core::layout::DataLayout;
 use slipway_core::resources::{Resources, SandboxUid};
 use slipway_sandbox::{Cgroup, Files, Sandbox, TenantProcess};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
 use crate::applog::AppLog;
@@ -102,7 +102,7 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
         let pid_file = pgid.map(|pid| spec.pid_dir.join(pid.to_string()));
         if let Some(file) = &pid_file {
             let _ = tokio::fs::create_dir_all(&spec.pid_dir).await;
-            let _ = tokio::fs::write(file, &spec.name).await;
+            let _ = tokio::fs::write(file, format!("{}\n{}\n", boot_id(), spec.name)).await;
         }
         let started = std::time::Instant::now();
         let outcome = tokio::select! {
@@ -133,7 +133,9 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
                     let _ = killpg(pgid, Signal::SIGKILL);
                 }
                 remove(pid_file).await;
-                let oom_killed = cgroup.as_ref().is_some_and(|cgroup| cgroup.oom_kills() > 0);
+                // A child killed for memory while the instance itself ended well is not its exit reason.
+                let failed = !status.as_ref().is_ok_and(|status| status.success());
+                let oom_killed = failed && cgroup.as_ref().is_some_and(|cgroup| cgroup.oom_kills() > 0);
                 if let Some(cgroup) = cgroup {
                     cgroup.remove().await;
                 }
@@ -213,16 +215,49 @@ async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<(tokio::
     }
 }
 
-async fn capture(stream: impl AsyncRead + Unpin, name: String, log: Arc<AppLog>, observed: Arc<Observed>) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        log.line(&name, &line).await;
-        if let Ok(mut recent) = observed.recent.lock() {
-            if recent.len() == RECENT_LINES {
-                recent.pop_front();
-            }
-            recent.push_back(line);
+async fn capture(mut stream: impl AsyncRead + Unpin, name: String, log: Arc<AppLog>, observed: Arc<Observed>) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        pending.extend_from_slice(&buffer[..read]);
+        for line in take_lines(&mut pending) {
+            record(&name, line, &log, &observed).await;
         }
+    }
+    if !pending.is_empty() {
+        record(&name, String::from_utf8_lossy(&pending).into_owned(), &log, &observed).await;
+    }
+}
+
+/// The longest line kept whole: tenant output is untrusted, and a line with no
+/// end must not grow the agent's memory (it is cut into pieces of this size).
+const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// The complete lines at the front of `pending` (and pieces of an overlong one).
+fn take_lines(pending: &mut Vec<u8>) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let cut = match pending.iter().position(|&b| b == b'\n') {
+            Some(end) if end <= MAX_LINE_BYTES => (end, end + 1),
+            _ if pending.len() >= MAX_LINE_BYTES => (MAX_LINE_BYTES, MAX_LINE_BYTES),
+            _ => return lines,
+        };
+        let line: Vec<u8> = pending.drain(..cut.1).take(cut.0).collect();
+        lines.push(String::from_utf8_lossy(&line).trim_end_matches('\r').to_owned());
+    }
+}
+
+async fn record(name: &str, line: String, log: &AppLog, observed: &Observed) {
+    log.line(name, &line).await;
+    if let Ok(mut recent) = observed.recent.lock() {
+        if recent.len() == RECENT_LINES {
+            recent.pop_front();
+        }
+        recent.push_back(line);
     }
 }
 
@@ -238,7 +273,10 @@ pub(crate) async fn reap_leftovers(layout: &DataLayout) {
     let dir = layout.agent_instances();
     let Ok(mut entries) = tokio::fs::read_dir(&dir).await else { return };
     while let Ok(Some(entry)) = entries.next_entry().await {
-        if let Some(pgid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) {
+        let recorded = tokio::fs::read_to_string(entry.path()).await.unwrap_or_default();
+        // After a reboot the numbers name other processes: only this boot's groups are ours.
+        let this_boot = recorded.lines().next() == Some(boot_id().as_str());
+        if let Some(pgid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()).filter(|_| this_boot) {
             if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
                 tracing::info!(pgid, "stopped an instance left behind by a previous agent");
             }
@@ -247,6 +285,28 @@ pub(crate) async fn reap_leftovers(layout: &DataLayout) {
     }
 }
 
+/// The kernel's ID of this boot.
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default().trim().to_owned()
+}
+
 pub(crate) fn pid_dir(layout: &DataLayout) -> PathBuf {
     layout.agent_instances()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{take_lines, MAX_LINE_BYTES};
+
+    #[test]
+    fn lines_are_split_and_an_endless_one_is_cut_into_pieces() {
+        let mut pending = b"one\r\ntwo\npart".to_vec();
+        assert_eq!(take_lines(&mut pending), ["one", "two"]);
+        assert_eq!(pending, b"part");
+        let mut endless = vec![b'x'; MAX_LINE_BYTES * 2 + 5];
+        let pieces = take_lines(&mut endless);
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces.iter().all(|piece| piece.len() == MAX_LINE_BYTES));
+        assert_eq!(endless.len(), 5, "the rest waits for more output");
+    }
 }

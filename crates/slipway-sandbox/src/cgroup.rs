@@ -3,8 +3,10 @@
 //! (and the v1 + empty-v2 "hybrid" of many servers, resources live in v1)
 //! or the unified v2 hierarchy of current distributions. The layout is
 //! detected once at start; every group lives below the cgroup this process
-//! was started in, in a `slipway` subtree, so an operator's own limits on
-//! Slipway's service still hold over all its tenants.
+//! was started in, in a subtree of the platform's own (`slipway-<id>`, one per
+//! data dir, so two platforms on one host never touch each other's groups),
+//! and an operator's own limits on Slipway's service still hold over all its
+//! tenants.
 
 use std::fs;
 use std::io;
@@ -46,18 +48,21 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) 
 impl CgroupLayout {
     /// Detects the layout and prepares the `slipway` subtree (creating it,
     /// and on v2 delegating the controllers to it).
-    pub fn detect() -> Result<Self, CgroupError> {
+    pub fn detect(subtree: &str) -> Result<Self, CgroupError> {
         let own = fs::read_to_string("/proc/self/cgroup").map_err(io_error("read", Path::new("/proc/self/cgroup")))?;
         let unified = nix::sys::statfs::statfs(CGROUP_ROOT)
             .map(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
             .unwrap_or(false);
-        let layout =
-            if unified { Self::v2(Path::new(CGROUP_ROOT), &own)? } else { Self::v1(Path::new(CGROUP_ROOT), &own)? };
+        let layout = if unified {
+            Self::v2(Path::new(CGROUP_ROOT), &own, subtree)?
+        } else {
+            Self::v1(Path::new(CGROUP_ROOT), &own, subtree)?
+        };
         Ok(layout)
     }
 
     /// v1: each controller's own mount, at the path `/proc/self/cgroup` names for it.
-    fn v1(root: &Path, own: &str) -> Result<Self, CgroupError> {
+    fn v1(root: &Path, own: &str, subtree: &str) -> Result<Self, CgroupError> {
         let mut dirs = Vec::new();
         for controller in CONTROLLERS {
             let path = own
@@ -73,7 +78,7 @@ impl CgroupLayout {
                     mount.display()
                 )));
             }
-            let base = mount.join(path).join("slipway");
+            let base = mount.join(path).join(subtree);
             fs::create_dir_all(&base).map_err(io_error("create", &base))?;
             dirs.push(base);
         }
@@ -85,7 +90,7 @@ impl CgroupLayout {
     /// with processes cannot delegate controllers ("no internal processes"),
     /// so unless this process sits in the root it first moves itself into a
     /// `supervisor` leaf beside `slipway`.
-    fn v2(root: &Path, own: &str) -> Result<Self, CgroupError> {
+    fn v2(root: &Path, own: &str, subtree: &str) -> Result<Self, CgroupError> {
         let path = own
             .lines()
             .find_map(|line| line.strip_prefix("0::"))
@@ -108,7 +113,7 @@ impl CgroupLayout {
         let enable = "+memory +pids +cpu";
         let control = parent.join("cgroup.subtree_control");
         fs::write(&control, enable).map_err(io_error("delegate controllers in", &control))?;
-        let base = parent.join("slipway");
+        let base = parent.join(subtree);
         fs::create_dir_all(&base).map_err(io_error("create", &base))?;
         let control = base.join("cgroup.subtree_control");
         fs::write(&control, enable).map_err(io_error("delegate controllers in", &control))?;
@@ -137,6 +142,26 @@ impl CgroupLayout {
         }
     }
 
+    /// Kills and removes every group whose name starts with `t-<prefix>`: the
+    /// builds a killed control plane left running, at its next start.
+    pub fn kill_groups(&self, prefix: &str) {
+        let (bases, v2): (Vec<&PathBuf>, bool) = match self {
+            Self::V1 { memory, pids, cpu } => (vec![memory, pids, cpu], false),
+            Self::V2 { base } => (vec![base], true),
+        };
+        let wanted = format!("t-{prefix}");
+        let names: std::collections::BTreeSet<std::ffi::OsString> = bases
+            .iter()
+            .flat_map(|base| fs::read_dir(base).into_iter().flatten().flatten())
+            .map(|entry| entry.file_name())
+            .filter(|name| name.to_string_lossy().starts_with(&wanted))
+            .collect();
+        for name in names {
+            // Dropping a group kills what is in it and removes it.
+            drop(Cgroup { dirs: bases.iter().map(|base| base.join(&name)).collect(), v2, oom_baseline: 0 });
+        }
+    }
+
     /// "cgroup v1 (memory, pids, cpu)" or "cgroup v2".
     pub fn describe(&self) -> String {
         match self {
@@ -151,7 +176,8 @@ impl CgroupLayout {
         let cpu_quota = u64::from(resources.cpu.millis()) * CPU_PERIOD_MICROS / 1000;
         let group = match self {
             Self::V1 { memory: m, pids: p, cpu: c } => {
-                let group = Cgroup { dirs: vec![m.join(name), p.join(name), c.join(name)], v2: false };
+                let mut group =
+                    Cgroup { dirs: vec![m.join(name), p.join(name), c.join(name)], v2: false, oom_baseline: 0 };
                 group.make_dirs()?;
                 let [m, p, c] = [&group.dirs[0], &group.dirs[1], &group.dirs[2]];
                 write(m, "memory.limit_in_bytes", memory)?;
@@ -166,7 +192,7 @@ impl CgroupLayout {
                 group
             }
             Self::V2 { base } => {
-                let group = Cgroup { dirs: vec![base.join(name)], v2: true };
+                let mut group = Cgroup { dirs: vec![base.join(name)], v2: true, oom_baseline: 0 };
                 group.make_dirs()?;
                 let dir = &group.dirs[0];
                 write(dir, "memory.max", memory)?;
@@ -193,18 +219,34 @@ fn write(dir: &Path, file: &str, value: impl ToString) -> Result<(), CgroupError
 pub struct Cgroup {
     dirs: Vec<PathBuf>,
     v2: bool,
+    /// OOM kills already counted when the group was (re)used: only newer ones are this run's.
+    oom_baseline: u64,
+}
+
+impl Drop for Cgroup {
+    /// A group dropped without [`Cgroup::remove`] (its owner was cancelled) takes its processes with it.
+    fn drop(&mut self) {
+        if self.dirs.iter().any(|dir| dir.exists()) {
+            self.kill_all();
+            for dir in &self.dirs {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
 }
 
 impl Cgroup {
-    fn make_dirs(&self) -> Result<(), CgroupError> {
+    fn make_dirs(&mut self) -> Result<(), CgroupError> {
         for dir in &self.dirs {
             match fs::create_dir(dir) {
                 Ok(()) => {}
-                // Left behind by a crashed agent under the same name: reuse it.
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                // Left behind by a crashed agent under the same name: reuse it (and whatever
+                // ran in it is killed first, so nothing of the old run counts as this one's).
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => self.kill_all(),
                 Err(err) => return Err(io_error("create", dir)(err)),
             }
         }
+        self.oom_baseline = self.oom_count();
         Ok(())
     }
 
@@ -213,8 +255,12 @@ impl Cgroup {
         self.dirs.iter().map(|dir| dir.join("cgroup.procs")).collect()
     }
 
-    /// How many times the kernel's OOM killer killed a process of this group.
+    /// How many times the kernel's OOM killer killed a process of this group since it was created.
     pub fn oom_kills(&self) -> u64 {
+        self.oom_count().saturating_sub(self.oom_baseline)
+    }
+
+    fn oom_count(&self) -> u64 {
         let file = if self.v2 { "memory.events" } else { "memory.oom_control" };
         fs::read_to_string(self.dirs[0].join(file))
             .ok()
@@ -243,7 +289,9 @@ impl Cgroup {
         tracing::warn!(group = %self.dirs[0].display(), "a cgroup could not be removed; it is reused or removed at the next start");
     }
 
-    fn kill_all(&self) {
+    /// Kills every process in the group (a sandbox whose outer stage was killed, or one left
+    /// by a crashed control plane).
+    pub fn kill_all(&self) {
         if self.v2 {
             let _ = fs::write(self.dirs[0].join("cgroup.kill"), "1");
             return;
@@ -270,8 +318,8 @@ mod tests {
         let parent = root.path().join("system.slice/slipway.service");
         fs::create_dir_all(&parent).expect("mkdir");
         fs::write(parent.join("cgroup.controllers"), "cpuset cpu io memory pids").expect("write");
-        let layout = CgroupLayout::v2(root.path(), "0::/system.slice/slipway.service\n").expect("v2");
-        let base = parent.join("slipway");
+        let layout = CgroupLayout::v2(root.path(), "0::/system.slice/slipway.service\n", "slipway-1").expect("v2");
+        let base = parent.join("slipway-1");
         assert_eq!(layout, CgroupLayout::V2 { base: base.clone() });
         assert_eq!(
             fs::read_to_string(parent.join("cgroup.subtree_control")).ok().as_deref(),
@@ -298,7 +346,7 @@ mod tests {
     fn v2_without_delegated_controllers_says_what_is_missing() {
         let root = tempfile::tempdir().expect("tempdir");
         fs::write(root.path().join("cgroup.controllers"), "cpu io").expect("write");
-        let err = CgroupLayout::v2(root.path(), "0::/\n").expect_err("memory is missing");
+        let err = CgroupLayout::v2(root.path(), "0::/\n", "slipway-1").expect_err("memory is missing");
         assert!(err.to_string().contains("memory controller is not delegated"), "{err}");
     }
 }

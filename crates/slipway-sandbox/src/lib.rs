@@ -34,6 +34,8 @@ use policy::{Mount, Policy};
 
 /// Host directories every sandbox sees read-only (or as the symlinks they are).
 const SYSTEM_PATHS: [&str; 8] = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
+/// Names of build sandboxes start with this (see [`Sandbox::kill_leftover_builds`]).
+pub const BUILD_PREFIX: &str = "build-";
 /// Open files per process.
 const MAX_OPEN_FILES: u64 = 65_536;
 
@@ -130,7 +132,7 @@ impl Sandbox {
                     .into(),
             ));
         }
-        let cgroups = CgroupLayout::detect()?;
+        let cgroups = CgroupLayout::detect(&subtree_name(&settings.scratch))?;
         cgroups.sweep();
         // Mounted at the same path inside: it must be absolute and free of symlinks.
         let helper = settings.helper.canonicalize().map_err(|err| {
@@ -150,6 +152,14 @@ impl Sandbox {
 
     pub fn is_enforced(&self) -> bool {
         matches!(*self.0, Mode::Enforced(_))
+    }
+
+    /// Kills the builds a previous control plane left running (their cgroups
+    /// outlive it when it is killed); the control plane calls it at start.
+    pub fn kill_leftover_builds(&self) {
+        if let Mode::Enforced(enforced) = &*self.0 {
+            enforced.cgroups.kill_groups(BUILD_PREFIX);
+        }
     }
 
     /// The cgroup layout in use, when enforced.
@@ -216,6 +226,17 @@ fn host_mount(path: &Path) -> Option<Mount> {
     }
     // Below a symlinked directory: bound where it really is (binds take canonical paths only).
     Some(Mount::ReadOnly(std::fs::canonicalize(path).ok()?))
+}
+
+/// The platform's cgroup subtree, `slipway-<FNV-1a of the scratch path>`: one
+/// per data dir, stable across restarts and Rust versions.
+fn subtree_name(scratch: &Path) -> String {
+    let hash = scratch
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3));
+    format!("slipway-{:08x}", hash as u32)
 }
 
 /// cgroup directory names: no `/`, nothing hidden, bounded.

@@ -90,7 +90,7 @@ const DENIED_SOCKET_FAMILIES: [i32; 16] = [
 ];
 
 /// Terminal ioctls that push input into, or take over, a terminal.
-const DENIED_IOCTLS: [u64; 2] = [libc::TIOCSTI as u64, libc::TIOCLINUX as u64];
+const DENIED_IOCTLS: [u64; 2] = [libc::TIOCSTI, libc::TIOCLINUX];
 
 /// Namespace flags `clone` may not carry.
 const NAMESPACE_FLAGS: [u64; 8] = [

@@ -12,6 +12,7 @@
 //! each remaining module owns one table group. Every mutating call writes its
 //! audit row inside the same transaction.
 
+mod artifacts;
 mod audit;
 mod certificates;
 mod config;
@@ -34,6 +35,7 @@ pub mod testing;
 mod users;
 mod workspaces;
 
+pub use artifacts::{ProjectFiles, PrunedBuild};
 pub use audit::Actor;
 pub use certificates::{StoredCertificate, TlsRoute};
 pub use error::StoreError;

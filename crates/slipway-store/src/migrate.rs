@@ -65,6 +65,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0010_instance_exit.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 11,
+        name: "release_retention",
+        sql: include_str!("../migrations/0011_release_retention.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two control planes
@@ -123,6 +129,12 @@ async fn apply_pending(conn: &mut AnyConnection, backend: Backend) -> Result<(),
             .await?;
         if done.is_some() {
             continue;
+        }
+        if backend == Backend::Postgres {
+            // A migration is the platform's own work: a statement that moves data must see every
+            // tenant's rows, also when Slipway logs in as a table owner whose rows FORCE ROW LEVEL
+            // SECURITY hides (only a superuser bypasses it). Local to this transaction.
+            sqlx::query("SELECT set_config('slipway.platform', 'on', true)").execute(&mut *tx).await?;
         }
         tracing::info!(version = migration.version, name = migration.name, "applying migration");
         sqlx::raw_sql(migration.sql).execute(&mut *tx).await.map_err(|err| {

@@ -226,6 +226,8 @@ impl Store {
                     url,
                     environments,
                     created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                    // Measured on disk by the API, not stored.
+                    disk_usage: None,
                 })
             })
             .collect()

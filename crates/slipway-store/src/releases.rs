@@ -20,6 +20,7 @@ use slipway_core::ErrorCode;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::artifacts;
 use crate::audit::{self, Actor};
 use crate::deployments::{advance, deployment_from, deployment_not_found, insert_deployment, NewDeployment};
 use crate::error::stored;
@@ -125,12 +126,18 @@ fn snapshot_context(environment: &EnvironmentId) -> String {
     format!("{environment}/release-config")
 }
 
-fn release_from(row: &AnyRow, active: Option<&str>) -> Result<Release, StoreError> {
+/// A release of the list: `row` has the columns of `releases`, the `kind` of its deployment and
+/// [`artifacts::AVAILABILITY_COLUMNS`]; `target` is its environment's.
+fn release_from(row: &AnyRow, active: Option<&str>, target: RuntimeTarget) -> Result<Release, StoreError> {
     let id: String = row.try_get("id")?;
     let plan: BuildPlan = stored(serde_json::from_str(&row.try_get::<String, _>("plan")?))?;
     let config: Vec<String> = stored(serde_json::from_str(&row.try_get::<String, _>("config_names")?))?;
+    let rollback = artifacts::availability(row, target)?;
     Ok(Release {
         active: active == Some(id.as_str()),
+        rollback_available: rollback.available,
+        rollback_unavailable_reason: rollback.reason,
+        artifact_pruned_at: rollback.pruned_at,
         id: stored(ReleaseId::parse(&id))?,
         number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
         commit_sha: row
@@ -397,7 +404,7 @@ impl Store {
             return Err(refused);
         }
         advance(&mut tx, deployment, current.status, Transition::StartDeploy, None).await?;
-        let id = self.insert_release(&mut tx, workspace, &row, &current, new).await?;
+        let id = self.insert_release(&mut tx, workspace, &row, &current, new, &current.id).await?;
         audit::record(&mut tx, Some(workspace), actor, "release.create", &format!("release/{}", current.number))
             .await?;
         tx.commit().await?;
@@ -412,6 +419,7 @@ impl Store {
         deployment_row: &AnyRow,
         deployment: &Deployment,
         new: NewRelease,
+        artifact: &DeploymentId,
     ) -> Result<ReleaseId, StoreError> {
         let id = ReleaseId::generate();
         let environment = &deployment.environment_id;
@@ -420,8 +428,9 @@ impl Store {
         let sealed = self.sealer.seal(&snapshot_context(environment), &stored(serde_json::to_string(&new.config))?)?;
         sqlx::query(
             "INSERT INTO releases (id, workspace_id, project_id, environment_id, deployment_id, number, commit_sha,
-                                   artifact_dir, plan, runtime_env, sealed_config, config_names, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                   artifact_dir, plan, runtime_env, sealed_config, config_names, created_at,
+                                   artifact_deployment_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(id.as_str())
         .bind(workspace.as_str())
@@ -436,6 +445,7 @@ impl Store {
         .bind(sealed)
         .bind(stored(serde_json::to_string(&names))?)
         .bind(Timestamp::now().as_millis())
+        .bind(artifact.as_str())
         .execute(&mut **tx)
         .await?;
         sqlx::query("UPDATE deployments SET release_id = $1, plan = COALESCE(plan, $2) WHERE id = $3")
@@ -462,7 +472,7 @@ impl Store {
         Ok(id)
     }
 
-    /// An environment's releases, newest first.
+    /// An environment's releases, newest first, each saying whether it can be rolled back to.
     pub async fn list_releases(
         &self,
         workspace: &WorkspaceId,
@@ -473,10 +483,18 @@ impl Store {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
         let active = active_release(&mut tx, &environment_id).await?;
+        let target: String = sqlx::query("SELECT target FROM environments WHERE id = $1")
+            .bind(environment_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let target = RuntimeTarget::parse(&target).ok_or(StoreError::Corrupt(target))?;
         let (cmp, dir) = Order::NewestFirst.sql();
         let rows = sqlx::query(&format!(
-            "SELECT r.*, d.kind FROM releases r JOIN deployments d ON d.id = r.deployment_id
-             WHERE r.environment_id = $1 AND ($2 IS NULL OR r.id {cmp} $2) ORDER BY r.id {dir} LIMIT $3"
+            "SELECT r.*, d.kind, {columns} FROM releases r JOIN deployments d ON d.id = r.deployment_id {join}
+             WHERE r.environment_id = $1 AND ($2 IS NULL OR r.id {cmp} $2) ORDER BY r.id {dir} LIMIT $3",
+            columns = artifacts::AVAILABILITY_COLUMNS,
+            join = artifacts::ARTIFACT_JOIN,
         ))
         .bind(environment_id.as_str())
         .bind(page.bound())
@@ -484,7 +502,8 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let items = rows.iter().map(|row| release_from(row, active.as_deref())).collect::<Result<Vec<_>, _>>()?;
+        let items =
+            rows.iter().map(|row| release_from(row, active.as_deref(), target)).collect::<Result<Vec<_>, _>>()?;
         Ok(Paged::from_rows(items, page, |r| r.id.to_string()))
     }
 
@@ -493,6 +512,8 @@ impl Store {
     /// same artifact, same config snapshot, same process types. On the
     /// Kubernetes target the release's image is committed to GitOps again by
     /// the pipeline (a queued job); a release that was never exported is refused.
+    /// On the local target a release whose artifact release retention removed is
+    /// refused with `RELEASE_PRUNED`. A refusal changes nothing.
     pub async fn rollback(
         &self,
         actor: &Actor,
@@ -528,6 +549,8 @@ impl Store {
                 StoreError::not_found(ErrorCode::ReleaseNotFound, "there is no earlier release to roll back to")
             })?,
         };
+        artifacts::refuse_pruned(&mut tx, &environment_id, &target).await?;
+        let artifact = artifacts::artifact_of(&target)?;
         let plan: BuildPlan = stored(serde_json::from_str(&target.try_get::<String, _>("plan")?))?;
         let defaults = platform_defaults(&mut tx).await?;
         let usage = environment_usage(&mut tx, workspace, &defaults).await?;
@@ -553,7 +576,7 @@ impl Store {
             runtime_env: stored(serde_json::from_str(&target.try_get::<String, _>("runtime_env")?))?,
             config: self.open_snapshot(&environment_id, &target.try_get::<String, _>("sealed_config")?)?,
         };
-        self.insert_release(&mut tx, workspace, &row, &deployment, release).await?;
+        self.insert_release(&mut tx, workspace, &row, &deployment, release, &artifact).await?;
         audit::record(&mut tx, Some(workspace), actor, "release.create", &format!("release/{}", deployment.number))
             .await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;

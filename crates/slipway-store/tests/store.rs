@@ -58,6 +58,8 @@ mod queueing;
 mod releases;
 #[path = "store/resources.rs"]
 mod resources;
+#[path = "store/retention.rs"]
+mod retention;
 #[path = "store/row_level_security.rs"]
 mod row_level_security;
 #[path = "store/startup.rs"]

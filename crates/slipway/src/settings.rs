@@ -11,6 +11,7 @@ use slipway_core::hostname::{Hostname, PublicUrls};
 use slipway_core::quota::ResourceLimits;
 use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
 use slipway_core::resources::{Cpu, Memory, Resources};
+use slipway_core::retention::ReleaseRetention;
 use slipway_deploy::{CheckoutLimits, ReadBack};
 use slipway_image::{ImageReference, RegistryConfig};
 use slipway_store::SealingKey;
@@ -128,6 +129,12 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_MAX_CHECKOUT_FILES", default_value_t = CheckoutLimits::DEFAULT_MAX_FILES)]
     pub max_checkout_files: u64,
 
+    /// How many releases of each environment keep their build on this machine (1 to 1000). Older
+    /// ones are removed after each release and can no longer be rolled back to; the active release
+    /// and one being started are always kept. Environments of the Kubernetes target keep images.
+    #[arg(long, env = "SLIPWAY_RELEASE_RETENTION", default_value_t = ReleaseRetention::DEFAULT, value_parser = parse_retention)]
+    pub release_retention: ReleaseRetention,
+
     /// `on`: every build and app instance runs in its own sandbox (needs root and a capable
     /// kernel; Slipway refuses to run tenant code otherwise). `off`: tenant code runs as Slipway's
     /// own user — only for one trusted user on one machine.
@@ -194,6 +201,8 @@ pub struct Resolved {
     pub repo_policy: RepoPolicy,
     /// How large a checkout may be, unpacked.
     pub checkout_limits: CheckoutLimits,
+    /// How many releases of each environment keep their artifact.
+    pub release_retention: ReleaseRetention,
     /// What one instance gets by default and may be given at most.
     pub resources: ResourceLimits,
 }
@@ -216,6 +225,7 @@ impl std::fmt::Debug for Resolved {
             .field("repo_allow_paths", &self.repo_policy.allowed_paths().to_string())
             .field("repo_allow_hosts", &self.repo_policy.allowed_hosts().to_string())
             .field("checkout_limits", &self.checkout_limits)
+            .field("release_retention", &self.release_retention.get())
             .field("default_resources", &self.resources.default.to_string())
             .field("max_resources", &self.resources.max.to_string())
             .finish()
@@ -339,6 +349,7 @@ impl UpSettings {
             read_back,
             repo_policy,
             checkout_limits,
+            release_retention: self.release_retention,
             resources,
         })
     }
@@ -363,6 +374,10 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
     };
     number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{text}` is too long"))
+}
+
+fn parse_retention(text: &str) -> Result<ReleaseRetention, String> {
+    ReleaseRetention::parse(text).map_err(|err| err.to_string())
 }
 
 fn parse_allowed_paths(text: &str) -> Result<AllowedPaths, String> {
@@ -474,6 +489,16 @@ mod tests {
         ];
         for bad in bad_settings {
             assert!(resolve(bad).is_err(), "{bad:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn release_retention_is_a_typed_setting() -> Result<()> {
+        assert_eq!(resolve(&[])?.release_retention, ReleaseRetention::DEFAULT);
+        assert_eq!(resolve(&["--release-retention", "3"])?.release_retention.get(), 3);
+        for bad in ["0", "1001", "ten", "-1"] {
+            assert!(resolve(&["--release-retention", bad]).is_err(), "{bad}");
         }
         Ok(())
     }

@@ -39,6 +39,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     }
     resolved.data_dir = private_data_dir(&resolved.data_dir)?;
     let sandbox = crate::sandbox::prepare(&settings, &DataLayout::new(&resolved.data_dir), "control plane")?;
+    sandbox.kill_leftover_builds();
 
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
         .await
@@ -87,6 +88,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     let pipeline_config = PipelineConfig {
         repo_policy: resolved.repo_policy.clone(),
         checkout_limits: resolved.checkout_limits,
+        release_retention: resolved.release_retention,
         sandbox,
         ..PipelineConfig::default()
     };

@@ -93,7 +93,10 @@ fn targets(platform: &Platform) -> Vec<String> {
     files.extend(find(data.join("repos"), "HEAD"));
     files.extend(find(data.join("logs"), "agent.log"));
     files.extend(std::fs::read_dir(data.join("logs/apps")).into_iter().flatten().flatten().map(|e| e.path()));
-    files.extend(std::fs::read_dir(data.join("cache")).into_iter().flatten().flatten().map(|e| e.path().join("npm")));
+    // Each environment's dependency cache: `cache/<project>/<environment>/npm`.
+    let projects = std::fs::read_dir(data.join("cache")).into_iter().flatten().flatten();
+    let environments = projects.flat_map(|p| std::fs::read_dir(p.path()).into_iter().flatten().flatten());
+    files.extend(environments.map(|e| e.path().join("npm")).filter(|npm| npm.exists()));
     files.iter().map(|p| p.display().to_string()).collect()
 }
 
@@ -123,6 +126,7 @@ async fn a_hostile_tenant_is_denied_everything_and_the_other_tenant_keeps_servin
     assert!(!a_pids.is_empty(), "A's app should hold its secret in its environment");
     let files = targets(&platform);
     assert!(files.iter().any(|f| f.ends_with("marker.txt")), "A's marker was not found in its release: {files:?}");
+    assert!(files.iter().any(|f| f.ends_with("/npm")), "A's npm cache was not found: {files:?}");
 
     // Tenant B: the attacker, its build attacking too; 256 MiB and 64 processes.
     let b = platform.create_app("tenant-b", "probe").await;

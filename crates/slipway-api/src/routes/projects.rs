@@ -61,6 +61,11 @@ async fn create_project(
     Ok((StatusCode::CREATED, Json(project)))
 }
 
+/// A project with its environments and, from a control plane that runs with the platform's data
+/// dir, `disk_usage`: the bytes its repository, kept builds, build cache and logs take on this
+/// machine. That figure is measured at most once a minute (a request may answer one up to five
+/// minutes old while a new one is measured); `disk_usage.measured_at` says when, and
+/// `disk_usage.complete` is false when the walk stopped at its limit (2 s or a million entries).
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}", tag = "projects",
     params(("ws" = String, Path), ("project" = String, Path)),
     responses((status = 200, body = Project), (status = "4XX", body = ErrorEnvelope)))]
@@ -70,8 +75,13 @@ async fn get_project(
     ApiPath((ws, project)): ApiPath<(String, String)>,
 ) -> Result<Json<Project>, ApiError> {
     let access = app.access(&caller, &ws, Permission::Read, "see projects").await?;
-    let project = super::project_slug(&project)?;
-    Ok(Json(app.store.project(&access.workspace, project.as_str()).await?))
+    let slug = super::project_slug(&project)?;
+    let mut project = app.store.project(&access.workspace, slug.as_str()).await?;
+    if let Some(platform) = &app.config.platform {
+        let usage = app.disk_usage.usage(&app.store, &platform.layout, access.id(), slug.as_str()).await?;
+        project.disk_usage = Some(usage);
+    }
+    Ok(Json(project))
 }
 
 /// Changes the tracked repository, branch or custom domain.

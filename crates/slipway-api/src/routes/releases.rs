@@ -18,7 +18,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_releases)).routes(routes!(rollback))
 }
 
-/// An environment's releases, newest first; `active` marks the one serving.
+/// An environment's releases, newest first; `active` marks the one serving. `rollback_available`
+/// says whether each can be rolled back to: on the local target only the artifacts of the last N
+/// releases of the environment are kept (`SLIPWAY_RELEASE_RETENTION`, default 10; the active
+/// release and one being started are always kept), so older ones say why they cannot
+/// (`rollback_unavailable_reason`, `artifact_pruned_at`).
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/releases", tag = "releases",
     params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path), PageQuery),
     responses((status = 200, body = Page<Release>), (status = "4XX", body = ErrorEnvelope)))]
@@ -38,6 +42,8 @@ async fn list_releases(
 /// Re-activates an earlier release — its artifact and config snapshot —
 /// without rebuilding, as a new deployment. On the Kubernetes target its image
 /// is committed to GitOps again (a release that was never exported is refused).
+/// A release whose artifact release retention removed answers 410 `RELEASE_PRUNED`
+/// (deploy its commit again instead); a refused rollback changes nothing.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/rollback", tag = "releases",
     params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)), request_body = RollbackRequest,
     responses((status = 201, body = Deployment), (status = "4XX", body = ErrorEnvelope)))]

@@ -32,7 +32,7 @@ both_backends!(
     runtime_logs,
 );
 
-const ENV: &str = "/v1/workspaces/acme/projects/shop/environments/production";
+pub(super) const ENV: &str = "/v1/workspaces/acme/projects/shop/environments/production";
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 /// Well-formed, and in no repository.
 const MISSING_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -45,15 +45,15 @@ fn deployments() -> String {
 
 /// An app with workspace `acme` (owner alice, viewer vic) and its project
 /// `shop`; bob is a user outside it.
-struct Setup {
-    app: TestApp,
-    alice: String,
-    vic: String,
-    bob: String,
-    workspace: WorkspaceId,
+pub(super) struct Setup {
+    pub(super) app: TestApp,
+    pub(super) alice: String,
+    pub(super) vic: String,
+    pub(super) bob: String,
+    pub(super) workspace: WorkspaceId,
 }
 
-async fn setup(app: TestApp) -> Setup {
+pub(super) async fn setup(app: TestApp) -> Setup {
     let alice = app.user("alice").await;
     let vic = app.user("vic").await;
     let bob = app.user("bob").await;
@@ -64,7 +64,7 @@ async fn setup(app: TestApp) -> Setup {
     Setup { app, alice, vic, bob, workspace }
 }
 
-fn system() -> Actor {
+pub(super) fn system() -> Actor {
     Actor::system("test-deploys")
 }
 
@@ -265,7 +265,7 @@ fn plan(start: &str) -> BuildPlan {
 /// Does what the pipeline and the agent would: queues a deployment of
 /// `commit`, builds it into a release (with the current config) and,
 /// when `live`, reports it serving.
-async fn release(s: &Setup, commit: &str, live: bool) -> ReleaseId {
+pub(super) async fn release(s: &Setup, commit: &str, live: bool) -> ReleaseId {
     let store = &s.app.store;
     let sha = CommitSha::parse(commit).expect("a SHA");
     let d = store.create_deployment(&system(), &s.workspace, "shop", "production", Some(&sha)).await.expect("queuing");
@@ -302,7 +302,7 @@ fn summary(reply: &Reply) -> Vec<(u64, String, bool)> {
 
 /// Asserts that `reply` is what the OpenAPI document promises for the
 /// operation `method template` (its status and, for JSON, its schema).
-async fn documented(app: &TestApp, method: &str, template: &str, reply: &Reply) {
+pub(super) async fn documented(app: &TestApp, method: &str, template: &str, reply: &Reply) {
     let document = app.get(ANON, "/v1/openapi.json").await.ok(200).clone();
     let errors = super::openapi::mismatches(&document, method, template, reply.status, &reply.body);
     assert!(
@@ -315,8 +315,8 @@ async fn documented(app: &TestApp, method: &str, template: &str, reply: &Reply) 
 }
 
 const DEPLOYMENTS_OP: &str = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments";
-const RELEASES_OP: &str = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/releases";
-const ROLLBACK_OP: &str = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/rollback";
+pub(super) const RELEASES_OP: &str = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/releases";
+pub(super) const ROLLBACK_OP: &str = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/rollback";
 
 // --- scenarios -----------------------------------------------------------------
 

@@ -155,16 +155,37 @@ pub(crate) async fn prune(dir: &Path, keep: usize) {
     }
 }
 
-/// The bytes of a regular file that decides a cache key, at most `limit` of them
-/// (`None` when absent or not a regular file: a FIFO must not hang the build).
+/// The bytes of a regular file of the app that decides a cache key, at most
+/// `limit` of them; `None` when absent or not a regular file. The builder reads
+/// it as the platform, so a symlink is never followed (a tenant could point
+/// its lockfile at a root-only file or at `/proc/kmsg`, which never ends) and
+/// a FIFO or device is never opened for reading.
 pub(crate) async fn read_key_file(path: &Path, limit: u64) -> Option<Vec<u8>> {
-    use tokio::io::AsyncReadExt;
-    if !tokio::fs::metadata(path).await.ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    tokio::fs::File::open(path).await.ok()?.take(limit).read_to_end(&mut bytes).await.ok()?;
-    Some(bytes)
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK)
+            .open(&path)
+            .ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        file.take(limit).read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// `open(2)` flags, from nix (the builder has no libc dependency of its own).
+mod libc_flags {
+    pub(super) const O_NOFOLLOW: i32 = nix::fcntl::OFlag::O_NOFOLLOW.bits();
+    pub(super) const O_NONBLOCK: i32 = nix::fcntl::OFlag::O_NONBLOCK.bits();
 }
 
 /// Marks a cache entry as just used, so pruning keeps it.
@@ -190,7 +211,19 @@ mod tests {
 
 #[cfg(test)]
 mod link_tests {
-    use super::no_links_below;
+    use super::{no_links_below, read_key_file};
+
+    #[tokio::test]
+    async fn key_files_are_read_only_when_they_are_plain_files_of_the_app() {
+        let app = tempfile::tempdir().expect("tempdir");
+        std::fs::write(app.path().join("package-lock.json"), "{}").expect("write");
+        std::os::unix::fs::symlink("/etc/shadow", app.path().join("yarn.lock")).expect("symlink");
+        nix::unistd::mkfifo(&app.path().join("pnpm-lock.yaml"), nix::sys::stat::Mode::S_IRWXU).expect("fifo");
+        assert_eq!(read_key_file(&app.path().join("package-lock.json"), 10).await, Some(b"{}".to_vec()));
+        assert_eq!(read_key_file(&app.path().join("yarn.lock"), 10).await, None, "a symlink is not followed");
+        assert_eq!(read_key_file(&app.path().join("pnpm-lock.yaml"), 10).await, None, "a FIFO is not read");
+        assert_eq!(read_key_file(&app.path().join("missing"), 10).await, None);
+    }
 
     #[test]
     fn a_planted_symlink_anywhere_below_the_root_is_noticed() {

@@ -178,7 +178,12 @@ impl BuildSandbox {
             env.retain(|(name, _)| name != "HOME");
             env.push(("HOME".into(), BUILD_HOME.into()));
         }
-        let name = format!("build-{}-{}", self.name, NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let name = format!(
+            "{}{}-{}",
+            slipway_sandbox::BUILD_PREFIX,
+            self.name,
+            NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let writable: Vec<&Path> = self.writable.iter().map(PathBuf::as_path).collect();
         let process = TenantProcess {
             name: &name,

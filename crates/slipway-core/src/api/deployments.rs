@@ -88,6 +88,17 @@ pub struct Release {
     pub config: Vec<String>,
     /// Whether it is the release serving now.
     pub active: bool,
+    /// Whether `POST …/rollback` can re-activate it. On the local target a release can be rolled
+    /// back to while its artifact is kept (release retention keeps those of the last N releases of
+    /// the environment, `SLIPWAY_RELEASE_RETENTION`, default 10); on the Kubernetes target while
+    /// its image is in the registry.
+    pub rollback_available: bool,
+    /// Why it cannot be rolled back to, and what to do instead; absent when it can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_unavailable_reason: Option<String>,
+    /// When release retention removed its artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_pruned_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 

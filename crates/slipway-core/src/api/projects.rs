@@ -48,6 +48,39 @@ pub struct Project {
     pub url: String,
     pub environments: Vec<Environment>,
     pub created_at: Timestamp,
+    /// Bytes the project takes on the machine that answered. Only in `GET …/projects/{project}`,
+    /// and only from a control plane that runs with the platform's data dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_usage: Option<DiskUsage>,
+}
+
+/// What a project takes on disk, in bytes allocated (as `du` counts them: a sparse file counts
+/// what it occupies). Symbolic links are never followed (a link counts as itself), and a file
+/// with several hard links counts once: in the repository, else the builds, else the build cache.
+///
+/// The figure is measured, not tracked: the control plane walks the project's directories at
+/// most once a minute and answers the last measurement meanwhile (`measured_at` says when; a
+/// figure up to five minutes old may be answered while a new one is measured). A walk stops at
+/// two seconds or a million entries, whichever comes first; its figures are then lower bounds
+/// and `complete` is false.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DiskUsage {
+    /// The project's git repository (pushes, and fetches of a tracked repository).
+    pub repository: u64,
+    /// Build directories: the artifacts of the releases retention keeps (each environment's last N,
+    /// its active one included), and failed builds not yet removed.
+    pub builds: u64,
+    /// The project's dependency caches, kept across builds.
+    pub build_cache: u64,
+    /// The build logs of its deployments.
+    pub build_logs: u64,
+    /// The runtime logs of its environments, rotated files included.
+    pub runtime_logs: u64,
+    /// The sum of the figures above.
+    pub total: u64,
+    /// False when the walk stopped at its time or entry limit: the figures are then at least this.
+    pub complete: bool,
+    pub measured_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

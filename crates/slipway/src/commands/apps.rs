@@ -109,6 +109,20 @@ pub async fn info(client: &Client, args: InfoArgs) -> Result<()> {
         .map(|e| vec![e.name.to_string(), e.url.clone(), e.hostnames.join(", "), e.target.as_str().to_owned()])
         .collect();
     output::table(&["ENVIRONMENT", "URL", "HOSTNAMES", "TARGET"], &rows);
+    if let Some(usage) = &project.disk_usage {
+        let at_least = if usage.complete { "" } else { "at least " };
+        println!();
+        println!("Disk use on the server, {at_least}{} (measured {}):", output::bytes(usage.total), usage.measured_at);
+        for (what, bytes) in [
+            ("repository", usage.repository),
+            ("builds (kept releases)", usage.builds),
+            ("build cache", usage.build_cache),
+            ("build logs", usage.build_logs),
+            ("runtime logs", usage.runtime_logs),
+        ] {
+            println!("  {what:<24}{}", output::bytes(bytes));
+        }
+    }
     Ok(())
 }
 

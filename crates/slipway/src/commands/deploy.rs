@@ -16,6 +16,10 @@ use crate::output;
 pub struct DeployArgs {
     #[command(flatten)]
     pub target: Target,
+    /// Deploy this commit (already pushed to Slipway or fetched from the app's repository) instead
+    /// of the branch head: how a release too old to roll back to is built again.
+    #[arg(long)]
+    pub commit: Option<String>,
     /// Return once queued instead of streaming the build.
     #[arg(long)]
     pub no_follow: bool,
@@ -88,7 +92,7 @@ pub async fn deploy(client: &Client, args: DeployArgs) -> Result<()> {
     client.require_login()?;
     let env_path = environment_path(client, &args.target).await?;
     let deployment: Deployment =
-        client.post(&format!("{env_path}/deployments"), &CreateDeploymentRequest::default()).await?;
+        client.post(&format!("{env_path}/deployments"), &CreateDeploymentRequest { commit: args.commit }).await?;
     eprintln!("Deployment #{} queued", deployment.number);
     if args.no_follow {
         return Ok(());
@@ -114,10 +118,20 @@ pub async fn releases(client: &Client, args: ReleasesArgs) -> Result<()> {
                 r.commit_sha.as_ref().map(|c| c.short().to_owned()).unwrap_or_default(),
                 r.processes.keys().cloned().collect::<Vec<_>>().join(","),
                 r.created_at.to_string(),
+                match (r.rollback_available, r.artifact_pruned_at) {
+                    (true, _) => "yes".to_owned(),
+                    (false, Some(_)) => "no (pruned)".to_owned(),
+                    (false, None) => "no".to_owned(),
+                },
             ]
         })
         .collect();
-    output::table(&["RELEASE", "KIND", "COMMIT", "PROCESSES", "CREATED"], &rows);
+    output::table(&["RELEASE", "KIND", "COMMIT", "PROCESSES", "CREATED", "ROLLBACK"], &rows);
+    // The reason once, not per row: they differ only by commit.
+    if let Some(reason) = page.items.iter().find_map(|r| r.rollback_unavailable_reason.as_deref()) {
+        println!();
+        println!("Releases marked no cannot be rolled back to. The oldest: {reason}");
+    }
     Ok(())
 }
 

@@ -1,0 +1,367 @@
+//! What a project takes on this machine's disk, for `GET …/projects/{project}`: measured by walking
+//! the directories the platform computes from the project's IDs (`DataLayout`), distrusting
+//! everything found inside them — tenant build output holds symbolic links to anywhere, hard links
+//! and trees of millions of files.
+//!
+//! * A symbolic link is never followed (entries are `lstat`ed); it counts as itself.
+//! * A file with several hard links counts once across the whole measurement, in the first figure
+//!   that meets it (they are walked logs first, then repository, builds, build cache).
+//! * A walk stays on the filesystem its figure starts on, and stops at [`MAX_ENTRIES`] entries or
+//!   [`MAX_WALK`], whichever comes first; the figures are then lower bounds (`complete: false`).
+//! * A measurement is reused for [`FRESH`]; up to [`STALE`] a request answers the last one while a
+//!   new one runs in the background, so only a first request (or one after a long quiet) waits for
+//!   a walk. At most [`CONCURRENT_WALKS`] walks run at once, on the blocking pool.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use slipway_core::api::DiskUsage;
+use slipway_core::ids::{ProjectId, WorkspaceId};
+use slipway_core::layout::DataLayout;
+use slipway_core::timestamp::Timestamp;
+use slipway_git::Repos;
+use slipway_store::{ProjectFiles, Store, StoreError};
+use tokio::sync::Semaphore;
+
+/// The most entries one measurement looks at.
+pub(crate) const MAX_ENTRIES: u64 = 1_000_000;
+/// The longest one measurement walks.
+pub(crate) const MAX_WALK: Duration = Duration::from_secs(2);
+/// How long a measurement is answered without measuring again.
+pub(crate) const FRESH: Duration = Duration::from_secs(60);
+/// How old a measurement may be and still be answered while a new one runs.
+pub(crate) const STALE: Duration = Duration::from_secs(300);
+/// Walks that may run at once, whatever the number of requests.
+const CONCURRENT_WALKS: usize = 2;
+/// Cached projects beyond which measurements older than [`STALE`] are forgotten.
+const MAX_CACHED: usize = 10_000;
+
+/// The last measurement of each project, shared by every request of this control plane.
+pub(crate) struct DiskUsageCache {
+    slots: Mutex<HashMap<ProjectId, Arc<Slot>>>,
+    walks: Arc<Semaphore>,
+}
+
+#[derive(Default)]
+struct Slot {
+    last: Mutex<Option<(DiskUsage, Instant)>>,
+    /// Held while this project is measured, so concurrent requests wait for one walk.
+    measuring: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn last(&self) -> Option<(DiskUsage, Instant)> {
+        self.last.lock().ok().and_then(|last| last.clone())
+    }
+
+    fn record(&self, usage: DiskUsage) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((usage, Instant::now()));
+        }
+    }
+}
+
+impl Default for DiskUsageCache {
+    fn default() -> Self {
+        Self { slots: Mutex::default(), walks: Arc::new(Semaphore::new(CONCURRENT_WALKS)) }
+    }
+}
+
+impl DiskUsageCache {
+    /// The disk use of `project` of `workspace`; `PROJECT_NOT_FOUND` when there is none.
+    pub(crate) async fn usage(
+        &self,
+        store: &Store,
+        layout: &DataLayout,
+        workspace: &WorkspaceId,
+        project: &str,
+    ) -> Result<DiskUsage, StoreError> {
+        let files = store.project_files(workspace, project).await?;
+        let slot = self.slot(&files.project_id);
+        match slot.last() {
+            Some((usage, at)) if at.elapsed() < FRESH => return Ok(usage),
+            Some((usage, at)) if at.elapsed() < STALE => {
+                let (walks, layout) = (self.walks.clone(), layout.clone());
+                tokio::spawn(async move {
+                    // One refresh at a time; a request that finds one running answers the last figure.
+                    let Ok(_measuring) = slot.measuring.try_lock() else { return };
+                    if let Some(usage) = measure(&walks, layout, files).await {
+                        slot.record(usage);
+                    }
+                });
+                return Ok(usage);
+            }
+            _ => {}
+        }
+        let _measuring = slot.measuring.lock().await;
+        if let Some((usage, _)) = slot.last().filter(|(_, at)| at.elapsed() < FRESH) {
+            return Ok(usage); // measured by the request we waited for
+        }
+        let usage = measure(&self.walks, layout.clone(), files)
+            .await
+            .ok_or_else(|| StoreError::Corrupt("measuring the project's disk use stopped".into()))?;
+        slot.record(usage.clone());
+        Ok(usage)
+    }
+
+    fn slot(&self, project: &ProjectId) -> Arc<Slot> {
+        let Ok(mut slots) = self.slots.lock() else { return Arc::default() };
+        if slots.len() >= MAX_CACHED && !slots.contains_key(project) {
+            slots.retain(|_, slot| slot.last().is_some_and(|(_, at)| at.elapsed() < STALE));
+        }
+        slots.entry(project.clone()).or_default().clone()
+    }
+}
+
+/// Measures on the blocking pool, at most [`CONCURRENT_WALKS`] at once. `None` if the walk panicked.
+async fn measure(walks: &Semaphore, layout: DataLayout, files: ProjectFiles) -> Option<DiskUsage> {
+    let _permit = walks.acquire().await.ok()?;
+    tokio::task::spawn_blocking(move || {
+        measure_project(&layout, &files, Limits { max_entries: MAX_ENTRIES, max_walk: MAX_WALK })
+    })
+    .await
+    .ok()
+}
+
+/// How far one measurement may go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_entries: u64,
+    pub max_walk: Duration,
+}
+
+/// The figures of one project, each path computed here from its IDs.
+pub(crate) fn measure_project(layout: &DataLayout, files: &ProjectFiles, limits: Limits) -> DiskUsage {
+    let mut walk = Walk::new(limits);
+    let mut runtime_logs = 0;
+    for environment in &files.environments {
+        let log = layout.app_log(environment);
+        // The agent rotates a full log to `<file>.1`.
+        runtime_logs += walk.measure(&log) + walk.measure(&log.with_extension("log.1"));
+    }
+    let mut build_logs = 0;
+    for deployment in &files.deployments {
+        build_logs += walk.measure(&layout.deployment_log(deployment));
+    }
+    let repository = walk.measure(&Repos::new(layout.repos()).path(&files.workspace_id, &files.project_id));
+    let mut builds = 0;
+    for deployment in &files.builds {
+        builds += walk.measure(&layout.build_dir(deployment));
+    }
+    let build_cache = walk.measure(&layout.cache_dir(&files.project_id));
+    DiskUsage {
+        repository,
+        builds,
+        build_cache,
+        build_logs,
+        runtime_logs,
+        total: repository + builds + build_cache + build_logs + runtime_logs,
+        complete: !walk.spent && !walk.missed,
+        measured_at: Timestamp::now(),
+    }
+}
+
+/// One measurement's state: its budget and the hard-linked files it has counted.
+struct Walk {
+    limits: Limits,
+    started: Instant,
+    entries: u64,
+    /// `(device, inode)` of files with more than one link, counted already.
+    seen: HashSet<(u64, u64)>,
+    /// The budget ran out: nothing more is counted.
+    spent: bool,
+    /// An entry could not be read: the figures miss it.
+    missed: bool,
+}
+
+impl Walk {
+    fn new(limits: Limits) -> Self {
+        Self { limits, started: Instant::now(), entries: 0, seen: HashSet::new(), spent: false, missed: false }
+    }
+
+    /// Whether the budget is spent; once it is, it stays so.
+    fn exhausted(&mut self) -> bool {
+        if !self.spent {
+            self.spent = self.entries >= self.limits.max_entries || self.started.elapsed() >= self.limits.max_walk;
+        }
+        self.spent
+    }
+
+    /// Bytes allocated under `root` (itself included), without following any symbolic link and
+    /// without leaving `root`'s filesystem. A missing `root` is 0.
+    fn measure(&mut self, root: &Path) -> u64 {
+        if self.exhausted() {
+            return 0;
+        }
+        let meta = match std::fs::symlink_metadata(root) {
+            Ok(meta) => meta,
+            Err(err) => {
+                self.unreadable(&err);
+                return 0;
+            }
+        };
+        let device = meta.dev();
+        let mut total = self.count(&meta);
+        if !meta.is_dir() {
+            return total;
+        }
+        // Depth-first with a stack of our own: a tenant's tree may be deeper than any call stack.
+        let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) => {
+                    self.unreadable(&err);
+                    continue;
+                }
+            };
+            for entry in entries {
+                if self.exhausted() {
+                    return total;
+                }
+                // `DirEntry::metadata` does not follow a symbolic link.
+                let meta = match entry.and_then(|entry| entry.metadata().map(|meta| (entry.path(), meta))) {
+                    Ok(found) => found,
+                    Err(err) => {
+                        self.unreadable(&err);
+                        continue;
+                    }
+                };
+                let (path, meta) = meta;
+                total += self.count(&meta);
+                if meta.is_dir() && meta.dev() == device {
+                    stack.push(path);
+                }
+            }
+        }
+        total
+    }
+
+    fn count(&mut self, meta: &Metadata) -> u64 {
+        self.entries += 1;
+        if !meta.is_dir() && meta.nlink() > 1 && !self.seen.insert((meta.dev(), meta.ino())) {
+            return 0;
+        }
+        meta.blocks().saturating_mul(512)
+    }
+
+    /// Something vanished meanwhile (fine) or could not be read (the figure misses it).
+    fn unreadable(&mut self, err: &std::io::Error) {
+        if err.kind() != std::io::ErrorKind::NotFound {
+            self.missed = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use slipway_core::ids::{DeploymentId, EnvironmentId};
+
+    use super::*;
+
+    fn allocated(path: &Path) -> u64 {
+        std::fs::symlink_metadata(path).unwrap().blocks() * 512
+    }
+
+    struct Fixture {
+        root: PathBuf,
+        layout: DataLayout,
+        files: ProjectFiles,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    fn fixture(name: &str) -> Fixture {
+        let root = std::env::temp_dir().join(format!("slipway-du-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let layout = DataLayout::new(&root);
+        let files = ProjectFiles {
+            workspace_id: WorkspaceId::generate(),
+            project_id: ProjectId::generate(),
+            environments: vec![EnvironmentId::generate()],
+            deployments: vec![DeploymentId::generate()],
+            builds: Vec::new(),
+        };
+        Fixture { root, layout, files }
+    }
+
+    const GENEROUS: Limits = Limits { max_entries: 1_000_000, max_walk: Duration::from_secs(60) };
+
+    #[test]
+    fn links_are_not_followed_and_hard_links_count_once() {
+        let mut f = fixture("links");
+        let build = f.layout.build_dir(&f.files.deployments[0]);
+        f.files.builds.push(f.files.deployments[0].clone());
+        let app = build.join("app");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("big"), vec![7u8; 256 * 1024]).unwrap();
+        std::fs::hard_link(app.join("big"), app.join("big-again")).unwrap();
+        symlink("/", app.join("root")).unwrap();
+        symlink("/proc/self/root", app.join("proc-root")).unwrap();
+        let cache = f.layout.cache_dir(&f.files.project_id);
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::hard_link(app.join("big"), cache.join("shared")).unwrap();
+
+        let usage = measure_project(&f.layout, &f.files, GENEROUS);
+        let expected_builds = allocated(&build)
+            + allocated(&app)
+            + allocated(&app.join("big"))
+            + allocated(&app.join("root"))
+            + allocated(&app.join("proc-root"));
+        assert_eq!(usage.builds, expected_builds, "{usage:?}");
+        assert_eq!(usage.build_cache, allocated(&cache), "the cache's link was counted in the builds: {usage:?}");
+        assert!(usage.complete, "{usage:?}");
+        assert_eq!(
+            usage.total,
+            usage.repository + usage.builds + usage.build_cache + usage.build_logs + usage.runtime_logs
+        );
+        assert!(usage.total < 2 * 256 * 1024, "a hard link counted twice, or a link followed: {usage:?}");
+    }
+
+    #[test]
+    fn logs_and_missing_directories() {
+        let f = fixture("logs");
+        let log = f.layout.app_log(&f.files.environments[0]);
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        std::fs::write(&log, vec![b'x'; 10_000]).unwrap();
+        std::fs::write(log.with_extension("log.1"), vec![b'y'; 20_000]).unwrap();
+        let build_log = f.layout.deployment_log(&f.files.deployments[0]);
+        std::fs::create_dir_all(build_log.parent().unwrap()).unwrap();
+        std::fs::write(&build_log, b"-----> Building").unwrap();
+
+        let usage = measure_project(&f.layout, &f.files, GENEROUS);
+        assert_eq!(usage.runtime_logs, allocated(&log) + allocated(&log.with_extension("log.1")));
+        assert_eq!(usage.build_logs, allocated(&build_log));
+        assert_eq!((usage.repository, usage.builds, usage.build_cache), (0, 0, 0), "nothing there yet");
+        assert!(usage.complete);
+    }
+
+    #[test]
+    fn a_huge_tree_stops_the_walk_and_says_so() {
+        let f = fixture("huge");
+        let cache = f.layout.cache_dir(&f.files.project_id);
+        for dir in 0..20 {
+            std::fs::create_dir_all(cache.join(dir.to_string())).unwrap();
+            for file in 0..20 {
+                std::fs::write(cache.join(dir.to_string()).join(file.to_string()), b"x").unwrap();
+            }
+        }
+        let full = measure_project(&f.layout, &f.files, GENEROUS);
+        assert!(full.complete);
+        let cut = measure_project(&f.layout, &f.files, Limits { max_entries: 50, max_walk: Duration::from_secs(60) });
+        assert!(!cut.complete, "{cut:?}");
+        assert!(cut.build_cache < full.build_cache, "{cut:?} vs {full:?}");
+        let timed = measure_project(&f.layout, &f.files, Limits { max_entries: 1_000_000, max_walk: Duration::ZERO });
+        assert!(!timed.complete && timed.total == 0, "{timed:?}");
+    }
+}
