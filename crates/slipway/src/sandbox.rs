@@ -41,11 +41,17 @@ pub fn prepare(settings: &UpSettings, layout: &DataLayout, who: &str) -> Result<
         );
     }
     network(settings).install().context("while installing the sandbox's network rules")?;
-    let helper = std::env::current_exe().context("while locating the slipway executable")?;
+    let exe = std::env::current_exe().context("while locating the slipway executable")?;
+    // The small helper binary built beside `slipway`; `slipway` itself can act as one too.
+    let helper =
+        Some(exe.with_file_name("slipway-sandbox-helper")).filter(|helper| helper.is_file()).unwrap_or(exe.clone());
+    // Static sites run `slipway serve-static`: the binary is in every view, read-only.
+    let mut read_only = toolchains(settings);
+    read_only.push(exe);
     let sandbox = Sandbox::enforce(SandboxSettings {
         helper,
         scratch: layout.root().join("run").join("sandbox-root"),
-        read_only: toolchains(settings),
+        read_only,
     })?;
     let landlock = report.protections.iter().find(|p| p.name == "landlock").map(|p| p.detail.as_str()).unwrap_or("");
     println!(
