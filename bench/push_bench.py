@@ -305,7 +305,6 @@ def write_section(results):
         row(f"agent RSS, {on['apps']} Express apps (MiB)", lambda r: f"{r['rss_loaded'] / 1024:.1f}"),
         row("sandbox helpers beside the apps, PSS (MiB)", lambda r: f"{r['helpers'] / 1024:.1f}"),
         row("**platform memory per running app (MiB)**", lambda r: f"**{per_app_mib(r):.2f}**"),
-        row(f"the {on['apps']} Express instances themselves (MiB, not counted)", lambda r: f"{r['app_rss'] / 1024:.0f}"),
         "",
         f"Redeploys, push → first 200, sandbox off: {', '.join(f'{t:.2f}' for t in firsts(off))} s; "
         f"on: {', '.join(f'{t:.2f}' for t in firsts(on))} s. Platform memory per app = (agent RSS with the apps "
