@@ -28,7 +28,7 @@ use slipway_core::resources::{Resources, SandboxUid};
 pub use cgroup::{Cgroup, CgroupError, CgroupLayout};
 pub use helper::{run as run_helper, HELPER_ARG, SETUP_FAILED};
 pub use host::{HostReport, Protection};
-pub use network::{NetworkError, NetworkPolicy};
+pub use network::{grant, revoke, NetworkError, NetworkPolicy};
 
 use policy::{Mount, Policy};
 

@@ -19,6 +19,8 @@ use std::process::Stdio;
 use slipway_core::resources::SandboxUid;
 
 const TABLE: &str = "slipway_sandbox";
+/// The set of per-environment grants: (uid, IPv4 address, TCP port).
+const GRANTS: &str = "grants";
 
 /// What tenant code may connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,59 +46,90 @@ impl NetworkPolicy {
             .collect()
     }
 
-    /// The whole nftables table, replacing any earlier version of it atomically.
+    /// The whole nftables table, loaded atomically: its chains are replaced,
+    /// while the set of per-environment grants survives a restart of the
+    /// control plane or the agent (the instances they cover keep running).
     pub fn ruleset(&self) -> String {
         let (first, last) = (SandboxUid::FIRST, SandboxUid::FIRST + SandboxUid::COUNT - 1);
         let mut rules = String::new();
-        let _ = writeln!(rules, "table inet {TABLE}\ndelete table inet {TABLE}\ntable inet {TABLE} {{");
-        let _ = writeln!(rules, "  chain output {{\n    type filter hook output priority filter; policy accept;");
-        let _ = writeln!(rules, "    meta skuid {first}-{last} jump tenant\n  }}\n  chain tenant {{");
-        rules.push_str("    ct state established,related accept\n");
+        let _ = writeln!(rules, "add table inet {TABLE}");
+        let _ = writeln!(rules, "add set inet {TABLE} {GRANTS} {{ typeof meta skuid . ip daddr . tcp dport ; }}");
+        let _ = writeln!(
+            rules,
+            "add chain inet {TABLE} output {{ type filter hook output priority filter ; policy accept ; }}"
+        );
+        let _ = writeln!(rules, "add chain inet {TABLE} tenant");
+        let _ = writeln!(rules, "flush chain inet {TABLE} output");
+        let _ = writeln!(rules, "flush chain inet {TABLE} tenant");
+        let _ = writeln!(rules, "add rule inet {TABLE} output meta skuid {first}-{last} jump tenant");
+        let mut tenant = |rule: &str| {
+            let _ = writeln!(rules, "add rule inet {TABLE} tenant {rule}");
+        };
+        tenant("ct state established,related accept");
         if !self.router_ports.is_empty() {
             let ports: Vec<String> = self.router_ports.iter().map(u16::to_string).collect();
-            let _ = writeln!(rules, "    fib daddr type local tcp dport {{ {} }} accept", ports.join(", "));
+            tenant(&format!("fib daddr type local tcp dport {{ {} }} accept", ports.join(", ")));
         }
         for server in &self.nameservers {
             let family = if server.is_ipv4() { "ip" } else { "ip6" };
-            let _ = writeln!(rules, "    {family} daddr {server} meta l4proto {{ tcp, udp }} th dport 53 accept");
+            tenant(&format!("{family} daddr {server} meta l4proto {{ tcp, udp }} th dport 53 accept"));
         }
         for (address, port) in &self.grants {
             let family = if address.is_ipv4() { "ip" } else { "ip6" };
-            let _ = writeln!(rules, "    {family} daddr {address} tcp dport {port} accept");
+            tenant(&format!("{family} daddr {address} tcp dport {port} accept"));
         }
-        rules.push_str("    fib daddr type local meta l4proto tcp reject with tcp reset\n");
-        rules.push_str("    fib daddr type local reject\n");
-        rules.push_str(
-            "    ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, \
-             192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4 } reject\n",
+        tenant(&format!("meta skuid . ip daddr . tcp dport @{GRANTS} accept"));
+        tenant("fib daddr type local meta l4proto tcp reject with tcp reset");
+        tenant("fib daddr type local reject");
+        tenant(
+            "ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, \
+             192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4 } reject",
         );
-        rules.push_str("    ip6 daddr { ::1, ::ffff:0:0/96, fc00::/7, fe80::/10, ff00::/8 } reject\n");
+        tenant("ip6 daddr { ::1, ::ffff:0:0/96, fc00::/7, fe80::/10, ff00::/8 } reject");
         if !self.egress {
-            rules.push_str("    reject\n");
+            tenant("reject");
         }
-        rules.push_str("  }\n}\n");
         rules
     }
 
-    /// Loads the rules into the kernel (`nft -f -`).
+    /// Loads the rules into the kernel.
     pub fn install(&self) -> Result<(), NetworkError> {
-        use std::io::Write;
-        let mut nft = std::process::Command::new("nft")
-            .args(["-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| NetworkError(format!("cannot run nft (install the nftables package): {err}")))?;
-        if let Some(mut stdin) = nft.stdin.take() {
-            stdin.write_all(self.ruleset().as_bytes()).map_err(|err| NetworkError(err.to_string()))?;
-        }
-        let output = nft.wait_with_output().map_err(|err| NetworkError(err.to_string()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(NetworkError(format!("nft refused the rules: {}", String::from_utf8_lossy(&output.stderr).trim())))
-        }
+        nft(&self.ruleset())
+    }
+}
+
+/// Lets tenant code running as `uid` connect to `address:port` on this host
+/// or a private network (its own add-on database, say): the one exception to
+/// the rules above, per environment, until [`revoke`]. Idempotent.
+pub fn grant(uid: SandboxUid, address: std::net::Ipv4Addr, port: u16) -> Result<(), NetworkError> {
+    nft(&format!("add element inet {TABLE} {GRANTS} {{ {uid} . {address} . {port} }}\n"))
+}
+
+/// Takes a [`grant`] back; open connections end with their next packet.
+pub fn revoke(uid: SandboxUid, address: std::net::Ipv4Addr, port: u16) -> Result<(), NetworkError> {
+    // `destroy` would ignore a missing element but needs nftables 1.0.8; add-then-delete is idempotent too.
+    let element = format!("{{ {uid} . {address} . {port} }}");
+    nft(&format!("add element inet {TABLE} {GRANTS} {element}\ndelete element inet {TABLE} {GRANTS} {element}\n"))
+}
+
+/// Runs `nft -f -` with `script` (one transaction).
+fn nft(script: &str) -> Result<(), NetworkError> {
+    use std::io::Write;
+    let mut nft = std::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| NetworkError(format!("cannot run nft (install the nftables package): {err}")))?;
+    if let Some(mut stdin) = nft.stdin.take() {
+        stdin.write_all(script.as_bytes()).map_err(|err| NetworkError(err.to_string()))?;
+    }
+    let output = nft.wait_with_output().map_err(|err| NetworkError(err.to_string()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(NetworkError(format!("nft refused the rules: {}", String::from_utf8_lossy(&output.stderr).trim())))
     }
 }
 
@@ -117,13 +150,15 @@ mod tests {
             grants: vec![("127.0.0.1".parse().expect("ip"), 5432)],
         };
         let rules = policy.ruleset();
-        assert!(rules.contains("meta skuid 2000000000-2099999999 jump tenant"), "{rules}");
+        assert!(rules.contains("output meta skuid 2000000000-2099999999 jump tenant"), "{rules}");
+        assert!(rules.contains("tenant meta skuid . ip daddr . tcp dport @grants accept"), "{rules}");
+        assert!(!rules.contains("delete table"), "grants survive a reinstall: {rules}");
         assert!(rules.contains("tcp dport { 8000, 8443 } accept"), "{rules}");
         assert!(rules.contains("ip daddr 10.0.0.53 meta l4proto { tcp, udp } th dport 53 accept"), "{rules}");
         assert!(rules.contains("ip daddr 127.0.0.1 tcp dport 5432 accept"), "{rules}");
         let accept_router = rules.find("8443 } accept").expect("router rule");
         let reject_local = rules.find("fib daddr type local reject").expect("local rule");
         assert!(accept_router < reject_local, "grants come before the refusals");
-        assert!(rules.trim_end().ends_with("reject\n  }\n}".trim_end()), "egress off ends in a reject: {rules}");
+        assert!(rules.trim_end().ends_with("tenant reject"), "egress off ends in a reject: {rules}");
     }
 }

@@ -251,3 +251,40 @@ PY"#
         assert!(ran.out.contains(&format!("{name} denied")), "{name}: {}", ran.out);
     }
 }
+
+#[tokio::test]
+async fn a_grant_opens_one_host_service_to_one_environment_and_survives_a_reinstall() {
+    let f = fixture();
+    let policy = slipway_sandbox::NetworkPolicy {
+        router_ports: Vec::new(),
+        nameservers: slipway_sandbox::NetworkPolicy::host_nameservers(),
+        egress: true,
+        grants: Vec::new(),
+    };
+    policy.install().expect("nftables rules (install the nftables package)");
+    // A service of the host, such as an add-on database of one tenant.
+    let service = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = service.local_addr().expect("addr").port();
+    let uid = SandboxUid::nth(99_000).expect("uid"); // the uid `sh` runs as
+    let other = SandboxUid::nth(99_003).expect("uid");
+    let connect = format!(
+        "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=3); print(\"connected\")'"
+    );
+    let localhost = std::net::Ipv4Addr::LOCALHOST;
+    let _ = slipway_sandbox::revoke(uid, localhost, port);
+
+    let before = f.sh(&connect, Resources::default(), "grant-before").await;
+    assert!(!before.out.contains("connected"), "refused without a grant: {}", before.out);
+    slipway_sandbox::grant(other, localhost, port).expect("grant to another uid");
+    let others = f.sh(&connect, Resources::default(), "grant-other").await;
+    assert!(!others.out.contains("connected"), "another environment's grant opens nothing: {}", others.out);
+    slipway_sandbox::grant(uid, localhost, port).expect("grant");
+    policy.install().expect("reinstall");
+    let granted = f.sh(&connect, Resources::default(), "grant-after").await;
+    assert!(granted.out.contains("connected"), "granted, also after a reinstall: {}", granted.out);
+    slipway_sandbox::revoke(uid, localhost, port).expect("revoke");
+    slipway_sandbox::revoke(other, localhost, port).expect("revoke");
+    slipway_sandbox::revoke(uid, localhost, port).expect("revoking twice is fine");
+    let revoked = f.sh(&connect, Resources::default(), "grant-revoked").await;
+    assert!(!revoked.out.contains("connected"), "refused again: {}", revoked.out);
+}
