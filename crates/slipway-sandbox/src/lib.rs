@@ -270,20 +270,41 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
-/// Makes `uid` (and its gid) the owner of everything under `root`, never
-/// following a symlink (each link itself changes owner), so a tree the
-/// platform wrote (a checkout) becomes the tenant's to build in.
+/// Makes `uid` (and its gid) the owner of everything under `root`, so a tree
+/// the platform wrote (a checkout) becomes the tenant's to build in. The walk
+/// goes by directory descriptor and never follows a symlink (each link
+/// itself changes owner): a directory swapped for a link meanwhile is not
+/// entered, so nothing outside `root` can be handed over.
 pub fn give_tree(root: &Path, uid: SandboxUid) -> std::io::Result<()> {
-    let id = Some(uid.get());
-    let meta = std::fs::symlink_metadata(root)?;
-    std::os::unix::fs::lchown(root, id, id)?;
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(root)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                give_tree(&entry.path(), uid)?;
-            } else {
-                std::os::unix::fs::lchown(entry.path(), id, id)?;
+    use nix::fcntl::{open, OFlag};
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let dir = open(root, flags, nix::sys::stat::Mode::empty())?;
+    let (owner, group) = (nix::unistd::Uid::from_raw(uid.get()), nix::unistd::Gid::from_raw(uid.get()));
+    nix::unistd::fchown(&dir, Some(owner), Some(group))?;
+    give_entries(dir, owner, group)
+}
+
+fn give_entries(dir: std::os::fd::OwnedFd, owner: nix::unistd::Uid, group: nix::unistd::Gid) -> std::io::Result<()> {
+    use nix::dir::{Dir, Type};
+    use nix::fcntl::{openat, AtFlags, OFlag};
+    use std::os::fd::AsFd;
+    let mut listing = Dir::from_fd(dir)?;
+    let names: Vec<(std::ffi::CString, Option<Type>)> = listing
+        .iter()
+        .flatten()
+        .filter(|entry| ![&b"."[..], &b".."[..]].contains(&entry.file_name().to_bytes()))
+        .map(|entry| (entry.file_name().to_owned(), entry.file_type()))
+        .collect();
+    let parent = listing.as_fd();
+    for (name, kind) in names {
+        nix::unistd::fchownat(parent, name.as_c_str(), Some(owner), Some(group), AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        if matches!(kind, Some(Type::Directory) | None) {
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            match openat(parent, name.as_c_str(), flags, nix::sys::stat::Mode::empty()) {
+                Ok(child) => give_entries(child, owner, group)?,
+                // Replaced by a link or removed since it was listed: not ours to follow.
+                Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ENOENT) => {}
+                Err(err) => return Err(err.into()),
             }
         }
     }

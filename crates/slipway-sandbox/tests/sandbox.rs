@@ -288,3 +288,23 @@ async fn a_grant_opens_one_host_service_to_one_environment_and_survives_a_reinst
     let revoked = f.sh(&connect, Resources::default(), "grant-revoked").await;
     assert!(!revoked.out.contains("connected"), "refused again: {}", revoked.out);
 }
+
+#[test]
+fn a_tree_is_handed_over_without_following_its_links() {
+    use std::os::unix::fs::MetadataExt;
+    assert!(nix::unistd::Uid::effective().is_root(), "handing a tree to a uid needs root");
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("secret"), "root's").expect("write");
+    let tree = tempfile::tempdir().expect("tree");
+    std::fs::create_dir_all(tree.path().join("a/b")).expect("mkdir");
+    std::fs::write(tree.path().join("a/b/file"), "x").expect("write");
+    std::os::unix::fs::symlink(outside.path(), tree.path().join("a/link")).expect("symlink");
+    let uid = SandboxUid::nth(99_004).expect("uid");
+    slipway_sandbox::give_tree(tree.path(), uid).expect("give_tree");
+    for path in ["", "a", "a/b", "a/b/file"] {
+        assert_eq!(std::fs::metadata(tree.path().join(path)).expect("meta").uid(), uid.get(), "{path}");
+    }
+    assert_eq!(std::fs::symlink_metadata(tree.path().join("a/link")).expect("meta").uid(), uid.get());
+    assert_eq!(std::fs::metadata(outside.path()).expect("meta").uid(), 0, "the link's target is not handed over");
+    assert_eq!(std::fs::metadata(outside.path().join("secret")).expect("meta").uid(), 0);
+}
