@@ -152,13 +152,13 @@ impl Pipeline {
             env: config.iter().map(|v| (v.name.clone(), v.value.clone())).collect(),
             timeout: self.config.build_timeout,
             max_log_bytes: self.config.max_log_bytes,
-            sandbox: BuildSandbox::new(
-                self.config.sandbox.clone(),
-                context.sandbox_uid,
-                self.config.build_resources,
-                self.config.checkout_limits.max_bytes,
-                id.to_string(),
-            ),
+            sandbox: BuildSandbox {
+                sandbox: self.config.sandbox.clone(),
+                uid: context.sandbox_uid,
+                resources: self.config.build_resources,
+                max_file_size: self.config.checkout_limits.max_bytes,
+                name: id.to_string(),
+            },
         };
         let built = {
             let build = self.builder.build(&plan, request, sender);

@@ -118,7 +118,12 @@ impl Pipeline {
     /// in progress at shutdown is abandoned with its lease, and resumed by the
     /// next start.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-        orphans::kill_leftover_builds(&self.layout).await;
+        // Builds a killed control plane left running: in the sandbox their cgroups find them all.
+        if self.config.sandbox.is_enforced() {
+            self.config.sandbox.kill_leftover_builds();
+        } else {
+            orphans::kill_leftover_builds(&self.layout).await;
+        }
         self.sweep_pruned_builds().await;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let janitor = {

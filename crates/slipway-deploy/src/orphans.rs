@@ -1,13 +1,11 @@
-//! Build commands run in their own process groups. If the control plane is
-//! killed mid-build they live on, reparented to init, still writing into a
+//! Without the sandbox (`SLIPWAY_SANDBOX=off`; sandboxed builds are found by
+//! their cgroups instead), build commands run in their own process groups. If
+//! the control plane is killed mid-build they live on, reparented to init, still writing into a
 //! build directory that the retried build is about to reuse. At start the
 //! pipeline kills every process whose working directory lies under the
 //! builds directory — except the agent's app instances, which run in their
 //! release's `builds/<deployment>/app` too and must keep serving: their
-//! process groups are the ones the agent records in `run/instances`. A
-//! sandboxed instance's own processes run in a group of their own (the
-//! sandbox's init leads it), so a process also counts as an instance's when
-//! one of its ancestors is in a recorded group.
+//! process groups are the ones the agent records in `run/instances`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -28,7 +26,7 @@ pub(crate) async fn kill_leftover_builds(layout: &DataLayout) {
         }
         let Ok(cwd) = tokio::fs::read_link(entry.path().join("cwd")).await else { continue };
         if cwd.starts_with(&builds) {
-            if belongs_to_instance(pid, &instances).await {
+            if process_group(&entry.path()).await.is_some_and(|group| instances.contains(&group)) {
                 continue; // a running app, not a build
             }
             if let Ok(raw) = i32::try_from(pid) {
@@ -52,26 +50,8 @@ async fn instance_groups(dir: &Path) -> HashSet<i32> {
     groups
 }
 
-/// Whether `pid` or one of its ancestors is in one of the instances' groups.
-async fn belongs_to_instance(pid: u32, instances: &HashSet<i32>) -> bool {
-    let mut current = pid;
-    // Bounded: a process tree is never this deep, and a pid could be reused mid-walk.
-    for _ in 0..64 {
-        let Some((parent, group)) = parent_and_group(current).await else { return false };
-        if instances.contains(&group) {
-            return true;
-        }
-        if parent <= 1 {
-            return false;
-        }
-        current = parent;
-    }
-    false
-}
-
-/// The parent and the process group of `pid`: the 2nd and 3rd fields after the `(comm)` of its `stat`.
-async fn parent_and_group(pid: u32) -> Option<(u32, i32)> {
-    let stat = tokio::fs::read_to_string(format!("/proc/{pid}/stat")).await.ok()?;
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(1);
-    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+/// The process group of `/proc/<pid>`: the 3rd field after the `(comm)` of its `stat`.
+async fn process_group(proc_dir: &Path) -> Option<i32> {
+    let stat = tokio::fs::read_to_string(proc_dir.join("stat")).await.ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
 }

@@ -161,7 +161,7 @@ fn environment(config: &AgentConfig, release: &ReleaseSpec) -> Vec<(String, Stri
 }
 
 /// What the build put outside the release that its processes run from (a
-/// virtualenv kept in the project's cache): seen read-only by each instance.
+/// virtualenv kept in the environment's cache): seen read-only by each instance.
 fn runtime_paths(release: &ReleaseSpec) -> Vec<PathBuf> {
     let artifact = std::path::Path::new(&release.artifact_dir);
     let virtual_env = release.runtime_env.env.iter().filter(|(name, _)| name == "VIRTUAL_ENV").map(|(_, dir)| dir);

@@ -18,14 +18,17 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The controllers Slipway needs, by their v1 names.
 const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 const CPU_PERIOD_MICROS: u64 = 100_000;
+/// The v2 leaf the platform moves itself into, beside its subtree.
+const SUPERVISOR: &str = "supervisor";
 
 /// Where this host keeps the controllers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CgroupLayout {
-    /// One directory per controller (`/sys/fs/cgroup/memory/…/slipway`).
+    /// One directory per controller (`/sys/fs/cgroup/memory/…/slipway-<id>`).
     V1 { memory: PathBuf, pids: PathBuf, cpu: PathBuf },
-    /// One unified directory (`/sys/fs/cgroup/…/slipway`).
-    V2 { base: PathBuf },
+    /// One unified directory (`/sys/fs/cgroup/…/slipway-<id>`) below `parent`,
+    /// the cgroup the platform was started in (`in_root`: the hierarchy's root).
+    V2 { parent: PathBuf, base: PathBuf, in_root: bool },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,19 +49,18 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) 
 }
 
 impl CgroupLayout {
-    /// Detects the layout and prepares the `slipway` subtree (creating it,
-    /// and on v2 delegating the controllers to it).
-    pub fn detect(subtree: &str) -> Result<Self, CgroupError> {
+    /// Finds where the platform's `subtree` goes on this host's layout and
+    /// checks the controllers are there; changes nothing (`slipway up --check`).
+    pub fn locate(subtree: &str) -> Result<Self, CgroupError> {
         let own = fs::read_to_string("/proc/self/cgroup").map_err(io_error("read", Path::new("/proc/self/cgroup")))?;
         let unified = nix::sys::statfs::statfs(CGROUP_ROOT)
             .map(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
             .unwrap_or(false);
-        let layout = if unified {
-            Self::v2(Path::new(CGROUP_ROOT), &own, subtree)?
+        if unified {
+            Self::v2(Path::new(CGROUP_ROOT), &own, subtree)
         } else {
-            Self::v1(Path::new(CGROUP_ROOT), &own, subtree)?
-        };
-        Ok(layout)
+            Self::v1(Path::new(CGROUP_ROOT), &own, subtree)
+        }
     }
 
     /// v1: each controller's own mount, at the path `/proc/self/cgroup` names for it.
@@ -78,34 +80,46 @@ impl CgroupLayout {
                     mount.display()
                 )));
             }
-            let base = mount.join(path).join(subtree);
-            fs::create_dir_all(&base).map_err(io_error("create", &base))?;
-            dirs.push(base);
+            dirs.push(mount.join(path).join(subtree));
         }
         let [memory, pids, cpu] = <[PathBuf; 3]>::try_from(dirs).map_err(|_| CgroupError::Unavailable("v1".into()))?;
         Ok(Self::V1 { memory, pids, cpu })
     }
 
-    /// v2: the controllers are enabled for the `slipway` subtree. A cgroup
-    /// with processes cannot delegate controllers ("no internal processes"),
-    /// so unless this process sits in the root it first moves itself into a
-    /// `supervisor` leaf beside `slipway`.
+    /// v2: the subtree goes beside the cgroup the platform was started in. A
+    /// process the platform started itself (the agent) begins in the
+    /// `supervisor` leaf [`CgroupLayout::prepare`] moved its parent into: its
+    /// parent is the one to delegate from.
     fn v2(root: &Path, own: &str, subtree: &str) -> Result<Self, CgroupError> {
         let path = own
             .lines()
             .find_map(|line| line.strip_prefix("0::"))
             .ok_or_else(|| CgroupError::Unavailable("this process is in no v2 cgroup".into()))?;
-        let parent = root.join(path.trim_start_matches('/'));
+        let path = path.trim_start_matches('/');
+        let path = path.strip_suffix(SUPERVISOR).map(|p| p.trim_end_matches('/')).unwrap_or(path);
+        let parent = root.join(path);
         let available = fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
-        let wanted = ["memory", "pids", "cpu"];
-        if let Some(missing) = wanted.iter().find(|c| !available.split_whitespace().any(|a| a == **c)) {
+        if let Some(missing) = CONTROLLERS.iter().find(|c| !available.split_whitespace().any(|a| a == **c)) {
             return Err(CgroupError::Unavailable(format!(
                 "the {missing} controller is not delegated to {} (under systemd, run Slipway with Delegate=yes)",
                 parent.display()
             )));
         }
-        if parent != root {
-            let leaf = parent.join("supervisor");
+        Ok(Self::V2 { base: parent.join(subtree), in_root: parent == root, parent })
+    }
+
+    /// Creates the subtree. On v2 a cgroup with processes cannot delegate
+    /// controllers ("no internal processes"), so unless the platform sits in
+    /// the root it first moves itself into a `supervisor` leaf beside it.
+    pub fn prepare(&self) -> Result<(), CgroupError> {
+        let Self::V2 { parent, base, in_root } = self else {
+            for base in self.bases() {
+                fs::create_dir_all(base).map_err(io_error("create", base))?;
+            }
+            return Ok(());
+        };
+        if !in_root {
+            let leaf = parent.join(SUPERVISOR);
             fs::create_dir_all(&leaf).map_err(io_error("create", &leaf))?;
             let procs = leaf.join("cgroup.procs");
             fs::write(&procs, std::process::id().to_string()).map_err(io_error("join", &procs))?;
@@ -113,11 +127,23 @@ impl CgroupLayout {
         let enable = "+memory +pids +cpu";
         let control = parent.join("cgroup.subtree_control");
         fs::write(&control, enable).map_err(io_error("delegate controllers in", &control))?;
-        let base = parent.join(subtree);
-        fs::create_dir_all(&base).map_err(io_error("create", &base))?;
+        fs::create_dir_all(base).map_err(io_error("create", base))?;
         let control = base.join("cgroup.subtree_control");
-        fs::write(&control, enable).map_err(io_error("delegate controllers in", &control))?;
-        Ok(Self::V2 { base })
+        fs::write(&control, enable).map_err(io_error("delegate controllers in", &control))
+    }
+
+    /// The subtree's directory in each hierarchy.
+    fn bases(&self) -> Vec<&PathBuf> {
+        match self {
+            Self::V1 { memory, pids, cpu } => vec![memory, pids, cpu],
+            Self::V2 { base, .. } => vec![base],
+        }
+    }
+
+    /// The group `name` (not created).
+    fn group(&self, name: &std::ffi::OsStr) -> Cgroup {
+        let dirs = self.bases().iter().map(|base| base.join(name)).collect();
+        Cgroup { dirs, v2: matches!(self, Self::V2 { .. }), oom_baseline: 0 }
     }
 
     /// Removes the groups that are left empty (their processes gone with a
@@ -125,11 +151,7 @@ impl CgroupLayout {
     /// cannot be removed and is left alone, and neither is one created in the
     /// last minute (another process may be about to start its sandbox in it).
     pub fn sweep(&self) {
-        let bases: Vec<&PathBuf> = match self {
-            Self::V1 { memory, pids, cpu } => vec![memory, pids, cpu],
-            Self::V2 { base } => vec![base],
-        };
-        for base in bases {
+        for base in self.bases() {
             for entry in fs::read_dir(base).into_iter().flatten().flatten() {
                 let old = entry
                     .metadata()
@@ -145,20 +167,17 @@ impl CgroupLayout {
     /// Kills and removes every group whose name starts with `t-<prefix>`: the
     /// builds a killed control plane left running, at its next start.
     pub fn kill_groups(&self, prefix: &str) {
-        let (bases, v2): (Vec<&PathBuf>, bool) = match self {
-            Self::V1 { memory, pids, cpu } => (vec![memory, pids, cpu], false),
-            Self::V2 { base } => (vec![base], true),
-        };
         let wanted = format!("t-{prefix}");
-        let names: std::collections::BTreeSet<std::ffi::OsString> = bases
-            .iter()
+        let names: std::collections::BTreeSet<std::ffi::OsString> = self
+            .bases()
+            .into_iter()
             .flat_map(|base| fs::read_dir(base).into_iter().flatten().flatten())
             .map(|entry| entry.file_name())
             .filter(|name| name.to_string_lossy().starts_with(&wanted))
             .collect();
         for name in names {
             // Dropping a group kills what is in it and removes it.
-            drop(Cgroup { dirs: bases.iter().map(|base| base.join(&name)).collect(), v2, oom_baseline: 0 });
+            drop(self.group(&name));
         }
     }
 
@@ -173,13 +192,12 @@ impl CgroupLayout {
     /// A new group `name` with `resources` as its limits.
     pub fn create(&self, name: &str, resources: &Resources) -> Result<Cgroup, CgroupError> {
         let memory = resources.memory.bytes();
-        let cpu_quota = u64::from(resources.cpu.millis()) * CPU_PERIOD_MICROS / 1000;
-        let group = match self {
-            Self::V1 { memory: m, pids: p, cpu: c } => {
-                let mut group =
-                    Cgroup { dirs: vec![m.join(name), p.join(name), c.join(name)], v2: false, oom_baseline: 0 };
-                group.make_dirs()?;
-                let [m, p, c] = [&group.dirs[0], &group.dirs[1], &group.dirs[2]];
+        let millis = u64::from(resources.cpu.millis());
+        let cpu_quota = millis * CPU_PERIOD_MICROS / 1000;
+        let mut group = self.group(name.as_ref());
+        group.make_dirs()?;
+        match group.dirs.as_slice() {
+            [m, p, c] => {
                 write(m, "memory.limit_in_bytes", memory)?;
                 // Without swap accounting the limit could be dodged into swap.
                 if m.join("memory.memsw.limit_in_bytes").exists() {
@@ -188,23 +206,20 @@ impl CgroupLayout {
                 write(p, "pids.max", resources.max_processes)?;
                 write(c, "cpu.cfs_period_us", CPU_PERIOD_MICROS)?;
                 write(c, "cpu.cfs_quota_us", cpu_quota)?;
-                write(c, "cpu.shares", (u64::from(resources.cpu.millis()) * 1024 / 1000).max(2))?;
-                group
+                write(c, "cpu.shares", (millis * 1024 / 1000).max(2))?;
             }
-            Self::V2 { base } => {
-                let mut group = Cgroup { dirs: vec![base.join(name)], v2: true, oom_baseline: 0 };
-                group.make_dirs()?;
-                let dir = &group.dirs[0];
+            [dir] => {
                 write(dir, "memory.max", memory)?;
                 if dir.join("memory.swap.max").exists() {
                     write(dir, "memory.swap.max", 0)?;
                 }
                 write(dir, "pids.max", resources.max_processes)?;
                 write(dir, "cpu.max", format!("{cpu_quota} {CPU_PERIOD_MICROS}"))?;
-                write(dir, "cpu.weight", (u64::from(resources.cpu.millis()) * 100 / 1000).clamp(1, 10_000))?;
-                group
+                write(dir, "cpu.weight", (millis * 100 / 1000).clamp(1, 10_000))?;
             }
-        };
+            // `group` gives three directories on v1 and one on v2.
+            _ => return Err(CgroupError::Unavailable("an unknown cgroup layout".into())),
+        }
         Ok(group)
     }
 }
@@ -320,7 +335,12 @@ mod tests {
         fs::write(parent.join("cgroup.controllers"), "cpuset cpu io memory pids").expect("write");
         let layout = CgroupLayout::v2(root.path(), "0::/system.slice/slipway.service\n", "slipway-1").expect("v2");
         let base = parent.join("slipway-1");
-        assert_eq!(layout, CgroupLayout::V2 { base: base.clone() });
+        assert!(!parent.join("cgroup.subtree_control").exists(), "locating changes nothing");
+        layout.prepare().expect("prepare");
+        assert_eq!(layout, CgroupLayout::V2 { parent: parent.clone(), base: base.clone(), in_root: false });
+        // The agent, started by the platform, begins in the supervisor leaf: same subtree.
+        let agent = CgroupLayout::v2(root.path(), "0::/system.slice/slipway.service/supervisor\n", "slipway-1");
+        assert_eq!(agent.expect("v2"), layout);
         assert_eq!(
             fs::read_to_string(parent.join("cgroup.subtree_control")).ok().as_deref(),
             Some("+memory +pids +cpu")

@@ -40,7 +40,7 @@ impl HostReport {
             .filter(|ns| !Path::new("/proc/self/ns").join(ns).exists())
             .collect();
         let cgroups = if root {
-            CgroupLayout::detect("slipway-check").map(|l| l.describe()).map_err(|e| e.to_string())
+            CgroupLayout::locate("slipway").map(|l| l.describe()).map_err(|e| e.to_string())
         } else {
             Err("needs root".to_owned())
         };

@@ -6,7 +6,7 @@
 //! network rules that keep it away from the host's own services.
 //!
 //! Start at [`Sandbox`] (what callers use), then `helper.rs` (the stages
-//! that set a process up, run as `slipway __sandbox-exec`), `mounts.rs`
+//! that set a process up, run as `slipway-sandbox-helper __sandbox-exec`), `mounts.rs`
 //! (the filesystem view), `cgroup.rs`, `seccomp.rs`, `landlock.rs`,
 //! `network.rs` and `host.rs` (what this host can enforce, for `--check`).
 
@@ -60,7 +60,7 @@ struct Enforced {
 /// What the operator set for the sandbox.
 #[derive(Debug, Clone)]
 pub struct SandboxSettings {
-    /// The `slipway` binary (it is also the helper).
+    /// The binary that runs the helper stages (`slipway-sandbox-helper`, or `slipway` itself).
     pub helper: PathBuf,
     /// A directory of the platform's own (mode 0700) where each sandbox's root is mounted privately.
     pub scratch: PathBuf,
@@ -132,7 +132,8 @@ impl Sandbox {
                     .into(),
             ));
         }
-        let cgroups = CgroupLayout::detect(&subtree_name(&settings.scratch))?;
+        let cgroups = CgroupLayout::locate(&subtree_name(&settings.scratch))?;
+        cgroups.prepare()?;
         cgroups.sweep();
         // Mounted at the same path inside: it must be absolute and free of symlinks.
         let helper = settings.helper.canonicalize().map_err(|err| {

@@ -91,7 +91,10 @@ async fn the_shell_runs_as_its_uid_without_capabilities_seeing_only_itself() {
     assert!(ran.out.contains("release file") && ran.out.contains("written"), "{}", ran.out);
     // The write went to the throw-away layer, not the release.
     assert!(!f.release.path().join("new.txt").exists());
-    assert!(!ran.out.contains("home") || !Path::new("/home").exists(), "no home directories: {}", ran.out);
+    let top: Vec<&str> = ran.out.lines().collect();
+    for hidden in ["home", "root", "var", "srv", "mnt", "opt", "run"] {
+        assert!(!top.contains(&hidden), "/{hidden} is not in the view: {}", ran.out);
+    }
 }
 
 #[tokio::test]
@@ -118,7 +121,7 @@ async fn the_process_limit_stops_a_fork_bomb() {
     let resources = Resources { max_processes: 20, ..Resources::default() };
     let ran =
         f.sh("i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i+1)); done; wait; echo done", resources, "forks").await;
-    assert!(ran.out.contains("Cannot fork") || ran.out.contains("fork"), "{}", ran.out);
+    assert!(ran.out.contains("Cannot fork"), "the shell hit the process limit: {}", ran.out);
 }
 
 #[tokio::test]
@@ -127,8 +130,7 @@ async fn an_oom_kill_is_counted_in_the_instance_cgroup() {
     let resources = Resources { memory: Memory::from_mib(32), ..Resources::default() };
     // Fill the private /tmp (memory-backed) past the limit.
     let ran = f.sh("head -c 200000000 /dev/zero > /tmp/fill; echo survived", resources, "oom").await;
-    assert!(ran.oom_kills >= 1 || !ran.out.contains("survived"), "{} (code {:?})", ran.out, ran.code);
-    assert_ne!(ran.code, Some(0), "{}", ran.out);
+    assert!(ran.oom_kills >= 1, "the kernel's OOM kill is counted: {} (code {:?})", ran.out, ran.code);
 }
 
 #[tokio::test]

@@ -46,7 +46,7 @@ pub fn prepare(settings: &UpSettings, layout: &DataLayout, who: &str) -> Result<
     let helper =
         Some(exe.with_file_name("slipway-sandbox-helper")).filter(|helper| helper.is_file()).unwrap_or(exe.clone());
     // Static sites run `slipway serve-static`: the binary is in every view, read-only.
-    let mut read_only = toolchains(settings);
+    let mut read_only = toolchains(settings, layout.root());
     read_only.push(exe);
     let sandbox = Sandbox::enforce(SandboxSettings {
         helper,
@@ -90,7 +90,7 @@ fn network(settings: &UpSettings) -> NetworkPolicy {
 /// Toolchains outside the system directories that builds and apps run
 /// (rustup's proxies and toolchains, pyenv, Go, nvm), read-only; never the
 /// rest of a home directory (cargo's credentials, ssh keys, shell history).
-fn toolchains(settings: &UpSettings) -> Vec<PathBuf> {
+fn toolchains(settings: &UpSettings, data_dir: &Path) -> Vec<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let mut paths: Vec<PathBuf> =
         std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect()).unwrap_or_default();
@@ -102,9 +102,9 @@ fn toolchains(settings: &UpSettings) -> Vec<PathBuf> {
         }
     }
     paths.extend(settings.sandbox_read_only.iter().cloned());
-    let data_dir = settings.data_dir.clone().unwrap_or_default();
+    // Neither inside the data dir nor above it (a `/` on the PATH would show everything).
     paths.retain(|path| {
-        path.is_absolute() && path.exists() && !(data_dir.as_os_str().len() > 1 && path.starts_with(&data_dir))
+        path.is_absolute() && path.exists() && !path.starts_with(data_dir) && !data_dir.starts_with(path)
     });
     paths.retain(|path| !is_inside_home_but_not_a_toolchain(path, home.as_deref()));
     paths.sort();
@@ -122,4 +122,32 @@ fn is_inside_home_but_not_a_toolchain(path: &Path, home: Option<&Path>) -> bool 
     }
     let known = [".rustup", ".pyenv", ".nvm", ".cargo/bin", ".local/bin", "go"];
     !known.iter().any(|dir| path.starts_with(home.join(dir)))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        up: UpSettings,
+    }
+
+    #[test]
+    fn toolchains_never_show_the_data_dir_nor_what_holds_it() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let inside = data.path().join("builds");
+        let tool = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(&inside).expect("mkdir");
+        let extra = format!("/,{},{},{}", data.path().display(), inside.display(), tool.path().display());
+        let cli = Cli::try_parse_from(["slipway", "--sandbox-read-only", &extra]).expect("settings");
+        let paths = toolchains(&cli.up, data.path());
+        assert!(paths.contains(&tool.path().to_path_buf()), "{paths:?}");
+        for refused in [Path::new("/"), data.path(), inside.as_path()] {
+            assert!(!paths.iter().any(|p| p == refused), "{} must not be shown: {paths:?}", refused.display());
+        }
+    }
 }

@@ -39,7 +39,6 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     }
     resolved.data_dir = private_data_dir(&resolved.data_dir)?;
     let sandbox = crate::sandbox::prepare(&settings, &DataLayout::new(&resolved.data_dir), "control plane")?;
-    sandbox.kill_leftover_builds();
 
     let store = Store::connect(&resolved.database_url, resolved.sealing_key.clone())
         .await

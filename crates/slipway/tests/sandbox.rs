@@ -174,6 +174,10 @@ async fn a_hostile_tenant_is_denied_everything_and_the_other_tenant_keeps_servin
     let (_, report) = platform.get(&b, "/attack").await.expect("the attack report");
     let report: Value = serde_json::from_str(&report).unwrap_or_else(|err| panic!("{err}: {report}"));
     assert_all_denied(&report, files.len() * 2 + 20);
+    for address in ["169.254.169.254:80", "10.0.0.1:80"] {
+        let outcome = report[format!("connect {address}")].as_str().unwrap_or_default();
+        assert!(outcome.contains("ConnectionRefusedError"), "{address} must be refused by the rules: {outcome}");
+    }
     platform.assert_serves(&a, "hello from express").await;
     // The legitimate way to another tenant's app still works: through the router.
     let through_router = platform.get(&a, "/").await.expect("A through the router");

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::command::Run;
+use super::command::{Run, RunAs};
 use super::log::BuildLog;
 use super::{BuildError, Context, Step};
 
@@ -67,7 +67,6 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Resul
             });
         }
     }
-    let platform = cx.request.sandbox.as_platform();
     let (from, to) = (OsString::from(from), OsString::from(to));
     let env = [("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())];
     let cwd = Path::new("/");
@@ -82,7 +81,7 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Resul
             cwd,
             env: &env,
             echo: false,
-            sandbox: &platform,
+            run_as: RunAs::Platform,
         };
         match run.run(cx.log, cx.deadline).await {
             Ok(()) => return Ok(()),

@@ -2,7 +2,7 @@
 //! line to the build log, killed as a whole group on timeout or cancellation.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use slipway_sandbox::{Files, TenantProcess};
 
 use super::log::{BuildLog, LineSplitter};
-use super::{BuildError, BuildSandbox, Step};
+use super::{BuildError, BuildRequest, Step};
 
 /// When the whole build must be over, and the limit it came from (for messages).
 #[derive(Clone, Copy)]
@@ -36,7 +36,17 @@ pub(crate) struct Run<'a> {
     /// Log `$ <display>` before running.
     pub(crate) echo: bool,
     /// Whom it runs as and what it sees.
-    pub(crate) sandbox: &'a BuildSandbox,
+    pub(crate) run_as: RunAs<'a>,
+}
+
+/// Whom a build's command runs as.
+#[derive(Clone, Copy)]
+pub(crate) enum RunAs<'a> {
+    /// The tenant, in its sandbox, with this build's directory and cache writable.
+    Tenant(&'a BuildRequest),
+    /// The platform itself: only for the builder's own copies between the
+    /// tenant's commands (hard links cannot cross the sandbox's mounts).
+    Platform,
 }
 
 /// `sh -c <command>` with the given environment.
@@ -47,11 +57,12 @@ pub(crate) async fn shell(
     env: &[(OsString, OsString)],
     log: &BuildLog,
     deadline: Deadline,
-    sandbox: &BuildSandbox,
+    request: &BuildRequest,
 ) -> Result<(), BuildError> {
     let arg = OsString::from(command);
     let args = [&OsString::from("-c"), &arg];
-    let run = Run { step, display: command, program: "/bin/sh", args: &args, cwd, env, echo: true, sandbox };
+    let run_as = RunAs::Tenant(request);
+    let run = Run { step, display: command, program: "/bin/sh", args: &args, cwd, env, echo: true, run_as };
     run.run(log, deadline).await
 }
 
@@ -78,7 +89,7 @@ impl Run<'_> {
         if self.echo {
             log.line(format!("$ {}", self.display)).await;
         }
-        let (prepared, cgroup) = self.sandbox.command(self.program, self.args, self.cwd, self.env).map_err(|err| {
+        let (prepared, cgroup) = self.run_as.command(self.program, self.args, self.cwd, self.env).map_err(|err| {
             BuildError::Io { context: format!("cannot sandbox `{}`", self.display), source: std::io::Error::other(err) }
         })?;
         let mut command = prepared;
@@ -123,8 +134,8 @@ impl Run<'_> {
         drain(readers).await;
         if status.success() {
             Ok(())
-        } else if oom_killed {
-            Err(BuildError::OutOfMemory { step: self.step, limit: self.sandbox.resources.memory })
+        } else if let (true, RunAs::Tenant(request)) = (oom_killed, self.run_as) {
+            Err(BuildError::OutOfMemory { step: self.step, limit: request.sandbox.resources.memory })
         } else {
             Err(BuildError::CommandFailed { step: self.step, command: self.display.to_owned(), exit_status: status })
         }
@@ -160,11 +171,11 @@ async fn forward(mut stream: impl AsyncRead + Unpin, log: BuildLog) {
     }
 }
 
-impl BuildSandbox {
-    /// The command that runs `program` for this build: sandboxed with the
+impl RunAs<'_> {
+    /// The command that runs `program`: for the tenant sandboxed with the
     /// build directory and cache writable, a private home, and no port to bind.
     pub(crate) fn command(
-        &self,
+        self,
         program: &str,
         args: &[&OsString],
         cwd: &Path,
@@ -172,31 +183,36 @@ impl BuildSandbox {
     ) -> Result<(tokio::process::Command, Option<slipway_sandbox::Cgroup>), slipway_sandbox::SandboxError> {
         let argv: Vec<OsString> =
             std::iter::once(OsString::from(program)).chain(args.iter().map(|a| (*a).clone())).collect();
+        let RunAs::Tenant(request) = self else {
+            let mut command = tokio::process::Command::new(program);
+            command.args(args).current_dir(cwd).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+            return Ok((command, None));
+        };
+        let jail = &request.sandbox;
         let mut env = env.to_vec();
-        if self.sandbox.is_enforced() {
+        if jail.sandbox.is_enforced() {
             // The platform's own home is not in the view; tools get a private, throw-away one.
             env.retain(|(name, _)| name != "HOME");
             env.push(("HOME".into(), BUILD_HOME.into()));
         }
-        let name = format!(
-            "{}{}-{}",
-            slipway_sandbox::BUILD_PREFIX,
-            self.name,
-            NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let writable: Vec<&Path> = self.writable.iter().map(PathBuf::as_path).collect();
+        let run = NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{}{}-{run}", slipway_sandbox::BUILD_PREFIX, jail.name);
         let process = TenantProcess {
             name: &name,
-            uid: self.uid,
-            resources: &self.resources,
+            uid: jail.uid,
+            resources: &jail.resources,
             argv: &argv,
             cwd,
             env: &env,
-            files: Files { writable, scratch: vec![(Path::new(BUILD_HOME), 1 << 30)], ..Files::default() },
+            files: Files {
+                writable: vec![&request.app_dir, &request.cache_dir],
+                scratch: vec![(Path::new(BUILD_HOME), 1 << 30)],
+                ..Files::default()
+            },
             bind_port: None,
-            max_file_size: Some(self.max_file_size),
+            max_file_size: Some(jail.max_file_size),
         };
-        let prepared = self.sandbox.command(&process)?;
+        let prepared = jail.sandbox.command(&process)?;
         Ok((prepared.command, prepared.cgroup))
     }
 }

@@ -24,7 +24,7 @@ use slipway_core::build_plan::BuildPlan;
 use tokio::sync::{mpsc::Sender, Semaphore};
 use tokio::time::Instant;
 
-use self::command::{describe_status, shell, Deadline};
+use self::command::{describe_status, shell, Deadline, RunAs};
 use self::env::BuildEnv;
 use self::log::BuildLog;
 
@@ -46,8 +46,8 @@ pub struct BuildRequest {
     pub sandbox: BuildSandbox,
 }
 
-/// How a build's commands are sandboxed: the environment's uid, the build's
-/// limits, and the directories they may write (the app and its cache).
+/// How a build's commands are sandboxed: the environment's uid and the
+/// build's limits (they may write the app and its cache, nothing else).
 #[derive(Clone)]
 pub struct BuildSandbox {
     pub sandbox: slipway_sandbox::Sandbox,
@@ -57,28 +57,6 @@ pub struct BuildSandbox {
     pub max_file_size: u64,
     /// Names the build's cgroups (the deployment ID).
     pub name: String,
-    /// Filled in by the builder: the app and cache directories.
-    pub(crate) writable: Vec<PathBuf>,
-}
-
-impl BuildSandbox {
-    pub fn new(
-        sandbox: slipway_sandbox::Sandbox,
-        uid: slipway_core::resources::SandboxUid,
-        resources: slipway_core::resources::Resources,
-        max_file_size: u64,
-        name: String,
-    ) -> Self {
-        Self { sandbox, uid, resources, max_file_size, name, writable: Vec::new() }
-    }
-}
-
-impl BuildSandbox {
-    /// The same build's settings with the sandbox off: for the builder's own
-    /// file copies, never for anything the tenant wrote.
-    pub(crate) fn as_platform(&self) -> Self {
-        Self { sandbox: slipway_sandbox::Sandbox::off(), ..self.clone() }
-    }
 }
 
 impl std::fmt::Debug for BuildSandbox {
@@ -211,8 +189,6 @@ impl Builder {
             source,
         })?;
 
-        let mut request = request;
-        request.sandbox.writable = vec![request.app_dir.clone(), request.cache_dir.clone()];
         if request.sandbox.sandbox.is_enforced() {
             // The checkout and the cache become the tenant's: its commands write them, nothing else does.
             let uid = request.sandbox.uid;
@@ -230,7 +206,7 @@ impl Builder {
 
         let vars = env.vars();
         if let (Some(install), false) = (&plan.install, prepared.skip_install) {
-            let result = shell(Step::Install, install, &request.app_dir, &vars, &log, deadline, &request.sandbox).await;
+            let result = shell(Step::Install, install, &request.app_dir, &vars, &log, deadline, &request).await;
             match (&prepared.after, result) {
                 (AfterInstall::MarkVenvComplete { venv }, Err(e)) => {
                     python::discard(&request.cache_dir, venv).await;
@@ -247,7 +223,7 @@ impl Builder {
             python::mark_complete(&request.cache_dir, venv).await?;
         }
         if let Some(build) = &plan.build {
-            shell(Step::Build, build, &request.app_dir, &vars, &log, deadline, &request.sandbox).await?;
+            shell(Step::Build, build, &request.app_dir, &vars, &log, deadline, &request).await?;
         }
         log.line(format!("Build finished in {:.1} s", started.elapsed().as_secs_f64())).await;
         Ok(built)
@@ -301,7 +277,8 @@ pub(crate) fn require(env: &BuildEnv, tool: &str, plan: &BuildPlan) -> Result<()
 pub(crate) async fn capture(cx: &Context<'_>, env: &BuildEnv, program: &str, args: &[&str]) -> Option<String> {
     let args: Vec<OsString> = args.iter().map(OsString::from).collect();
     let args: Vec<&OsString> = args.iter().collect();
-    let (mut command, cgroup) = cx.request.sandbox.command(program, &args, &cx.request.app_dir, &env.vars()).ok()?;
+    let (mut command, cgroup) =
+        RunAs::Tenant(cx.request).command(program, &args, &cx.request.app_dir, &env.vars()).ok()?;
     let output = command.stdin(std::process::Stdio::null()).kill_on_drop(true).output();
     let output = tokio::time::timeout(Duration::from_secs(30), output).await;
     if let Some(cgroup) = cgroup {

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::cache::{self, Key};
-use super::command::Run;
+use super::command::{Run, RunAs};
 use super::env::BuildEnv;
 use super::{capture, AfterInstall, BuildError, BuiltApp, Context, Prepared, Step};
 
@@ -83,7 +83,7 @@ pub(crate) async fn prepare(
         cwd: app,
         env: &vars,
         echo: false,
-        sandbox: &cx.request.sandbox,
+        run_as: RunAs::Tenant(cx.request),
     }
     .run(cx.log, cx.deadline)
     .await?;

@@ -50,13 +50,13 @@ impl Workspace {
             timeout: Duration::from_secs(600),
             max_log_bytes: 4 << 20,
             // The builder's own tests run unsandboxed; crates/slipway/tests/sandbox.rs builds in the sandbox.
-            sandbox: slipway_build::BuildSandbox::new(
-                slipway_sandbox::Sandbox::off(),
-                slipway_core::resources::SandboxUid::nth(0).expect("uid"),
-                slipway_core::resources::Resources::default(),
-                1 << 30,
-                "test".to_owned(),
-            ),
+            sandbox: slipway_build::BuildSandbox {
+                sandbox: slipway_sandbox::Sandbox::off(),
+                uid: slipway_core::resources::SandboxUid::nth(0).expect("uid"),
+                resources: slipway_core::resources::Resources::default(),
+                max_file_size: 1 << 30,
+                name: "test".to_owned(),
+            },
         }
     }
 }

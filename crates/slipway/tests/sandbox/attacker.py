@@ -105,11 +105,13 @@ def file_attacks(results):
 
 def network_attacks(results):
     ports = [int(p) for p in env_list("SW_PORTS")] + [5432, 6379]
-    for port in ports:
-        def connect(port=port):
-            with socket.create_connection(("127.0.0.1", port), timeout=3):
+    # The cloud metadata service and a private network: refused by the host's rules, not left to time out.
+    targets = [("127.0.0.1", port) for port in ports] + [("169.254.169.254", 80), ("10.0.0.1", 80)]
+    for host, port in targets:
+        def connect(host=host, port=port):
+            with socket.create_connection((host, port), timeout=3):
                 return "connected"
-        attempt(results, "connect 127.0.0.1:%d" % port, connect)
+        attempt(results, "connect %s:%d" % (host, port), connect)
     for port in [int(p) for p in env_list("SW_PORTS")] + [int(os.environ["SW_ROUTER_PORT"])]:
         def bind(port=port, reuse=False):
             s = socket.socket()
