@@ -13,9 +13,9 @@
 //!   a walk. At most [`CONCURRENT_WALKS`] walks run at once, on the blocking pool.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::Metadata;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -192,7 +192,8 @@ impl Walk {
     }
 
     /// Bytes allocated under `root` (itself included), without following any symbolic link and
-    /// without leaving `root`'s filesystem. A missing `root` is 0.
+    /// without leaving `root`'s filesystem. A missing `root` is 0. The walk goes by directory
+    /// descriptor: a directory the tenant swaps for a link meanwhile is not entered.
     fn measure(&mut self, root: &Path) -> u64 {
         if self.exhausted() {
             return 0;
@@ -205,48 +206,90 @@ impl Walk {
             }
         };
         let device = meta.dev();
-        let mut total = self.count(&meta);
+        let mut total = self.count(meta.is_dir(), meta.nlink(), meta.dev(), meta.ino(), meta.blocks());
         if !meta.is_dir() {
             return total;
         }
-        // Depth-first with a stack of our own: a tenant's tree may be deeper than any call stack.
-        let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(err) => {
-                    self.unreadable(&err);
-                    continue;
-                }
+        let Some(root) = self.open_dir(nix::fcntl::AT_FDCWD, root) else { return total };
+        // Depth-first with a stack of our own (a tenant's tree may be deeper than any call
+        // stack); a directory is opened only when its turn comes, so open descriptors stay few.
+        let mut stack: Vec<(Arc<OwnedFd>, std::ffi::CString)> = Vec::new();
+        let mut current = Some(root);
+        loop {
+            let dir = match current.take() {
+                Some(dir) => dir,
+                None => match stack.pop() {
+                    Some((parent, name)) => match self.open_dir(parent.as_fd(), name.as_c_str()) {
+                        Some(dir) => dir,
+                        None => continue,
+                    },
+                    None => return total,
+                },
             };
-            for entry in entries {
+            let dir = Arc::new(dir);
+            let Some(names) = self.names(&dir) else { continue };
+            for name in names {
                 if self.exhausted() {
                     return total;
                 }
-                // `DirEntry::metadata` does not follow a symbolic link.
-                let meta = match entry.and_then(|entry| entry.metadata().map(|meta| (entry.path(), meta))) {
-                    Ok(found) => found,
+                let flags = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+                let stat = match nix::sys::stat::fstatat(dir.as_fd(), name.as_c_str(), flags) {
+                    Ok(stat) => stat,
                     Err(err) => {
-                        self.unreadable(&err);
+                        self.unreadable(&err.into());
                         continue;
                     }
                 };
-                let (path, meta) = meta;
-                total += self.count(&meta);
-                if meta.is_dir() && meta.dev() == device {
-                    stack.push(path);
+                let is_dir = stat.st_mode & libc_mode::S_IFMT == libc_mode::S_IFDIR;
+                let blocks = u64::try_from(stat.st_blocks).unwrap_or(0);
+                #[allow(clippy::useless_conversion)] // `nlink_t` is 32 bits on some targets
+                let links = u64::from(stat.st_nlink);
+                total += self.count(is_dir, links, stat.st_dev, stat.st_ino, blocks);
+                if is_dir && stat.st_dev == device {
+                    stack.push((dir.clone(), name));
                 }
             }
         }
-        total
     }
 
-    fn count(&mut self, meta: &Metadata) -> u64 {
+    /// The entries of `dir` (`.` and `..` left out).
+    fn names(&mut self, dir: &OwnedFd) -> Option<Vec<std::ffi::CString>> {
+        let listed = dir.try_clone().and_then(|fd| nix::dir::Dir::from_fd(fd).map_err(std::io::Error::from));
+        match listed {
+            Ok(mut listing) => Some(
+                listing
+                    .iter()
+                    .flatten()
+                    .map(|entry| entry.file_name().to_owned())
+                    .filter(|name| ![&b"."[..], &b".."[..]].contains(&name.as_bytes()))
+                    .collect(),
+            ),
+            Err(err) => {
+                self.unreadable(&err);
+                None
+            }
+        }
+    }
+
+    /// `name` under `parent`, opened as a directory without following a link.
+    fn open_dir<Fd: AsFd, P: ?Sized + nix::NixPath>(&mut self, parent: Fd, name: &P) -> Option<OwnedFd> {
+        use nix::fcntl::OFlag;
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match nix::fcntl::openat(parent, name, flags, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => Some(fd),
+            Err(err) => {
+                self.unreadable(&err.into());
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, is_dir: bool, links: u64, device: u64, inode: u64, blocks: u64) -> u64 {
         self.entries += 1;
-        if !meta.is_dir() && meta.nlink() > 1 && !self.seen.insert((meta.dev(), meta.ino())) {
+        if !is_dir && links > 1 && !self.seen.insert((device, inode)) {
             return 0;
         }
-        meta.blocks().saturating_mul(512)
+        blocks.saturating_mul(512)
     }
 
     /// Something vanished meanwhile (fine) or could not be read (the figure misses it).
@@ -257,9 +300,16 @@ impl Walk {
     }
 }
 
+/// File-type bits of `st_mode`.
+mod libc_mode {
+    pub(super) const S_IFMT: u32 = nix::sys::stat::SFlag::S_IFMT.bits();
+    pub(super) const S_IFDIR: u32 = nix::sys::stat::SFlag::S_IFDIR.bits();
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::symlink;
+    use std::path::PathBuf;
 
     use slipway_core::ids::{DeploymentId, EnvironmentId};
 

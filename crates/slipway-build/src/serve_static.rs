@@ -34,6 +34,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use slipway_core::repo::percent_decode;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -103,9 +104,8 @@ async fn answer(site: Arc<Site>, request: Request) -> Response {
     };
     let wants_directory = raw_path.ends_with('/');
     let spa_route = !relative.file_name().is_some_and(|name| name.to_string_lossy().contains('.'));
-    let resolving = site.clone();
-    let resolved = tokio::task::spawn_blocking(move || match resolving.resolve(&relative, wants_directory) {
-        Resolved::Missing if spa_route => resolving.resolve(Path::new("index.html"), false),
+    let resolved = tokio::task::spawn_blocking(move || match site.resolve(&relative, wants_directory) {
+        Resolved::Missing if spa_route => site.resolve(Path::new("index.html"), false),
         resolved => resolved,
     })
     .await
@@ -149,22 +149,6 @@ fn relative_path(raw: &str) -> Option<PathBuf> {
 
 fn hidden(name: &str) -> bool {
     name.starts_with('.') && name != ".well-known"
-}
-
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] == b'%' {
-            out.push(u8::from_str_radix(text.get(at + 1..at + 3)?, 16).ok()?);
-            at += 3;
-        } else {
-            out.push(bytes[at]);
-            at += 1;
-        }
-    }
-    Some(out)
 }
 
 impl Site {

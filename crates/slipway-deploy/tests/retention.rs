@@ -25,25 +25,10 @@ use slipway_store::{
     hash_password, Actor, NewProject, NewRelease, NewUser, PageRequest, RuntimeEnv, Store, StoreError,
 };
 
-macro_rules! on_both_backends {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            use slipway_store::testing::TestBackend;
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario(TestBackend::Sqlite).await
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$scenario(TestBackend::Postgres).await
-            }
-        }
-    )+};
-}
-
-on_both_backends!(only_the_last_releases_keep_their_build_directories, a_restart_removes_what_a_crash_left);
+slipway_store::on_both_backends!(
+    only_the_last_releases_keep_their_build_directories,
+    a_restart_removes_what_a_crash_left
+);
 
 const RETENTION: u32 = 3;
 
@@ -151,8 +136,8 @@ async fn built(s: &Setup, n: u64) -> (Deployment, PathBuf) {
     (d, app)
 }
 
-/// Build, release and go live with commit `n`, then retention as the pipeline runs it.
-async fn release(s: &Setup, n: u64) -> DeploymentId {
+/// Build, release and go live with commit `n` (retention not applied yet).
+async fn live(s: &Setup, n: u64) -> DeploymentId {
     let (d, app) = built(s, n).await;
     let new = NewRelease {
         artifact_dir: app.to_string_lossy().into_owned(),
@@ -162,8 +147,14 @@ async fn release(s: &Setup, n: u64) -> DeploymentId {
     };
     let release = s.store.create_release(&actor(), &s.workspace.id, &d.id, new).await.unwrap();
     s.store.release_live(&s.workspace.id, &s.environment, &release).await.unwrap();
-    s.pipeline.prune_releases(&s.workspace.id, &s.environment).await.unwrap();
     d.id
+}
+
+/// [`live`], then retention as the pipeline runs it.
+async fn release(s: &Setup, n: u64) -> DeploymentId {
+    let d = live(s, n).await;
+    s.pipeline.prune_releases(&s.workspace.id, &s.environment).await.unwrap();
+    d
 }
 
 /// The deployment IDs with a build directory on disk.
@@ -270,15 +261,7 @@ async fn a_restart_removes_what_a_crash_left(backend: TestBackend) {
         releases.push(release(&s, n).await);
     }
     // A control plane that recorded retention and stopped before removing anything.
-    let (d4, app) = built(&s, 4).await;
-    let new = NewRelease {
-        artifact_dir: app.to_string_lossy().into_owned(),
-        plan: plan(),
-        runtime_env: RuntimeEnv::default(),
-        config: Vec::new(),
-    };
-    let r4 = s.store.create_release(&actor(), &s.workspace.id, &d4.id, new).await.unwrap();
-    s.store.release_live(&s.workspace.id, &s.environment, &r4).await.unwrap();
+    let d4 = live(&s, 4).await;
     let retention = ReleaseRetention::new(RETENTION).unwrap();
     let recorded = s.store.prune_artifacts(&actor(), &s.workspace.id, &s.environment, retention).await.unwrap();
     assert_eq!(recorded.iter().map(|b| &b.deployment_id).collect::<Vec<_>>(), [&releases[0]]);
@@ -287,7 +270,7 @@ async fn a_restart_removes_what_a_crash_left(backend: TestBackend) {
     std::fs::create_dir_all(s.layout.builds().join("lost+found")).unwrap();
 
     s.pipeline.sweep_pruned_builds().await;
-    let mut expected = ids(&[&releases[1], &releases[2], &d4.id]);
+    let mut expected = ids(&[&releases[1], &releases[2], &d4]);
     expected.push("lost+found".to_owned());
     expected.sort();
     assert_eq!(on_disk(&s.layout), expected);

@@ -103,7 +103,54 @@ pub(crate) async fn git_env(
     env: &[(&str, &str)],
 ) -> Result<String, GitError> {
     let mut command = tokio::process::Command::new("git");
-    command.args(args).env("GIT_TERMINAL_PROMPT", "0").envs(env.iter().copied()).kill_on_drop(true);
+    command.args(args);
+    run(command, args, dir, env).await
+}
+
+/// What a git process that talks to a server the tenant chose may spend: a
+/// pack larger than `max_file_bytes` kills it (RLIMIT_FSIZE, through
+/// `prlimit`), and it may run for `timeout` at most.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    pub(crate) max_file_bytes: u64,
+    pub(crate) timeout: std::time::Duration,
+}
+
+/// [`git_env`] within `bounds`.
+pub(crate) async fn git_bounded(
+    args: &[&str],
+    dir: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+    bounds: Bounds,
+) -> Result<String, GitError> {
+    let mut command = tokio::process::Command::new("prlimit");
+    command.arg(format!("--fsize={}", bounds.max_file_bytes)).arg("--").arg("git").args(args);
+    let limit = bounds.max_file_bytes;
+    match tokio::time::timeout(bounds.timeout, run(command, args, dir, env)).await {
+        Err(_) => Err(GitError::Invalid(format!(
+            "git did not finish within {} s; the repository server is too slow or sends too much",
+            bounds.timeout.as_secs()
+        ))),
+        // SIGXFSZ (signal 25) or EFBIG: a file grew past the limit.
+        Ok(Err(GitError::Failed { stderr, .. }))
+            if stderr.contains("signal 25") || stderr.contains("File too large") =>
+        {
+            Err(GitError::Invalid(format!(
+                "the repository sends more than {} of objects; fetches are limited to that",
+                Size(limit)
+            )))
+        }
+        Ok(result) => result,
+    }
+}
+
+async fn run(
+    mut command: tokio::process::Command,
+    args: &[&str],
+    dir: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+) -> Result<String, GitError> {
+    command.env("GIT_TERMINAL_PROMPT", "0").envs(env.iter().copied()).kill_on_drop(true);
     if let Some(dir) = dir {
         command.current_dir(dir);
     }

@@ -12,8 +12,8 @@ use crate::{git, GitError};
 /// git server to the running `slipway` executable.
 const POST_RECEIVE: &str = "#!/bin/sh\nexec \"$SLIPWAY_BIN\" hook post-receive\n";
 
-/// The largest pack a push may send: 1 GiB.
-pub(crate) const MAX_PUSH_BYTES: &str = "1073741824";
+/// The largest pack a push may send (and a fetch may bring): 1 GiB.
+pub(crate) const MAX_PUSH_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub struct Repos {
@@ -50,7 +50,7 @@ impl Repos {
         // Reject pushes whose objects are broken, as a hosting service does,
         // and packs over the size limit, with git's own message to the pusher.
         git(&["config", "receive.fsckObjects", "true"], Some(&path)).await?;
-        git(&["config", "receive.maxInputSize", MAX_PUSH_BYTES], Some(&path)).await?;
+        git(&["config", "receive.maxInputSize", &MAX_PUSH_BYTES.to_string()], Some(&path)).await?;
         Ok(path)
     }
 

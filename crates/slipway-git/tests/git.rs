@@ -1,6 +1,7 @@
 //! The git side against the real `git`: repositories, branch heads, fetching
 //! a tracked repository by URL (and refusing what the policy does not allow),
-//! exporting a commit within its size limits, and the push size limit.
+//! exporting a commit within its size limits and as committed (attributes
+//! and submodules of the tree ignored), and the push size limit.
 
 #![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
 
@@ -19,6 +20,8 @@ use slipway_git::{source, Repos};
 mod export_limits;
 #[path = "git/fetch_policy.rs"]
 mod fetch_policy;
+#[path = "git/hostile_trees.rs"]
+mod hostile_trees;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
@@ -27,6 +30,23 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .current_dir(dir)
         .output()
         .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// [`git`] with `input` on its stdin.
+fn git_input(dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("git runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }

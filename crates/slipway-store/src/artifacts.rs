@@ -243,7 +243,7 @@ impl Store {
         let now = Timestamp::now().as_millis();
         let mut builds = Vec::with_capacity(pruned.len());
         for (id, (number, released)) in pruned {
-            sqlx::query(
+            let recorded = sqlx::query(
                 "UPDATE deployments SET build_pruned_at = $1, build_pruned_retention = $2
                  WHERE id = $3 AND workspace_id = $4 AND build_pruned_at IS NULL",
             )
@@ -252,7 +252,12 @@ impl Store {
             .bind(&id)
             .bind(workspace.as_str())
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            // Only a directory recorded here, of this workspace, is handed out to be removed.
+            if recorded != 1 {
+                continue;
+            }
             audit::record(&mut tx, Some(workspace), actor, "build.prune", &format!("deployment/{number}")).await?;
             builds.push(PrunedBuild {
                 deployment_id: stored(DeploymentId::parse(&id))?,

@@ -32,6 +32,28 @@ mod scope;
 mod sealing;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// Runs each named `async fn NAME(backend: TestBackend)` of the calling module on both backends,
+/// as `NAME::sqlite` and `NAME::postgres` (feature `testing`; the caller depends on `tokio`).
+#[cfg(feature = "testing")]
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            use $crate::testing::TestBackend;
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(TestBackend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(TestBackend::Postgres).await
+            }
+        }
+    )+};
+}
 mod users;
 mod workspaces;
 

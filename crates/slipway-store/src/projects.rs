@@ -16,7 +16,7 @@ use sqlx::Row;
 use crate::audit::{self, Actor};
 use crate::error::{on_duplicate, stored};
 use crate::page::{Order, PageRequest, Paged};
-use crate::quotas::{environment_usage, lock_quota};
+use crate::quotas::{lock_quota, project_count};
 use crate::resources::{own_resources, platform_defaults};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
@@ -242,8 +242,7 @@ impl Store {
         let id = ProjectId::generate();
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
         let quota = lock_quota(&mut tx, self.backend, &workspace.id).await?;
-        let defaults = platform_defaults(&mut tx).await?;
-        quota.check_new_project(environment_usage(&mut tx, &workspace.id, &defaults).await?.total().projects)?;
+        quota.check_new_project(project_count(&mut tx, &workspace.id).await?)?;
         sqlx::query(
             "INSERT INTO projects (id, workspace_id, slug, repo_url, branch, next_build_number, created_at)
              VALUES ($1, $2, $3, $4, $5, 1, $6)",

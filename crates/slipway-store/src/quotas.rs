@@ -226,12 +226,17 @@ pub(crate) async fn environment_usage(
             },
         );
     }
+    Ok(Usage { environments, projects: project_count(tx, workspace).await? })
+}
+
+/// How many projects `workspace` has, read in `tx`.
+pub(crate) async fn project_count(tx: &mut Tx, workspace: &WorkspaceId) -> Result<u32, StoreError> {
     let projects: i64 = sqlx::query("SELECT COUNT(*) FROM projects WHERE workspace_id = $1")
         .bind(workspace.as_str())
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-    Ok(Usage { environments, projects: u32::try_from(projects).unwrap_or(u32::MAX) })
+    Ok(u32::try_from(projects).unwrap_or(u32::MAX))
 }
 
 fn describe(quota: &WorkspaceQuota) -> String {

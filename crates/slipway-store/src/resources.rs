@@ -82,6 +82,12 @@ pub(crate) async fn platform_defaults(tx: &mut Tx) -> Result<Resources, StoreErr
             .fetch_optional(&mut **tx)
             .await?
             .ok_or_else(|| StoreError::Corrupt("the platform_resources row is missing".into()))?;
+    defaults_of(&row)
+}
+
+/// The platform's default resources from a row holding `default_memory`, `default_cpu` and
+/// `default_max_processes` (of `platform_resources`); a NULL figure is the built-in one.
+pub(crate) fn defaults_of(row: &AnyRow) -> Result<Resources, StoreError> {
     let built_in = Resources::default();
     Ok(Resources {
         memory: match row.try_get::<Option<i64>, _>("default_memory")? {

@@ -13,25 +13,9 @@
 // #[test] functions; the scenarios and helpers here are plain async fns.
 #![allow(clippy::unwrap_used)]
 
-/// Runs each named `async fn NAME(backend: TestBackend)` of the current
-/// module on both backends, as `NAME::sqlite` and `NAME::postgres`.
-macro_rules! on_both_backends {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            use slipway_store::testing::TestBackend;
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario(TestBackend::Sqlite).await
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$scenario(TestBackend::Postgres).await
-            }
-        }
-    )+};
-}
+// `on_both_backends!` (each scenario on SQLite and PostgreSQL), for every module here.
+#[macro_use]
+extern crate slipway_store;
 
 #[path = "store/support.rs"]
 mod support;

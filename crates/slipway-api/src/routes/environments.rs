@@ -153,10 +153,13 @@ fn figure<'a>(what: &str, text: &'a str) -> Result<&'a str, ApiError> {
     Ok(text)
 }
 
+/// A memory figure (`512M`, `8G`) as typed; `INVALID_RESOURCES` otherwise. Quotas take it too.
+pub(super) fn parse_memory(text: &str) -> Result<Memory, ApiError> {
+    figure("memory", text).and_then(|text| Memory::parse(text).map_err(invalid_resources))
+}
+
 /// The figures of `patch`, parsed and held to the platform's maxima.
 fn resource_change(patch: &ResourcesPatch, limits: &ResourceLimits) -> Result<ResourceChange, ApiError> {
-    let parse_memory =
-        |text: &str| figure("memory", text).and_then(|text| Memory::parse(text).map_err(invalid_resources));
     let parse_cpu = |text: &str| figure("cpu", text).and_then(|text| Cpu::parse(text).map_err(invalid_resources));
     let memory = patch.memory.as_ref().map(|m| m.as_deref().map(parse_memory).transpose()).transpose()?;
     let cpu = patch.cpu.as_ref().map(|c| c.as_deref().map(parse_cpu).transpose()).transpose()?;

@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::Json;
 use slipway_core::api::{ErrorEnvelope, QuotaReport, SetQuotaRequest};
 use slipway_core::quota::WorkspaceQuota;
-use slipway_core::resources::Memory;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
@@ -58,14 +57,8 @@ async fn set_quota(
             })
             .transpose()
     };
-    let memory = |text: &str| {
-        if text.len() > 32 || text.chars().any(char::is_control) {
-            return Err(ApiError::new(ErrorCode::InvalidResources, "memory must be a figure such as 8G or 512M"));
-        }
-        Memory::parse(text).map_err(|err| ApiError::new(ErrorCode::InvalidResources, err.to_string()))
-    };
     let quota = WorkspaceQuota {
-        memory: body.memory.as_deref().map(memory).transpose()?,
+        memory: body.memory.as_deref().map(super::environments::parse_memory).transpose()?,
         instances: count("instances", body.instances)?,
         projects: count("projects", body.projects)?,
     };

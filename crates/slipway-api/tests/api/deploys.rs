@@ -247,7 +247,7 @@ fn append(path: &Path, text: &str) {
 
 // --- releases ----------------------------------------------------------------
 
-fn plan(start: &str) -> BuildPlan {
+pub(super) fn plan(start: &str) -> BuildPlan {
     BuildPlan {
         stack: "node".into(),
         framework: None,

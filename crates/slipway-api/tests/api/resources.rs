@@ -17,6 +17,7 @@ use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, NewRelease, RuntimeEnv};
 
+use super::deploys::plan;
 use super::harness::{spawn_app_with, spawn_app_with_platform, TestApp};
 
 both_backends!(resizing_an_environment, quotas_are_set_by_admins_and_refuse_growth);
@@ -136,16 +137,8 @@ async fn release(app: &TestApp, workspace: &WorkspaceId, env: &str, commit: char
     let (d, _) = store.queue_deployment(&actor, workspace, "shop", env, Some(&sha), None).await.expect("queuing");
     store.transition_deployment(&actor, workspace, &d.id, Transition::StartBuild, None).await.expect("building");
     let plan = BuildPlan {
-        stack: "node".into(),
-        framework: None,
-        package_manager: None,
-        runtime_version: None,
-        install: None,
-        build: None,
-        start: None,
         processes: processes.iter().map(|p| ((*p).to_owned(), format!("node {p}.js"))).collect::<BTreeMap<_, _>>(),
-        health_check_path: None,
-        detected_from: Vec::new(),
+        ..plan("node web.js")
     };
     let new =
         NewRelease { artifact_dir: "/artifacts/x".into(), plan, runtime_env: RuntimeEnv::default(), config: vec![] };

@@ -55,18 +55,6 @@ pub fn classify(addr: IpAddr) -> Option<AddressClass> {
     }
 }
 
-/// `addr` with an IPv4-mapped or IPv4-compatible IPv6 address turned into
-/// the IPv4 address it stands for, so allow-list ranges match either form.
-pub fn unmap(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => addr,
-        },
-        IpAddr::V4(_) => addr,
-    }
-}
-
 fn classify_v4(addr: Ipv4Addr) -> Option<AddressClass> {
     let [a, b, c, _] = addr.octets();
     let class = match (a, b, c) {
@@ -246,7 +234,6 @@ mod tests {
         for public in ["2606:4700:4700::1111", "2a01:4f8::1", "::ffff:140.82.112.3", "2002:8c52:7003::"] {
             assert_eq!(class(public), None, "{public}");
         }
-        assert_eq!(unmap("::ffff:10.0.0.1".parse().expect("v6")), "10.0.0.1".parse::<IpAddr>().expect("v4"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 
-use super::address::{classify, unmap, AddressClass};
+use super::address::{classify, AddressClass};
 use super::url::{RepoHost, RepoTarget, RepoUrl};
 use crate::names::InvalidName;
 use crate::ErrorCode;
@@ -193,7 +193,8 @@ impl AllowedHosts {
     }
 
     fn allows(&self, host: &RepoHost, addr: IpAddr) -> bool {
-        let addr = unmap(addr);
+        // An IPv4-mapped address matches the IPv4 ranges.
+        let addr = addr.to_canonical();
         self.0.iter().any(|rule| match (rule, host) {
             (HostRule::Name(allowed), RepoHost::Name(name)) => allowed == name,
             (HostRule::Under(domain), RepoHost::Name(name)) => {
@@ -228,7 +229,7 @@ impl HostRule {
         };
         let bare = addr_text.strip_prefix('[').and_then(|a| a.strip_suffix(']')).unwrap_or(addr_text);
         if let Ok(addr) = bare.parse::<IpAddr>() {
-            let addr = unmap(addr);
+            let addr = addr.to_canonical();
             let max = if addr.is_ipv4() { 32 } else { 128 };
             let prefix = prefix.unwrap_or(max);
             if prefix > max {
@@ -303,6 +304,12 @@ mod tests {
             "http://[::ffff:127.0.0.1]/r",
             "http://[::ffff:7f00:1]/r",
             "http://[::ffff:a9fe:a9fe]/latest/meta-data",
+            "http://[::FFFF:7F00:1]/r",
+            "http://[0:0:0:0:0:ffff:127.0.0.1]/r",
+            "http://[::127.0.0.1]/r",
+            "http://[64:ff9b::7f00:1]/r",
+            "http://[2002:a9fe:a9fe::]/latest/meta-data",
+            "git@[::1]:r",
             "http://169.254.169.254/latest/meta-data",
             "http://10.0.0.1/r",
             "http://172.16.5.4/r",
@@ -374,8 +381,8 @@ mod tests {
         for bad in ["relative", "/a/../b", "/"] {
             assert!(AllowedPaths::parse(bad).is_err(), "{bad}");
         }
-        let hosts = AllowedHosts::parse("Git.Internal,*.corp.example,10.0.0.0/8,::1").expect("hosts");
-        assert_eq!(hosts.to_string(), "git.internal,*.corp.example,10.0.0.0/8,::1/128");
+        let hosts = AllowedHosts::parse("Git.Internal,*.corp.example,10.0.0.0/8,::1,::ffff:10.0.0.1").expect("hosts");
+        assert_eq!(hosts.to_string(), "git.internal,*.corp.example,10.0.0.0/8,::1/128,10.0.0.1/32");
         for bad in ["10.0.0.0/33", "a b", "*.", "x/8", "-x.com", "a..b", "[::1]/129"] {
             assert!(AllowedHosts::parse(bad).is_err(), "{bad}");
         }

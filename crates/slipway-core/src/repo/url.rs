@@ -269,7 +269,10 @@ fn local_path(path: &str) -> Result<PathBuf, &'static str> {
     Ok(normal)
 }
 
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
+/// `text` with every `%XX` decoded, or `None` when a `%` is not followed by
+/// two hex digits (git and browsers would read such a URL differently, so
+/// callers refuse it). Also the static server's reading of request paths.
+pub fn percent_decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;

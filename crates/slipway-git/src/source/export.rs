@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use slipway_core::image_tag::CommitSha;
 use tokio::io::{AsyncReadExt, BufReader};
 
-use super::tree;
+use super::{spawn_git, tree};
 use crate::GitError;
 
 /// Bounds on a checkout, measured on the unpacked tree.
@@ -82,14 +82,7 @@ async fn pin_attributes(repo: &Path) -> Result<(), GitError> {
 /// `git archive | tar -x`, with the stream passed through here and cut off
 /// past `budget` bytes.
 async fn extract(repo: &Path, commit: &CommitSha, dir: &Path, budget: u64) -> Result<(), GitError> {
-    let mut archive = tokio::process::Command::new("git")
-        .args(["archive", "--format=tar", commit.as_str()])
-        .current_dir(repo)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(GitError::Spawn)?;
+    let mut archive = spawn_git(repo, &["archive", "--format=tar", commit.as_str()])?;
     let mut tar = tokio::process::Command::new("tar")
         .args(["-x", "-f", "-", "-C"])
         .arg(dir)

@@ -19,7 +19,7 @@
 //! Not covered: an HTTP proxy configured for the platform's git (`http.proxy`,
 //! `https_proxy`) resolves the name itself, so pinning does not reach past it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use slipway_core::image_tag::CommitSha;
@@ -27,7 +27,7 @@ use slipway_core::names::{Branch, RepoUrl};
 use slipway_core::repo::{RemoteRepo, RemoteScheme, RepoHost, RepoPolicy, RepoTarget};
 
 use super::branch_head;
-use crate::{git_env, GitError};
+use crate::{git_bounded, Bounds, GitError};
 
 const REMOTE_PROTOCOLS: &[&str] = &[
     "protocol.allow=never",
@@ -48,6 +48,21 @@ pub async fn fetch(
     branch: &Branch,
     policy: &RepoPolicy,
 ) -> Result<CommitSha, GitError> {
+    fetch_within(repo, url, branch, policy, FETCH_BOUNDS).await
+}
+
+/// A fetch brings at most what a push may (1 GiB of pack) and takes at most 15 minutes: the
+/// server is the tenant's choice, and the fetch runs in the control plane.
+const FETCH_BOUNDS: Bounds =
+    Bounds { max_file_bytes: crate::repos::MAX_PUSH_BYTES, timeout: std::time::Duration::from_secs(15 * 60) };
+
+async fn fetch_within(
+    repo: &std::path::Path,
+    url: &RepoUrl,
+    branch: &Branch,
+    policy: &RepoPolicy,
+    bounds: Bounds,
+) -> Result<CommitSha, GitError> {
     policy.check(url)?;
     let pinned = pin(url, policy).await?;
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
@@ -58,7 +73,7 @@ pub async fn fetch(
     args.extend(["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--end-of-options"]);
     args.extend([pinned.location.as_str(), refspec.as_str()]);
     let env: Vec<(&str, &str)> = pinned.env.iter().map(|(name, value)| (*name, value.as_str())).collect();
-    git_env(&args, Some(repo), &env).await?;
+    git_bounded(&args, Some(repo), &env, bounds).await?;
     branch_head(repo, branch).await?.ok_or_else(|| GitError::Invalid(format!("branch {branch} was not found in {url}")))
 }
 
@@ -135,7 +150,7 @@ fn pin_remote(url: &RepoUrl, remote: &RemoteRepo, addrs: &[IpAddr], ssh_command:
     let first = addrs.first().copied();
     match (remote.scheme, first) {
         (RemoteScheme::Https | RemoteScheme::Http, _) => {
-            let list: Vec<String> = addrs.iter().map(|addr| bracketed(*addr)).collect();
+            let list: Vec<String> = addrs.iter().map(|addr| RepoHost::Ip(*addr).to_string()).collect();
             pinned.config.push(format!("http.curloptResolve={name}:{port}:{}", list.join(",")));
         }
         (RemoteScheme::Ssh, Some(addr)) => {
@@ -145,18 +160,11 @@ fn pin_remote(url: &RepoUrl, remote: &RemoteRepo, addrs: &[IpAddr], ssh_command:
             pinned.env.push(("GIT_SSH_COMMAND", format!("{base} -o HostName={addr} -o HostKeyAlias={alias}")));
         }
         (RemoteScheme::Git, Some(addr)) => {
-            pinned.location = format!("git://{}:{port}{}", bracketed(addr), remote.path);
+            pinned.location = format!("git://{}{}", SocketAddr::new(addr, port), remote.path);
         }
         (_, None) => {}
     }
     pinned
-}
-
-fn bracketed(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V6(v6) => format!("[{v6}]"),
-        IpAddr::V4(v4) => v4.to_string(),
-    }
 }
 
 fn owned(settings: &[&str]) -> Vec<String> {
@@ -166,6 +174,50 @@ fn owned(settings: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A repository server that sends more than a fetch may bring: the fetch
+    /// fails saying so, and the limit is what stops it (a few MB of random
+    /// bytes against a 1 MB limit here; the platform's is 1 GiB).
+    #[tokio::test]
+    async fn a_fetch_that_brings_too_much_is_stopped() {
+        use slipway_core::repo::{AllowedHosts, AllowedPaths};
+        let root = tempfile::tempdir().expect("tempdir");
+        let upstream = root.path().join("upstream");
+        std::fs::create_dir_all(&upstream).expect("mkdir");
+        // Incompressible bytes (xorshift), so the pack is as large as the file.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let random: Vec<u8> = (0..3 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 32) as u8
+            })
+            .collect();
+        std::fs::write(upstream.join("blob.bin"), random).expect("write");
+        for args in [
+            &["init", "-q", "-b", "main"][..],
+            &["add", "-A"],
+            &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "big"],
+        ] {
+            let status = std::process::Command::new("git").args(args).current_dir(&upstream).status().expect("git");
+            assert!(status.success(), "git {args:?}");
+        }
+        let repo = root.path().join("repo.git");
+        let status = std::process::Command::new("git").args(["init", "-q", "--bare"]).arg(&repo).status().expect("git");
+        assert!(status.success());
+        let policy = RepoPolicy::new(
+            AllowedPaths::parse(root.path().to_str().expect("utf-8")).expect("paths"),
+            AllowedHosts::default(),
+        );
+        let url = RepoUrl::parse(&format!("file://{}", upstream.display())).expect("url");
+        let main = Branch::parse("main").expect("branch");
+        let small = Bounds { max_file_bytes: 1 << 20, timeout: std::time::Duration::from_secs(120) };
+        let err = fetch_within(&repo, &url, &main, &policy, small).await.expect_err("over the limit");
+        assert!(err.to_string().contains("fetches are limited to"), "{err}");
+        let roomy = Bounds { max_file_bytes: 64 << 20, ..small };
+        fetch_within(&repo, &url, &main, &policy, roomy).await.expect("within the limit");
+    }
 
     fn remote_of(url: &RepoUrl) -> &RemoteRepo {
         match url.target() {

@@ -18,6 +18,19 @@ use slipway_core::names::Branch;
 
 use crate::{git, GitError};
 
+/// Starts `git args…` in `repo` with stdout and stderr piped, for the
+/// commands whose output is read as it comes (killed when dropped).
+fn spawn_git(repo: &Path, args: &[&str]) -> Result<tokio::process::Child, GitError> {
+    tokio::process::Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(GitError::Spawn)
+}
+
 /// The commit a branch points at, if the branch exists.
 pub async fn branch_head(repo: &Path, branch: &Branch) -> Result<Option<CommitSha>, GitError> {
     let reference = format!("refs/heads/{branch}^{{commit}}");

@@ -6,12 +6,12 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Stdio;
 
 use slipway_core::image_tag::CommitSha;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::export::CheckoutLimits;
+use super::spawn_git;
 use crate::GitError;
 
 /// What a tree holds, measured.
@@ -37,14 +37,7 @@ impl TreeSize {
 /// Measures `commit`'s tree, refusing it as soon as it has more files than
 /// `limits` allow, or after the listing when its bytes are over the limit.
 pub(super) async fn measure(repo: &Path, commit: &CommitSha, limits: &CheckoutLimits) -> Result<TreeSize, GitError> {
-    let mut child = tokio::process::Command::new("git")
-        .args(["ls-tree", "-r", "-l", "-z", "--end-of-options", commit.as_str()])
-        .current_dir(repo)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(GitError::Spawn)?;
+    let mut child = spawn_git(repo, &["ls-tree", "-r", "-l", "-z", "--end-of-options", commit.as_str()])?;
     let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(GitError::Invalid("git ls-tree's pipes were not created".into()));
     };

@@ -9,7 +9,7 @@ use slipway_core::names::{Branch, RepoUrl};
 use slipway_git::source::CheckoutLimits;
 use slipway_git::{source, GitError, Repos};
 
-use super::{allow_paths, git, work_tree};
+use super::{allow_paths, git, git_input, work_tree};
 
 /// The project's bare repository with `upstream`'s `main` fetched into it.
 async fn fetched(root: &Path, upstream: &Path) -> PathBuf {
@@ -108,39 +108,11 @@ async fn a_crafted_tree_with_a_file_beneath_a_symlink_is_refused() {
     let target = root.path().join("outside");
     std::fs::create_dir_all(&target).unwrap();
     // `a` is a symlink to `outside`, and the same tree also has a directory `a`
-    // holding `passwd`: git's own tools never write this; a crafted push could.
-    let hash = |content: &str| {
-        let output = std::process::Command::new("git")
-            .args(["hash-object", "-w", "--stdin"])
-            .current_dir(&repo)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(content.as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    };
-    let link = hash(target.to_str().unwrap());
-    let file = hash("pwned");
-    let mktree = |entries: String| {
-        let output = std::process::Command::new("git")
-            .arg("mktree")
-            .current_dir(&repo)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(entries.as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    };
+    // holding `passwd`: git's own tools never write this, and a push's fsck
+    // refuses it, but a tracked repository is fetched without fsck.
+    let link = git_input(&repo, &["hash-object", "-w", "--stdin"], target.to_str().unwrap());
+    let file = git_input(&repo, &["hash-object", "-w", "--stdin"], "pwned");
+    let mktree = |entries: String| git_input(&repo, &["mktree"], &entries);
     let sub = mktree(format!("100644 blob {file}\tpasswd\n"));
     let tree = mktree(format!("120000 blob {link}\ta\n040000 tree {sub}\ta\n"));
     let commit = CommitSha::parse(&git(&repo, &["commit-tree", &tree, "-m", "crafted"])).unwrap();

@@ -20,6 +20,7 @@ on_both_backends!(
     a_rollback_release_keeps_the_artifact_it_reuses,
     failed_builds_go_once_older_than_the_kept_releases,
     the_kubernetes_target_and_other_tenants_prune_nothing,
+    an_artifact_of_another_workspace_is_never_given_up,
     project_files_name_every_directory_of_a_project,
 );
 
@@ -306,6 +307,35 @@ async fn the_kubernetes_target_and_other_tenants_prune_nothing(backend: TestBack
     // Back on the local target, retention applies again.
     f.store.set_environment_target(&f.actor, &ws, "web", "production", RuntimeTarget::Local).await.unwrap();
     assert_eq!(numbers(&prune(&f, &ws, &env, 1).await), [(1, true), (2, true)]);
+}
+
+/// Retention removes directories: even a release row naming another workspace's build as its
+/// artifact (no API writes one) never hands that build out to be removed, nor records it pruned.
+async fn an_artifact_of_another_workspace_is_never_given_up(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let ws = f.workspace("acme").await;
+    f.project(&ws, "web").await;
+    let env = production(&f, &ws).await;
+    let other = f.workspace("other").await;
+    f.project(&other, "web").await;
+    let (theirs, _) = live(&f, &other, 1).await;
+    for n in 1..=3 {
+        live(&f, &ws, n).await;
+    }
+    let mut tx = f.raw_platform().await;
+    sqlx::query("UPDATE releases SET artifact_deployment_id = $1 WHERE workspace_id = $2 AND number = 1")
+        .bind(theirs.as_str())
+        .bind(ws.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let pruned = prune(&f, &ws, &env, 1).await;
+    assert_eq!(numbers(&pruned), [(2, true)], "{pruned:?}");
+    assert!(pruned.iter().all(|build| build.deployment_id != theirs), "{pruned:?}");
+    assert!(f.store.pruned_builds(std::slice::from_ref(&theirs)).await.unwrap().is_empty());
+    assert_eq!(availability(&f, &other).await, [(1, true)]);
 }
 
 async fn project_files_name_every_directory_of_a_project(backend: TestBackend) {
