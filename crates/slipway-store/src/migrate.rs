@@ -80,6 +80,9 @@ const POSTGRES_MIGRATION_LOCK: i64 = 0x0051_1ba7;
 pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<(), StoreError> {
     match backend {
         Backend::Sqlite => {
+            // Stores starting together on a new file wait for each other (as pool
+            // connections do) instead of failing at once with "database is locked".
+            conn.execute("PRAGMA busy_timeout = 10000").await?;
             // WAL lets readers carry on while one writer commits; the mode is
             // stored in the file, so setting it once here is enough.
             conn.execute("PRAGMA journal_mode = WAL").await?;
