@@ -64,7 +64,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unauthenticated(code) => {
                 Self::new(code, "the token is unknown, expired or revoked; log in again")
             }
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => {
+            StoreError::Unavailable(_) => {
                 Self::internal(ErrorCode::Unavailable, "the database is unavailable; retry shortly", err)
             }
             other => Self::internal(ErrorCode::Internal, "an internal error occurred", other),

@@ -27,9 +27,22 @@ pub enum StoreError {
     /// A stored value does not decode (a bad row, or the wrong sealing key).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The database cannot be reached now (no free connection in time, the pool is closed, the
+    /// connection broke): a retry later may succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(err),
+            other => Self::Database(other),
+        }
+    }
 }
 
 impl StoreError {
@@ -67,7 +80,7 @@ pub(crate) fn on_duplicate(code: ErrorCode, message: impl Into<String>) -> impl 
         if StoreError::is_unique_violation(&err) {
             StoreError::conflict(code, message)
         } else {
-            StoreError::Database(err)
+            StoreError::from(err)
         }
     }
 }
@@ -75,4 +88,19 @@ pub(crate) fn on_duplicate(code: ErrorCode, message: impl Into<String>) -> impl 
 /// Decodes a stored column into a core type, reporting a bad row as `Corrupt`.
 pub(crate) fn stored<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
     result.map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_failing_query_is_not() {
+        let unavailable =
+            [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::Io(std::io::Error::other("reset"))];
+        for err in unavailable {
+            assert!(matches!(StoreError::from(err), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(StoreError::from(sqlx::Error::RowNotFound), StoreError::Database(_)));
+    }
 }
