@@ -49,6 +49,12 @@ pub struct InvalidTransition {
     pub transition: Transition,
 }
 
+impl Transition {
+    /// Every transition, for code that derives its behaviour from [`DeploymentStatus::apply`].
+    pub const ALL: [Transition; 6] =
+        [Self::StartBuild, Self::StartDeploy, Self::GoLive, Self::Fail, Self::Cancel, Self::Supersede];
+}
+
 impl DeploymentStatus {
     pub const ALL: [DeploymentStatus; 7] = [
         Self::Queued,
@@ -158,6 +164,11 @@ mod tests {
     use super::*;
 
     const TRANSITIONS: [Transition; 6] = [StartBuild, StartDeploy, GoLive, Fail, Cancel, Supersede];
+
+    #[test]
+    fn every_transition_is_listed() {
+        assert_eq!(Transition::ALL, TRANSITIONS);
+    }
 
     #[test]
     fn the_happy_path_reaches_deployed_then_superseded() {

@@ -20,7 +20,7 @@ use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_gitops::AppPath;
-use slipway_store::{AwaitingCluster, StoreError};
+use slipway_store::{Actor, AwaitingCluster, StoreError};
 use tokio::sync::watch;
 
 use crate::deploy::Failure;
@@ -82,12 +82,12 @@ impl Pipeline {
                 // Logged before the status changes: log readers stop at DEPLOYED.
                 log.step(format!("Deployment #{} is live in the cluster (Argo CD: synced, Healthy)", wait.number))
                     .await;
-                self.store.release_live_in_cluster(workspace, environment, release).await
+                self.store.release_live(&Actor::cluster(), workspace, environment, release, None).await
             }
             Verdict::Failed(reason) => {
                 log.step(format!("Deployment #{} failed in the cluster: {reason}", wait.number)).await;
                 self.restore_live_release(wait, &log).await?;
-                self.store.release_failed_in_cluster(workspace, environment, release, &reason).await
+                self.store.release_failed(&Actor::cluster(), workspace, environment, release, &reason).await
             }
             Verdict::Waiting(_) => Ok(()),
         }

@@ -13,23 +13,16 @@ use slipway_core::names::{Branch, RepoUrl};
 use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_git::{source, Repos};
-use slipway_store::{
-    Actor, ClaimedJob, DeploymentContext, NewRelease, RuntimeEnv, StoreError, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB,
-    GITOPS_SCALE_JOB,
-};
+use slipway_store::{Actor, ClaimedJob, DeploymentContext, Job, NewRelease, RuntimeEnv, StoreError};
 
 use crate::kubernetes::Built;
 use crate::log::DeployLog;
 use crate::{Pipeline, LEASE_SECONDS};
 
-pub(crate) fn actor() -> Actor {
-    Actor::system("pipeline")
-}
-
 impl Pipeline {
-    /// Runs a claimed job, renewing its lease meanwhile. A deployment that
-    /// failed for its own reasons completes the job; only a store failure
-    /// gives the job back for a retry.
+    /// Runs a claimed job, renewing its lease meanwhile: the pipeline's one entry point, a
+    /// match over every kind of [`Job`]. A deployment that failed for its own reasons completes
+    /// the job; only a store failure gives the job back for a retry.
     pub(crate) async fn deploy_job(&self, worker: &str, job: ClaimedJob) {
         let heartbeat = {
             let (store, id, worker) = (self.store.clone(), job.id.clone(), worker.to_owned());
@@ -42,11 +35,11 @@ impl Pipeline {
                 }
             })
         };
-        let result = match job.kind.as_str() {
-            GITOPS_ROLLBACK_JOB => self.commit_rollback(&job).await,
-            GITOPS_REMOVE_JOB => self.remove_from_gitops(&job).await,
-            GITOPS_SCALE_JOB => self.rescale_in_gitops(&job).await,
-            _ => self.deploy(&job).await,
+        let result = match &job.job {
+            Job::Deploy { workspace, deployment } => self.deploy(workspace, deployment, job.attempt).await,
+            Job::GitopsRollback { workspace, deployment } => self.commit_rollback(workspace, deployment).await,
+            Job::GitopsRemove { workspace, environment } => self.remove_from_gitops(workspace, environment).await,
+            Job::GitopsScale { workspace, environment } => self.rescale_in_gitops(workspace, environment).await,
         };
         heartbeat.abort();
         let now = Timestamp::now();
@@ -62,24 +55,23 @@ impl Pipeline {
         }
     }
 
-    async fn deploy(&self, job: &ClaimedJob) -> Result<(), StoreError> {
-        let (Some(workspace), Ok(id)) = (&job.workspace, DeploymentId::parse(&job.payload)) else {
-            tracing::error!(job = %job.id, "a deploy job without a workspace or deployment ID; dropping it");
-            return Ok(());
-        };
-        let context = self.store.deployment_context(workspace, &id).await?;
+    #[tracing::instrument(skip(self), fields(%workspace, deployment = %id))]
+    async fn deploy(&self, workspace: &WorkspaceId, id: &DeploymentId, attempt: u32) -> Result<(), StoreError> {
+        let context = self.store.deployment_context(workspace, id).await?;
         let config = self.store.config_snapshot(workspace, &context.project, &context.environment).await?;
         let redactor = Redactor::new(config.iter().filter(|v| v.secret).map(|v| (v.name.as_str(), v.value.as_str())));
-        let log = match DeployLog::open(&self.layout.deployment_log(&id), redactor).await {
+        let log = match DeployLog::open(&self.layout.deployment_log(id), redactor).await {
             Ok(log) => log,
             Err(err) => return Err(StoreError::Corrupt(format!("cannot open the deployment log: {err}"))),
         };
         match context.deployment.status {
             DeploymentStatus::Queued => {
-                self.store.transition_deployment(&actor(), workspace, &id, Transition::StartBuild, None).await?;
+                self.store
+                    .transition_deployment(&Actor::pipeline(), workspace, id, Transition::StartBuild, None)
+                    .await?;
             }
             DeploymentStatus::Building => {
-                log.step(format!("Resuming the build after a control-plane restart (attempt {})", job.attempt)).await;
+                log.step(format!("Resuming the build after a control-plane restart (attempt {attempt})")).await;
             }
             // The control plane stopped between a Kubernetes release and its GitOps commit:
             // nobody else finishes it (the agent does not run this target), so commit it now.
@@ -95,7 +87,7 @@ impl Pipeline {
         }
         log.step(format!("Building {} #{} for {}", context.project, context.deployment.number, context.environment))
             .await;
-        match self.build(workspace, &id, &context, config, &log).await {
+        match self.build(workspace, id, &context, config, &log).await {
             // The Kubernetes target finished the deployment itself (and logged how).
             Ok(()) if context.target == RuntimeTarget::Kubernetes => Ok(()),
             Ok(()) => {
@@ -106,7 +98,8 @@ impl Pipeline {
             Err(Failure::Store(err)) => Err(err),
             Err(Failure::Deploy(reason)) => {
                 log.step(format!("Build failed: {reason}")).await;
-                match self.store.transition_deployment(&actor(), workspace, &id, Transition::Fail, Some(&reason)).await
+                let pipeline = Actor::pipeline();
+                match self.store.transition_deployment(&pipeline, workspace, id, Transition::Fail, Some(&reason)).await
                 {
                     Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
                     Err(err) => Err(err),
@@ -183,7 +176,7 @@ impl Pipeline {
             let built = Built { release, app: &built, commit: &commit };
             return self.ship_to_kubernetes(workspace, id, context, built, log).await;
         }
-        self.store.create_release(&actor(), workspace, id, release).await?;
+        self.store.create_release(&Actor::pipeline(), workspace, id, release).await?;
         Ok(())
     }
 

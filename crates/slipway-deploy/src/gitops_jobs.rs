@@ -1,44 +1,40 @@
 //! Changes to a Kubernetes-target environment that are not deployments, each a
-//! job with the payload `<workspace>/<project>/<environment>`:
+//! job naming the environment's folder:
 //!
-//! - [`GITOPS_REMOVE_JOB`]: the environment moved back to the local target, so
+//! - [`Job::GitopsRemove`]: the environment moved back to the local target, so
 //!   its folder leaves the GitOps repository and Argo CD prunes it;
-//! - [`GITOPS_SCALE_JOB`]: `ps:scale` changed its instances, so its manifests
+//! - [`Job::GitopsScale`]: `ps:scale` changed its instances, so its manifests
 //!   are committed again with the new replicas (same release, same image).
 //!
-//! [`GITOPS_REMOVE_JOB`]: slipway_store::GITOPS_REMOVE_JOB
-//! [`GITOPS_SCALE_JOB`]: slipway_store::GITOPS_SCALE_JOB
+//! [`Job::GitopsRemove`]: slipway_store::Job::GitopsRemove
+//! [`Job::GitopsScale`]: slipway_store::Job::GitopsScale
 
 use slipway_core::api::RuntimeTarget;
 use slipway_core::ids::WorkspaceId;
-use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_gitops::{render_environment, AppPath, Commit, GitopsError, RepoWriter};
-use slipway_store::{ClaimedJob, StoreError};
+use slipway_store::{EnvironmentPath, StoreError};
 
 use crate::kubernetes::render_input;
 use crate::Pipeline;
 
-/// The workspace and folder a job names; `None` (logged) for a job that cannot be ours.
-fn job_path(job: &ClaimedJob) -> Option<(&WorkspaceId, AppPath)> {
-    let parts: Vec<&str> = job.payload.split('/').collect();
-    let (Some(workspace), &[ws, project, environment]) = (&job.workspace, &parts[..]) else {
-        tracing::error!(job = %job.id, kind = %job.kind, "a GitOps job without a workspace or path; dropping it");
-        return None;
-    };
-    match (WorkspaceSlug::parse(ws), ProjectSlug::parse(project), EnvironmentName::parse(environment)) {
-        (Ok(ws), Ok(project), Ok(environment)) => Some((workspace, AppPath { workspace: ws, project, environment })),
-        _ => {
-            tracing::error!(job = %job.id, payload = %job.payload, "a GitOps job with a bad path; dropping it");
-            None
-        }
+/// The GitOps folder of the environment a job names.
+fn app_path(environment: &EnvironmentPath) -> AppPath {
+    AppPath {
+        workspace: environment.workspace.clone(),
+        project: environment.project.clone(),
+        environment: environment.environment.clone(),
     }
 }
 
 impl Pipeline {
     /// An environment moved back to the local target: its folder leaves the GitOps repository,
     /// so Argo CD prunes it from the cluster. Kept when it moved to `kubernetes` again meanwhile.
-    pub(crate) async fn remove_from_gitops(&self, job: &ClaimedJob) -> Result<(), StoreError> {
-        let Some((workspace, path)) = job_path(job) else { return Ok(()) };
+    pub(crate) async fn remove_from_gitops(
+        &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentPath,
+    ) -> Result<(), StoreError> {
+        let path = app_path(environment);
         match self.store.environment_target(workspace, path.project.as_str(), path.environment.as_str()).await {
             Ok(RuntimeTarget::Kubernetes) => return Ok(()),
             Ok(RuntimeTarget::Local) => {}
@@ -54,8 +50,12 @@ impl Pipeline {
     /// `ps:scale` on a Kubernetes-target environment: its current release is committed again
     /// with the new replicas. A release still on its way (no image yet) carries the new scale
     /// in its own commit, so there is nothing to do then.
-    pub(crate) async fn rescale_in_gitops(&self, job: &ClaimedJob) -> Result<(), StoreError> {
-        let Some((workspace, path)) = job_path(job) else { return Ok(()) };
+    pub(crate) async fn rescale_in_gitops(
+        &self,
+        workspace: &WorkspaceId,
+        environment: &EnvironmentPath,
+    ) -> Result<(), StoreError> {
+        let path = app_path(environment);
         let names = (path.workspace.as_str(), path.project.as_str(), path.environment.as_str());
         let source = match self.store.render_source(workspace, names.1, names.2, None).await {
             Ok(source) => source,

@@ -27,10 +27,10 @@ use slipway_gitops::{
     WriterConfig,
 };
 use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig, DEFAULT_PORT};
-use slipway_store::{ClaimedJob, DeploymentContext, NewRelease, RenderSource, StoreError};
+use slipway_store::{Actor, DeploymentContext, NewRelease, RenderSource, StoreError};
 use tokio::sync::Mutex;
 
-use crate::deploy::{actor, Failure};
+use crate::deploy::Failure;
 use crate::log::DeployLog;
 use crate::Pipeline;
 
@@ -227,7 +227,7 @@ impl Pipeline {
             // Exported before the control plane restarted: the tag is taken (by this very
             // build), so the recorded image is used rather than exported twice.
             log.step(format!("Using the image exported before the restart: {pinned}")).await;
-            let release = self.store.create_release(&actor(), workspace, id, built.release).await?;
+            let release = self.store.create_release(&Actor::pipeline(), workspace, id, built.release).await?;
             return self.finish_on_kubernetes(workspace, context, &release, pinned, log).await.map_err(Failure::Store);
         }
         let mut request = ExportRequest::new(plan, built.app.app_dir.clone(), base.clone(), ws, project, tag);
@@ -246,7 +246,7 @@ impl Pipeline {
         self.store.record_image(workspace, id, &pinned).await?;
         log.step(format!("Pushed {pinned}")).await;
 
-        let release = self.store.create_release(&actor(), workspace, id, built.release).await?;
+        let release = self.store.create_release(&Actor::pipeline(), workspace, id, built.release).await?;
         self.finish_on_kubernetes(workspace, context, &release, &pinned, log).await.map_err(Failure::Store)
     }
 
@@ -282,25 +282,22 @@ impl Pipeline {
                         context.deployment.number
                     ))
                     .await;
-                    self.store.release_committed(workspace, environment, release, &sha).await
+                    self.store.release_live(&Actor::pipeline(), workspace, environment, release, Some(&sha)).await
                 }
             },
             Err(Failure::Store(err)) => Err(err),
             Err(Failure::Deploy(reason)) => {
                 log.step(format!("Not committed to GitOps: {reason}")).await;
-                self.store.release_not_committed(workspace, environment, release, &reason).await
+                self.store.release_failed(&Actor::pipeline(), workspace, environment, release, &reason).await
             }
         }
     }
 
     /// A rollback on the Kubernetes target: the store made the rollback deployment (DEPLOYING,
     /// with the earlier release's image); its manifests are committed like a deployment's.
-    pub(crate) async fn commit_rollback(&self, job: &ClaimedJob) -> Result<(), StoreError> {
-        let (Some(workspace), Ok(id)) = (&job.workspace, DeploymentId::parse(&job.payload)) else {
-            tracing::error!(job = %job.id, "a GitOps rollback job without a workspace or deployment ID; dropping it");
-            return Ok(());
-        };
-        let context = self.store.deployment_context(workspace, &id).await?;
+    #[tracing::instrument(skip(self), fields(%workspace, deployment = %id))]
+    pub(crate) async fn commit_rollback(&self, workspace: &WorkspaceId, id: &DeploymentId) -> Result<(), StoreError> {
+        let context = self.store.deployment_context(workspace, id).await?;
         let deployment = &context.deployment;
         let (DeploymentStatus::Deploying, Some(release), Some(image)) =
             (deployment.status, &deployment.release_id, &deployment.image)
@@ -308,7 +305,7 @@ impl Pipeline {
             return Ok(()); // finished, cancelled or replaced meanwhile
         };
         let log =
-            match DeployLog::open(&self.layout.deployment_log(&id), Redactor::new(std::iter::empty::<(&str, &str)>()))
+            match DeployLog::open(&self.layout.deployment_log(id), Redactor::new(std::iter::empty::<(&str, &str)>()))
                 .await
             {
                 Ok(log) => log,

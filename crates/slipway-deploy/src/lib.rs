@@ -1,5 +1,5 @@
-//! The deploy pipeline of the control plane: workers claim `deploy` jobs from
-//! the store's queue and take each deployment from QUEUED through BUILDING
+//! The deploy pipeline of the control plane: workers claim jobs (every kind of
+//! `slipway_store::Job`) from the store's queue and take each deployment from QUEUED through BUILDING
 //! (checkout → detect → build) to DEPLOYING, where a release exists and the
 //! agent takes over. Every step writes to the deployment's log file, which
 //! the API streams to the pusher and to `slipway logs --build`.
@@ -40,7 +40,7 @@ use slipway_build::Builder;
 use slipway_core::layout::DataLayout;
 use slipway_core::repo::RepoPolicy;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::{Store, DEPLOY_JOB, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB, GITOPS_SCALE_JOB};
+use slipway_store::{Actor, JobKind, Store};
 
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ impl Pipeline {
             let (store, mut stopped) = (self.store.clone(), stopped.clone());
             tokio::spawn(async move {
                 loop {
-                    match store.fail_abandoned_deployments().await {
+                    match store.fail_abandoned_deployments(&Actor::janitor()).await {
                         Ok(0) => {}
                         Ok(n) => tracing::warn!(count = n, "failed deployments whose builds were abandoned twice"),
                         Err(err) => tracing::warn!(%err, "checking for abandoned deployments failed"),
@@ -174,16 +174,7 @@ impl Pipeline {
 
     async fn work(&self, worker: &str) {
         loop {
-            match self
-                .store
-                .claim_job(
-                    worker,
-                    &[DEPLOY_JOB, GITOPS_ROLLBACK_JOB, GITOPS_REMOVE_JOB, GITOPS_SCALE_JOB],
-                    LEASE_SECONDS,
-                    Timestamp::now(),
-                )
-                .await
-            {
+            match self.store.claim_job(worker, &JobKind::ALL, LEASE_SECONDS, Timestamp::now()).await {
                 Ok(Some(job)) => self.deploy_job(worker, job).await,
                 Ok(None) => tokio::time::sleep(IDLE_POLL).await,
                 Err(err) => {

@@ -12,9 +12,8 @@ use std::io;
 use std::path::Path;
 
 use slipway_core::ids::{DeploymentId, EnvironmentId, WorkspaceId};
-use slipway_store::{PrunedBuild, StoreError};
+use slipway_store::{Actor, PrunedBuild, StoreError};
 
-use crate::deploy::actor;
 use crate::log::DeployLog;
 use crate::Pipeline;
 
@@ -28,7 +27,7 @@ impl Pipeline {
         environment: &EnvironmentId,
     ) -> Result<Vec<PrunedBuild>, StoreError> {
         let retention = self.config.release_retention;
-        let pruned = self.store.prune_artifacts(&actor(), workspace, environment, retention).await?;
+        let pruned = self.store.prune_artifacts(&Actor::pipeline(), workspace, environment, retention).await?;
         for build in &pruned {
             self.remove_build(&build.deployment_id).await;
         }

@@ -146,7 +146,7 @@ async fn live(s: &Setup, n: u64) -> DeploymentId {
         config: Vec::new(),
     };
     let release = s.store.create_release(&actor(), &s.workspace.id, &d.id, new).await.unwrap();
-    s.store.release_live(&s.workspace.id, &s.environment, &release).await.unwrap();
+    s.store.release_live(&Actor::agent(), &s.workspace.id, &s.environment, &release, None).await.unwrap();
     d.id
 }
 
@@ -240,7 +240,7 @@ async fn only_the_last_releases_keep_their_build_directories(backend: TestBacken
     assert_eq!(back.status, DeploymentStatus::Deploying);
     let spec = s.store.desired_state().await.unwrap().remove(0).desired.unwrap();
     assert_eq!(Path::new(&spec.artifact_dir), s.layout.build_dir(d4).join("app"));
-    s.store.release_live(&s.workspace.id, &s.environment, &spec.id).await.unwrap();
+    s.store.release_live(&Actor::agent(), &s.workspace.id, &s.environment, &spec.id, None).await.unwrap();
     release(&s, 8).await;
     release(&s, 9).await;
     // Newest: #9, #8 and #7 (the rollback, whose artifact is #4's): #5 and #6 go.

@@ -32,7 +32,7 @@ use slipway_core::hostname::PublicUrls;
 use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::layout::DataLayout;
 use slipway_router::RouteTable;
-use slipway_store::{EnvironmentState, Store};
+use slipway_store::{Actor, EnvironmentState, Store};
 use tokio::sync::Mutex;
 
 use crate::generation::Generation;
@@ -245,8 +245,10 @@ impl Agent {
                     None => log.step(format!("Release #{} is running", release.number)).await,
                 }
                 if state.active_release.as_ref() != Some(&release.id) {
-                    if let Err(err) =
-                        inner.store.release_live(&state.workspace_id, &state.environment_id, &release.id).await
+                    if let Err(err) = inner
+                        .store
+                        .release_live(&Actor::agent(), &state.workspace_id, &state.environment_id, &release.id, None)
+                        .await
                     {
                         tracing::error!(%err, release = %release.id, "recording the release as live failed");
                     }
@@ -261,8 +263,10 @@ impl Agent {
             Err(reason) => {
                 log.step(format!("Release #{} failed to start: {reason}", release.number)).await;
                 // Recorded before `starting` clears, so the loop never retries it.
-                if let Err(err) =
-                    inner.store.release_failed(&state.workspace_id, &state.environment_id, &release.id, &reason).await
+                if let Err(err) = inner
+                    .store
+                    .release_failed(&Actor::agent(), &state.workspace_id, &state.environment_id, &release.id, &reason)
+                    .await
                 {
                     tracing::error!(%err, release = %release.id, "recording the failed release failed");
                 }

@@ -22,9 +22,29 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The platform itself (bootstrap, background work).
+    /// The platform itself (bootstrap, background work); `request_id` names the part that acts.
     pub fn system(request_id: impl Into<String>) -> Self {
         Self { user_id: None, username: "slipway".into(), request_id: request_id.into() }
+    }
+
+    /// The local agent, which starts releases and reports them live or failed.
+    pub fn agent() -> Self {
+        Self::system("agent")
+    }
+
+    /// The deploy pipeline, which builds deployments and commits them to GitOps.
+    pub fn pipeline() -> Self {
+        Self::system("pipeline")
+    }
+
+    /// The cluster watcher, which reports a Kubernetes-target release live or failed.
+    pub fn cluster() -> Self {
+        Self::system("cluster")
+    }
+
+    /// The janitor, which fails deployments whose builds were abandoned.
+    pub fn janitor() -> Self {
+        Self::system("janitor")
     }
 }
 

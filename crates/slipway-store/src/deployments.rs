@@ -1,11 +1,13 @@
-//! Deployment records: numbered per project, moved through the status
-//! machine of `slipway_core::deployment` with a compare-and-set on the old
-//! status.
+//! Deployment records: numbered per project, read by the API and the
+//! pipeline, and the fields the pipeline records while it builds (commit,
+//! plan). Their status moves only in `lifecycle.rs`.
 
-use slipway_core::api::{Deployment, DeploymentKind};
-use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
-use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, ReleaseId, WorkspaceId};
+use slipway_core::api::{Deployment, DeploymentKind, RuntimeTarget};
+use slipway_core::build_plan::BuildPlan;
+use slipway_core::deployment::{BuildNumber, DeploymentStatus};
+use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::resources::{Resources, SandboxUid};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::any::AnyRow;
@@ -15,6 +17,7 @@ use crate::audit::{self, Actor};
 use crate::error::stored;
 use crate::page::{Order, PageRequest, Paged};
 use crate::projects::resolve_environment;
+use crate::resources::{own_resources, platform_defaults, sandbox_uid_of};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
@@ -80,7 +83,7 @@ pub(crate) async fn insert_deployment(
     sqlx::query(
         "INSERT INTO deployments (id, workspace_id, project_id, environment_id, number, status, commit_sha,
                                   created_by, created_at, updated_at, kind)
-         VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $8, $8, $9)",
     )
     .bind(id.as_str())
     .bind(target.workspace.as_str())
@@ -91,6 +94,8 @@ pub(crate) async fn insert_deployment(
     .bind(actor.user_id.as_ref().map(|id| id.as_str()))
     .bind(now.as_millis())
     .bind(kind.as_str())
+    // Every deployment starts where the machine does.
+    .bind(DeploymentStatus::Queued.as_str())
     .execute(&mut **tx)
     .await?;
     let action = match kind {
@@ -102,35 +107,24 @@ pub(crate) async fn insert_deployment(
     Ok(id)
 }
 
-/// Moves a deployment along the status machine inside `tx`: the move must
-/// exist from `from`, and the row must still be at `from` (compare-and-set,
-/// so of two racing writers only one wins). `reason` is kept on failure.
-pub(crate) async fn advance(
-    tx: &mut Tx,
-    id: &DeploymentId,
-    from: DeploymentStatus,
-    transition: Transition,
-    reason: Option<&str>,
-) -> Result<DeploymentStatus, StoreError> {
-    let to = from
-        .apply(transition)
-        .map_err(|err| StoreError::conflict(ErrorCode::DeploymentStateConflict, err.to_string()))?;
-    let changed = sqlx::query(
-        "UPDATE deployments SET status = $1, failure_reason = COALESCE($2, failure_reason), updated_at = $3
-         WHERE id = $4 AND status = $5",
-    )
-    .bind(to.as_str())
-    .bind(reason)
-    .bind(Timestamp::now().as_millis())
-    .bind(id.as_str())
-    .bind(from.as_str())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::conflict(ErrorCode::DeploymentStateConflict, "the deployment changed meanwhile"));
-    }
-    Ok(to)
+/// What the pipeline needs to know about a deployment it builds.
+#[derive(Debug, Clone)]
+pub struct DeploymentContext {
+    pub deployment: Deployment,
+    pub workspace: String,
+    pub project: String,
+    pub environment: String,
+    pub repo_url: Option<String>,
+    pub branch: String,
+    /// Where the environment runs: the local agent, or a cluster through GitOps.
+    pub target: RuntimeTarget,
+    /// Who asked for the deployment (names its image tag); `None` for the system.
+    pub created_by: Option<UserId>,
+    /// The uid (and gid) the environment's tenant code runs as, builds included.
+    pub sandbox_uid: SandboxUid,
+    /// What each instance of the environment may use, the platform's defaults filled in (a
+    /// build may be given the same figures).
+    pub resources: Resources,
 }
 
 impl Store {
@@ -148,43 +142,6 @@ impl Store {
         let target =
             NewDeployment { workspace, project, environment, project_id: &project_id, environment_id: &environment_id };
         let id = insert_deployment(&mut tx, actor, &target, commit, DeploymentKind::Build).await?;
-        let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        deployment_from(&row)
-    }
-
-    /// Moves a deployment along the status machine. Fails with
-    /// `DEPLOYMENT_STATE_CONFLICT` if the move is not allowed from the stored
-    /// status, or if another writer changed it first.
-    pub async fn transition_deployment(
-        &self,
-        actor: &Actor,
-        workspace: &WorkspaceId,
-        id: &DeploymentId,
-        transition: Transition,
-        reason: Option<&str>,
-    ) -> Result<Deployment, StoreError> {
-        let mut tx = self.write(Scope::Tenant(workspace)).await?;
-        let row = sqlx::query(
-            "SELECT d.*, p.slug AS project_slug, e.name AS environment_name FROM deployments d
-             JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id
-             WHERE d.id = $1 AND d.workspace_id = $2",
-        )
-        .bind(id.as_str())
-        .bind(workspace.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| deployment_not_found(id))?;
-        let current = deployment_from(&row)?;
-        let next = advance(&mut tx, id, current.status, transition, reason).await?;
-        let target = format!(
-            "project/{}/{}#{}",
-            row.try_get::<String, _>("project_slug")?,
-            row.try_get::<String, _>("environment_name")?,
-            current.number
-        );
-        let action = format!("deployment.{}", next.as_str().to_ascii_lowercase());
-        audit::record(&mut tx, Some(workspace), actor, &action, &target).await?;
         let row = sqlx::query("SELECT * FROM deployments WHERE id = $1").bind(id.as_str()).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         deployment_from(&row)
@@ -231,5 +188,103 @@ impl Store {
             .ok_or_else(|| deployment_not_found(number))?;
         tx.commit().await?;
         deployment_from(&row)
+    }
+
+    /// Deployments on the whole platform by status, for `/metrics`.
+    pub async fn deployment_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut tx = self.read(Scope::Platform).await?;
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM deployments GROUP BY status ORDER BY status")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(|row| Ok((row.try_get("status")?, row.try_get("n")?))).collect()
+    }
+
+    /// A deployment with the names the pipeline needs.
+    pub async fn deployment_context(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+    ) -> Result<DeploymentContext, StoreError> {
+        let mut tx = self.read(Scope::Tenant(workspace)).await?;
+        let row = sqlx::query(
+            "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, e.name AS environment_name,
+                    e.target, e.sandbox_uid, e.resource_memory, e.resource_cpu, e.resource_max_processes
+             FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id
+             JOIN workspaces w ON w.id = d.workspace_id WHERE d.id = $1 AND d.workspace_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(workspace.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| deployment_not_found(id))?;
+        let defaults = platform_defaults(&mut tx).await?;
+        tx.commit().await?;
+        let deployment = deployment_from(&row)?;
+        let sandbox_uid = match row.try_get::<Option<i64>, _>("sandbox_uid")? {
+            Some(uid) => sandbox_uid_of(uid)?,
+            None => self.sandbox_uid(workspace, &deployment.environment_id).await?,
+        };
+        Ok(DeploymentContext {
+            sandbox_uid,
+            resources: own_resources(&row)?.resolve(&defaults),
+            deployment,
+            workspace: row.try_get("workspace_slug")?,
+            project: row.try_get("project_slug")?,
+            environment: row.try_get("environment_name")?,
+            repo_url: row.try_get("repo_url")?,
+            branch: row.try_get("branch")?,
+            target: {
+                let target: String = row.try_get("target")?;
+                RuntimeTarget::parse(&target).ok_or(StoreError::Corrupt(target))?
+            },
+            created_by: row
+                .try_get::<Option<String>, _>("created_by")?
+                .map(|id| stored(UserId::parse(&id)))
+                .transpose()?,
+        })
+    }
+
+    /// Records the plan of a deployment being built (shown by the API).
+    pub async fn record_plan(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        plan: &BuildPlan,
+    ) -> Result<(), StoreError> {
+        self.set_deployment_field(workspace, id, "plan", stored(serde_json::to_string(plan))?).await
+    }
+
+    /// Sets the commit a deployment builds, once the pipeline resolved it.
+    pub async fn record_commit(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        commit: &CommitSha,
+    ) -> Result<(), StoreError> {
+        self.set_deployment_field(workspace, id, "commit_sha", commit.to_string()).await
+    }
+
+    /// Sets one column (a constant of this module, never input) of a deployment of `workspace`.
+    pub(crate) async fn set_deployment_field(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeploymentId,
+        column: &'static str,
+        value: String,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write(Scope::Tenant(workspace)).await?;
+        let changed = sqlx::query(&format!("UPDATE deployments SET {column} = $1 WHERE id = $2 AND workspace_id = $3"))
+            .bind(value)
+            .bind(id.as_str())
+            .bind(workspace.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(deployment_not_found(id));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -4,19 +4,21 @@
 //!
 //! The agent never sees an environment whose target is `kubernetes` (see
 //! [`Store::desired_state`]). The deploy pipeline commits such a deployment's
-//! manifests — a rollback's too, through a [`GITOPS_ROLLBACK_JOB`] queued with
-//! it — and then either takes it to DEPLOYED itself (no cluster to read back)
-//! or records the commit and leaves it DEPLOYING, [`Store::awaiting_cluster`],
-//! until the cluster watcher sees it live or failed. Moving an environment back
-//! to `local` queues a [`GITOPS_REMOVE_JOB`] that takes it out of the cluster.
+//! manifests — a rollback's too, through a [`Job::GitopsRollback`] queued with
+//! it — and then either takes it live itself (no cluster to read back) or
+//! records the commit and leaves it DEPLOYING, [`Store::awaiting_cluster`],
+//! until the cluster watcher reports it live or failed (both through
+//! `lifecycle.rs`). Moving an environment back to `local` queues a
+//! [`Job::GitopsRemove`] that takes it out of the cluster.
 
 use std::collections::BTreeMap;
 
 use slipway_core::api::{Environment, RuntimeTarget, Workspace};
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::{BuildNumber, DeploymentStatus};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::quota::WorkspaceQuota;
 use slipway_core::resources::Resources;
 use slipway_core::timestamp::Timestamp;
@@ -26,11 +28,12 @@ use sqlx::Row;
 
 use crate::audit::{self, Actor};
 use crate::error::stored;
-use crate::jobs::{insert_job, NewJob};
+use crate::job::{EnvironmentPath, Job};
+use crate::jobs::insert_job;
+use crate::lifecycle::cancel_not_live;
 use crate::projects::resolve_environment;
 use crate::quotas::read_quota;
-use crate::releases::release_deployment;
-use crate::releases::ConfigValue;
+use crate::releases::{release_deployment, ConfigValue};
 use crate::resources::{own_resources, platform_defaults};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
@@ -81,14 +84,6 @@ pub struct AwaitingCluster {
     pub active_release: Option<ReleaseId>,
 }
 
-fn cluster() -> Actor {
-    Actor::system("cluster")
-}
-
-/// The job kind that commits a rollback of a Kubernetes-target environment to GitOps (the
-/// local agent finishes a local rollback; a cluster's is finished by the deploy pipeline).
-pub const GITOPS_ROLLBACK_JOB: &str = "gitops-rollback";
-
 /// For a rollback of `environment` to the release in `target` (a `releases` row): the image to
 /// deploy again when the environment's target is `kubernetes` (refused when that release was
 /// never exported), `None` on the local target.
@@ -134,23 +129,10 @@ pub(crate) async fn queue_gitops_rollback(
         .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
-    let job = NewJob {
-        kind: GITOPS_ROLLBACK_JOB.into(),
-        payload: id.to_string(),
-        workspace: Some(workspace.clone()),
-        max_attempts: 2,
-    };
+    let job = Job::GitopsRollback { workspace: workspace.clone(), deployment: id.clone() };
     insert_job(tx, &job, Timestamp::now()).await?;
     Ok(())
 }
-
-/// The job kind that removes an environment's folder from the GitOps repository after it moved
-/// back to the local target; the payload is `<workspace>/<project>/<environment>`.
-pub const GITOPS_REMOVE_JOB: &str = "gitops-remove";
-
-/// The job kind that commits a Kubernetes-target environment again after `ps:scale`; the
-/// payload is `<workspace>/<project>/<environment>`.
-pub const GITOPS_SCALE_JOB: &str = "gitops-scale";
 
 /// After a scale change of `environment`: on the Kubernetes target, once something was
 /// committed for it, queues the commit of the new replicas.
@@ -174,19 +156,18 @@ pub(crate) async fn queue_gitops_scale(
     if target != RuntimeTarget::Kubernetes.as_str() || committed == 0 {
         return Ok(());
     }
-    let slug: String = row.try_get("slug")?;
-    let job = NewJob {
-        kind: GITOPS_SCALE_JOB.into(),
-        payload: format!("{slug}/{project}/{environment_name}"),
-        workspace: Some(workspace.clone()),
-        max_attempts: 3,
-    };
-    insert_job(tx, &job, Timestamp::now()).await?;
+    let path = environment_path(&row.try_get::<String, _>("slug")?, project, environment_name)?;
+    insert_job(tx, &Job::GitopsScale { workspace: workspace.clone(), environment: path }, Timestamp::now()).await?;
     Ok(())
 }
 
-fn pipeline() -> Actor {
-    Actor::system("pipeline")
+/// The names of an environment (read from the database, so valid) as a GitOps job's path.
+fn environment_path(workspace: &str, project: &str, environment: &str) -> Result<EnvironmentPath, StoreError> {
+    Ok(EnvironmentPath {
+        workspace: stored(WorkspaceSlug::parse(workspace))?,
+        project: stored(ProjectSlug::parse(project))?,
+        environment: stored(EnvironmentName::parse(environment))?,
+    })
 }
 
 impl Store {
@@ -211,15 +192,9 @@ impl Store {
             .await?
             .rows_affected();
         if changed > 0 {
-            sqlx::query(
-                "UPDATE deployments SET status = 'CANCELLED', failure_reason = $1, updated_at = $2
-                 WHERE environment_id = $3 AND status = 'DEPLOYING'",
-            )
-            .bind(format!("the environment moved to the {} target before this release went live", target.as_str()))
-            .bind(Timestamp::now().as_millis())
-            .bind(environment_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+            let moved =
+                format!("the environment moved to the {} target before this release went live", target.as_str());
+            cancel_not_live(&mut tx, &environment_id, None, &moved).await?;
             sqlx::query("UPDATE environments SET desired_release_id = active_release_id WHERE id = $1")
                 .bind(environment_id.as_str())
                 .execute(&mut *tx)
@@ -235,12 +210,8 @@ impl Store {
                     .await?
                     .try_get(0)?;
             if target == RuntimeTarget::Local && committed > 0 {
-                let job = NewJob {
-                    kind: GITOPS_REMOVE_JOB.into(),
-                    payload: format!("{}/{project}/{environment}", workspace.slug),
-                    workspace: Some(workspace.id.clone()),
-                    max_attempts: 3,
-                };
+                let path = environment_path(workspace.slug.as_str(), project, environment)?;
+                let job = Job::GitopsRemove { workspace: workspace.id.clone(), environment: path };
                 insert_job(&mut tx, &job, Timestamp::now()).await?;
             }
         }
@@ -280,22 +251,9 @@ impl Store {
         self.set_deployment_field(workspace, id, "image", image.to_owned()).await
     }
 
-    /// The pipeline committed `release` to the GitOps repository as `commit` and no cluster is
-    /// read back: its deployment goes DEPLOYED (recording the commit), the one it replaces
-    /// SUPERSEDED.
-    pub async fn release_committed(
-        &self,
-        workspace: &WorkspaceId,
-        environment: &EnvironmentId,
-        release: &ReleaseId,
-        commit: &str,
-    ) -> Result<(), StoreError> {
-        self.go_live(&pipeline(), workspace, environment, release, Some(commit)).await
-    }
-
     /// The pipeline committed `release` as `commit` and the cluster is read back: the commit is
-    /// recorded and the deployment stays DEPLOYING until [`Store::release_live_in_cluster`] or
-    /// [`Store::release_failed_in_cluster`].
+    /// recorded and the deployment stays DEPLOYING until the cluster watcher reports it
+    /// [live](Store::release_live) or [failed](Store::release_failed).
     pub async fn record_gitops_commit(
         &self,
         workspace: &WorkspaceId,
@@ -305,14 +263,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let deployment = release_deployment(&mut tx, workspace, environment, release).await?;
-        sqlx::query(
-            "UPDATE deployments SET gitops_commit = $1, updated_at = $2 WHERE id = $3 AND status = 'DEPLOYING'",
-        )
-        .bind(commit)
-        .bind(Timestamp::now().as_millis())
-        .bind(&deployment)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE deployments SET gitops_commit = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(commit)
+            .bind(Timestamp::now().as_millis())
+            .bind(deployment.as_str())
+            .bind(DeploymentStatus::Deploying.as_str())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -357,40 +314,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// The cluster runs `release`: its deployment goes DEPLOYED, the one it replaces SUPERSEDED.
-    pub async fn release_live_in_cluster(
-        &self,
-        workspace: &WorkspaceId,
-        environment: &EnvironmentId,
-        release: &ReleaseId,
-    ) -> Result<(), StoreError> {
-        self.go_live(&cluster(), workspace, environment, release, None).await
-    }
-
-    /// The cluster will not run `release`: its deployment FAILS with `reason`; the environment's
-    /// desired release goes back to the active one.
-    pub async fn release_failed_in_cluster(
-        &self,
-        workspace: &WorkspaceId,
-        environment: &EnvironmentId,
-        release: &ReleaseId,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.fail_release(&cluster(), workspace, environment, release, reason).await
-    }
-
-    /// The pipeline could not commit `release`: its deployment FAILS with `reason` and the
-    /// environment's desired release goes back to the active one.
-    pub async fn release_not_committed(
-        &self,
-        workspace: &WorkspaceId,
-        environment: &EnvironmentId,
-        release: &ReleaseId,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.fail_release(&pipeline(), workspace, environment, release, reason).await
     }
 
     /// What rendering `environment` at `release` needs; without `release`, the environment's

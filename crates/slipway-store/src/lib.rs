@@ -10,21 +10,27 @@
 //!
 //! Start reading at [`Store::connect`], then `migrate.rs` and `scope.rs`;
 //! each remaining module owns one table group. Every mutating call writes its
-//! audit row inside the same transaction.
+//! audit row inside the same transaction. A deployment's status changes only
+//! in `lifecycle.rs`, whose SQL is derived from the status machine; the job
+//! queue is `jobs.rs`, the jobs it carries `job.rs`.
 
 mod artifacts;
 mod audit;
 mod certificates;
 mod config;
 mod deployments;
+mod desired_state;
 mod error;
 mod identity;
 mod instances;
+mod job;
 mod jobs;
 mod kubernetes;
+mod lifecycle;
 mod migrate;
 mod page;
 mod projects;
+mod queueing;
 mod quotas;
 mod releases;
 mod resources;
@@ -60,16 +66,18 @@ mod workspaces;
 pub use artifacts::{ProjectFiles, PrunedBuild};
 pub use audit::Actor;
 pub use certificates::{StoredCertificate, TlsRoute};
+pub use deployments::DeploymentContext;
+pub use desired_state::{EnvironmentState, ReleaseSpec};
 pub use error::StoreError;
 pub use identity::{hash_password, verify_password, TokenSecret};
 pub use instances::MAX_SCALE;
-pub use jobs::{ClaimedJob, JobStatus, NewJob};
-pub use kubernetes::{AwaitingCluster, RenderSource, GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB, GITOPS_SCALE_JOB};
+pub use job::{EnvironmentPath, Job, JobKind};
+pub use jobs::{ClaimedJob, JobStatus};
+pub use kubernetes::{AwaitingCluster, RenderSource};
 pub use page::{Order, PageRequest, Paged};
 pub use projects::{NewProject, ProjectPatch};
-pub use releases::{
-    ConfigValue, DeploymentContext, EnvironmentState, IdempotencyKey, NewRelease, ReleaseSpec, RuntimeEnv, DEPLOY_JOB,
-};
+pub use queueing::IdempotencyKey;
+pub use releases::{ConfigValue, NewRelease, RuntimeEnv};
 pub use resources::{OwnResources, ResourceChange};
 pub use scope::{Backend, Scope};
 pub use sealing::{SealingKey, SEALING_KEY_LEN};

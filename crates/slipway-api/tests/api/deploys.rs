@@ -18,7 +18,7 @@ use slipway_core::ids::{EnvironmentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::timestamp::Timestamp;
 use slipway_store::testing::TestBackend;
-use slipway_store::{Actor, NewRelease, RuntimeEnv, DEPLOY_JOB};
+use slipway_store::{Actor, Job, JobKind, NewRelease, RuntimeEnv};
 
 use super::harness::{spawn_app, spawn_app_with_platform, Reply, TestApp, ANON};
 
@@ -279,7 +279,7 @@ pub(super) async fn release(s: &Setup, commit: &str, live: bool) -> ReleaseId {
     };
     let release = store.create_release(&system(), &s.workspace, &d.id, new).await.expect("releasing");
     if live {
-        store.release_live(&s.workspace, &d.environment_id, &release).await.expect("going live");
+        store.release_live(&Actor::agent(), &s.workspace, &d.environment_id, &release, None).await.expect("going live");
     }
     release
 }
@@ -487,9 +487,11 @@ async fn creating_deployments(backend: TestBackend) {
         .collect();
     assert_eq!(ids.len(), 4);
     let mut payloads = Vec::new();
-    while let Some(job) = app.store.claim_job("test", &[DEPLOY_JOB], 60, Timestamp::now()).await.expect("claiming") {
-        assert_eq!(job.workspace.as_ref(), Some(&s.workspace));
-        payloads.push(job.payload);
+    while let Some(job) = app.store.claim_job("test", &[JobKind::Deploy], 60, Timestamp::now()).await.expect("claiming")
+    {
+        assert_eq!(job.job.workspace(), &s.workspace);
+        let Job::Deploy { deployment, .. } = job.job else { panic!("not a deploy job: {job:?}") };
+        payloads.push(deployment.to_string());
     }
     payloads.reverse();
     assert_eq!(payloads, ids, "one job per deployment, oldest first");

@@ -62,7 +62,7 @@ async fn release(s: &Setup, commit: &str, start: &str) -> u64 {
     };
     let new = NewRelease { artifact_dir: "/artifacts/1".into(), plan, runtime_env: RuntimeEnv::default(), config };
     let release = store.create_release(&actor, &s.workspace, &d.id, new).await.expect("releasing");
-    store.release_live(&s.workspace, &d.environment_id, &release).await.expect("going live");
+    store.release_live(&Actor::agent(), &s.workspace, &d.environment_id, &release, None).await.expect("going live");
     d.number.get()
 }
 

@@ -7,7 +7,7 @@ use slipway_core::deployment::DeploymentStatus;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
-use slipway_store::{GITOPS_REMOVE_JOB, GITOPS_ROLLBACK_JOB, GITOPS_SCALE_JOB};
+use slipway_store::{Actor, Job, JobKind};
 
 use crate::support::*;
 
@@ -35,14 +35,17 @@ async fn a_kubernetes_release_is_committed_or_fails_without_the_agent(backend: T
     assert_eq!(source.hostnames, [generated("acme", "web", "production").as_str()]);
 
     let gitops = "c".repeat(40);
-    f.store.release_committed(&ws.id, &first.environment_id, &release, &gitops).await.unwrap();
+    f.store.release_live(&Actor::pipeline(), &ws.id, &first.environment_id, &release, Some(&gitops)).await.unwrap();
     let stored = f.store.deployment(&ws.id, "web", "production", first.number).await.unwrap();
     assert_eq!(stored.status, DeploymentStatus::Deployed);
     assert_eq!((stored.image.as_deref(), stored.gitops_commit.as_deref()), (Some(IMAGE), Some(gitops.as_str())));
 
     // A release that cannot be committed fails; the committed one stays what the cluster runs.
     let (second, failed) = released(&f, &ws, &"b".repeat(40), "two").await;
-    f.store.release_not_committed(&ws.id, &second.environment_id, &failed, "the remote refused").await.unwrap();
+    f.store
+        .release_failed(&Actor::pipeline(), &ws.id, &second.environment_id, &failed, "the remote refused")
+        .await
+        .unwrap();
     assert_eq!(status(&f, &ws, &second).await, (DeploymentStatus::Failed, Some("the remote refused".into())));
     assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deployed);
     let source = f.store.render_source(&ws.id, "web", "production", None).await.unwrap();
@@ -53,15 +56,16 @@ async fn a_kubernetes_release_is_committed_or_fails_without_the_agent(backend: T
         conflict(f.store.rollback(&f.actor, &ws.id, "web", "production", Some(second.number)).await),
         ErrorCode::DeploymentStateConflict
     );
-    assert!(f.store.claim_job("test", &[GITOPS_ROLLBACK_JOB], 60, Timestamp::now()).await.unwrap().is_none());
+    assert!(f.store.claim_job("test", &[JobKind::GitopsRollback], 60, Timestamp::now()).await.unwrap().is_none());
     let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(first.number)).await.unwrap();
     assert_eq!((back.status, back.image.as_deref()), (DeploymentStatus::Deploying, Some(IMAGE)));
-    let job = f.store.claim_job("test", &[GITOPS_ROLLBACK_JOB], 60, Timestamp::now()).await.unwrap().unwrap();
-    assert_eq!(job.payload, back.id.to_string());
+    let job = f.store.claim_job("test", &[JobKind::GitopsRollback], 60, Timestamp::now()).await.unwrap().unwrap();
+    assert_eq!(job.job, Job::GitopsRollback { workspace: ws.id.clone(), deployment: back.id.clone() });
     // Back to local: the environment's GitOps folder is queued for removal (it had commits).
     f.store.set_environment_target(&f.actor, &ws, "web", "production", RuntimeTarget::Local).await.unwrap();
-    let job = f.store.claim_job("test", &[GITOPS_REMOVE_JOB], 60, Timestamp::now()).await.unwrap().unwrap();
-    assert_eq!(job.payload, "acme/web/production");
+    let job = f.store.claim_job("test", &[JobKind::GitopsRemove], 60, Timestamp::now()).await.unwrap().unwrap();
+    let Job::GitopsRemove { workspace, environment } = job.job else { panic!("{job:?}") };
+    assert_eq!((environment.to_string().as_str(), workspace), ("acme/web/production", ws.id.clone()));
     assert_eq!(f.store.environment_target(&ws.id, "web", "production").await.unwrap(), RuntimeTarget::Local);
     let actions: Vec<String> = f.audit_rows().await.into_iter().map(|row| row.action).collect();
     for action in ["environment.target", "release.live", "release.failed"] {
@@ -100,7 +104,7 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
     let foreign = f.store.record_gitops_commit(&other.id, &first.environment_id, &release, &"d".repeat(40)).await;
     assert!(foreign.is_err(), "{foreign:?}");
 
-    f.store.release_live_in_cluster(&ws.id, &first.environment_id, &release).await.unwrap();
+    f.store.release_live(&Actor::cluster(), &ws.id, &first.environment_id, &release, None).await.unwrap();
     let stored = f.store.deployment(&ws.id, "web", "production", first.number).await.unwrap();
     assert_eq!((stored.status, stored.gitops_commit.as_deref()), (DeploymentStatus::Deployed, Some(gitops.as_str())));
     assert!(f.store.awaiting_cluster().await.unwrap().is_empty());
@@ -112,7 +116,10 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
     let awaiting = f.store.awaiting_cluster().await.unwrap();
     assert_eq!(awaiting.len(), 1);
     assert_eq!(awaiting[0].active_release.as_ref(), Some(&release), "the live release, to restore on failure");
-    f.store.release_failed_in_cluster(&ws.id, &second.environment_id, &failed, "pod web-1 cannot start").await.unwrap();
+    f.store
+        .release_failed(&Actor::cluster(), &ws.id, &second.environment_id, &failed, "pod web-1 cannot start")
+        .await
+        .unwrap();
     assert_eq!(status(&f, &ws, &second).await, (DeploymentStatus::Failed, Some("pod web-1 cannot start".into())));
     assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deployed);
     assert!(f.store.awaiting_cluster().await.unwrap().is_empty());
@@ -123,9 +130,10 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
     // other workspace's environment (local, nothing committed) queues nothing.
     let scale = std::collections::BTreeMap::from([("web".to_owned(), 3)]);
     f.store.set_scale(&f.actor, &other.id, "web", "production", &scale).await.unwrap();
-    assert!(f.store.claim_job("test", &[GITOPS_SCALE_JOB], 60, Timestamp::now()).await.unwrap().is_none());
+    assert!(f.store.claim_job("test", &[JobKind::GitopsScale], 60, Timestamp::now()).await.unwrap().is_none());
     f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale).await.unwrap();
-    let job = f.store.claim_job("test", &[GITOPS_SCALE_JOB], 60, Timestamp::now()).await.unwrap().unwrap();
-    assert_eq!((job.payload.as_str(), job.workspace.as_ref()), ("acme/web/production", Some(&ws.id)));
+    let job = f.store.claim_job("test", &[JobKind::GitopsScale], 60, Timestamp::now()).await.unwrap().unwrap();
+    let Job::GitopsScale { workspace, environment } = job.job else { panic!("{job:?}") };
+    assert_eq!((environment.to_string().as_str(), workspace), ("acme/web/production", ws.id.clone()));
     assert_eq!(f.store.render_source(&ws.id, "web", "production", None).await.unwrap().scale, scale);
 }

@@ -8,7 +8,7 @@ use slipway_core::ids::DeploymentId;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
-use slipway_store::{NewProject, StoreError, DEPLOY_JOB};
+use slipway_store::{Actor, Job, JobKind, NewProject, StoreError};
 
 use crate::support::*;
 
@@ -26,7 +26,7 @@ async fn queueing_a_deployment_enqueues_its_deploy_job(backend: TestBackend) {
     let f = Fixture::new(backend).await;
     let ws = f.workspace("acme").await;
     let web = f.project(&ws, "web").await;
-    assert_eq!(DEPLOY_JOB, "deploy");
+    assert_eq!(JobKind::Deploy.as_str(), "deploy");
 
     let before = f.audit_rows().await;
     let (first, created) =
@@ -46,12 +46,12 @@ async fn queueing_a_deployment_enqueues_its_deploy_job(backend: TestBackend) {
     // only one.
     let jobs = claim_all_deploy_jobs(&f).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
-    assert_eq!(jobs[0].kind, DEPLOY_JOB);
-    assert_eq!(jobs[0].payload, first.id.as_str());
-    assert_eq!(jobs[0].workspace.as_ref(), Some(&ws.id));
+    assert_eq!(jobs[0].job.kind(), JobKind::Deploy);
+    assert_eq!(jobs[0].job, Job::Deploy { workspace: ws.id.clone(), deployment: first.id.clone() });
+    assert_eq!(jobs[0].job.workspace(), &ws.id);
     assert_eq!(jobs[0].attempt, 1);
     // Jobs of other kinds do not see it.
-    assert!(f.store.claim_job("other", &["build"], 60, Timestamp::now()).await.unwrap().is_none());
+    assert!(f.store.claim_job("other", &[JobKind::GitopsScale], 60, Timestamp::now()).await.unwrap().is_none());
 
     // Numbering continues, one job per deployment; no commit means "the
     // branch head", resolved by the pipeline.
@@ -59,8 +59,9 @@ async fn queueing_a_deployment_enqueues_its_deploy_job(backend: TestBackend) {
     let third = queue(&f, &ws, "production", Some(SHA_B)).await;
     assert_eq!([second.number.get(), third.number.get()], [2, 3]);
     assert_eq!(second.commit_sha, None);
-    let payloads: Vec<String> = claim_all_deploy_jobs(&f).await.into_iter().map(|job| job.payload).collect();
-    assert_eq!(payloads, [second.id.to_string(), third.id.to_string()]);
+    let payloads: Vec<DeploymentId> =
+        claim_all_deploy_jobs(&f).await.into_iter().map(|job| deployment_of(&job.job)).collect();
+    assert_eq!(payloads, [second.id.clone(), third.id.clone()]);
 
     // The deployments are listed like any other.
     let listed = f.store.list_deployments(&ws.id, "web", "production", &page(10, None)).await.unwrap();
@@ -301,8 +302,8 @@ async fn deployments_whose_deploy_job_gave_up_are_failed(backend: TestBackend) {
     let mut claimed = Vec::new();
     for attempt in 0..2 {
         let at = now.plus_seconds(attempt * (lease + 1));
-        while let Some(job) = f.store.claim_job("dying-worker", &[DEPLOY_JOB], lease, at).await.unwrap() {
-            claimed.push((job.payload, job.attempt));
+        while let Some(job) = f.store.claim_job("dying-worker", &[JobKind::Deploy], lease, at).await.unwrap() {
+            claimed.push((deployment_of(&job.job), job.attempt));
         }
     }
     assert_eq!(claimed.len(), 4, "{claimed:?}");
@@ -310,12 +311,13 @@ async fn deployments_whose_deploy_job_gave_up_are_failed(backend: TestBackend) {
     let in_progress = queue(&f, &ws, "production", None).await;
     // The next claim after the last lease ran out fails those jobs for good.
     let after = now.plus_seconds(3 * (lease + 1));
-    let next = f.store.claim_job("worker", &[DEPLOY_JOB], lease, after).await.unwrap().expect("the fresh jobs");
+    let next = f.store.claim_job("worker", &[JobKind::Deploy], lease, after).await.unwrap().expect("the fresh jobs");
     // The released deployment's job is claimed now; the newest stays queued.
-    assert_eq!(next.payload, building.id.as_str());
+    assert_eq!(deployment_of(&next.job), building.id);
     f.store.transition_deployment(&pipeline(), &ws.id, &abandoned.id, Transition::StartBuild, None).await.unwrap();
 
-    assert_eq!(f.store.fail_abandoned_deployments().await.unwrap(), 2);
+    let before = f.audit_rows().await;
+    assert_eq!(f.store.fail_abandoned_deployments(&Actor::janitor()).await.unwrap(), 2);
     let (status_now, reason) = status(&f, &ws, &abandoned).await;
     assert_eq!(status_now, DeploymentStatus::Failed);
     assert!(reason.as_deref().is_some_and(|r| r.contains("deploy again")), "{reason:?}");
@@ -323,6 +325,29 @@ async fn deployments_whose_deploy_job_gave_up_are_failed(backend: TestBackend) {
     assert_eq!(theirs.status, DeploymentStatus::Failed, "every tenant's abandoned deployments");
     assert_eq!(status(&f, &ws, &building).await.0, DeploymentStatus::Deploying);
     assert_eq!(status(&f, &ws, &in_progress).await.0, DeploymentStatus::Queued);
+    // Each is audited in its own workspace, as the janitor's doing.
+    let mut audited: Vec<_> = f
+        .audit_rows_since(&before)
+        .await
+        .into_iter()
+        .map(|row| (row.workspace_id, row.action, row.target, row.actor, row.request_id))
+        .collect();
+    audited.sort();
+    let janitor = |workspace: &slipway_core::api::Workspace, number: BuildNumber| {
+        let target = format!("project/web/production#{number}");
+        (
+            Some(workspace.id.to_string()),
+            "deployment.failed".to_owned(),
+            target,
+            "slipway".to_owned(),
+            "janitor".to_owned(),
+        )
+    };
+    let mut expected = vec![janitor(&ws, abandoned.number), janitor(&other, theirs.number)];
+    expected.sort();
+    assert_eq!(audited, expected);
     // Nothing more to do the second time.
-    assert_eq!(f.store.fail_abandoned_deployments().await.unwrap(), 0);
+    let before = f.audit_rows().await;
+    assert_eq!(f.store.fail_abandoned_deployments(&Actor::janitor()).await.unwrap(), 0);
+    assert!(f.audit_rows_since(&before).await.is_empty());
 }

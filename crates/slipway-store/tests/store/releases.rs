@@ -8,7 +8,7 @@ use slipway_core::names::ConfigVarName;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
-use slipway_store::{ConfigValue, EnvironmentState, NewProject, StoreError};
+use slipway_store::{Actor, ConfigValue, EnvironmentState, NewProject, StoreError};
 use sqlx::{Any, Row, Transaction};
 
 use crate::support::*;
@@ -145,7 +145,7 @@ async fn a_newer_release_cancels_one_not_yet_live(backend: TestBackend) {
 
     // The cancelled release can no longer go live.
     let cancelled_release = releases(&f, &ws).await.into_iter().find(|r| r.number == first.number).unwrap().id;
-    let late = f.store.release_live(&ws.id, &production, &cancelled_release).await;
+    let late = f.store.release_live(&Actor::agent(), &ws.id, &production, &cancelled_release, None).await;
     assert_eq!(conflict(late), ErrorCode::DeploymentStateConflict);
     assert_eq!(desired_of(&f, &production).await.unwrap().active_release, None);
 }
@@ -159,7 +159,7 @@ async fn going_live_supersedes_the_previous_deployment(backend: TestBackend) {
 
     let (first, r1) = released(&f, &ws, SHA_A, "v1").await;
     let before = f.audit_rows().await;
-    f.store.release_live(&ws.id, &production, &r1).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &production, &r1, None).await.unwrap();
     let audited: Vec<_> =
         f.audit_rows_since(&before).await.into_iter().map(|row| (row.action, row.target, row.actor)).collect();
     assert_eq!(audited, [("release.live".to_owned(), format!("release/{r1}"), "slipway".to_owned())]);
@@ -184,7 +184,7 @@ async fn going_live_supersedes_the_previous_deployment(backend: TestBackend) {
     assert_eq!(state.desired.map(|spec| spec.id), Some(r2.clone()));
     assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Deployed);
 
-    f.store.release_live(&ws.id, &production, &r2).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &production, &r2, None).await.unwrap();
     assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Superseded);
     assert_eq!(status(&f, &ws, &second).await.0, DeploymentStatus::Deployed);
     let listed = releases(&f, &ws).await;
@@ -193,7 +193,7 @@ async fn going_live_supersedes_the_previous_deployment(backend: TestBackend) {
     assert_eq!(desired_of(&f, &production).await.unwrap().active_release, Some(r2.clone()));
 
     // Reporting the same release again is refused and changes nothing.
-    let again = f.store.release_live(&ws.id, &production, &r2).await;
+    let again = f.store.release_live(&Actor::agent(), &ws.id, &production, &r2, None).await;
     assert_eq!(conflict(again), ErrorCode::DeploymentStateConflict);
     assert_eq!(status(&f, &ws, &second).await.0, DeploymentStatus::Deployed);
     assert_eq!(status(&f, &ws, &first).await.0, DeploymentStatus::Superseded);
@@ -210,9 +210,9 @@ async fn going_live_supersedes_the_previous_deployment(backend: TestBackend) {
         (&ws.id, &staging.id, r2.clone()),
         (&other.id, &production, r2.clone()),
     ] {
-        let live = f.store.release_live(workspace, environment, &release).await;
+        let live = f.store.release_live(&Actor::agent(), workspace, environment, &release, None).await;
         assert_eq!(not_found(live), ErrorCode::ReleaseNotFound);
-        let failed = f.store.release_failed(workspace, environment, &release, "no").await;
+        let failed = f.store.release_failed(&Actor::agent(), workspace, environment, &release, "no").await;
         assert_eq!(not_found(failed), ErrorCode::ReleaseNotFound);
     }
     assert_eq!(status(&f, &ws, &second).await, (DeploymentStatus::Deployed, None));
@@ -243,7 +243,10 @@ async fn a_failed_start_falls_back_to_the_active_release(backend: TestBackend) {
     // The first release fails to start: nothing is desired any more.
     let (first, r1) = released(&f, &ws, SHA_A, "v1").await;
     let before = f.audit_rows().await;
-    f.store.release_failed(&ws.id, &production, &r1, "web exited with status 1 before it was healthy").await.unwrap();
+    f.store
+        .release_failed(&Actor::agent(), &ws.id, &production, &r1, "web exited with status 1 before it was healthy")
+        .await
+        .unwrap();
     let audited: Vec<_> = f.audit_rows_since(&before).await.into_iter().map(|row| row.action).collect();
     assert_eq!(audited, ["release.failed"]);
     assert_eq!(
@@ -254,10 +257,10 @@ async fn a_failed_start_falls_back_to_the_active_release(backend: TestBackend) {
 
     // A good release goes live; a later one fails: the good one stays desired.
     let (second, r2) = released(&f, &ws, SHA_B, "v2").await;
-    f.store.release_live(&ws.id, &production, &r2).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &production, &r2, None).await.unwrap();
     let (third, r3) = released(&f, &ws, SHA_A, "v3").await;
     assert_eq!(desired_of(&f, &production).await.unwrap().desired.map(|spec| spec.id), Some(r3.clone()));
-    f.store.release_failed(&ws.id, &production, &r3, "health check timed out").await.unwrap();
+    f.store.release_failed(&Actor::agent(), &ws.id, &production, &r3, "health check timed out").await.unwrap();
     let state = desired_of(&f, &production).await.unwrap();
     assert_eq!(state.active_release.as_ref(), Some(&r2));
     let spec = state.desired.expect("the active release stays desired");
@@ -270,7 +273,7 @@ async fn a_failed_start_falls_back_to_the_active_release(backend: TestBackend) {
     // A late failure report of a release that is no longer desired does not
     // move what is desired.
     let (_, r4) = released(&f, &ws, SHA_B, "v4").await;
-    f.store.release_failed(&ws.id, &production, &r3, "late report").await.unwrap();
+    f.store.release_failed(&Actor::agent(), &ws.id, &production, &r3, "late report").await.unwrap();
     assert_eq!(desired_of(&f, &production).await.unwrap().desired.map(|spec| spec.id), Some(r4));
     assert_eq!(status(&f, &ws, &third).await.1.as_deref(), Some("health check timed out"));
 }
@@ -288,12 +291,12 @@ async fn rollback_reuses_an_earlier_release(backend: TestBackend) {
     set_config(&f, &ws, &[("PLAIN", "1")], false).await;
     set_config(&f, &ws, &[("API_TOKEN", "first-secret")], true).await;
     let (_, r1) = released(&f, &ws, SHA_A, "v1").await;
-    f.store.release_live(&ws.id, &production, &r1).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &production, &r1, None).await.unwrap();
     // The config changes after release 1; release 2 snapshots the new one.
     set_config(&f, &ws, &[("PLAIN", "2")], false).await;
     set_config(&f, &ws, &[("API_TOKEN", "second-secret"), ("ADDED", "x")], true).await;
     let (second, r2) = released(&f, &ws, SHA_B, "v2").await;
-    f.store.release_live(&ws.id, &production, &r2).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &production, &r2, None).await.unwrap();
 
     // By default: the release before the active one.
     let before = f.audit_rows().await;
@@ -340,7 +343,7 @@ async fn rollback_reuses_an_earlier_release(backend: TestBackend) {
     );
 
     let before = f.audit_rows().await;
-    f.store.release_live(&ws.id, &production, &r3).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &production, &r3, None).await.unwrap();
     assert_eq!(status(&f, &ws, &second).await.0, DeploymentStatus::Superseded);
     assert_eq!(status(&f, &ws, &rollback).await.0, DeploymentStatus::Deployed);
     let audited: Vec<_> = f.audit_rows_since(&before).await.into_iter().map(|row| row.action).collect();
@@ -401,7 +404,7 @@ async fn rollback_without_a_target_is_release_not_found(backend: TestBackend) {
         ErrorCode::ReleaseNotFound
     );
     // One live release: there is none before it.
-    f.store.release_live(&ws.id, &production, &r1).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &production, &r1, None).await.unwrap();
     let result = f.store.rollback(&f.actor, &ws.id, "web", "production", None).await;
     match &result {
         Err(StoreError::NotFound { message, .. }) => assert!(message.contains("earlier release"), "{message}"),

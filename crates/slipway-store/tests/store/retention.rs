@@ -9,7 +9,7 @@ use slipway_core::retention::ReleaseRetention;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
-use slipway_store::{PrunedBuild, StoreError};
+use slipway_store::{Actor, PrunedBuild, StoreError};
 
 use crate::support::*;
 
@@ -40,7 +40,7 @@ async fn production(f: &Fixture, ws: &Workspace) -> EnvironmentId {
 /// A release of commit `n` that goes live, as the agent would report it.
 async fn live(f: &Fixture, ws: &Workspace, n: u64) -> (DeploymentId, ReleaseId) {
     let (d, release) = released(f, ws, &commit(n), &format!("v{n}")).await;
-    f.store.release_live(&ws.id, &d.environment_id, &release).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &d.environment_id, &release, None).await.unwrap();
     (d.id, release)
 }
 
@@ -164,12 +164,12 @@ async fn the_active_desired_starting_and_running_releases_are_never_pruned(backe
     let (_, r2) = released(&f, &ws, &commit(2), "v2").await;
     assert!(prune(&f, &ws, &env, 1).await.is_empty(), "active #1 and desired #2 are kept");
     // #2 fails to start: desired goes back to #1, which serves on.
-    f.store.release_failed(&ws.id, &env, &r2, "it crashed").await.unwrap();
+    f.store.release_failed(&Actor::agent(), &ws.id, &env, &r2, "it crashed").await.unwrap();
     let (_, r3) = released(&f, &ws, &commit(3), "v3").await;
     assert_eq!(numbers(&prune(&f, &ws, &env, 1).await), [(2, true)], "#1 is active, #3 desired");
 
     // #3 goes live while #1's instances still drain: the agent reports both.
-    f.store.release_live(&ws.id, &env, &r3).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &env, &r3, None).await.unwrap();
     let instance = |release: u64, state: &str| Instance {
         name: "web.1".into(),
         process: "web".into(),
@@ -191,7 +191,7 @@ async fn the_active_desired_starting_and_running_releases_are_never_pruned(backe
     // release cancels one still DEPLOYING, so only a stale row (or a future path) gets here: the
     // guard holds anyway.
     let (_, r4) = released(&f, &ws, &commit(4), "v4").await;
-    f.store.release_live(&ws.id, &env, &r4).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &env, &r4, None).await.unwrap();
     f.store.record_instances(&ws.id, &env, &[instance(4, "running")]).await.unwrap();
     let (d5, _) = released(&f, &ws, &commit(5), "v5").await;
     released(&f, &ws, &commit(6), "v6").await;
@@ -222,7 +222,7 @@ async fn a_rollback_release_keeps_the_artifact_it_reuses(backend: TestBackend) {
     live(&f, &ws, 2).await;
     // Release 3 re-activates release 1's artifact.
     let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await.unwrap();
-    f.store.release_live(&ws.id, &env, back.release_id.as_ref().unwrap()).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &env, back.release_id.as_ref().unwrap(), None).await.unwrap();
     live(&f, &ws, 4).await;
     live(&f, &ws, 5).await;
 
@@ -244,7 +244,7 @@ async fn a_rollback_release_keeps_the_artifact_it_reuses(backend: TestBackend) {
     live(&f, &ws, 2).await;
     live(&f, &ws, 3).await;
     let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await.unwrap();
-    f.store.release_live(&ws.id, &env, back.release_id.as_ref().unwrap()).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &env, back.release_id.as_ref().unwrap(), None).await.unwrap();
     assert_eq!(numbers(&prune(&f, &ws, &env, 1).await), [(2, true), (3, true)], "#4 (active, newest) needs #1's");
     assert_eq!(availability(&f, &ws).await, [(4, true), (3, false), (2, false), (1, true)]);
 }
@@ -350,7 +350,7 @@ async fn project_files_name_every_directory_of_a_project(backend: TestBackend) {
     let (d1, _) = live(&f, &ws, 1).await;
     let (d2, _) = live(&f, &ws, 2).await;
     let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await.unwrap();
-    f.store.release_live(&ws.id, &env, back.release_id.as_ref().unwrap()).await.unwrap();
+    f.store.release_live(&Actor::agent(), &ws.id, &env, back.release_id.as_ref().unwrap(), None).await.unwrap();
     let (d4, _) = live(&f, &ws, 4).await;
     assert_eq!(numbers(&prune(&f, &ws, &env, 1).await), [(1, true), (2, true)]);
 

@@ -6,7 +6,7 @@ use slipway_core::names::ConfigVarName;
 use slipway_core::role::Role;
 use slipway_core::timestamp::Timestamp;
 use slipway_store::testing::TestBackend;
-use slipway_store::NewJob;
+use slipway_store::Job;
 use sqlx::{Any, Row, Transaction};
 
 use crate::support::*;
@@ -165,8 +165,8 @@ async fn every_tenant_table_is_isolated() {
     let var = [(ConfigVarName::parse("KEY").unwrap(), "value".to_owned())];
     f.store.set_config(&f.actor, &a.id, "web", "production", &var, true).await.unwrap();
     f.store.create_deployment(&f.actor, &a.id, "web", "production", None).await.unwrap();
-    let job = NewJob { kind: "build".into(), payload: "{}".into(), workspace: Some(a.id.clone()), max_attempts: 1 };
-    f.store.enqueue_job(&job, Timestamp::now()).await.unwrap();
+    let job = Job::Deploy { workspace: a.id.clone(), deployment: slipway_core::ids::DeploymentId::generate() };
+    f.store.enqueue_job(&job, 1, Timestamp::now()).await.unwrap();
 
     let tables = [
         ("workspaces", "id"),

@@ -7,15 +7,15 @@ use slipway_core::api::{Deployment, Project, User, Workspace};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
 use slipway_core::hostname::{generated_hostname, CustomDomain, Hostname};
-use slipway_core::ids::ReleaseId;
+use slipway_core::ids::{DeploymentId, ReleaseId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{
-    hash_password, Actor, ClaimedJob, ConfigValue, IdempotencyKey, NewProject, NewRelease, NewUser, PageRequest,
-    RuntimeEnv, Store, StoreError, DEPLOY_JOB,
+    hash_password, Actor, ClaimedJob, ConfigValue, IdempotencyKey, Job, JobKind, NewProject, NewRelease, NewUser,
+    PageRequest, RuntimeEnv, Store, StoreError,
 };
 use sqlx::{Any, Row, Transaction};
 
@@ -276,10 +276,18 @@ pub async fn status(f: &Fixture, ws: &Workspace, d: &Deployment) -> (DeploymentS
 /// Every claimable `deploy` job right now, claimed by one worker.
 pub async fn claim_all_deploy_jobs(f: &Fixture) -> Vec<ClaimedJob> {
     let mut jobs = Vec::new();
-    while let Some(job) = f.store.claim_job("test-worker", &[DEPLOY_JOB], 60, Timestamp::now()).await.unwrap() {
+    while let Some(job) = f.store.claim_job("test-worker", &[JobKind::Deploy], 60, Timestamp::now()).await.unwrap() {
         jobs.push(job);
     }
     jobs
+}
+
+/// The deployment a `deploy` job builds.
+pub fn deployment_of(job: &Job) -> DeploymentId {
+    match job {
+        Job::Deploy { deployment, .. } => deployment.clone(),
+        other => panic!("not a deploy job: {other:?}"),
+    }
 }
 
 pub fn number(n: u64) -> BuildNumber {
