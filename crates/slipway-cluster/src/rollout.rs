@@ -265,8 +265,13 @@ fn hopeless(pod: &Pod) -> Option<String> {
     })
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
+/// The first 12 characters of a revision, for messages. By character, not byte: the revision is
+/// whatever the cluster reports, and a byte index inside a multi-byte character would panic.
+fn short(revision: &str) -> &str {
+    match revision.char_indices().nth(12) {
+        Some((end, _)) => revision.get(..end).unwrap_or(revision),
+        None => revision,
+    }
 }
 
 fn or_unknown(text: &str) -> &str {

@@ -120,6 +120,21 @@ fn waits_for_the_application_the_revision_and_the_sync() {
 }
 
 #[test]
+fn any_revision_the_cluster_reports_is_shortened_without_panicking() {
+    // 11 ASCII characters and a 3-byte one: byte 12 falls inside `€`.
+    for (revision, shown) in
+        [("abcdefghijk€xyz", "abcdefghijk€"), ("ab", "ab"), ("", "Argo CD is at "), ("ééééééééééééé", "éééééééééééé")]
+    {
+        let seen = observe(Some(application("Synced", revision, "Healthy")), vec![], vec![]);
+        waiting_for(verdict_of(&seen), shown);
+    }
+    let mut odd = expected();
+    odd.revision = "€€€€€€€€€€€€€€".into();
+    let seen = observe(Some(application("Synced", "ab", "Healthy")), vec![], vec![]);
+    waiting_for(verdict(&odd, &seen, |revision| revision == "x"), "waiting for €€€€€€€€€€€€");
+}
+
+#[test]
 fn waits_for_every_deployment_to_roll_out() {
     let app = || Some(application("Synced", REVISION, "Progressing"));
     let old_image = deployment("web", "registry.example.com/slipway/acme/web:old@sha256:9", 2, 2, 2, 2);

@@ -7,13 +7,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::process_type::ProcessType;
+use crate::stack::Stack;
+
 /// The process type that receives HTTP traffic.
-pub const WEB_PROCESS: &str = "web";
+pub const WEB_PROCESS: &str = ProcessType::WEB;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BuildPlan {
-    /// `node`, `python`, `go`, `rust`, `static` or `procfile`.
-    pub stack: String,
+    pub stack: Stack,
     /// `express`, `next`, `vite`, `flask`, `fastapi`, `django`, … when recognised.
     #[serde(default)]
     pub framework: Option<String>,
@@ -33,7 +35,7 @@ pub struct BuildPlan {
     #[serde(default)]
     pub start: Option<String>,
     /// Every process type and its command (`web` included when there is one).
-    pub processes: BTreeMap<String, String>,
+    pub processes: BTreeMap<ProcessType, String>,
     /// HTTP path that must answer before a `web` instance gets traffic.
     #[serde(default)]
     pub health_check_path: Option<String>,

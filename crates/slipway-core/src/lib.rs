@@ -1,5 +1,6 @@
 //! Slipway's domain, free of I/O: identifiers, naming rules, roles, the
-//! deployment status machine, image tags and the JSON types of the REST API.
+//! deployment status machine, stacks, process types, image references and tags,
+//! and the JSON types of the REST API.
 //!
 //! The CLI and the server share this crate, so everything a user can type or
 //! read is parsed and printed here exactly once. Start with [`names`] (what a
@@ -11,16 +12,19 @@ pub mod deployment;
 pub mod error_code;
 pub mod hostname;
 pub mod ids;
+pub mod image_ref;
 pub mod image_tag;
 pub mod layout;
 mod macros;
 pub mod names;
+pub mod process_type;
 pub mod quota;
 pub mod redact;
 pub mod repo;
 pub mod resources;
 pub mod retention;
 pub mod role;
+pub mod stack;
 pub mod timestamp;
 
 pub use error_code::ErrorCode;

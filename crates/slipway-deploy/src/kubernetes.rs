@@ -26,7 +26,7 @@ use slipway_gitops::{
     app_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, GitopsError, ReleaseSource, RepoWriter,
     WriterConfig,
 };
-use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig, DEFAULT_PORT};
+use slipway_image::{ExportRequest, Exporter, ImageRef, LayerSource, RegistryConfig, DEFAULT_PORT};
 use slipway_store::{Actor, DeploymentContext, NewRelease, RenderSource, StoreError};
 use tokio::sync::Mutex;
 
@@ -41,7 +41,7 @@ pub struct KubernetesConfig {
     /// `SLIPWAY_REGISTRY` (+ credentials): where images go.
     pub registry: Option<RegistryConfig>,
     /// `SLIPWAY_BASE_IMAGE`: the run image, pinned by digest.
-    pub base_image: Option<ImageReference>,
+    pub base_image: Option<ImageRef>,
     /// `SLIPWAY_GITOPS_REMOTE`; `None` is Slipway's own bare repository in the data dir.
     pub gitops_remote: Option<String>,
     /// The repository URL as Argo CD reaches it; `None` means the remote itself.

@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
+use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_gitops::{
-    render_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, ConfigVar, ImageRef, Manifests,
-    Process, Quota, RepoWriter, WriterConfig,
+    render_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, ConfigVar, Manifests, Process, Quota,
+    RepoWriter, WriterConfig,
 };
 
 const PROJECTS_PER_WORKSPACE: usize = 10;
@@ -42,7 +43,7 @@ fn app(index: usize, build: u64) -> AppEnvironment {
         project: ProjectSlug::parse(&project).unwrap(),
         environment: EnvironmentName::production(),
         deployment: BuildNumber::new(build).unwrap(),
-        image: ImageRef::parse(&format!("registry.example.com/slipway/{workspace}/{project}:{tag}")).unwrap(),
+        image: ReleaseImage::parse(&format!("registry.example.com/slipway/{workspace}/{project}:{tag}")).unwrap(),
         processes,
         port: 3000,
         health_check_path: Some("/health".into()),

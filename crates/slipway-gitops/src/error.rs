@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use slipway_core::image_ref::InvalidImageRef;
+
 /// Everything that can go wrong while rendering or committing.
 #[derive(Debug, thiserror::Error)]
 pub enum GitopsError {
@@ -10,7 +12,8 @@ pub enum GitopsError {
     #[error("{what} `{value}` cannot be used in Kubernetes: {reason}")]
     InvalidName { what: &'static str, value: String, reason: String },
 
-    /// The image is not pinned to an immutable tag.
+    /// The image is malformed, or not pinned as it must be (an app's to its immutable tag, the
+    /// control plane's to a digest).
     #[error("image `{image}` is refused: {reason}")]
     MutableImage { image: String, reason: String },
 
@@ -62,6 +65,14 @@ pub enum GitopsError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Every image requirement (an immutable tag, a digest) is checked in `slipway_core`; a refusal is a
+/// [`GitopsError::MutableImage`] here.
+impl From<InvalidImageRef> for GitopsError {
+    fn from(err: InvalidImageRef) -> Self {
+        GitopsError::MutableImage { image: err.value().to_owned(), reason: err.problem().to_owned() }
+    }
 }
 
 impl GitopsError {

@@ -7,14 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
+use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
+use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
+use slipway_core::process_type::ProcessType;
 use slipway_core::quota::WorkspaceQuota;
 use slipway_core::resources::{Memory, Resources};
-
-use crate::image::ImageRef;
 
 /// One environment of one project, at one deployment.
 #[derive(Debug, Clone)]
@@ -25,9 +25,9 @@ pub struct AppEnvironment {
     /// The deployment (build) number this render belongs to; it is written as an annotation
     /// so a rollout is visible in the cluster even when nothing else changed.
     pub deployment: BuildNumber,
-    pub image: ImageRef,
+    pub image: ReleaseImage,
     /// Process types by name (`web`, `worker`, …). `web` gets the Service, Ingress and probes.
-    pub processes: BTreeMap<String, Process>,
+    pub processes: BTreeMap<ProcessType, Process>,
     /// The port the `web` process listens on (`PORT` is set to it).
     pub port: u16,
     /// HTTP path for readiness/liveness probes of `web`; `None` probes the TCP port.
@@ -99,15 +99,15 @@ impl From<&WorkspaceQuota> for Quota {
 impl Process {
     /// One process per entry of the build plan, each with the same settings; the caller then
     /// applies the environment's scale. A plan with only `start` yields a `web` process.
-    pub fn from_build_plan(plan: &BuildPlan, defaults: &Process) -> BTreeMap<String, Process> {
-        let mut processes: BTreeMap<String, Process> = plan
+    pub fn from_build_plan(plan: &BuildPlan, defaults: &Process) -> BTreeMap<ProcessType, Process> {
+        let mut processes: BTreeMap<ProcessType, Process> = plan
             .processes
             .iter()
             .map(|(name, command)| (name.clone(), Process { command: command.clone(), ..defaults.clone() }))
             .collect();
         if processes.is_empty() {
             if let Some(start) = &plan.start {
-                processes.insert(WEB_PROCESS.to_owned(), Process { command: start.clone(), ..defaults.clone() });
+                processes.insert(ProcessType::web(), Process { command: start.clone(), ..defaults.clone() });
             }
         }
         processes

@@ -42,6 +42,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use slipway_core::hostname::Hostname;
+use slipway_core::image_ref::ImageRef;
 
 use crate::error::{GitopsError, Result};
 use crate::manifests::Manifests;
@@ -135,7 +136,8 @@ impl InstallSettings {
 
 /// All objects of the control-plane install, one file per object; inputs are checked first.
 pub fn render_install(settings: &InstallSettings) -> Result<Manifests> {
-    check_pinned_image(&settings.image)?;
+    // A tag can be moved to other bytes; a digest cannot, so the cluster runs exactly what was reviewed.
+    ImageRef::parse_pinned(&settings.image)?;
     let host = Hostname::parse(&settings.host)
         .map_err(|err| GitopsError::InvalidInput { what: "control plane host", reason: err.to_string() })?;
     check_label("ingress namespace", &settings.ingress_namespace)?;
@@ -181,43 +183,6 @@ pub fn to_apply_stream(manifests: &Manifests) -> String {
     let (first, rest): (Vec<_>, Vec<_>) = manifests.files().partition(|(name, _)| name.starts_with("namespace-"));
     // The same `---` + `# <file>` framing as [`Manifests::to_multi_document`], only reordered.
     first.into_iter().chain(rest).map(|(name, text)| format!("---\n# {name}\n{text}")).collect()
-}
-
-/// A tag can be moved to other bytes; a digest cannot, so the cluster runs exactly what was reviewed.
-fn check_pinned_image(image: &str) -> Result<()> {
-    let refuse = |reason: &str| GitopsError::MutableImage {
-        image: image.chars().take(200).collect(),
-        reason: reason.to_owned(),
-    };
-    let Some((name, digest)) = image.split_once('@') else {
-        return Err(refuse("it is not pinned by digest; use `registry/repository@sha256:<64 hex digits>`"));
-    };
-    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
-    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(refuse("the digest must be `sha256:` followed by 64 lower-case hex digits"));
-    }
-    // An optional tag (kept for readers) follows the last `:` after the last `/`; an earlier `:` is a port.
-    let segment_start = name.rfind('/').map_or(0, |i| i + 1);
-    let (repository, tag) = match name[segment_start..].rfind(':') {
-        Some(colon) => (&name[..segment_start + colon], Some(&name[segment_start + colon + 1..])),
-        None => (name, None),
-    };
-    let repo_ok = !repository.is_empty()
-        && repository.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b))
-        && !repository.starts_with('/')
-        && !repository.ends_with('/');
-    if !repo_ok {
-        return Err(refuse("the repository must be lower-case `registry/path` (a-z, 0-9, `.`, `_`, `-`, `/`)"));
-    }
-    if let Some(tag) = tag {
-        let tag_ok = !tag.is_empty()
-            && tag.len() <= 128
-            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-        if !tag_ok {
-            return Err(refuse("the tag must be 1 to 128 of A-Z, a-z, 0-9, `_`, `.`, `-`"));
-        }
-    }
-    Ok(())
 }
 
 /// Class and issuer names are DNS subdomains (dots allowed), the same rule as a hostname.
@@ -537,7 +502,7 @@ mod tests {
         for image in
             [format!("ghcr.io/slipway/slipway@{DIGEST}"), format!("registry.example.com:5000/slipway:v1.2.0@{DIGEST}")]
         {
-            assert!(check_pinned_image(&image).is_ok(), "{image}");
+            assert!(ImageRef::parse_pinned(&image).is_ok(), "{image}");
         }
     }
 
@@ -550,7 +515,7 @@ mod tests {
             format!("GHCR.io/Slipway@{DIGEST}"),
             format!("@{DIGEST}"),
         ] {
-            let err = check_pinned_image(&image).unwrap_err();
+            let err = GitopsError::from(ImageRef::parse_pinned(&image).unwrap_err());
             assert!(matches!(err, GitopsError::MutableImage { .. }), "{image}: {err}");
         }
     }

@@ -8,9 +8,10 @@
 //!
 //! * [`AppEnvironment`] + [`ClusterSettings`] → [`render_environment`] →
 //!   [`Manifests`] (one YAML file per object, deterministic bytes). Inputs are
-//!   checked first; a name Kubernetes would refuse or an image without Slipway's
-//!   immutable tag ([`ImageRef::parse`]) is a [`GitopsError`]. Resources and
-//!   quotas are typed (`slipway_core::resources`), so no bad quantity gets this far.
+//!   checked first; a name Kubernetes would refuse is a [`GitopsError`]. The
+//!   image (`slipway_core::image_ref::ReleaseImage`: Slipway's immutable tag),
+//!   process types, resources and quotas are typed in `slipway_core`, so no
+//!   floating tag, unrenderable process type or bad quantity gets this far.
 //! * [`argo::render_root`] and [`argo::render_workspace`] → the `bootstrap/`
 //!   files (root Application; per workspace an AppProject and an ApplicationSet
 //!   whose `project` is the literal `ws-<workspace>`).
@@ -75,7 +76,6 @@
 
 pub mod argo;
 pub mod error;
-pub mod image;
 pub mod input;
 pub mod install;
 pub mod manifests;
@@ -86,7 +86,6 @@ pub mod source;
 
 pub use argo::ArgoSettings;
 pub use error::GitopsError;
-pub use image::ImageRef;
 pub use input::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, Process, Quota};
 pub use install::{render_install, to_apply_stream, InstallSettings};
 pub use manifests::Manifests;

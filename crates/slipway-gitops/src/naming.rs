@@ -49,16 +49,6 @@ pub fn check_label(what: &'static str, value: &str) -> Result<()> {
     }
 }
 
-/// A process type name becomes part of object names and a label value.
-pub fn check_process_name(name: &str) -> Result<()> {
-    check_label("process type", name)?;
-    // `<process>-<suffix>` names (HPA, PDB) must stay within a label's 63 characters.
-    if name.len() > 50 {
-        return Err(GitopsError::invalid_name("process type", name, "it must be at most 50 characters long"));
-    }
-    Ok(())
-}
-
 /// Labels every object of the environment carries.
 pub fn common_labels(app: &AppEnvironment) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -146,14 +136,6 @@ mod tests {
         assert_eq!(namespace_name("acme", "shop", "production").unwrap(), "acme-shop-production");
         let err = namespace_name(&"a".repeat(30), &"b".repeat(30), "production").unwrap_err();
         assert!(err.to_string().contains("at most 63"), "{err}");
-    }
-
-    #[test]
-    fn process_names_must_be_labels() {
-        assert!(check_process_name("worker").is_ok());
-        for bad in ["Worker", "my_worker", "-x", "", &"w".repeat(51)] {
-            assert!(matches!(check_process_name(bad), Err(GitopsError::InvalidName { .. })), "{bad}");
-        }
     }
 
     #[test]

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
+use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, InvalidName, ProjectSlug, WorkspaceSlug};
 use slipway_core::quota::WorkspaceQuota;
 use slipway_core::resources::Resources;
 
 use crate::error::{GitopsError, Result};
-use crate::image::ImageRef;
 use crate::input::{AppEnvironment, ConfigVar, Process, Quota};
 
 /// One environment at one release, as stored.
@@ -53,7 +53,7 @@ pub fn app_environment(source: &ReleaseSource<'_>) -> Result<AppEnvironment> {
     let processes = Process::from_build_plan(source.plan, &defaults)
         .into_iter()
         .map(|(name, process)| {
-            let replicas = source.scale.get(&name).copied().unwrap_or(process.replicas);
+            let replicas = source.scale.get(name.as_str()).copied().unwrap_or(process.replicas);
             (name, Process { replicas, ..process })
         })
         .collect();
@@ -75,7 +75,7 @@ pub fn app_environment(source: &ReleaseSource<'_>) -> Result<AppEnvironment> {
             what: "deployment number",
             reason: "build numbers start at 1".into(),
         })?,
-        image: ImageRef::parse(source.image)?,
+        image: ReleaseImage::parse(source.image)?,
         processes,
         port: source.port,
         health_check_path: source.plan.health_check_path.clone(),
@@ -93,7 +93,7 @@ mod tests {
 
     fn plan() -> BuildPlan {
         BuildPlan {
-            stack: "node".into(),
+            stack: slipway_core::stack::Stack::Node,
             framework: None,
             package_manager: None,
             runtime_version: None,
@@ -101,8 +101,8 @@ mod tests {
             build: None,
             start: None,
             processes: BTreeMap::from([
-                ("web".to_owned(), "node server.js".to_owned()),
-                ("worker".to_owned(), "node worker.js".to_owned()),
+                ("web".parse().unwrap(), "node server.js".to_owned()),
+                ("worker".parse().unwrap(), "node worker.js".to_owned()),
             ]),
             health_check_path: None,
             detected_from: Vec::new(),

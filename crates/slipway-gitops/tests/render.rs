@@ -7,7 +7,9 @@
 mod common;
 
 use serde_json::Value;
-use slipway_gitops::{render_environment, Autoscaling, GitopsError, ImageRef, Manifests};
+use slipway_core::image_ref::ReleaseImage;
+use slipway_core::process_type::ProcessType;
+use slipway_gitops::{render_environment, Autoscaling, GitopsError, Manifests};
 
 fn parse(manifests: &Manifests, file: &str) -> Value {
     let text = manifests.get(file).unwrap_or_else(|| panic!("{file} missing; have {:?}", names(manifests)));
@@ -141,11 +143,8 @@ fn bad_input_is_a_clear_error() {
     let err = render_environment(&app, &settings).unwrap_err();
     assert!(matches!(err, GitopsError::InvalidName { what: "namespace", .. }), "{err}");
 
-    let mut app = common::node_web();
-    let web = app.processes.remove("web").unwrap();
-    app.processes.insert("Web_1".into(), web);
-    app.hostnames.clear();
-    let err = render_environment(&app, &settings).unwrap_err();
+    // A process type Kubernetes would refuse cannot reach the renderer: `ProcessType` refuses it.
+    let err = "Web_1".parse::<ProcessType>().unwrap_err();
     assert!(err.to_string().contains("process type `Web_1`"), "{err}");
 
     let mut app = common::node_web();
@@ -165,7 +164,7 @@ fn bad_input_is_a_clear_error() {
     bad_settings.ingress_class = "Nginx Class".into();
     assert!(render_environment(&common::node_web(), &bad_settings).unwrap_err().to_string().contains("ingress class"));
 
-    let err = ImageRef::parse("registry.example.com/slipway/shop:latest").unwrap_err();
+    let err = GitopsError::from(ReleaseImage::parse("registry.example.com/slipway/shop:latest").unwrap_err());
     assert!(matches!(err, GitopsError::MutableImage { .. }), "{err}");
 }
 

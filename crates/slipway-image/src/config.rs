@@ -8,10 +8,10 @@
 
 use std::fmt;
 
+use slipway_core::image_ref::ImageRef;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 
 use crate::error::ImageError;
-use crate::reference::ImageReference;
 
 /// Registry login. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,9 +48,7 @@ impl RegistryConfig {
         };
         let rest = rest.trim_end_matches('/');
         let (host, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || "@?#".contains(c)) {
-            return Err(invalid("the registry host is missing or malformed"));
-        }
+        ImageRef::tagged(host, "x", None).map_err(|_| invalid("the registry host is missing or malformed"))?;
         let plain_http = match scheme {
             Some("http") => true,
             Some("https") => false,
@@ -58,8 +56,8 @@ impl RegistryConfig {
             None => is_loopback(host),
         };
         // The prefix must make valid repository names; check it with a stand-in project path.
-        let probe = if prefix.is_empty() { "x/y:t".to_owned() } else { format!("{prefix}/x/y:t") };
-        ImageReference::parse(&format!("{host}/{probe}"))
+        let probe = if prefix.is_empty() { "x/y".to_owned() } else { format!("{prefix}/x/y") };
+        ImageRef::tagged(host, &probe, None)
             .map_err(|_| invalid("the repository prefix must be lower-case path components (a-z 0-9 . _ -)"))?;
         let nonempty = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let credentials = match (nonempty(username), nonempty(password)) {

@@ -10,6 +10,7 @@
 //! to the run (`docker run -e`, Kubernetes env), never to an image layer.
 
 use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
+use slipway_core::stack::Stack;
 
 use crate::command::{for_container, ENTRYPOINT};
 
@@ -22,7 +23,7 @@ const CREATE_USER: &str =
     "RUN groupadd --gid 1000 app && useradd --uid 1000 --gid 1000 --no-create-home --shell /usr/sbin/nologin app";
 
 /// What differs between stacks.
-struct Stack {
+struct StackImages {
     build_image: String,
     run_image: String,
     /// Lines of the build stage before the install (environment, tools).
@@ -36,10 +37,10 @@ struct Stack {
 /// The Dockerfile for `plan`.
 pub fn dockerfile(plan: &BuildPlan) -> String {
     let version = plan.runtime_version.as_deref();
-    let mut stack = match plan.stack.as_str() {
-        "node" => {
+    let mut stack = match plan.stack {
+        Stack::Node => {
             let image = format!("node:{}-bookworm-slim", major(version).unwrap_or("22"));
-            Stack {
+            StackImages {
                 build_image: image.clone(),
                 run_image: image,
                 build_setup: Vec::new(),
@@ -52,10 +53,10 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                 note: None,
             }
         }
-        "python" => {
+        Stack::Python => {
             let image = format!("python:{}-slim-bookworm", major_minor(version).unwrap_or("3.12"));
             let venv = "VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1";
-            Stack {
+            StackImages {
                 build_image: image.clone(),
                 run_image: image,
                 build_setup: vec![format!("ENV {venv}"), "RUN python -m venv /opt/venv".to_owned()],
@@ -64,7 +65,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                 note: None,
             }
         }
-        "go" => Stack {
+        Stack::Go => StackImages {
             build_image: format!("golang:{}-bookworm", major_minor(version).unwrap_or("1.23")),
             run_image: DEBIAN.to_owned(),
             // A static binary runs on the slim image without the toolchain.
@@ -73,7 +74,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             run_env: Vec::new(),
             note: None,
         },
-        "rust" => Stack {
+        Stack::Rust => StackImages {
             build_image: format!("rust:{}-bookworm", major_minor(version).unwrap_or("1.85")),
             run_image: DEBIAN.to_owned(),
             // Outside /app, so the multi-gigabyte target dir is not copied into the image.
@@ -82,7 +83,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             run_env: Vec::new(),
             note: None,
         },
-        "static" => Stack {
+        Stack::Static => StackImages {
             build_image: BUSYBOX.to_owned(),
             run_image: BUSYBOX.to_owned(),
             build_setup: Vec::new(),
@@ -90,7 +91,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             run_env: Vec::new(),
             note: None,
         },
-        _ => Stack {
+        Stack::Procfile => StackImages {
             build_image: DEBIAN.to_owned(),
             run_image: DEBIAN.to_owned(),
             build_setup: Vec::new(),
@@ -118,14 +119,14 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
     render(plan, &stack, start.as_deref())
 }
 
-fn render(plan: &BuildPlan, stack: &Stack, start: Option<&str>) -> String {
+fn render(plan: &BuildPlan, stack: &StackImages, start: Option<&str>) -> String {
     let mut out = String::new();
     let mut line = |text: &str| {
         out.push_str(text);
         out.push('\n');
     };
     line("# syntax=docker/dockerfile:1");
-    let mut detected = plan.stack.clone();
+    let mut detected = plan.stack.to_string();
     for extra in [&plan.framework, &plan.package_manager].into_iter().flatten() {
         detected.push_str(&format!(" / {extra}"));
     }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
+use slipway_core::image_ref::{Digest, ImageRef};
 use slipway_core::image_tag::ImageTag;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use tokio::sync::Mutex;
@@ -24,12 +25,12 @@ use tokio::sync::Mutex;
 use crate::client::Registry;
 use crate::command::container_command;
 use crate::config::RegistryConfig;
+use crate::digest;
 use crate::error::ImageError;
 use crate::image_config::{self, AppConfig, EPOCH};
 use crate::layer::{build_layer, Layer, LayerSource};
 use crate::oci::{self, Descriptor, Manifest, Platform};
 use crate::ops::{verify, Blob};
-use crate::reference::{Digest, ImageReference};
 
 /// One image to export. [`ExportRequest::new`] fills in Slipway's defaults.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ pub struct ExportRequest {
     /// `path_prepend`, `VIRTUAL_ENV` to `env`), as `BuiltApp` reports them.
     pub sources: Vec<LayerSource>,
     /// The base (run) image; must be pinned by digest.
-    pub base: ImageReference,
+    pub base: ImageRef,
     pub workspace: WorkspaceSlug,
     pub project: ProjectSlug,
     pub tag: ImageTag,
@@ -66,7 +67,7 @@ impl ExportRequest {
     pub fn new(
         plan: BuildPlan,
         app_dir: PathBuf,
-        base: ImageReference,
+        base: ImageRef,
         workspace: WorkspaceSlug,
         project: ProjectSlug,
         tag: ImageTag,
@@ -95,7 +96,7 @@ impl ExportRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportedImage {
     /// `registry/prefix/workspace/project:tag`.
-    pub reference: ImageReference,
+    pub reference: ImageRef,
     /// Digest of the pushed manifest: `reference` minus the tag, plus `@digest`, pins it.
     pub digest: Digest,
     pub config_digest: Digest,
@@ -145,7 +146,7 @@ impl Exporter {
         }
         let repository = self.config.repository(&request.workspace, &request.project);
         let tag = request.tag.to_string();
-        let target_ref = ImageReference::tagged(self.config.host(), &repository, &tag)?;
+        let target_ref = ImageRef::tagged(self.config.host(), &repository, Some(&tag))?;
         // Docker Hub's API answers on another host than its name, as for base images.
         let api_host = if self.config.host() == "docker.io" { "registry-1.docker.io" } else { self.config.host() };
         let target = self.registry(self.config.host(), api_host).await?;
@@ -206,7 +207,7 @@ impl Exporter {
         let config = image_config::extend(base_config, &app);
         let config_bytes =
             serde_json::to_vec(&config).map_err(|e| ImageError::io("encoding the image config")(e.into()))?;
-        let config_digest = Digest::of(&config_bytes);
+        let config_digest = digest::sha256(&config_bytes);
         if !target.blob_exists(&repository, &config_digest).await? {
             let blob = Blob::Bytes(&config_bytes);
             target.upload_blob(&repository, &config_digest, blob, request.chunk_size, None).await?;
@@ -257,7 +258,7 @@ impl Exporter {
 /// The base image manifest for `platform`, with its digest, verified against the pinned digest.
 async fn base_manifest(
     registry: &Registry,
-    base: &ImageReference,
+    base: &ImageRef,
     pinned: &Digest,
     platform: &Platform,
 ) -> Result<(Manifest, Digest), ImageError> {
@@ -265,7 +266,7 @@ async fn base_manifest(
     let mut digest = pinned.clone();
     for _ in 0..2 {
         let (bytes, media_type) = registry.get_manifest(base.repository(), digest.as_str()).await?;
-        verify(&format!("the manifest of {base}"), &digest, &Digest::of(&bytes))?;
+        verify(&format!("the manifest of {base}"), &digest, &digest::sha256(&bytes))?;
         let kind = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_owned))
@@ -304,7 +305,7 @@ async fn pack(request: &ExportRequest, out: PathBuf) -> Result<Layer, ImageError
         .map_err(|e| ImageError::io("packing the app layer")(std::io::Error::other(e)))?
 }
 
-fn labels(request: &ExportRequest, target: &ImageReference, base_digest: &Digest) -> Vec<(String, String)> {
+fn labels(request: &ExportRequest, target: &ImageRef, base_digest: &Digest) -> Vec<(String, String)> {
     let tag = &request.tag;
     let mut labels: Vec<(String, String)> = [
         ("org.opencontainers.image.title", request.project.to_string()),
@@ -318,7 +319,7 @@ fn labels(request: &ExportRequest, target: &ImageReference, base_digest: &Digest
         ("slipway.dev/project", request.project.to_string()),
         ("slipway.dev/commit", tag.commit.to_string()),
         ("slipway.dev/build", tag.build.to_string()),
-        ("slipway.dev/stack", request.plan.stack.clone()),
+        ("slipway.dev/stack", request.plan.stack.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -5,9 +5,9 @@
 //! same config digest (as `ko` and `jib` do); the build time is in the store.
 
 use serde_json::{json, Map, Value};
+use slipway_core::image_ref::Digest;
 
 use crate::command::ENTRYPOINT;
-use crate::reference::Digest;
 
 /// What the app adds to the base config.
 pub(crate) struct AppConfig<'a> {
@@ -97,6 +97,7 @@ fn object(value: &mut Value) -> &mut Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest;
 
     #[test]
     fn base_config_is_extended_not_replaced() {
@@ -105,7 +106,7 @@ mod tests {
             "config": {"Env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"], "Labels": {"base": "yes"}},
             "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]},
         });
-        let diff_id = Digest::of(b"layer");
+        let diff_id = digest::sha256(b"layer");
         let app = AppConfig {
             user: "1000:1000",
             workdir: "/app",

@@ -19,9 +19,10 @@ use std::path::{Component, Path, PathBuf};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest as _, Sha256};
+use slipway_core::image_ref::Digest;
 
+use crate::digest;
 use crate::error::ImageError;
-use crate::reference::Digest;
 
 /// A directory of the build machine and where it goes in the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,15 +102,10 @@ pub fn build_layer(sources: &[LayerSource], out: &Path, uid: u64, gid: u64) -> R
         }
     }
     let uncompressed = tar.into_inner().map_err(ImageError::io("finishing the layer"))?;
-    let diff_id = Digest::from_hasher(uncompressed.hasher);
+    let diff_id = digest::finish(uncompressed.hasher);
     let mut compressed = uncompressed.inner.finish().map_err(ImageError::io("finishing the layer"))?;
     compressed.flush().map_err(ImageError::io("finishing the layer"))?;
-    Ok(Layer {
-        path: out.to_path_buf(),
-        digest: Digest::from_hasher(compressed.hasher),
-        diff_id,
-        size: compressed.written,
-    })
+    Ok(Layer { path: out.to_path_buf(), digest: digest::finish(compressed.hasher), diff_id, size: compressed.written })
 }
 
 /// `/app` → `app`; refuses relative paths and `..`, which could write outside the intended place.

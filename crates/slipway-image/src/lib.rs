@@ -21,10 +21,10 @@
 //! # async fn example(plan: slipway_core::build_plan::BuildPlan, tag: slipway_core::image_tag::ImageTag)
 //! # -> Result<(), Box<dyn std::error::Error>> {
 //! use slipway_core::names::{ProjectSlug, WorkspaceSlug};
-//! use slipway_image::{ExportRequest, Exporter, ImageReference, RegistryConfig};
+//! use slipway_image::{ExportRequest, Exporter, ImageRef, RegistryConfig};
 //!
 //! let Some(config) = RegistryConfig::from_env()? else { return Ok(()) }; // SLIPWAY_REGISTRY unset
-//! let base = ImageReference::parse("registry.example.com/base/run:1@sha256:…")?;
+//! let base = ImageRef::parse("registry.example.com/base/run:1@sha256:…")?;
 //! let request = ExportRequest::new(plan, "/builds/dep_1/app".into(), base,
 //!     WorkspaceSlug::parse("acme")?, ProjectSlug::parse("web")?, tag);
 //! let image = Exporter::new(config).export(&request).await?;
@@ -63,6 +63,7 @@ mod auth;
 mod client;
 mod command;
 mod config;
+mod digest;
 mod dockerfile;
 mod error;
 mod export;
@@ -70,7 +71,6 @@ mod image_config;
 mod layer;
 pub mod oci;
 mod ops;
-mod reference;
 
 pub use command::{container_command, container_plan, for_container, ENTRYPOINT};
 pub use config::{Credentials, RegistryConfig};
@@ -78,4 +78,4 @@ pub use dockerfile::{dockerfile, DEFAULT_PORT};
 pub use error::ImageError;
 pub use export::{ExportRequest, ExportedImage, Exporter};
 pub use layer::{build_layer, Layer, LayerSource};
-pub use reference::{Digest, ImageReference};
+pub use slipway_core::image_ref::{Digest, ImageRef};

@@ -8,11 +8,12 @@ use std::path::Path;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
+use slipway_core::image_ref::Digest;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::client::{read_document, Call, Registry};
+use crate::digest;
 use crate::error::ImageError;
-use crate::reference::Digest;
 
 /// Media types a base manifest may be served as.
 pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -82,7 +83,7 @@ impl Registry {
         if response.status() != StatusCode::CREATED {
             return Err(self.unexpected(&call, response).await);
         }
-        let digest = Digest::of(bytes);
+        let digest = digest::sha256(bytes);
         // The registry names what it stored; anything else means it rewrote the manifest.
         let stored = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok());
         if let Some(stored) = stored.and_then(|d| Digest::parse(d).ok()) {
@@ -111,7 +112,7 @@ impl Registry {
             return Err(self.unexpected(&call, response).await);
         }
         let bytes = read_document(self, &call, response).await?;
-        verify(&format!("blob {repository}@{digest}"), digest, &Digest::of(&bytes))?;
+        verify(&format!("blob {repository}@{digest}"), digest, &digest::sha256(&bytes))?;
         Ok(bytes)
     }
 
@@ -142,7 +143,7 @@ impl Registry {
             out.write_all(&chunk).await.map_err(ImageError::io("writing a downloaded blob"))?;
         }
         out.flush().await.map_err(ImageError::io("writing a downloaded blob"))?;
-        verify(&format!("blob {repository}@{digest}"), digest, &Digest::from_hasher(hasher))?;
+        verify(&format!("blob {repository}@{digest}"), digest, &digest::finish(hasher))?;
         Ok(size)
     }
 

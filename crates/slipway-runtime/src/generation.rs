@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use slipway_core::api::Instance;
-use slipway_core::build_plan::WEB_PROCESS;
 use slipway_core::layout::DataLayout;
+use slipway_core::process_type::ProcessType;
 use slipway_core::resources::Resources;
 use slipway_core::timestamp::Timestamp;
 use slipway_store::{EnvironmentState, ReleaseSpec};
@@ -23,15 +23,16 @@ const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 pub(crate) struct Generation {
     pub release: ReleaseSpec,
     /// Instances per process type, as started.
-    pub scale: BTreeMap<String, u32>,
+    pub scale: BTreeMap<ProcessType, u32>,
     /// The limits its instances were started with: a resize starts a new generation.
     pub resources: Resources,
-    instances: Vec<(String, Handle)>,
+    instances: Vec<(ProcessType, Handle)>,
 }
 
 /// Instances per process type of `release` under `scale` (absent types run one).
-pub(crate) fn effective_scale(release: &ReleaseSpec, scale: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
-    release.plan.processes.keys().map(|process| (process.clone(), scale.get(process).copied().unwrap_or(1))).collect()
+pub(crate) fn effective_scale(release: &ReleaseSpec, scale: &BTreeMap<String, u32>) -> BTreeMap<ProcessType, u32> {
+    let count = |process: &ProcessType| scale.get(process.as_str()).copied().unwrap_or(1);
+    release.plan.processes.keys().map(|process| (process.clone(), count(process))).collect()
 }
 
 impl Generation {
@@ -53,7 +54,7 @@ impl Generation {
         for (process, command) in &release.plan.processes {
             let count = scale.get(process).copied().unwrap_or(1);
             for index in 1..=count {
-                let port = if process == WEB_PROCESS {
+                let port = if process.is_web() {
                     Some(free_port().map_err(|err| format!("no free port: {err}"))?)
                 } else {
                     None
@@ -118,7 +119,7 @@ impl Generation {
             .iter()
             .map(|(process, handle)| Instance {
                 name: handle.name.split('#').next().unwrap_or(&handle.name).to_owned(),
-                process: process.clone(),
+                process: process.to_string(),
                 release: self.release.number,
                 state: if handle.observed.exited.lock().map(|e| e.is_some()).unwrap_or(false) {
                     "restarting"

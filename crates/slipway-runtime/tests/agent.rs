@@ -67,14 +67,14 @@ impl Fixture {
         std::fs::create_dir_all(&app).unwrap();
         std::fs::write(app.join("index.html"), format!("release {}", deployment.number)).unwrap();
         let plan = BuildPlan {
-            stack: "procfile".into(),
+            stack: "procfile".parse().unwrap(),
             framework: None,
             package_manager: None,
             runtime_version: None,
             install: None,
             build: None,
             start: None,
-            processes: processes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            processes: processes.iter().map(|(k, v)| (k.parse().unwrap(), v.to_string())).collect::<BTreeMap<_, _>>(),
             health_check_path: None,
             detected_from: vec![],
         };

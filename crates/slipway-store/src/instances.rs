@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use slipway_core::api::Instance;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::ids::{EnvironmentId, InstanceId, WorkspaceId};
+use slipway_core::process_type::ProcessType;
 use slipway_core::timestamp::Timestamp;
 use sqlx::Row;
 
@@ -96,7 +97,7 @@ impl Store {
         workspace: &WorkspaceId,
         project: &str,
         environment: &str,
-        processes: &BTreeMap<String, u32>,
+        processes: &BTreeMap<ProcessType, u32>,
     ) -> Result<BTreeMap<String, u32>, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
@@ -107,7 +108,7 @@ impl Store {
             .await?
             .try_get(0)?;
         let mut scale: BTreeMap<String, u32> = stored(serde_json::from_str(&current))?;
-        scale.extend(processes.iter().map(|(k, v)| (k.clone(), *v)));
+        scale.extend(processes.iter().map(|(k, v)| (k.to_string(), *v)));
         let defaults = platform_defaults(&mut tx).await?;
         let usage = environment_usage(&mut tx, workspace, &defaults).await?;
         let mut next = usage.clone();

@@ -17,8 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use slipway_core::api::{QuotaReport, Workspace};
-use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
+use slipway_core::build_plan::BuildPlan;
 use slipway_core::ids::{EnvironmentId, WorkspaceId};
+use slipway_core::process_type::ProcessType;
 use slipway_core::quota::{Bytes, QuotaUsage, WorkspaceQuota};
 use slipway_core::resources::{Memory, Resources};
 use slipway_core::ErrorCode;
@@ -136,7 +137,7 @@ async fn quota_row(tx: &mut Tx, workspace: &WorkspaceId, lock: &str) -> Result<L
 #[derive(Debug, Clone)]
 struct EnvironmentUse {
     /// The process types of the release it runs or is about to run; `None` without a release.
-    processes: Option<BTreeSet<String>>,
+    processes: Option<BTreeSet<ProcessType>>,
     scale: BTreeMap<String, u32>,
     /// Bytes per instance.
     memory: u64,
@@ -144,7 +145,11 @@ struct EnvironmentUse {
 
 impl EnvironmentUse {
     fn instances(&self) -> u64 {
-        self.processes.iter().flatten().map(|process| u64::from(self.scale.get(process).copied().unwrap_or(1))).sum()
+        self.processes
+            .iter()
+            .flatten()
+            .map(|process| u64::from(self.scale.get(process.as_str()).copied().unwrap_or(1)))
+            .sum()
     }
 }
 
@@ -193,7 +198,7 @@ impl Usage {
     pub(crate) fn deploy(&mut self, environment: &EnvironmentId) {
         if let Some(usage) = self.environments.get_mut(environment.as_str()) {
             if usage.processes.is_none() {
-                usage.processes = Some(BTreeSet::from([WEB_PROCESS.to_owned()]));
+                usage.processes = Some(BTreeSet::from([ProcessType::web()]));
             }
         }
     }

@@ -13,7 +13,7 @@ use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
 use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_core::retention::ReleaseRetention;
 use slipway_deploy::{CheckoutLimits, ReadBack};
-use slipway_image::{ImageReference, RegistryConfig};
+use slipway_image::{ImageRef, RegistryConfig};
 use slipway_store::SealingKey;
 
 #[derive(Debug, Clone, Args)]
@@ -193,7 +193,7 @@ pub struct Resolved {
     pub sealing_key: SealingKey,
     /// The Kubernetes target's registry, base image and GitOps remote (each optional).
     pub registry: Option<RegistryConfig>,
-    pub base_image: Option<ImageReference>,
+    pub base_image: Option<ImageRef>,
     pub gitops_remote: Option<String>,
     /// The cluster read back (from SLIPWAY_KUBECONFIG) and how long a rollout may take.
     pub read_back: Option<ReadBack>,
@@ -291,13 +291,7 @@ impl UpSettings {
             .transpose()
             .context("SLIPWAY_REGISTRY")?;
         let base_image = nonempty(&self.base_image)
-            .map(|text| -> Result<ImageReference> {
-                let reference = ImageReference::parse(&text)?;
-                if reference.digest().is_none() {
-                    bail!("`{text}` is not pinned by digest: append @sha256:<digest> of the image you mean");
-                }
-                Ok(reference)
-            })
+            .map(|text| ImageRef::parse_pinned(&text))
             .transpose()
             .context("SLIPWAY_BASE_IMAGE")?;
         if self.rollout_timeout.is_zero() {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::Json;
 use slipway_core::api::{ErrorEnvelope, Instance, ScaleRequest};
+use slipway_core::process_type::ProcessType;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
 use slipway_store::MAX_SCALE;
@@ -51,19 +52,17 @@ async fn scale(
     if body.processes.is_empty() {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "name at least one process type, e.g. {\"web\": 2}"));
     }
-    for (process, count) in &body.processes {
-        let valid_name = !process.is_empty()
-            && process.len() <= 63
-            && process.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid_name {
-            return Err(ApiError::new(ErrorCode::InvalidRequest, "process types are 1-63 of a-z, 0-9, `-`, `_`"));
-        }
-        if *count > MAX_SCALE {
+    let mut scale = BTreeMap::new();
+    for (process, count) in body.processes {
+        // The rule of Procfiles and manifests: a type named here is one a release can have.
+        let process = ProcessType::parse(&process)?;
+        if count > MAX_SCALE {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
                 format!("at most {MAX_SCALE} instances per process type"),
             ));
         }
+        scale.insert(process, count);
     }
-    Ok(Json(app.store.set_scale(&caller.actor(), access.id(), project.as_str(), env.as_str(), &body.processes).await?))
+    Ok(Json(app.store.set_scale(&caller.actor(), access.id(), project.as_str(), env.as_str(), &scale).await?))
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::stack::Stack;
 use tokio::sync::{mpsc::Sender, Semaphore};
 use tokio::time::Instant;
 
@@ -104,7 +105,7 @@ pub enum BuildError {
     OutOfMemory { step: Step, limit: slipway_core::resources::Memory },
     /// A tool the stack needs is not installed on the build machine.
     #[error("{tool} is not installed on this machine, and this {stack} app needs it to build; install {tool} or set other commands in slipway.toml")]
-    ToolMissing { tool: String, stack: String },
+    ToolMissing { tool: String, stack: Stack },
     /// The build machine itself failed (a directory could not be written, a process could not start).
     #[error("{context}: {source}")]
     Io {
@@ -233,14 +234,14 @@ impl Builder {
 /// The stack's tools, caches and environment.
 async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> Result<Prepared, BuildError> {
     let cache = cx.request.cache_dir.as_path();
-    match cx.plan.stack.as_str() {
-        "node" => {
+    match cx.plan.stack {
+        Stack::Node => {
             let prepared = node::prepare(cx, env).await?;
             built.path_prepend.push(cx.request.app_dir.join("node_modules").join(".bin"));
             Ok(prepared)
         }
-        "python" => python::prepare(cx, env, built).await,
-        "rust" => {
+        Stack::Python => python::prepare(cx, env, built).await,
+        Stack::Rust => {
             if cx.commands().any(|c| c.contains("cargo")) {
                 require(env, "cargo", cx.plan)?;
             }
@@ -249,7 +250,7 @@ async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> 
             env.set("CARGO_HOME", cache.join("cargo-home"));
             Ok(Prepared::run_install())
         }
-        "go" => {
+        Stack::Go => {
             if cx.commands().any(|c| c.split_whitespace().any(|w| w == "go")) {
                 require(env, "go", cx.plan)?;
             }
@@ -260,7 +261,7 @@ async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> 
             env.set("GOFLAGS", "-modcacherw");
             Ok(Prepared::run_install())
         }
-        _ => Ok(Prepared::run_install()),
+        Stack::Static | Stack::Procfile => Ok(Prepared::run_install()),
     }
 }
 
@@ -268,7 +269,7 @@ async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> 
 pub(crate) fn require(env: &BuildEnv, tool: &str, plan: &BuildPlan) -> Result<(), BuildError> {
     match env.find(tool) {
         Some(_) => Ok(()),
-        None => Err(BuildError::ToolMissing { tool: tool.to_owned(), stack: plan.stack.clone() }),
+        None => Err(BuildError::ToolMissing { tool: tool.to_owned(), stack: plan.stack }),
     }
 }
 

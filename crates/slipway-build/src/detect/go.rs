@@ -1,6 +1,7 @@
 //! Go: `go.mod`; one binary built from the module root.
 
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::stack::Stack;
 
 use super::{DetectError, Tree};
 
@@ -21,7 +22,7 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     if module.is_none() {
         return Err(DetectError::Malformed { file: FILE.to_owned(), problem: "there is no `module` line".to_owned() });
     }
-    let mut plan = super::plan("go", Some("./bin/app".to_owned()), vec![FILE.to_owned()]);
+    let mut plan = super::plan(Stack::Go, Some("./bin/app".to_owned()), vec![FILE.to_owned()]);
     plan.package_manager = Some("go".to_owned());
     plan.build = Some("go build -o bin/app .".to_owned());
     plan.runtime_version = version;
@@ -32,12 +33,13 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
 mod tests {
     use crate::detect::testing::tree;
     use crate::detect::{detect, DetectError};
+    use slipway_core::stack::Stack;
 
     #[test]
     fn go_module_builds_one_binary() {
         let dir = tree(&[("go.mod", "// app\nmodule example.com/hello\n\ngo 1.22\n\nrequire (\n)\n"), ("main.go", "")]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "go");
+        assert_eq!(plan.stack, Stack::Go);
         assert_eq!(plan.build.as_deref(), Some("go build -o bin/app ."));
         assert_eq!(plan.start.as_deref(), Some("./bin/app"));
         assert_eq!(plan.runtime_version.as_deref(), Some("1.22"));

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
+use slipway_core::process_type::ProcessType;
 
 use super::{DetectError, Tree};
 
@@ -24,7 +25,7 @@ pub(crate) struct Manifest {
     build: Option<String>,
     start: Option<String>,
     health_check_path: Option<String>,
-    processes: BTreeMap<String, String>,
+    processes: BTreeMap<ProcessType, String>,
 }
 
 pub(crate) fn parse(tree: &Tree) -> Result<Option<Manifest>, DetectError> {
@@ -66,12 +67,10 @@ fn parse_text(text: &str) -> Result<Manifest, DetectError> {
         None => {}
         Some(toml::Value::Table(processes)) => {
             for (name, command) in processes {
-                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                    return Err(malformed(format!("process type {name:?} must be letters, digits, `-` or `_`")));
-                }
+                let process = ProcessType::parse(name).map_err(|err| malformed(err.to_string()))?;
                 match command {
                     toml::Value::String(c) if !c.trim().is_empty() => {
-                        manifest.processes.insert(name.clone(), c.trim().to_owned());
+                        manifest.processes.insert(process, c.trim().to_owned());
                     }
                     _ => return Err(malformed(format!("processes.{name} must be a non-empty command string"))),
                 }
@@ -99,7 +98,7 @@ impl Manifest {
         plan.health_check_path = self.health_check_path.or(plan.health_check_path.take());
         plan.processes.extend(self.processes);
         if let Some(start) = self.start {
-            plan.processes.insert(WEB_PROCESS.to_owned(), start);
+            plan.processes.insert(ProcessType::web(), start);
         }
         plan.start = plan.processes.get(WEB_PROCESS).cloned();
         plan.detected_from.push(FILE.to_owned());
@@ -141,6 +140,7 @@ mod tests {
             ("[processes]\nweb = 1\n", "processes.web"),
             ("health_check_path = \"up\"\n", "must start with `/`"),
             ("start = \"a\"\n[processes]\nweb = \"b\"\n", "disagree"),
+            ("[processes]\nmy_worker = \"w\"\n", "1 to 50 of a-z, 0-9 and `-`"),
         ] {
             let err = parse_text(text).expect_err(text);
             assert!(matches!(err, DetectError::Malformed { .. }), "{err:?}");

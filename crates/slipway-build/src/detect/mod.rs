@@ -21,7 +21,9 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
+use slipway_core::build_plan::BuildPlan;
+use slipway_core::process_type::ProcessType;
+use slipway_core::stack::Stack;
 
 /// A manifest (package.json, Cargo.toml, …) larger than this is refused.
 pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -61,7 +63,7 @@ pub enum DetectError {
         "this looks like a {stack} app (from {from}) but Slipway cannot tell how to start it: {hint}; or add a \
          Procfile with `web: <command>` (the app must listen on 127.0.0.1:$PORT)"
     )]
-    NoStartCommand { stack: String, from: String, hint: String },
+    NoStartCommand { stack: Stack, from: String, hint: String },
     /// The tree could not be read.
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -77,7 +79,7 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
     let mut plan = match stack {
         Some(plan) => plan,
         None if procfile.is_some() || manifest.as_ref().is_some_and(|m| m.defines_processes()) => BuildPlan {
-            stack: "procfile".to_owned(),
+            stack: Stack::Procfile,
             framework: None,
             package_manager: None,
             runtime_version: None,
@@ -93,18 +95,18 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
     if let Some(processes) = procfile {
         // The Procfile replaces the detected process types; a stack's own web
         // command stays when the Procfile names only other types (Heroku does the same).
-        let stack_web = plan.processes.remove(WEB_PROCESS);
+        let stack_web = plan.processes.remove(ProcessType::WEB);
         plan.processes = processes;
         if let Some(web) = stack_web {
-            plan.processes.entry(WEB_PROCESS.to_owned()).or_insert(web);
+            plan.processes.entry(ProcessType::web()).or_insert(web);
         }
-        plan.start = plan.processes.get(WEB_PROCESS).cloned();
+        plan.start = plan.processes.get(ProcessType::WEB).cloned();
         plan.detected_from.push(procfile::FILE.to_owned());
     }
     if let Some(manifest) = manifest {
         manifest.apply(&mut plan);
     }
-    if plan.processes.is_empty() && plan.stack == "node" {
+    if plan.processes.is_empty() && plan.stack == Stack::Node {
         // A front-end whose build output is committed (or a package.json kept for tooling only).
         if let Some(site) = static_site::detect(&tree)? {
             plan.processes = site.processes;
@@ -133,25 +135,29 @@ fn detect_stack(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
 }
 
 fn no_start_command(plan: &BuildPlan) -> DetectError {
-    let hint = match plan.stack.as_str() {
-        "node" => "add a `start` script or a `main` entry to package.json, or a server.js/index.js/app.js".to_owned(),
-        "python" => {
+    let hint = match plan.stack {
+        Stack::Node => {
+            "add a `start` script or a `main` entry to package.json, or a server.js/index.js/app.js".to_owned()
+        }
+        Stack::Python => {
             "Slipway starts Flask, FastAPI and Django apps by itself; for anything else".to_owned()
                 + " say how in slipway.toml (`start = \"...\"`)"
         }
-        _ => "add `start = \"<command>\"` to slipway.toml".to_owned(),
+        Stack::Go | Stack::Rust | Stack::Static | Stack::Procfile => {
+            "add `start = \"<command>\"` to slipway.toml".to_owned()
+        }
     };
-    DetectError::NoStartCommand { stack: plan.stack.clone(), from: plan.detected_from.join(", "), hint }
+    DetectError::NoStartCommand { stack: plan.stack, from: plan.detected_from.join(", "), hint }
 }
 
 /// A plan with the fields every stack detector fills; the rest left empty.
-pub(crate) fn plan(stack: &str, start: Option<String>, detected_from: Vec<String>) -> BuildPlan {
+pub(crate) fn plan(stack: Stack, start: Option<String>, detected_from: Vec<String>) -> BuildPlan {
     let mut processes = std::collections::BTreeMap::new();
     if let Some(start) = &start {
-        processes.insert(WEB_PROCESS.to_owned(), start.clone());
+        processes.insert(ProcessType::web(), start.clone());
     }
     BuildPlan {
-        stack: stack.to_owned(),
+        stack,
         framework: None,
         package_manager: None,
         runtime_version: None,
@@ -290,7 +296,7 @@ mod tests {
             ("Procfile", "web: node web.js --port $PORT\nworker: node worker.js\n"),
         ]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "node");
+        assert_eq!(plan.stack, Stack::Node);
         assert_eq!(plan.start.as_deref(), Some("node web.js --port $PORT"));
         assert_eq!(plan.processes["web"], "node web.js --port $PORT");
         assert_eq!(plan.processes["worker"], "node worker.js");
@@ -310,7 +316,7 @@ mod tests {
     fn procfile_alone_is_a_procfile_stack() {
         let dir = tree(&[("Procfile", "web: ./run.sh\n")]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "procfile");
+        assert_eq!(plan.stack, Stack::Procfile);
         assert_eq!(plan.start.as_deref(), Some("./run.sh"));
         assert_eq!(plan.install, None);
         assert_eq!(plan.detected_from, ["Procfile"]);
@@ -329,7 +335,7 @@ mod tests {
             ),
         ]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "python");
+        assert_eq!(plan.stack, Stack::Python);
         assert_eq!(plan.framework.as_deref(), Some("flask"));
         assert_eq!(plan.install.as_deref(), Some("pip install -r requirements.txt"));
         assert_eq!(plan.start.as_deref(), Some("python serve.py"));
@@ -344,7 +350,7 @@ mod tests {
     fn slipway_toml_alone_with_a_start_command() {
         let dir = tree(&[("slipway.toml", "build = \"make\"\nstart = \"./server\"\n")]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "procfile");
+        assert_eq!(plan.stack, Stack::Procfile);
         assert_eq!(plan.build.as_deref(), Some("make"));
         assert_eq!(plan.processes["web"], "./server");
     }
@@ -361,7 +367,7 @@ mod tests {
     fn node_without_a_start_command_serves_a_committed_site() {
         let dir = tree(&[("package.json", r#"{"devDependencies": {"prettier": "3"}}"#), ("public/index.html", "")]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "node");
+        assert_eq!(plan.stack, Stack::Node);
         assert_eq!(plan.start.as_deref(), Some("slipway serve-static public"));
         assert_eq!(plan.detected_from, ["package.json", "public/index.html"]);
     }

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::stack::Stack;
 
 use super::{shell_quote, DetectError, Tree};
 
@@ -63,7 +64,7 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
         (depends_on("express").then_some("express"), entry.map(|entry| format!("node {}", shell_quote(&entry))))
     };
 
-    let mut plan = super::plan("node", start, detected_from);
+    let mut plan = super::plan(Stack::Node, start, detected_from);
     plan.framework = framework.map(str::to_owned);
     plan.package_manager = Some(manager.to_owned());
     plan.install = Some(install.to_owned());
@@ -84,6 +85,7 @@ fn object<'a>(value: &'a Map<String, Value>, field: &str) -> Option<&'a Map<Stri
 mod tests {
     use crate::detect::testing::tree;
     use crate::detect::{detect, DetectError};
+    use slipway_core::stack::Stack;
 
     #[test]
     fn express_with_lockfile_and_start_script() {
@@ -96,7 +98,7 @@ mod tests {
             ("package-lock.json", "{}"),
         ]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "node");
+        assert_eq!(plan.stack, Stack::Node);
         assert_eq!(plan.framework.as_deref(), Some("express"));
         assert_eq!(plan.package_manager.as_deref(), Some("npm"));
         assert_eq!(plan.install.as_deref(), Some("npm ci"));

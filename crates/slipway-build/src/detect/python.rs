@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::stack::Stack;
 
 use super::{shell_quote, DetectError, Tree};
 
@@ -35,7 +36,7 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
         ("", "", None)
     };
 
-    let mut plan = super::plan("python", start, detected_from);
+    let mut plan = super::plan(Stack::Python, start, detected_from);
     plan.package_manager = Some(manager.to_owned());
     plan.install = Some(if framework.is_empty() || deps.contains(server) {
         command
@@ -195,6 +196,7 @@ fn runtime_version(tree: &Tree) -> Result<Option<String>, DetectError> {
 mod tests {
     use crate::detect::testing::tree;
     use crate::detect::{detect, DetectError};
+    use slipway_core::stack::Stack;
 
     #[test]
     fn flask_with_requirements_binds_loopback_and_adds_gunicorn() {
@@ -204,7 +206,7 @@ mod tests {
             (".python-version", "3.11.7\n"),
         ]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "python");
+        assert_eq!(plan.stack, Stack::Python);
         assert_eq!(plan.framework.as_deref(), Some("flask"));
         assert_eq!(plan.package_manager.as_deref(), Some("pip"));
         assert_eq!(plan.start.as_deref(), Some("gunicorn --bind 127.0.0.1:$PORT wsgi:server"));
@@ -297,7 +299,7 @@ mod tests {
     fn python_without_a_known_framework_asks_for_a_start_command() {
         let dir = tree(&[("requirements.txt", "requests\n"), ("bot.py", "print(1)\n")]);
         let err = detect(dir.path()).expect_err("no start");
-        assert!(matches!(err, DetectError::NoStartCommand { ref stack, .. } if stack == "python"), "{err:?}");
+        assert!(matches!(err, DetectError::NoStartCommand { ref stack, .. } if *stack == Stack::Python), "{err:?}");
         let dir = tree(&[("requirements.txt", "requests\n"), ("Procfile", "worker: python bot.py\n")]);
         let plan = detect(dir.path()).expect("plan");
         assert_eq!(plan.install.as_deref(), Some("pip install -r requirements.txt"));

@@ -2,6 +2,7 @@
 //! and copied to `bin/<name>` so the release artifact is self-contained.
 
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::stack::Stack;
 
 use super::{shell_quote, DetectError, Tree};
 
@@ -18,7 +19,7 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
         return Err(DetectError::Malformed { file: FILE.to_owned(), problem: format!("odd binary name {name:?}") });
     }
     let bin = format!("bin/{name}");
-    let mut plan = super::plan("rust", Some(format!("./{bin}")), vec![FILE.to_owned()]);
+    let mut plan = super::plan(Stack::Rust, Some(format!("./{bin}")), vec![FILE.to_owned()]);
     plan.package_manager = Some("cargo".to_owned());
     // CARGO_TARGET_DIR points into the project's cache when Slipway builds.
     plan.build = Some(format!(
@@ -63,6 +64,7 @@ fn toolchain(tree: &Tree) -> Result<Option<String>, DetectError> {
 mod tests {
     use crate::detect::testing::tree;
     use crate::detect::{detect, DetectError};
+    use slipway_core::stack::Stack;
 
     #[test]
     fn package_with_main_rs() {
@@ -72,7 +74,7 @@ mod tests {
             ("rust-toolchain.toml", "[toolchain]\nchannel = \"1.85\"\n"),
         ]);
         let plan = detect(dir.path()).expect("plan");
-        assert_eq!(plan.stack, "rust");
+        assert_eq!(plan.stack, Stack::Rust);
         assert_eq!(plan.package_manager.as_deref(), Some("cargo"));
         let build = plan.build.expect("build");
         assert!(build.starts_with("cargo build --release --bin hello-web"), "{build}");

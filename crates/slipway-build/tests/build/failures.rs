@@ -5,19 +5,21 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use slipway_build::{detect, BuildError, BuildPlan, Builder, Step};
+use slipway_core::process_type::ProcessType;
+use slipway_core::stack::Stack;
 
 use crate::support::{build, eventually, process_gone, Workspace};
 
 fn plan(install: Option<&str>, build: Option<&str>) -> BuildPlan {
     BuildPlan {
-        stack: "procfile".to_owned(),
+        stack: Stack::Procfile,
         framework: None,
         package_manager: None,
         runtime_version: None,
         install: install.map(str::to_owned),
         build: build.map(str::to_owned),
         start: Some("true".to_owned()),
-        processes: BTreeMap::from([("web".to_owned(), "true".to_owned())]),
+        processes: BTreeMap::from([(ProcessType::web(), "true".to_owned())]),
         health_check_path: None,
         detected_from: vec!["Procfile".to_owned()],
     }

@@ -10,7 +10,7 @@ async fn rust_binary_is_built_in_the_cache_and_copied_into_the_app() {
     let workspace = Workspace::new();
     let app_dir = workspace.app_from_example("rust", "release-1");
     let plan = detect(&app_dir).expect("plan");
-    assert_eq!(plan.stack, "rust");
+    assert_eq!(plan.stack, slipway_core::stack::Stack::Rust);
     let (result, log) = build(&Builder::new(1), &plan, workspace.request(&app_dir)).await;
     let app = built(result, &log);
     assert!(app_dir.join("bin/hello-rust").is_file());

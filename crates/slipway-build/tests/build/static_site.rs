@@ -9,7 +9,7 @@ async fn static_site_is_served_from_its_folder() {
     let workspace = Workspace::new();
     let app_dir = workspace.app_from_example("static", "release-1");
     let plan = detect(&app_dir).expect("plan");
-    assert_eq!(plan.stack, "static");
+    assert_eq!(plan.stack, slipway_core::stack::Stack::Static);
     let start = plan.start.clone().expect("start");
     let folder = start.strip_prefix("slipway serve-static ").expect("served by slipway serve-static");
     assert_eq!(folder, "public");

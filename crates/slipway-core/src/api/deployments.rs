@@ -7,6 +7,7 @@ use crate::build_plan::BuildPlan;
 use crate::deployment::{BuildNumber, DeploymentStatus};
 use crate::ids::{DeploymentId, EnvironmentId, ReleaseId};
 use crate::image_tag::CommitSha;
+use crate::process_type::ProcessType;
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -83,7 +84,7 @@ pub struct Release {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<CommitSha>,
     pub kind: DeploymentKind,
-    pub processes: BTreeMap<String, String>,
+    pub processes: BTreeMap<ProcessType, String>,
     /// Names of the config vars in its snapshot (values are never listed).
     pub config: Vec<String>,
     /// Whether it is the release serving now.

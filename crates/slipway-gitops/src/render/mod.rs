@@ -22,7 +22,7 @@ pub use namespace::{
 use crate::error::{GitopsError, Result};
 use crate::input::{AppEnvironment, ClusterSettings};
 use crate::manifests::Manifests;
-use crate::naming::{self, check_health_path, check_process_name, check_schedule};
+use crate::naming::{self, check_health_path, check_schedule};
 
 /// The ConfigMap holding plain config vars.
 pub const CONFIG_MAP_NAME: &str = "config";
@@ -43,6 +43,7 @@ pub fn render_environment(app: &AppEnvironment, settings: &ClusterSettings) -> R
         out.push("ExternalSecret", SECRET_NAME, &secret)?;
     }
     for (name, process) in &app.processes {
+        let name = name.as_str();
         if let Some(schedule) = &process.schedule {
             out.push("CronJob", name, &workload::cron_job(app, settings, name, process, schedule))?;
             continue;
@@ -91,8 +92,8 @@ fn validate(app: &AppEnvironment, settings: &ClusterSettings) -> Result<String> 
     if let Some(path) = &app.health_check_path {
         check_health_path(path)?;
     }
+    // Process types are `ProcessType`s: valid object names and label values by construction.
     for (name, process) in &app.processes {
-        check_process_name(name)?;
         if process.command.trim().is_empty() {
             return Err(GitopsError::InvalidInput {
                 what: "process command",
@@ -106,7 +107,7 @@ fn validate(app: &AppEnvironment, settings: &ClusterSettings) -> Result<String> 
             });
         }
         if let Some(schedule) = &process.schedule {
-            check_schedule(name, schedule)?;
+            check_schedule(name.as_str(), schedule)?;
         }
         if let Some(scaling) = &process.autoscaling {
             let ok = scaling.min_replicas >= 1

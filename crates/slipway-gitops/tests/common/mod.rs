@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::hostname::Hostname;
+use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
+use slipway_core::process_type::ProcessType;
 use slipway_core::resources::{Cpu, Memory, Resources};
-use slipway_gitops::{
-    AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, ImageRef, InstallSettings, Process, Quota,
-};
+use slipway_gitops::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, InstallSettings, Process, Quota};
 
 pub const TAG: &str = "usr_0190d1c2a3b4c5d6e7f8091a2b3c4d5e-12-0123456789abcdef0123456789abcdef01234567";
 
-pub fn image(project: &str, build: u64) -> ImageRef {
+pub fn image(project: &str, build: u64) -> ReleaseImage {
     let tag = TAG.replacen("-12-", &format!("-{build}-"), 1);
-    ImageRef::parse(&format!("registry.example.com/slipway/{project}:{tag}")).unwrap()
+    ReleaseImage::parse(&format!("registry.example.com/slipway/{project}:{tag}")).unwrap()
 }
 
 fn plan(processes: &[(&str, &str)]) -> BuildPlan {
@@ -31,7 +31,12 @@ fn plan(processes: &[(&str, &str)]) -> BuildPlan {
     .unwrap()
 }
 
-pub fn base(workspace: &str, project: &str, environment: &str, processes: BTreeMap<String, Process>) -> AppEnvironment {
+pub fn base(
+    workspace: &str,
+    project: &str,
+    environment: &str,
+    processes: BTreeMap<ProcessType, Process>,
+) -> AppEnvironment {
     AppEnvironment {
         workspace: WorkspaceSlug::parse(workspace).unwrap(),
         project: ProjectSlug::parse(project).unwrap(),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
-use slipway_image::{ExportRequest, Exporter, ImageReference, RegistryConfig};
+use slipway_image::{ExportRequest, Exporter, ImageRef, RegistryConfig};
 
 use crate::base::push_base;
 use crate::pull::{app_dir, plan, pull, tag, unpack};
@@ -32,7 +32,7 @@ async fn the_exported_image_serves_http_under_crun() {
     let mut request = ExportRequest::new(
         plan(),
         app.path().to_path_buf(),
-        ImageReference::parse(&base.reference).unwrap(),
+        ImageRef::parse(&base.reference).unwrap(),
         WorkspaceSlug::parse("acme").unwrap(),
         ProjectSlug::parse("web").unwrap(),
         tag(11),

@@ -3,7 +3,7 @@
 //! an unpinned base and an unreachable registry are typed errors.
 
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
-use slipway_image::{ExportRequest, Exporter, ImageError, ImageReference, RegistryConfig};
+use slipway_image::{ExportRequest, Exporter, ImageError, ImageRef, RegistryConfig};
 
 use crate::base::{push_base, sha};
 use crate::pull::{app_dir, gunzip, plan, pull, tag, tar_entries, COMMIT};
@@ -13,7 +13,7 @@ fn request(app: &std::path::Path, base: &str, build: u64) -> ExportRequest {
     ExportRequest::new(
         plan(),
         app.to_path_buf(),
-        ImageReference::parse(base).unwrap(),
+        ImageRef::parse(base).unwrap(),
         WorkspaceSlug::parse("acme").unwrap(),
         ProjectSlug::parse("web").unwrap(),
         tag(build),

@@ -6,18 +6,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::process_type::ProcessType;
 use slipway_image::dockerfile;
 
 fn plan(stack: &str, start: &str) -> BuildPlan {
     BuildPlan {
-        stack: stack.to_owned(),
+        stack: stack.parse().expect("a stack"),
         framework: None,
         package_manager: None,
         runtime_version: None,
         install: None,
         build: None,
         start: Some(start.to_owned()),
-        processes: BTreeMap::from([("web".to_owned(), start.to_owned())]),
+        processes: BTreeMap::from([(ProcessType::web(), start.to_owned())]),
         health_check_path: None,
         detected_from: Vec::new(),
     }
@@ -58,7 +59,7 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
     let static_site = plan("static", "slipway serve-static public");
 
     let mut procfile = plan("procfile", "./server --listen 0.0.0.0:$PORT");
-    procfile.processes.insert("worker".to_owned(), "./worker".to_owned());
+    procfile.processes.insert("worker".parse().expect("a process type"), "./worker".to_owned());
     procfile.build = Some("make\nmake check".to_owned());
 
     vec![

@@ -12,6 +12,8 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::BuildNumber;
 use slipway_core::ids::UserId;
 use slipway_core::image_tag::{CommitSha, ImageTag};
+use slipway_core::process_type::ProcessType;
+use slipway_core::stack::Stack;
 
 use crate::base::sha;
 
@@ -41,14 +43,14 @@ pub fn app_dir() -> tempfile::TempDir {
 pub fn plan() -> BuildPlan {
     let web = "httpd -f -p 127.0.0.1:$PORT -h /app/public".to_owned();
     BuildPlan {
-        stack: "static".to_owned(),
+        stack: Stack::Static,
         framework: None,
         package_manager: None,
         runtime_version: None,
         install: None,
         build: None,
         start: Some(web.clone()),
-        processes: BTreeMap::from([("web".to_owned(), web), ("worker".to_owned(), "sh start.sh".to_owned())]),
+        processes: BTreeMap::from([(ProcessType::web(), web), ("worker".parse().unwrap(), "sh start.sh".to_owned())]),
         health_check_path: None,
         detected_from: vec!["Procfile".to_owned()],
     }

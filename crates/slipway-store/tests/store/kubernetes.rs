@@ -128,12 +128,13 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
 
     // A scale change of a committed Kubernetes environment queues its GitOps commit; the
     // other workspace's environment (local, nothing committed) queues nothing.
-    let scale = std::collections::BTreeMap::from([("web".to_owned(), 3)]);
+    let scale = std::collections::BTreeMap::from([("web".parse().unwrap(), 3)]);
     f.store.set_scale(&f.actor, &other.id, "web", "production", &scale).await.unwrap();
     assert!(f.store.claim_job("test", &[JobKind::GitopsScale], 60, Timestamp::now()).await.unwrap().is_none());
     f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale).await.unwrap();
     let job = f.store.claim_job("test", &[JobKind::GitopsScale], 60, Timestamp::now()).await.unwrap().unwrap();
     let Job::GitopsScale { workspace, environment } = job.job else { panic!("{job:?}") };
     assert_eq!((environment.to_string().as_str(), workspace), ("acme/web/production", ws.id.clone()));
-    assert_eq!(f.store.render_source(&ws.id, "web", "production", None).await.unwrap().scale, scale);
+    let stored = f.store.render_source(&ws.id, "web", "production", None).await.unwrap().scale;
+    assert_eq!(stored, std::collections::BTreeMap::from([("web".to_owned(), 3)]));
 }

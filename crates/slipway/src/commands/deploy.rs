@@ -116,7 +116,7 @@ pub async fn releases(client: &Client, args: ReleasesArgs) -> Result<()> {
                 format!("#{}{}", r.number, if r.active { " (active)" } else { "" }),
                 r.kind.as_str().to_owned(),
                 r.commit_sha.as_ref().map(|c| c.short().to_owned()).unwrap_or_default(),
-                r.processes.keys().cloned().collect::<Vec<_>>().join(","),
+                r.processes.keys().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
                 r.created_at.to_string(),
                 match (r.rollback_available, r.artifact_pruned_at) {
                     (true, _) => "yes".to_owned(),
