@@ -9,8 +9,8 @@ use slipway_core::ErrorCode;
 use sqlx::Row;
 
 use crate::audit::{self, Actor};
+use crate::environments::resolve_environment;
 use crate::error::stored;
-use crate::projects::resolve_environment;
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 

@@ -14,9 +14,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{self, Actor};
+use crate::environments::resolve_environment;
 use crate::error::stored;
 use crate::page::{Order, PageRequest, Paged};
-use crate::projects::resolve_environment;
 use crate::resources::{own_resources, platform_defaults, sandbox_uid_of};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};

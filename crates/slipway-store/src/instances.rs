@@ -11,9 +11,9 @@ use slipway_core::timestamp::Timestamp;
 use sqlx::Row;
 
 use crate::audit::{self, Actor};
+use crate::environments::resolve_environment;
 use crate::error::stored;
 use crate::kubernetes::queue_gitops_scale;
-use crate::projects::resolve_environment;
 use crate::quotas::{environment_usage, lock_quota};
 use crate::resources::platform_defaults;
 use crate::scope::Scope;

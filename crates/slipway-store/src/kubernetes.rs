@@ -27,11 +27,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{self, Actor};
+use crate::environments::resolve_environment;
 use crate::error::stored;
 use crate::job::{EnvironmentPath, Job};
 use crate::jobs::insert_job;
 use crate::lifecycle::cancel_not_live;
-use crate::projects::resolve_environment;
 use crate::quotas::read_quota;
 use crate::releases::{release_deployment, ConfigValue};
 use crate::resources::{own_resources, platform_defaults};

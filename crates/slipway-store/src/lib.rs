@@ -20,6 +20,7 @@ mod certificates;
 mod config;
 mod deployments;
 mod desired_state;
+mod environments;
 mod error;
 mod identity;
 mod instances;

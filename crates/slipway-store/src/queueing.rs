@@ -11,9 +11,9 @@ use sqlx::Row;
 
 use crate::audit::Actor;
 use crate::deployments::{deployment_from, deployment_not_found, insert_deployment, NewDeployment};
+use crate::environments::resolve_environment;
 use crate::job::Job;
 use crate::jobs::insert_job;
-use crate::projects::resolve_environment;
 use crate::quotas::{environment_usage, lock_quota};
 use crate::resources::platform_defaults;
 use crate::scope::Scope;

@@ -26,8 +26,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{self, Actor};
+use crate::environments::resolve_environment;
 use crate::error::stored;
-use crate::projects::resolve_environment;
 use crate::quotas::{environment_usage, lock_quota};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
@@ -225,7 +225,7 @@ impl Store {
             .bind(workspace.as_str())
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| crate::projects::environment_not_found(environment.as_str()))?;
+            .ok_or_else(|| crate::environments::environment_not_found(environment.as_str()))?;
         tx.commit().await?;
         match row.try_get::<Option<i64>, _>(0)? {
             Some(uid) => sandbox_uid_of(uid),
@@ -233,7 +233,7 @@ impl Store {
                 .allocate_sandbox_uids(std::slice::from_ref(environment))
                 .await?
                 .remove(environment.as_str())
-                .ok_or_else(|| crate::projects::environment_not_found(environment.as_str())),
+                .ok_or_else(|| crate::environments::environment_not_found(environment.as_str())),
         }
     }
 
