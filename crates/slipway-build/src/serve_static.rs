@@ -34,7 +34,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use slipway_core::repo::percent_decode;
+use slipway_core::percent;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -136,7 +136,7 @@ async fn answer(site: Arc<Site>, request: Request) -> Response {
 fn relative_path(raw: &str) -> Option<PathBuf> {
     let mut path = PathBuf::new();
     for segment in raw.split('/') {
-        let decoded = String::from_utf8(percent_decode(segment)?).ok()?;
+        let decoded = String::from_utf8(percent::decode(segment)?).ok()?;
         match decoded.as_str() {
             "" | "." => {}
             ".." => return None,

@@ -15,12 +15,14 @@ pub mod image_tag;
 pub mod layout;
 mod macros;
 pub mod names;
+pub mod percent;
 pub mod quota;
 pub mod redact;
 pub mod repo;
 pub mod resources;
 pub mod retention;
 pub mod role;
+pub mod sse;
 pub mod timestamp;
 
 pub use error_code::ErrorCode;

@@ -236,12 +236,8 @@ impl Agent {
                     old
                 };
                 // Logged before the status changes: log readers stop at DEPLOYED.
-                // Generated hostname first, then custom domains: the first custom one is the primary URL.
-                match state.hostnames.get(1).or(state.hostnames.first()) {
-                    Some(host) => {
-                        let url = inner.config.public_urls.url(host);
-                        log.step(format!("Release #{} is live at {url}", release.number)).await;
-                    }
+                match inner.config.public_urls.primary_url(&state.hostnames) {
+                    Some(url) => log.step(format!("Release #{} is live at {url}", release.number)).await,
                     None => log.step(format!("Release #{} is running", release.number)).await,
                 }
                 if state.active_release.as_ref() != Some(&release.id) {
