@@ -12,11 +12,10 @@
 //! serving.
 //!
 //! Start at [`Agent::run`] (the reconcile loop), then `generation.rs`
-//! (start, health-gate, stop), `instance.rs` (one supervised process) and
-//! `applog.rs` (runtime logs, redacted and capped). `certificates.rs` keeps the router's TLS
+//! (start, health-gate, stop) and `instance.rs` (one supervised process, its
+//! output in the environment's runtime log). `certificates.rs` keeps the router's TLS
 //! certificates (local CA, ACME) and HTTPS redirects in line with the routes.
 
-mod applog;
 mod certificates;
 mod generation;
 mod health;
@@ -32,10 +31,11 @@ use slipway_core::hostname::PublicUrls;
 use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::layout::DataLayout;
 use slipway_router::RouteTable;
-use slipway_store::{EnvironmentState, Store};
+use slipway_store::{ConfigValue, EnvironmentState, Store};
 use tokio::sync::Mutex;
 
 use crate::generation::Generation;
+use slipway_logs::LogWriter;
 
 pub use certificates::{keep_certificates, AcmeSettings, CertificateSources};
 
@@ -221,8 +221,11 @@ impl Agent {
     async fn roll_out(&self, state: EnvironmentState) {
         let Some(release) = state.desired.clone() else { return };
         let inner = &self.inner;
-        let log =
-            applog::DeploymentLog::open(&inner.layout.deployment_log(&release.deployment_id), &release.config).await;
+        let log = LogWriter::open_or_warn(
+            &inner.layout.deployment_log(&release.deployment_id),
+            ConfigValue::redactor(&release.config),
+        )
+        .await;
         let scale: BTreeMap<String, u32> = state.scale.clone();
         let started = Generation::start(&inner.layout, &inner.config, &state, &release, &scale, &log).await;
         match started {
