@@ -110,11 +110,13 @@ impl KubernetesTarget {
         let remote = self.remote();
         let argo = self.argo();
         let workdir = self.layout.gitops_workdir();
-        let own_repo = self.config.gitops_remote.is_none().then(|| self.layout.gitops_repo());
+        if self.config.gitops_remote.is_none() {
+            // Slipway's own repository, created on first use.
+            slipway_git::repos::init_bare(&self.layout.gitops_repo(), &argo.revision)
+                .await
+                .map_err(|err| err.to_string())?;
+        }
         let writer = tokio::task::spawn_blocking(move || {
-            if let Some(repo) = own_repo {
-                init_bare(&repo, &argo.revision)?;
-            }
             RepoWriter::open(WriterConfig::new(workdir, remote, argo)).map_err(|err| err.to_string())
         })
         .await
@@ -123,23 +125,6 @@ impl KubernetesTarget {
         *slot = Some(writer.clone());
         Ok(writer)
     }
-}
-
-/// Creates Slipway's own bare GitOps repository on first use.
-fn init_bare(repo: &Path, branch: &str) -> Result<(), String> {
-    if repo.join("HEAD").exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(repo).map_err(|err| format!("cannot create {}: {err}", repo.display()))?;
-    let output = std::process::Command::new("git")
-        .args(["init", "--quiet", "--bare", &format!("--initial-branch={branch}")])
-        .arg(repo)
-        .output()
-        .map_err(|err| format!("cannot run git (is it installed?): {err}"))?;
-    if !output.status.success() {
-        return Err(format!("git init {} failed: {}", repo.display(), String::from_utf8_lossy(&output.stderr).trim()));
-    }
-    Ok(())
 }
 
 /// What the Kubernetes step needs from the build.
