@@ -15,7 +15,7 @@ use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_gitops::{render_environment, AppPath, Commit, GitopsError, RepoWriter};
 use slipway_store::{ClaimedJob, StoreError};
 
-use crate::kubernetes::render_input;
+use crate::manifests::render_input;
 use crate::Pipeline;
 
 /// The workspace and folder a job names; `None` (logged) for a job that cannot be ours.

@@ -22,16 +22,14 @@ use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::layout::DataLayout;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::{redact_url, Redactor};
-use slipway_gitops::{
-    app_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, GitopsError, ReleaseSource, RepoWriter,
-    WriterConfig,
-};
-use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig, DEFAULT_PORT};
-use slipway_store::{ClaimedJob, DeploymentContext, NewRelease, RenderSource, StoreError};
+use slipway_gitops::{AppPath, ArgoSettings, ClusterSettings, RepoWriter, WriterConfig};
+use slipway_image::{ExportRequest, Exporter, ImageReference, LayerSource, RegistryConfig};
+use slipway_store::{ClaimedJob, DeploymentContext, NewRelease, StoreError};
 use tokio::sync::Mutex;
 
 use crate::deploy::{actor, Failure};
 use crate::log::DeployLog;
+use crate::manifests::render_input;
 use crate::Pipeline;
 
 /// The settings of the Kubernetes target, all optional: a deployment that needs a missing one
@@ -330,30 +328,6 @@ impl Pipeline {
             None => text,
         }
     }
-}
-
-/// What the renderer needs for the environment `(workspace, project, environment)` at the
-/// release `source` was read for, running `image`.
-pub(crate) fn render_input(
-    (workspace, project, environment): (&str, &str, &str),
-    source: &RenderSource,
-    image: &str,
-) -> Result<AppEnvironment, GitopsError> {
-    let plan = slipway_image::container_plan(&source.plan);
-    app_environment(&ReleaseSource {
-        workspace,
-        project,
-        environment,
-        deployment: source.number.get(),
-        image,
-        plan: &plan,
-        scale: &source.scale,
-        hostnames: &source.hostnames,
-        config: source.config.iter().map(|var| (var.name.as_str(), var.value.as_str(), var.secret)).collect(),
-        port: DEFAULT_PORT,
-        resources: source.resources,
-        quota: source.quota,
-    })
 }
 
 /// PATH entries and variables the build decided, as the image sees them: app-dir paths move to
