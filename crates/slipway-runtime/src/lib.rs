@@ -14,12 +14,17 @@
 //! Start at [`Agent::run`] (the reconcile loop), then `generation.rs`
 //! (start, health-gate, stop) and `instance.rs` (one supervised process, its
 //! output in the environment's runtime log). `certificates.rs` keeps the router's TLS
-//! certificates (local CA, ACME) and HTTPS redirects in line with the routes.
+//! certificates (local CA, ACME) and HTTPS redirects in line with the routes;
+//! `lock.rs` keeps one agent per data dir, `metrics.rs` publishes the router's
+//! metrics to the control plane, and `serve_static.rs` is what static sites run.
 
 mod certificates;
 mod generation;
 mod health;
 mod instance;
+mod lock;
+mod metrics;
+mod serve_static;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -30,14 +35,17 @@ use std::time::Duration;
 use slipway_core::hostname::PublicUrls;
 use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::layout::DataLayout;
+use slipway_logs::LogWriter;
 use slipway_router::RouteTable;
 use slipway_store::{ConfigValue, EnvironmentState, Store};
 use tokio::sync::Mutex;
 
 use crate::generation::Generation;
-use slipway_logs::LogWriter;
 
 pub use certificates::{keep_certificates, AcmeSettings, CertificateSources};
+pub use lock::{running_agent, AgentLock, LockError, RunningAgent};
+pub use metrics::publish_metrics;
+pub use serve_static::{serve_static, serve_static_on};
 
 /// Settings of the agent.
 #[derive(Debug, Clone)]

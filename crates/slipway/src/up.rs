@@ -10,10 +10,10 @@ use slipway_api::{bootstrap_admin, ApiConfig, PlatformPaths};
 use slipway_core::layout::DataLayout;
 use slipway_core::redact::redact_url;
 use slipway_deploy::{KubernetesConfig, Pipeline, PipelineConfig};
+use slipway_runtime::running_agent;
 use slipway_store::Store;
 use tokio::net::TcpListener;
 
-use crate::commands::platform::running_agent;
 use crate::settings::UpSettings;
 
 pub async fn run(mut settings: UpSettings) -> Result<()> {

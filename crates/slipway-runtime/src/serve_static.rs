@@ -1,4 +1,6 @@
-//! The static file server behind `slipway serve-static DIR`: files,
+//! The static file server behind `slipway serve-static DIR`, the process a static site's
+//! instances run on this machine (the agent supervises it like any app; in a cluster the
+//! image runs busybox httpd instead, see `slipway-image`). It serves files,
 //! `index.html` for directories, and `/index.html` for extension-less paths
 //! that match no file (single-page apps route on the client). Dot-files and
 //! dot-directories (`.git`, `.env`) are never served, except `.well-known`.
