@@ -141,7 +141,7 @@ pub(crate) fn measure_project(layout: &DataLayout, files: &ProjectFiles, limits:
     for environment in &files.environments {
         let log = layout.app_log(environment);
         // The agent rotates a full log to `<file>.1`.
-        runtime_logs += walk.measure(&log) + walk.measure(&log.with_extension("log.1"));
+        runtime_logs += walk.measure(&log) + walk.measure(&slipway_logs::rotated(&log));
     }
     let mut build_logs = 0;
     for deployment in &files.deployments {

@@ -1,119 +1,28 @@
-//! Streaming a log file as Server-Sent Events: what is there, then (when
-//! following) every new line as it is appended, until a stop condition says
-//! the writer is done. Files are written by other processes (the pipeline,
-//! the agent), so this polls the file rather than sharing a channel.
+//! Streaming a log file as Server-Sent Events: `slipway_logs::follow` reads it (what is
+//! there, then every new line until the writer is done), each line becomes a `data` event and
+//! the end an `end` event.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::future::BoxFuture;
-use futures::Stream;
-use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
-
-const POLL: Duration = Duration::from_millis(100);
-
-/// Decides, when the file has no new lines, whether the stream ends; the
-/// string is sent as a final `end` event.
-pub(crate) type Done = Box<dyn FnMut() -> BoxFuture<'static, Option<String>> + Send>;
+use futures::{Stream, StreamExt};
+pub(crate) use slipway_logs::Done;
+use slipway_logs::Followed;
 
 /// The last `lines` lines of `path` (all when `None`), then new ones until `done`.
 pub(crate) fn follow(
     path: PathBuf,
     lines: Option<usize>,
-    mut done: Done,
+    done: Done,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Event>(256);
-    tokio::spawn(async move {
-        let mut log = LogFile { path, offset: 0, identity: None };
-        let mut first = true;
-        loop {
-            let mut fresh = log.read(false).await;
-            if first {
-                if let Some(keep) = lines {
-                    let skip = fresh.len().saturating_sub(keep);
-                    fresh.drain(..skip);
-                }
-                first = false;
-            }
-            let idle = fresh.is_empty();
-            if !send_lines(&sender, fresh).await {
-                return; // the client went away
-            }
-            if idle {
-                if let Some(end) = done().await {
-                    // Writers log before they record the end, so lines added
-                    // since the read above are there now; and a last line
-                    // without its newline is as complete as it will get.
-                    if send_lines(&sender, log.read(true).await).await {
-                        let _ = sender.send(Event::default().event("end").data(end)).await;
-                    }
-                    return;
-                }
-                // A quiet log sends nothing, so notice a client that left while waiting.
-                tokio::select! {
-                    () = tokio::time::sleep(POLL) => {}
-                    () = sender.closed() => return,
-                }
-            }
-        }
+    let events = slipway_logs::follow(path, lines, done).map(|followed| {
+        Ok(match followed {
+            Followed::Line(line) => Event::default().data(line),
+            Followed::End(end) => Event::default().event("end").data(end),
+        })
     });
-    let stream = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx).map(|event| event.map(Ok)));
-    Sse::new(stream).keep_alive(KeepAlive::default())
-}
-
-/// Sends each line as a `data` event; false when the client went away.
-async fn send_lines(sender: &tokio::sync::mpsc::Sender<Event>, lines: Vec<String>) -> bool {
-    for line in lines {
-        if sender.send(Event::default().data(line)).await.is_err() {
-            return false;
-        }
-    }
-    true
-}
-
-/// A log file read bit by bit as it grows.
-struct LogFile {
-    path: PathBuf,
-    /// How far it has been read.
-    offset: u64,
-    /// Device and inode of the file read so far: a rotated log is a new file.
-    identity: Option<(u64, u64)>,
-}
-
-impl LogFile {
-    /// The lines added since the last read. A line without its newline is
-    /// still being written and waits, unless the writer has `finished`.
-    async fn read(&mut self, finished: bool) -> Vec<String> {
-        use std::os::unix::fs::MetadataExt;
-        let mut fresh = Vec::new();
-        let Ok(mut file) = tokio::fs::File::open(&self.path).await else {
-            return fresh;
-        };
-        if let Ok(meta) = file.metadata().await {
-            let identity = (meta.dev(), meta.ino());
-            // Rotated (renamed away and started anew) or truncated: start over.
-            if self.identity.is_some_and(|seen| seen != identity) || meta.len() < self.offset {
-                self.offset = 0;
-            }
-            self.identity = Some(identity);
-        }
-        if file.seek(std::io::SeekFrom::Start(self.offset)).await.is_err() {
-            return fresh;
-        }
-        let mut reader = BufReader::new(file);
-        let mut line = String::new();
-        while let Ok(read) = reader.read_line(&mut line).await {
-            if read == 0 || (!line.ends_with('\n') && !finished) {
-                break;
-            }
-            self.offset += read as u64;
-            fresh.push(line.trim_end_matches(['\n', '\r']).to_owned());
-            line.clear();
-        }
-        fresh
-    }
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Slipway's builder. It owns three things:
+//! Slipway's builder. It owns two things:
 //!
 //! * **Detection** ([`detect()`], in `src/detect/`): a source tree becomes a
 //!   [`BuildPlan`] — stack, framework, install/build/start commands and process
@@ -8,17 +8,13 @@
 //!   build commands in the app directory, in their own process groups, with a
 //!   timeout, a capped live log, a concurrency limit and per-project dependency
 //!   caches (node_modules, virtualenvs, cargo and Go caches).
-//! * **Serving static sites** ([`serve_static()`]): what `slipway serve-static
-//!   DIR` runs for a plain HTML or single-page app.
 //!
 //! Start reading at `detect/mod.rs` (how a tree is looked at, precedence) and
 //! `build/mod.rs` (the order of a build); `build/command.rs` runs one command.
 
 mod build;
 mod detect;
-mod serve_static;
 
 pub use build::{BuildError, BuildRequest, BuildSandbox, Builder, BuiltApp, Step};
 pub use detect::{detect, DetectError};
-pub use serve_static::{serve_static, serve_static_on};
 pub use slipway_core::build_plan::BuildPlan;

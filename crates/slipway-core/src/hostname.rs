@@ -62,6 +62,13 @@ impl PublicUrls {
             format!("{scheme}://{host}:{}", self.port)
         }
     }
+
+    /// The primary URL of an environment whose routes are `hostnames`, generated hostname
+    /// first and custom domains in the order they were added: the first custom domain if there
+    /// is one, else the generated hostname; `None` without routes.
+    pub fn primary_url<S: AsRef<str>>(&self, hostnames: &[S]) -> Option<String> {
+        hostnames.get(1).or(hostnames.first()).map(|host| self.url(host.as_ref()))
+    }
 }
 
 impl Default for PublicUrls {
@@ -183,6 +190,15 @@ mod tests {
             &localhost,
         );
         assert_eq!(host.unwrap().as_str(), "web-team.localhost");
+    }
+
+    #[test]
+    fn the_first_custom_domain_is_the_primary_url() {
+        let urls = PublicUrls { https: true, port: 8443 };
+        assert_eq!(urls.primary_url(&["shop-acme.example.com"]).as_deref(), Some("https://shop-acme.example.com:8443"));
+        let routes = ["shop-acme.example.com", "www.shop.com", "shop.com"];
+        assert_eq!(urls.primary_url(&routes).as_deref(), Some("https://www.shop.com:8443"));
+        assert_eq!(urls.primary_url::<&str>(&[]), None);
     }
 
     #[test]

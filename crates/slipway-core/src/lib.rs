@@ -17,6 +17,7 @@ pub mod image_tag;
 pub mod layout;
 mod macros;
 pub mod names;
+pub mod percent;
 pub mod process_type;
 pub mod quota;
 pub mod redact;
@@ -24,6 +25,7 @@ pub mod repo;
 pub mod resources;
 pub mod retention;
 pub mod role;
+pub mod sse;
 pub mod stack;
 pub mod timestamp;
 

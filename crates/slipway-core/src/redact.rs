@@ -1,6 +1,7 @@
-//! Redaction of secret config values from log lines. Every line Slipway
+//! Redaction: of secret config values from log lines — every line Slipway
 //! stores or shows (build output, app output) passes through a [`Redactor`]
-//! built from the secrets of that environment.
+//! built from the secrets of that environment — and of credentials from URLs
+//! ([`redact_url`]) before a message or a settings dump shows them.
 
 use std::borrow::Cow;
 
@@ -37,9 +38,36 @@ impl Redactor {
     }
 }
 
+/// A URL as it may be shown: `scheme://host[:port]/path`. The user part (a name, a password,
+/// a token) goes, and so do the query and the fragment (`?password=…` carries one too); the
+/// host stays, so a message still says where. Anything that is not a `scheme://` URL (a local
+/// path, `git@host:path`) is returned as it is.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_credentials_query_or_fragment() {
+        assert_eq!(redact_url("https://bot:s3cret@git.example.com/ops.git"), "https://git.example.com/ops.git");
+        assert_eq!(redact_url("postgres://u:hunter2@127.0.0.1:1/x"), "postgres://127.0.0.1:1/x");
+        assert_eq!(redact_url("postgres://u@db:5432/x?password=hunter2&sslmode=disable"), "postgres://db:5432/x");
+        assert_eq!(redact_url("https://token@host#frag"), "https://host");
+        assert_eq!(redact_url("ssh://git@host:22/a@b.git"), "ssh://host:22/a@b.git");
+        assert_eq!(redact_url("https://git.example.com/ops.git"), "https://git.example.com/ops.git");
+        assert_eq!(redact_url("sqlite:///var/lib/slipway/slipway.db?mode=rwc"), "sqlite:///var/lib/slipway/slipway.db");
+        for unchanged in ["/var/lib/slipway/repos/_platform/gitops.git", "git@github.com:a/b.git", ""] {
+            assert_eq!(redact_url(unchanged), unchanged);
+        }
+    }
 
     #[test]
     fn secrets_are_replaced_by_their_names() {

@@ -10,10 +10,9 @@ use slipway_core::deployment::{DeploymentStatus, Transition};
 use slipway_core::ids::{DeploymentId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::names::{Branch, RepoUrl};
-use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_git::{source, Repos};
-use slipway_store::{Actor, ClaimedJob, DeploymentContext, Job, NewRelease, RuntimeEnv, StoreError};
+use slipway_store::{Actor, ClaimedJob, ConfigValue, DeploymentContext, Job, NewRelease, RuntimeEnv, StoreError};
 
 use crate::kubernetes::Built;
 use crate::log::DeployLog;
@@ -59,8 +58,7 @@ impl Pipeline {
     async fn deploy(&self, workspace: &WorkspaceId, id: &DeploymentId, attempt: u32) -> Result<(), StoreError> {
         let context = self.store.deployment_context(workspace, id).await?;
         let config = self.store.config_snapshot(workspace, &context.project, &context.environment).await?;
-        let redactor = Redactor::new(config.iter().filter(|v| v.secret).map(|v| (v.name.as_str(), v.value.as_str())));
-        let log = match DeployLog::open(&self.layout.deployment_log(id), redactor).await {
+        let log = match DeployLog::open(&self.layout.deployment_log(id), ConfigValue::redactor(&config)).await {
             Ok(log) => log,
             Err(err) => return Err(StoreError::Corrupt(format!("cannot open the deployment log: {err}"))),
         };

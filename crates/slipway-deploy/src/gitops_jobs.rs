@@ -14,7 +14,7 @@ use slipway_core::ids::WorkspaceId;
 use slipway_gitops::{render_environment, AppPath, Commit, GitopsError, RepoWriter};
 use slipway_store::{EnvironmentPath, StoreError};
 
-use crate::kubernetes::render_input;
+use crate::manifests::render_input;
 use crate::Pipeline;
 
 /// The GitOps folder of the environment a job names.

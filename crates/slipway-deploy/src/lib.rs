@@ -18,20 +18,24 @@
 //! builds); those releases can no longer be rolled back to.
 //!
 //! Start at [`Pipeline::run`], then `deploy.rs` (one deployment),
-//! `kubernetes.rs`, `cluster_watch.rs`, `gitops_jobs.rs` (removal and scale
-//! of a Kubernetes-target environment), `retention.rs` and `log.rs` (the
-//! redacting log writer).
+//! `kubernetes.rs`, `manifests.rs` (what is rendered for a commit, and the
+//! preview the API shows), `cluster_watch.rs`, `gitops_jobs.rs` (removal and
+//! scale of a Kubernetes-target environment) and `retention.rs`.
 
 mod cluster_watch;
 mod deploy;
 mod gitops_jobs;
 mod kubernetes;
 mod log;
+mod manifests;
 mod orphans;
 mod retention;
 
 pub use kubernetes::{KubernetesConfig, ReadBack};
+pub use manifests::preview_manifests;
 pub use slipway_git::source::CheckoutLimits;
+pub use slipway_gitops::ClusterSettings;
+pub use slipway_image::RegistryConfig;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,6 +9,7 @@
 //! [`smart_http`] (the two services) and [`source`] (checking out a commit
 //! within its size limits, fetching a tracked URL the platform's policy allows).
 
+pub mod command;
 pub mod repos;
 pub mod smart_http;
 pub mod source;
@@ -95,14 +96,14 @@ pub(crate) async fn git(args: &[&str], dir: Option<&std::path::Path>) -> Result<
     git_env(args, dir, &[]).await
 }
 
-/// [`git`] with `env` added to git's environment. Leading `-c name=value`
-/// pairs and URLs (which may carry credentials) are left out of error messages.
+/// [`git`] with `env` added to git's environment. Errors show the command as
+/// [`command::shown_args`] does: without `-c` pairs and URLs.
 pub(crate) async fn git_env(
     args: &[&str],
     dir: Option<&std::path::Path>,
     env: &[(&str, &str)],
 ) -> Result<String, GitError> {
-    let mut command = tokio::process::Command::new("git");
+    let mut command = command::tokio_git();
     command.args(args);
     run(command, args, dir, env).await
 }
@@ -123,8 +124,9 @@ pub(crate) async fn git_bounded(
     env: &[(&str, &str)],
     bounds: Bounds,
 ) -> Result<String, GitError> {
-    let mut command = tokio::process::Command::new("prlimit");
-    command.arg(format!("--fsize={}", bounds.max_file_bytes)).arg("--").arg("git").args(args);
+    let mut command = std::process::Command::new("prlimit");
+    command::prepare(&mut command).arg(format!("--fsize={}", bounds.max_file_bytes)).arg("--").arg("git").args(args);
+    let command = tokio::process::Command::from(command);
     let limit = bounds.max_file_bytes;
     match tokio::time::timeout(bounds.timeout, run(command, args, dir, env)).await {
         Err(_) => Err(GitError::Invalid(format!(
@@ -150,7 +152,7 @@ async fn run(
     dir: Option<&std::path::Path>,
     env: &[(&str, &str)],
 ) -> Result<String, GitError> {
-    command.env("GIT_TERMINAL_PROMPT", "0").envs(env.iter().copied()).kill_on_drop(true);
+    command.envs(env.iter().copied()).kill_on_drop(true);
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
@@ -158,13 +160,9 @@ async fn run(
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        let mut rest = args;
-        while let ["-c", _, after @ ..] = rest {
-            rest = after;
-        }
         Err(GitError::Failed {
-            command: rest.iter().filter(|a| !a.contains("://")).copied().collect::<Vec<_>>().join(" "),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().chars().take(2000).collect(),
+            command: crate::command::shown_args(args),
+            stderr: crate::command::shown_stderr(&output.stderr),
         })
     }
 }

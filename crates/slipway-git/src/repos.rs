@@ -40,11 +40,7 @@ impl Repos {
             return Ok(path);
         }
         self.write_hooks().await?;
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        let text = path.to_string_lossy().into_owned();
-        git(&["init", "--bare", "--quiet", "--initial-branch=main", &text], None).await?;
+        init_bare(&path, "main").await?;
         let hooks = self.hooks_dir().to_string_lossy().into_owned();
         git(&["config", "core.hooksPath", &hooks], Some(&path)).await?;
         // Reject pushes whose objects are broken, as a hosting service does,
@@ -71,6 +67,20 @@ impl Repos {
     pub fn exists(&self, workspace: &WorkspaceId, project: &ProjectId) -> bool {
         self.path(workspace, project).join("HEAD").exists()
     }
+}
+
+/// Creates a bare repository at `path` (and the directories above it) whose first branch is
+/// `branch`, unless one is there already.
+pub async fn init_bare(path: &Path, branch: &str) -> Result<(), GitError> {
+    if path.join("HEAD").exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let text = path.to_string_lossy();
+    git(&["init", "--bare", "--quiet", &format!("--initial-branch={branch}"), &text], None).await?;
+    Ok(())
 }
 
 async fn set_executable(path: &Path) -> std::io::Result<()> {

@@ -12,6 +12,7 @@ use futures::{Stream, TryStreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::StreamReader;
 
+use crate::command::{shown_stderr, tokio_git};
 use crate::GitError;
 
 /// The two services a smart-HTTP client asks for.
@@ -63,17 +64,16 @@ fn pkt_line(text: &str) -> Vec<u8> {
 
 /// The body of `GET info/refs?service=…`.
 pub async fn advertise(service: Service, repo: &Path) -> Result<Vec<u8>, GitError> {
-    let output = tokio::process::Command::new("git")
+    let output = tokio_git()
         .args([service.subcommand(), "--stateless-rpc", "--advertise-refs"])
         .arg(repo)
-        .kill_on_drop(true)
         .output()
         .await
         .map_err(GitError::Spawn)?;
     if !output.status.success() {
         return Err(GitError::Failed {
             command: format!("{} --advertise-refs", service.subcommand()),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stderr: shown_stderr(&output.stderr),
         });
     }
     let mut body = pkt_line(&format!("# service={}\n", service.name()));
@@ -97,7 +97,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let mut command = tokio::process::Command::new("git");
+    let mut command = tokio_git();
     if service == Service::ReceivePack {
         // Also for repositories created before `Repos::ensure` configured these.
         let max_input = format!("receive.maxInputSize={}", crate::repos::MAX_PUSH_BYTES);
@@ -110,7 +110,6 @@ where
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .map_err(GitError::Spawn)?;
     let (Some(mut stdin), Some(stdout), Some(mut stderr)) =

@@ -131,11 +131,7 @@ fn not_found_response() -> Response {
 
 /// Percent-encodes one path segment (slugs are safe already; usernames and
 /// token IDs come from users and links).
-pub fn seg(value: &str) -> String {
-    const SEGMENT: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
-}
+pub use slipway_core::percent::encode as seg;
 
 /// `/v1/workspaces/{ws}/projects/{project}/environments/production`, the
 /// environment the portal shows.

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use slipway_core::api::{Deployment, Page, Project};
+use slipway_core::sse::SseParser;
 
 use crate::api::{env_path, seg, Api};
 use crate::extract::Session;
@@ -154,98 +155,6 @@ async fn api_error(response: Response) -> Option<String> {
     envelope["error"]["message"].as_str().map(str::to_owned)
 }
 
-/// One event read from an upstream SSE body.
-#[derive(Debug, PartialEq)]
-struct UpstreamEvent {
-    event: Option<String>,
-    data: String,
-}
-
-/// An incremental SSE parser: bytes in, complete events out.
-#[derive(Default)]
-struct SseParser {
-    buffer: Vec<u8>,
-    /// Where the search for the next blank line resumes (what lies before has none).
-    scan_from: usize,
-    /// Dropping the rest of an event that outgrew [`MAX_EVENT_BYTES`].
-    skipping: bool,
-}
-
-/// The largest event passed on; a build printing a longer line gets a notice in its place, so a
-/// tenant's output cannot grow the control plane's memory without bound.
-const MAX_EVENT_BYTES: usize = 1 << 20;
-
-impl SseParser {
-    fn push(&mut self, chunk: &[u8]) -> Vec<UpstreamEvent> {
-        self.buffer.extend_from_slice(chunk);
-        let mut events = Vec::new();
-        let mut start = 0;
-        while let Some((end, next)) = find_blank_line(&self.buffer, self.scan_from.max(start)) {
-            if self.skipping {
-                self.skipping = false;
-            } else if let Some(event) = parse_block(&self.buffer[start..end]) {
-                events.push(event);
-            }
-            start = next;
-        }
-        // One drain per chunk, and the next search starts where this one stopped (less the two
-        // bytes a separator split across chunks may begin with).
-        self.buffer.drain(..start);
-        self.scan_from = self.buffer.len().saturating_sub(2);
-        if self.buffer.len() > MAX_EVENT_BYTES {
-            if !self.skipping {
-                let data = format!("[a log line longer than {} KiB was left out]", MAX_EVENT_BYTES / 1024);
-                events.push(UpstreamEvent { event: None, data });
-            }
-            self.skipping = true;
-            self.buffer = self.buffer.split_off(self.buffer.len() - 2);
-            self.scan_from = 0;
-        }
-        events
-    }
-}
-
-/// One event block: its `event:` name and its `data:` lines joined by newlines.
-fn parse_block(block: &[u8]) -> Option<UpstreamEvent> {
-    let text = String::from_utf8_lossy(block);
-    let mut event = None;
-    let mut data: Option<String> = None;
-    for line in text.split('\n') {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let (field, value) = match line.split_once(':') {
-            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (line, ""),
-        };
-        match field {
-            "event" => event = Some(value.to_owned()),
-            "data" => match &mut data {
-                Some(data) => {
-                    data.push('\n');
-                    data.push_str(value);
-                }
-                None => data = Some(value.to_owned()),
-            },
-            _ => {} // comments (keep-alives), ids and retries of the API are not passed on
-        }
-    }
-    data.map(|data| UpstreamEvent { event, data })
-}
-
-/// From `from` on: the end of the first block and the end of its blank-line separator.
-fn find_blank_line(buffer: &[u8], from: usize) -> Option<(usize, usize)> {
-    let mut i = from;
-    while i + 1 < buffer.len() {
-        if buffer[i] == b'\n' && buffer[i + 1] == b'\n' {
-            return Some((i, i + 2));
-        }
-        if buffer[i] == b'\n' && buffer[i + 1] == b'\r' && buffer.get(i + 2) == Some(&b'\n') {
-            return Some((i, i + 3));
-        }
-        i += 1;
-    }
-    None
-}
-
 /// What the status stream reports of one project.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 struct ProjectStatus {
@@ -362,38 +271,5 @@ mod tests {
         assert_eq!(resume_point(&headers, &ResumeQuery { after: None }), 12);
         assert_eq!(resume_point(&headers, &ResumeQuery { after: Some("30".into()) }), 30);
         assert_eq!(resume_point(&headers, &ResumeQuery { after: Some("junk".into()) }), 0);
-    }
-
-    #[test]
-    fn parses_events_split_across_chunks() {
-        let mut parser = SseParser::default();
-        assert!(parser.push(b"data: one\n\ndata: t").len() == 1);
-        let rest = parser.push(b"wo\n\n:\n\nevent: end\ndata: DEPLOYED\n\n");
-        assert_eq!(
-            rest,
-            vec![
-                UpstreamEvent { event: None, data: "two".into() },
-                UpstreamEvent { event: Some("end".into()), data: "DEPLOYED".into() },
-            ]
-        );
-    }
-
-    #[test]
-    fn separators_split_across_chunks_and_overlong_lines_are_handled() {
-        let mut parser = SseParser::default();
-        assert!(parser.push(b"data: a\n").is_empty());
-        assert_eq!(parser.push(b"\ndata: b\n\r").len(), 1);
-        assert_eq!(parser.push(b"\n"), vec![UpstreamEvent { event: None, data: "b".into() }]);
-
-        // A line over the cap becomes one notice; what follows it is parsed as usual.
-        let long = vec![b'x'; MAX_EVENT_BYTES + 10];
-        let mut events = parser.push(b"data: ");
-        events.extend(parser.push(&long));
-        events.extend(parser.push(&long));
-        events.extend(parser.push(b"\n\ndata: after\n\n"));
-        assert_eq!(events.len(), 2, "{events:?}");
-        assert!(events[0].data.contains("was left out"), "{:?}", events[0]);
-        assert_eq!(events[1].data, "after");
-        assert!(parser.buffer.len() < 16, "the buffer does not keep the long line");
     }
 }

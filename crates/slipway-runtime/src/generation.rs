@@ -10,9 +10,9 @@ use slipway_core::layout::DataLayout;
 use slipway_core::process_type::ProcessType;
 use slipway_core::resources::Resources;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::{EnvironmentState, ReleaseSpec};
+use slipway_logs::{LogWriter, MAX_RUNTIME_LOG_BYTES};
+use slipway_store::{ConfigValue, EnvironmentState, ReleaseSpec};
 
-use crate::applog::{redactor, AppLog, DeploymentLog};
 use crate::health::wait_healthy;
 use crate::instance::{pid_dir, Handle, InstanceSpec};
 use crate::AgentConfig;
@@ -45,9 +45,13 @@ impl Generation {
         state: &EnvironmentState,
         release: &ReleaseSpec,
         scale: &BTreeMap<String, u32>,
-        log: &DeploymentLog,
+        log: &LogWriter,
     ) -> Result<Generation, String> {
-        let app_log = Arc::new(AppLog::open(layout.app_log(&state.environment_id), redactor(&release.config)).await);
+        let app_log =
+            LogWriter::open_or_warn(&layout.app_log(&state.environment_id), ConfigValue::redactor(&release.config))
+                .await
+                .rotating_at(MAX_RUNTIME_LOG_BYTES);
+        let app_log = Arc::new(app_log);
         let base_env = environment(config, release);
         let scale = effective_scale(release, scale);
         let mut instances = Vec::new();

@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,11 +17,10 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use slipway_core::layout::DataLayout;
 use slipway_core::resources::{Resources, SandboxUid};
-use slipway_sandbox::{Cgroup, Files, Sandbox, TenantProcess};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use slipway_logs::{LineReader, LogWriter};
+use slipway_sandbox::{Files, Sandbox, Spawned, TenantProcess};
+use tokio::io::AsyncRead;
 use tokio::sync::watch;
-
-use crate::applog::AppLog;
 
 /// Lines kept per instance for failure reports.
 const RECENT_LINES: usize = 20;
@@ -37,7 +35,8 @@ pub(crate) struct InstanceSpec {
     pub dir: PathBuf,
     pub env: Vec<(String, String)>,
     pub port: Option<u16>,
-    pub log: Arc<AppLog>,
+    /// The environment's runtime log.
+    pub log: Arc<LogWriter>,
     /// Where the process group is recorded while it runs.
     pub pid_dir: PathBuf,
     pub sandbox: Sandbox,
@@ -93,13 +92,11 @@ impl Handle {
 async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: watch::Receiver<bool>, grace: Duration) {
     let mut backoff = Duration::from_secs(1);
     loop {
-        let child = start(&spec, &observed).await;
-        let Some((mut child, cgroup)) = child else {
+        let Some(Spawned { mut child, mut group, cgroup }) = start(&spec, &observed).await else {
             *observed.exited.lock().unwrap_or_else(|e| e.into_inner()) = Some("could not be started".into());
             return;
         };
-        let pgid = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
-        let pid_file = pgid.map(|pid| spec.pid_dir.join(pid.to_string()));
+        let pid_file = group.id().map(|pid| spec.pid_dir.join(pid.to_string()));
         if let Some(file) = &pid_file {
             let _ = tokio::fs::create_dir_all(&spec.pid_dir).await;
             let _ = tokio::fs::write(file, format!("{}\n{}\n", boot_id(), spec.name)).await;
@@ -111,15 +108,12 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
         };
         match outcome {
             None => {
-                if let Some(pgid) = pgid {
-                    let _ = killpg(pgid, Signal::SIGTERM);
-                    if tokio::time::timeout(grace, child.wait()).await.is_err() {
-                        spec.log
-                            .line(&spec.name, &format!("did not stop within {}s; killing it", grace.as_secs()))
-                            .await;
-                        let _ = killpg(pgid, Signal::SIGKILL);
-                        let _ = child.wait().await;
-                    }
+                group.signal(Signal::SIGTERM);
+                if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                    let message = format!("did not stop within {}s; killing it", grace.as_secs());
+                    spec.log.instance_line(&spec.name, &message).await;
+                    group.kill();
+                    let _ = child.wait().await;
                 }
                 remove(pid_file).await;
                 if let Some(cgroup) = cgroup {
@@ -129,9 +123,7 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
             }
             Some(status) => {
                 // Whatever the process started in its group goes with it.
-                if let Some(pgid) = pgid {
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                }
+                group.kill();
                 remove(pid_file).await;
                 // A child killed for memory while the instance itself ended well is not its exit reason.
                 let failed = !status.as_ref().is_ok_and(|status| status.success());
@@ -150,9 +142,8 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
                 if started.elapsed() > MAX_BACKOFF {
                     backoff = Duration::from_secs(1); // it ran well for a while: start over gently
                 }
-                spec.log
-                    .line(&spec.name, &format!("exited ({status}); restart #{restarts} in {}s", backoff.as_secs()))
-                    .await;
+                let message = format!("exited ({status}); restart #{restarts} in {}s", backoff.as_secs());
+                spec.log.instance_line(&spec.name, &message).await;
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stopping.wait_for(|stop| *stop) => return,
@@ -163,7 +154,7 @@ async fn supervise(spec: InstanceSpec, observed: Arc<Observed>, mut stopping: wa
     }
 }
 
-async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<(tokio::process::Child, Option<Cgroup>)> {
+async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<Spawned> {
     let argv = [OsString::from("/bin/sh"), OsString::from("-c"), OsString::from(&spec.command)];
     let env: Vec<(OsString, OsString)> = spec.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
     // Unique per start: an old and a new generation of one release may run side by side.
@@ -188,48 +179,34 @@ async fn start(spec: &InstanceSpec, observed: &Arc<Observed>) -> Option<(tokio::
     let prepared = match spec.sandbox.command(&process) {
         Ok(prepared) => prepared,
         Err(err) => {
-            spec.log.line(&spec.name, &format!("could not be started: {err}")).await;
+            spec.log.instance_line(&spec.name, &format!("could not be started: {err}")).await;
             return None;
         }
     };
-    let (mut command, cgroup) = (prepared.command, prepared.cgroup);
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
-    match command.spawn() {
-        Ok(mut child) => {
+    match prepared.spawn().await {
+        Ok(mut spawned) => {
             *observed.exited.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            if let Some(out) = child.stdout.take() {
+            if let Some(out) = spawned.child.stdout.take() {
                 tokio::spawn(capture(out, spec.name.clone(), spec.log.clone(), observed.clone()));
             }
-            if let Some(err) = child.stderr.take() {
+            if let Some(err) = spawned.child.stderr.take() {
                 tokio::spawn(capture(err, spec.name.clone(), spec.log.clone(), observed.clone()));
             }
-            Some((child, cgroup))
+            Some(spawned)
         }
         Err(err) => {
-            spec.log.line(&spec.name, &format!("could not be started: {err}")).await;
-            if let Some(cgroup) = cgroup {
-                cgroup.remove().await;
-            }
+            spec.log.instance_line(&spec.name, &format!("could not be started: {err}")).await;
             None
         }
     }
 }
 
-async fn capture(mut stream: impl AsyncRead + Unpin, name: String, log: Arc<AppLog>, observed: Arc<Observed>) {
-    let mut pending: Vec<u8> = Vec::new();
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        let read = match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(read) => read,
-        };
-        pending.extend_from_slice(&buffer[..read]);
-        for line in take_lines(&mut pending) {
+async fn capture(stream: impl AsyncRead + Unpin, name: String, log: Arc<LogWriter>, observed: Arc<Observed>) {
+    let mut lines = LineReader::new(stream, MAX_LINE_BYTES);
+    while let Some(batch) = lines.next_lines().await {
+        for line in batch {
             record(&name, line, &log, &observed).await;
         }
-    }
-    if !pending.is_empty() {
-        record(&name, String::from_utf8_lossy(&pending).into_owned(), &log, &observed).await;
     }
 }
 
@@ -237,22 +214,8 @@ async fn capture(mut stream: impl AsyncRead + Unpin, name: String, log: Arc<AppL
 /// end must not grow the agent's memory (it is cut into pieces of this size).
 const MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// The complete lines at the front of `pending` (and pieces of an overlong one).
-fn take_lines(pending: &mut Vec<u8>) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let cut = match pending.iter().position(|&b| b == b'\n') {
-            Some(end) if end <= MAX_LINE_BYTES => (end, end + 1),
-            _ if pending.len() >= MAX_LINE_BYTES => (MAX_LINE_BYTES, MAX_LINE_BYTES),
-            _ => return lines,
-        };
-        let line: Vec<u8> = pending.drain(..cut.1).take(cut.0).collect();
-        lines.push(String::from_utf8_lossy(&line).trim_end_matches('\r').to_owned());
-    }
-}
-
-async fn record(name: &str, line: String, log: &AppLog, observed: &Observed) {
-    log.line(name, &line).await;
+async fn record(name: &str, line: String, log: &LogWriter, observed: &Observed) {
+    log.instance_line(name, &line).await;
     if let Ok(mut recent) = observed.recent.lock() {
         if recent.len() == RECENT_LINES {
             recent.pop_front();
@@ -296,17 +259,18 @@ pub(crate) fn pid_dir(layout: &DataLayout) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::{take_lines, MAX_LINE_BYTES};
+    use super::MAX_LINE_BYTES;
+    use slipway_logs::LineSplitter;
 
     #[test]
     fn lines_are_split_and_an_endless_one_is_cut_into_pieces() {
-        let mut pending = b"one\r\ntwo\npart".to_vec();
-        assert_eq!(take_lines(&mut pending), ["one", "two"]);
-        assert_eq!(pending, b"part");
-        let mut endless = vec![b'x'; MAX_LINE_BYTES * 2 + 5];
-        let pieces = take_lines(&mut endless);
+        let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
+        assert_eq!(splitter.push(b"one\r\ntwo\npart"), ["one", "two"]);
+        assert_eq!(splitter.finish().as_deref(), Some("part"));
+        let mut endless = LineSplitter::new(MAX_LINE_BYTES);
+        let pieces = endless.push(&vec![b'x'; MAX_LINE_BYTES * 2 + 5]);
         assert_eq!(pieces.len(), 2);
         assert!(pieces.iter().all(|piece| piece.len() == MAX_LINE_BYTES));
-        assert_eq!(endless.len(), 5, "the rest waits for more output");
+        assert_eq!(endless.finish().map(|rest| rest.len()), Some(5), "the rest waits for more output");
     }
 }

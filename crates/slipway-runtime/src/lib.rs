@@ -12,15 +12,19 @@
 //! serving.
 //!
 //! Start at [`Agent::run`] (the reconcile loop), then `generation.rs`
-//! (start, health-gate, stop), `instance.rs` (one supervised process) and
-//! `applog.rs` (runtime logs, redacted and capped). `certificates.rs` keeps the router's TLS
-//! certificates (local CA, ACME) and HTTPS redirects in line with the routes.
+//! (start, health-gate, stop) and `instance.rs` (one supervised process, its
+//! output in the environment's runtime log). `certificates.rs` keeps the router's TLS
+//! certificates (local CA, ACME) and HTTPS redirects in line with the routes;
+//! `lock.rs` keeps one agent per data dir, `metrics.rs` publishes the router's
+//! metrics to the control plane, and `serve_static.rs` is what static sites run.
 
-mod applog;
 mod certificates;
 mod generation;
 mod health;
 mod instance;
+mod lock;
+mod metrics;
+mod serve_static;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -31,13 +35,17 @@ use std::time::Duration;
 use slipway_core::hostname::PublicUrls;
 use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::layout::DataLayout;
+use slipway_logs::LogWriter;
 use slipway_router::RouteTable;
-use slipway_store::{Actor, EnvironmentState, Store};
+use slipway_store::{Actor, ConfigValue, EnvironmentState, Store};
 use tokio::sync::Mutex;
 
 use crate::generation::Generation;
 
 pub use certificates::{keep_certificates, AcmeSettings, CertificateSources};
+pub use lock::{running_agent, AgentLock, LockError, RunningAgent};
+pub use metrics::publish_metrics;
+pub use serve_static::{serve_static, serve_static_on};
 
 /// Settings of the agent.
 #[derive(Debug, Clone)]
@@ -221,8 +229,11 @@ impl Agent {
     async fn roll_out(&self, state: EnvironmentState) {
         let Some(release) = state.desired.clone() else { return };
         let inner = &self.inner;
-        let log =
-            applog::DeploymentLog::open(&inner.layout.deployment_log(&release.deployment_id), &release.config).await;
+        let log = LogWriter::open_or_warn(
+            &inner.layout.deployment_log(&release.deployment_id),
+            ConfigValue::redactor(&release.config),
+        )
+        .await;
         let scale: BTreeMap<String, u32> = state.scale.clone();
         let started = Generation::start(&inner.layout, &inner.config, &state, &release, &scale, &log).await;
         match started {
@@ -236,12 +247,8 @@ impl Agent {
                     old
                 };
                 // Logged before the status changes: log readers stop at DEPLOYED.
-                // Generated hostname first, then custom domains: the first custom one is the primary URL.
-                match state.hostnames.get(1).or(state.hostnames.first()) {
-                    Some(host) => {
-                        let url = inner.config.public_urls.url(host);
-                        log.step(format!("Release #{} is live at {url}", release.number)).await;
-                    }
+                match inner.config.public_urls.primary_url(&state.hostnames) {
+                    Some(url) => log.step(format!("Release #{} is live at {url}", release.number)).await,
                     None => log.step(format!("Release #{} is running", release.number)).await,
                 }
                 if state.active_release.as_ref() != Some(&release.id) {

@@ -18,6 +18,7 @@ mod mounts;
 mod network;
 mod policy;
 mod seccomp;
+mod spawn;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use cgroup::{Cgroup, CgroupError, CgroupLayout};
 pub use helper::{run as run_helper, HELPER_ARG, SETUP_FAILED};
 pub use host::{HostReport, Protection};
 pub use network::{grant, revoke, NetworkError, NetworkPolicy};
+pub use spawn::{ProcessGroup, Spawned};
 
 use policy::{Mount, Policy};
 
@@ -110,7 +112,7 @@ pub struct Files<'a> {
     pub scratch: Vec<(&'a Path, u64)>,
 }
 
-/// A command ready to spawn, and the cgroup to read and remove after it exits.
+/// A command ready to [`spawn`](Prepared::spawn), and the cgroup to read and remove after it exits.
 pub struct Prepared {
     pub command: tokio::process::Command,
     pub cgroup: Option<Cgroup>,
@@ -173,7 +175,7 @@ impl Sandbox {
 
     /// The command that starts `process`: in the sandbox when enforced (its
     /// cgroup created with the process's limits), directly otherwise. The
-    /// caller sets stdio and spawns it.
+    /// caller starts it with [`Prepared::spawn`].
     pub fn command(&self, process: &TenantProcess<'_>) -> Result<Prepared, SandboxError> {
         let enforced = match &*self.0 {
             Mode::Off => {

@@ -4,6 +4,7 @@
 use slipway_core::api::ConfigVar;
 use slipway_core::ids::{EnvironmentId, WorkspaceId};
 use slipway_core::names::ConfigVarName;
+use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::Row;
@@ -13,6 +14,14 @@ use crate::environments::resolve_environment;
 use crate::error::stored;
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
+
+impl crate::ConfigValue {
+    /// What hides the secret values of `config` (a release's snapshot) in the log lines kept
+    /// of the release's build and run.
+    pub fn redactor(config: &[Self]) -> Redactor {
+        Redactor::new(config.iter().filter(|v| v.secret).map(|v| (v.name.as_str(), v.value.as_str())))
+    }
+}
 
 fn seal_context(environment: &EnvironmentId, name: &str) -> String {
     format!("{environment}/{name}")

@@ -151,10 +151,9 @@ impl Store {
             }
         }
         for env in by_project.values_mut().flatten() {
-            // Routes come generated first, then custom domains in the order
-            // they were added; the first custom domain is the primary URL.
-            if let Some(primary) = env.hostnames.get(1).or(env.hostnames.first()) {
-                env.url = self.urls.url(primary);
+            // Routes come generated first, then custom domains in the order they were added.
+            if let Some(url) = self.urls.primary_url(&env.hostnames) {
+                env.url = url;
             }
         }
         Ok(by_project)

@@ -57,15 +57,7 @@ impl StoreError {
     /// The URL without its password, for messages. The query goes too: it
     /// can carry one as well (`?password=…`).
     pub(crate) fn unreachable(url: &str, source: sqlx::Error) -> Self {
-        let target = match url.split_once("://") {
-            Some((scheme, rest)) => {
-                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-                let host = host.split_once('?').map_or(host, |(host, _)| host);
-                format!("{scheme}://{host}")
-            }
-            None => url.to_owned(),
-        };
-        Self::Unreachable { target, source }
+        Self::Unreachable { target: slipway_core::redact::redact_url(url), source }
     }
 
     /// Whether the database rejected a duplicate key.

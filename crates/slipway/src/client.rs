@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use slipway_core::api::ErrorEnvelope;
+use slipway_core::sse::SseParser;
 use slipway_core::ErrorCode;
 
 use crate::credentials::{self, Credentials};
@@ -116,8 +117,8 @@ impl Client {
         self.send(Method::DELETE, path, None::<&()>).await
     }
 
-    /// Reads a Server-Sent-Events stream, calling `on_line` for each `data:`
-    /// line; returns the data of the final `end` event, if one came.
+    /// Reads a Server-Sent-Events stream, calling `on_line` with the data of each
+    /// event; returns the data of the final `end` event, if one came.
     pub async fn follow_events(&self, path: &str, mut on_line: impl FnMut(&str)) -> Result<Option<String>> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.get(&url).timeout(std::time::Duration::from_secs(24 * 3600));
@@ -128,36 +129,16 @@ impl Client {
         if !response.status().is_success() {
             let status = response.status();
             let bytes = response.bytes().await.unwrap_or_default();
-            return Err(match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
-                Ok(envelope) => ApiFailure {
-                    code: envelope.error.code,
-                    message: envelope.error.message,
-                    request_id: envelope.error.request_id,
-                }
-                .into(),
-                Err(_) => anyhow::anyhow!("GET {url} answered {status}"),
-            });
+            return Err(failure(&Method::GET, &url, status, &bytes));
         }
         let mut response = response;
-        let mut buffer = Vec::new();
-        let mut event = String::new();
+        let mut parser = SseParser::default();
         while let Some(chunk) = response.chunk().await.with_context(|| format!("while reading {url}"))? {
-            buffer.extend_from_slice(&chunk);
-            while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buffer.drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line);
-                let line = line.trim_end_matches(['\n', '\r']);
-                if let Some(name) = line.strip_prefix("event:") {
-                    event = name.trim().to_owned();
-                } else if let Some(data) = line.strip_prefix("data:") {
-                    let data = data.strip_prefix(' ').unwrap_or(data);
-                    if event == "end" {
-                        return Ok(Some(data.to_owned()));
-                    }
-                    on_line(data);
-                } else if line.is_empty() {
-                    event.clear();
+            for event in parser.push(&chunk) {
+                if event.event.as_deref() == Some("end") {
+                    return Ok(Some(event.data));
                 }
+                on_line(&event.data);
             }
         }
         Ok(None)

@@ -9,6 +9,7 @@ use clap::Args;
 use slipway_cluster::{Cluster, ClusterAccess};
 use slipway_core::hostname::{Hostname, PublicUrls};
 use slipway_core::quota::ResourceLimits;
+use slipway_core::redact::redact_url;
 use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
 use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_core::retention::ReleaseRetention;
@@ -229,17 +230,6 @@ impl std::fmt::Debug for Resolved {
             .field("default_resources", &self.resources.default.to_string())
             .field("max_resources", &self.resources.max.to_string())
             .finish()
-    }
-}
-
-/// A database URL without its password.
-pub fn redact_url(url: &str) -> String {
-    match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, rest)), Some((_, host))) => {
-            let user = rest.split(['@', ':']).next().unwrap_or_default();
-            format!("{scheme}://{user}:<redacted>@{host}")
-        }
-        _ => url.to_owned(),
     }
 }
 

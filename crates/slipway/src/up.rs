@@ -8,12 +8,13 @@ use std::os::unix::process::CommandExt;
 
 use slipway_api::{bootstrap_admin, ApiConfig, PlatformPaths};
 use slipway_core::layout::DataLayout;
+use slipway_core::redact::redact_url;
 use slipway_deploy::{KubernetesConfig, Pipeline, PipelineConfig};
+use slipway_runtime::running_agent;
 use slipway_store::Store;
 use tokio::net::TcpListener;
 
-use crate::commands::platform::running_agent;
-use crate::settings::{redact_url, UpSettings};
+use crate::settings::UpSettings;
 
 pub async fn run(mut settings: UpSettings) -> Result<()> {
     init_tracing();

@@ -162,20 +162,8 @@ fn remote(app: &TestApp, token: &str) -> String {
 
 /// The events of an SSE body as `(event, data)`; comments (keep-alives) skipped.
 fn events(body: &str) -> Vec<(String, String)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut name = "message".to_owned();
-            let mut data = Vec::new();
-            for line in block.lines() {
-                if let Some(value) = line.strip_prefix("event:") {
-                    name = value.trim_start().to_owned();
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    data.push(value.strip_prefix(' ').unwrap_or(value));
-                }
-            }
-            (!data.is_empty()).then(|| (name, data.join("\n")))
-        })
-        .collect()
+    let events = slipway_core::sse::SseParser::default().push(body.as_bytes());
+    events.into_iter().map(|event| (event.event.unwrap_or_else(|| "message".to_owned()), event.data)).collect()
 }
 
 /// The events a log stream must consist of: `lines`, then `end` with `status`.

@@ -3,17 +3,17 @@
 
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use nix::sys::signal::Signal;
+use slipway_logs::LineReader;
+use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
-use slipway_sandbox::{Files, TenantProcess};
+use slipway_sandbox::{Files, Prepared, Spawned, TenantProcess};
 
-use super::log::{BuildLog, LineSplitter};
+use super::log::{BuildLog, MAX_LINE_BYTES};
 use super::{BuildError, BuildRequest, Step};
 
 /// When the whole build must be over, and the limit it came from (for messages).
@@ -66,49 +66,19 @@ pub(crate) async fn shell(
     run.run(log, deadline).await
 }
 
-/// Kills the process group when dropped, so a cancelled build leaves nothing running.
-struct GroupGuard(Option<Pid>);
-
-impl GroupGuard {
-    fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            // ESRCH (the group is already gone) is the expected, harmless case.
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 impl Run<'_> {
     pub(crate) async fn run(&self, log: &BuildLog, deadline: Deadline) -> Result<(), BuildError> {
         if self.echo {
             log.line(format!("$ {}", self.display)).await;
         }
-        let (prepared, cgroup) = self.run_as.command(self.program, self.args, self.cwd, self.env).map_err(|err| {
+        let prepared = self.run_as.command(self.program, self.args, self.cwd, self.env).map_err(|err| {
             BuildError::Io { context: format!("cannot sandbox `{}`", self.display), source: std::io::Error::other(err) }
         })?;
-        let mut command = prepared;
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
-        let spawned = command.spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(source) => {
-                if let Some(cgroup) = cgroup {
-                    cgroup.remove().await;
-                }
-                return Err(BuildError::Io {
-                    context: format!("cannot start `{}` in {}", self.display, self.cwd.display()),
-                    source,
-                });
-            }
-        };
-        // The child leads its own group (process_group(0)), so its pid is the group id.
-        let mut group = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw));
+        // Its own process group, killed whole when `group` goes: a cancelled build leaves nothing running.
+        let Spawned { mut child, mut group, cgroup } = prepared.spawn().await.map_err(|source| BuildError::Io {
+            context: format!("cannot start `{}` in {}", self.display, self.cwd.display()),
+            source,
+        })?;
         let readers = [
             child.stdout.take().map(|out| tokio::spawn(forward(out, log.clone()))),
             child.stderr.take().map(|err| tokio::spawn(forward(err, log.clone()))),
@@ -153,21 +123,12 @@ async fn drain(readers: [Option<tokio::task::JoinHandle<()>>; 2]) {
     }
 }
 
-async fn forward(mut stream: impl AsyncRead + Unpin, log: BuildLog) {
-    let mut splitter = LineSplitter::default();
-    let mut buffer = vec![0; 16 * 1024];
-    loop {
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                for line in splitter.push(&buffer[..n]) {
-                    log.line(line).await;
-                }
-            }
+async fn forward(stream: impl AsyncRead + Unpin, log: BuildLog) {
+    let mut lines = LineReader::new(stream, MAX_LINE_BYTES);
+    while let Some(batch) = lines.next_lines().await {
+        for line in batch {
+            log.line(line).await;
         }
-    }
-    if let Some(line) = splitter.finish() {
-        log.line(line).await;
     }
 }
 
@@ -180,13 +141,13 @@ impl RunAs<'_> {
         args: &[&OsString],
         cwd: &Path,
         env: &[(OsString, OsString)],
-    ) -> Result<(tokio::process::Command, Option<slipway_sandbox::Cgroup>), slipway_sandbox::SandboxError> {
+    ) -> Result<Prepared, slipway_sandbox::SandboxError> {
         let argv: Vec<OsString> =
             std::iter::once(OsString::from(program)).chain(args.iter().map(|a| (*a).clone())).collect();
         let RunAs::Tenant(request) = self else {
             let mut command = tokio::process::Command::new(program);
             command.args(args).current_dir(cwd).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
-            return Ok((command, None));
+            return Ok(Prepared { command, cgroup: None });
         };
         let jail = &request.sandbox;
         let mut env = env.to_vec();
@@ -212,8 +173,7 @@ impl RunAs<'_> {
             bind_port: None,
             max_file_size: Some(jail.max_file_size),
         };
-        let prepared = jail.sandbox.command(&process)?;
-        Ok((prepared.command, prepared.cgroup))
+        jail.sandbox.command(&process)
     }
 }
 

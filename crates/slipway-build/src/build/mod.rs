@@ -278,7 +278,7 @@ pub(crate) fn require(env: &BuildEnv, tool: &str, plan: &BuildPlan) -> Result<()
 pub(crate) async fn capture(cx: &Context<'_>, env: &BuildEnv, program: &str, args: &[&str]) -> Option<String> {
     let args: Vec<OsString> = args.iter().map(OsString::from).collect();
     let args: Vec<&OsString> = args.iter().collect();
-    let (mut command, cgroup) =
+    let slipway_sandbox::Prepared { mut command, cgroup } =
         RunAs::Tenant(cx.request).command(program, &args, &cx.request.app_dir, &env.vars()).ok()?;
     let output = command.stdin(std::process::Stdio::null()).kill_on_drop(true).output();
     let output = tokio::time::timeout(Duration::from_secs(30), output).await;

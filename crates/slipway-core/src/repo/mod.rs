@@ -10,4 +10,4 @@ mod url;
 
 pub use address::{classify, parse_ipv4_loose, AddressClass};
 pub use policy::{AllowedHosts, AllowedPaths, InvalidAllowList, RepoPolicy, RepoRefused};
-pub use url::{percent_decode, RemoteRepo, RemoteScheme, RepoHost, RepoTarget, RepoUrl};
+pub use url::{RemoteRepo, RemoteScheme, RepoHost, RepoTarget, RepoUrl};

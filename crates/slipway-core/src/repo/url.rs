@@ -237,7 +237,7 @@ fn host(text: &str) -> Result<RepoHost, &'static str> {
 
 /// A remote path: no `..` segment, also percent-encoded (git decodes URLs).
 fn remote_path(path: &str) -> Result<(), &'static str> {
-    let decoded = percent_decode(path).ok_or("it has a `%` that is not followed by two hex digits")?;
+    let decoded = crate::percent::decode(path).ok_or("it has a `%` that is not followed by two hex digits")?;
     if decoded.iter().any(|b| b.is_ascii_control()) {
         return Err("it must not encode control characters");
     }
@@ -267,26 +267,6 @@ fn local_path(path: &str) -> Result<PathBuf, &'static str> {
         return Err("a local path must name a repository below `/`");
     }
     Ok(normal)
-}
-
-/// `text` with every `%XX` decoded, or `None` when a `%` is not followed by
-/// two hex digits (git and browsers would read such a URL differently, so
-/// callers refuse it). Also the static server's reading of request paths.
-pub fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] == b'%' {
-            let hex = text.get(at + 1..at + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            at += 3;
-        } else {
-            out.push(bytes[at]);
-            at += 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -446,7 +426,7 @@ mod tests {
                             let plain = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b);
                             proptest::prop_assert!(name.bytes().all(plain), "{name}");
                         }
-                        let decoded = percent_decode(&remote.path).unwrap_or_default();
+                        let decoded = crate::percent::decode(&remote.path).unwrap_or_default();
                         proptest::prop_assert!(!decoded.split(|b| *b == b'/').any(|s| s == b".."));
                     }
                 }

@@ -21,12 +21,11 @@ use crate::{git, GitError};
 /// Starts `git args…` in `repo` with stdout and stderr piped, for the
 /// commands whose output is read as it comes (killed when dropped).
 fn spawn_git(repo: &Path, args: &[&str]) -> Result<tokio::process::Child, GitError> {
-    tokio::process::Command::new("git")
+    crate::command::tokio_git()
         .args(args)
         .current_dir(repo)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .map_err(GitError::Spawn)
 }

@@ -1,6 +1,7 @@
 //! Runs the system `git` in the working clone. Real git, not a library: the
 //! remote may be anything git can reach (a local bare repo, HTTPS, SSH) with
-//! the credentials helpers the operator already configured.
+//! the credentials helpers the operator already configured. Started as every
+//! git of Slipway's is (`slipway_git::command`), with Slipway's identity.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,21 +47,14 @@ impl Git {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("git");
+        let mut command = slipway_git::command::git();
         command
             .current_dir(&self.workdir)
             .args(["-c", &format!("user.name={AUTHOR_NAME}"), "-c", &format!("user.email={AUTHOR_EMAIL}")])
             .args(["-c", "commit.gpgsign=false", "-c", "core.autocrlf=false"])
             // Housekeeping in the background of a deployment would only add latency; see `RepoWriter::open`.
             .args(["-c", "maintenance.auto=false", "-c", "gc.autoDetach=true"])
-            .args(args)
-            // Never wait for a password on a terminal nobody watches; English messages for matching.
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C")
-            // Set when we run inside a git hook; they would point git at another repository.
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .env_remove("GIT_INDEX_FILE");
+            .args(args);
         command
     }
 
@@ -78,7 +72,8 @@ impl Git {
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {
-            Err(GitopsError::Git { args: args.join(" "), workdir: self.workdir.clone(), stderr: stderr_of(&output) })
+            let args = slipway_git::command::shown_args(args);
+            Err(GitopsError::Git { args, workdir: self.workdir.clone(), stderr: stderr_of(&output) })
         }
     }
 
@@ -89,9 +84,7 @@ impl Git {
 }
 
 pub(crate) fn stderr_of(output: &Output) -> String {
-    let text = String::from_utf8_lossy(&output.stderr);
-    // Enough to act on, never a wall of text in a deployment's reason.
-    text.trim().chars().take(2000).collect()
+    slipway_git::command::shown_stderr(&output.stderr)
 }
 
 /// Whether a failed push lost a race (retry after a fetch) rather than failed outright.

@@ -211,14 +211,4 @@ pub async fn workspace(client: &Client, arg: &WorkspaceArg) -> Result<String> {
 }
 
 /// Percent-encodes one path segment or query value.
-pub fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+pub use slipway_core::percent::encode;

@@ -2,91 +2,23 @@
 //! `slipway down` (stops the agent and with it every app) and
 //! `slipway serve-static DIR` (what static-site releases run).
 
-use std::fs::File;
-use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use nix::fcntl::{Flock, FlockArg};
 use slipway_core::layout::DataLayout;
 use slipway_router::{
     AcmeConfig, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterConfig, RouterSpec,
 };
-use slipway_runtime::{keep_certificates, AcmeSettings, Agent, AgentConfig, CertificateSources};
+use slipway_runtime::{
+    keep_certificates, publish_metrics, running_agent, AcmeSettings, Agent, AgentConfig, AgentLock, CertificateSources,
+    RunningAgent,
+};
 use slipway_store::Store;
 
 use crate::settings::UpSettings;
 use crate::up::{init_tracing, shutdown_signal};
-
-/// The agent's lock: held (flock) for as long as the agent lives, with its pid inside.
-pub struct AgentLock {
-    lock: Flock<File>,
-}
-
-fn open_lock(path: &Path) -> Result<File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
-    }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("while opening {}", path.display()))
-}
-
-/// The agent that holds the lock: its pid and its router's address.
-#[derive(Debug, Clone, Copy)]
-pub struct RunningAgent {
-    pub pid: i32,
-    pub router: Option<std::net::SocketAddr>,
-}
-
-/// The running agent, if one holds the lock.
-pub fn running_agent(layout: &DataLayout) -> Result<Option<RunningAgent>> {
-    let path = layout.agent_lock();
-    if !path.exists() {
-        return Ok(None);
-    }
-    let file = open_lock(&path)?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(_free) => Ok(None), // dropping the lock releases it again
-        Err((mut file, _)) => {
-            let mut text = String::new();
-            file.read_to_string(&mut text)?;
-            let mut fields = text.split_whitespace();
-            let Some(pid) = fields.next().and_then(|pid| pid.parse().ok()) else { return Ok(None) };
-            Ok(Some(RunningAgent { pid, router: fields.next().and_then(|addr| addr.parse().ok()) }))
-        }
-    }
-}
-
-impl AgentLock {
-    /// Takes the lock (empty until [`AgentLock::record`] names the router), so a second agent
-    /// gives up before it binds anything: the router's sockets use SO_REUSEPORT, and a second
-    /// router on the same port would take a share of the connections.
-    fn acquire(layout: &DataLayout) -> Result<Self> {
-        let file = open_lock(&layout.agent_lock())?;
-        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => lock,
-            Err(_) => bail!("an agent already runs for {}; stop it with `slipway down`", layout.root().display()),
-        };
-        lock.set_len(0)?;
-        Ok(Self { lock })
-    }
-
-    /// Writes `<pid> <router address>`, which `slipway up` and `slipway down` read.
-    fn record(&mut self, router: std::net::SocketAddr) -> Result<()> {
-        self.lock.set_len(0)?;
-        self.lock.rewind()?;
-        write!(self.lock, "{} {router}", std::process::id())?;
-        self.lock.flush()?;
-        Ok(())
-    }
-}
 
 pub async fn agent(settings: UpSettings) -> Result<()> {
     init_tracing();
@@ -175,18 +107,6 @@ fn certificate_sources(settings: &UpSettings, layout: &DataLayout, certs: &CertS
     Ok(CertificateSources { local_ca: Some(ca), acme })
 }
 
-/// Rewrites the router's metrics file every few seconds (write, then rename,
-/// so the control plane never reads half a file).
-async fn publish_metrics(metrics: Metrics, path: PathBuf) {
-    let temp = path.with_extension("prom.tmp");
-    loop {
-        if tokio::fs::write(&temp, metrics.render()).await.is_ok() {
-            let _ = tokio::fs::rename(&temp, &path).await;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-}
-
 pub async fn down(settings: UpSettings) -> Result<()> {
     let resolved = settings.resolve()?;
     let layout = DataLayout::new(&resolved.data_dir);
@@ -218,6 +138,6 @@ pub async fn serve_static(args: ServeStaticArgs) -> Result<()> {
         std::env::var("PORT").ok().and_then(|p| p.parse().ok()).context("PORT must be set to a port number")?;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     println!("Serving {} on http://{addr}", args.dir.display());
-    slipway_build::serve_static(args.dir, addr, shutdown_signal()).await?;
+    slipway_runtime::serve_static(args.dir, addr, shutdown_signal()).await?;
     Ok(())
 }

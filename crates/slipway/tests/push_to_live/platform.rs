@@ -359,11 +359,9 @@ impl Platform {
         assert!(response.status().is_success(), "GET {path} answered {}", response.status());
         let text = response.text().await.expect("reading the event stream");
         let mut out = String::new();
-        for line in text.lines() {
-            if let Some(data) = line.strip_prefix("data:") {
-                out.push_str(data.strip_prefix(' ').unwrap_or(data));
-                out.push('\n');
-            }
+        for event in slipway_core::sse::SseParser::default().push(text.as_bytes()) {
+            out.push_str(&event.data);
+            out.push('\n');
         }
         out
     }

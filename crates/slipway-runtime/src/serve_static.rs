@@ -1,4 +1,6 @@
-//! The static file server behind `slipway serve-static DIR`: files,
+//! The static file server behind `slipway serve-static DIR`, the process a static site's
+//! instances run on this machine (the agent supervises it like any app; in a cluster the
+//! image runs busybox httpd instead, see `slipway-image`). It serves files,
 //! `index.html` for directories, and `/index.html` for extension-less paths
 //! that match no file (single-page apps route on the client). Dot-files and
 //! dot-directories (`.git`, `.env`) are never served, except `.well-known`.
@@ -34,7 +36,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use slipway_core::repo::percent_decode;
+use slipway_core::percent;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -136,7 +138,7 @@ async fn answer(site: Arc<Site>, request: Request) -> Response {
 fn relative_path(raw: &str) -> Option<PathBuf> {
     let mut path = PathBuf::new();
     for segment in raw.split('/') {
-        let decoded = String::from_utf8(percent_decode(segment)?).ok()?;
+        let decoded = String::from_utf8(percent::decode(segment)?).ok()?;
         match decoded.as_str() {
             "" | "." => {}
             ".." => return None,
