@@ -13,6 +13,7 @@
 use std::fmt;
 
 use crate::image_tag::ImageTag;
+use crate::names::label_problem;
 
 /// Docker Hub, the registry of references that name none.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -297,18 +298,10 @@ fn host_ok(registry: &str) -> bool {
             None => (Some(registry), None),
         }
     };
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    let host_ok = host.is_none_or(|host| host.len() <= 253 && host.split('.').all(label_ok));
+    let host_ok =
+        host.is_none_or(|host| host.len() <= 253 && host.split('.').all(|label| label_problem(label).is_none()));
     let port_ok = port.is_none_or(|port| {
-        (1..=5).contains(&port.len())
-            && port.bytes().all(|b| b.is_ascii_digit())
-            && port.parse::<u16>().is_ok_and(|p| p > 0)
+        port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0)
     });
     host_ok && port_ok
 }

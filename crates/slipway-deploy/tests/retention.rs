@@ -108,14 +108,14 @@ fn commit(n: u64) -> CommitSha {
 
 fn plan() -> BuildPlan {
     BuildPlan {
-        stack: "node".parse().unwrap(),
+        stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: None,
         runtime_version: None,
         install: None,
         build: None,
         start: Some("node index.js".into()),
-        processes: [("web".parse().unwrap(), "node index.js".to_owned())].into(),
+        processes: [("web".parse().expect("a process type"), "node index.js".to_owned())].into(),
         health_check_path: None,
         detected_from: vec!["package.json".into()],
     }

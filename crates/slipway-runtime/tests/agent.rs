@@ -67,14 +67,17 @@ impl Fixture {
         std::fs::create_dir_all(&app).unwrap();
         std::fs::write(app.join("index.html"), format!("release {}", deployment.number)).unwrap();
         let plan = BuildPlan {
-            stack: "procfile".parse().unwrap(),
+            stack: "procfile".parse().expect("a stack"),
             framework: None,
             package_manager: None,
             runtime_version: None,
             install: None,
             build: None,
             start: None,
-            processes: processes.iter().map(|(k, v)| (k.parse().unwrap(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            processes: processes
+                .iter()
+                .map(|(k, v)| (k.parse().expect("a process type"), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
             health_check_path: None,
             detected_from: vec![],
         };

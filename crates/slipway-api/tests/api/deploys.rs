@@ -237,14 +237,14 @@ fn append(path: &Path, text: &str) {
 
 pub(super) fn plan(start: &str) -> BuildPlan {
     BuildPlan {
-        stack: "node".parse().unwrap(),
+        stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: None,
         runtime_version: None,
         install: None,
         build: None,
         start: Some(start.into()),
-        processes: BTreeMap::from([("web".parse().unwrap(), start.to_owned())]),
+        processes: BTreeMap::from([("web".parse().expect("a process type"), start.to_owned())]),
         health_check_path: None,
         detected_from: vec!["package.json".into()],
     }

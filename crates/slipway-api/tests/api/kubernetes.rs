@@ -49,14 +49,14 @@ async fn release(s: &Setup, commit: &str, start: &str) -> u64 {
     store.transition_deployment(&actor, &s.workspace, &d.id, Transition::StartBuild, None).await.expect("building");
     let config = store.config_snapshot(&s.workspace, "shop", "production").await.expect("the config snapshot");
     let plan = BuildPlan {
-        stack: "node".parse().unwrap(),
+        stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: Some("npm".into()),
         runtime_version: None,
         install: Some("npm ci".into()),
         build: None,
         start: Some(start.into()),
-        processes: BTreeMap::from([("web".parse().unwrap(), start.to_owned())]),
+        processes: BTreeMap::from([("web".parse().expect("a process type"), start.to_owned())]),
         health_check_path: Some("/healthz".into()),
         detected_from: vec!["package.json".into()],
     };

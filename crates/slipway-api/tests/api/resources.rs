@@ -137,7 +137,10 @@ async fn release(app: &TestApp, workspace: &WorkspaceId, env: &str, commit: char
     let (d, _) = store.queue_deployment(&actor, workspace, "shop", env, Some(&sha), None).await.expect("queuing");
     store.transition_deployment(&actor, workspace, &d.id, Transition::StartBuild, None).await.expect("building");
     let plan = BuildPlan {
-        processes: processes.iter().map(|p| (p.parse().unwrap(), format!("node {p}.js"))).collect::<BTreeMap<_, _>>(),
+        processes: processes
+            .iter()
+            .map(|p| (p.parse().expect("a process type"), format!("node {p}.js")))
+            .collect::<BTreeMap<_, _>>(),
         ..plan("node web.js")
     };
     let new =

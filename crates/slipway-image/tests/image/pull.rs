@@ -50,7 +50,10 @@ pub fn plan() -> BuildPlan {
         install: None,
         build: None,
         start: Some(web.clone()),
-        processes: BTreeMap::from([(ProcessType::web(), web), ("worker".parse().unwrap(), "sh start.sh".to_owned())]),
+        processes: BTreeMap::from([
+            (ProcessType::web(), web),
+            ("worker".parse().expect("a process type"), "sh start.sh".to_owned()),
+        ]),
         health_check_path: None,
         detected_from: vec!["Procfile".to_owned()],
     }

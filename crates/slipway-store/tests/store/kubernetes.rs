@@ -128,7 +128,7 @@ async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
 
     // A scale change of a committed Kubernetes environment queues its GitOps commit; the
     // other workspace's environment (local, nothing committed) queues nothing.
-    let scale = std::collections::BTreeMap::from([("web".parse().unwrap(), 3)]);
+    let scale = std::collections::BTreeMap::from([("web".parse().expect("a process type"), 3)]);
     f.store.set_scale(&f.actor, &other.id, "web", "production", &scale).await.unwrap();
     assert!(f.store.claim_job("test", &[JobKind::GitopsScale], 60, Timestamp::now()).await.unwrap().is_none());
     f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale).await.unwrap();

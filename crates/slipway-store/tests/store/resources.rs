@@ -65,7 +65,8 @@ async fn release_of(f: &Fixture, ws: &Workspace, project: &str, commit: &str, pr
         f.store.queue_deployment(&f.actor, &ws.id, project, "production", Some(&sha(commit)), None).await.unwrap();
     f.store.transition_deployment(&pipeline(), &ws.id, &d.id, Transition::StartBuild, None).await.unwrap();
     let mut release = new_release(commit, Vec::new());
-    release.plan.processes = processes.iter().map(|p| (p.parse().unwrap(), format!("node {p}.js"))).collect();
+    release.plan.processes =
+        processes.iter().map(|p| (p.parse().expect("a process type"), format!("node {p}.js"))).collect();
     f.store.create_release(&pipeline(), &ws.id, &d.id, release).await.unwrap();
 }
 
@@ -348,7 +349,7 @@ async fn a_release_or_a_rollback_over_the_quota_is_refused(backend: TestBackend)
         f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&sha(SHA_A)), None).await.unwrap();
     f.store.transition_deployment(&pipeline(), &ws.id, &d.id, Transition::StartBuild, None).await.unwrap();
     let mut release = new_release("v3", Vec::new());
-    release.plan.processes.insert("clock".parse().unwrap(), "node clock.js".into());
+    release.plan.processes.insert("clock".parse().expect("a process type"), "node clock.js".into());
     let before = f.audit_rows().await;
     let message = quota_exceeded(f.store.create_release(&pipeline(), &ws.id, &d.id, release).await);
     let (status, reason) = status(&f, &ws, &d).await;

@@ -223,14 +223,14 @@ pub fn pipeline() -> Actor {
 
 pub fn plan(start: &str) -> BuildPlan {
     BuildPlan {
-        stack: "node".parse().unwrap(),
+        stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: Some("npm".into()),
         runtime_version: None,
         install: Some("npm ci".into()),
         build: None,
         start: Some(start.into()),
-        processes: BTreeMap::from([("web".parse().unwrap(), start.to_owned())]),
+        processes: BTreeMap::from([("web".parse().expect("a process type"), start.to_owned())]),
         health_check_path: Some("/health".into()),
         detected_from: vec!["package.json".into()],
     }

@@ -122,6 +122,18 @@ pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
             code,
         ));
     }
+    // Process types to scale: the rule of Procfiles and manifests (a label of at most 50 characters).
+    let long_process = "w".repeat(51);
+    for process in ["", "Web", "my_worker", "-w", "w-", "w.1", "wéb", &long_process] {
+        cases.push(case(
+            format!("process type {process:?}"),
+            Method::PUT,
+            format!("{envs}/production/scale"),
+            alice,
+            Body::Json(json!({"processes": {process: 1}})),
+            "INVALID_REQUEST",
+        ));
+    }
     // The runtime target of an environment: only `local` or `kubernetes`, only as a string, only that field.
     let production = format!("{envs}/production");
     for (what, body, code) in [
