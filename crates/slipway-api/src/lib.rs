@@ -47,9 +47,9 @@ pub struct ApiConfig {
     pub platform: Option<PlatformPaths>,
     /// Kubernetes target: the registry images go to (`SLIPWAY_REGISTRY`), for the image
     /// references of a manifest preview of a release not exported yet.
-    pub registry: Option<slipway_deploy::RegistryConfig>,
+    pub registry: Option<slipway_pipeline::RegistryConfig>,
     /// Kubernetes target: the cluster settings manifests are rendered with.
-    pub cluster: slipway_deploy::ClusterSettings,
+    pub cluster: slipway_pipeline::ClusterSettings,
     /// What one instance gets by default and may be given at most (`SLIPWAY_DEFAULT_*`,
     /// `SLIPWAY_MAX_*`). The maxima are checked here; the defaults are what `slipway up`
     /// records in the store, which resolves every environment's unset figures against them.
@@ -81,7 +81,7 @@ impl ApiConfig {
             max_body_bytes: 1024 * 1024,
             platform: None,
             registry: None,
-            cluster: slipway_deploy::ClusterSettings::default(),
+            cluster: slipway_pipeline::ClusterSettings::default(),
             resources: slipway_core::quota::ResourceLimits::default(),
             repo_policy: slipway_core::repo::RepoPolicy::default(),
             // The library cannot know; `slipway up` says which.

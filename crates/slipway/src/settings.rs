@@ -13,7 +13,7 @@ use slipway_core::redact::redact_url;
 use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
 use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_core::retention::ReleaseRetention;
-use slipway_deploy::{CheckoutLimits, ReadBack};
+use slipway_pipeline::{CheckoutLimits, ReadBack};
 use slipway_image::{ImageRef, RegistryConfig};
 use slipway_store::SealingKey;
 

@@ -9,8 +9,8 @@ use std::os::unix::process::CommandExt;
 use slipway_api::{bootstrap_admin, ApiConfig, PlatformPaths};
 use slipway_core::layout::DataLayout;
 use slipway_core::redact::redact_url;
-use slipway_deploy::{KubernetesConfig, Pipeline, PipelineConfig};
-use slipway_runtime::running_agent;
+use slipway_pipeline::{KubernetesConfig, Pipeline, PipelineConfig};
+use slipway_agent::running_agent;
 use slipway_store::Store;
 use tokio::net::TcpListener;
 
@@ -56,7 +56,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     let layout = DataLayout::new(&resolved.data_dir);
     ensure_agent(&settings, &layout).await?;
     let socket = layout.agent_socket();
-    let store = store.with_change_notifier(std::sync::Arc::new(move || slipway_runtime::nudge(&socket)));
+    let store = store.with_change_notifier(std::sync::Arc::new(move || slipway_agent::nudge(&socket)));
 
     let listener = TcpListener::bind(resolved.api_addr)
         .await

@@ -177,7 +177,7 @@ async fn static_site_and_its_requests_in_the_platform_metrics() {
             .await
             .expect("calling /metrics");
         let text = response.text().await.unwrap_or_default();
-        if text.contains(&counted) && text.contains("slipway_deployments{status=\"DEPLOYED\"} 1") {
+        if text.contains(&counted) && text.contains("slipway_pipelinements{status=\"DEPLOYED\"} 1") {
             break;
         }
         deadline.tick().await;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use slipway_core::api::ErrorEnvelope;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
-use slipway_deploy::preview_manifests;
+use slipway_pipeline::preview_manifests;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

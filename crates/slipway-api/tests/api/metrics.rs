@@ -29,7 +29,7 @@ async fn metrics_are_for_admins_and_combine_the_store_and_the_router(backend: Te
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.headers()["content-type"], "text/plain; version=0.0.4");
     let text = reply.text().await.expect("test setup");
-    assert!(text.contains("slipway_deployments{status=\"QUEUED\"} 1"), "{text}");
+    assert!(text.contains("slipway_pipelinements{status=\"QUEUED\"} 1"), "{text}");
     assert!(text.contains(router), "{text}");
 
     app.send(app.request(Method::GET, "/metrics", &owner)).await.err("FORBIDDEN");

@@ -2,7 +2,7 @@
 //! artifact was pruned, `RELEASE_PRUNED` for a rollback to one (nothing changes), and the disk use
 //! of `GET …/projects/{project}` over build output full of links. The pipeline does not run here:
 //! the tests prune through the store the server uses, as the pipeline does after each release
-//! (its removal of the directories is tested in `slipway-deploy`).
+//! (its removal of the directories is tested in `slipway-pipeline`).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! The static sample: nothing to build, served by `slipway serve-static` (whose server,
-//! `slipway_runtime::serve_static`, is tested in `slipway-runtime`).
+//! `slipway_agent::serve_static`, is tested in `slipway-agent`).
 
 use slipway_build::{detect, Builder};
 

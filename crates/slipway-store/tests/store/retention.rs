@@ -1,6 +1,6 @@
 //! Release retention: which build directories `prune_artifacts` gives up (and records before
 //! anything is removed), what the release list then says, and rollbacks to a pruned release.
-//! The store touches no file; the pipeline removes what it is handed (see `slipway-deploy`).
+//! The store touches no file; the pipeline removes what it is handed (see `slipway-pipeline`).
 
 use slipway_core::api::{Instance, Release, RuntimeTarget, Workspace};
 use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};

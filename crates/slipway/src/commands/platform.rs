@@ -11,7 +11,7 @@ use slipway_core::layout::DataLayout;
 use slipway_router::{
     AcmeConfig, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterConfig, RouterSpec,
 };
-use slipway_runtime::{
+use slipway_agent::{
     keep_certificates, publish_metrics, running_agent, AcmeSettings, Agent, AgentConfig, AgentLock, CertificateSources,
     RunningAgent,
 };
@@ -138,6 +138,6 @@ pub async fn serve_static(args: ServeStaticArgs) -> Result<()> {
         std::env::var("PORT").ok().and_then(|p| p.parse().ok()).context("PORT must be set to a port number")?;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     println!("Serving {} on http://{addr}", args.dir.display());
-    slipway_runtime::serve_static(args.dir, addr, shutdown_signal()).await?;
+    slipway_agent::serve_static(args.dir, addr, shutdown_signal()).await?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use slipway_core::layout::DataLayout;
 use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::ErrorCode;
-use slipway_deploy::{Pipeline, PipelineConfig};
+use slipway_pipeline::{Pipeline, PipelineConfig};
 use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{
     hash_password, Actor, NewProject, NewRelease, NewUser, PageRequest, RuntimeEnv, Store, StoreError,

@@ -15,7 +15,7 @@ use slipway_core::hostname::Hostname;
 use slipway_core::layout::DataLayout;
 use slipway_core::names::{Branch, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_router::RouteTable;
-use slipway_runtime::{Agent, AgentConfig};
+use slipway_agent::{Agent, AgentConfig};
 use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{hash_password, Actor, NewProject, NewRelease, NewUser, RuntimeEnv, Store};
 

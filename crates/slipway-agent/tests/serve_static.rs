@@ -2,7 +2,7 @@
 //! site, and a root next to a secret that no request may reach, whatever its spelling or the
 //! links inside the root.
 
-use slipway_runtime::serve_static_on;
+use slipway_agent::serve_static_on;
 
 #[tokio::test]
 async fn static_site_is_served_from_its_folder() {
