@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use slipway_core::timestamp::Timestamp;
-use slipway_router::{AcmeConfig, AcmeIssuer, CertStore, Challenges, Issued, LocalCa};
+use slipway_router::{AcmeClientSettings, AcmeIssuer, CertStore, Challenges, Issued, LocalCa};
 use slipway_store::{Actor, Store, TlsRoute};
 use tokio::time::Instant;
 
@@ -31,7 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// ACME settings of the agent.
 #[derive(Debug, Clone)]
 pub struct AcmeSettings {
-    pub config: AcmeConfig,
+    pub config: AcmeClientSettings,
     /// Where the ACME account's credentials are kept (mode 0600), so a restart reuses the account.
     pub account_path: PathBuf,
     /// Renew a certificate once it expires within this long.

@@ -15,7 +15,7 @@ use slipway_store::{ConfigValue, EnvironmentState, ReleaseSpec};
 
 use crate::health::wait_healthy;
 use crate::instance::{pid_dir, Handle, InstanceSpec};
-use crate::AgentConfig;
+use crate::AgentSettings;
 
 /// The PATH apps start from, after the build's own entries.
 const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -41,7 +41,7 @@ impl Generation {
     /// reason carries the failing instance's last lines.
     pub(crate) async fn start(
         layout: &DataLayout,
-        config: &AgentConfig,
+        config: &AgentSettings,
         state: &EnvironmentState,
         release: &ReleaseSpec,
         scale: &BTreeMap<String, u32>,
@@ -147,7 +147,7 @@ impl Generation {
 
 /// The environment of every instance: base PATH with the build's entries in
 /// front, the build's variables, then the config snapshot.
-fn environment(config: &AgentConfig, release: &ReleaseSpec) -> Vec<(String, String)> {
+fn environment(config: &AgentSettings, release: &ReleaseSpec) -> Vec<(String, String)> {
     let mut path: Vec<String> = release.runtime_env.path_prepend.clone();
     if let Some(dir) = &config.slipway_bin_dir {
         path.push(dir.to_string_lossy().into_owned());

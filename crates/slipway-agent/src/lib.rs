@@ -49,7 +49,7 @@ pub use serve_static::{serve_static, serve_static_on};
 
 /// Settings of the agent.
 #[derive(Debug, Clone)]
-pub struct AgentConfig {
+pub struct AgentSettings {
     pub public_urls: PublicUrls,
     /// How long a new `web` instance may take to become healthy.
     pub health_timeout: Duration,
@@ -68,7 +68,7 @@ pub struct AgentConfig {
     pub sandbox: slipway_sandbox::Sandbox,
 }
 
-impl Default for AgentConfig {
+impl Default for AgentSettings {
     fn default() -> Self {
         Self {
             public_urls: PublicUrls::default(),
@@ -106,12 +106,12 @@ struct Inner {
     store: Store,
     layout: DataLayout,
     table: RouteTable,
-    config: AgentConfig,
+    config: AgentSettings,
     environments: Mutex<HashMap<EnvironmentId, EnvironmentRuntime>>,
 }
 
 impl Agent {
-    pub fn new(store: Store, layout: DataLayout, table: RouteTable, config: AgentConfig) -> Self {
+    pub fn new(store: Store, layout: DataLayout, table: RouteTable, config: AgentSettings) -> Self {
         Self { inner: Arc::new(Inner { store, layout, table, config, environments: Mutex::new(HashMap::new()) }) }
     }
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use slipway_agent::{Agent, AgentSettings};
 use slipway_core::api::{Deployment, Instance};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{DeploymentStatus, Transition};
@@ -15,7 +16,6 @@ use slipway_core::hostname::Hostname;
 use slipway_core::layout::DataLayout;
 use slipway_core::names::{Branch, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_router::RouteTable;
-use slipway_agent::{Agent, AgentConfig};
 use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{hash_password, Actor, NewProject, NewRelease, NewUser, RuntimeEnv, Store};
 
@@ -112,12 +112,12 @@ impl Fixture {
     }
 
     fn start_agent(&self) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-        let config = AgentConfig {
+        let config = AgentSettings {
             health_timeout: Duration::from_secs(15),
             stop_grace: Duration::from_millis(500),
             drain_timeout: Duration::from_secs(2),
             poll: Duration::from_millis(50),
-            ..AgentConfig::default()
+            ..AgentSettings::default()
         };
         let agent = Agent::new(
             self.store.clone(),

@@ -31,7 +31,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Settings of the control-plane API.
 #[derive(Debug, Clone)]
-pub struct ApiConfig {
+pub struct ApiSettings {
     /// The domain under which app hostnames are generated.
     pub platform_domain: Hostname,
     /// How app URLs are written (router scheme and port).
@@ -47,7 +47,7 @@ pub struct ApiConfig {
     pub platform: Option<PlatformPaths>,
     /// Kubernetes target: the registry images go to (`SLIPWAY_REGISTRY`), for the image
     /// references of a manifest preview of a release not exported yet.
-    pub registry: Option<slipway_pipeline::RegistryConfig>,
+    pub registry: Option<slipway_pipeline::RegistrySettings>,
     /// Kubernetes target: the cluster settings manifests are rendered with.
     pub cluster: slipway_pipeline::ClusterSettings,
     /// What one instance gets by default and may be given at most (`SLIPWAY_DEFAULT_*`,
@@ -71,7 +71,7 @@ pub struct PlatformPaths {
     pub api_url: String,
 }
 
-impl ApiConfig {
+impl ApiSettings {
     pub fn new(platform_domain: Hostname, public_urls: PublicUrls) -> Self {
         Self {
             platform_domain,
@@ -94,13 +94,13 @@ impl ApiConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub config: Arc<ApiConfig>,
+    pub config: Arc<ApiSettings>,
     /// Projects' disk use, measured at most once a minute.
     disk_usage: Arc<disk_usage::DiskUsageCache>,
 }
 
 /// The whole HTTP application: `/v1`, `/v1/openapi.json` and `/healthz`.
-pub fn app(store: Store, config: ApiConfig) -> Router {
+pub fn app(store: Store, config: ApiSettings) -> Router {
     let max_body = config.max_body_bytes;
     let state = AppState { store, config: Arc::new(config), disk_usage: Arc::default() };
     let (router, openapi) = routes::all().split_for_parts();
@@ -121,7 +121,7 @@ pub fn app(store: Store, config: ApiConfig) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Store,
-    config: ApiConfig,
+    config: ApiSettings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Streamed responses (SSE, git) must not wait for the client's delayed ACK (Nagle).

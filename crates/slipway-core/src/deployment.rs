@@ -112,18 +112,18 @@ impl std::fmt::Display for DeploymentStatus {
 /// The per-project number of a deployment (the build number), from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "u64", into = "u64")]
-pub struct BuildNumber(u64);
+pub struct DeploymentNumber(u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("build numbers start at 1")]
-pub struct InvalidBuildNumber;
+pub struct InvalidDeploymentNumber;
 
-impl BuildNumber {
-    pub const FIRST: BuildNumber = BuildNumber(1);
+impl DeploymentNumber {
+    pub const FIRST: DeploymentNumber = DeploymentNumber(1);
 
-    pub fn new(value: u64) -> Result<Self, InvalidBuildNumber> {
+    pub fn new(value: u64) -> Result<Self, InvalidDeploymentNumber> {
         if value == 0 {
-            Err(InvalidBuildNumber)
+            Err(InvalidDeploymentNumber)
         } else {
             Ok(Self(value))
         }
@@ -138,20 +138,20 @@ impl BuildNumber {
     }
 }
 
-impl TryFrom<u64> for BuildNumber {
-    type Error = InvalidBuildNumber;
+impl TryFrom<u64> for DeploymentNumber {
+    type Error = InvalidDeploymentNumber;
     fn try_from(value: u64) -> Result<Self, Self::Error> {
         Self::new(value)
     }
 }
 
-impl From<BuildNumber> for u64 {
-    fn from(number: BuildNumber) -> u64 {
+impl From<DeploymentNumber> for u64 {
+    fn from(number: DeploymentNumber) -> u64 {
         number.0
     }
 }
 
-impl std::fmt::Display for BuildNumber {
+impl std::fmt::Display for DeploymentNumber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
     }
@@ -218,8 +218,8 @@ mod tests {
 
     #[test]
     fn build_numbers_start_at_one() {
-        assert!(BuildNumber::new(0).is_err());
-        assert_eq!(BuildNumber::FIRST.next().get(), 2);
-        assert!(serde_json::from_str::<BuildNumber>("0").is_err());
+        assert!(DeploymentNumber::new(0).is_err());
+        assert_eq!(DeploymentNumber::FIRST.next().get(), 2);
+        assert!(serde_json::from_str::<DeploymentNumber>("0").is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! a 64-hex SHA-256 commit) is 122 characters, inside the OCI limit of 128,
 //! so no short form is ever needed.
 
-use crate::deployment::BuildNumber;
+use crate::deployment::DeploymentNumber;
 use crate::ids::UserId;
 use crate::macros::string_newtype;
 
@@ -39,7 +39,7 @@ string_newtype!(CommitSha, InvalidCommitSha, "full git commit ID", Some("^([0-9a
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ImageTag {
     pub user: UserId,
-    pub build: BuildNumber,
+    pub build: DeploymentNumber,
     pub commit: CommitSha,
 }
 
@@ -50,7 +50,7 @@ pub struct InvalidImageTag(String);
 impl ImageTag {
     pub const MAX_LEN: usize = 128;
 
-    pub fn new(user: UserId, build: BuildNumber, commit: CommitSha) -> Self {
+    pub fn new(user: UserId, build: DeploymentNumber, commit: CommitSha) -> Self {
         Self { user, build, commit }
     }
 
@@ -64,7 +64,7 @@ impl ImageTag {
             .parse::<u64>()
             .ok()
             .filter(|_| !build.starts_with('0') && !build.starts_with('+'))
-            .and_then(|n| BuildNumber::new(n).ok())
+            .and_then(|n| DeploymentNumber::new(n).ok())
             .ok_or_else(invalid)?;
         Ok(Self {
             user: UserId::parse(user).map_err(|_| invalid())?,
@@ -97,7 +97,7 @@ mod tests {
     fn a_tag_names_user_build_and_commit() {
         let user = UserId::parse("usr_0190d1c2a3b4c5d6e7f8091a2b3c4d5e").unwrap();
         let commit = CommitSha::parse(&"ab".repeat(20)).unwrap();
-        let tag = ImageTag::new(user, BuildNumber::new(7).unwrap(), commit);
+        let tag = ImageTag::new(user, DeploymentNumber::new(7).unwrap(), commit);
         let text = tag.to_string();
         assert_eq!(text, format!("usr_0190d1c2a3b4c5d6e7f8091a2b3c4d5e-7-{}", "ab".repeat(20)));
         assert_eq!(ImageTag::parse(&text), Ok(tag));
@@ -122,7 +122,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_tag_is_a_valid_oci_tag_and_parses_back(build in 1u64.., sha in "([0-9a-f]{40}|[0-9a-f]{64})") {
-            let tag = ImageTag::new(UserId::generate(), BuildNumber::new(build).unwrap(), CommitSha::parse(&sha).unwrap());
+            let tag = ImageTag::new(UserId::generate(), DeploymentNumber::new(build).unwrap(), CommitSha::parse(&sha).unwrap());
             let text = tag.to_string();
             prop_assert!(is_oci_tag(&text), "{}", text);
             prop_assert_eq!(ImageTag::parse(&text).unwrap(), tag);

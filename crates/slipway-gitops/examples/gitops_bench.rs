@@ -16,13 +16,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_gitops::{
     render_environment, AppEnvironment, AppPath, ArgoSettings, ClusterSettings, ConfigVar, Manifests, Process, Quota,
-    RepoWriter, WriterConfig,
+    RepoWriter, WriterSettings,
 };
 
 const PROJECTS_PER_WORKSPACE: usize = 10;
@@ -42,7 +42,7 @@ fn app(index: usize, build: u64) -> AppEnvironment {
         workspace: WorkspaceSlug::parse(&workspace).unwrap(),
         project: ProjectSlug::parse(&project).unwrap(),
         environment: EnvironmentName::production(),
-        deployment: BuildNumber::new(build).unwrap(),
+        deployment: DeploymentNumber::new(build).unwrap(),
         image: ReleaseImage::parse(&format!("registry.example.com/slipway/{workspace}/{project}:{tag}")).unwrap(),
         processes,
         port: 3000,
@@ -85,7 +85,7 @@ fn main() {
     let remote = root.path().join("gitops.git");
     git(root.path(), &["init", "--quiet", "--bare", "--initial-branch=main", remote.to_str().unwrap()]);
     let writer =
-        RepoWriter::open(WriterConfig::new(root.path().join("clone"), remote.to_str().unwrap(), argo)).unwrap();
+        RepoWriter::open(WriterSettings::new(root.path().join("clone"), remote.to_str().unwrap(), argo)).unwrap();
     let started = Instant::now();
     let all: Vec<(AppPath, Manifests)> =
         inputs.iter().map(|app| (AppPath::of(app), render_environment(app, &settings).unwrap())).collect();

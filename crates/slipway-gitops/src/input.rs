@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
@@ -24,7 +24,7 @@ pub struct AppEnvironment {
     pub environment: EnvironmentName,
     /// The deployment (build) number this render belongs to; it is written as an annotation
     /// so a rollout is visible in the cluster even when nothing else changed.
-    pub deployment: BuildNumber,
+    pub deployment: DeploymentNumber,
     pub image: ReleaseImage,
     /// Process types by name (`web`, `worker`, …). `web` gets the Service, Ingress and probes.
     pub processes: BTreeMap<ProcessType, Process>,

@@ -15,7 +15,7 @@
 //! * [`argo::render_root`] and [`argo::render_workspace`] → the `bootstrap/`
 //!   files (root Application; per workspace an AppProject and an ApplicationSet
 //!   whose `project` is the literal `ws-<workspace>`).
-//! * [`RepoWriter::open`] with a [`WriterConfig`] (a persistent working clone
+//! * [`RepoWriter::open`] with a [`WriterSettings`] (a persistent working clone
 //!   directory, the remote, [`ArgoSettings`]); then [`RepoWriter::deploy`]
 //!   (render + commit + push, returns the [`Commit`] SHA to record on the
 //!   deployment), [`RepoWriter::rollback`] (a new commit restoring the folder
@@ -58,7 +58,7 @@
 //!   `created: false`, so re-running a deployment never pushes twice.
 //! * **Concurrency**: each attempt starts from the fetched remote head and a
 //!   lost push race re-applies the change on the new head (bounded,
-//!   [`WriterConfig::max_attempts`]). One [`RepoWriter`] per working clone;
+//!   [`WriterSettings::max_attempts`]). One [`RepoWriter`] per working clone;
 //!   it serialises its own callers.
 
 //! # Pointing Argo CD at the repository
@@ -90,5 +90,5 @@ pub use input::{AppEnvironment, Autoscaling, ClusterSettings, ConfigVar, Process
 pub use install::{render_install, to_apply_stream, InstallSettings};
 pub use manifests::Manifests;
 pub use render::render_environment;
-pub use repo::{AppPath, Commit, HistoryEntry, RepoWriter, WriterConfig};
+pub use repo::{AppPath, Commit, HistoryEntry, RepoWriter, WriterSettings};
 pub use source::{app_environment, ReleaseSource};

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, InvalidName, ProjectSlug, WorkspaceSlug};
@@ -71,7 +71,7 @@ pub fn app_environment(source: &ReleaseSource<'_>) -> Result<AppEnvironment> {
         workspace: WorkspaceSlug::parse(source.workspace).map_err(name_error)?,
         project: ProjectSlug::parse(source.project).map_err(name_error)?,
         environment: EnvironmentName::parse(source.environment).map_err(name_error)?,
-        deployment: BuildNumber::new(source.deployment).map_err(|_| GitopsError::InvalidInput {
+        deployment: DeploymentNumber::new(source.deployment).map_err(|_| GitopsError::InvalidInput {
             what: "deployment number",
             reason: "build numbers start at 1".into(),
         })?,

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
-use slipway_gitops::{AppEnvironment, AppPath, ArgoSettings, GitopsError, RepoWriter, WriterConfig};
+use slipway_gitops::{AppEnvironment, AppPath, ArgoSettings, GitopsError, RepoWriter, WriterSettings};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
@@ -29,7 +29,7 @@ fn bare_repo(root: &Path) -> String {
 
 fn writer(root: &Path, name: &str, remote: &str) -> RepoWriter {
     let argo = ArgoSettings::new("https://git.example.com/git/_platform/gitops.git");
-    RepoWriter::open(WriterConfig::new(root.join(name), remote, argo)).unwrap()
+    RepoWriter::open(WriterSettings::new(root.join(name), remote, argo)).unwrap()
 }
 
 fn remote_head(remote: &str) -> String {
@@ -40,7 +40,7 @@ fn app(workspace: &str, project: &str, build: u64) -> AppEnvironment {
     let mut app = common::node_web();
     app.workspace = WorkspaceSlug::parse(workspace).unwrap();
     app.project = ProjectSlug::parse(project).unwrap();
-    app.deployment = BuildNumber::new(build).unwrap();
+    app.deployment = DeploymentNumber::new(build).unwrap();
     app.image = common::image(project, build);
     app
 }
@@ -158,7 +158,7 @@ fn rollback_is_a_new_commit_restoring_an_earlier_release() {
         project: ProjectSlug::parse("shop").unwrap(),
         environment: EnvironmentName::production(),
     };
-    let rolled = writer.rollback(&path, &first.sha, BuildNumber::new(3).unwrap()).unwrap();
+    let rolled = writer.rollback(&path, &first.sha, DeploymentNumber::new(3).unwrap()).unwrap();
     assert!(rolled.created);
     assert_ne!(rolled.sha, first.sha);
     let folder = "apps/acme/shop/production";
@@ -172,10 +172,10 @@ fn rollback_is_a_new_commit_restoring_an_earlier_release() {
     assert_eq!(shas, [rolled.sha.as_str(), second.sha.as_str(), first.sha.as_str()]);
     assert!(history[0].subject.starts_with("rollback acme/shop/production #3"), "{}", history[0].subject);
 
-    let err = writer.rollback(&path, "0123456789abcdef0123456789abcdef01234567", BuildNumber::new(4).unwrap());
+    let err = writer.rollback(&path, "0123456789abcdef0123456789abcdef01234567", DeploymentNumber::new(4).unwrap());
     assert!(matches!(err, Err(GitopsError::NoSuchRelease { .. })), "{err:?}");
     assert!(matches!(
-        writer.rollback(&path, "--all", BuildNumber::new(4).unwrap()),
+        writer.rollback(&path, "--all", DeploymentNumber::new(4).unwrap()),
         Err(GitopsError::NoSuchRelease { .. })
     ));
 }
@@ -186,7 +186,7 @@ fn a_remote_pointing_nowhere_is_a_clear_error() {
     let argo = ArgoSettings::new("https://git.example.com/gitops.git");
     for remote in [root.path().join("missing.git").to_str().unwrap().to_owned(), "http://127.0.0.1:9/gitops.git".into()]
     {
-        let err = RepoWriter::open(WriterConfig::new(root.path().join("clone"), &remote, argo.clone()))
+        let err = RepoWriter::open(WriterSettings::new(root.path().join("clone"), &remote, argo.clone()))
             .err()
             .unwrap_or_else(|| panic!("{remote} was accepted"));
         assert!(matches!(err, GitopsError::Remote { action: "fetch", .. }), "{err}");
@@ -291,7 +291,7 @@ fn a_remote_that_always_races_ahead_exhausts_the_bounded_retries() {
     let root = tempfile::tempdir().unwrap();
     let remote = bare_repo(root.path());
     let argo = ArgoSettings::new("https://git.example.com/gitops.git");
-    let mut config = WriterConfig::new(root.path().join("clone"), &remote, argo);
+    let mut config = WriterSettings::new(root.path().join("clone"), &remote, argo);
     config.max_attempts = 3;
     let writer = RepoWriter::open(config).unwrap();
     writer.deploy(&app("acme", "shop", 1), &common::settings()).unwrap();

@@ -1,4 +1,4 @@
-//! `RegistryConfig`: where exported images go, parsed from the settings
+//! `RegistrySettings`: where exported images go, parsed from the settings
 //! `SLIPWAY_REGISTRY` (`host[:port][/prefix…]`, optionally with `http://` or
 //! `https://` in front) and `SLIPWAY_REGISTRY_USERNAME` / `_PASSWORD`.
 //!
@@ -28,14 +28,14 @@ impl fmt::Debug for Credentials {
 
 /// The registry exported images are pushed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryConfig {
+pub struct RegistrySettings {
     host: String,
     prefix: String,
     plain_http: bool,
     credentials: Option<Credentials>,
 }
 
-impl RegistryConfig {
+impl RegistrySettings {
     /// Parses the three settings; empty strings count as unset.
     pub fn parse(registry: &str, username: Option<&str>, password: Option<&str>) -> Result<Self, ImageError> {
         let invalid = |problem: &str| ImageError::InvalidConfig {
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn registry_setting_splits_into_host_prefix_and_scheme() {
-        let local = RegistryConfig::parse("127.0.0.1:5000/slipway", None, None).unwrap();
+        let local = RegistrySettings::parse("127.0.0.1:5000/slipway", None, None).unwrap();
         assert_eq!(
             (local.host(), local.prefix(), local.scheme_for("127.0.0.1:5000")),
             ("127.0.0.1:5000", "slipway", "http")
@@ -142,11 +142,11 @@ mod tests {
         let project = ProjectSlug::parse("web").unwrap();
         assert_eq!(local.repository(&ws, &project), "slipway/acme/web");
 
-        let remote = RegistryConfig::parse("ghcr.io/acme-org/apps", Some("bot"), Some("s3cret")).unwrap();
+        let remote = RegistrySettings::parse("ghcr.io/acme-org/apps", Some("bot"), Some("s3cret")).unwrap();
         assert_eq!((remote.scheme_for("ghcr.io"), remote.prefix()), ("https", "acme-org/apps"));
         assert!(!format!("{remote:?}").contains("s3cret"));
 
-        let forced = RegistryConfig::parse("http://registry.internal:5000", Some(""), None).unwrap();
+        let forced = RegistrySettings::parse("http://registry.internal:5000", Some(""), None).unwrap();
         assert_eq!(
             (forced.scheme_for("registry.internal:5000"), forced.prefix(), forced.credentials()),
             ("http", "", None)
@@ -157,10 +157,10 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_with_the_setting_named() {
         for bad in ["", "ftp://reg.io/x", "reg.io/UPPER", "user@reg.io/x", "reg.io//x"] {
-            let err = RegistryConfig::parse(bad, None, None).unwrap_err();
+            let err = RegistrySettings::parse(bad, None, None).unwrap_err();
             assert!(err.to_string().contains("SLIPWAY_REGISTRY"), "{bad}: {err}");
         }
-        let err = RegistryConfig::parse("reg.io/x", Some("bot"), None).unwrap_err();
+        let err = RegistrySettings::parse("reg.io/x", Some("bot"), None).unwrap_err();
         assert!(err.to_string().contains("SLIPWAY_REGISTRY_PASSWORD"), "{err}");
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::Mutex;
 
 use crate::client::Registry;
 use crate::command::container_command;
-use crate::config::RegistryConfig;
+use crate::config::RegistrySettings;
 use crate::digest;
 use crate::error::ImageError;
 use crate::image_config::{self, AppConfig, EPOCH};
@@ -116,16 +116,16 @@ impl ExportedImage {
 /// Pushes images to the configured registry. Cheap to share; keeps tokens per registry.
 #[derive(Debug)]
 pub struct Exporter {
-    config: RegistryConfig,
+    config: RegistrySettings,
     registries: Mutex<HashMap<String, Arc<Registry>>>,
 }
 
 impl Exporter {
-    pub fn new(config: RegistryConfig) -> Self {
+    pub fn new(config: RegistrySettings) -> Self {
         Self { config, registries: Mutex::default() }
     }
 
-    pub fn config(&self) -> &RegistryConfig {
+    pub fn config(&self) -> &RegistrySettings {
         &self.config
     }
 

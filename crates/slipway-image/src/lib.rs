@@ -4,7 +4,7 @@
 //!
 //! # Public API
 //!
-//! * [`RegistryConfig::parse`] / [`RegistryConfig::from_env`] read
+//! * [`RegistrySettings::parse`] / [`RegistrySettings::from_env`] read
 //!   `SLIPWAY_REGISTRY` (`host[:port][/prefix]`, e.g. `127.0.0.1:5000/slipway`)
 //!   and `SLIPWAY_REGISTRY_USERNAME` / `_PASSWORD`. A project's images go to
 //!   `<prefix>/<workspace>/<project>`.
@@ -21,9 +21,9 @@
 //! # async fn example(plan: slipway_core::build_plan::BuildPlan, tag: slipway_core::image_tag::ImageTag)
 //! # -> Result<(), Box<dyn std::error::Error>> {
 //! use slipway_core::names::{ProjectSlug, WorkspaceSlug};
-//! use slipway_image::{ExportRequest, Exporter, ImageRef, RegistryConfig};
+//! use slipway_image::{ExportRequest, Exporter, ImageRef, RegistrySettings};
 //!
-//! let Some(config) = RegistryConfig::from_env()? else { return Ok(()) }; // SLIPWAY_REGISTRY unset
+//! let Some(config) = RegistrySettings::from_env()? else { return Ok(()) }; // SLIPWAY_REGISTRY unset
 //! let base = ImageRef::parse("registry.example.com/base/run:1@sha256:…")?;
 //! let request = ExportRequest::new(plan, "/builds/dep_1/app".into(), base,
 //!     WorkspaceSlug::parse("acme")?, ProjectSlug::parse("web")?, tag);
@@ -73,7 +73,7 @@ pub mod oci;
 mod ops;
 
 pub use command::{container_command, container_plan, for_container, ENTRYPOINT};
-pub use config::{Credentials, RegistryConfig};
+pub use config::{Credentials, RegistrySettings};
 pub use dockerfile::{dockerfile, DEFAULT_PORT};
 pub use error::ImageError;
 pub use export::{ExportRequest, ExportedImage, Exporter};

@@ -22,8 +22,8 @@ use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::layout::DataLayout;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::{redact_url, Redactor};
-use slipway_gitops::{AppPath, ArgoSettings, ClusterSettings, RepoWriter, WriterConfig};
-use slipway_image::{ExportRequest, Exporter, ImageRef, LayerSource, RegistryConfig};
+use slipway_gitops::{AppPath, ArgoSettings, ClusterSettings, RepoWriter, WriterSettings};
+use slipway_image::{ExportRequest, Exporter, ImageRef, LayerSource, RegistrySettings};
 use slipway_store::{Actor, DeploymentContext, NewRelease, StoreError};
 use tokio::sync::Mutex;
 
@@ -35,9 +35,9 @@ use crate::Pipeline;
 /// The settings of the Kubernetes target, all optional: a deployment that needs a missing one
 /// fails with a reason naming it.
 #[derive(Debug, Clone, Default)]
-pub struct KubernetesConfig {
+pub struct KubernetesSettings {
     /// `SLIPWAY_REGISTRY` (+ credentials): where images go.
-    pub registry: Option<RegistryConfig>,
+    pub registry: Option<RegistrySettings>,
     /// `SLIPWAY_BASE_IMAGE`: the run image, pinned by digest.
     pub base_image: Option<ImageRef>,
     /// `SLIPWAY_GITOPS_REMOTE`; `None` is Slipway's own bare repository in the data dir.
@@ -67,7 +67,7 @@ impl ReadBack {
 }
 
 pub(crate) struct KubernetesTarget {
-    pub(crate) config: KubernetesConfig,
+    pub(crate) config: KubernetesSettings,
     exporter: Option<Exporter>,
     layout: DataLayout,
     /// Opened on first use (opening fetches), and again after a failed open.
@@ -75,7 +75,7 @@ pub(crate) struct KubernetesTarget {
 }
 
 impl KubernetesTarget {
-    pub(crate) fn new(config: KubernetesConfig, layout: DataLayout) -> Self {
+    pub(crate) fn new(config: KubernetesSettings, layout: DataLayout) -> Self {
         let exporter = config.registry.clone().map(Exporter::new);
         Self { config, exporter, layout, writer: Mutex::new(None) }
     }
@@ -115,7 +115,7 @@ impl KubernetesTarget {
                 .map_err(|err| err.to_string())?;
         }
         let writer = tokio::task::spawn_blocking(move || {
-            RepoWriter::open(WriterConfig::new(workdir, remote, argo)).map_err(|err| err.to_string())
+            RepoWriter::open(WriterSettings::new(workdir, remote, argo)).map_err(|err| err.to_string())
         })
         .await
         .map_err(|err| format!("opening the GitOps repository stopped: {err}"))??;

@@ -31,11 +31,11 @@ mod manifests;
 mod orphans;
 mod retention;
 
-pub use kubernetes::{KubernetesConfig, ReadBack};
+pub use kubernetes::{KubernetesSettings, ReadBack};
 pub use manifests::preview_manifests;
 pub use slipway_git::source::CheckoutLimits;
 pub use slipway_gitops::ClusterSettings;
-pub use slipway_image::RegistryConfig;
+pub use slipway_image::RegistrySettings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +48,7 @@ use slipway_store::{Actor, JobKind, Store};
 
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
-pub struct PipelineConfig {
+pub struct PipelineSettings {
     /// Builds that may run at once; more wait in the queue.
     pub max_concurrent_builds: usize,
     pub build_timeout: Duration,
@@ -65,7 +65,7 @@ pub struct PipelineConfig {
     pub release_retention: slipway_core::retention::ReleaseRetention,
 }
 
-impl Default for PipelineConfig {
+impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             max_concurrent_builds: 2,
@@ -97,23 +97,23 @@ pub struct Pipeline {
     store: Store,
     layout: DataLayout,
     builder: Arc<Builder>,
-    config: PipelineConfig,
+    config: PipelineSettings,
     kubernetes: Arc<kubernetes::KubernetesTarget>,
 }
 
 impl Pipeline {
     /// A pipeline without Kubernetes settings: deployments to that target fail with a reason
     /// naming the missing setting.
-    pub fn new(store: Store, layout: DataLayout, mut config: PipelineConfig) -> Self {
+    pub fn new(store: Store, layout: DataLayout, mut config: PipelineSettings) -> Self {
         // Every tenant's repositories, logs and the sealing key live there.
         config.repo_policy = config.repo_policy.forbid_paths_under(layout.root());
         let builder = Arc::new(Builder::new(config.max_concurrent_builds));
-        let kubernetes = Arc::new(kubernetes::KubernetesTarget::new(KubernetesConfig::default(), layout.clone()));
+        let kubernetes = Arc::new(kubernetes::KubernetesTarget::new(KubernetesSettings::default(), layout.clone()));
         Self { store, layout, builder, config, kubernetes }
     }
 
     /// Sets the registry, base image and GitOps repository of the Kubernetes target.
-    pub fn with_kubernetes(mut self, config: KubernetesConfig) -> Self {
+    pub fn with_kubernetes(mut self, config: KubernetesSettings) -> Self {
         self.kubernetes = Arc::new(kubernetes::KubernetesTarget::new(config, self.layout.clone()));
         self
     }

@@ -9,7 +9,7 @@ use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_gitops::{
     app_environment, render_environment, AppEnvironment, ClusterSettings, GitopsError, ReleaseSource,
 };
-use slipway_image::{RegistryConfig, DEFAULT_PORT};
+use slipway_image::{RegistrySettings, DEFAULT_PORT};
 use slipway_store::RenderSource;
 
 /// Stands in for the registry in a preview when `SLIPWAY_REGISTRY` is not set (`.invalid` is
@@ -48,7 +48,7 @@ pub(crate) fn render_input(
 pub fn preview_manifests(
     (workspace, project, environment): (&WorkspaceSlug, &ProjectSlug, &EnvironmentName),
     source: &RenderSource,
-    registry: Option<&RegistryConfig>,
+    registry: Option<&RegistrySettings>,
     cluster: &ClusterSettings,
 ) -> Result<String, String> {
     let mut notes = vec![format!(

@@ -1,5 +1,5 @@
 //! Release retention on this machine: after each release of a `local` environment, the build
-//! directories of releases beyond the last N (`PipelineConfig::release_retention`) and of old
+//! directories of releases beyond the last N (`PipelineSettings::release_retention`) and of old
 //! failed builds are removed. The store decides which and records them as pruned first (so a
 //! rollback to one is refused from then on); this module removes the directories, and at start
 //! removes any that a crash left behind between the two.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use slipway_core::api::{Deployment, Workspace};
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::hostname::{generated_hostname, Hostname};
 use slipway_core::ids::{DeploymentId, EnvironmentId};
 use slipway_core::image_tag::CommitSha;
@@ -19,7 +19,7 @@ use slipway_core::layout::DataLayout;
 use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::ErrorCode;
-use slipway_pipeline::{Pipeline, PipelineConfig};
+use slipway_pipeline::{Pipeline, PipelineSettings};
 use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{
     hash_password, Actor, NewProject, NewRelease, NewUser, PageRequest, RuntimeEnv, Store, StoreError,
@@ -91,8 +91,10 @@ async fn setup(backend: TestBackend) -> Setup {
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("marker"), b"not a tenant's to remove").unwrap();
     let layout = DataLayout::new(&root);
-    let config =
-        PipelineConfig { release_retention: ReleaseRetention::new(RETENTION).unwrap(), ..PipelineConfig::default() };
+    let config = PipelineSettings {
+        release_retention: ReleaseRetention::new(RETENTION).unwrap(),
+        ..PipelineSettings::default()
+    };
     let pipeline = Pipeline::new(store.clone(), layout.clone(), config);
     Setup { pipeline, layout, store, workspace, environment, outside, _db: db }
 }
@@ -180,8 +182,8 @@ async fn availability(s: &Setup) -> Vec<(u64, bool)> {
     releases.iter().map(|r| (r.number.get(), r.rollback_available)).collect()
 }
 
-fn number(n: u64) -> BuildNumber {
-    BuildNumber::new(n).unwrap()
+fn number(n: u64) -> DeploymentNumber {
+    DeploymentNumber::new(n).unwrap()
 }
 
 fn outside_intact(s: &Setup) {

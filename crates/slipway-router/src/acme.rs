@@ -99,7 +99,7 @@ pub enum AcmeError {
 
 /// Where to get certificates from.
 #[derive(Debug, Clone)]
-pub struct AcmeConfig {
+pub struct AcmeClientSettings {
     /// The ACME directory, e.g. `https://acme-v02.api.letsencrypt.org/directory`.
     pub directory_url: String,
     /// Contact URLs for the account (`mailto:ops@example.com`); may be empty.
@@ -111,10 +111,10 @@ pub struct AcmeConfig {
     pub timeout: Duration,
 }
 
-impl AcmeConfig {
+impl AcmeClientSettings {
     /// A config for `directory_url` with no contact, system roots and a 90 s timeout.
     pub fn new(directory_url: impl Into<String>) -> Self {
-        AcmeConfig {
+        AcmeClientSettings {
             directory_url: directory_url.into(),
             contact: Vec::new(),
             api_root_pem: None,
@@ -162,7 +162,7 @@ impl AcmeIssuer {
     /// # Errors
     ///
     /// [`AcmeError::Acme`] if the directory cannot be fetched or refuses the account.
-    pub async fn new(config: &AcmeConfig, challenges: Challenges, certs: CertStore) -> Result<Self, AcmeError> {
+    pub async fn new(config: &AcmeClientSettings, challenges: Challenges, certs: CertStore) -> Result<Self, AcmeError> {
         let builder = match &config.api_root_pem {
             Some(root) => Account::builder_with_root(root)?,
             None => Account::builder()?,
@@ -182,7 +182,7 @@ impl AcmeIssuer {
     /// [`AcmeError::Credentials`] if the JSON does not parse, [`AcmeError::Acme`] if the
     /// directory cannot be fetched.
     pub async fn restore(
-        config: &AcmeConfig,
+        config: &AcmeClientSettings,
         credentials_json: &str,
         challenges: Challenges,
         certs: CertStore,
@@ -197,7 +197,7 @@ impl AcmeIssuer {
     }
 
     fn with_account(
-        config: &AcmeConfig,
+        config: &AcmeClientSettings,
         account: Account,
         credentials: Arc<str>,
         challenges: Challenges,

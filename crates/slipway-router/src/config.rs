@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use crate::metrics::Metrics;
 
-/// Timeouts, limits, logging and metrics of the router. `RouterConfig::default()` suits apps on
+/// Timeouts, limits, logging and metrics of the router. `RouterSettings::default()` suits apps on
 /// this machine.
 #[derive(Debug, Clone)]
-pub struct RouterConfig {
+pub struct RouterSettings {
     /// How long a TCP connect to an instance may take before the next instance is tried.
     /// On loopback a dead instance refuses at once; this bounds a full accept backlog.
     pub connect_timeout: Duration,
@@ -38,9 +38,9 @@ pub struct RouterConfig {
     pub metrics: Metrics,
 }
 
-impl Default for RouterConfig {
+impl Default for RouterSettings {
     fn default() -> Self {
-        RouterConfig {
+        RouterSettings {
             connect_timeout: Duration::from_secs(5),
             upstream_header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(75),

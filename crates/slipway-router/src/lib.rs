@@ -51,9 +51,10 @@ mod upgrade;
 mod workers;
 
 pub use acme::{
-    needs_renewal, not_after, AcmeConfig, AcmeError, AcmeIssuer, Challenges, Issued, CHALLENGE_PREFIX, RENEW_BEFORE,
+    needs_renewal, not_after, AcmeClientSettings, AcmeError, AcmeIssuer, Challenges, Issued, CHALLENGE_PREFIX,
+    RENEW_BEFORE,
 };
-pub use config::RouterConfig;
+pub use config::RouterSettings;
 pub use metrics::{Metrics, UNROUTED_HOST};
 /// The rustls types the TLS API takes and returns.
 pub use rustls::{pki_types::CertificateDer, sign::CertifiedKey};

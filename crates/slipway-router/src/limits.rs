@@ -13,14 +13,14 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 
-use crate::config::RouterConfig;
+use crate::config::RouterSettings;
 use crate::timers::Timers;
 
 /// hyper's default read buffer (8 KiB + 100 × 4 KiB); the buffer must hold a whole head.
 const HYPER_DEFAULT_BUF: usize = 8192 + 4096 * 100;
 
 /// Applies the client-side limits and timeouts of `config` to hyper's HTTP/1 server builder.
-pub(crate) fn configure_http1(http: &mut http1::Builder, config: &RouterConfig, timers: Timers) {
+pub(crate) fn configure_http1(http: &mut http1::Builder, config: &RouterSettings, timers: Timers) {
     // The header-read timer starts when a connection waits for the next request head, so it is
     // the keep-alive idle timeout as well as the guard against slow headers.
     let head_timeout = config.header_read_timeout.min(config.idle_timeout);

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use crate::access_log::Entry;
 use crate::backend::{Backend, InFlight, Sender};
 use crate::body::{Lease, ProxyBody};
-use crate::config::RouterConfig;
+use crate::config::RouterSettings;
 use crate::errors::{ProxyError, Side};
 use crate::gauge::Gauge;
 use crate::h1_client::{self, H1Body, H1Conn, H1Error};
@@ -41,7 +41,7 @@ const MAX_POOLED_TRIES: usize = 3;
 /// State shared by every connection of one `serve`.
 pub(crate) struct Shared {
     pub(crate) table: RouteTable,
-    pub(crate) config: RouterConfig,
+    pub(crate) config: RouterSettings,
     pub(crate) ids: RequestIds,
     /// Upgraded connections (WebSockets) still open; shutdown waits for them.
     pub(crate) tunnels: Arc<Gauge>,

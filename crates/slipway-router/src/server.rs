@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::acme::Challenges;
-use crate::config::RouterConfig;
+use crate::config::RouterSettings;
 use crate::gauge::{raised, Entered, Gauge};
 use crate::headers::RequestIds;
 use crate::proxy::{self, Conn, Shared};
@@ -55,7 +55,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub async fn serve(
     listener: TcpListener,
     table: RouteTable,
-    config: RouterConfig,
+    config: RouterSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve_http(listener, table, config, CertStore::default(), Challenges::default(), shutdown).await
@@ -71,7 +71,7 @@ pub async fn serve(
 pub async fn serve_http(
     listener: TcpListener,
     table: RouteTable,
-    config: RouterConfig,
+    config: RouterSettings,
     certs: CertStore,
     challenges: Challenges,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -92,7 +92,7 @@ pub async fn serve_http(
 pub async fn serve_tls(
     listener: TcpListener,
     table: RouteTable,
-    config: RouterConfig,
+    config: RouterSettings,
     certs: CertStore,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -114,7 +114,7 @@ struct Stops {
 async fn run(
     listener: TcpListener,
     table: RouteTable,
-    config: RouterConfig,
+    config: RouterSettings,
     mode: Mode,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -212,7 +212,7 @@ async fn run(
 }
 
 /// HTTP/1.1 and HTTP/2 (by ALPN) for TLS connections, with the plain listener's timeouts.
-fn auto_builder(config: &RouterConfig, timers: Timers) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+fn auto_builder(config: &RouterSettings, timers: Timers) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let head_timeout = config.header_read_timeout.min(config.idle_timeout);
     builder

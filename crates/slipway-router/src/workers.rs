@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 use crate::acme::Challenges;
-use crate::config::RouterConfig;
+use crate::config::RouterSettings;
 use crate::server::{serve_http, serve_tls};
 use crate::table::RouteTable;
 use crate::tls::CertStore;
@@ -59,7 +59,7 @@ pub struct RouterSpec {
     /// The TLS address, if HTTPS is served (port 0 as above).
     pub https: Option<SocketAddr>,
     pub table: RouteTable,
-    pub config: RouterConfig,
+    pub config: RouterSettings,
     /// Certificates by SNI for the TLS listener, and the hosts the plain listener redirects.
     pub certs: CertStore,
     /// ACME HTTP-01 challenges the plain listener answers.

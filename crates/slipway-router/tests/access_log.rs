@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use slipway_router::{RouteTable, RouterConfig};
+use slipway_router::{RouteTable, RouterSettings};
 use support::{config, full, routes, wait_until, Router, Upstream};
 
 /// A `tracing` writer that collects output in memory.
@@ -46,7 +46,7 @@ async fn access_log_has_one_json_line_per_request_with_its_id() {
     let app = Upstream::start("app").await;
     let table = RouteTable::default();
     table.replace(routes(&[("app.example", &[app.addr])]));
-    let router = Router::start(table, RouterConfig { access_log: true, ..config() }).await;
+    let router = Router::start(table, RouterSettings { access_log: true, ..config() }).await;
     let mut client = support::Client::connect(router.addr).await;
     let request = Request::get("/hello?q=1").header("host", "app.example").header("x-request-id", "req-42");
     let reply = client.send(request.body(full(Bytes::new())).expect("request")).await.expect("response");

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
-use slipway_router::{needs_renewal, AcmeConfig, AcmeIssuer, CertStore, Challenges, RouteTable, RENEW_BEFORE};
+use slipway_router::{needs_renewal, AcmeClientSettings, AcmeIssuer, CertStore, Challenges, RouteTable, RENEW_BEFORE};
 use support::{config, routes, Upstream};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -59,7 +59,7 @@ async fn obtains_serves_and_renews_a_certificate_from_pebble() {
     let mut pebble = pebble::Pebble::prepare();
     pebble.start(plain_port).await;
 
-    let mut acme = AcmeConfig::new(pebble.directory_url());
+    let mut acme = AcmeClientSettings::new(pebble.directory_url());
     acme.api_root_pem = Some(pebble.api_cert.clone());
     acme.timeout = Duration::from_secs(60);
     let issuer = AcmeIssuer::new(&acme, challenges.clone(), certs.clone()).await.expect("ACME account");

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::StatusCode;
-use slipway_router::{RouteTable, RouterConfig};
+use slipway_router::{RouteTable, RouterSettings};
 use support::{config, routes, Router, Upstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -99,7 +99,7 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> (Option<RawResponse>, boo
     (response, closed)
 }
 
-async fn app_router(config: RouterConfig) -> (Upstream, Router) {
+async fn app_router(config: RouterSettings) -> (Upstream, Router) {
     let app = Upstream::start("app").await;
     let table = RouteTable::default();
     table.replace(routes(&[("app.example", &[app.addr])]));
@@ -237,7 +237,7 @@ async fn transfer_encoding_smuggling_attempts_are_refused_or_neutralised() {
 
 #[tokio::test]
 async fn oversized_heads_get_431() {
-    let config = RouterConfig { max_header_bytes: 16 * 1024, ..config() };
+    let config = RouterSettings { max_header_bytes: 16 * 1024, ..config() };
     let (app, router) = app_router(config).await;
 
     // Just under the limit passes.
@@ -288,7 +288,7 @@ async fn oversized_heads_get_431() {
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     const LIMIT: u64 = 256 * 1024;
-    let config = RouterConfig { max_body_bytes: LIMIT, ..config() };
+    let config = RouterSettings { max_body_bytes: LIMIT, ..config() };
     let (app, router) = app_router(config).await;
 
     // A declared length over the limit: 413 before any of the body is sent.
@@ -338,7 +338,7 @@ async fn oversized_bodies_get_413() {
 
 #[tokio::test]
 async fn slowloris_is_closed_after_the_header_read_timeout_while_others_are_served() {
-    let config = RouterConfig { header_read_timeout: Duration::from_millis(300), ..config() };
+    let config = RouterSettings { header_read_timeout: Duration::from_millis(300), ..config() };
     let (app, router) = app_router(config).await;
 
     // A few bytes, then silence.
@@ -421,7 +421,7 @@ async fn upstreams_that_hang_or_break_fail_cleanly_while_others_are_served() {
         ("head.example", &[head_only]),
         ("body.example", &[mid_body]),
     ]));
-    let config = RouterConfig { upstream_header_timeout: Duration::from_millis(300), ..config() };
+    let config = RouterSettings { upstream_header_timeout: Duration::from_millis(300), ..config() };
     let router = Router::start(table.clone(), config).await;
 
     // The hanging upstream holds one client while others are answered.
@@ -471,7 +471,7 @@ async fn a_body_growing_past_the_limit_after_the_response_started_closes_the_con
     let app = Upstream::start("app").await;
     let table = RouteTable::default();
     table.replace(routes(&[("early.example", &[early]), ("app.example", &[app.addr])]));
-    let router = Router::start(table.clone(), RouterConfig { max_body_bytes: LIMIT, ..config() }).await;
+    let router = Router::start(table.clone(), RouterSettings { max_body_bytes: LIMIT, ..config() }).await;
 
     let mut stream = connect(router.addr).await;
     stream

@@ -11,7 +11,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use slipway_router::{Metrics, RouteTable, RouterConfig};
+use slipway_router::{Metrics, RouteTable, RouterSettings};
 use support::{config, dead_addr, full, routes, start_ws_echo, wait_until, Body, Router, Upstream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -63,7 +63,7 @@ async fn counts_every_status_class_latency_and_in_flight() {
         ("dead.example", &[dead]),
     ]));
     let metrics = Metrics::default();
-    let router = Router::start(table, RouterConfig { metrics: metrics.clone(), ..config() }).await;
+    let router = Router::start(table, RouterSettings { metrics: metrics.clone(), ..config() }).await;
 
     for _ in 0..N {
         for code in [200, 201, 302, 404, 503] {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Channel};
-use slipway_router::{RouteTable, RouterConfig};
+use slipway_router::{RouteTable, RouterSettings};
 use support::{config, dead_addr, full, routes, start_ws_echo, wait_until, Client, Router, Upstream, BIG};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -116,7 +116,7 @@ async fn upstream_that_never_answers_gets_a_504() {
     let hung = Upstream::start("hung").await;
     let table = RouteTable::default();
     table.replace(routes(&[("app.example", &[hung.addr])]));
-    let config = RouterConfig { upstream_header_timeout: Duration::from_millis(200), ..config() };
+    let config = RouterSettings { upstream_header_timeout: Duration::from_millis(200), ..config() };
     let router = Router::start(table.clone(), config).await;
 
     let reply = router.get("app.example", "/hang").await;

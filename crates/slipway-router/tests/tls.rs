@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use rustls::pki_types::{CertificateDer, ServerName};
-use slipway_router::{certified_key_from_pem, CertStore, Challenges, LocalCa, RouteTable, RouterConfig};
+use slipway_router::{certified_key_from_pem, CertStore, Challenges, LocalCa, RouteTable, RouterSettings};
 use support::{config, routes, Upstream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -235,7 +235,7 @@ async fn plain_listener_redirects_flagged_hosts_and_answers_acme_challenges() {
     let task = tokio::spawn(slipway_router::serve_http(
         listener,
         table,
-        RouterConfig::default(),
+        RouterSettings::default(),
         certs.clone(),
         challenges.clone(),
         async move {

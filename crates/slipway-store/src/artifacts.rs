@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use slipway_core::api::RuntimeTarget;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, WorkspaceId};
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::timestamp::Timestamp;
@@ -33,7 +33,7 @@ use crate::{Store, StoreError};
 pub struct PrunedBuild {
     pub deployment_id: DeploymentId,
     /// The build number of that deployment.
-    pub number: BuildNumber,
+    pub number: DeploymentNumber,
     /// Whether it held a release's artifact (else it is what a failed build left).
     pub released: bool,
 }
@@ -261,7 +261,7 @@ impl Store {
             audit::record(&mut tx, Some(workspace), actor, "build.prune", &format!("deployment/{number}")).await?;
             builds.push(PrunedBuild {
                 deployment_id: stored(DeploymentId::parse(&id))?,
-                number: stored(BuildNumber::new(u64::try_from(number).unwrap_or(0)))?,
+                number: stored(DeploymentNumber::new(u64::try_from(number).unwrap_or(0)))?,
                 released,
             });
         }

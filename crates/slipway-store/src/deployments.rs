@@ -4,7 +4,7 @@
 
 use slipway_core::api::{Deployment, DeploymentKind, RuntimeTarget};
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::{BuildNumber, DeploymentStatus};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::resources::{Resources, SandboxUid};
@@ -28,7 +28,7 @@ pub(crate) fn deployment_from(row: &AnyRow) -> Result<Deployment, StoreError> {
     Ok(Deployment {
         id: stored(DeploymentId::parse(&row.try_get::<String, _>("id")?))?,
         environment_id: stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?,
-        number: stored(BuildNumber::new(u64::try_from(number).unwrap_or(0)))?,
+        number: stored(DeploymentNumber::new(u64::try_from(number).unwrap_or(0)))?,
         status: DeploymentStatus::parse(&status).ok_or(StoreError::Corrupt(status))?,
         commit_sha: commit.map(|sha| stored(CommitSha::parse(&sha))).transpose()?,
         failure_reason: row.try_get("failure_reason")?,
@@ -176,7 +176,7 @@ impl Store {
         workspace: &WorkspaceId,
         project: &str,
         environment: &str,
-        number: BuildNumber,
+        number: DeploymentNumber,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;

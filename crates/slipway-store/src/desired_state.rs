@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, WorkspaceId};
 use slipway_core::resources::{Resources, SandboxUid};
 use sqlx::Row;
@@ -21,7 +21,7 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct ReleaseSpec {
     pub id: ReleaseId,
-    pub number: BuildNumber,
+    pub number: DeploymentNumber,
     pub deployment_id: DeploymentId,
     pub artifact_dir: String,
     pub plan: BuildPlan,
@@ -110,7 +110,9 @@ impl Store {
                 None => None,
                 Some(id) => Some(ReleaseSpec {
                     id: stored(ReleaseId::parse(&id))?,
-                    number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
+                    number: stored(DeploymentNumber::new(
+                        u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0),
+                    ))?,
                     deployment_id: stored(DeploymentId::parse(&row.try_get::<String, _>("deployment_id")?))?,
                     artifact_dir: row.try_get("artifact_dir")?,
                     plan: stored(serde_json::from_str(&row.try_get::<String, _>("plan")?))?,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use slipway_core::api::Instance;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::ids::{EnvironmentId, InstanceId, WorkspaceId};
 use slipway_core::process_type::ProcessType;
 use slipway_core::timestamp::Timestamp;
@@ -76,7 +76,7 @@ impl Store {
                 Ok(Instance {
                     name: row.try_get("name")?,
                     process: row.try_get("process")?,
-                    release: stored(BuildNumber::new(
+                    release: stored(DeploymentNumber::new(
                         u64::try_from(row.try_get::<i64, _>("release_number")?).unwrap_or(0),
                     ))?,
                     state: row.try_get("state")?,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use slipway_core::api::{Environment, RuntimeTarget, Workspace};
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::{BuildNumber, DeploymentStatus};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
@@ -45,7 +45,7 @@ pub struct RenderSource {
     pub target: RuntimeTarget,
     pub release: ReleaseId,
     /// The number of the deployment that made the release.
-    pub number: BuildNumber,
+    pub number: DeploymentNumber,
     pub plan: BuildPlan,
     /// The release's config snapshot, in clear: the renderer keeps plain values and only the
     /// names of secret ones.
@@ -73,7 +73,7 @@ pub struct AwaitingCluster {
     pub environment: String,
     pub environment_id: EnvironmentId,
     pub deployment: DeploymentId,
-    pub number: BuildNumber,
+    pub number: DeploymentNumber,
     pub release: ReleaseId,
     /// The image pinned by digest, which every Deployment of the environment must run.
     pub image: String,
@@ -302,7 +302,9 @@ impl Store {
                     environment: row.try_get("environment")?,
                     environment_id: stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?,
                     deployment: stored(DeploymentId::parse(&row.try_get::<String, _>("id")?))?,
-                    number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
+                    number: stored(DeploymentNumber::new(
+                        u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0),
+                    ))?,
                     release: stored(ReleaseId::parse(&row.try_get::<String, _>("release_id")?))?,
                     image: row.try_get("image")?,
                     gitops_commit: row.try_get("gitops_commit")?,
@@ -370,7 +372,7 @@ impl Store {
         Ok(RenderSource {
             target: RuntimeTarget::parse(&target).ok_or(StoreError::Corrupt(target))?,
             release: stored(ReleaseId::parse(&row.try_get::<String, _>("id")?))?,
-            number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
+            number: stored(DeploymentNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
             plan: stored(serde_json::from_str(&row.try_get::<String, _>("plan")?))?,
             config: self.open_snapshot(&environment_id, &row.try_get::<String, _>("sealed_config")?)?,
             hostnames: routes

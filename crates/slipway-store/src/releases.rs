@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use slipway_core::api::{Deployment, DeploymentKind, Release, RuntimeTarget};
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::{BuildNumber, Transition};
+use slipway_core::deployment::{DeploymentNumber, Transition};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::timestamp::Timestamp;
@@ -71,7 +71,7 @@ fn release_from(row: &AnyRow, active: Option<&str>, target: RuntimeTarget) -> Re
         rollback_unavailable_reason: rollback.reason,
         artifact_pruned_at: rollback.pruned_at,
         id: stored(ReleaseId::parse(&id))?,
-        number: stored(BuildNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
+        number: stored(DeploymentNumber::new(u64::try_from(row.try_get::<i64, _>("number")?).unwrap_or(0)))?,
         commit_sha: row
             .try_get::<Option<String>, _>("commit_sha")?
             .map(|sha| stored(CommitSha::parse(&sha)))
@@ -235,7 +235,7 @@ impl Store {
         workspace: &WorkspaceId,
         project: &str,
         environment: &str,
-        number: Option<BuildNumber>,
+        number: Option<DeploymentNumber>,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let (project_id, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;

@@ -13,8 +13,8 @@ use slipway_core::redact::redact_url;
 use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
 use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_core::retention::ReleaseRetention;
+use slipway_image::{ImageRef, RegistrySettings};
 use slipway_pipeline::{CheckoutLimits, ReadBack};
-use slipway_image::{ImageRef, RegistryConfig};
 use slipway_store::SealingKey;
 
 #[derive(Debug, Clone, Args)]
@@ -193,7 +193,7 @@ pub struct Resolved {
     pub open_signup: bool,
     pub sealing_key: SealingKey,
     /// The Kubernetes target's registry, base image and GitOps remote (each optional).
-    pub registry: Option<RegistryConfig>,
+    pub registry: Option<RegistrySettings>,
     pub base_image: Option<ImageRef>,
     pub gitops_remote: Option<String>,
     /// The cluster read back (from SLIPWAY_KUBECONFIG) and how long a rollout may take.
@@ -276,7 +276,7 @@ impl UpSettings {
         let nonempty = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
         let registry = nonempty(&self.registry)
             .map(|registry| {
-                RegistryConfig::parse(&registry, self.registry_username.as_deref(), self.registry_password.as_deref())
+                RegistrySettings::parse(&registry, self.registry_username.as_deref(), self.registry_password.as_deref())
             })
             .transpose()
             .context("SLIPWAY_REGISTRY")?;

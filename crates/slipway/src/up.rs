@@ -6,11 +6,11 @@
 use anyhow::{Context, Result};
 use std::os::unix::process::CommandExt;
 
-use slipway_api::{bootstrap_admin, ApiConfig, PlatformPaths};
+use slipway_agent::running_agent;
+use slipway_api::{bootstrap_admin, ApiSettings, PlatformPaths};
 use slipway_core::layout::DataLayout;
 use slipway_core::redact::redact_url;
-use slipway_pipeline::{KubernetesConfig, Pipeline, PipelineConfig};
-use slipway_agent::running_agent;
+use slipway_pipeline::{KubernetesSettings, Pipeline, PipelineSettings};
 use slipway_store::Store;
 use tokio::net::TcpListener;
 
@@ -62,7 +62,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         .await
         .with_context(|| format!("while binding the API to {}", resolved.api_addr))?;
     let local = listener.local_addr()?;
-    let mut config = ApiConfig::new(resolved.domain.clone(), resolved.public_urls.clone());
+    let mut config = ApiSettings::new(resolved.domain.clone(), resolved.public_urls.clone());
     config.open_signup = resolved.open_signup;
     config.platform = Some(PlatformPaths {
         layout: layout.clone(),
@@ -73,7 +73,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
     config.sandboxed = sandbox.is_enforced();
     config.repo_policy = resolved.repo_policy.clone();
     config.resources = resolved.resources;
-    let kubernetes = KubernetesConfig {
+    let kubernetes = KubernetesSettings {
         registry: resolved.registry.clone(),
         base_image: resolved.base_image.clone(),
         gitops_remote: resolved.gitops_remote.clone(),
@@ -85,12 +85,12 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         cluster: config.cluster.clone(),
         read_back: resolved.read_back.clone(),
     };
-    let pipeline_config = PipelineConfig {
+    let pipeline_config = PipelineSettings {
         repo_policy: resolved.repo_policy.clone(),
         checkout_limits: resolved.checkout_limits,
         release_retention: resolved.release_retention,
         sandbox,
-        ..PipelineConfig::default()
+        ..PipelineSettings::default()
     };
     let pipeline = Pipeline::new(store.clone(), layout, pipeline_config).with_kubernetes(kubernetes);
     let (stop, stopped) = tokio::sync::watch::channel(false);

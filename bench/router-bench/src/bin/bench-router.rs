@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use slipway_router::{CertStore, Challenges, RouteTable, Router, RouterConfig, RouterSpec};
+use slipway_router::{CertStore, Challenges, RouteTable, Router, RouterSettings, RouterSpec};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -66,8 +66,8 @@ fn route_table(args: &Args) -> RouteTable {
     table
 }
 
-fn config() -> RouterConfig {
-    RouterConfig { access_log: false, ..RouterConfig::default() }
+fn config() -> RouterSettings {
+    RouterSettings { access_log: false, ..RouterSettings::default() }
 }
 
 fn main() -> Result<()> {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use slipway_core::api::{CreateDeploymentRequest, Deployment, ErrorEnvelope, Page, PageQuery};
-use slipway_core::deployment::{BuildNumber, DeploymentStatus};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::names::Branch;
 use slipway_core::role::Permission;
@@ -191,10 +191,10 @@ async fn deployment_logs(
     Ok(crate::tail::follow(path, None, done).into_response())
 }
 
-fn parse_number(number: &str) -> Result<BuildNumber, ApiError> {
+fn parse_number(number: &str) -> Result<DeploymentNumber, ApiError> {
     number
         .parse::<u64>()
         .ok()
-        .and_then(|n| BuildNumber::new(n).ok())
+        .and_then(|n| DeploymentNumber::new(n).ok())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "a deployment number is a whole number from 1"))
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use slipway_core::api::{Deployment, ErrorEnvelope, Page, PageQuery, Release, RollbackRequest};
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
@@ -59,7 +59,7 @@ async fn rollback(
     let number = body
         .release
         .map(|n| {
-            BuildNumber::new(n).map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "release numbers start at 1"))
+            DeploymentNumber::new(n).map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "release numbers start at 1"))
         })
         .transpose()?;
     let deployment = app.store.rollback(&caller.actor(), access.id(), project.as_str(), env.as_str(), number).await?;

@@ -6,7 +6,7 @@
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
-use slipway_api::{ApiConfig, PlatformPaths, REQUEST_ID_HEADER};
+use slipway_api::{ApiSettings, PlatformPaths, REQUEST_ID_HEADER};
 use slipway_core::hostname::{Hostname, PublicUrls};
 use slipway_core::layout::DataLayout;
 use slipway_core::ErrorCode;
@@ -54,8 +54,8 @@ pub async fn spawn_app(backend: TestBackend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
-/// Like [`spawn_app`], with a chance to change the [`ApiConfig`].
-pub async fn spawn_app_with(backend: TestBackend, configure: impl FnOnce(&mut ApiConfig)) -> TestApp {
+/// Like [`spawn_app`], with a chance to change the [`ApiSettings`].
+pub async fn spawn_app_with(backend: TestBackend, configure: impl FnOnce(&mut ApiSettings)) -> TestApp {
     spawn(backend, None, configure).await
 }
 
@@ -82,7 +82,7 @@ pub async fn spawn_app_with_platform(backend: TestBackend) -> TestApp {
 async fn spawn(
     backend: TestBackend,
     platform: Option<(DataLayout, std::path::PathBuf)>,
-    configure: impl FnOnce(&mut ApiConfig),
+    configure: impl FnOnce(&mut ApiSettings),
 ) -> TestApp {
     let db = TestDatabase::create(backend).await;
     let urls = PublicUrls { https: false, port: 8000 };
@@ -90,7 +90,7 @@ async fn spawn(
     slipway_api::bootstrap_admin(&store, Some(ADMIN_PASSWORD)).await.expect("bootstrapping the admin user");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
     let address = listener.local_addr().expect("the bound address");
-    let mut config = ApiConfig::new(Hostname::parse("localhost").expect("localhost is a hostname"), urls);
+    let mut config = ApiSettings::new(Hostname::parse("localhost").expect("localhost is a hostname"), urls);
     config.platform = platform.as_ref().map(|(layout, slipway_bin)| PlatformPaths {
         layout: layout.clone(),
         slipway_bin: slipway_bin.clone(),

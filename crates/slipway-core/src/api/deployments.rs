@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 use std::collections::BTreeMap;
 
 use crate::build_plan::BuildPlan;
-use crate::deployment::{BuildNumber, DeploymentStatus};
+use crate::deployment::{DeploymentNumber, DeploymentStatus};
 use crate::ids::{DeploymentId, EnvironmentId, ReleaseId};
 use crate::image_tag::CommitSha;
 use crate::process_type::ProcessType;
@@ -15,7 +15,7 @@ pub struct Deployment {
     pub id: DeploymentId,
     pub environment_id: EnvironmentId,
     /// The build number, unique in the project.
-    pub number: BuildNumber,
+    pub number: DeploymentNumber,
     pub status: DeploymentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<CommitSha>,
@@ -80,7 +80,7 @@ pub struct RollbackRequest {
 pub struct Release {
     pub id: ReleaseId,
     /// The number of the deployment that made it.
-    pub number: BuildNumber,
+    pub number: DeploymentNumber,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<CommitSha>,
     pub kind: DeploymentKind,
@@ -110,7 +110,7 @@ pub struct Instance {
     pub name: String,
     pub process: String,
     /// The release number it runs.
-    pub release: BuildNumber,
+    pub release: DeploymentNumber,
     /// `starting`, `running`, `restarting` or `stopping`.
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 
 use crate::argo::{render_root, render_workspace, ArgoSettings};
@@ -37,7 +37,7 @@ const GC_EVERY: u64 = 50;
 
 /// How a [`RepoWriter`] reaches its remote.
 #[derive(Debug, Clone)]
-pub struct WriterConfig {
+pub struct WriterSettings {
     /// The persistent working clone; created on first use. One writer per directory.
     pub workdir: PathBuf,
     /// Any URL or path `git` accepts (a local bare repository works).
@@ -48,7 +48,7 @@ pub struct WriterConfig {
     pub max_attempts: u32,
 }
 
-impl WriterConfig {
+impl WriterSettings {
     pub fn new(workdir: impl Into<PathBuf>, remote: impl Into<String>, argo: ArgoSettings) -> Self {
         Self { workdir: workdir.into(), remote: remote.into(), argo, max_attempts: 10 }
     }
@@ -101,7 +101,7 @@ pub struct HistoryEntry {
 }
 
 pub struct RepoWriter {
-    config: WriterConfig,
+    config: WriterSettings,
     git: Git,
     /// Writes in one working clone must not interleave.
     lock: Mutex<()>,
@@ -111,7 +111,7 @@ pub struct RepoWriter {
 impl RepoWriter {
     /// Opens (or creates) the working clone and fetches once, so a remote pointing nowhere
     /// is reported now rather than at the first deployment.
-    pub fn open(config: WriterConfig) -> Result<Self> {
+    pub fn open(config: WriterSettings) -> Result<Self> {
         let branch = &config.argo.revision;
         let branch_ok = !branch.is_empty()
             && !branch.starts_with('-')
@@ -178,7 +178,7 @@ impl RepoWriter {
     }
 
     /// Restores the folder as it was in `release_commit` with a new commit (history is kept).
-    pub fn rollback(&self, path: &AppPath, release_commit: &str, deployment: BuildNumber) -> Result<Commit> {
+    pub fn rollback(&self, path: &AppPath, release_commit: &str, deployment: DeploymentNumber) -> Result<Commit> {
         let manifests = self.read_release(path, release_commit)?;
         let message = format!(
             "rollback {path} #{number}: restore {release_commit}\n\nworkspace: {}\nproject: {}\nenvironment: {}\n\

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::hostname::Hostname;
 use slipway_core::image_ref::ReleaseImage;
 use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug, WorkspaceSlug};
@@ -41,7 +41,7 @@ pub fn base(
         workspace: WorkspaceSlug::parse(workspace).unwrap(),
         project: ProjectSlug::parse(project).unwrap(),
         environment: EnvironmentName::parse(environment).unwrap(),
-        deployment: BuildNumber::new(12).unwrap(),
+        deployment: DeploymentNumber::new(12).unwrap(),
         image: image(project, 12),
         processes,
         port: 3000,

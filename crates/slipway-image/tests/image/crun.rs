@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
-use slipway_image::{ExportRequest, Exporter, ImageRef, RegistryConfig};
+use slipway_image::{ExportRequest, Exporter, ImageRef, RegistrySettings};
 
 use crate::base::push_base;
 use crate::pull::{app_dir, plan, pull, tag, unpack};
@@ -38,7 +38,7 @@ async fn the_exported_image_serves_http_under_crun() {
         tag(11),
     );
     request.port = port;
-    let exporter = Exporter::new(RegistryConfig::parse(&registry.host, None, None).unwrap());
+    let exporter = Exporter::new(RegistrySettings::parse(&registry.host, None, None).unwrap());
     exporter.export(&request).await.unwrap();
     let image = pull(&registry.host, "acme/web", &tag(11).to_string(), None).await;
 

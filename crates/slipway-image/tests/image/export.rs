@@ -3,7 +3,7 @@
 //! an unpinned base and an unreachable registry are typed errors.
 
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
-use slipway_image::{ExportRequest, Exporter, ImageError, ImageRef, RegistryConfig};
+use slipway_image::{ExportRequest, Exporter, ImageError, ImageRef, RegistrySettings};
 
 use crate::base::{push_base, sha};
 use crate::pull::{app_dir, gunzip, plan, pull, tag, tar_entries, COMMIT};
@@ -25,7 +25,7 @@ async fn exports_an_app_onto_a_pushed_base_and_refuses_the_same_tag_again() {
     let registry = TestRegistry::start().await;
     let base = push_base(&registry.host, "base/busybox", None).await;
     let app = app_dir();
-    let exporter = Exporter::new(RegistryConfig::parse(&format!("{}/slipway", registry.host), None, None).unwrap());
+    let exporter = Exporter::new(RegistrySettings::parse(&format!("{}/slipway", registry.host), None, None).unwrap());
 
     let mut first = request(app.path(), &base.reference, 7);
     first.path_prepend = vec!["/app/bin".to_owned()];
@@ -135,13 +135,13 @@ async fn a_login_registry_takes_the_right_credentials_only_and_copies_base_layer
     let setting = format!("{}/team", private.host);
 
     for (username, password) in [(Some("slipway"), Some("wrong-password")), (None, None)] {
-        let exporter = Exporter::new(RegistryConfig::parse(&setting, username, password).unwrap());
+        let exporter = Exporter::new(RegistrySettings::parse(&setting, username, password).unwrap());
         let err = exporter.export(&request(app.path(), &base.reference, 1)).await.unwrap_err();
         assert!(matches!(err, ImageError::Unauthorized { status: 401, .. }), "{err}");
         assert!(err.to_string().contains("SLIPWAY_REGISTRY_PASSWORD"), "the hint names the settings: {err}");
     }
 
-    let exporter = Exporter::new(RegistryConfig::parse(&setting, Some("slipway"), Some("right-password")).unwrap());
+    let exporter = Exporter::new(RegistrySettings::parse(&setting, Some("slipway"), Some("right-password")).unwrap());
     let mut request = request(app.path(), &base.reference, 1);
     // Smaller than the base layer, so it is copied across registries with PATCH chunks.
     request.chunk_size = 64 * 1024;
@@ -157,7 +157,7 @@ async fn a_login_registry_takes_the_right_credentials_only_and_copies_base_layer
 async fn an_unpinned_base_is_refused_before_anything_is_pushed() {
     let registry = TestRegistry::start().await;
     let base = push_base(&registry.host, "base/busybox", None).await;
-    let exporter = Exporter::new(RegistryConfig::parse(&registry.host, None, None).unwrap());
+    let exporter = Exporter::new(RegistrySettings::parse(&registry.host, None, None).unwrap());
     let app = app_dir();
     let unpinned = base.reference.split('@').next().unwrap().to_owned();
     let err = exporter.export(&request(app.path(), &unpinned, 3)).await.unwrap_err();
@@ -171,7 +171,7 @@ async fn an_unpinned_base_is_refused_before_anything_is_pushed() {
 async fn an_unreachable_registry_is_a_clear_error() {
     // A port that was just free: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let exporter = Exporter::new(RegistryConfig::parse(&format!("127.0.0.1:{port}/x"), None, None).unwrap());
+    let exporter = Exporter::new(RegistrySettings::parse(&format!("127.0.0.1:{port}/x"), None, None).unwrap());
     let app = app_dir();
     let base = format!("127.0.0.1:{port}/base:1@sha256:{}", "a".repeat(64));
     let err = exporter.export(&request(app.path(), &base, 1)).await.unwrap_err();
@@ -189,12 +189,12 @@ async fn a_token_registry_trades_the_login_for_a_bearer_token() {
     let app = app_dir();
     let setting = format!("{}/apps", registry.host);
 
-    let wrong = Exporter::new(RegistryConfig::parse(&setting, Some("ci-bot"), Some("nope")).unwrap());
+    let wrong = Exporter::new(RegistrySettings::parse(&setting, Some("ci-bot"), Some("nope")).unwrap());
     let err = wrong.export(&request(app.path(), &base.reference, 5)).await.unwrap_err();
     assert!(matches!(err, ImageError::Unauthorized { status: 401, .. }), "{err}");
     assert!(err.to_string().contains("token service"), "{err}");
 
-    let exporter = Exporter::new(RegistryConfig::parse(&setting, Some("ci-bot"), Some("token-password")).unwrap());
+    let exporter = Exporter::new(RegistrySettings::parse(&setting, Some("ci-bot"), Some("token-password")).unwrap());
     let image = exporter.export(&request(app.path(), &base.reference, 5)).await.unwrap();
 
     // Read back with a token of our own, proving the registry really demands one.
@@ -223,7 +223,7 @@ async fn a_docker_schema2_base_gives_an_oci_image_and_a_missing_base_is_not_foun
     let registry = TestRegistry::start().await;
     let base = crate::base::push_docker_base(&registry.host, "base/docker").await;
     let app = app_dir();
-    let exporter = Exporter::new(RegistryConfig::parse(&registry.host, None, None).unwrap());
+    let exporter = Exporter::new(RegistrySettings::parse(&registry.host, None, None).unwrap());
     let image = exporter.export(&request(app.path(), &base.reference, 2)).await.unwrap();
     assert_eq!(image.base_digest.as_str(), base.manifest_digest);
     let pulled = pull(&registry.host, "acme/web", &tag(2).to_string(), None).await;

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use std::path::Path;
 
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::BuildNumber;
+use slipway_core::deployment::DeploymentNumber;
 use slipway_core::ids::UserId;
 use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::process_type::ProcessType;
@@ -21,7 +21,7 @@ pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 pub fn tag(build: u64) -> ImageTag {
     let user = UserId::parse("usr_0190d1c2a3b4c5d6e7f8091a2b3c4d5e").unwrap();
-    ImageTag::new(user, BuildNumber::new(build).unwrap(), CommitSha::parse(COMMIT).unwrap())
+    ImageTag::new(user, DeploymentNumber::new(build).unwrap(), CommitSha::parse(COMMIT).unwrap())
 }
 
 /// A built app: a static site busybox httpd serves, plus a script and a `.git` that must stay out.

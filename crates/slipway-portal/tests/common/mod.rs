@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use slipway_api::ApiConfig;
+use slipway_api::ApiSettings;
 use slipway_core::hostname::{Hostname, PublicUrls};
 use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::Store;
@@ -48,8 +48,10 @@ impl TestPortal {
         let db = TestDatabase::create(TestBackend::Sqlite).await;
         let store = db.store().await;
         slipway_api::bootstrap_admin(&store, Some(ADMIN_PASSWORD)).await.expect("bootstrapping the admin");
-        let mut config =
-            ApiConfig::new(Hostname::parse("localhost").expect("a hostname"), PublicUrls { https: false, port: 8000 });
+        let mut config = ApiSettings::new(
+            Hostname::parse("localhost").expect("a hostname"),
+            PublicUrls { https: false, port: 8000 },
+        );
         config.sandboxed = sandboxed;
         let app = slipway_portal::app(slipway_api::app(store.clone(), config));
         TestPortal { app, store, _db: db }

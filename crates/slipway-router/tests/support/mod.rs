@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Channel, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use slipway_router::{RouteTable, RouterConfig};
+use slipway_router::{RouteTable, RouterSettings};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Notify};
 use tokio::task::{JoinHandle, JoinSet};
@@ -47,7 +47,7 @@ pub struct Router {
 }
 
 impl Router {
-    pub async fn start(table: RouteTable, config: RouterConfig) -> Router {
+    pub async fn start(table: RouteTable, config: RouterSettings) -> Router {
         init_logs();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind router");
         let addr = listener.local_addr().expect("router addr");
@@ -77,8 +77,8 @@ impl Drop for Router {
     }
 }
 
-pub fn config() -> RouterConfig {
-    RouterConfig {
+pub fn config() -> RouterSettings {
+    RouterSettings {
         connect_timeout: Duration::from_secs(5),
         upstream_header_timeout: Duration::from_secs(30),
         ..Default::default()

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use slipway_core::api::{Deployment, Workspace};
-use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::ErrorCode;
 use slipway_store::testing::TestBackend;
@@ -25,8 +25,8 @@ async fn deploy(f: &Fixture, ws: &Workspace, project: &str, env: &str) -> Deploy
     f.store.create_deployment(&f.actor, &ws.id, project, env, None).await.unwrap()
 }
 
-fn number(n: u64) -> BuildNumber {
-    BuildNumber::new(n).unwrap()
+fn number(n: u64) -> DeploymentNumber {
+    DeploymentNumber::new(n).unwrap()
 }
 
 async fn deployments_are_numbered_per_project(backend: TestBackend) {
@@ -41,7 +41,7 @@ async fn deployments_are_numbered_per_project(backend: TestBackend) {
 
     let sha = CommitSha::parse(SHA).unwrap();
     let first = f.store.create_deployment(&f.actor, &ws.id, "web", "production", Some(&sha)).await.unwrap();
-    assert_eq!(first.number, BuildNumber::FIRST);
+    assert_eq!(first.number, DeploymentNumber::FIRST);
     assert_eq!(first.status, DeploymentStatus::Queued);
     assert_eq!(first.commit_sha.as_ref().map(CommitSha::as_str), Some(SHA));
     assert_eq!(first.environment_id, web.environments[0].id);
@@ -55,14 +55,14 @@ async fn deployments_are_numbered_per_project(backend: TestBackend) {
         deploy(&f, &ws, "api", "production").await.number,
         deploy(&f, &ws, "api", "production").await.number,
     ];
-    assert_eq!(numbers.map(BuildNumber::get), [2, 3, 4, 1, 2]);
+    assert_eq!(numbers.map(DeploymentNumber::get), [2, 3, 4, 1, 2]);
 
     // Another workspace's project of the same slug starts at 1 too.
     let other = f.workspace("other").await;
     f.project(&other, "web").await;
-    assert_eq!(deploy(&f, &other, "web", "production").await.number, BuildNumber::FIRST);
+    assert_eq!(deploy(&f, &other, "web", "production").await.number, DeploymentNumber::FIRST);
 
-    let stored = f.store.deployment(&ws.id, "web", "production", BuildNumber::FIRST).await.unwrap();
+    let stored = f.store.deployment(&ws.id, "web", "production", DeploymentNumber::FIRST).await.unwrap();
     assert_eq!(stored.id, first.id);
     assert_eq!(stored.commit_sha, Some(sha));
 }

@@ -3,7 +3,7 @@
 //! whose job gave up.
 
 use slipway_core::api::DeploymentKind;
-use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::ids::DeploymentId;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
@@ -32,7 +32,7 @@ async fn queueing_a_deployment_enqueues_its_deploy_job(backend: TestBackend) {
     let (first, created) =
         f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&sha(SHA_A)), None).await.unwrap();
     assert!(created);
-    assert_eq!(first.number, BuildNumber::FIRST);
+    assert_eq!(first.number, DeploymentNumber::FIRST);
     assert_eq!(first.status, DeploymentStatus::Queued);
     assert_eq!(first.kind, DeploymentKind::Build);
     assert_eq!(first.commit_sha, Some(sha(SHA_A)));
@@ -85,7 +85,7 @@ async fn a_failed_queueing_leaves_no_job_and_no_key(backend: TestBackend) {
     let (d, created) =
         f.store.queue_deployment(&f.actor, &ws.id, "web", "production", None, key("key-1", None)).await.unwrap();
     assert!(created);
-    assert_eq!(d.number, BuildNumber::FIRST);
+    assert_eq!(d.number, DeploymentNumber::FIRST);
     assert_eq!(claim_all_deploy_jobs(&f).await.len(), 1);
 }
 
@@ -206,7 +206,7 @@ async fn idempotency_keys_replay_the_first_deployment(backend: TestBackend) {
         .unwrap();
     assert!(created, "another workspace's key must not replay this one's deployment");
     assert_ne!(theirs.id, first.id);
-    assert_eq!(theirs.number, BuildNumber::FIRST);
+    assert_eq!(theirs.number, DeploymentNumber::FIRST);
     // ...and a different request under it there is refused there only.
     let (ours, created) = f
         .store
@@ -333,7 +333,7 @@ async fn deployments_whose_deploy_job_gave_up_are_failed(backend: TestBackend) {
         .map(|row| (row.workspace_id, row.action, row.target, row.actor, row.request_id))
         .collect();
     audited.sort();
-    let janitor = |workspace: &slipway_core::api::Workspace, number: BuildNumber| {
+    let janitor = |workspace: &slipway_core::api::Workspace, number: DeploymentNumber| {
         let target = format!("project/web/production#{number}");
         (
             Some(workspace.id.to_string()),

@@ -2,7 +2,7 @@
 //! reads, going live or failing to start, and rollback.
 
 use slipway_core::api::{DeploymentKind, Instance, Release, Workspace};
-use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::names::ConfigVarName;
 use slipway_core::timestamp::Timestamp;
@@ -87,7 +87,7 @@ async fn a_release_makes_its_deployment_deploying_and_desired(backend: TestBacke
     assert!(state.scale.is_empty(), "{:?}", state.scale);
     let spec = state.desired.as_ref().expect("a desired release");
     assert_eq!(spec.id, release);
-    assert_eq!(spec.number, BuildNumber::FIRST);
+    assert_eq!(spec.number, DeploymentNumber::FIRST);
     assert_eq!(spec.deployment_id, d.id);
     assert_eq!(spec.artifact_dir, "/artifacts/v1");
     assert_eq!(spec.plan, plan("node v1.js"));
@@ -172,7 +172,7 @@ async fn going_live_supersedes_the_previous_deployment(backend: TestBackend) {
     assert_eq!(listed.len(), 1);
     let only = &listed[0];
     assert!(only.active);
-    assert_eq!((only.id.clone(), only.number, only.kind), (r1.clone(), BuildNumber::FIRST, DeploymentKind::Build));
+    assert_eq!((only.id.clone(), only.number, only.kind), (r1.clone(), DeploymentNumber::FIRST, DeploymentKind::Build));
     assert_eq!(only.commit_sha, Some(sha(SHA_A)));
     assert_eq!(only.processes, plan("node v1.js").processes);
     assert_eq!(only.config, ["PLAIN"]);
@@ -415,7 +415,7 @@ async fn rollback_without_a_target_is_release_not_found(backend: TestBackend) {
     assert_eq!(deployments.len(), 1);
     assert_eq!(releases(&f, &ws).await.len(), 1);
     // Rolling back to the active release by number is allowed: it redeploys it.
-    let again = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(BuildNumber::FIRST)).await.unwrap();
+    let again = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(DeploymentNumber::FIRST)).await.unwrap();
     assert_eq!((again.number, again.kind), (number(2), DeploymentKind::Rollback));
 }
 

@@ -3,7 +3,7 @@
 //! The store touches no file; the pipeline removes what it is handed (see `slipway-pipeline`).
 
 use slipway_core::api::{Instance, Release, RuntimeTarget, Workspace};
-use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId};
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::timestamp::Timestamp;
@@ -371,5 +371,5 @@ async fn project_files_name_every_directory_of_a_project(backend: TestBackend) {
     assert_eq!(pruned.len(), 2);
     assert!(pruned.contains(&all[0]) && pruned.contains(&all[1]));
     assert!(f.store.pruned_builds(&[]).await.unwrap().is_empty());
-    assert_eq!(BuildNumber::FIRST, number(1));
+    assert_eq!(DeploymentNumber::FIRST, number(1));
 }

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 use slipway_core::api::{Deployment, Project, User, Workspace};
 use slipway_core::build_plan::BuildPlan;
-use slipway_core::deployment::{BuildNumber, DeploymentStatus, Transition};
+use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::hostname::{generated_hostname, CustomDomain, Hostname};
 use slipway_core::ids::{DeploymentId, ReleaseId};
 use slipway_core::image_tag::CommitSha;
@@ -290,6 +290,6 @@ pub fn deployment_of(job: &Job) -> DeploymentId {
     }
 }
 
-pub fn number(n: u64) -> BuildNumber {
-    BuildNumber::new(n).unwrap()
+pub fn number(n: u64) -> DeploymentNumber {
+    DeploymentNumber::new(n).unwrap()
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use slipway_agent::{
+    keep_certificates, publish_metrics, running_agent, AcmeSettings, Agent, AgentLock, AgentSettings,
+    CertificateSources, RunningAgent,
+};
 use slipway_core::layout::DataLayout;
 use slipway_router::{
-    AcmeConfig, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterConfig, RouterSpec,
-};
-use slipway_agent::{
-    keep_certificates, publish_metrics, running_agent, AcmeSettings, Agent, AgentConfig, AgentLock, CertificateSources,
-    RunningAgent,
+    AcmeClientSettings, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterSettings, RouterSpec,
 };
 use slipway_store::Store;
 
@@ -33,7 +33,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         http: settings.http_addr,
         https: settings.https_addr,
         table: table.clone(),
-        config: RouterConfig { metrics: metrics.clone(), ..RouterConfig::default() },
+        config: RouterSettings { metrics: metrics.clone(), ..RouterSettings::default() },
         certs: certs.clone(),
         challenges: challenges.clone(),
         workers: 0,
@@ -45,7 +45,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         .context("while opening the store")?
         .with_public_urls(resolved.public_urls.clone());
     println!("Slipway agent {}: edge router on http://{}", std::process::id(), router.http_addr());
-    let config = AgentConfig {
+    let config = AgentSettings {
         nudge_socket: Some(layout.agent_socket()),
         public_urls: resolved.public_urls.clone(),
         slipway_bin_dir: std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)),
@@ -53,7 +53,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
             std::env::var("SLIPWAY_HEALTH_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(60),
         ),
         sandbox,
-        ..AgentConfig::default()
+        ..AgentSettings::default()
     };
     let agent = Agent::new(store.clone(), layout.clone(), table, config);
     let publisher = tokio::spawn(publish_metrics(metrics, layout.router_metrics()));
@@ -92,7 +92,7 @@ fn certificate_sources(settings: &UpSettings, layout: &DataLayout, certs: &CertS
     ca.install(certs);
     println!("Slipway agent: local CA for *.localhost at {}", ca.ca_cert_path().display());
     let acme = settings.acme_directory.as_ref().map(|url| {
-        let mut config = AcmeConfig::new(url.clone());
+        let mut config = AcmeClientSettings::new(url.clone());
         config.contact = settings.acme_email.iter().map(|email| format!("mailto:{email}")).collect();
         config.api_root_pem.clone_from(&settings.acme_ca_root);
         // One account per directory: a file name from the URL's letters and digits.
