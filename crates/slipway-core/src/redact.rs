@@ -55,6 +55,8 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Among them the pipeline's cases for a GitOps remote (its test expected the user name
+    /// kept, `https://bot@…`; the one redaction drops it).
     #[test]
     fn urls_are_shown_without_credentials_query_or_fragment() {
         assert_eq!(redact_url("https://bot:s3cret@git.example.com/ops.git"), "https://git.example.com/ops.git");
