@@ -16,6 +16,9 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::AppState;
 
+/// The longest process type name; its characters are those of [`valid_process_type`].
+pub(crate) const MAX_PROCESS_TYPE_LEN: usize = 63;
+
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_instances)).routes(routes!(scale))
 }
@@ -52,10 +55,7 @@ async fn scale(
         return Err(ApiError::new(ErrorCode::InvalidRequest, "name at least one process type, e.g. {\"web\": 2}"));
     }
     for (process, count) in &body.processes {
-        let valid_name = !process.is_empty()
-            && process.len() <= 63
-            && process.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid_name {
+        if !valid_process_type(process) {
             return Err(ApiError::new(ErrorCode::InvalidRequest, "process types are 1-63 of a-z, 0-9, `-`, `_`"));
         }
         if *count > MAX_SCALE {
@@ -66,4 +66,10 @@ async fn scale(
         }
     }
     Ok(Json(app.store.set_scale(&caller.actor(), access.id(), project.as_str(), env.as_str(), &body.processes).await?))
+}
+
+pub(crate) fn valid_process_type(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_PROCESS_TYPE_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
