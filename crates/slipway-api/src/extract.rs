@@ -1,9 +1,8 @@
 //! Request extractors that reject in the API's own error envelope, and the
-//! bearer-token extractor that names the caller.
+//! bearer-token extractor that names the caller. JSON bodies are `body.rs`.
 
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query};
+use axum::extract::{FromRef, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
-use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use slipway_core::api::PageQuery;
@@ -11,13 +10,9 @@ use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::{Actor, Authenticated, PageRequest, Paged};
 
+pub use crate::body::{optional_json, ApiJson};
 use crate::error::ApiError;
 use crate::AppState;
-
-/// A JSON body; a wrong content type answers 415, a bad body 400, a big one 413.
-#[derive(FromRequest)]
-#[from_request(via(Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
 
 /// Path parameters, rejected in the envelope.
 #[derive(FromRequestParts)]
@@ -105,7 +100,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 }
 
 const CURSOR_PREFIX: &str = "c1.";
-const DEFAULT_LIMIT: u32 = 50;
+pub(crate) const DEFAULT_LIMIT: u32 = 50;
 
 /// Turns `?limit=&cursor=` into a store page request.
 pub fn page_request(query: &PageQuery) -> Result<PageRequest, ApiError> {

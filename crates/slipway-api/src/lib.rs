@@ -7,6 +7,7 @@
 //! check the caller's [`Permission`](slipway_core::role::Permission) and call
 //! the store; they never build SQL or error JSON themselves.
 
+mod body;
 mod disk_usage;
 mod envelope;
 pub mod error;
@@ -102,9 +103,9 @@ pub struct AppState {
 /// The whole HTTP application: `/v1`, `/v1/openapi.json` and `/healthz`.
 pub fn app(store: Store, config: ApiSettings) -> Router {
     let max_body = config.max_body_bytes;
-    let state = AppState { store, config: Arc::new(config), disk_usage: Arc::default() };
     let (router, openapi) = routes::all().split_for_parts();
-    let openapi = openapi::finish(openapi);
+    let openapi = openapi::finish(openapi, &config);
+    let state = AppState { store, config: Arc::new(config), disk_usage: Arc::default() };
     router
         .merge(openapi::serve(openapi))
         .merge(routes::git::routes())

@@ -44,7 +44,8 @@ pub fn label_problem(value: &str) -> Option<&'static str> {
     }
 }
 
-const LABEL_PATTERN: Option<&str> = Some("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$");
+/// [`label_problem`] as a regular expression, for the OpenAPI document.
+pub const LABEL_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
 
 macro_rules! label_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
@@ -61,7 +62,7 @@ macro_rules! label_type {
             }
         }
 
-        string_newtype!($name, InvalidName, concat!($kind, ": an RFC 1123 label"), LABEL_PATTERN);
+        string_newtype!($name, InvalidName, concat!($kind, ": an RFC 1123 label"), Some(LABEL_PATTERN));
     };
 }
 
@@ -93,8 +94,12 @@ impl EnvironmentName {
 pub struct Username(String);
 
 impl Username {
+    pub const MAX_LEN: usize = 64;
+    /// [`Username::parse`] as a regular expression, for the OpenAPI document.
+    pub const PATTERN: &'static str = "^[a-z0-9][a-z0-9._-]{0,63}$";
+
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
-        let reason = if value.is_empty() || value.len() > 64 {
+        let reason = if value.is_empty() || value.len() > Self::MAX_LEN {
             Some("it must be 1 to 64 characters long")
         } else if !value.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-')) {
             Some("use only lower-case letters a-z, digits 0-9, `.`, `_` and `-`")
@@ -110,16 +115,25 @@ impl Username {
     }
 }
 
-string_newtype!(Username, InvalidName, "login name", Some("^[a-z0-9][a-z0-9._-]{0,63}$"));
+string_newtype!(Username, InvalidName, "login name", Some(Username::PATTERN));
 
 /// An email address: `local@domain` with a DNS domain of two or more labels.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
+    pub const MAX_LEN: usize = 254;
+    /// [`Email::parse`] as a regular expression, for the OpenAPI document: a local part of 1 to
+    /// 64 printable ASCII characters but `@"(),:;<>[\]`, and two or more DNS labels (any case).
+    pub const PATTERN: &'static str = concat!(
+        "^[!#-'*+\\-./0-9=?A-Z^-~]{1,64}@",
+        "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+        "(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    );
+
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
         let invalid = |reason: &str| InvalidName::new(ErrorCode::InvalidEmail, "email", value, reason);
-        if value.len() > 254 {
+        if value.len() > Self::MAX_LEN {
             return Err(invalid("it must be at most 254 characters long"));
         }
         let Some((local, domain)) = value.rsplit_once('@') else {
@@ -143,7 +157,7 @@ impl Email {
     }
 }
 
-string_newtype!(Email, InvalidName, "email address", None);
+string_newtype!(Email, InvalidName, "email address", Some(Email::PATTERN));
 
 /// A password as typed. `Debug` never shows it.
 #[derive(Clone)]
@@ -184,11 +198,21 @@ pub struct Branch(String);
 
 impl Branch {
     pub const DEFAULT: &'static str = "main";
+    /// Characters, not bytes: the OpenAPI document's `maxLength` counts them too.
+    pub const MAX_LEN: usize = 255;
+    /// [`Branch::parse`] but its length as a regular expression, for the OpenAPI document.
+    pub const PATTERN: &'static str = concat!(
+        // No `..`, `@{`, `//`, component starting with `.`, `.lock` at the end, or bare `@`.
+        "^(?![\\s\\S]*(\\.\\.|@\\{|//|/\\.))(?![\\s\\S]*\\.lock$)(?!@$)",
+        // No control character, space or `~^:?*[\`; not starting with `-/.` nor ending with `/.`.
+        "[^\\x00-\\x20\\x7f~^:?*\\[\\\\/.-]",
+        "([^\\x00-\\x20\\x7f~^:?*\\[\\\\]*[^\\x00-\\x20\\x7f~^:?*\\[\\\\/.])?$"
+    );
 
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
         let forbidden = |c: char| c.is_ascii_control() || c == ' ' || "~^:?*[\\".contains(c);
         let valid = !value.is_empty()
-            && value.len() <= 255
+            && value.chars().count() <= Self::MAX_LEN
             && !value.chars().any(forbidden)
             && !value.contains("..")
             && !value.contains("@{")
@@ -210,7 +234,7 @@ impl Branch {
     }
 }
 
-string_newtype!(Branch, InvalidName, "git branch name", None);
+string_newtype!(Branch, InvalidName, "git branch name", Some(Branch::PATTERN));
 
 /// The name of a config var: a POSIX environment variable name. `PORT` and
 /// the `SLIPWAY_` prefix belong to the platform.
@@ -219,6 +243,9 @@ pub struct ConfigVarName(String);
 
 impl ConfigVarName {
     pub const MAX_LEN: usize = 255;
+    /// [`ConfigVarName::parse`] as a regular expression, for the OpenAPI document; it leaves
+    /// out the reserved names too.
+    pub const PATTERN: &'static str = "^(?!PORT$|SLIPWAY_)[A-Za-z_][A-Za-z0-9_]{0,254}$";
 
     pub fn parse(value: &str) -> Result<Self, InvalidName> {
         let valid = !value.is_empty()
@@ -245,13 +272,15 @@ impl ConfigVarName {
     }
 }
 
-string_newtype!(ConfigVarName, InvalidName, "environment variable name", Some("^[A-Za-z_][A-Za-z0-9_]{0,254}$"));
+string_newtype!(ConfigVarName, InvalidName, "environment variable name", Some(ConfigVarName::PATTERN));
+
+/// The longest config var value, in bytes of UTF-8.
+pub const MAX_CONFIG_VAR_VALUE_LEN: usize = 32 * 1024;
 
 /// The value of a config var: at most 32 KiB, no NUL byte (it must fit in
 /// a process environment).
 pub fn check_config_var_value(name: &ConfigVarName, value: &str) -> Result<(), InvalidName> {
-    const MAX_VALUE_LEN: usize = 32 * 1024;
-    let reason = if value.len() > MAX_VALUE_LEN {
+    let reason = if value.len() > MAX_CONFIG_VAR_VALUE_LEN {
         "it must be at most 32 KiB"
     } else if value.contains('\0') {
         "it must not contain a NUL byte"

@@ -18,7 +18,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Most vars one request may set or unset.
-const MAX_VARS_PER_CALL: usize = 100;
+pub(crate) const MAX_VARS_PER_CALL: usize = 100;
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/config", tag = "config",
     params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path)),
@@ -78,14 +78,16 @@ async fn unset_config(
     let access = app.access(&caller, &ws, Permission::Deploy, "unset config vars").await?;
     let project = super::project_slug(&project)?;
     let env = super::environment_name(&env)?;
-    let names = query
-        .names
-        .split(',')
-        .filter(|name| !name.is_empty())
-        .map(ConfigVarName::parse)
-        .collect::<Result<Vec<_>, _>>()?;
+    let names = parse_names(&query.names)?;
+    Ok(Json(app.store.unset_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &names).await?))
+}
+
+/// `names=A,B`: 1 to 100 names, empty ones between commas skipped.
+pub(crate) fn parse_names(names: &str) -> Result<Vec<ConfigVarName>, ApiError> {
+    let names =
+        names.split(',').filter(|name| !name.is_empty()).map(ConfigVarName::parse).collect::<Result<Vec<_>, _>>()?;
     if names.is_empty() || names.len() > MAX_VARS_PER_CALL {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "name 1 to 100 vars in `names`"));
     }
-    Ok(Json(app.store.unset_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &names).await?))
+    Ok(names)
 }

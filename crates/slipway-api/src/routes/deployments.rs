@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use slipway_core::api::{CreateDeploymentRequest, Deployment, ErrorEnvelope, Page, PageQuery};
@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{page_of, page_request, ApiPath, ApiQuery, Caller};
+use crate::extract::{optional_json, page_of, page_request, ApiPath, ApiQuery, Caller};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -67,7 +67,8 @@ async fn get_deployment(
     tag = "deployments",
     params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST return the first deployment")),
-    request_body(content = CreateDeploymentRequest, description = "Optional"),
+    request_body(content = Option<CreateDeploymentRequest>,
+                 description = "Optional: without a body (or with only whitespace) the tracked branch head is deployed"),
     responses((status = 201, body = Deployment), (status = 200, description = "Replay of an Idempotency-Key", body = Deployment),
               (status = "4XX", body = ErrorEnvelope)))]
 async fn create_deployment(
@@ -80,24 +81,8 @@ async fn create_deployment(
     let access = app.access(&caller, &ws, Permission::Deploy, "deploy").await?;
     let project = super::project_slug(&project)?;
     let env = super::environment_name(&env)?;
-    let request: CreateDeploymentRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateDeploymentRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|err| ApiError::new(ErrorCode::InvalidJson, err.to_string()))?
-    };
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .filter(|key| !key.is_empty() && key.len() <= 200)
-                .ok_or_else(|| {
-                    ApiError::new(ErrorCode::InvalidRequest, "Idempotency-Key must be 1 to 200 visible characters")
-                })?
-                .to_owned(),
-        ),
-    };
+    let request: CreateDeploymentRequest = optional_json(&headers, &body)?.unwrap_or_default();
+    let key = headers.get("idempotency-key").map(idempotency_key).transpose()?;
     let platform = app.platform()?;
     let details = app.store.project(&access.workspace, project.as_str()).await?;
     if !details.environments.iter().any(|e| e.name == env) {
@@ -148,6 +133,21 @@ async fn create_deployment(
         .queue_deployment(&caller.actor(), access.id(), project.as_str(), env.as_str(), commit.as_ref(), idempotency)
         .await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(deployment)))
+}
+
+/// The longest `Idempotency-Key`.
+pub(crate) const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
+/// An `Idempotency-Key`: 1 to 200 printable ASCII characters (HTTP trims spaces around it).
+pub(crate) fn idempotency_key(value: &HeaderValue) -> Result<String, ApiError> {
+    let key = value.as_bytes();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !key.iter().all(|b| (b' '..=b'~').contains(b)) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible characters"),
+        ));
+    }
+    Ok(String::from_utf8_lossy(key).into_owned())
 }
 
 fn git_remote(

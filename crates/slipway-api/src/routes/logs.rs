@@ -18,6 +18,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(runtime_logs))
 }
 
+/// Lines a log stream starts with when `lines` is not given, and the most it may ask for.
+pub(crate) const DEFAULT_LINES: usize = 100;
+pub(crate) const MAX_LINES: usize = 10_000;
+
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct LogQuery {
@@ -38,9 +42,9 @@ async fn runtime_logs(
     ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    let lines = query.lines.unwrap_or(100);
-    if lines > 10_000 {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "lines must be at most 10000"));
+    let lines = query.lines.unwrap_or(DEFAULT_LINES);
+    if lines > MAX_LINES {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, format!("lines must be at most {MAX_LINES}")));
     }
     let access = app.access(&caller, &ws, Permission::Read, "read logs").await?;
     let project = super::project_slug(&project)?;

@@ -2,20 +2,20 @@
 
 mod audit;
 mod auth;
-mod config;
-mod deployments;
+pub(crate) mod config;
+pub(crate) mod deployments;
 mod domains;
 mod environments;
 pub(crate) mod git;
-mod logs;
+pub(crate) mod logs;
 mod manifests;
 mod members;
 pub(crate) mod metrics;
-mod processes;
+pub(crate) mod processes;
 mod projects;
 mod quotas;
 mod releases;
-mod tokens;
+pub(crate) mod tokens;
 mod users;
 mod workspaces;
 
@@ -74,10 +74,13 @@ pub(crate) fn environment_name(value: &str) -> Result<EnvironmentName, ApiError>
     EnvironmentName::parse(value).map_err(|_| not_found(ErrorCode::EnvironmentNotFound, "environment", value))
 }
 
+/// The longest display name, in characters once trimmed.
+pub(crate) const NAME_MAX_CHARS: usize = 100;
+
 /// A display name (of a workspace or a token): 1 to 100 printable characters.
 pub(crate) fn printable_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS || name.chars().any(char::is_control) {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "a name must be 1 to 100 printable characters"));
     }
     Ok(name.to_owned())

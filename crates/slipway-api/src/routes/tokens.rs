@@ -19,7 +19,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Ten years: the longest lifetime a token may ask for.
-const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+pub(crate) const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
 
 /// The caller's live tokens (sessions and personal tokens).
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(PageQuery),

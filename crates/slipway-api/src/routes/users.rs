@@ -19,8 +19,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_user))
 }
 
-/// Creates a local user.
-#[utoipa::path(post, path = "/v1/users", tag = "users",
+/// Creates a local user. A platform admin may; when open sign-up is enabled anyone may,
+/// without a token (else `SIGNUP_DISABLED`).
+#[utoipa::path(post, path = "/v1/users", tag = "users", security((), ("bearer" = [])),
     request_body = CreateUserRequest,
     responses((status = 201, body = User), (status = "4XX", body = ErrorEnvelope)))]
 async fn create_user(

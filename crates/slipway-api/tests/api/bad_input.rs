@@ -15,6 +15,7 @@ use super::harness::{spawn_app, ANON};
 use super::snapshot;
 
 mod cases;
+mod shapes;
 
 both_backends!(hostile_inputs_change_nothing);
 
@@ -111,7 +112,8 @@ async fn hostile_inputs_change_nothing(backend: TestBackend) {
         expired,
         personal_id,
     };
-    let cases = cases::cases(&tokens);
+    let mut cases = cases::cases(&tokens);
+    cases.extend(shapes::cases(&tokens));
 
     let before = snapshot::dump(&app).await;
     assert_eq!(before["projects"].len(), 2);

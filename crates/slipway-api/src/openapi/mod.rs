@@ -1,5 +1,9 @@
 //! The OpenAPI 3.1 document: paths come from the `#[utoipa::path]` of each
-//! handler as the router is built, so the document cannot drift from the code.
+//! handler as the router is built, and what each input must be from the types
+//! and constants its handler checks it with (`inputs.rs`), so the document
+//! cannot drift from the code.
+
+mod inputs;
 
 use std::sync::Arc;
 
@@ -11,7 +15,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::OpenApi;
 
-use crate::AppState;
+use crate::{ApiSettings, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,8 +29,18 @@ use crate::AppState;
 )]
 pub(crate) struct ApiDoc;
 
-/// The document with everything the derive cannot say.
-pub(crate) fn finish(mut document: Document) -> Arc<String> {
+/// The document with everything the derive cannot say, as JSON. Some rules
+/// depend on the settings (the platform domain, the resource maxima).
+pub(crate) fn finish(document: Document, config: &ApiSettings) -> Arc<String> {
+    let (text, unmatched) = render(document, config);
+    for rule in unmatched {
+        // The unit tests fail on this; a release build still serves the rest.
+        tracing::error!(%rule, "the OpenAPI document has no place for an input rule");
+    }
+    Arc::new(text)
+}
+
+fn render(mut document: Document, config: &ApiSettings) -> (String, Vec<String>) {
     let base = ApiDoc::openapi();
     document.info = base.info;
     document.security = base.security;
@@ -36,7 +50,9 @@ pub(crate) fn finish(mut document: Document) -> Arc<String> {
     }
     components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     // Serialising the document's own types cannot fail.
-    Arc::new(serde_json::to_string_pretty(&document).unwrap_or_default())
+    let mut value = serde_json::to_value(&document).unwrap_or_default();
+    let unmatched = inputs::constrain(&mut value, config);
+    (serde_json::to_string_pretty(&value).unwrap_or_default(), unmatched)
 }
 
 pub(crate) fn serve(document: Arc<String>) -> Router<AppState> {
