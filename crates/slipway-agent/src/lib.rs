@@ -37,8 +37,9 @@ use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::layout::DataLayout;
 use slipway_logs::LogWriter;
 use slipway_router::RouteTable;
-use slipway_store::{Actor, ConfigValue, EnvironmentState, Store};
+use slipway_store::{Actor, ConfigValue, EnvironmentState, ReleaseSpec, Store};
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use crate::generation::Generation;
 
@@ -228,6 +229,13 @@ impl Agent {
     /// switches traffic when it is healthy.
     async fn roll_out(&self, state: EnvironmentState) {
         let Some(release) = state.desired.clone() else { return };
+        // One deployment's path through the logs: pipeline, lifecycle and this roll-out carry its id.
+        let span = tracing::info_span!("roll_out", workspace = %state.workspace_id, project = %state.project,
+            environment = %state.environment, deployment = %release.deployment_id, release = %release.number);
+        self.roll_out_release(state, release).instrument(span).await;
+    }
+
+    async fn roll_out_release(&self, state: EnvironmentState, release: ReleaseSpec) {
         let inner = &self.inner;
         let log = LogWriter::open_or_warn(
             &inner.layout.deployment_log(&release.deployment_id),
