@@ -20,12 +20,12 @@ use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Userna
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::ErrorCode;
 use slipway_pipeline::{Pipeline, PipelineSettings};
-use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{
     hash_password, Actor, NewProject, NewRelease, NewUser, PageRequest, RuntimeEnv, Store, StoreError,
 };
+use slipway_testkit::{TestBackend, TestDatabase};
 
-slipway_store::on_both_backends!(
+slipway_testkit::both_backends!(
     only_the_last_releases_keep_their_build_directories,
     a_restart_removes_what_a_crash_left
 );

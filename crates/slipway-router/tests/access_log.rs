@@ -1,15 +1,19 @@
 //! The JSON access log end to end. Its own test binary: it installs a `tracing` subscriber for
 //! its thread, and no other test should hit the log's call site first.
 
+// The router tests' own helpers (tests/router/support.rs), shared within this crate only.
+#[path = "router/support.rs"]
 mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use slipway_router::{RouteTable, RouterSettings};
-use support::{config, full, routes, wait_until, Router, Upstream};
+use slipway_testkit::eventually;
+use support::{config, full, routes, Router, Upstream};
 
 /// A `tracing` writer that collects output in memory.
 #[derive(Clone, Default)]
@@ -56,7 +60,7 @@ async fn access_log_has_one_json_line_per_request_with_its_id() {
     let generated = reply.header("x-request-id").expect("id").to_owned();
 
     let lines = || String::from_utf8_lossy(&captured.0.lock().expect("lock")).lines().count();
-    assert!(wait_until(10_000, || lines() >= 2).await, "two access-log lines");
+    eventually("two access-log lines", Duration::from_secs(10), async || (lines() >= 2).then_some(())).await;
     let text = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     assert_eq!(lines.len(), 2, "{text}");
@@ -93,7 +97,7 @@ async fn access_log_has_one_json_line_per_request_with_its_id() {
     let _ = tokio::io::AsyncReadExt::read_to_end(&mut raw, &mut answer).await;
     assert!(answer.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&answer));
     let count = || String::from_utf8_lossy(&captured.0.lock().expect("lock")).lines().count();
-    assert!(wait_until(10_000, || count() >= 3).await, "a line for the refused request");
+    eventually("a line for the refused request", Duration::from_secs(10), async || (count() >= 3).then_some(())).await;
     let text = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
     let third = text.lines().nth(2).expect("third line").trim().to_owned();
     for field in ["\"host\":null", "\"path\":null", "\"status\":400", "\"request_id\":\"", "\"error\":\"invalid"] {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use slipway_core::resources::{Memory, Resources, SandboxUid};
 use slipway_sandbox::{Files, Sandbox, SandboxSettings, TenantProcess};
+use slipway_testkit::eventually;
 
 struct Fixture {
     sandbox: Sandbox,
@@ -210,15 +211,12 @@ async fn what_the_app_leaves_running_dies_when_it_exits() {
     assert!(status.success(), "{status}");
     let cgroup = prepared.cgroup.expect("cgroup");
     // The kernel kills a PID namespace's processes when its init exits; give it a moment to reap.
-    let mut left = String::from("?");
-    for _ in 0..50 {
-        left = cgroup.procs_files().iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect();
-        if left.trim().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(left.trim().is_empty(), "the daemonised sleep outlived the app: {left}");
+    eventually("the daemonised sleep to go with the app", Duration::from_secs(5), async || {
+        let left: String =
+            cgroup.procs_files().iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect();
+        left.trim().is_empty().then_some(())
+    })
+    .await;
     cgroup.remove().await;
 }
 

@@ -37,30 +37,6 @@ mod releases;
 mod resources;
 mod scope;
 mod sealing;
-#[cfg(feature = "testing")]
-pub mod testing;
-
-/// Runs each named `async fn NAME(backend: TestBackend)` of the calling module on both backends,
-/// as `NAME::sqlite` and `NAME::postgres` (feature `testing`; the caller depends on `tokio`).
-#[cfg(feature = "testing")]
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            use $crate::testing::TestBackend;
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario(TestBackend::Sqlite).await
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$scenario(TestBackend::Postgres).await
-            }
-        }
-    )+};
-}
 mod users;
 mod workspaces;
 
@@ -113,6 +89,46 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Opens a pool on an already migrated database at `url` exactly as the
+/// store opens its own: on PostgreSQL every connection acts as
+/// [`POSTGRES_APP_ROLE`]; on SQLite it waits on a busy database. Public so
+/// that tests look under the store through the same connections
+/// (`slipway-testkit`), never through a method of the store itself.
+pub async fn app_pool(url: &str) -> Result<AnyPool, StoreError> {
+    let (options, backend) = connect_options(url)?;
+    open_pool(options, backend).await.map_err(|err| StoreError::unreachable(url, err))
+}
+
+fn connect_options(url: &str) -> Result<(AnyConnectOptions, Backend), StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::from_url(url)?;
+    let options = AnyConnectOptions::from_str(url)
+        .map_err(|err| StoreError::Config(format!("database URL: {err}")))?
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    Ok((options, backend))
+}
+
+async fn open_pool(options: AnyConnectOptions, backend: Backend) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        })
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                let setup = match backend {
+                    Backend::Sqlite => "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000",
+                    Backend::Postgres => "SET ROLE slipway_app",
+                };
+                conn.execute(setup).await.map(|_| ())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
 /// The role PostgreSQL connections switch to: it owns nothing and cannot
 /// bypass row-level security, even when Slipway logs in as a superuser.
 pub const POSTGRES_APP_ROLE: &str = "slipway_app";
@@ -122,35 +138,12 @@ impl Store {
     /// migrations, and returns a pool ready for use. Config var values are
     /// sealed with `key`, which must live outside the database.
     pub async fn connect(url: &str, key: SealingKey) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url)?;
-        let options = AnyConnectOptions::from_str(url)
-            .map_err(|err| StoreError::Config(format!("database URL: {err}")))?
-            .log_statements(tracing::log::LevelFilter::Trace)
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-
-        let mut admin = options.connect().await.map_err(|err| StoreError::unreachable(url, err))?;
+        let (options, backend) = connect_options(url)?;
+        let mut admin = options.clone().connect().await.map_err(|err| StoreError::unreachable(url, err))?;
         migrate::run(&mut admin, backend).await?;
         drop(admin);
 
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    let setup = match backend {
-                        Backend::Sqlite => "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000",
-                        Backend::Postgres => "SET ROLE slipway_app",
-                    };
-                    conn.execute(setup).await.map(|_| ())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(|err| StoreError::unreachable(url, err))?;
+        let pool = open_pool(options, backend).await.map_err(|err| StoreError::unreachable(url, err))?;
         Ok(Self { pool, backend, sealer: sealing::Sealer::new(key), urls: PublicUrls::default(), notifier: None })
     }
 

@@ -16,10 +16,10 @@ pub(crate) async fn metrics(State(app): State<AppState>, caller: Caller) -> Resu
         return Err(ApiError::new(ErrorCode::Forbidden, "metrics name every app's hostnames: platform admins only"));
     }
     let mut text = String::from(
-        "# HELP slipway_pipelinements Deployments on the platform by status.\n# TYPE slipway_pipelinements gauge\n",
+        "# HELP slipway_deployments Deployments on the platform by status.\n# TYPE slipway_deployments gauge\n",
     );
     for (status, count) in app.store.deployment_counts().await? {
-        text.push_str(&format!("slipway_pipelinements{{status=\"{status}\"}} {count}\n"));
+        text.push_str(&format!("slipway_deployments{{status=\"{status}\"}} {count}\n"));
     }
     if let Some(platform) = &app.config.platform {
         if let Ok(router) = tokio::fs::read_to_string(platform.layout.router_metrics()).await {

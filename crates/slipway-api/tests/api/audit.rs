@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, Reply, TestApp};
 

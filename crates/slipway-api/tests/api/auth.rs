@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, ADMIN_PASSWORD, ANON};
 

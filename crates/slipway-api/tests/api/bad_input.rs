@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use slipway_core::api::TokenKind;
 use slipway_core::ids::UserId;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::testing::TestBackend;
 use slipway_store::Actor;
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, ANON};
 use super::snapshot;

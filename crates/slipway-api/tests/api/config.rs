@@ -1,7 +1,7 @@
 //! Scenario 7: config vars, secrets masked, all-or-nothing unset.
 
 use serde_json::{json, Value};
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, TestApp};
 

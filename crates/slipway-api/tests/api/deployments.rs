@@ -6,8 +6,8 @@ use serde_json::json;
 use slipway_core::deployment::Transition;
 use slipway_core::ids::WorkspaceId;
 use slipway_core::image_tag::CommitSha;
-use slipway_store::testing::TestBackend;
 use slipway_store::Actor;
+use slipway_testkit::TestBackend;
 
 use super::harness::spawn_app;
 

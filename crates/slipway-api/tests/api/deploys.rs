@@ -17,8 +17,8 @@ use slipway_core::deployment::Transition;
 use slipway_core::ids::{EnvironmentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, Job, JobKind, NewRelease, RuntimeEnv};
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, spawn_app_with_platform, Reply, TestApp, ANON};
 

@@ -10,8 +10,8 @@ use slipway_api::{ApiSettings, PlatformPaths, REQUEST_ID_HEADER};
 use slipway_core::hostname::{Hostname, PublicUrls};
 use slipway_core::layout::DataLayout;
 use slipway_core::ErrorCode;
-use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::Store;
+use slipway_testkit::{TestBackend, TestDatabase};
 use tokio::sync::oneshot;
 
 pub const ADMIN_PASSWORD: &str = "admin-password";

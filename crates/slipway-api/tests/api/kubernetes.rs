@@ -10,8 +10,8 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::Transition;
 use slipway_core::ids::{UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, NewRelease, RuntimeEnv};
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, TestApp};
 

@@ -2,8 +2,8 @@
 //! deployments by status and the router's figures the agent writes.
 
 use reqwest::Method;
-use slipway_store::testing::TestBackend;
 use slipway_store::Actor;
+use slipway_testkit::TestBackend;
 
 use super::harness::spawn_app_with_platform;
 
@@ -29,7 +29,7 @@ async fn metrics_are_for_admins_and_combine_the_store_and_the_router(backend: Te
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.headers()["content-type"], "text/plain; version=0.0.4");
     let text = reply.text().await.expect("test setup");
-    assert!(text.contains("slipway_pipelinements{status=\"QUEUED\"} 1"), "{text}");
+    assert!(text.contains("slipway_deployments{status=\"QUEUED\"} 1"), "{text}");
     assert!(text.contains(router), "{text}");
 
     app.send(app.request(Method::GET, "/metrics", &owner)).await.err("FORBIDDEN");

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 use slipway_core::ids::WorkspaceId;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::Actor;
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, Reply, TestApp, ANON};
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::harness::spawn_app;
 

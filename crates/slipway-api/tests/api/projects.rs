@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, spawn_app_with};
 

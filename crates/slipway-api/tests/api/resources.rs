@@ -14,8 +14,8 @@ use slipway_core::ids::WorkspaceId;
 use slipway_core::image_tag::CommitSha;
 use slipway_core::quota::ResourceLimits;
 use slipway_core::resources::{Cpu, Memory, Resources};
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, NewRelease, RuntimeEnv};
+use slipway_testkit::TestBackend;
 
 use super::deploys::plan;
 use super::harness::{spawn_app_with, spawn_app_with_platform, TestApp};

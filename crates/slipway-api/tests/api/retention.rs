@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use slipway_core::ids::EnvironmentId;
 use slipway_core::retention::ReleaseRetention;
 use slipway_git::Repos;
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::deploys::{documented, release, setup, system, Setup, ENV, RELEASES_OP, ROLLBACK_OP};
 use super::harness::{spawn_app, spawn_app_with_platform};

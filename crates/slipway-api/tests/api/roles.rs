@@ -1,7 +1,7 @@
 //! Scenario 4: what each workspace role may do, and the last-owner rule.
 
 use serde_json::json;
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::harness::spawn_app;
 

@@ -1,7 +1,7 @@
 //! Scenario 2: creating users, by a platform admin or by open sign-up.
 
 use serde_json::json;
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, spawn_app_with, ANON};
 

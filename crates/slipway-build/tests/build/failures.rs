@@ -8,7 +8,11 @@ use slipway_build::{detect, BuildError, BuildPlan, Builder, Step};
 use slipway_core::process_type::ProcessType;
 use slipway_core::stack::Stack;
 
-use crate::support::{build, eventually, process_gone, Workspace};
+use slipway_testkit::eventually;
+
+use crate::support::{build, process_gone, Workspace};
+
+const TEN_SECONDS: Duration = Duration::from_secs(10);
 
 fn plan(install: Option<&str>, build: Option<&str>) -> BuildPlan {
     BuildPlan {
@@ -62,7 +66,8 @@ async fn timeout_kills_the_whole_process_group() {
     assert!(matches!(err, BuildError::Timeout { step: Step::Build, .. }), "{err:?}");
     assert!(err.to_string().contains("time limit of 1s"), "{err}");
     let pid: i32 = std::fs::read_to_string(app.join("sleep.pid")).expect("pid file").trim().parse().expect("pid");
-    assert!(eventually(|| process_gone(pid)).await, "sleep {pid} survived the timeout");
+    let what = format!("sleep {pid} to go with the timed-out build");
+    eventually(&what, TEN_SECONDS, async || process_gone(pid).then_some(())).await;
 }
 
 #[tokio::test]
@@ -76,11 +81,13 @@ async fn cancelled_build_leaves_no_process_behind() {
         Builder::new(1).build(&build_plan, request, tx).await
     });
     let pid_file = app.join("sleep.pid");
-    assert!(eventually(|| std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))).await);
+    let written = || std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'));
+    eventually("the build to write its pid", TEN_SECONDS, async || written().then_some(())).await;
     let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
     task.abort();
     let _ = task.await;
-    assert!(eventually(|| process_gone(pid)).await, "sleep {pid} survived the cancelled build");
+    let what = format!("sleep {pid} to go with the cancelled build");
+    eventually(&what, TEN_SECONDS, async || process_gone(pid).then_some(())).await;
 }
 
 #[tokio::test]
@@ -135,7 +142,7 @@ async fn builds_past_the_limit_wait_for_a_slot() {
         let (builder, plan) = (builder.clone(), plan(None, Some(&gate_wait)));
         async move { build(&builder, &plan, first_request).await }
     });
-    assert!(eventually(|| first.join("started").exists()).await);
+    eventually("the first build to start", TEN_SECONDS, async || first.join("started").exists().then_some(())).await;
 
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let second_build = tokio::spawn({

@@ -1,12 +1,13 @@
 //! Copies the sample apps of `examples/`, runs builds while collecting their log, starts web processes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use slipway_build::{BuildError, BuildPlan, BuildRequest, Builder, BuiltApp};
+use slipway_testkit::eventually;
 
 /// A temporary directory holding an app directory and a cache directory.
 pub struct Workspace {
@@ -84,7 +85,7 @@ pub async fn build(
     let collector = tokio::spawn(async move {
         let mut lines = Vec::new();
         while let Some(line) = rx.recv().await {
-            if std::env::var_os("TEST_LOG").is_some() {
+            if slipway_testkit::test_log().is_some() {
                 eprintln!("build: {line}");
             }
             lines.push(line);
@@ -131,8 +132,8 @@ impl WebProcess {
                 .envs(built.env.iter().map(|(k, v)| (k, v)))
                 .env("GREETING", "hi")
                 .env("PORT", port.to_string())
-                .stdout(output())
-                .stderr(output()),
+                .stdout(slipway_testkit::child_output())
+                .stderr(slipway_testkit::child_output()),
             0,
         )
         .spawn()
@@ -144,17 +145,16 @@ impl WebProcess {
     pub async fn get(&mut self, path: &str) -> String {
         let url = format!("http://127.0.0.1:{}{path}", self.port);
         let client = reqwest::Client::new();
-        for _ in 0..600 {
+        let what = format!("the web process to answer on {url}");
+        eventually(&what, Duration::from_secs(60), async || {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 panic!("the web process exited with {status} before answering");
             }
-            if let Ok(response) = client.get(&url).send().await {
-                assert!(response.status().is_success(), "GET {url}: {}", response.status());
-                return response.text().await.expect("body");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the web process never answered on {url}");
+            let response = client.get(&url).send().await.ok()?;
+            assert!(response.status().is_success(), "GET {url}: {}", response.status());
+            Some(response.text().await.expect("body"))
+        })
+        .await
     }
 }
 
@@ -167,15 +167,6 @@ impl Drop for WebProcess {
     }
 }
 
-/// The web process's output: shown with TEST_LOG, else discarded.
-fn output() -> Stdio {
-    if std::env::var_os("TEST_LOG").is_some() {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    }
-}
-
 /// Whether a process is gone (or a zombie waiting to be reaped: dead either way).
 pub fn process_gone(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -183,15 +174,4 @@ pub fn process_gone(pid: i32) -> bool {
         // The state follows the parenthesised command name.
         Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
-}
-
-/// Waits up to 10 s for `condition`.
-pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
-    for _ in 0..200 {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    condition()
 }

@@ -13,9 +13,9 @@ use serde_json::json;
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use slipway_image::{ExportRequest, Exporter, ImageRef, RegistrySettings};
 
-use crate::base::push_base;
 use crate::pull::{app_dir, plan, pull, tag, unpack};
-use crate::registry::TestRegistry;
+use slipway_testkit::base_image::push_base;
+use slipway_testkit::registry::TestRegistry;
 
 const CRUN: &str = "/usr/bin/crun";
 

@@ -5,9 +5,9 @@
 use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use slipway_image::{ExportRequest, Exporter, ImageError, ImageRef, RegistrySettings};
 
-use crate::base::{push_base, sha};
 use crate::pull::{app_dir, gunzip, plan, pull, tag, tar_entries, COMMIT};
-use crate::registry::TestRegistry;
+use slipway_testkit::base_image::{push_base, sha};
+use slipway_testkit::registry::TestRegistry;
 
 fn request(app: &std::path::Path, base: &str, build: u64) -> ExportRequest {
     ExportRequest::new(
@@ -221,7 +221,7 @@ async fn a_token_registry_trades_the_login_for_a_bearer_token() {
 #[tokio::test]
 async fn a_docker_schema2_base_gives_an_oci_image_and_a_missing_base_is_not_found() {
     let registry = TestRegistry::start().await;
-    let base = crate::base::push_docker_base(&registry.host, "base/docker").await;
+    let base = slipway_testkit::base_image::push_docker_base(&registry.host, "base/docker").await;
     let app = app_dir();
     let exporter = Exporter::new(RegistrySettings::parse(&registry.host, None, None).unwrap());
     let image = exporter.export(&request(app.path(), &base.reference, 2)).await.unwrap();

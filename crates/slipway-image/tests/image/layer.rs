@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use slipway_image::{build_layer, LayerSource};
 
-use crate::base::sha;
 use crate::pull::{gunzip, tar_entries};
+use slipway_testkit::base_image::sha;
 
 fn tree(group_writable: bool, age: Duration) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

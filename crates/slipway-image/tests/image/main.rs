@@ -5,11 +5,9 @@
 
 #![allow(clippy::unwrap_used)] // the fixtures are helpers, not #[test] functions
 
-mod base;
 mod crun;
 mod export;
 mod golden;
 mod layer;
 mod pull;
-mod registry;
 mod token;

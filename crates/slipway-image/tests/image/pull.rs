@@ -15,7 +15,7 @@ use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::process_type::ProcessType;
 use slipway_core::stack::Stack;
 
-use crate::base::sha;
+use slipway_testkit::base_image::sha;
 
 pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 

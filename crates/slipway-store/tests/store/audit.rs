@@ -5,12 +5,12 @@ use slipway_core::api::{TokenKind, User};
 use slipway_core::ids::WorkspaceId;
 use slipway_core::names::{Branch, ConfigVarName};
 use slipway_core::role::Role;
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, NewProject, ProjectPatch};
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(every_mutating_call_writes_exactly_one_audit_row, audit_events_list_newest_first_page_by_page,);
+both_backends!(every_mutating_call_writes_exactly_one_audit_row, audit_events_list_newest_first_page_by_page,);
 
 /// Values that must never reach the audit log.
 const SECRET_VALUE: &str = "super-secret-value-4711";

@@ -2,12 +2,12 @@
 
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 use sqlx::Row;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     a_stored_certificate_is_sealed_replaced_and_removed_with_its_domain,
     https_redirect_flags_are_per_hostname_audited_and_scoped_to_the_environment,
 );

@@ -3,8 +3,8 @@
 //! such as `~` sorts before letters, so a cursor bound must not assume
 //! ASCII order.
 
-use slipway_store::testing::DEFAULT_TEST_DATABASE_URL;
 use slipway_store::{SealingKey, Store};
+use slipway_testkit::database::DEFAULT_TEST_DATABASE_URL;
 use sqlx::{Connection, Executor};
 
 use crate::support::*;

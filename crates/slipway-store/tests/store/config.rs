@@ -3,13 +3,13 @@
 use slipway_core::api::{ConfigVar, Workspace};
 use slipway_core::names::ConfigVarName;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{SealingKey, Store, StoreError};
+use slipway_testkit::TestBackend;
 use sqlx::Row;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     config_vars_are_set_listed_and_unset,
     secrets_are_masked_in_lists_but_clear_for_instances,
     values_are_sealed_at_rest,

@@ -6,12 +6,12 @@ use slipway_core::api::{Deployment, Workspace};
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::image_tag::CommitSha;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::Actor;
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     deployments_are_numbered_per_project,
     deployments_move_only_along_the_status_machine,
     deployments_list_newest_first_page_by_page,

@@ -7,13 +7,13 @@ use std::collections::BTreeSet;
 use slipway_core::ids::{DeploymentId, JobId, WorkspaceId};
 use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::timestamp::Timestamp;
-use slipway_store::testing::TestBackend;
 use slipway_store::{EnvironmentPath, Job, JobKind, JobStatus, Store};
+use slipway_testkit::TestBackend;
 use sqlx::Row;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     a_job_is_claimed_once_until_its_lease_expires,
     a_renewed_lease_keeps_the_job,
     a_failed_job_is_retried_after_its_delay,

@@ -6,12 +6,12 @@ use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::DeploymentStatus;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, Job, JobKind};
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(a_kubernetes_release_is_committed_or_fails_without_the_agent);
+both_backends!(a_kubernetes_release_is_committed_or_fails_without_the_agent);
 
 const IMAGE: &str = "registry.example.com/acme/web:tag@sha256:0123";
 
@@ -73,7 +73,7 @@ async fn a_kubernetes_release_is_committed_or_fails_without_the_agent(backend: T
     }
 }
 
-on_both_backends!(a_read_back_deployment_waits_for_the_cluster);
+both_backends!(a_read_back_deployment_waits_for_the_cluster);
 
 async fn a_read_back_deployment_waits_for_the_cluster(backend: TestBackend) {
     let f = Fixture::new(backend).await;

@@ -6,12 +6,12 @@ use slipway_core::api::{Project, RuntimeTarget};
 use slipway_core::hostname::PublicUrls;
 use slipway_core::names::{Branch, EnvironmentName, RepoUrl};
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{NewProject, ProjectPatch};
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     a_project_starts_with_a_production_environment_on_its_generated_hostname,
     colliding_generated_hostnames_across_tenants_are_refused_atomically,
     a_custom_domain_belongs_to_one_project_on_the_platform,

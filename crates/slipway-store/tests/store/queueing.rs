@@ -7,12 +7,12 @@ use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::ids::DeploymentId;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, Job, JobKind, NewProject, StoreError};
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     queueing_a_deployment_enqueues_its_deploy_job,
     a_failed_queueing_leaves_no_job_and_no_key,
     the_pipeline_reads_and_records_a_deployment,

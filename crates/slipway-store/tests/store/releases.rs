@@ -7,13 +7,13 @@ use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::names::ConfigVarName;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, ConfigValue, EnvironmentState, NewProject, StoreError};
+use slipway_testkit::TestBackend;
 use sqlx::{Any, Row, Transaction};
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     a_release_makes_its_deployment_deploying_and_desired,
     a_newer_release_cancels_one_not_yet_live,
     going_live_supersedes_the_previous_deployment,
@@ -493,7 +493,7 @@ async fn release_tables_are_isolated_between_tenants() {
 }
 
 async fn as_tenant(f: &Fixture, workspace: &str) -> Transaction<'static, Any> {
-    let mut tx = f.store.raw_pool().begin().await.unwrap();
+    let mut tx = f.db.pool().await.begin().await.unwrap();
     sqlx::query("SELECT set_config('slipway.workspace_id', $1, true)").bind(workspace).execute(&mut *tx).await.unwrap();
     tx
 }

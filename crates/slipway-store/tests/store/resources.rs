@@ -11,13 +11,13 @@ use slipway_core::ids::{EnvironmentId, WorkspaceId};
 use slipway_core::quota::{QuotaUsage, WorkspaceQuota};
 use slipway_core::resources::{Cpu, Memory, Resources, SandboxUid};
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{ResourceChange, StoreError};
+use slipway_testkit::TestBackend;
 use sqlx::Row;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     sandbox_uids_are_allocated_once_and_never_reused,
     concurrent_first_uses_never_share_a_uid,
     resources_fall_back_to_the_platform_defaults,
@@ -152,7 +152,7 @@ async fn only_the_platform_scope_writes_uids_and_defaults_on_postgres() {
     let other = f.project(&ws, "api").await.environments[0].id.clone();
     f.store.sandbox_uid(&ws.id, &env).await.unwrap();
     let as_tenant = || async {
-        let mut tx = f.store.raw_pool().begin().await.unwrap();
+        let mut tx = f.db.pool().await.begin().await.unwrap();
         sqlx::query("SELECT set_config('slipway.workspace_id', $1, true)")
             .bind(ws.id.as_str())
             .execute(&mut *tx)

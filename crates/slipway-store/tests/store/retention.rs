@@ -8,12 +8,12 @@ use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId};
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{Actor, PrunedBuild, StoreError};
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     the_newest_releases_keep_their_artifacts_and_older_ones_are_recorded_pruned,
     a_rollback_to_a_pruned_release_is_refused_and_changes_nothing,
     the_active_desired_starting_and_running_releases_are_never_pruned,

@@ -5,8 +5,8 @@
 use slipway_core::names::ConfigVarName;
 use slipway_core::role::Role;
 use slipway_core::timestamp::Timestamp;
-use slipway_store::testing::TestBackend;
 use slipway_store::Job;
+use slipway_testkit::TestBackend;
 use sqlx::{Any, Row, Transaction};
 
 use crate::support::*;
@@ -14,7 +14,7 @@ use crate::support::*;
 /// A raw transaction on the store's pool, with the tenant setting (if any)
 /// made exactly as the store makes it.
 async fn as_tenant(f: &Fixture, workspace: Option<&str>) -> Transaction<'static, Any> {
-    let mut tx = f.store.raw_pool().begin().await.unwrap();
+    let mut tx = f.db.pool().await.begin().await.unwrap();
     if let Some(workspace) = workspace {
         sqlx::query("SELECT set_config('slipway.workspace_id', $1, true)")
             .bind(workspace)
@@ -43,10 +43,10 @@ async fn row_level_security_hides_other_tenants_from_raw_queries() {
     let (a_id, b_id) = (a.id.as_str(), b.id.as_str());
 
     // The pool's connections act as slipway_app, which cannot bypass RLS.
-    let user: String = sqlx::query("SELECT current_user::text").fetch_one(f.store.raw_pool()).await.unwrap().get(0);
+    let user: String = sqlx::query("SELECT current_user::text").fetch_one(f.db.pool().await).await.unwrap().get(0);
     assert_eq!(user, slipway_store::POSTGRES_APP_ROLE);
     let row = sqlx::query("SELECT rolbypassrls, rolsuper FROM pg_roles WHERE rolname = 'slipway_app'")
-        .fetch_one(f.store.raw_pool())
+        .fetch_one(f.db.pool().await)
         .await
         .unwrap();
     assert!(!row.get::<bool, _>("rolbypassrls"), "slipway_app must not bypass RLS");
@@ -82,7 +82,7 @@ async fn row_level_security_hides_other_tenants_from_raw_queries() {
     assert_eq!(count(&mut tx, "SELECT count(*) FROM projects", None).await, 0);
     assert_eq!(count(&mut tx, "SELECT count(*) FROM workspaces", None).await, 0);
     tx.commit().await.unwrap();
-    let outside: i64 = sqlx::query("SELECT count(*) FROM projects").fetch_one(f.store.raw_pool()).await.unwrap().get(0);
+    let outside: i64 = sqlx::query("SELECT count(*) FROM projects").fetch_one(f.db.pool().await).await.unwrap().get(0);
     assert_eq!(outside, 0);
 }
 

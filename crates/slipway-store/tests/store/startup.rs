@@ -2,21 +2,22 @@
 //! database without its password.
 
 use slipway_core::names::ConfigVarName;
-use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{SealingKey, Store, StoreError};
+use slipway_testkit::{TestBackend, TestDatabase};
 use sqlx::Row;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     reconnecting_applies_no_migration_twice_and_keeps_the_data,
     stores_starting_together_migrate_once,
     a_database_newer_than_this_build_is_refused,
 );
 
-async fn migrations(store: &Store) -> Vec<i64> {
+/// The migrations the database records, as any store opened on it sees them.
+async fn migrations(db: &TestDatabase) -> Vec<i64> {
     sqlx::query("SELECT version FROM slipway_migrations ORDER BY version")
-        .fetch_all(store.raw_pool())
+        .fetch_all(db.pool().await)
         .await
         .unwrap()
         .iter()
@@ -41,17 +42,17 @@ async fn reconnecting_applies_no_migration_twice_and_keeps_the_data(backend: Tes
     let project = first.create_project(&actor, &ws, new_project(&ws, "shop")).await.unwrap();
     let var = [(ConfigVarName::parse("KEY").unwrap(), "value".to_owned())];
     first.set_config(&actor, &ws.id, "shop", "production", &var, true).await.unwrap();
-    assert_eq!(migrations(&first).await, expected_migrations(backend));
+    assert_eq!(migrations(&db).await, expected_migrations(backend));
 
     // A second store while the first is open, then a third after both closed.
     let second = Store::connect(&db.url, key.clone()).await.unwrap();
-    assert_eq!(migrations(&second).await, expected_migrations(backend));
+    assert_eq!(migrations(&db).await, expected_migrations(backend));
     assert_eq!(second.project(&ws, "shop").await.unwrap().id, project.id);
     first.close().await;
     second.close().await;
     let third = Store::connect(&db.url, key).await.unwrap();
     third.ping().await.unwrap();
-    assert_eq!(migrations(&third).await, expected_migrations(backend));
+    assert_eq!(migrations(&db).await, expected_migrations(backend));
     let access = third.access("acme", &owner).await.unwrap();
     assert_eq!(access.id(), &ws.id);
     assert_eq!(third.config_values(&ws.id, "shop", "production").await.unwrap(), var);
@@ -68,7 +69,7 @@ async fn stores_starting_together_migrate_once(backend: TestBackend) {
         Store::connect(&db.url, key.clone()),
     );
     let stores = [one.unwrap(), two.unwrap(), three.unwrap()];
-    assert_eq!(migrations(&stores[0]).await, expected_migrations(backend));
+    assert_eq!(migrations(&db).await, expected_migrations(backend));
     let owner = create_user(&stores[1], "owner", false).await;
     let ws = stores[2].create_workspace(&actor_for(&owner), &owner.id, &ws_slug("acme"), "Acme").await.unwrap();
     assert_eq!(stores[0].access("acme", &owner).await.unwrap().id(), &ws.id);
@@ -81,7 +82,7 @@ async fn a_database_newer_than_this_build_is_refused(backend: TestBackend) {
     let db = TestDatabase::create(backend).await;
     let store = db.store().await;
     sqlx::query("INSERT INTO slipway_migrations (version, name, applied_at) VALUES (99, 'future', 0)")
-        .execute(store.raw_pool())
+        .execute(db.pool().await)
         .await
         .unwrap();
     store.close().await;

@@ -12,11 +12,11 @@ use slipway_core::image_tag::CommitSha;
 use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::testing::{TestBackend, TestDatabase};
 use slipway_store::{
     hash_password, Actor, ClaimedJob, ConfigValue, IdempotencyKey, Job, JobKind, NewProject, NewRelease, NewUser,
     PageRequest, RuntimeEnv, Store, StoreError,
 };
+use slipway_testkit::{TestBackend, TestDatabase};
 use sqlx::{Any, Row, Transaction};
 
 /// The platform domain the tests generate hostnames under.
@@ -69,7 +69,7 @@ impl Fixture {
     /// PostgreSQL the platform setting is on, as the store's own platform
     /// scope does), for looking under the API.
     pub async fn raw_platform(&self) -> Transaction<'static, Any> {
-        let mut tx = self.store.raw_pool().begin().await.unwrap();
+        let mut tx = self.db.pool().await.begin().await.unwrap();
         if self.backend == TestBackend::Postgres {
             sqlx::query("SELECT set_config('slipway.platform', 'on', true)").execute(&mut *tx).await.unwrap();
         }

@@ -4,12 +4,12 @@ use slipway_core::api::TokenKind;
 use slipway_core::names::Username;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
 use slipway_store::{verify_password, NewUser, StoreError, TokenSecret};
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     tokens_authenticate_until_they_expire_or_are_revoked,
     users_are_unique_and_the_first_admin_is_bootstrapped_once,
 );
@@ -89,7 +89,7 @@ async fn tokens_authenticate_until_they_expire_or_are_revoked(backend: TestBacke
 }
 
 async fn users_are_unique_and_the_first_admin_is_bootstrapped_once(backend: TestBackend) {
-    let db = slipway_store::testing::TestDatabase::create(backend).await;
+    let db = slipway_testkit::TestDatabase::create(backend).await;
     let store = db.store().await;
     let new_user = |name: &str| NewUser {
         username: Username::parse(name).unwrap(),

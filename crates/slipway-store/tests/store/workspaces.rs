@@ -2,11 +2,11 @@
 
 use slipway_core::role::Role;
 use slipway_core::ErrorCode;
-use slipway_store::testing::TestBackend;
+use slipway_testkit::TestBackend;
 
 use crate::support::*;
 
-on_both_backends!(
+both_backends!(
     a_duplicate_workspace_slug_is_refused_and_leaves_nothing,
     access_hides_other_tenants_and_admins_act_as_owner,
     list_workspaces_shows_memberships_or_everything_to_admins,

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::platform::{get_through, Deadline};
+use slipway_testkit::eventually;
+use slipway_testkit::platform::get_through;
 
 #[derive(Default)]
 struct Stats {
@@ -97,19 +98,18 @@ impl Traffic {
 
     /// Waits until a 200 with `body` came (or the budget ran out).
     pub async fn wait_to_see(&self, body: &str) {
-        let deadline = Deadline::after(format!("the load loop to see {body:?}"), Duration::from_secs(120));
-        while !self.seen(body) && !self.exhausted() {
-            deadline.tick().await;
-        }
+        let what = format!("the load loop to see {body:?}");
+        eventually(&what, Duration::from_secs(120), async || (self.seen(body) || self.exhausted()).then_some(())).await;
     }
 
     /// Waits until `more` further requests were answered (or the budget ran out).
     pub async fn wait_for_more(&self, more: usize) {
         let target = self.answered() + more;
-        let deadline = Deadline::after(format!("{more} more requests"), Duration::from_secs(120));
-        while self.answered() < target && !self.exhausted() {
-            deadline.tick().await;
-        }
+        let what = format!("{more} more requests");
+        eventually(&what, Duration::from_secs(120), async || {
+            (self.answered() >= target || self.exhausted()).then_some(())
+        })
+        .await;
     }
 
     pub async fn stop(mut self) -> Report {

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::{case, json_body, Body, Case, Tokens};
-use crate::api::harness::ANON;
+use crate::harness::ANON;
 
 const CONFIG: &str = "/v1/workspaces/acme/projects/shop/environments/production/config";
 
