@@ -149,7 +149,9 @@ impl Sandbox {
                 system.extend(host_mount(path));
             }
         }
-        system.extend(host_mount(&helper));
+        // `slipway` can be its own helper, and then it is on the read-only list already: a second
+        // bind of the same file would fail (its mount point is read-only by then).
+        system.extend(host_mount(&helper).filter(|helper| !system.contains(helper)));
         Ok(Self(Arc::new(Mode::Enforced(Enforced { helper, root: settings.scratch, cgroups, system }))))
     }
 

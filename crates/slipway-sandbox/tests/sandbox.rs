@@ -18,6 +18,11 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_showing(vec![])
+}
+
+/// A sandbox whose views also show `read_only` (as `slipway` shows itself and the toolchains).
+fn fixture_showing(read_only: Vec<PathBuf>) -> Fixture {
     assert!(
         nix::unistd::Uid::effective().is_root(),
         "the sandbox tests need root: tenant code gets uids of its own, namespaces and cgroups"
@@ -28,7 +33,7 @@ fn fixture() -> Fixture {
     let sandbox = Sandbox::enforce(SandboxSettings {
         helper: PathBuf::from(env!("CARGO_BIN_EXE_sandbox-helper")),
         scratch: scratch.path().join("root"),
-        read_only: vec![],
+        read_only,
     })
     .unwrap_or_else(|err| panic!("{err}"));
     Fixture { sandbox, release, _scratch: scratch }
@@ -69,6 +74,16 @@ impl Fixture {
         out.push_str(&String::from_utf8_lossy(&output.stderr));
         Ran { code: output.status.code(), out, oom_kills }
     }
+}
+
+#[tokio::test]
+async fn a_helper_that_is_also_shown_read_only_is_bound_once() {
+    // `slipway` installed alone is its own sandbox helper and is in every view (static sites
+    // run `slipway serve-static`): the view binds the file once and the process starts.
+    let helper = PathBuf::from(env!("CARGO_BIN_EXE_sandbox-helper"));
+    let f = fixture_showing(vec![helper.clone()]);
+    let ran = f.sh(&format!("test -x {}", helper.display()), Resources::default(), "helper-shown").await;
+    assert_eq!(ran.code, Some(0), "{}", ran.out);
 }
 
 #[tokio::test]
