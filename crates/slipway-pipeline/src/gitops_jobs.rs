@@ -9,10 +9,11 @@
 //! [`Job::GitopsRemove`]: slipway_store::Job::GitopsRemove
 //! [`Job::GitopsScale`]: slipway_store::Job::GitopsScale
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::RuntimeTarget;
 use slipway_core::ids::WorkspaceId;
 use slipway_gitops::{render_environment, AppPath, Commit, GitopsError, RepoWriter};
-use slipway_store::{EnvironmentPath, StoreError};
+use slipway_store::StoreError;
 
 use crate::manifests::render_input;
 use crate::Pipeline;

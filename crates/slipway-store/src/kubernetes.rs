@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{Environment, RuntimeTarget, Workspace};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
@@ -29,7 +30,7 @@ use sqlx::Row;
 use crate::audit::{self, Actor};
 use crate::environments::resolve_environment;
 use crate::error::stored;
-use crate::job::{EnvironmentPath, Job};
+use crate::job::Job;
 use crate::jobs::insert_job;
 use crate::lifecycle::cancel_not_live;
 use crate::quotas::read_quota;
