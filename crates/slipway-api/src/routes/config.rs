@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{ConfigVar, ErrorEnvelope, SetConfigRequest, UnsetConfigQuery};
 use slipway_core::names::{check_config_var_value, ConfigVarName};
 use slipway_core::role::Permission;
@@ -10,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -26,11 +27,10 @@ pub(crate) const MAX_VARS_PER_CALL: usize = 100;
 async fn list_config(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see config vars").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see config vars").await?;
     Ok(Json(app.store.list_config(access.id(), project.as_str(), env.as_str()).await?))
 }
 
@@ -42,12 +42,11 @@ async fn list_config(
 async fn set_config(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiJson(body): ApiJson<SetConfigRequest>,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "set config vars").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "set config vars").await?;
     if body.vars.is_empty() || body.vars.len() > MAX_VARS_PER_CALL {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "set 1 to 100 vars per request"));
     }
@@ -72,12 +71,11 @@ async fn set_config(
 async fn unset_config(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiQuery(query): ApiQuery<UnsetConfigQuery>,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "unset config vars").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "unset config vars").await?;
     let names = parse_names(&query.names)?;
     Ok(Json(app.store.unset_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &names).await?))
 }

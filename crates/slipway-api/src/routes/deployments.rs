@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{CreateDeploymentRequest, Deployment, ErrorEnvelope, Page, PageQuery};
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
 use slipway_core::image_tag::CommitSha;
@@ -17,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{optional_json, page_of, page_request, ApiPath, ApiQuery, Caller};
+use crate::extract::{optional_json, page_of, page_request, ApiPath, ApiQuery, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -35,13 +36,12 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_deployments(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Deployment>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
     Ok(Json(page_of(app.store.list_deployments(access.id(), project.as_str(), env.as_str(), &page).await?)))
 }
 
@@ -52,12 +52,12 @@ async fn list_deployments(
 async fn get_deployment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env, number)): ApiPath<(String, String, String, String)>,
+    address: EnvironmentAddress,
+    ApiPath(NumberParam { number }): ApiPath<NumberParam>,
 ) -> Result<Json<Deployment>, ApiError> {
     let number = parse_number(&number)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
     Ok(Json(app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?))
 }
 
@@ -74,13 +74,12 @@ async fn get_deployment(
 async fn create_deployment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "deploy").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "deploy").await?;
     let request: CreateDeploymentRequest = optional_json(&headers, &body)?.unwrap_or_default();
     let key = headers.get("idempotency-key").map(idempotency_key).transpose()?;
     let platform = app.platform()?;
@@ -168,12 +167,12 @@ fn git_remote(
 async fn deployment_logs(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env, number)): ApiPath<(String, String, String, String)>,
+    address: EnvironmentAddress,
+    ApiPath(NumberParam { number }): ApiPath<NumberParam>,
 ) -> Result<axum::response::Response, ApiError> {
     let number = parse_number(&number)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
     let deployment = app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?;
     let path = app.platform()?.layout.deployment_log(&deployment.id);
     let store = app.store.clone();
@@ -189,6 +188,12 @@ async fn deployment_logs(
         })
     });
     Ok(crate::tail::follow(path, None, done).into_response())
+}
+
+/// `{number}` of a deployment's path.
+#[derive(serde::Deserialize)]
+struct NumberParam {
+    number: String,
 }
 
 fn parse_number(number: &str) -> Result<DeploymentNumber, ApiError> {

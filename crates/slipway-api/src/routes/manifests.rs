@@ -8,6 +8,7 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::ErrorEnvelope;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
@@ -16,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiPath, Caller};
+use crate::extract::{Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -34,11 +35,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn manifests(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<Response, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see manifests").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see manifests").await?;
     let source = app.store.render_source(access.id(), project.as_str(), env.as_str(), None).await?;
     let names = (&access.workspace.slug, &project, &env);
     let text = preview_manifests(names, &source, app.config.registry.as_ref(), &app.config.cluster)
