@@ -217,7 +217,7 @@ impl AppState {
         action: &str,
     ) -> Result<Access, ApiError> {
         let slug = address.workspace?;
-        let access = self.store.access(slug.as_str(), &caller.auth.user).await?;
+        let access = self.store.access(&slug, &caller.auth.user).await?;
         if !access.allows(permission) {
             return Err(ApiError::forbidden(action));
         }

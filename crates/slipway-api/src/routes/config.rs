@@ -31,7 +31,7 @@ async fn list_config(
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see config vars").await?;
-    Ok(Json(app.store.list_config(access.id(), project.as_str(), env.as_str()).await?))
+    Ok(Json(app.store.list_config(access.id(), &project, &env).await?))
 }
 
 /// Sets config vars; with `secret: true` their values are never shown again.
@@ -59,9 +59,7 @@ async fn set_config(
             Ok((name, value))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(
-        app.store.set_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &vars, body.secret).await?,
-    ))
+    Ok(Json(app.store.set_config(&caller.actor(), access.id(), &project, &env, &vars, body.secret).await?))
 }
 
 /// Removes config vars; if any is not set, none is removed.
@@ -77,7 +75,7 @@ async fn unset_config(
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Deploy, "unset config vars").await?;
     let names = parse_names(&query.names)?;
-    Ok(Json(app.store.unset_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &names).await?))
+    Ok(Json(app.store.unset_config(&caller.actor(), access.id(), &project, &env, &names).await?))
 }
 
 /// `names=A,B`: 1 to 100 names, empty ones between commas skipped.

@@ -42,7 +42,7 @@ async fn list_deployments(
     let page = page_request(&query)?;
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
-    Ok(Json(page_of(app.store.list_deployments(access.id(), project.as_str(), env.as_str(), &page).await?)))
+    Ok(Json(page_of(app.store.list_deployments(access.id(), &project, &env, &page).await?)))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments/{number}",
@@ -58,7 +58,7 @@ async fn get_deployment(
     let number = parse_number(&number)?;
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
-    Ok(Json(app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?))
+    Ok(Json(app.store.deployment(access.id(), &project, &env, number).await?))
 }
 
 /// Deploys the head of the tracked branch (or `commit`, which must be in
@@ -83,7 +83,7 @@ async fn create_deployment(
     let request: CreateDeploymentRequest = optional_json(&headers, &body)?.unwrap_or_default();
     let key = headers.get("idempotency-key").map(idempotency_key).transpose()?;
     let platform = app.platform()?;
-    let details = app.store.project(&access.workspace, project.as_str()).await?;
+    let details = app.store.project(&access.workspace, &project).await?;
     if !details.environments.iter().any(|e| e.name == env) {
         return Err(ApiError::new(ErrorCode::EnvironmentNotFound, format!("no environment `{env}` in {project}")));
     }
@@ -127,10 +127,8 @@ async fn create_deployment(
     // A retry is the same request even if the branch moved meanwhile: the
     // key remembers what was asked for, not what it resolved to.
     let idempotency = key.as_deref().map(|key| IdempotencyKey { key, requested_commit: requested.as_ref() });
-    let (deployment, created) = app
-        .store
-        .queue_deployment(&caller.actor(), access.id(), project.as_str(), env.as_str(), commit.as_ref(), idempotency)
-        .await?;
+    let (deployment, created) =
+        app.store.queue_deployment(&caller.actor(), access.id(), &project, &env, commit.as_ref(), idempotency).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(deployment)))
 }
 
@@ -173,14 +171,14 @@ async fn deployment_logs(
     let number = parse_number(&number)?;
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
-    let deployment = app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?;
+    let deployment = app.store.deployment(access.id(), &project, &env, number).await?;
     let path = app.platform()?.layout.deployment_log(&deployment.id);
     let store = app.store.clone();
     let workspace = access.id().clone();
     let done: crate::tail::Done = Box::new(move || {
         let (store, workspace, project, env) = (store.clone(), workspace.clone(), project.clone(), env.clone());
         Box::pin(async move {
-            match store.deployment(&workspace, project.as_str(), env.as_str(), number).await {
+            match store.deployment(&workspace, &project, &env, number).await {
                 Ok(d) if d.status.is_final() || d.status == DeploymentStatus::Deployed => Some(d.status.to_string()),
                 Ok(_) => None,
                 Err(_) => Some("GONE".to_owned()),

@@ -38,7 +38,7 @@ async fn list_domains(
 ) -> Result<Json<Vec<String>>, ApiError> {
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see domains").await?;
-    let project = app.store.project(&access.workspace, project.as_str()).await?;
+    let project = app.store.project(&access.workspace, &project).await?;
     let environment = project
         .environments
         .into_iter()
@@ -60,8 +60,7 @@ async fn add_domain(
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::ManageProjects, "add domains").await?;
     let domain = CustomDomain::parse(&body.hostname, &app.config.platform_domain)?;
-    let environment =
-        app.store.add_domain(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), &domain).await?;
+    let environment = app.store.add_domain(&caller.actor(), &access.workspace, &project, &env, &domain).await?;
     Ok((StatusCode::CREATED, Json(environment)))
 }
 
@@ -83,14 +82,7 @@ async fn update_domain(
     let hostname = hostname.to_ascii_lowercase();
     let environment = app
         .store
-        .set_https_redirect(
-            &caller.actor(),
-            &access.workspace,
-            project.as_str(),
-            env.as_str(),
-            &hostname,
-            body.https_redirect,
-        )
+        .set_https_redirect(&caller.actor(), &access.workspace, &project, &env, &hostname, body.https_redirect)
         .await?;
     Ok(Json(environment))
 }
@@ -108,7 +100,5 @@ async fn remove_domain(
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::ManageProjects, "remove domains").await?;
     let hostname = hostname.to_ascii_lowercase();
-    Ok(Json(
-        app.store.remove_domain(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), &hostname).await?,
-    ))
+    Ok(Json(app.store.remove_domain(&caller.actor(), &access.workspace, &project, &env, &hostname).await?))
 }

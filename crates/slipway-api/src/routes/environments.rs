@@ -38,7 +38,7 @@ async fn list_environments(
     address: ProjectAddress,
 ) -> Result<Json<Vec<Environment>>, ApiError> {
     let (access, project) = app.access_project(&caller, address, Permission::Read, "see environments").await?;
-    Ok(Json(app.store.project(&access.workspace, project.as_str()).await?.environments))
+    Ok(Json(app.store.project(&access.workspace, &project).await?.environments))
 }
 
 /// Adds an environment such as `staging`, at `<project>-<env>-<workspace>.<domain>`.
@@ -56,7 +56,7 @@ async fn create_environment(
     let name = EnvironmentName::parse(&body.name)?;
     let hostname = generated_hostname(&project, &name, &access.workspace.slug, &app.config.platform_domain)?;
     let environment =
-        app.store.create_environment(&caller.actor(), &access.workspace, project.as_str(), &name, &hostname).await?;
+        app.store.create_environment(&caller.actor(), &access.workspace, &project, &name, &hostname).await?;
     Ok((StatusCode::CREATED, Json(environment)))
 }
 
@@ -71,7 +71,7 @@ async fn get_environment(
 ) -> Result<Json<Environment>, ApiError> {
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see environments").await?;
-    Ok(Json(app.store.environment(access.id(), project.as_str(), env.as_str()).await?))
+    Ok(Json(app.store.environment(access.id(), &project, &env).await?))
 }
 
 /// Changes an environment's settings; absent ones stay as they are.
@@ -106,17 +106,18 @@ async fn update_environment(
     let target = body.target.as_deref().map(parse_target).transpose()?;
     let change = body.resources.as_ref().map(|patch| resource_change(patch, &app.config.resources)).transpose()?;
     let actor = caller.actor();
-    let (project, env) = (project.as_str(), env.as_str());
     // Resources first: their quota check is the one step that can still refuse, and must find
     // nothing changed yet.
     let resized = match change.filter(|change| !change.is_empty()) {
         Some(change) => {
-            Some(app.store.set_environment_resources(&actor, &access.workspace, project, env, &change).await?)
+            Some(app.store.set_environment_resources(&actor, &access.workspace, &project, &env, &change).await?)
         }
         None => None,
     };
     let environment = match (target, resized) {
-        (Some(target), _) => app.store.set_environment_target(&actor, &access.workspace, project, env, target).await?,
+        (Some(target), _) => {
+            app.store.set_environment_target(&actor, &access.workspace, &project, &env, target).await?
+        }
         (None, Some(resized)) => resized,
         (None, None) => {
             return Err(ApiError::new(
@@ -194,6 +195,6 @@ async fn delete_environment(
 ) -> Result<StatusCode, ApiError> {
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::ManageProjects, "delete environments").await?;
-    app.store.delete_environment(&caller.actor(), access.id(), project.as_str(), env.as_str()).await?;
+    app.store.delete_environment(&caller.actor(), access.id(), &project, &env).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -102,7 +102,7 @@ async fn target(
         let platform = app.platform()?;
         let address = ProjectAddress::new(ws, repo.strip_suffix(".git").unwrap_or(repo));
         let (access, slug) = app.access_project(&caller, address, permission, action).await?;
-        let project = app.store.project(&access.workspace, slug.as_str()).await?;
+        let project = app.store.project(&access.workspace, &slug).await?;
         let repos = Repos::new(platform.layout.repos());
         let path = repos.ensure(&project.workspace_id, &project.id).await.map_err(git_error)?;
         Ok::<_, ApiError>((path, access.workspace.slug.to_string(), project.slug.to_string(), project.branch))

@@ -49,7 +49,7 @@ async fn runtime_logs(
     }
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "read logs").await?;
-    let project = app.store.project(&access.workspace, project.as_str()).await?;
+    let project = app.store.project(&access.workspace, &project).await?;
     let environment = project
         .environments
         .iter()

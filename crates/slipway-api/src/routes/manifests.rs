@@ -8,7 +8,6 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use slipway_core::address::EnvironmentPath;
 use slipway_core::api::ErrorEnvelope;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
@@ -37,11 +36,9 @@ async fn manifests(
     caller: Caller,
     address: EnvironmentAddress,
 ) -> Result<Response, ApiError> {
-    let (access, EnvironmentPath { project, environment: env, .. }) =
-        app.access_environment(&caller, address, Permission::Read, "see manifests").await?;
-    let source = app.store.render_source(access.id(), project.as_str(), env.as_str(), None).await?;
-    let names = (&access.workspace.slug, &project, &env);
-    let text = preview_manifests(names, &source, app.config.registry.as_ref(), &app.config.cluster)
+    let (access, path) = app.access_environment(&caller, address, Permission::Read, "see manifests").await?;
+    let source = app.store.render_source(access.id(), &path.project, &path.environment, None).await?;
+    let text = preview_manifests(&path, &source, app.config.registry.as_ref(), &app.config.cluster)
         .map_err(|message| ApiError::new(ErrorCode::RenderFailed, message))?;
     Ok(([(header::CONTENT_TYPE, "text/yaml; charset=utf-8")], text).into_response())
 }

@@ -32,7 +32,7 @@ async fn list_instances(
 ) -> Result<Json<Vec<Instance>>, ApiError> {
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see instances").await?;
-    Ok(Json(app.store.list_instances(access.id(), project.as_str(), env.as_str()).await?))
+    Ok(Json(app.store.list_instances(access.id(), &project, &env).await?))
 }
 
 /// Sets instances per process type (0 stops a type); the agent rolls the
@@ -63,5 +63,5 @@ async fn scale(
         }
         scale.insert(process, count);
     }
-    Ok(Json(app.store.set_scale(&caller.actor(), access.id(), project.as_str(), env.as_str(), &scale).await?))
+    Ok(Json(app.store.set_scale(&caller.actor(), access.id(), &project, &env, &scale).await?))
 }

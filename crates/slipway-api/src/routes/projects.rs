@@ -75,9 +75,9 @@ async fn get_project(
     address: ProjectAddress,
 ) -> Result<Json<Project>, ApiError> {
     let (access, slug) = app.access_project(&caller, address, Permission::Read, "see projects").await?;
-    let mut project = app.store.project(&access.workspace, slug.as_str()).await?;
+    let mut project = app.store.project(&access.workspace, &slug).await?;
     if let Some(platform) = &app.config.platform {
-        let usage = app.disk_usage.usage(&app.store, &platform.layout, access.id(), slug.as_str()).await?;
+        let usage = app.disk_usage.usage(&app.store, &platform.layout, access.id(), &slug).await?;
         project.disk_usage = Some(usage);
     }
     Ok(Json(project))
@@ -103,7 +103,7 @@ async fn update_project(
             .map(|d| d.as_deref().map(|d| CustomDomain::parse(d, domain)).transpose())
             .transpose()?,
     };
-    Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, project.as_str(), patch).await?))
+    Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, &project, patch).await?))
 }
 
 /// A repository URL as typed, if it parses and the platform's policy lets projects track it.
@@ -121,6 +121,6 @@ async fn delete_project(
     address: ProjectAddress,
 ) -> Result<StatusCode, ApiError> {
     let (access, project) = app.access_project(&caller, address, Permission::ManageProjects, "delete projects").await?;
-    app.store.delete_project(&caller.actor(), access.id(), project.as_str()).await?;
+    app.store.delete_project(&caller.actor(), access.id(), &project).await?;
     Ok(StatusCode::NO_CONTENT)
 }

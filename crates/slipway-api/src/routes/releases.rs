@@ -36,7 +36,7 @@ async fn list_releases(
     let page = page_request(&query)?;
     let (access, EnvironmentPath { project, environment: env, .. }) =
         app.access_environment(&caller, address, Permission::Read, "see releases").await?;
-    Ok(Json(page_of(app.store.list_releases(access.id(), project.as_str(), env.as_str(), &page).await?)))
+    Ok(Json(page_of(app.store.list_releases(access.id(), &project, &env, &page).await?)))
 }
 
 /// Re-activates an earlier release — its artifact and config snapshot —
@@ -61,6 +61,6 @@ async fn rollback(
             DeploymentNumber::new(n).map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "release numbers start at 1"))
         })
         .transpose()?;
-    let deployment = app.store.rollback(&caller.actor(), access.id(), project.as_str(), env.as_str(), number).await?;
+    let deployment = app.store.rollback(&caller.actor(), access.id(), &project, &env, number).await?;
     Ok((StatusCode::CREATED, Json(deployment)))
 }
