@@ -46,7 +46,7 @@ async fn reading_deployments(backend: TestBackend) {
         .create_deployment(
             &actor,
             &workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             Some(&sha),
         )
@@ -64,8 +64,8 @@ async fn reading_deployments(backend: TestBackend) {
         .create_deployment(
             &actor,
             &workspace,
-            &ProjectSlug::parse("shop").unwrap(),
-            &EnvironmentName::parse("staging").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::parse("staging").expect("an environment name"),
             None,
         )
         .await
@@ -74,7 +74,7 @@ async fn reading_deployments(backend: TestBackend) {
         .create_deployment(
             &actor,
             &workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             None,
         )

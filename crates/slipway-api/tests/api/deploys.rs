@@ -261,7 +261,7 @@ pub(super) async fn release(s: &Setup, commit: &str, live: bool) -> ReleaseId {
         .create_deployment(
             &system(),
             &s.workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             Some(&sha),
         )
@@ -269,7 +269,11 @@ pub(super) async fn release(s: &Setup, commit: &str, live: bool) -> ReleaseId {
         .expect("queuing");
     store.transition_deployment(&system(), &s.workspace, &d.id, Transition::StartBuild, None).await.expect("building");
     let config = store
-        .config_snapshot(&s.workspace, &ProjectSlug::parse("shop").unwrap(), &EnvironmentName::production())
+        .config_snapshot(
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+        )
         .await
         .expect("the config snapshot");
     let new = NewRelease {
@@ -331,7 +335,7 @@ async fn deploying_needs_the_platform_paths(backend: TestBackend) {
         .create_deployment(
             &system(),
             &s.workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             None,
         )
@@ -575,7 +579,7 @@ async fn following_a_deployment_log(backend: TestBackend) {
         .create_deployment(
             &system(),
             &s.workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             None,
         )
@@ -608,7 +612,7 @@ async fn following_a_deployment_log(backend: TestBackend) {
         .create_deployment(
             &system(),
             &s.workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             None,
         )
@@ -637,7 +641,7 @@ async fn following_a_deployment_log(backend: TestBackend) {
         .create_deployment(
             &system(),
             &s.workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             None,
         )

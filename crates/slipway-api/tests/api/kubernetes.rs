@@ -50,7 +50,7 @@ async fn release(s: &Setup, commit: &str, start: &str) -> u64 {
         .create_deployment(
             &actor,
             &s.workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             Some(&sha),
         )
@@ -58,7 +58,11 @@ async fn release(s: &Setup, commit: &str, start: &str) -> u64 {
         .expect("queuing");
     store.transition_deployment(&actor, &s.workspace, &d.id, Transition::StartBuild, None).await.expect("building");
     let config = store
-        .config_snapshot(&s.workspace, &ProjectSlug::parse("shop").unwrap(), &EnvironmentName::production())
+        .config_snapshot(
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+        )
         .await
         .expect("the config snapshot");
     let plan = BuildPlan {

@@ -20,7 +20,7 @@ async fn metrics_are_for_admins_and_combine_the_store_and_the_router(backend: Te
         .create_deployment(
             &Actor::system("test"),
             &workspace,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             None,
         )

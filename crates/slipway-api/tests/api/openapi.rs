@@ -434,7 +434,7 @@ async fn responses_match_the_document(backend: TestBackend) {
         .create_deployment(
             &Actor::system("openapi-test"),
             &workspace_id,
-            &ProjectSlug::parse("shop").unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
             &EnvironmentName::production(),
             None,
         )

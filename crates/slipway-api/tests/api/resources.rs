@@ -139,8 +139,8 @@ async fn release(app: &TestApp, workspace: &WorkspaceId, env: &str, commit: char
         .queue_deployment(
             &actor,
             workspace,
-            &ProjectSlug::parse("shop").unwrap(),
-            &EnvironmentName::parse(env).unwrap(),
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::parse(env).expect("an environment name"),
             Some(&sha),
             None,
         )
@@ -216,7 +216,12 @@ async fn quotas_are_set_by_admins_and_refuse_growth(backend: TestBackend) {
     assert!(message.contains("over its quota of 1 instance: 1 instance now and this change asks for 1 more"));
     let source = app
         .store
-        .render_source(&workspace, &ProjectSlug::parse("shop").unwrap(), &EnvironmentName::production(), None)
+        .render_source(
+            &workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
         .await
         .expect("the environment");
     assert!(source.scale.is_empty(), "a refused scale was stored: {:?}", source.scale);
