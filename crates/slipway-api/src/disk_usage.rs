@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use slipway_core::api::DiskUsage;
 use slipway_core::ids::{ProjectId, WorkspaceId};
 use slipway_core::layout::DataLayout;
+use slipway_core::names::ProjectSlug;
 use slipway_core::timestamp::Timestamp;
 use slipway_git::Repos;
 use slipway_store::{ProjectFiles, Store, StoreError};
@@ -78,7 +79,7 @@ impl DiskUsageCache {
         store: &Store,
         layout: &DataLayout,
         workspace: &WorkspaceId,
-        project: &str,
+        project: &ProjectSlug,
     ) -> Result<DiskUsage, StoreError> {
         let files = store.project_files(workspace, project).await?;
         let slot = self.slot(&files.project_id);

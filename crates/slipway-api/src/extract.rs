@@ -1,14 +1,19 @@
-//! Request extractors that reject in the API's own error envelope, and the
-//! bearer-token extractor that names the caller. JSON bodies are `body.rs`.
+//! Request extractors that reject in the API's own error envelope, the
+//! bearer-token extractor that names the caller, and the address a path names
+//! (`{ws}`, `{ws}/{project}`, `{ws}/{project}/{env}`): parsed here once, and handed
+//! to a handler only by the role check on its workspace. JSON bodies are `body.rs`.
 
 use axum::extract::{FromRef, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::PageQuery;
+use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
+use slipway_core::role::Permission;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
-use slipway_store::{Actor, Authenticated, PageRequest, Paged};
+use slipway_store::{Access, Actor, Authenticated, PageRequest, Paged};
 
 pub use crate::body::{optional_json, ApiJson};
 use crate::error::ApiError;
@@ -96,6 +101,154 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(RequestId(request_id(parts)))
+    }
+}
+
+/// A name from a path that cannot exist is simply not found; parsing it
+/// first also keeps hostile bytes (NUL, control characters) away from SQL.
+fn not_found(code: ErrorCode, kind: &str, value: &str) -> ApiError {
+    let shown: String = value.chars().take(80).collect();
+    ApiError::new(code, format!("no {kind} `{}`", shown.escape_debug()))
+}
+
+/// A path segment parsed into its core type, or the answer for one that cannot name anything.
+/// The answer waits for the role check, so a stranger learns nothing from it.
+type Segment<T> = Result<T, ApiError>;
+
+/// `…/workspaces/{ws}`: the workspace a request names. A handler gets it (as its [`Access`])
+/// only from [`AppState::access_workspace`].
+pub struct WorkspaceAddress {
+    workspace: Segment<WorkspaceSlug>,
+}
+
+/// `…/workspaces/{ws}/projects/{project}`; a handler gets the project's slug only from
+/// [`AppState::access_project`].
+pub struct ProjectAddress {
+    workspace: WorkspaceAddress,
+    project: Segment<ProjectSlug>,
+}
+
+/// `…/projects/{project}/environments/{env}`; a handler gets its [`EnvironmentPath`] only from
+/// [`AppState::access_environment`].
+pub struct EnvironmentAddress {
+    project: ProjectAddress,
+    environment: Segment<EnvironmentName>,
+}
+
+impl WorkspaceAddress {
+    fn new(ws: &str) -> Self {
+        let workspace = WorkspaceSlug::parse(ws).map_err(|_| not_found(ErrorCode::WorkspaceNotFound, "workspace", ws));
+        Self { workspace }
+    }
+}
+
+impl ProjectAddress {
+    /// The address of `project` in `ws`, as a path spells them (the git remote's too).
+    pub(crate) fn new(ws: &str, project: &str) -> Self {
+        let slug = ProjectSlug::parse(project).map_err(|_| not_found(ErrorCode::ProjectNotFound, "project", project));
+        Self { workspace: WorkspaceAddress::new(ws), project: slug }
+    }
+}
+
+impl EnvironmentAddress {
+    fn new(ws: &str, project: &str, env: &str) -> Self {
+        let name =
+            EnvironmentName::parse(env).map_err(|_| not_found(ErrorCode::EnvironmentNotFound, "environment", env));
+        Self { project: ProjectAddress::new(ws, project), environment: name }
+    }
+}
+
+/// The path parameters each address is read from; other parameters of a route are left to
+/// the handler.
+#[derive(serde::Deserialize)]
+struct WorkspaceParams {
+    ws: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ProjectParams {
+    ws: String,
+    project: String,
+}
+
+#[derive(serde::Deserialize)]
+struct EnvironmentParams {
+    ws: String,
+    project: String,
+    env: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkspaceAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(WorkspaceParams { ws }) = ApiPath::from_request_parts(parts, state).await?;
+        Ok(Self::new(&ws))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ProjectAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(ProjectParams { ws, project }) = ApiPath::from_request_parts(parts, state).await?;
+        Ok(Self::new(&ws, &project))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EnvironmentAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(EnvironmentParams { ws, project, env }) = ApiPath::from_request_parts(parts, state).await?;
+        Ok(Self::new(&ws, &project, &env))
+    }
+}
+
+impl AppState {
+    /// The caller's access to the workspace `address` names, if their role allows
+    /// `permission`. Not a member (or a slug that cannot exist): 404, as if it did not exist. A
+    /// member whose role is too low: 403 naming the `action`.
+    pub(crate) async fn access_workspace(
+        &self,
+        caller: &Caller,
+        address: WorkspaceAddress,
+        permission: Permission,
+        action: &str,
+    ) -> Result<Access, ApiError> {
+        let slug = address.workspace?;
+        let access = self.store.access(&slug, &caller.auth.user).await?;
+        if !access.allows(permission) {
+            return Err(ApiError::forbidden(action));
+        }
+        Ok(access)
+    }
+
+    /// [`Self::access_workspace`], then the project's slug (a slug that cannot exist is not
+    /// found). Whether the project exists is the store's to say.
+    pub(crate) async fn access_project(
+        &self,
+        caller: &Caller,
+        address: ProjectAddress,
+        permission: Permission,
+        action: &str,
+    ) -> Result<(Access, ProjectSlug), ApiError> {
+        let access = self.access_workspace(caller, address.workspace, permission, action).await?;
+        Ok((access, address.project?))
+    }
+
+    /// [`Self::access_project`], then the environment's name: the environment's whole path.
+    pub(crate) async fn access_environment(
+        &self,
+        caller: &Caller,
+        address: EnvironmentAddress,
+        permission: Permission,
+        action: &str,
+    ) -> Result<(Access, EnvironmentPath), ApiError> {
+        let (access, project) = self.access_project(caller, address.project, permission, action).await?;
+        let environment = address.environment?;
+        let path = EnvironmentPath { workspace: access.workspace.slug.clone(), project, environment };
+        Ok((access, path))
     }
 }
 

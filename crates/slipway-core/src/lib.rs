@@ -4,8 +4,10 @@
 //!
 //! The CLI and the server share this crate, so everything a user can type or
 //! read is parsed and printed here exactly once. Start with [`names`] (what a
-//! valid slug or hostname is) and [`deployment`] (the status machine).
+//! valid slug or hostname is), [`address`] (an environment's `ws/project/env`) and
+//! [`deployment`] (the status machine).
 
+pub mod address;
 pub mod api;
 pub mod build_plan;
 pub mod deployment;

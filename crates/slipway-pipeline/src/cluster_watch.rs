@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use slipway_cluster::{verdict, Expected, Verdict};
 use slipway_core::ids::DeploymentId;
-use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_gitops::AppPath;
@@ -95,18 +94,10 @@ impl Pipeline {
 
     /// The cluster's verdict on `wait`; trouble reading it is something to wait out.
     async fn judge(&self, read_back: &ReadBack, wait: &AwaitingCluster) -> Verdict {
-        let path = match (
-            WorkspaceSlug::parse(&wait.workspace),
-            ProjectSlug::parse(&wait.project),
-            EnvironmentName::parse(&wait.environment),
-        ) {
-            (Ok(workspace), Ok(project), Ok(environment)) => AppPath { workspace, project, environment },
-            _ => {
-                return Verdict::Failed(format!(
-                    "{}/{} has names the cluster cannot hold",
-                    wait.project, wait.environment
-                ))
-            }
+        let path = AppPath {
+            workspace: wait.workspace.clone(),
+            project: wait.project.clone(),
+            environment: wait.environment.clone(),
         };
         let writer = match self.kubernetes.writer().await {
             Ok(writer) => writer,

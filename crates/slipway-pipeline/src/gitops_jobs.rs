@@ -9,10 +9,11 @@
 //! [`Job::GitopsRemove`]: slipway_store::Job::GitopsRemove
 //! [`Job::GitopsScale`]: slipway_store::Job::GitopsScale
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::RuntimeTarget;
 use slipway_core::ids::WorkspaceId;
 use slipway_gitops::{render_environment, AppPath, Commit, GitopsError, RepoWriter};
-use slipway_store::{EnvironmentPath, StoreError};
+use slipway_store::StoreError;
 
 use crate::manifests::render_input;
 use crate::Pipeline;
@@ -35,7 +36,7 @@ impl Pipeline {
         environment: &EnvironmentPath,
     ) -> Result<(), StoreError> {
         let path = app_path(environment);
-        match self.store.environment_target(workspace, path.project.as_str(), path.environment.as_str()).await {
+        match self.store.environment_target(workspace, &environment.project, &environment.environment).await {
             Ok(RuntimeTarget::Kubernetes) => return Ok(()),
             Ok(RuntimeTarget::Local) => {}
             // Deleted meanwhile: its folder must go all the same.
@@ -56,21 +57,22 @@ impl Pipeline {
         environment: &EnvironmentPath,
     ) -> Result<(), StoreError> {
         let path = app_path(environment);
-        let names = (path.workspace.as_str(), path.project.as_str(), path.environment.as_str());
-        let source = match self.store.render_source(workspace, names.1, names.2, None).await {
-            Ok(source) => source,
-            Err(StoreError::NotFound { .. }) => return Ok(()), // deleted, or never released
-            Err(err) => return Err(err),
-        };
+        let source =
+            match self.store.render_source(workspace, &environment.project, &environment.environment, None).await {
+                Ok(source) => source,
+                Err(StoreError::NotFound { .. }) => return Ok(()), // deleted, or never released
+                Err(err) => return Err(err),
+            };
         let (RuntimeTarget::Kubernetes, Some(image)) = (source.target, &source.image) else { return Ok(()) };
         let cluster = self.kubernetes.config.cluster.clone();
-        let manifests = match render_input(names, &source, image).and_then(|app| render_environment(&app, &cluster)) {
-            Ok(manifests) => manifests,
-            Err(err) => {
-                tracing::error!(app = %path, %err, "the new scale cannot be rendered");
-                return Ok(());
-            }
-        };
+        let manifests =
+            match render_input(environment, &source, image).and_then(|app| render_environment(&app, &cluster)) {
+                Ok(manifests) => manifests,
+                Err(err) => {
+                    tracing::error!(app = %path, %err, "the new scale cannot be rendered");
+                    return Ok(());
+                }
+            };
         let scale: Vec<String> = source.scale.iter().map(|(process, n)| format!("{process}={n}")).collect();
         let message = format!("scale {path}: {}\n\n{}", scale.join(", "), trailer(&path));
         self.land(&path, "committing the new scale", move |writer, path| writer.commit(path, &manifests, &message))

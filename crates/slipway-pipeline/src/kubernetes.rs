@@ -20,7 +20,6 @@ use slipway_core::deployment::DeploymentStatus;
 use slipway_core::ids::{DeploymentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::{CommitSha, ImageTag};
 use slipway_core::layout::DataLayout;
-use slipway_core::names::{ProjectSlug, WorkspaceSlug};
 use slipway_core::redact::{redact_url, Redactor};
 use slipway_gitops::{AppPath, ArgoSettings, ClusterSettings, RepoWriter, WriterSettings};
 use slipway_image::{ExportRequest, Exporter, ImageRef, LayerSource, RegistrySettings};
@@ -190,9 +189,7 @@ impl Pipeline {
             ))
         })?;
         let tag = ImageTag::new(user, context.deployment.number, built.commit.clone());
-        let deploy_err = |err: &dyn std::fmt::Display| Failure::Deploy(err.to_string());
-        let ws = WorkspaceSlug::parse(&context.workspace).map_err(|e| deploy_err(&e))?;
-        let project = ProjectSlug::parse(&context.project).map_err(|e| deploy_err(&e))?;
+        let (ws, project) = (context.workspace.clone(), context.project.clone());
         if let Some(pinned) = &context.deployment.image {
             // Exported before the control plane restarted: the tag is taken (by this very
             // build), so the recorded image is used rather than exported twice.
@@ -300,8 +297,7 @@ impl Pipeline {
     ) -> Result<String, Failure> {
         let target = &self.kubernetes;
         let source = self.store.render_source(workspace, &context.project, &context.environment, Some(release)).await?;
-        let names = (context.workspace.as_str(), context.project.as_str(), context.environment.as_str());
-        let app = render_input(names, &source, image)
+        let app = render_input(&context.path(), &source, image)
             .map_err(|err| Failure::Deploy(format!("the manifests cannot be rendered: {err}")))?;
         let writer = target.writer().await.map_err(|err| Failure::Deploy(self.hide_remote(err)))?;
         let path = AppPath::of(&app);

@@ -3,9 +3,9 @@
 //! ([`preview_manifests`], the API's `…/manifests` and `slipway gitops render`). Secret config
 //! vars appear by name only (as ExternalSecret keys); their values are never in a manifest.
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::RuntimeTarget;
 use slipway_core::image_tag::ImageTag;
-use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_gitops::{
     app_environment, render_environment, AppEnvironment, ClusterSettings, GitopsError, ReleaseSource,
 };
@@ -16,18 +16,18 @@ use slipway_store::RenderSource;
 /// reserved, so it can never name a real host).
 const PLACEHOLDER_REGISTRY: &str = "registry.invalid/slipway";
 
-/// What the renderer needs for the environment `(workspace, project, environment)` at the
-/// release `source` was read for, running `image`.
+/// What the renderer needs for the environment at `path` at the release `source` was read
+/// for, running `image`.
 pub(crate) fn render_input(
-    (workspace, project, environment): (&str, &str, &str),
+    path: &EnvironmentPath,
     source: &RenderSource,
     image: &str,
 ) -> Result<AppEnvironment, GitopsError> {
     let plan = slipway_image::container_plan(&source.plan);
     app_environment(&ReleaseSource {
-        workspace,
-        project,
-        environment,
+        workspace: path.workspace.as_str(),
+        project: path.project.as_str(),
+        environment: path.environment.as_str(),
         deployment: source.number.get(),
         image,
         plan: &plan,
@@ -40,17 +40,18 @@ pub(crate) fn render_input(
     })
 }
 
-/// The manifests a deployment of `(workspace, project, environment)` at the release `source`
+/// The manifests a deployment of the environment at `path` at the release `source`
 /// was read for commits to the GitOps repository, as one multi-document YAML text: comments
 /// saying what it is first, then each document after a comment naming its file. A release not
 /// exported yet runs the image a deployment would push (on a placeholder registry without
 /// `registry`). `Err` says why it cannot be rendered.
 pub fn preview_manifests(
-    (workspace, project, environment): (&WorkspaceSlug, &ProjectSlug, &EnvironmentName),
+    path: &EnvironmentPath,
     source: &RenderSource,
     registry: Option<&RegistrySettings>,
     cluster: &ClusterSettings,
 ) -> Result<String, String> {
+    let EnvironmentPath { workspace, project, environment } = path;
     let mut notes = vec![format!(
         "# Manifests of {workspace}/{project}/{environment} at release #{} (target: {}), as a deployment commits \
          them to\n# apps/{workspace}/{project}/{environment}/ of the GitOps repository.",
@@ -81,8 +82,7 @@ pub fn preview_manifests(
             format!("{repository}:{tag}")
         }
     };
-    let names = (workspace.as_str(), project.as_str(), environment.as_str());
-    let manifests = render_input(names, source, &image)
+    let manifests = render_input(path, source, &image)
         .and_then(|app| render_environment(&app, cluster))
         .map_err(|err| err.to_string())?;
     let mut text = notes.join("\n");

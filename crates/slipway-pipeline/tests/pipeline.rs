@@ -126,7 +126,17 @@ fn plan() -> BuildPlan {
 /// A deployment of commit `n`, building: its directory holds what a hostile build might leave —
 /// a link to `/`, a link out of the build, a hard link to a file outside.
 async fn built(s: &Setup, n: u64) -> (Deployment, PathBuf) {
-    let d = s.store.create_deployment(&actor(), &s.workspace.id, "web", "production", Some(&commit(n))).await.unwrap();
+    let d = s
+        .store
+        .create_deployment(
+            &actor(),
+            &s.workspace.id,
+            &ProjectSlug::parse("web").unwrap(),
+            &EnvironmentName::production(),
+            Some(&commit(n)),
+        )
+        .await
+        .unwrap();
     s.store.transition_deployment(&actor(), &s.workspace.id, &d.id, Transition::StartBuild, None).await.unwrap();
     let app = s.layout.build_dir(&d.id).join("app");
     std::fs::create_dir_all(app.join("node_modules/dep")).unwrap();
@@ -178,7 +188,12 @@ fn ids(ids: &[&DeploymentId]) -> Vec<String> {
 /// `(number, rollback_available)` of every release, newest first.
 async fn availability(s: &Setup) -> Vec<(u64, bool)> {
     let page = PageRequest { after: None, limit: 50 };
-    let releases = s.store.list_releases(&s.workspace.id, "web", "production", &page).await.unwrap().items;
+    let releases = s
+        .store
+        .list_releases(&s.workspace.id, &ProjectSlug::parse("web").unwrap(), &EnvironmentName::production(), &page)
+        .await
+        .unwrap()
+        .items;
     releases.iter().map(|r| (r.number.get(), r.rollback_available)).collect()
 }
 
@@ -222,8 +237,23 @@ async fn only_the_last_releases_keep_their_build_directories(backend: TestBacken
 
     // A rollback to a pruned release is refused, and changes nothing.
     let page = PageRequest { after: None, limit: 50 };
-    let deployments = s.store.list_deployments(&s.workspace.id, "web", "production", &page).await.unwrap().items.len();
-    let refused = s.store.rollback(&actor(), &s.workspace.id, "web", "production", Some(number(3))).await;
+    let deployments = s
+        .store
+        .list_deployments(&s.workspace.id, &ProjectSlug::parse("web").unwrap(), &EnvironmentName::production(), &page)
+        .await
+        .unwrap()
+        .items
+        .len();
+    let refused = s
+        .store
+        .rollback(
+            &actor(),
+            &s.workspace.id,
+            &ProjectSlug::parse("web").unwrap(),
+            &EnvironmentName::production(),
+            Some(number(3)),
+        )
+        .await;
     match refused {
         Err(StoreError::Conflict { code: ErrorCode::ReleasePruned, message }) => {
             assert!(message.contains("release #3") && message.contains("last 3 releases"), "{message}");
@@ -231,14 +261,30 @@ async fn only_the_last_releases_keep_their_build_directories(backend: TestBacken
         }
         other => panic!("expected RELEASE_PRUNED, got {other:?}"),
     }
-    let after = s.store.list_deployments(&s.workspace.id, "web", "production", &page).await.unwrap().items.len();
+    let after = s
+        .store
+        .list_deployments(&s.workspace.id, &ProjectSlug::parse("web").unwrap(), &EnvironmentName::production(), &page)
+        .await
+        .unwrap()
+        .items
+        .len();
     assert_eq!(after, deployments);
     assert_eq!(on_disk(&s.layout), ids(&[d4, d5, d6]));
     let state = s.store.desired_state().await.unwrap();
     assert_eq!(state[0].desired.as_ref().map(|d| d.number), Some(number(6)));
 
     // A kept one still rolls back, to its own directory, and keeps it while it serves.
-    let back = s.store.rollback(&actor(), &s.workspace.id, "web", "production", Some(number(4))).await.unwrap();
+    let back = s
+        .store
+        .rollback(
+            &actor(),
+            &s.workspace.id,
+            &ProjectSlug::parse("web").unwrap(),
+            &EnvironmentName::production(),
+            Some(number(4)),
+        )
+        .await
+        .unwrap();
     assert_eq!(back.status, DeploymentStatus::Deploying);
     let spec = s.store.desired_state().await.unwrap().remove(0).desired.unwrap();
     assert_eq!(Path::new(&spec.artifact_dir), s.layout.build_dir(d4).join("app"));

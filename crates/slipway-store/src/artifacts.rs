@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::DeploymentNumber;
 use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, WorkspaceId};
+use slipway_core::names::ProjectSlug;
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
@@ -294,7 +295,11 @@ impl Store {
     }
 
     /// The IDs naming a project's files on this machine, for its disk use.
-    pub async fn project_files(&self, workspace: &WorkspaceId, project: &str) -> Result<ProjectFiles, StoreError> {
+    pub async fn project_files(
+        &self,
+        workspace: &WorkspaceId,
+        project: &ProjectSlug,
+    ) -> Result<ProjectFiles, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let project_id =
             stored(ProjectId::parse(&project_row(&mut tx, workspace, project).await?.try_get::<String, _>("id")?))?;

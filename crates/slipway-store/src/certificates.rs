@@ -7,6 +7,7 @@
 
 use slipway_core::api::{Environment, Workspace};
 use slipway_core::ids::WorkspaceId;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::Row;
@@ -138,8 +139,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &Workspace,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         hostname: &str,
         on: bool,
     ) -> Result<Environment, StoreError> {

@@ -3,7 +3,7 @@
 
 use slipway_core::api::ConfigVar;
 use slipway_core::ids::{EnvironmentId, WorkspaceId};
-use slipway_core::names::ConfigVarName;
+use slipway_core::names::{ConfigVarName, EnvironmentName, ProjectSlug};
 use slipway_core::redact::Redactor;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
@@ -58,8 +58,8 @@ impl Store {
     pub async fn list_config(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
     ) -> Result<Vec<ConfigVar>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
@@ -72,8 +72,8 @@ impl Store {
     pub async fn config_values(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
     ) -> Result<Vec<(ConfigVarName, String)>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
@@ -86,8 +86,8 @@ impl Store {
     pub async fn config_snapshot(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
     ) -> Result<Vec<crate::ConfigValue>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
@@ -104,8 +104,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         vars: &[(ConfigVarName, String)],
         secret: bool,
     ) -> Result<Vec<ConfigVar>, StoreError> {
@@ -142,8 +142,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         names: &[ConfigVarName],
     ) -> Result<Vec<ConfigVar>, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;

@@ -2,11 +2,13 @@
 //! pipeline, and the fields the pipeline records while it builds (commit,
 //! plan). Their status moves only in `lifecycle.rs`.
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{Deployment, DeploymentKind, RuntimeTarget};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::resources::{Resources, SandboxUid};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
@@ -56,8 +58,8 @@ pub(crate) fn deployment_not_found(number: impl std::fmt::Display) -> StoreError
 /// Where a new deployment goes.
 pub(crate) struct NewDeployment<'a> {
     pub workspace: &'a WorkspaceId,
-    pub project: &'a str,
-    pub environment: &'a str,
+    pub project: &'a ProjectSlug,
+    pub environment: &'a EnvironmentName,
     pub project_id: &'a ProjectId,
     pub environment_id: &'a EnvironmentId,
 }
@@ -111,9 +113,9 @@ pub(crate) async fn insert_deployment(
 #[derive(Debug, Clone)]
 pub struct DeploymentContext {
     pub deployment: Deployment,
-    pub workspace: String,
-    pub project: String,
-    pub environment: String,
+    pub workspace: WorkspaceSlug,
+    pub project: ProjectSlug,
+    pub environment: EnvironmentName,
     pub repo_url: Option<String>,
     pub branch: String,
     /// Where the environment runs: the local agent, or a cluster through GitOps.
@@ -127,14 +129,25 @@ pub struct DeploymentContext {
     pub resources: Resources,
 }
 
+impl DeploymentContext {
+    /// The address of the deployment's environment.
+    pub fn path(&self) -> EnvironmentPath {
+        EnvironmentPath {
+            workspace: self.workspace.clone(),
+            project: self.project.clone(),
+            environment: self.environment.clone(),
+        }
+    }
+}
+
 impl Store {
     /// Queues a deployment, taking the project's next build number.
     pub async fn create_deployment(
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         commit: Option<&CommitSha>,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
@@ -151,8 +164,8 @@ impl Store {
     pub async fn list_deployments(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         page: &PageRequest,
     ) -> Result<Paged<Deployment>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
@@ -174,8 +187,8 @@ impl Store {
     pub async fn deployment(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         number: DeploymentNumber,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
@@ -229,9 +242,9 @@ impl Store {
             sandbox_uid,
             resources: own_resources(&row)?.resolve(&defaults),
             deployment,
-            workspace: row.try_get("workspace_slug")?,
-            project: row.try_get("project_slug")?,
-            environment: row.try_get("environment_name")?,
+            workspace: stored(WorkspaceSlug::parse(&row.try_get::<String, _>("workspace_slug")?))?,
+            project: stored(ProjectSlug::parse(&row.try_get::<String, _>("project_slug")?))?,
+            environment: stored(EnvironmentName::parse(&row.try_get::<String, _>("environment_name")?))?,
             repo_url: row.try_get("repo_url")?,
             branch: row.try_get("branch")?,
             target: {

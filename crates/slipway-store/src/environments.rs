@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use slipway_core::api::{Environment, RuntimeTarget, Workspace};
 use slipway_core::hostname::{CustomDomain, Hostname};
 use slipway_core::ids::{EnvironmentId, ProjectId, WorkspaceId};
-use slipway_core::names::EnvironmentName;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::Row;
@@ -19,7 +19,7 @@ use crate::resources::{own_resources, platform_defaults};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
-pub(crate) fn environment_not_found(name: &str) -> StoreError {
+pub(crate) fn environment_not_found(name: impl std::fmt::Display) -> StoreError {
     StoreError::not_found(ErrorCode::EnvironmentNotFound, format!("no environment `{name}` in this project"))
 }
 
@@ -81,8 +81,8 @@ pub(crate) async fn insert_environment(
 pub(crate) async fn resolve_environment(
     tx: &mut Tx,
     workspace: &WorkspaceId,
-    project: &str,
-    environment: &str,
+    project: &ProjectSlug,
+    environment: &EnvironmentName,
 ) -> Result<(ProjectId, EnvironmentId), StoreError> {
     let row = sqlx::query(
         "SELECT p.id AS project_id, e.id AS environment_id FROM projects p
@@ -90,8 +90,8 @@ pub(crate) async fn resolve_environment(
          WHERE p.workspace_id = $1 AND p.slug = $2",
     )
     .bind(workspace.as_str())
-    .bind(project)
-    .bind(environment)
+    .bind(project.as_str())
+    .bind(environment.as_str())
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| project_not_found(project))?;
@@ -163,7 +163,7 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &Workspace,
-        project: &str,
+        project: &ProjectSlug,
         name: &EnvironmentName,
         hostname: &Hostname,
     ) -> Result<Environment, StoreError> {
@@ -188,8 +188,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &Workspace,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         domain: &CustomDomain,
     ) -> Result<Environment, StoreError> {
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
@@ -208,8 +208,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &Workspace,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         domain: &str,
     ) -> Result<Environment, StoreError> {
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
@@ -238,8 +238,8 @@ impl Store {
     pub async fn environment(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
     ) -> Result<Environment, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (project_id, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
@@ -266,12 +266,12 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        name: &str,
+        project: &ProjectSlug,
+        name: &EnvironmentName,
     ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let (_, environment) = resolve_environment(&mut tx, workspace, project, name).await?;
-        if name == EnvironmentName::PRODUCTION {
+        if name.is_production() {
             return Err(StoreError::conflict(
                 ErrorCode::EnvironmentProtected,
                 "the production environment cannot be deleted; delete the project instead",

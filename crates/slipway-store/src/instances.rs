@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use slipway_core::api::Instance;
 use slipway_core::deployment::DeploymentNumber;
 use slipway_core::ids::{EnvironmentId, InstanceId, WorkspaceId};
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::process_type::ProcessType;
 use slipway_core::timestamp::Timestamp;
 use sqlx::Row;
@@ -61,8 +62,8 @@ impl Store {
     pub async fn list_instances(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
     ) -> Result<Vec<Instance>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
@@ -95,8 +96,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         processes: &BTreeMap<ProcessType, u32>,
     ) -> Result<BTreeMap<String, u32>, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;

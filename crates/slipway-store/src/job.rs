@@ -5,8 +5,8 @@
 //! readable. A row this version cannot read is never guessed at: the queue
 //! fails it with the reason (see `jobs.rs`).
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::ids::{DeploymentId, WorkspaceId};
-use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 
 /// One piece of work for the deploy pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,37 +30,6 @@ pub enum JobKind {
     GitopsRollback,
     GitopsRemove,
     GitopsScale,
-}
-
-/// An environment by its names, as a GitOps folder is: the folder outlives the environment's
-/// row (a removal runs after the environment may be gone).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvironmentPath {
-    pub workspace: WorkspaceSlug,
-    pub project: ProjectSlug,
-    pub environment: EnvironmentName,
-}
-
-impl std::fmt::Display for EnvironmentPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.workspace, self.project, self.environment)
-    }
-}
-
-impl EnvironmentPath {
-    fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.split('/');
-        let (Some(workspace), Some(project), Some(environment), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        Some(Self {
-            workspace: WorkspaceSlug::parse(workspace).ok()?,
-            project: ProjectSlug::parse(project).ok()?,
-            environment: EnvironmentName::parse(environment).ok()?,
-        })
-    }
 }
 
 impl JobKind {

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{Environment, RuntimeTarget, Workspace};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
@@ -29,7 +30,7 @@ use sqlx::Row;
 use crate::audit::{self, Actor};
 use crate::environments::resolve_environment;
 use crate::error::stored;
-use crate::job::{EnvironmentPath, Job};
+use crate::job::Job;
 use crate::jobs::insert_job;
 use crate::lifecycle::cancel_not_live;
 use crate::quotas::read_quota;
@@ -68,9 +69,9 @@ pub struct RenderSource {
 #[derive(Debug, Clone)]
 pub struct AwaitingCluster {
     pub workspace_id: WorkspaceId,
-    pub workspace: String,
-    pub project: String,
-    pub environment: String,
+    pub workspace: WorkspaceSlug,
+    pub project: ProjectSlug,
+    pub environment: EnvironmentName,
     pub environment_id: EnvironmentId,
     pub deployment: DeploymentId,
     pub number: DeploymentNumber,
@@ -140,8 +141,8 @@ pub(crate) async fn queue_gitops_scale(
     tx: &mut Tx,
     workspace: &WorkspaceId,
     environment: &EnvironmentId,
-    project: &str,
-    environment_name: &str,
+    project: &ProjectSlug,
+    environment_name: &EnvironmentName,
 ) -> Result<(), StoreError> {
     let row = sqlx::query(
         "SELECT e.target, w.slug,
@@ -156,18 +157,13 @@ pub(crate) async fn queue_gitops_scale(
     if target != RuntimeTarget::Kubernetes.as_str() || committed == 0 {
         return Ok(());
     }
-    let path = environment_path(&row.try_get::<String, _>("slug")?, project, environment_name)?;
+    let path = EnvironmentPath {
+        workspace: stored(WorkspaceSlug::parse(&row.try_get::<String, _>("slug")?))?,
+        project: project.clone(),
+        environment: environment_name.clone(),
+    };
     insert_job(tx, &Job::GitopsScale { workspace: workspace.clone(), environment: path }, Timestamp::now()).await?;
     Ok(())
-}
-
-/// The names of an environment (read from the database, so valid) as a GitOps job's path.
-fn environment_path(workspace: &str, project: &str, environment: &str) -> Result<EnvironmentPath, StoreError> {
-    Ok(EnvironmentPath {
-        workspace: stored(WorkspaceSlug::parse(workspace))?,
-        project: stored(ProjectSlug::parse(project))?,
-        environment: stored(EnvironmentName::parse(environment))?,
-    })
 }
 
 impl Store {
@@ -179,8 +175,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &Workspace,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         target: RuntimeTarget,
     ) -> Result<Environment, StoreError> {
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
@@ -210,7 +206,11 @@ impl Store {
                     .await?
                     .try_get(0)?;
             if target == RuntimeTarget::Local && committed > 0 {
-                let path = environment_path(workspace.slug.as_str(), project, environment)?;
+                let path = EnvironmentPath {
+                    workspace: workspace.slug.clone(),
+                    project: project.clone(),
+                    environment: environment.clone(),
+                };
                 let job = Job::GitopsRemove { workspace: workspace.id.clone(), environment: path };
                 insert_job(&mut tx, &job, Timestamp::now()).await?;
             }
@@ -227,8 +227,8 @@ impl Store {
     pub async fn environment_target(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
     ) -> Result<RuntimeTarget, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let (_, environment_id) = resolve_environment(&mut tx, workspace, project, environment).await?;
@@ -297,9 +297,9 @@ impl Store {
             .map(|row| {
                 Ok(AwaitingCluster {
                     workspace_id: stored(WorkspaceId::parse(&row.try_get::<String, _>("workspace_id")?))?,
-                    workspace: row.try_get("workspace")?,
-                    project: row.try_get("project")?,
-                    environment: row.try_get("environment")?,
+                    workspace: stored(WorkspaceSlug::parse(&row.try_get::<String, _>("workspace")?))?,
+                    project: stored(ProjectSlug::parse(&row.try_get::<String, _>("project")?))?,
+                    environment: stored(EnvironmentName::parse(&row.try_get::<String, _>("environment")?))?,
                     environment_id: stored(EnvironmentId::parse(&row.try_get::<String, _>("environment_id")?))?,
                     deployment: stored(DeploymentId::parse(&row.try_get::<String, _>("id")?))?,
                     number: stored(DeploymentNumber::new(
@@ -323,8 +323,8 @@ impl Store {
     pub async fn render_source(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         release: Option<&ReleaseId>,
     ) -> Result<RenderSource, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;

@@ -48,7 +48,7 @@ pub use desired_state::{EnvironmentState, ReleaseSpec};
 pub use error::StoreError;
 pub use identity::{hash_password, verify_password, TokenSecret};
 pub use instances::MAX_SCALE;
-pub use job::{EnvironmentPath, Job, JobKind};
+pub use job::{Job, JobKind};
 pub use jobs::{ClaimedJob, JobStatus};
 pub use kubernetes::{AwaitingCluster, RenderSource};
 pub use page::{Order, PageRequest, Paged};

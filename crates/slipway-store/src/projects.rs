@@ -37,15 +37,19 @@ pub struct ProjectPatch {
     pub custom_domain: Option<Option<CustomDomain>>,
 }
 
-pub(crate) fn project_not_found(slug: &str) -> StoreError {
+pub(crate) fn project_not_found(slug: &ProjectSlug) -> StoreError {
     StoreError::not_found(ErrorCode::ProjectNotFound, format!("no project `{slug}` in this workspace"))
 }
 
 /// The project row (without environments) for a slug.
-pub(crate) async fn project_row(tx: &mut Tx, workspace: &WorkspaceId, slug: &str) -> Result<AnyRow, StoreError> {
+pub(crate) async fn project_row(
+    tx: &mut Tx,
+    workspace: &WorkspaceId,
+    slug: &ProjectSlug,
+) -> Result<AnyRow, StoreError> {
     sqlx::query("SELECT * FROM projects WHERE workspace_id = $1 AND slug = $2")
         .bind(workspace.as_str())
-        .bind(slug)
+        .bind(slug.as_str())
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| project_not_found(slug))
@@ -121,7 +125,7 @@ impl Store {
             insert_route(&mut tx, &workspace.id, &production, domain.as_str(), "custom").await?;
         }
         audit::record(&mut tx, Some(&workspace.id), actor, "project.create", &format!("project/{}", new.slug)).await?;
-        let row = project_row(&mut tx, &workspace.id, new.slug.as_str()).await?;
+        let row = project_row(&mut tx, &workspace.id, &new.slug).await?;
         let project = self.projects_from(&mut tx, workspace, &[row]).await?.remove(0);
         tx.commit().await?;
         Ok(project)
@@ -143,7 +147,7 @@ impl Store {
         Ok(Paged::from_rows(projects, page, |p| p.id.to_string()))
     }
 
-    pub async fn project(&self, workspace: &Workspace, slug: &str) -> Result<Project, StoreError> {
+    pub async fn project(&self, workspace: &Workspace, slug: &ProjectSlug) -> Result<Project, StoreError> {
         let mut tx = self.read(Scope::Tenant(&workspace.id)).await?;
         let row = project_row(&mut tx, &workspace.id, slug).await?;
         let project = self.projects_from(&mut tx, workspace, &[row]).await?.remove(0);
@@ -152,7 +156,7 @@ impl Store {
     }
 
     /// The ID of a project, by slug.
-    pub async fn project_id(&self, workspace: &WorkspaceId, slug: &str) -> Result<ProjectId, StoreError> {
+    pub async fn project_id(&self, workspace: &WorkspaceId, slug: &ProjectSlug) -> Result<ProjectId, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let row = project_row(&mut tx, workspace, slug).await?;
         tx.commit().await?;
@@ -163,12 +167,12 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &Workspace,
-        slug: &str,
+        slug: &ProjectSlug,
         patch: ProjectPatch,
     ) -> Result<Project, StoreError> {
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;
         let (project, production) =
-            resolve_environment(&mut tx, &workspace.id, slug, EnvironmentName::PRODUCTION).await?;
+            resolve_environment(&mut tx, &workspace.id, slug, &EnvironmentName::production()).await?;
         if let Some(repo_url) = &patch.repo_url {
             sqlx::query("UPDATE projects SET repo_url = $1 WHERE id = $2")
                 .bind(repo_url.as_ref().map(RepoUrl::as_str))
@@ -201,11 +205,16 @@ impl Store {
     }
 
     /// Deletes a project with its environments, routes, config and deployments.
-    pub async fn delete_project(&self, actor: &Actor, workspace: &WorkspaceId, slug: &str) -> Result<(), StoreError> {
+    pub async fn delete_project(
+        &self,
+        actor: &Actor,
+        workspace: &WorkspaceId,
+        slug: &ProjectSlug,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;
         let deleted = sqlx::query("DELETE FROM projects WHERE workspace_id = $1 AND slug = $2")
             .bind(workspace.as_str())
-            .bind(slug)
+            .bind(slug.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected();

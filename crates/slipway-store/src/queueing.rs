@@ -5,6 +5,7 @@
 use slipway_core::api::{Deployment, DeploymentKind};
 use slipway_core::ids::WorkspaceId;
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::Row;
@@ -38,8 +39,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         commit: Option<&CommitSha>,
         idempotency: Option<IdempotencyKey<'_>>,
     ) -> Result<(Deployment, bool), StoreError> {
@@ -58,8 +59,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         commit: Option<&CommitSha>,
         idempotency: Option<IdempotencyKey<'_>>,
     ) -> Result<(Deployment, bool), StoreError> {

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use slipway_core::api::{QuotaReport, Workspace};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::ids::{EnvironmentId, WorkspaceId};
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::process_type::ProcessType;
 use slipway_core::quota::{Bytes, QuotaUsage, WorkspaceQuota};
 use slipway_core::resources::{Memory, Resources};
@@ -294,7 +295,8 @@ impl Store {
         .await?;
         for row in &clustered {
             let environment = stored(EnvironmentId::parse(&row.try_get::<String, _>("id")?))?;
-            let (project, name): (String, String) = (row.try_get("slug")?, row.try_get("name")?);
+            let project = stored(ProjectSlug::parse(&row.try_get::<String, _>("slug")?))?;
+            let name = stored(EnvironmentName::parse(&row.try_get::<String, _>("name")?))?;
             crate::kubernetes::queue_gitops_scale(&mut tx, &workspace.id, &environment, &project, &name).await?;
         }
         let defaults = platform_defaults(&mut tx).await?;

@@ -12,6 +12,7 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{DeploymentNumber, Transition};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::any::AnyRow;
@@ -191,8 +192,8 @@ impl Store {
     pub async fn list_releases(
         &self,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         page: &PageRequest,
     ) -> Result<Paged<Release>, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
@@ -233,8 +234,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &WorkspaceId,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         number: Option<DeploymentNumber>,
     ) -> Result<Deployment, StoreError> {
         let mut tx = self.write(Scope::Tenant(workspace)).await?;

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use slipway_core::api::{Environment, Workspace};
 use slipway_core::ids::{EnvironmentId, WorkspaceId};
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::resources::{Cpu, Memory, Resources, SandboxUid};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -167,8 +168,8 @@ impl Store {
         &self,
         actor: &Actor,
         workspace: &Workspace,
-        project: &str,
-        environment: &str,
+        project: &ProjectSlug,
+        environment: &EnvironmentName,
         change: &ResourceChange,
     ) -> Result<Environment, StoreError> {
         let mut tx = self.write(Scope::Tenant(&workspace.id)).await?;

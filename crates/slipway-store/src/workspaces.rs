@@ -123,7 +123,7 @@ impl Store {
 
     /// Resolves a workspace slug for `user`. A workspace the user may not
     /// see answers exactly like one that does not exist.
-    pub async fn access(&self, slug: &str, user: &User) -> Result<Access, StoreError> {
+    pub async fn access(&self, slug: &WorkspaceSlug, user: &User) -> Result<Access, StoreError> {
         let not_found = || StoreError::not_found(ErrorCode::WorkspaceNotFound, format!("no workspace `{slug}`"));
         // Platform scope: the tenant is what is being looked up.
         let mut tx = self.read(Scope::Platform).await?;
@@ -132,7 +132,7 @@ impl Store {
              LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2
              WHERE w.slug = $1",
         )
-        .bind(slug)
+        .bind(slug.as_str())
         .bind(user.id.as_str())
         .fetch_optional(&mut *tx)
         .await?;

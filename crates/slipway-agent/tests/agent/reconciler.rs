@@ -14,7 +14,7 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{DeploymentStatus, Transition};
 use slipway_core::hostname::Hostname;
 use slipway_core::layout::DataLayout;
-use slipway_core::names::{Branch, Password, ProjectSlug, Username, WorkspaceSlug};
+use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_router::RouteTable;
 use slipway_store::{hash_password, Actor, NewProject, NewRelease, NewUser, RuntimeEnv, Store};
 use slipway_testkit::{eventually, TestBackend, TestDatabase};
@@ -57,8 +57,17 @@ impl Fixture {
 
     /// A built release whose processes are the given shell commands.
     async fn release(&self, processes: &[(&str, &str)]) -> Deployment {
-        let deployment =
-            self.store.create_deployment(&actor(), &self.workspace.id, "web", "production", None).await.unwrap();
+        let deployment = self
+            .store
+            .create_deployment(
+                &actor(),
+                &self.workspace.id,
+                &ProjectSlug::parse("web").unwrap(),
+                &EnvironmentName::production(),
+                None,
+            )
+            .await
+            .unwrap();
         self.store
             .transition_deployment(&actor(), &self.workspace.id, &deployment.id, Transition::StartBuild, None)
             .await
@@ -92,7 +101,15 @@ impl Fixture {
     }
 
     async fn status(&self, deployment: &Deployment) -> Deployment {
-        self.store.deployment(&self.workspace.id, "web", "production", deployment.number).await.unwrap()
+        self.store
+            .deployment(
+                &self.workspace.id,
+                &ProjectSlug::parse("web").unwrap(),
+                &EnvironmentName::production(),
+                deployment.number,
+            )
+            .await
+            .unwrap()
     }
 
     /// Waits (bounded) until the deployment leaves DEPLOYING.
@@ -106,7 +123,10 @@ impl Fixture {
     }
 
     async fn instances(&self) -> Vec<Instance> {
-        self.store.list_instances(&self.workspace.id, "web", "production").await.unwrap()
+        self.store
+            .list_instances(&self.workspace.id, &ProjectSlug::parse("web").unwrap(), &EnvironmentName::production())
+            .await
+            .unwrap()
     }
 
     fn start_agent(&self) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {

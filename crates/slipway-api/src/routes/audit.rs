@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{page_of, page_request, ApiPath, ApiQuery, Caller};
+use crate::extract::{page_of, page_request, ApiQuery, Caller, WorkspaceAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -20,10 +20,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_audit_events(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<AuditEvent>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app.access(&caller, &ws, Permission::Administer, "read the audit log").await?;
+    let access = app.access_workspace(&caller, address, Permission::Administer, "read the audit log").await?;
     Ok(Json(page_of(app.store.list_audit_events(access.id(), &page).await?)))
 }

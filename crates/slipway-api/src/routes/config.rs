@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{ConfigVar, ErrorEnvelope, SetConfigRequest, UnsetConfigQuery};
 use slipway_core::names::{check_config_var_value, ConfigVarName};
 use slipway_core::role::Permission;
@@ -10,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -26,12 +27,11 @@ pub(crate) const MAX_VARS_PER_CALL: usize = 100;
 async fn list_config(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see config vars").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    Ok(Json(app.store.list_config(access.id(), project.as_str(), env.as_str()).await?))
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see config vars").await?;
+    Ok(Json(app.store.list_config(access.id(), &project, &env).await?))
 }
 
 /// Sets config vars; with `secret: true` their values are never shown again.
@@ -42,12 +42,11 @@ async fn list_config(
 async fn set_config(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiJson(body): ApiJson<SetConfigRequest>,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "set config vars").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "set config vars").await?;
     if body.vars.is_empty() || body.vars.len() > MAX_VARS_PER_CALL {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "set 1 to 100 vars per request"));
     }
@@ -60,9 +59,7 @@ async fn set_config(
             Ok((name, value))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(
-        app.store.set_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &vars, body.secret).await?,
-    ))
+    Ok(Json(app.store.set_config(&caller.actor(), access.id(), &project, &env, &vars, body.secret).await?))
 }
 
 /// Removes config vars; if any is not set, none is removed.
@@ -72,14 +69,13 @@ async fn set_config(
 async fn unset_config(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiQuery(query): ApiQuery<UnsetConfigQuery>,
 ) -> Result<Json<Vec<ConfigVar>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "unset config vars").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "unset config vars").await?;
     let names = parse_names(&query.names)?;
-    Ok(Json(app.store.unset_config(&caller.actor(), access.id(), project.as_str(), env.as_str(), &names).await?))
+    Ok(Json(app.store.unset_config(&caller.actor(), access.id(), &project, &env, &names).await?))
 }
 
 /// `names=A,B`: 1 to 100 names, empty ones between commas skipped.

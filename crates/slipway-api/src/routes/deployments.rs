@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{CreateDeploymentRequest, Deployment, ErrorEnvelope, Page, PageQuery};
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
 use slipway_core::image_tag::CommitSha;
@@ -17,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{optional_json, page_of, page_request, ApiPath, ApiQuery, Caller};
+use crate::extract::{optional_json, page_of, page_request, ApiPath, ApiQuery, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -35,14 +36,13 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_deployments(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Deployment>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    Ok(Json(page_of(app.store.list_deployments(access.id(), project.as_str(), env.as_str(), &page).await?)))
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
+    Ok(Json(page_of(app.store.list_deployments(access.id(), &project, &env, &page).await?)))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/deployments/{number}",
@@ -52,13 +52,13 @@ async fn list_deployments(
 async fn get_deployment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env, number)): ApiPath<(String, String, String, String)>,
+    address: EnvironmentAddress,
+    ApiPath(NumberParam { number }): ApiPath<NumberParam>,
 ) -> Result<Json<Deployment>, ApiError> {
     let number = parse_number(&number)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    Ok(Json(app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?))
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
+    Ok(Json(app.store.deployment(access.id(), &project, &env, number).await?))
 }
 
 /// Deploys the head of the tracked branch (or `commit`, which must be in
@@ -74,17 +74,16 @@ async fn get_deployment(
 async fn create_deployment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "deploy").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "deploy").await?;
     let request: CreateDeploymentRequest = optional_json(&headers, &body)?.unwrap_or_default();
     let key = headers.get("idempotency-key").map(idempotency_key).transpose()?;
     let platform = app.platform()?;
-    let details = app.store.project(&access.workspace, project.as_str()).await?;
+    let details = app.store.project(&access.workspace, &project).await?;
     if !details.environments.iter().any(|e| e.name == env) {
         return Err(ApiError::new(ErrorCode::EnvironmentNotFound, format!("no environment `{env}` in {project}")));
     }
@@ -128,10 +127,8 @@ async fn create_deployment(
     // A retry is the same request even if the branch moved meanwhile: the
     // key remembers what was asked for, not what it resolved to.
     let idempotency = key.as_deref().map(|key| IdempotencyKey { key, requested_commit: requested.as_ref() });
-    let (deployment, created) = app
-        .store
-        .queue_deployment(&caller.actor(), access.id(), project.as_str(), env.as_str(), commit.as_ref(), idempotency)
-        .await?;
+    let (deployment, created) =
+        app.store.queue_deployment(&caller.actor(), access.id(), &project, &env, commit.as_ref(), idempotency).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(deployment)))
 }
 
@@ -168,20 +165,20 @@ fn git_remote(
 async fn deployment_logs(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env, number)): ApiPath<(String, String, String, String)>,
+    address: EnvironmentAddress,
+    ApiPath(NumberParam { number }): ApiPath<NumberParam>,
 ) -> Result<axum::response::Response, ApiError> {
     let number = parse_number(&number)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see deployments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    let deployment = app.store.deployment(access.id(), project.as_str(), env.as_str(), number).await?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see deployments").await?;
+    let deployment = app.store.deployment(access.id(), &project, &env, number).await?;
     let path = app.platform()?.layout.deployment_log(&deployment.id);
     let store = app.store.clone();
     let workspace = access.id().clone();
     let done: crate::tail::Done = Box::new(move || {
         let (store, workspace, project, env) = (store.clone(), workspace.clone(), project.clone(), env.clone());
         Box::pin(async move {
-            match store.deployment(&workspace, project.as_str(), env.as_str(), number).await {
+            match store.deployment(&workspace, &project, &env, number).await {
                 Ok(d) if d.status.is_final() || d.status == DeploymentStatus::Deployed => Some(d.status.to_string()),
                 Ok(_) => None,
                 Err(_) => Some("GONE".to_owned()),
@@ -189,6 +186,12 @@ async fn deployment_logs(
         })
     });
     Ok(crate::tail::follow(path, None, done).into_response())
+}
+
+/// `{number}` of a deployment's path.
+#[derive(serde::Deserialize)]
+struct NumberParam {
+    number: String,
 }
 
 fn parse_number(number: &str) -> Result<DeploymentNumber, ApiError> {

@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{AddDomainRequest, Environment, ErrorEnvelope, UpdateDomainRequest};
 use slipway_core::hostname::CustomDomain;
 use slipway_core::role::Permission;
@@ -13,11 +14,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::extract::{ApiJson, ApiPath, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_domains, add_domain)).routes(routes!(update_domain, remove_domain))
+}
+
+/// `{hostname}` of a domain's path.
+#[derive(serde::Deserialize)]
+struct HostnameParam {
+    hostname: String,
 }
 
 /// Every hostname of the environment, generated first.
@@ -27,12 +34,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_domains(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see domains").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    let project = app.store.project(&access.workspace, project.as_str()).await?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see domains").await?;
+    let project = app.store.project(&access.workspace, &project).await?;
     let environment = project
         .environments
         .into_iter()
@@ -48,15 +54,13 @@ async fn list_domains(
 async fn add_domain(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiJson(body): ApiJson<AddDomainRequest>,
 ) -> Result<(StatusCode, Json<Environment>), ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "add domains").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::ManageProjects, "add domains").await?;
     let domain = CustomDomain::parse(&body.hostname, &app.config.platform_domain)?;
-    let environment =
-        app.store.add_domain(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), &domain).await?;
+    let environment = app.store.add_domain(&caller.actor(), &access.workspace, &project, &env, &domain).await?;
     Ok((StatusCode::CREATED, Json(environment)))
 }
 
@@ -69,23 +73,16 @@ async fn add_domain(
 async fn update_domain(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env, hostname)): ApiPath<(String, String, String, String)>,
+    address: EnvironmentAddress,
+    ApiPath(HostnameParam { hostname }): ApiPath<HostnameParam>,
     ApiJson(body): ApiJson<UpdateDomainRequest>,
 ) -> Result<Json<Environment>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "change domains").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::ManageProjects, "change domains").await?;
     let hostname = hostname.to_ascii_lowercase();
     let environment = app
         .store
-        .set_https_redirect(
-            &caller.actor(),
-            &access.workspace,
-            project.as_str(),
-            env.as_str(),
-            &hostname,
-            body.https_redirect,
-        )
+        .set_https_redirect(&caller.actor(), &access.workspace, &project, &env, &hostname, body.https_redirect)
         .await?;
     Ok(Json(environment))
 }
@@ -97,13 +94,11 @@ async fn update_domain(
 async fn remove_domain(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env, hostname)): ApiPath<(String, String, String, String)>,
+    address: EnvironmentAddress,
+    ApiPath(HostnameParam { hostname }): ApiPath<HostnameParam>,
 ) -> Result<Json<Environment>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "remove domains").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::ManageProjects, "remove domains").await?;
     let hostname = hostname.to_ascii_lowercase();
-    Ok(Json(
-        app.store.remove_domain(&caller.actor(), &access.workspace, project.as_str(), env.as_str(), &hostname).await?,
-    ))
+    Ok(Json(app.store.remove_domain(&caller.actor(), &access.workspace, &project, &env, &hostname).await?))
 }

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{
     CreateEnvironmentRequest, Environment, ErrorEnvelope, ResourcesPatch, RuntimeTarget, UpdateEnvironmentRequest,
 };
@@ -17,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::extract::{ApiJson, Caller, EnvironmentAddress, ProjectAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -34,11 +35,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_environments(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project)): ApiPath<(String, String)>,
+    address: ProjectAddress,
 ) -> Result<Json<Vec<Environment>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see environments").await?;
-    let project = super::project_slug(&project)?;
-    Ok(Json(app.store.project(&access.workspace, project.as_str()).await?.environments))
+    let (access, project) = app.access_project(&caller, address, Permission::Read, "see environments").await?;
+    Ok(Json(app.store.project(&access.workspace, &project).await?.environments))
 }
 
 /// Adds an environment such as `staging`, at `<project>-<env>-<workspace>.<domain>`.
@@ -48,15 +48,15 @@ async fn list_environments(
 async fn create_environment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project)): ApiPath<(String, String)>,
+    address: ProjectAddress,
     ApiJson(body): ApiJson<CreateEnvironmentRequest>,
 ) -> Result<(StatusCode, Json<Environment>), ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "create environments").await?;
-    let project = super::project_slug(&project)?;
+    let (access, project) =
+        app.access_project(&caller, address, Permission::ManageProjects, "create environments").await?;
     let name = EnvironmentName::parse(&body.name)?;
     let hostname = generated_hostname(&project, &name, &access.workspace.slug, &app.config.platform_domain)?;
     let environment =
-        app.store.create_environment(&caller.actor(), &access.workspace, project.as_str(), &name, &hostname).await?;
+        app.store.create_environment(&caller.actor(), &access.workspace, &project, &name, &hostname).await?;
     Ok((StatusCode::CREATED, Json(environment)))
 }
 
@@ -67,12 +67,11 @@ async fn create_environment(
 async fn get_environment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<Json<Environment>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see environments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    Ok(Json(app.store.environment(access.id(), project.as_str(), env.as_str()).await?))
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see environments").await?;
+    Ok(Json(app.store.environment(access.id(), &project, &env).await?))
 }
 
 /// Changes an environment's settings; absent ones stay as they are.
@@ -94,31 +93,31 @@ async fn get_environment(
 async fn update_environment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiJson(body): ApiJson<UpdateEnvironmentRequest>,
 ) -> Result<Json<Environment>, ApiError> {
     let (permission, action) = match body.target {
         Some(_) => (Permission::ManageProjects, "change where environments run"),
         None => (Permission::Deploy, "resize processes"),
     };
-    let access = app.access(&caller, &ws, permission, action).await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, permission, action).await?;
     // Everything is checked before anything is stored.
     let target = body.target.as_deref().map(parse_target).transpose()?;
     let change = body.resources.as_ref().map(|patch| resource_change(patch, &app.config.resources)).transpose()?;
     let actor = caller.actor();
-    let (project, env) = (project.as_str(), env.as_str());
     // Resources first: their quota check is the one step that can still refuse, and must find
     // nothing changed yet.
     let resized = match change.filter(|change| !change.is_empty()) {
         Some(change) => {
-            Some(app.store.set_environment_resources(&actor, &access.workspace, project, env, &change).await?)
+            Some(app.store.set_environment_resources(&actor, &access.workspace, &project, &env, &change).await?)
         }
         None => None,
     };
     let environment = match (target, resized) {
-        (Some(target), _) => app.store.set_environment_target(&actor, &access.workspace, project, env, target).await?,
+        (Some(target), _) => {
+            app.store.set_environment_target(&actor, &access.workspace, &project, &env, target).await?
+        }
         (None, Some(resized)) => resized,
         (None, None) => {
             return Err(ApiError::new(
@@ -192,11 +191,10 @@ fn resource_change(patch: &ResourcesPatch, limits: &ResourceLimits) -> Result<Re
 async fn delete_environment(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<StatusCode, ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "delete environments").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    app.store.delete_environment(&caller.actor(), access.id(), project.as_str(), env.as_str()).await?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::ManageProjects, "delete environments").await?;
+    app.store.delete_environment(&caller.actor(), access.id(), &project, &env).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,7 +24,7 @@ use slipway_git::Repos;
 use tokio_util::io::ReaderStream;
 
 use crate::error::ApiError;
-use crate::extract::{ApiPath, Caller};
+use crate::extract::{ApiPath, Caller, ProjectAddress};
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -100,10 +100,9 @@ async fn target(
     };
     let inner = async {
         let platform = app.platform()?;
-        let access = app.access(&caller, ws, permission, action).await?;
-        let slug = repo.strip_suffix(".git").unwrap_or(repo);
-        let slug = super::project_slug(slug)?;
-        let project = app.store.project(&access.workspace, slug.as_str()).await?;
+        let address = ProjectAddress::new(ws, repo.strip_suffix(".git").unwrap_or(repo));
+        let (access, slug) = app.access_project(&caller, address, permission, action).await?;
+        let project = app.store.project(&access.workspace, &slug).await?;
         let repos = Repos::new(platform.layout.repos());
         let path = repos.ensure(&project.workspace_id, &project.id).await.map_err(git_error)?;
         Ok::<_, ApiError>((path, access.workspace.slug.to_string(), project.slug.to_string(), project.branch))

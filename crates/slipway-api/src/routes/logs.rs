@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::ErrorEnvelope;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
@@ -11,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiQuery, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -39,17 +40,16 @@ struct LogQuery {
 async fn runtime_logs(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     let lines = query.lines.unwrap_or(DEFAULT_LINES);
     if lines > MAX_LINES {
         return Err(ApiError::new(ErrorCode::InvalidRequest, format!("lines must be at most {MAX_LINES}")));
     }
-    let access = app.access(&caller, &ws, Permission::Read, "read logs").await?;
-    let project = super::project_slug(&project)?;
-    let project = app.store.project(&access.workspace, project.as_str()).await?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "read logs").await?;
+    let project = app.store.project(&access.workspace, &project).await?;
     let environment = project
         .environments
         .iter()

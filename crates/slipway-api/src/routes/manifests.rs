@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiPath, Caller};
+use crate::extract::{Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -34,14 +34,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn manifests(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<Response, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see manifests").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    let source = app.store.render_source(access.id(), project.as_str(), env.as_str(), None).await?;
-    let names = (&access.workspace.slug, &project, &env);
-    let text = preview_manifests(names, &source, app.config.registry.as_ref(), &app.config.cluster)
+    let (access, path) = app.access_environment(&caller, address, Permission::Read, "see manifests").await?;
+    let source = app.store.render_source(access.id(), &path.project, &path.environment, None).await?;
+    let text = preview_manifests(&path, &source, app.config.registry.as_ref(), &app.config.cluster)
         .map_err(|message| ApiError::new(ErrorCode::RenderFailed, message))?;
     Ok(([(header::CONTENT_TYPE, "text/yaml; charset=utf-8")], text).into_response())
 }

@@ -12,11 +12,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::extract::{ApiJson, ApiPath, Caller, WorkspaceAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_members, add_member)).routes(routes!(update_member, remove_member))
+}
+
+/// `{username}` of a member's path.
+#[derive(serde::Deserialize)]
+struct UsernameParam {
+    username: String,
 }
 
 /// Owners alone may touch the owner role, in either direction.
@@ -32,9 +38,9 @@ fn check_owner_rule(access: &Access, roles: &[Role]) -> Result<(), ApiError> {
 async fn list_members(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see members").await?;
+    let access = app.access_workspace(&caller, address, Permission::Read, "see members").await?;
     Ok(Json(app.store.list_members(access.id()).await?))
 }
 
@@ -45,10 +51,10 @@ async fn list_members(
 async fn add_member(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
     ApiJson(body): ApiJson<AddMemberRequest>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
-    let access = app.access(&caller, &ws, Permission::Administer, "add members").await?;
+    let access = app.access_workspace(&caller, address, Permission::Administer, "add members").await?;
     let username = Username::parse(&body.username)?;
     let role = Role::parse(&body.role)?;
     check_owner_rule(&access, &[role])?;
@@ -64,10 +70,11 @@ async fn add_member(
 async fn update_member(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, username)): ApiPath<(String, String)>,
+    address: WorkspaceAddress,
+    ApiPath(UsernameParam { username }): ApiPath<UsernameParam>,
     ApiJson(body): ApiJson<UpdateMemberRequest>,
 ) -> Result<Json<Member>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Administer, "change roles").await?;
+    let access = app.access_workspace(&caller, address, Permission::Administer, "change roles").await?;
     let role = Role::parse(&body.role)?;
     let member = app.store.member(access.id(), &Username::parse(&username)?).await?;
     check_owner_rule(&access, &[role, member.role])?;
@@ -81,9 +88,10 @@ async fn update_member(
 async fn remove_member(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, username)): ApiPath<(String, String)>,
+    address: WorkspaceAddress,
+    ApiPath(UsernameParam { username }): ApiPath<UsernameParam>,
 ) -> Result<StatusCode, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Administer, "remove members").await?;
+    let access = app.access_workspace(&caller, address, Permission::Administer, "remove members").await?;
     let member = app.store.member(access.id(), &Username::parse(&username)?).await?;
     check_owner_rule(&access, &[member.role])?;
     app.store.remove_member(&caller.actor(), access.id(), &member).await?;

@@ -20,14 +20,10 @@ mod users;
 mod workspaces;
 
 use axum::Json;
-use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
-use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
-use slipway_store::Access;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
-use crate::extract::Caller;
 use crate::AppState;
 
 pub(crate) fn all() -> OpenApiRouter<AppState> {
@@ -59,21 +55,6 @@ pub(crate) async fn health(
     Ok(Json(serde_json::json!({ "status": "ok", "sandbox": sandbox })))
 }
 
-/// A name from a path that cannot exist is simply not found; parsing it
-/// first also keeps hostile bytes (NUL, control characters) away from SQL.
-fn not_found(code: ErrorCode, kind: &str, value: &str) -> ApiError {
-    let shown: String = value.chars().take(80).collect();
-    ApiError::new(code, format!("no {kind} `{}`", shown.escape_debug()))
-}
-
-pub(crate) fn project_slug(value: &str) -> Result<ProjectSlug, ApiError> {
-    ProjectSlug::parse(value).map_err(|_| not_found(ErrorCode::ProjectNotFound, "project", value))
-}
-
-pub(crate) fn environment_name(value: &str) -> Result<EnvironmentName, ApiError> {
-    EnvironmentName::parse(value).map_err(|_| not_found(ErrorCode::EnvironmentNotFound, "environment", value))
-}
-
 /// The longest display name, in characters once trimmed.
 pub(crate) const NAME_MAX_CHARS: usize = 100;
 
@@ -92,23 +73,5 @@ impl AppState {
         self.config.platform.as_ref().ok_or_else(|| {
             ApiError::new(ErrorCode::Unavailable, "this server runs without the deploy pipeline (no data directory)")
         })
-    }
-
-    /// The caller's access to workspace `slug`, if their role allows
-    /// `permission`. Not a member: 404, as if it did not exist. A member
-    /// whose role is too low: 403 naming the `action`.
-    pub(crate) async fn access(
-        &self,
-        caller: &Caller,
-        slug: &str,
-        permission: Permission,
-        action: &str,
-    ) -> Result<Access, ApiError> {
-        WorkspaceSlug::parse(slug).map_err(|_| not_found(ErrorCode::WorkspaceNotFound, "workspace", slug))?;
-        let access = self.store.access(slug, &caller.auth.user).await?;
-        if !access.allows(permission) {
-            return Err(ApiError::forbidden(action));
-        }
-        Ok(access)
     }
 }

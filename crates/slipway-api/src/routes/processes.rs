@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{ErrorEnvelope, Instance, ScaleRequest};
 use slipway_core::process_type::ProcessType;
 use slipway_core::role::Permission;
@@ -14,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::extract::{ApiJson, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -27,12 +28,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_instances(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
 ) -> Result<Json<Vec<Instance>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see instances").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    Ok(Json(app.store.list_instances(access.id(), project.as_str(), env.as_str()).await?))
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see instances").await?;
+    Ok(Json(app.store.list_instances(access.id(), &project, &env).await?))
 }
 
 /// Sets instances per process type (0 stops a type); the agent rolls the
@@ -43,12 +43,11 @@ async fn list_instances(
 async fn scale(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiJson(body): ApiJson<ScaleRequest>,
 ) -> Result<Json<BTreeMap<String, u32>>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "scale processes").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "scale processes").await?;
     if body.processes.is_empty() {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "name at least one process type, e.g. {\"web\": 2}"));
     }
@@ -64,5 +63,5 @@ async fn scale(
         }
         scale.insert(process, count);
     }
-    Ok(Json(app.store.set_scale(&caller.actor(), access.id(), project.as_str(), env.as_str(), &scale).await?))
+    Ok(Json(app.store.set_scale(&caller.actor(), access.id(), &project, &env, &scale).await?))
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{page_of, page_request, ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{page_of, page_request, ApiJson, ApiQuery, Caller, ProjectAddress, WorkspaceAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -29,11 +29,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_projects(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Project>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see projects").await?;
+    let access = app.access_workspace(&caller, address, Permission::Read, "see projects").await?;
     Ok(Json(page_of(app.store.list_projects(&access.workspace, &page).await?)))
 }
 
@@ -44,10 +44,10 @@ async fn list_projects(
 async fn create_project(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
     ApiJson(body): ApiJson<CreateProjectRequest>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "create projects").await?;
+    let access = app.access_workspace(&caller, address, Permission::ManageProjects, "create projects").await?;
     let slug = ProjectSlug::parse(&body.slug)?;
     let domain = &app.config.platform_domain;
     let new = NewProject {
@@ -72,13 +72,12 @@ async fn create_project(
 async fn get_project(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project)): ApiPath<(String, String)>,
+    address: ProjectAddress,
 ) -> Result<Json<Project>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see projects").await?;
-    let slug = super::project_slug(&project)?;
-    let mut project = app.store.project(&access.workspace, slug.as_str()).await?;
+    let (access, slug) = app.access_project(&caller, address, Permission::Read, "see projects").await?;
+    let mut project = app.store.project(&access.workspace, &slug).await?;
     if let Some(platform) = &app.config.platform {
-        let usage = app.disk_usage.usage(&app.store, &platform.layout, access.id(), slug.as_str()).await?;
+        let usage = app.disk_usage.usage(&app.store, &platform.layout, access.id(), &slug).await?;
         project.disk_usage = Some(usage);
     }
     Ok(Json(project))
@@ -91,11 +90,10 @@ async fn get_project(
 async fn update_project(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project)): ApiPath<(String, String)>,
+    address: ProjectAddress,
     ApiJson(body): ApiJson<UpdateProjectRequest>,
 ) -> Result<Json<Project>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "change projects").await?;
-    let project = super::project_slug(&project)?;
+    let (access, project) = app.access_project(&caller, address, Permission::ManageProjects, "change projects").await?;
     let domain = &app.config.platform_domain;
     let patch = ProjectPatch {
         repo_url: body.repo_url.map(|url| url.as_deref().map(|url| repo_url(&app, url)).transpose()).transpose()?,
@@ -105,7 +103,7 @@ async fn update_project(
             .map(|d| d.as_deref().map(|d| CustomDomain::parse(d, domain)).transpose())
             .transpose()?,
     };
-    Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, project.as_str(), patch).await?))
+    Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, &project, patch).await?))
 }
 
 /// A repository URL as typed, if it parses and the platform's policy lets projects track it.
@@ -120,10 +118,9 @@ fn repo_url(app: &AppState, text: &str) -> Result<RepoUrl, ApiError> {
 async fn delete_project(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project)): ApiPath<(String, String)>,
+    address: ProjectAddress,
 ) -> Result<StatusCode, ApiError> {
-    let access = app.access(&caller, &ws, Permission::ManageProjects, "delete projects").await?;
-    let project = super::project_slug(&project)?;
-    app.store.delete_project(&caller.actor(), access.id(), project.as_str()).await?;
+    let (access, project) = app.access_project(&caller, address, Permission::ManageProjects, "delete projects").await?;
+    app.store.delete_project(&caller.actor(), access.id(), &project).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::extract::{ApiJson, Caller, WorkspaceAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -26,9 +26,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn get_quota(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
 ) -> Result<Json<QuotaReport>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see quotas").await?;
+    let access = app.access_workspace(&caller, address, Permission::Read, "see quotas").await?;
     Ok(Json(app.store.workspace_quota(access.id()).await?))
 }
 
@@ -41,10 +41,10 @@ async fn get_quota(
 async fn set_quota(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
     ApiJson(body): ApiJson<SetQuotaRequest>,
 ) -> Result<Json<QuotaReport>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see quotas").await?;
+    let access = app.access_workspace(&caller, address, Permission::Read, "see quotas").await?;
     if !caller.auth.user.is_admin {
         return Err(ApiError::forbidden("set quotas (platform admins only)"));
     }

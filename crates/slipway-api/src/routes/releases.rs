@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{Deployment, ErrorEnvelope, Page, PageQuery, Release, RollbackRequest};
 use slipway_core::deployment::DeploymentNumber;
 use slipway_core::role::Permission;
@@ -11,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{page_of, page_request, ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{page_of, page_request, ApiJson, ApiQuery, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -29,14 +30,13 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn list_releases(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Release>>, ApiError> {
     let page = page_request(&query)?;
-    let access = app.access(&caller, &ws, Permission::Read, "see releases").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
-    Ok(Json(page_of(app.store.list_releases(access.id(), project.as_str(), env.as_str(), &page).await?)))
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Read, "see releases").await?;
+    Ok(Json(page_of(app.store.list_releases(access.id(), &project, &env, &page).await?)))
 }
 
 /// Re-activates an earlier release — its artifact and config snapshot —
@@ -50,18 +50,17 @@ async fn list_releases(
 async fn rollback(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath((ws, project, env)): ApiPath<(String, String, String)>,
+    address: EnvironmentAddress,
     ApiJson(body): ApiJson<RollbackRequest>,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
-    let access = app.access(&caller, &ws, Permission::Deploy, "roll back").await?;
-    let project = super::project_slug(&project)?;
-    let env = super::environment_name(&env)?;
+    let (access, EnvironmentPath { project, environment: env, .. }) =
+        app.access_environment(&caller, address, Permission::Deploy, "roll back").await?;
     let number = body
         .release
         .map(|n| {
             DeploymentNumber::new(n).map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "release numbers start at 1"))
         })
         .transpose()?;
-    let deployment = app.store.rollback(&caller.actor(), access.id(), project.as_str(), env.as_str(), number).await?;
+    let deployment = app.store.rollback(&caller.actor(), access.id(), &project, &env, number).await?;
     Ok((StatusCode::CREATED, Json(deployment)))
 }

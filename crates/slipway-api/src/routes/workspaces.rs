@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::{page_of, page_request, ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{page_of, page_request, ApiJson, ApiQuery, Caller, WorkspaceAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -50,9 +50,9 @@ async fn create_workspace(
 async fn get_workspace(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
 ) -> Result<Json<Workspace>, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Read, "see this workspace").await?;
+    let access = app.access_workspace(&caller, address, Permission::Read, "see this workspace").await?;
     Ok(Json(access.workspace))
 }
 
@@ -62,9 +62,9 @@ async fn get_workspace(
 async fn delete_workspace(
     State(app): State<AppState>,
     caller: Caller,
-    ApiPath(ws): ApiPath<String>,
+    address: WorkspaceAddress,
 ) -> Result<StatusCode, ApiError> {
-    let access = app.access(&caller, &ws, Permission::Own, "delete this workspace").await?;
+    let access = app.access_workspace(&caller, address, Permission::Own, "delete this workspace").await?;
     app.store.delete_workspace(&caller.actor(), &access.workspace).await?;
     Ok(StatusCode::NO_CONTENT)
 }

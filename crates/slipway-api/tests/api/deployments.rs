@@ -6,6 +6,7 @@ use serde_json::json;
 use slipway_core::deployment::Transition;
 use slipway_core::ids::WorkspaceId;
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_store::Actor;
 use slipway_testkit::TestBackend;
 
@@ -42,7 +43,13 @@ async fn reading_deployments(backend: TestBackend) {
     let sha = CommitSha::parse("0123456789abcdef0123456789abcdef01234567").expect("a SHA");
     let first = app
         .store
-        .create_deployment(&actor, &workspace, "shop", "production", Some(&sha))
+        .create_deployment(
+            &actor,
+            &workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            Some(&sha),
+        )
         .await
         .expect("creating deployment 1");
     app.store
@@ -53,8 +60,26 @@ async fn reading_deployments(backend: TestBackend) {
         .transition_deployment(&actor, &workspace, &first.id, Transition::Fail, Some("npm install failed"))
         .await
         .expect("failing");
-    app.store.create_deployment(&actor, &workspace, "shop", "staging", None).await.expect("creating deployment 2");
-    app.store.create_deployment(&actor, &workspace, "shop", "production", None).await.expect("creating deployment 3");
+    app.store
+        .create_deployment(
+            &actor,
+            &workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::parse("staging").expect("an environment name"),
+            None,
+        )
+        .await
+        .expect("creating deployment 2");
+    app.store
+        .create_deployment(
+            &actor,
+            &workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
+        .await
+        .expect("creating deployment 3");
 
     let one = app.get(&alice, &format!("{DEPLOYMENTS}/1")).await;
     let one = one.ok(200);

@@ -16,6 +16,7 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::Transition;
 use slipway_core::ids::{EnvironmentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_store::{Actor, Job, JobKind, NewRelease, RuntimeEnv};
 use slipway_testkit::TestBackend;
@@ -256,9 +257,25 @@ pub(super) fn plan(start: &str) -> BuildPlan {
 pub(super) async fn release(s: &Setup, commit: &str, live: bool) -> ReleaseId {
     let store = &s.app.store;
     let sha = CommitSha::parse(commit).expect("a SHA");
-    let d = store.create_deployment(&system(), &s.workspace, "shop", "production", Some(&sha)).await.expect("queuing");
+    let d = store
+        .create_deployment(
+            &system(),
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            Some(&sha),
+        )
+        .await
+        .expect("queuing");
     store.transition_deployment(&system(), &s.workspace, &d.id, Transition::StartBuild, None).await.expect("building");
-    let config = store.config_snapshot(&s.workspace, "shop", "production").await.expect("the config snapshot");
+    let config = store
+        .config_snapshot(
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+        )
+        .await
+        .expect("the config snapshot");
     let new = NewRelease {
         artifact_dir: format!("/artifacts/{}", d.number),
         plan: plan(&format!("node v{}.js", d.number)),
@@ -314,7 +331,16 @@ async fn deploying_needs_the_platform_paths(backend: TestBackend) {
 
     let message = app.send_unavailable(app.request(Method::POST, &deployments(), &s.alice)).await;
     assert!(message.contains("deploy pipeline"), "{message}");
-    app.store.create_deployment(&system(), &s.workspace, "shop", "production", None).await.expect("a deployment");
+    app.store
+        .create_deployment(
+            &system(),
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
+        .await
+        .expect("a deployment");
     app.send_unavailable(app.request(Method::GET, &format!("{ENV}/deployments/1/logs"), &s.alice)).await;
     app.send_unavailable(app.request(Method::GET, &format!("{ENV}/logs"), &s.alice)).await;
     let refs = app.client.get(app.url("/git/acme/shop.git/info/refs?service=git-upload-pack"));
@@ -549,7 +575,16 @@ async fn following_a_deployment_log(backend: TestBackend) {
     let layout = app.layout().clone();
 
     // A finished deployment: its whole log, then the end with its status.
-    let failed = store.create_deployment(&system(), &s.workspace, "shop", "production", None).await.expect("queuing");
+    let failed = store
+        .create_deployment(
+            &system(),
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
+        .await
+        .expect("queuing");
     let lines = ["-----> Building shop #1", "       npm ci", "event: end", "data: FAILED", "       npm ERR! missing"];
     append(&layout.deployment_log(&failed.id), &format!("{}\n", lines.join("\n")));
     store
@@ -573,7 +608,16 @@ async fn following_a_deployment_log(backend: TestBackend) {
 
     // A deployment in progress: lines arrive as they are written, a line
     // is sent only once complete, and the stream ends when it does.
-    let running = store.create_deployment(&system(), &s.workspace, "shop", "production", None).await.expect("queuing");
+    let running = store
+        .create_deployment(
+            &system(),
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
+        .await
+        .expect("queuing");
     let log = layout.deployment_log(&running.id);
     append(&log, "-----> Building shop #2\n");
     let mut live = EventStream::open(app, &s.alice, &format!("{ENV}/deployments/2/logs")).await;
@@ -593,7 +637,16 @@ async fn following_a_deployment_log(backend: TestBackend) {
     release(&s, MISSING_SHA, true).await;
     assert_eq!(stream(app, &s.alice, &format!("{ENV}/deployments/3/logs")).await, log_events(&[], "DEPLOYED"));
     // Once a deployment has ended, its last line counts even without a newline.
-    let cut = store.create_deployment(&system(), &s.workspace, "shop", "production", None).await.expect("queuing");
+    let cut = store
+        .create_deployment(
+            &system(),
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
+        .await
+        .expect("queuing");
     append(&layout.deployment_log(&cut.id), "-----> Building shop #4\nKilled");
     store
         .transition_deployment(&system(), &s.workspace, &cut.id, Transition::Fail, Some("killed"))

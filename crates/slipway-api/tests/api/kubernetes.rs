@@ -10,6 +10,7 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::Transition;
 use slipway_core::ids::{UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_store::{Actor, NewRelease, RuntimeEnv};
 use slipway_testkit::TestBackend;
 
@@ -45,9 +46,25 @@ async fn release(s: &Setup, commit: &str, start: &str) -> u64 {
     let store = &s.app.store;
     let actor = Actor { user_id: Some(s.alice_id.clone()), username: "alice".into(), request_id: "test".into() };
     let sha = CommitSha::parse(commit).expect("a SHA");
-    let d = store.create_deployment(&actor, &s.workspace, "shop", "production", Some(&sha)).await.expect("queuing");
+    let d = store
+        .create_deployment(
+            &actor,
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            Some(&sha),
+        )
+        .await
+        .expect("queuing");
     store.transition_deployment(&actor, &s.workspace, &d.id, Transition::StartBuild, None).await.expect("building");
-    let config = store.config_snapshot(&s.workspace, "shop", "production").await.expect("the config snapshot");
+    let config = store
+        .config_snapshot(
+            &s.workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+        )
+        .await
+        .expect("the config snapshot");
     let plan = BuildPlan {
         stack: "node".parse().expect("a stack"),
         framework: None,

@@ -6,6 +6,7 @@ use slipway_store::Actor;
 use slipway_testkit::TestBackend;
 
 use super::harness::spawn_app_with_platform;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 
 both_backends!(metrics_are_for_admins_and_combine_the_store_and_the_router);
 
@@ -16,7 +17,13 @@ async fn metrics_are_for_admins_and_combine_the_store_and_the_router(backend: Te
     app.project(&owner, "acme", "shop").await;
     let workspace = slipway_core::ids::WorkspaceId::parse(ws["id"].as_str().expect("test setup")).expect("test setup");
     app.store
-        .create_deployment(&Actor::system("test"), &workspace, "shop", "production", None)
+        .create_deployment(
+            &Actor::system("test"),
+            &workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
         .await
         .expect("test setup");
     let router = "slipway_router_requests_total{host=\"shop-acme.localhost\",class=\"2xx\"} 7\n";

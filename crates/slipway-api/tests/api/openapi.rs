@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 use slipway_core::ids::WorkspaceId;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::ErrorCode;
 use slipway_store::Actor;
 use slipway_testkit::TestBackend;
@@ -430,7 +431,13 @@ async fn responses_match_the_document(backend: TestBackend) {
     api.call(&admin, "get", deployments, &format!("{production}/deployments"), None).await.ok(200);
     let workspace_id = WorkspaceId::parse(&workspace_id).expect("a workspace ID");
     app.store
-        .create_deployment(&Actor::system("openapi-test"), &workspace_id, "shop", "production", None)
+        .create_deployment(
+            &Actor::system("openapi-test"),
+            &workspace_id,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
         .await
         .expect("creating a deployment");
     api.call(&admin, "get", deployments, &format!("{production}/deployments"), None).await.ok(200);

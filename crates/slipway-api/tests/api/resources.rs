@@ -12,6 +12,7 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::Transition;
 use slipway_core::ids::WorkspaceId;
 use slipway_core::image_tag::CommitSha;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 use slipway_core::quota::ResourceLimits;
 use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_store::{Actor, NewRelease, RuntimeEnv};
@@ -134,7 +135,17 @@ async fn release(app: &TestApp, workspace: &WorkspaceId, env: &str, commit: char
     let store = &app.store;
     let actor = Actor::system("test");
     let sha = CommitSha::parse(&commit.to_string().repeat(40)).expect("a SHA");
-    let (d, _) = store.queue_deployment(&actor, workspace, "shop", env, Some(&sha), None).await.expect("queuing");
+    let (d, _) = store
+        .queue_deployment(
+            &actor,
+            workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::parse(env).expect("an environment name"),
+            Some(&sha),
+            None,
+        )
+        .await
+        .expect("queuing");
     store.transition_deployment(&actor, workspace, &d.id, Transition::StartBuild, None).await.expect("building");
     let plan = BuildPlan {
         processes: processes
@@ -203,7 +214,16 @@ async fn quotas_are_set_by_admins_and_refuse_growth(backend: TestBackend) {
     let scale = format!("{ENV}/scale");
     let message = app.put(&alice, &scale, json!({"processes": {"web": 2}})).await.err("QUOTA_EXCEEDED").to_owned();
     assert!(message.contains("over its quota of 1 instance: 1 instance now and this change asks for 1 more"));
-    let source = app.store.render_source(&workspace, "shop", "production", None).await.expect("the environment");
+    let source = app
+        .store
+        .render_source(
+            &workspace,
+            &ProjectSlug::parse("shop").expect("a project slug"),
+            &EnvironmentName::production(),
+            None,
+        )
+        .await
+        .expect("the environment");
     assert!(source.scale.is_empty(), "a refused scale was stored: {:?}", source.scale);
 
     // Resize over the memory quota: refused, resources unchanged; within it, fine.

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use slipway_core::ids::EnvironmentId;
+use slipway_core::names::ProjectSlug;
 use slipway_core::retention::ReleaseRetention;
 use slipway_git::Repos;
 use slipway_testkit::TestBackend;
@@ -109,7 +110,11 @@ async fn disk_use_of_a_project(backend: TestBackend) {
     let layout = app.layout().clone();
     release(&s, &commit(1), true).await;
     // IDs from the store: a look through the API now would measure (and cache) an empty project.
-    let files = app.store.project_files(&s.workspace, "shop").await.expect("the project's files");
+    let files = app
+        .store
+        .project_files(&s.workspace, &ProjectSlug::parse("shop").expect("a project slug"))
+        .await
+        .expect("the project's files");
     let (project_id, environment) = (files.project_id.clone(), files.environments[0].clone());
     let deployment = files.builds[0].clone();
 

@@ -6,6 +6,7 @@
 
 use crate::common::{TestPortal, ADMIN_PASSWORD};
 use axum::http::StatusCode;
+use slipway_core::names::{EnvironmentName, ProjectSlug};
 
 #[tokio::test]
 async fn signed_out_pages_redirect_to_sign_in() {
@@ -173,7 +174,18 @@ async fn a_project_with_1000_deployments_shows_one_page_of_history_at_a_time() {
         serde_json::from_str(&portal.api_get("/v1/workspaces/acme", &session).await).expect("the workspace");
     let actor = slipway_store::Actor::system("bench");
     for _ in 0..1000 {
-        portal.store.queue_deployment(&actor, &workspace.id, "web", "production", None, None).await.expect("queued");
+        portal
+            .store
+            .queue_deployment(
+                &actor,
+                &workspace.id,
+                &ProjectSlug::parse("web").unwrap(),
+                &EnvironmentName::production(),
+                None,
+                None,
+            )
+            .await
+            .expect("queued");
     }
     let mut times = Vec::new();
     for round in 0..11 {
@@ -264,7 +276,11 @@ async fn an_empty_secret_field_keeps_the_secret() {
     let workspace: serde_json::Value =
         serde_json::from_str(&portal.api_get("/v1/workspaces/acme", &session).await).unwrap();
     let id = slipway_core::ids::WorkspaceId::parse(workspace["id"].as_str().unwrap()).unwrap();
-    let values = portal.store.config_values(&id, "web", "production").await.unwrap();
+    let values = portal
+        .store
+        .config_values(&id, &ProjectSlug::parse("web").unwrap(), &EnvironmentName::production())
+        .await
+        .unwrap();
     let kept: Vec<_> = values.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
     assert_eq!(kept, [("API_KEY", "s3cret-value")]);
 }

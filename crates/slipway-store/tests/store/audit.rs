@@ -101,35 +101,42 @@ async fn every_mutating_call_writes_exactly_one_audit_row(backend: TestBackend) 
     assert!(store.create_project(&actor, &ws, new_project(&ws, "shop")).await.is_err());
     audit.expect_none().await;
     let patch = ProjectPatch { branch: Some(Branch::parse("develop").unwrap()), ..ProjectPatch::default() };
-    store.update_project(&actor, &ws, "shop", patch).await.unwrap();
+    store.update_project(&actor, &ws, &project_slug("shop"), patch).await.unwrap();
     audit.expect("project.update", "project/shop", id).await;
     store
-        .create_environment(&actor, &ws, "shop", &env_name("staging"), &generated("acme", "shop", "staging"))
+        .create_environment(
+            &actor,
+            &ws,
+            &project_slug("shop"),
+            &env_name("staging"),
+            &generated("acme", "shop", "staging"),
+        )
         .await
         .unwrap();
     audit.expect("environment.create", "project/shop/staging", id).await;
 
     let secret = [(ConfigVarName::parse("DATABASE_URL").unwrap(), SECRET_VALUE.to_owned())];
-    store.set_config(&actor, &ws.id, "shop", "production", &secret, true).await.unwrap();
+    store.set_config(&actor, &ws.id, &project_slug("shop"), &env_name("production"), &secret, true).await.unwrap();
     audit.expect("config.set", "project/shop/production/config:DATABASE_URL", id).await;
     let plain = [
         (ConfigVarName::parse("A_VAR").unwrap(), PLAIN_VALUE.to_owned()),
         (ConfigVarName::parse("B_VAR").unwrap(), PLAIN_VALUE.to_owned()),
     ];
-    store.set_config(&actor, &ws.id, "shop", "staging", &plain, false).await.unwrap();
+    store.set_config(&actor, &ws.id, &project_slug("shop"), &env_name("staging"), &plain, false).await.unwrap();
     audit.expect("config.set", "project/shop/staging/config:A_VAR,B_VAR", id).await;
     let names = [plain[0].0.clone()];
-    store.unset_config(&actor, &ws.id, "shop", "staging", &names).await.unwrap();
+    store.unset_config(&actor, &ws.id, &project_slug("shop"), &env_name("staging"), &names).await.unwrap();
     audit.expect("config.unset", "project/shop/staging/config:A_VAR", id).await;
-    assert!(store.unset_config(&actor, &ws.id, "shop", "staging", &names).await.is_err());
+    assert!(store.unset_config(&actor, &ws.id, &project_slug("shop"), &env_name("staging"), &names).await.is_err());
     audit.expect_none().await;
 
-    let deployment = store.create_deployment(&actor, &ws.id, "shop", "production", None).await.unwrap();
+    let deployment =
+        store.create_deployment(&actor, &ws.id, &project_slug("shop"), &env_name("production"), None).await.unwrap();
     audit.expect("deployment.create", &format!("project/shop/production#{}", deployment.number), id).await;
 
-    store.delete_environment(&actor, &ws.id, "shop", "staging").await.unwrap();
+    store.delete_environment(&actor, &ws.id, &project_slug("shop"), &env_name("staging")).await.unwrap();
     audit.expect("environment.delete", "project/shop/staging", id).await;
-    store.delete_project(&actor, &ws.id, "shop").await.unwrap();
+    store.delete_project(&actor, &ws.id, &project_slug("shop")).await.unwrap();
     audit.expect("project.delete", "project/shop", id).await;
     store.delete_workspace(&actor, &ws).await.unwrap();
     audit.expect("workspace.delete", "workspace/acme", id).await;
@@ -173,7 +180,7 @@ async fn audit_events_list_newest_first_page_by_page(backend: TestBackend) {
         f.project(&ws, &format!("p{i}")).await;
         f.project(&other, &format!("p{i}")).await;
     }
-    f.store.delete_project(&f.actor, &ws.id, "p0").await.unwrap();
+    f.store.delete_project(&f.actor, &ws.id, &project_slug("p0")).await.unwrap();
 
     let mut pages = Vec::new();
     let mut after = None;

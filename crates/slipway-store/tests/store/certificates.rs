@@ -19,7 +19,10 @@ async fn a_stored_certificate_is_sealed_replaced_and_removed_with_its_domain(bac
     let f = Fixture::new(backend).await;
     let ws = f.workspace("acme").await;
     f.project(&ws, "shop").await;
-    f.store.add_domain(&f.actor, &ws, "shop", "production", &custom_domain("shop.example.com")).await.unwrap();
+    f.store
+        .add_domain(&f.actor, &ws, &project_slug("shop"), &env_name("production"), &custom_domain("shop.example.com"))
+        .await
+        .unwrap();
     let system = slipway_store::Actor::system("acme");
 
     let routes = f.store.tls_routes().await.unwrap();
@@ -51,7 +54,10 @@ async fn a_stored_certificate_is_sealed_replaced_and_removed_with_its_domain(bac
     assert!(f.store.certificate("nobody.example.com").await.unwrap().is_none());
 
     // Removing the domain removes its certificate.
-    f.store.remove_domain(&f.actor, &ws, "shop", "production", "shop.example.com").await.unwrap();
+    f.store
+        .remove_domain(&f.actor, &ws, &project_slug("shop"), &env_name("production"), "shop.example.com")
+        .await
+        .unwrap();
     assert!(f.store.certificate("shop.example.com").await.unwrap().is_none());
     let actions: Vec<_> = f.audit_rows().await.into_iter().map(|row| row.action).collect();
     assert_eq!(actions.iter().filter(|action| *action == "certificate.issue").count(), 2);
@@ -63,26 +69,38 @@ async fn https_redirect_flags_are_per_hostname_audited_and_scoped_to_the_environ
     f.project(&ws, "shop").await;
     f.project(&ws, "blog").await;
 
-    let env =
-        f.store.set_https_redirect(&f.actor, &ws, "shop", "production", "shop-acme.localhost", true).await.unwrap();
+    let env = f
+        .store
+        .set_https_redirect(&f.actor, &ws, &project_slug("shop"), &env_name("production"), "shop-acme.localhost", true)
+        .await
+        .unwrap();
     assert_eq!(env.https_redirects, ["shop-acme.localhost"]);
     let routes = f.store.tls_routes().await.unwrap();
     let flags: Vec<_> = routes.iter().map(|r| (r.hostname.as_str(), r.https_redirect)).collect();
     assert_eq!(flags, [("blog-acme.localhost", false), ("shop-acme.localhost", true)]);
-    let project = f.store.project(&ws, "shop").await.unwrap();
+    let project = f.store.project(&ws, &project_slug("shop")).await.unwrap();
     assert_eq!(project.environments[0].https_redirects, ["shop-acme.localhost"]);
 
     // Another environment's hostname, or one that does not exist: not found, nothing changes.
     let before = f.audit_rows().await;
-    let wrong = f.store.set_https_redirect(&f.actor, &ws, "shop", "production", "blog-acme.localhost", true).await;
+    let wrong = f
+        .store
+        .set_https_redirect(&f.actor, &ws, &project_slug("shop"), &env_name("production"), "blog-acme.localhost", true)
+        .await;
     assert_eq!(not_found(wrong), ErrorCode::DomainNotFound);
-    let missing = f.store.set_https_redirect(&f.actor, &ws, "shop", "production", "nope.example.com", true).await;
+    let missing = f
+        .store
+        .set_https_redirect(&f.actor, &ws, &project_slug("shop"), &env_name("production"), "nope.example.com", true)
+        .await;
     assert_eq!(not_found(missing), ErrorCode::DomainNotFound);
     assert!(f.audit_rows_since(&before).await.is_empty());
     assert!(!f.store.tls_routes().await.unwrap()[0].https_redirect);
 
-    let env =
-        f.store.set_https_redirect(&f.actor, &ws, "shop", "production", "shop-acme.localhost", false).await.unwrap();
+    let env = f
+        .store
+        .set_https_redirect(&f.actor, &ws, &project_slug("shop"), &env_name("production"), "shop-acme.localhost", false)
+        .await
+        .unwrap();
     assert!(env.https_redirects.is_empty());
     let actions: Vec<_> = f.audit_rows().await.into_iter().map(|row| row.action).collect();
     assert!(actions.contains(&"domain.https_redirect.on".to_owned()), "{actions:?}");

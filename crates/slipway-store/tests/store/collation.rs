@@ -67,7 +67,7 @@ async fn newest_first_listings_work_under_a_non_byte_order_collation() {
     let ws = store.create_workspace(&actor, &owner.id, &ws_slug("acme"), "Acme").await.unwrap();
     store.create_project(&actor, &ws, new_project(&ws, "web")).await.unwrap();
     for _ in 0..3 {
-        store.create_deployment(&actor, &ws.id, "web", "production", None).await.unwrap();
+        store.create_deployment(&actor, &ws.id, &project_slug("web"), &env_name("production"), None).await.unwrap();
     }
 
     let events = store.list_audit_events(&ws.id, &page(2, None)).await.unwrap();
@@ -76,7 +76,8 @@ async fn newest_first_listings_work_under_a_non_byte_order_collation() {
     let rest = store.list_audit_events(&ws.id, &page(10, events.next)).await.unwrap();
     assert_eq!(rest.items.len(), 3);
 
-    let deployments = store.list_deployments(&ws.id, "web", "production", &page(10, None)).await.unwrap();
+    let deployments =
+        store.list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(10, None)).await.unwrap();
     let numbers: Vec<_> = deployments.items.iter().map(|d| d.number.get()).collect();
     assert_eq!(numbers, [3, 2, 1]);
 

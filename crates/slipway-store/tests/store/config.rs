@@ -29,7 +29,7 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(ConfigVarName, String)> {
 /// What `list_config` shows for project `shop`, as plain tuples.
 async fn listed(store: &Store, ws: &Workspace, env: &str) -> Vec<(String, Option<String>, bool)> {
     store
-        .list_config(&ws.id, "shop", env)
+        .list_config(&ws.id, &project_slug("shop"), &env_name(env))
         .await
         .unwrap()
         .into_iter()
@@ -39,7 +39,7 @@ async fn listed(store: &Store, ws: &Workspace, env: &str) -> Vec<(String, Option
 
 /// Sets config vars of project `shop`'s production environment.
 async fn set(f: &Fixture, ws: &Workspace, pairs: &[(&str, &str)], secret: bool) -> Result<Vec<ConfigVar>, StoreError> {
-    f.store.set_config(&f.actor, &ws.id, "shop", "production", &vars(pairs), secret).await
+    f.store.set_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("production"), &vars(pairs), secret).await
 }
 
 async fn config_vars_are_set_listed_and_unset(backend: TestBackend) {
@@ -47,20 +47,36 @@ async fn config_vars_are_set_listed_and_unset(backend: TestBackend) {
     let ws = f.workspace("acme").await;
     f.project(&ws, "shop").await;
     f.store
-        .create_environment(&f.actor, &ws, "shop", &env_name("staging"), &generated("acme", "shop", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("shop"),
+            &env_name("staging"),
+            &generated("acme", "shop", "staging"),
+        )
         .await
         .unwrap();
 
     let returned = f
         .store
-        .set_config(&f.actor, &ws.id, "shop", "production", &vars(&[("B_VAR", "2"), ("A_VAR", "1")]), false)
+        .set_config(
+            &f.actor,
+            &ws.id,
+            &project_slug("shop"),
+            &env_name("production"),
+            &vars(&[("B_VAR", "2"), ("A_VAR", "1")]),
+            false,
+        )
         .await
         .unwrap();
     let returned: Vec<_> = returned.into_iter().map(|v| (v.name.to_string(), v.value)).collect();
     assert_eq!(returned, [("A_VAR".to_owned(), Some("1".to_owned())), ("B_VAR".to_owned(), Some("2".to_owned()))]);
 
     // Setting again replaces the value and keeps one row per name.
-    f.store.set_config(&f.actor, &ws.id, "shop", "production", &vars(&[("A_VAR", "one")]), false).await.unwrap();
+    f.store
+        .set_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("production"), &vars(&[("A_VAR", "one")]), false)
+        .await
+        .unwrap();
     assert_eq!(
         listed(&f.store, &ws, "production").await,
         [("A_VAR".to_owned(), Some("one".to_owned()), false), ("B_VAR".to_owned(), Some("2".to_owned()), false)]
@@ -68,9 +84,16 @@ async fn config_vars_are_set_listed_and_unset(backend: TestBackend) {
     // Environments do not share config.
     assert!(listed(&f.store, &ws, "staging").await.is_empty());
 
-    let left = f.store.unset_config(&f.actor, &ws.id, "shop", "production", &[name("A_VAR")]).await.unwrap();
+    let left = f
+        .store
+        .unset_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("production"), &[name("A_VAR")])
+        .await
+        .unwrap();
     assert_eq!(left.iter().map(|v| v.name.to_string()).collect::<Vec<_>>(), ["B_VAR"]);
-    assert_eq!(f.store.config_values(&ws.id, "shop", "production").await.unwrap(), vars(&[("B_VAR", "2")]));
+    assert_eq!(
+        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
+        vars(&[("B_VAR", "2")])
+    );
 }
 
 async fn secrets_are_masked_in_lists_but_clear_for_instances(backend: TestBackend) {
@@ -87,7 +110,7 @@ async fn secrets_are_masked_in_lists_but_clear_for_instances(backend: TestBacken
         [("API_KEY".to_owned(), None, true), ("LOG_LEVEL".to_owned(), Some("debug".to_owned()), false)]
     );
     assert_eq!(
-        f.store.config_values(&ws.id, "shop", "production").await.unwrap(),
+        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
         vars(&[("API_KEY", "sk-live-123"), ("LOG_LEVEL", "debug")])
     );
 
@@ -105,8 +128,14 @@ async fn values_are_sealed_at_rest(backend: TestBackend) {
     let ws = f.workspace("acme").await;
     f.project(&ws, "shop").await;
     let plain = [("DATABASE_URL", "postgres://app:plaintext-password@db/app"), ("GREETING", "hello-plaintext")];
-    f.store.set_config(&f.actor, &ws.id, "shop", "production", &vars(&plain[..1]), true).await.unwrap();
-    f.store.set_config(&f.actor, &ws.id, "shop", "production", &vars(&plain[1..]), false).await.unwrap();
+    f.store
+        .set_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("production"), &vars(&plain[..1]), true)
+        .await
+        .unwrap();
+    f.store
+        .set_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("production"), &vars(&plain[1..]), false)
+        .await
+        .unwrap();
 
     let mut tx = f.raw_platform().await;
     let rows =
@@ -121,7 +150,10 @@ async fn values_are_sealed_at_rest(backend: TestBackend) {
         assert!(sealed.len() > value.len(), "{name}: a sealed value carries a nonce and a tag");
     }
     // The same value sealed twice differs (fresh nonce).
-    f.store.set_config(&f.actor, &ws.id, "shop", "production", &vars(&plain[1..]), false).await.unwrap();
+    f.store
+        .set_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("production"), &vars(&plain[1..]), false)
+        .await
+        .unwrap();
     let mut tx = f.raw_platform().await;
     let resealed: String = sqlx::query("SELECT sealed_value FROM config_vars WHERE name = 'GREETING'")
         .fetch_one(&mut *tx)
@@ -137,16 +169,32 @@ async fn unsetting_a_missing_name_removes_nothing(backend: TestBackend) {
     let ws = f.workspace("acme").await;
     f.project(&ws, "shop").await;
     f.store
-        .set_config(&f.actor, &ws.id, "shop", "production", &vars(&[("KEEP", "k"), ("ALSO", "a")]), false)
+        .set_config(
+            &f.actor,
+            &ws.id,
+            &project_slug("shop"),
+            &env_name("production"),
+            &vars(&[("KEEP", "k"), ("ALSO", "a")]),
+            false,
+        )
         .await
         .unwrap();
     let before = f.audit_rows().await;
 
-    let result = f.store.unset_config(&f.actor, &ws.id, "shop", "production", &[name("KEEP"), name("MISSING")]).await;
+    let result = f
+        .store
+        .unset_config(
+            &f.actor,
+            &ws.id,
+            &project_slug("shop"),
+            &env_name("production"),
+            &[name("KEEP"), name("MISSING")],
+        )
+        .await;
     assert_eq!(not_found(result), ErrorCode::ConfigVarNotFound);
 
     assert_eq!(
-        f.store.config_values(&ws.id, "shop", "production").await.unwrap(),
+        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
         vars(&[("ALSO", "a"), ("KEEP", "k")])
     );
     assert!(f.audit_rows_since(&before).await.is_empty());
@@ -158,20 +206,39 @@ async fn a_store_with_another_sealing_key_refuses_to_read(backend: TestBackend) 
     let store = Store::connect(&f.db.url, key.clone()).await.unwrap();
     let ws = f.workspace("acme").await;
     f.project(&ws, "shop").await;
-    store.set_config(&f.actor, &ws.id, "shop", "production", &vars(&[("TOKEN", "s3cret")]), true).await.unwrap();
+    store
+        .set_config(
+            &f.actor,
+            &ws.id,
+            &project_slug("shop"),
+            &env_name("production"),
+            &vars(&[("TOKEN", "s3cret")]),
+            true,
+        )
+        .await
+        .unwrap();
 
     let stranger = Store::connect(&f.db.url, SealingKey::generate()).await.unwrap();
-    match stranger.config_values(&ws.id, "shop", "production").await {
+    match stranger.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await {
         Err(StoreError::Corrupt(message)) => assert!(!message.contains("s3cret"), "{message}"),
         other => panic!("expected StoreError::Corrupt, got {other:?}"),
     }
-    assert!(matches!(stranger.list_config(&ws.id, "shop", "production").await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        stranger.list_config(&ws.id, &project_slug("shop"), &env_name("production")).await,
+        Err(StoreError::Corrupt(_))
+    ));
     // The fixture's own store has yet another key: same refusal.
-    assert!(matches!(f.store.config_values(&ws.id, "shop", "production").await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await,
+        Err(StoreError::Corrupt(_))
+    ));
 
     // The right key, in a store connected later, reads the value.
     let again = Store::connect(&f.db.url, SealingKey::from_base64(&key.to_base64()).unwrap()).await.unwrap();
-    assert_eq!(again.config_values(&ws.id, "shop", "production").await.unwrap(), vars(&[("TOKEN", "s3cret")]));
+    assert_eq!(
+        again.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
+        vars(&[("TOKEN", "s3cret")])
+    );
     for s in [store, stranger, again] {
         s.close().await;
     }
@@ -184,17 +251,25 @@ async fn config_of_unknown_projects_and_environments_is_not_found(backend: TestB
     let one = vars(&[("X", "1")]);
 
     assert_eq!(
-        not_found(f.store.set_config(&f.actor, &ws.id, "nope", "production", &one, false).await),
+        not_found(
+            f.store.set_config(&f.actor, &ws.id, &project_slug("nope"), &env_name("production"), &one, false).await
+        ),
         ErrorCode::ProjectNotFound
     );
     assert_eq!(
-        not_found(f.store.set_config(&f.actor, &ws.id, "shop", "qa", &one, false).await),
+        not_found(f.store.set_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("qa"), &one, false).await),
         ErrorCode::EnvironmentNotFound
     );
-    assert_eq!(not_found(f.store.list_config(&ws.id, "shop", "qa").await), ErrorCode::EnvironmentNotFound);
-    assert_eq!(not_found(f.store.config_values(&ws.id, "nope", "production").await), ErrorCode::ProjectNotFound);
     assert_eq!(
-        not_found(f.store.unset_config(&f.actor, &ws.id, "shop", "qa", &[name("X")]).await),
+        not_found(f.store.list_config(&ws.id, &project_slug("shop"), &env_name("qa")).await),
+        ErrorCode::EnvironmentNotFound
+    );
+    assert_eq!(
+        not_found(f.store.config_values(&ws.id, &project_slug("nope"), &env_name("production")).await),
+        ErrorCode::ProjectNotFound
+    );
+    assert_eq!(
+        not_found(f.store.unset_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("qa"), &[name("X")]).await),
         ErrorCode::EnvironmentNotFound
     );
 }

@@ -22,7 +22,7 @@ both_backends!(
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 async fn deploy(f: &Fixture, ws: &Workspace, project: &str, env: &str) -> Deployment {
-    f.store.create_deployment(&f.actor, &ws.id, project, env, None).await.unwrap()
+    f.store.create_deployment(&f.actor, &ws.id, &project_slug(project), &env_name(env), None).await.unwrap()
 }
 
 fn number(n: u64) -> DeploymentNumber {
@@ -35,12 +35,22 @@ async fn deployments_are_numbered_per_project(backend: TestBackend) {
     let web = f.project(&ws, "web").await;
     f.project(&ws, "api").await;
     f.store
-        .create_environment(&f.actor, &ws, "web", &env_name("staging"), &generated("acme", "web", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("web"),
+            &env_name("staging"),
+            &generated("acme", "web", "staging"),
+        )
         .await
         .unwrap();
 
     let sha = CommitSha::parse(SHA).unwrap();
-    let first = f.store.create_deployment(&f.actor, &ws.id, "web", "production", Some(&sha)).await.unwrap();
+    let first = f
+        .store
+        .create_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(&sha))
+        .await
+        .unwrap();
     assert_eq!(first.number, DeploymentNumber::FIRST);
     assert_eq!(first.status, DeploymentStatus::Queued);
     assert_eq!(first.commit_sha.as_ref().map(CommitSha::as_str), Some(SHA));
@@ -62,7 +72,11 @@ async fn deployments_are_numbered_per_project(backend: TestBackend) {
     f.project(&other, "web").await;
     assert_eq!(deploy(&f, &other, "web", "production").await.number, DeploymentNumber::FIRST);
 
-    let stored = f.store.deployment(&ws.id, "web", "production", DeploymentNumber::FIRST).await.unwrap();
+    let stored = f
+        .store
+        .deployment(&ws.id, &project_slug("web"), &env_name("production"), DeploymentNumber::FIRST)
+        .await
+        .unwrap();
     assert_eq!(stored.id, first.id);
     assert_eq!(stored.commit_sha, Some(sha));
 }
@@ -88,7 +102,7 @@ async fn deployments_move_only_along_the_status_machine(backend: TestBackend) {
         .map(|action| ("slipway".to_owned(), action.to_owned(), "project/web/production#1".to_owned()));
     assert_eq!(audited, expected, "every status change is audited");
 
-    let live = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
+    let live = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), d.number).await.unwrap();
     for invalid in
         [Transition::StartBuild, Transition::StartDeploy, Transition::GoLive, Transition::Fail, Transition::Cancel]
     {
@@ -96,7 +110,7 @@ async fn deployments_move_only_along_the_status_machine(backend: TestBackend) {
             f.store.transition_deployment(&Actor::system("builder"), &ws.id, &d.id, invalid, Some("nope")).await;
         assert_eq!(conflict(result), ErrorCode::DeploymentStateConflict, "{invalid:?}");
     }
-    let unchanged = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
+    let unchanged = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), d.number).await.unwrap();
     assert_eq!(unchanged.status, DeploymentStatus::Deployed);
     assert_eq!(unchanged.updated_at, live.updated_at);
     assert_eq!(unchanged.failure_reason, None);
@@ -135,7 +149,8 @@ async fn deployments_move_only_along_the_status_machine(backend: TestBackend) {
         ),
         ErrorCode::DeploymentStateConflict
     );
-    let stored = f.store.deployment(&ws.id, "web", "production", broken.number).await.unwrap();
+    let stored =
+        f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), broken.number).await.unwrap();
     assert_eq!(stored.status, DeploymentStatus::Failed);
     assert_eq!(stored.failure_reason.as_deref(), Some("build failed: exit status 2"));
 
@@ -158,7 +173,7 @@ async fn deployments_move_only_along_the_status_machine(backend: TestBackend) {
         ),
         ErrorCode::DeploymentNotFound
     );
-    let stored = f.store.deployment(&ws.id, "web", "production", fresh.number).await.unwrap();
+    let stored = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), fresh.number).await.unwrap();
     assert_eq!(stored.status, DeploymentStatus::Queued);
 }
 
@@ -167,7 +182,13 @@ async fn deployments_list_newest_first_page_by_page(backend: TestBackend) {
     let ws = f.workspace("acme").await;
     f.project(&ws, "web").await;
     f.store
-        .create_environment(&f.actor, &ws, "web", &env_name("staging"), &generated("acme", "web", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("web"),
+            &env_name("staging"),
+            &generated("acme", "web", "staging"),
+        )
         .await
         .unwrap();
     for i in 0..5 {
@@ -181,7 +202,11 @@ async fn deployments_list_newest_first_page_by_page(backend: TestBackend) {
     let mut pages = Vec::new();
     let mut after = None;
     loop {
-        let listed = f.store.list_deployments(&ws.id, "web", "production", &page(2, after)).await.unwrap();
+        let listed = f
+            .store
+            .list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(2, after))
+            .await
+            .unwrap();
         pages.push(listed.items.iter().map(|d| d.number.get()).collect::<Vec<_>>());
         after = listed.next;
         if after.is_none() {
@@ -190,7 +215,8 @@ async fn deployments_list_newest_first_page_by_page(backend: TestBackend) {
     }
     assert_eq!(pages, [vec![6, 5], vec![3, 2], vec![1]]);
 
-    let staging = f.store.list_deployments(&ws.id, "web", "staging", &page(10, None)).await.unwrap();
+    let staging =
+        f.store.list_deployments(&ws.id, &project_slug("web"), &env_name("staging"), &page(10, None)).await.unwrap();
     assert_eq!(staging.items.iter().map(|d| d.number.get()).collect::<Vec<_>>(), [4]);
     assert_eq!(staging.next, None);
 }
@@ -202,22 +228,30 @@ async fn missing_deployments_are_not_found(backend: TestBackend) {
     let d = deploy(&f, &ws, "web", "production").await;
 
     assert_eq!(
-        not_found(f.store.deployment(&ws.id, "web", "production", number(2)).await),
+        not_found(f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), number(2)).await),
         ErrorCode::DeploymentNotFound
     );
-    assert_eq!(not_found(f.store.deployment(&ws.id, "web", "qa", d.number).await), ErrorCode::EnvironmentNotFound);
-    assert_eq!(not_found(f.store.deployment(&ws.id, "api", "production", d.number).await), ErrorCode::ProjectNotFound);
     assert_eq!(
-        not_found(f.store.create_deployment(&f.actor, &ws.id, "web", "qa", None).await),
+        not_found(f.store.deployment(&ws.id, &project_slug("web"), &env_name("qa"), d.number).await),
         ErrorCode::EnvironmentNotFound
     );
     assert_eq!(
-        not_found(f.store.list_deployments(&ws.id, "api", "production", &page(5, None)).await),
+        not_found(f.store.deployment(&ws.id, &project_slug("api"), &env_name("production"), d.number).await),
+        ErrorCode::ProjectNotFound
+    );
+    assert_eq!(
+        not_found(f.store.create_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("qa"), None).await),
+        ErrorCode::EnvironmentNotFound
+    );
+    assert_eq!(
+        not_found(
+            f.store.list_deployments(&ws.id, &project_slug("api"), &env_name("production"), &page(5, None)).await
+        ),
         ErrorCode::ProjectNotFound
     );
     let other = f.workspace("other").await;
     assert_eq!(
-        not_found(f.store.deployment(&other.id, "web", "production", d.number).await),
+        not_found(f.store.deployment(&other.id, &project_slug("web"), &env_name("production"), d.number).await),
         ErrorCode::ProjectNotFound
     );
     let unknown = slipway_core::ids::DeploymentId::generate();
@@ -239,7 +273,9 @@ async fn concurrent_deployments_get_distinct_numbers(backend: TestBackend) {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (store, actor, id) = (f.store.clone(), f.actor.clone(), ws.id.clone());
-            tokio::spawn(async move { store.create_deployment(&actor, &id, "web", "production", None).await })
+            tokio::spawn(async move {
+                store.create_deployment(&actor, &id, &project_slug("web"), &env_name("production"), None).await
+            })
         })
         .collect();
     let mut numbers = BTreeSet::new();

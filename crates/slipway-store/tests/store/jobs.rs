@@ -4,10 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use slipway_core::address::EnvironmentPath;
 use slipway_core::ids::{DeploymentId, JobId, WorkspaceId};
 use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::timestamp::Timestamp;
-use slipway_store::{EnvironmentPath, Job, JobKind, JobStatus, Store};
+use slipway_store::{Job, JobKind, JobStatus, Store};
 use slipway_testkit::TestBackend;
 use sqlx::Row;
 

@@ -59,7 +59,7 @@ async fn a_project_starts_with_a_production_environment_on_its_generated_hostnam
     assert_eq!(production.target, RuntimeTarget::Local);
 
     // Reading it back gives the same project.
-    assert_eq!(snapshot(&f.store.project(&ws, "shop").await.unwrap()), snapshot(&project));
+    assert_eq!(snapshot(&f.store.project(&ws, &project_slug("shop")).await.unwrap()), snapshot(&project));
 
     // With a custom domain, the domain is the URL; generated hostname first.
     let store = f.store.clone().with_public_urls(PublicUrls { https: true, port: 8443 });
@@ -91,7 +91,7 @@ async fn colliding_generated_hostnames_across_tenants_are_refused_atomically(bac
     assert_eq!(conflict(second), ErrorCode::HostnameTaken);
 
     assert!(f.store.list_projects(&b_c, &page(50, None)).await.unwrap().items.is_empty());
-    assert_eq!(not_found(f.store.project(&b_c, "a").await), ErrorCode::ProjectNotFound);
+    assert_eq!(not_found(f.store.project(&b_c, &project_slug("a")).await), ErrorCode::ProjectNotFound);
     assert!(f.audit_rows_since(&before).await.is_empty());
     let trail = f.store.list_audit_events(&b_c.id, &page(50, None)).await.unwrap();
     let actions: Vec<_> = trail.items.iter().map(|e| e.action.as_str()).collect();
@@ -109,7 +109,7 @@ async fn colliding_generated_hostnames_across_tenants_are_refused_atomically(bac
         .unwrap();
     assert_eq!(retry.slug.as_str(), "a");
     // And the first tenant's project kept its hostname.
-    assert_eq!(snapshot(&f.store.project(&c, "a-b").await.unwrap()), snapshot(&first));
+    assert_eq!(snapshot(&f.store.project(&c, &project_slug("a-b")).await.unwrap()), snapshot(&first));
 }
 
 async fn a_custom_domain_belongs_to_one_project_on_the_platform(backend: TestBackend) {
@@ -150,7 +150,7 @@ async fn a_custom_domain_belongs_to_one_project_on_the_platform(backend: TestBac
         .update_project(
             &f.actor,
             &globex,
-            "store",
+            &project_slug("store"),
             ProjectPatch { custom_domain: Some(Some(custom_domain("old.example.org"))), ..ProjectPatch::default() },
         )
         .await
@@ -162,7 +162,7 @@ async fn a_custom_domain_belongs_to_one_project_on_the_platform(backend: TestBac
         .update_project(
             &f.actor,
             &globex,
-            "store",
+            &project_slug("store"),
             ProjectPatch {
                 branch: Some(Branch::parse("other").unwrap()),
                 custom_domain: Some(Some(custom_domain("shop.example.com"))),
@@ -172,28 +172,34 @@ async fn a_custom_domain_belongs_to_one_project_on_the_platform(backend: TestBac
         .await;
     assert_eq!(conflict(moved), ErrorCode::HostnameTaken);
     assert!(f.audit_rows_since(&before).await.is_empty());
-    assert_eq!(snapshot(&f.store.project(&globex, "store").await.unwrap()), snapshot(&own));
-    assert_eq!(snapshot(&f.store.project(&acme, "shop").await.unwrap()), snapshot(&shop));
+    assert_eq!(snapshot(&f.store.project(&globex, &project_slug("store")).await.unwrap()), snapshot(&own));
+    assert_eq!(snapshot(&f.store.project(&acme, &project_slug("shop")).await.unwrap()), snapshot(&shop));
     // The old domain is still held: nobody else can take it.
     let grab = f
         .store
         .update_project(
             &f.actor,
             &acme,
-            "shop",
+            &project_slug("shop"),
             ProjectPatch { custom_domain: Some(Some(custom_domain("old.example.org"))), ..ProjectPatch::default() },
         )
         .await;
     assert_eq!(conflict(grab), ErrorCode::HostnameTaken);
-    assert_eq!(snapshot(&f.store.project(&acme, "shop").await.unwrap()), snapshot(&shop));
+    assert_eq!(snapshot(&f.store.project(&acme, &project_slug("shop")).await.unwrap()), snapshot(&shop));
 
     // A new environment cannot take a hostname that is in use either.
     let env = f
         .store
-        .create_environment(&f.actor, &globex, "store", &env_name("staging"), &generated("acme", "shop", "production"))
+        .create_environment(
+            &f.actor,
+            &globex,
+            &project_slug("store"),
+            &env_name("staging"),
+            &generated("acme", "shop", "production"),
+        )
         .await;
     assert_eq!(conflict(env), ErrorCode::HostnameTaken);
-    assert_eq!(f.store.project(&globex, "store").await.unwrap().environments.len(), 1);
+    assert_eq!(f.store.project(&globex, &project_slug("store")).await.unwrap().environments.len(), 1);
 }
 
 async fn project_slugs_are_unique_per_workspace_only(backend: TestBackend) {
@@ -218,7 +224,7 @@ async fn project_slugs_are_unique_per_workspace_only(backend: TestBackend) {
     assert_eq!(conflict(again), ErrorCode::ProjectExists);
     assert!(f.audit_rows_since(&before).await.is_empty());
     assert_eq!(f.store.list_projects(&acme, &page(50, None)).await.unwrap().items.len(), 1);
-    assert_eq!(snapshot(&f.store.project(&acme, "web").await.unwrap()), snapshot(&first));
+    assert_eq!(snapshot(&f.store.project(&acme, &project_slug("web")).await.unwrap()), snapshot(&first));
 
     let elsewhere = f.project(&globex, "web").await;
     assert_eq!(elsewhere.workspace_id, globex.id);
@@ -277,7 +283,8 @@ async fn update_project_patches_only_what_it_names(backend: TestBackend) {
     let original = f.project(&ws, "shop").await;
     let generated_host = "shop-acme.localhost".to_owned();
 
-    let patch = |patch: ProjectPatch| f.store.update_project(&f.actor, &ws, "shop", patch);
+    let shop = project_slug("shop");
+    let patch = |patch: ProjectPatch| f.store.update_project(&f.actor, &ws, &shop, patch);
 
     // An empty patch changes nothing.
     let same = patch(ProjectPatch::default()).await.unwrap();
@@ -340,9 +347,9 @@ async fn update_project_patches_only_what_it_names(backend: TestBackend) {
     assert_eq!(cleared.url, "http://shop-acme.localhost");
     assert_eq!(cleared.environments[0].hostnames, [generated_host]);
     assert_eq!(cleared.branch, "release/2");
-    assert_eq!(snapshot(&f.store.project(&ws, "shop").await.unwrap()), snapshot(&cleared));
+    assert_eq!(snapshot(&f.store.project(&ws, &project_slug("shop")).await.unwrap()), snapshot(&cleared));
 
-    let missing = f.store.update_project(&f.actor, &ws, "nope", ProjectPatch::default()).await;
+    let missing = f.store.update_project(&f.actor, &ws, &project_slug("nope"), ProjectPatch::default()).await;
     assert_eq!(not_found(missing), ErrorCode::ProjectNotFound);
 }
 
@@ -358,16 +365,28 @@ async fn deleted_projects_are_gone_and_free_their_hostnames(backend: TestBackend
         .await
         .unwrap();
     f.store
-        .create_environment(&f.actor, &ws, "shop", &env_name("staging"), &generated("acme", "shop", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("shop"),
+            &env_name("staging"),
+            &generated("acme", "shop", "staging"),
+        )
         .await
         .unwrap();
     let kept = f.project(&ws, "kept").await;
 
-    f.store.delete_project(&f.actor, &ws.id, "shop").await.unwrap();
+    f.store.delete_project(&f.actor, &ws.id, &project_slug("shop")).await.unwrap();
 
-    assert_eq!(not_found(f.store.project(&ws, "shop").await), ErrorCode::ProjectNotFound);
-    assert_eq!(not_found(f.store.delete_project(&f.actor, &ws.id, "shop").await), ErrorCode::ProjectNotFound);
-    assert_eq!(not_found(f.store.list_config(&ws.id, "shop", "production").await), ErrorCode::ProjectNotFound);
+    assert_eq!(not_found(f.store.project(&ws, &project_slug("shop")).await), ErrorCode::ProjectNotFound);
+    assert_eq!(
+        not_found(f.store.delete_project(&f.actor, &ws.id, &project_slug("shop")).await),
+        ErrorCode::ProjectNotFound
+    );
+    assert_eq!(
+        not_found(f.store.list_config(&ws.id, &project_slug("shop"), &env_name("production")).await),
+        ErrorCode::ProjectNotFound
+    );
     let left: Vec<_> = f.store.list_projects(&ws, &page(50, None)).await.unwrap().items;
     assert_eq!(left.len(), 1);
     assert_eq!(snapshot(&left[0]), snapshot(&kept));
@@ -388,7 +407,13 @@ async fn deleted_projects_are_gone_and_free_their_hostnames(backend: TestBackend
         .await
         .unwrap();
     f.store
-        .create_environment(&f.actor, &other, "reuse", &env_name("next"), &generated("acme", "shop", "production"))
+        .create_environment(
+            &f.actor,
+            &other,
+            &project_slug("reuse"),
+            &env_name("next"),
+            &generated("acme", "shop", "production"),
+        )
         .await
         .unwrap();
     assert_eq!(reuse.url, "http://shop.example.com");
@@ -400,7 +425,11 @@ async fn environments_are_created_protected_and_deleted(backend: TestBackend) {
     f.project(&ws, "shop").await;
     let staging_host = generated("acme", "shop", "staging");
 
-    let staging = f.store.create_environment(&f.actor, &ws, "shop", &env_name("staging"), &staging_host).await.unwrap();
+    let staging = f
+        .store
+        .create_environment(&f.actor, &ws, &project_slug("shop"), &env_name("staging"), &staging_host)
+        .await
+        .unwrap();
     assert_eq!(staging.name.as_str(), "staging");
     assert_eq!(staging.hostnames, [staging_host.to_string()]);
     assert_eq!(staging.url, "http://shop-staging-acme.localhost");
@@ -409,7 +438,13 @@ async fn environments_are_created_protected_and_deleted(backend: TestBackend) {
     let before = f.audit_rows().await;
     let duplicate = f
         .store
-        .create_environment(&f.actor, &ws, "shop", &env_name("staging"), &generated("acme", "shop", "staging2"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("shop"),
+            &env_name("staging"),
+            &generated("acme", "shop", "staging2"),
+        )
         .await;
     assert_eq!(conflict(duplicate), ErrorCode::EnvironmentExists);
     let production = f
@@ -417,7 +452,7 @@ async fn environments_are_created_protected_and_deleted(backend: TestBackend) {
         .create_environment(
             &f.actor,
             &ws,
-            "shop",
+            &project_slug("shop"),
             &EnvironmentName::production(),
             &generated("acme", "shop", "staging3"),
         )
@@ -425,40 +460,50 @@ async fn environments_are_created_protected_and_deleted(backend: TestBackend) {
     assert_eq!(conflict(production), ErrorCode::EnvironmentExists);
     let no_project = f
         .store
-        .create_environment(&f.actor, &ws, "nope", &env_name("staging"), &generated("acme", "nope", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("nope"),
+            &env_name("staging"),
+            &generated("acme", "nope", "staging"),
+        )
         .await;
     assert_eq!(not_found(no_project), ErrorCode::ProjectNotFound);
     assert!(f.audit_rows_since(&before).await.is_empty());
 
-    let project = f.store.project(&ws, "shop").await.unwrap();
+    let project = f.store.project(&ws, &project_slug("shop")).await.unwrap();
     let names: Vec<_> = project.environments.iter().map(|e| e.name.to_string()).collect();
     assert_eq!(names, ["production", "staging"]);
     assert_eq!(project.url, "http://shop-acme.localhost", "the project URL is production's");
 
     assert_eq!(
-        conflict(f.store.delete_environment(&f.actor, &ws.id, "shop", "production").await),
+        conflict(f.store.delete_environment(&f.actor, &ws.id, &project_slug("shop"), &env_name("production")).await),
         ErrorCode::EnvironmentProtected
     );
     assert_eq!(
-        not_found(f.store.delete_environment(&f.actor, &ws.id, "shop", "qa").await),
+        not_found(f.store.delete_environment(&f.actor, &ws.id, &project_slug("shop"), &env_name("qa")).await),
         ErrorCode::EnvironmentNotFound
     );
     assert_eq!(
-        not_found(f.store.delete_environment(&f.actor, &ws.id, "nope", "staging").await),
+        not_found(f.store.delete_environment(&f.actor, &ws.id, &project_slug("nope"), &env_name("staging")).await),
         ErrorCode::ProjectNotFound
     );
     assert!(f.audit_rows_since(&before).await.is_empty());
 
-    f.store.delete_environment(&f.actor, &ws.id, "shop", "staging").await.unwrap();
-    let project = f.store.project(&ws, "shop").await.unwrap();
+    f.store.delete_environment(&f.actor, &ws.id, &project_slug("shop"), &env_name("staging")).await.unwrap();
+    let project = f.store.project(&ws, &project_slug("shop")).await.unwrap();
     assert_eq!(project.environments.len(), 1);
     assert!(project.environments[0].name.is_production());
     assert_eq!(
-        not_found(f.store.delete_environment(&f.actor, &ws.id, "shop", "staging").await),
+        not_found(f.store.delete_environment(&f.actor, &ws.id, &project_slug("shop"), &env_name("staging")).await),
         ErrorCode::EnvironmentNotFound
     );
     // The staging hostname is free again.
-    let again = f.store.create_environment(&f.actor, &ws, "shop", &env_name("preview"), &staging_host).await.unwrap();
+    let again = f
+        .store
+        .create_environment(&f.actor, &ws, &project_slug("shop"), &env_name("preview"), &staging_host)
+        .await
+        .unwrap();
     assert_eq!(again.hostnames, [staging_host.to_string()]);
 }
 
@@ -468,23 +513,31 @@ async fn another_tenants_projects_cannot_be_reached_by_slug(backend: TestBackend
     let globex = f.workspace("globex").await;
     let secret = f.project(&acme, "secret").await;
 
-    assert_eq!(not_found(f.store.project(&globex, "secret").await), ErrorCode::ProjectNotFound);
+    assert_eq!(not_found(f.store.project(&globex, &project_slug("secret")).await), ErrorCode::ProjectNotFound);
     assert!(f.store.list_projects(&globex, &page(50, None)).await.unwrap().items.is_empty());
     let update = f
         .store
         .update_project(
             &f.actor,
             &globex,
-            "secret",
+            &project_slug("secret"),
             ProjectPatch { branch: Some(Branch::parse("pwned").unwrap()), ..ProjectPatch::default() },
         )
         .await;
     assert_eq!(not_found(update), ErrorCode::ProjectNotFound);
-    assert_eq!(not_found(f.store.delete_project(&f.actor, &globex.id, "secret").await), ErrorCode::ProjectNotFound);
     assert_eq!(
-        not_found(f.store.delete_environment(&f.actor, &globex.id, "secret", "production").await),
+        not_found(f.store.delete_project(&f.actor, &globex.id, &project_slug("secret")).await),
         ErrorCode::ProjectNotFound
     );
-    assert_eq!(not_found(f.store.list_config(&globex.id, "secret", "production").await), ErrorCode::ProjectNotFound);
-    assert_eq!(snapshot(&f.store.project(&acme, "secret").await.unwrap()), snapshot(&secret));
+    assert_eq!(
+        not_found(
+            f.store.delete_environment(&f.actor, &globex.id, &project_slug("secret"), &env_name("production")).await
+        ),
+        ErrorCode::ProjectNotFound
+    );
+    assert_eq!(
+        not_found(f.store.list_config(&globex.id, &project_slug("secret"), &env_name("production")).await),
+        ErrorCode::ProjectNotFound
+    );
+    assert_eq!(snapshot(&f.store.project(&acme, &project_slug("secret")).await.unwrap()), snapshot(&secret));
 }

@@ -29,8 +29,11 @@ async fn queueing_a_deployment_enqueues_its_deploy_job(backend: TestBackend) {
     assert_eq!(JobKind::Deploy.as_str(), "deploy");
 
     let before = f.audit_rows().await;
-    let (first, created) =
-        f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&sha(SHA_A)), None).await.unwrap();
+    let (first, created) = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(&sha(SHA_A)), None)
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(first.number, DeploymentNumber::FIRST);
     assert_eq!(first.status, DeploymentStatus::Queued);
@@ -64,7 +67,8 @@ async fn queueing_a_deployment_enqueues_its_deploy_job(backend: TestBackend) {
     assert_eq!(payloads, [second.id.clone(), third.id.clone()]);
 
     // The deployments are listed like any other.
-    let listed = f.store.list_deployments(&ws.id, "web", "production", &page(10, None)).await.unwrap();
+    let listed =
+        f.store.list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(10, None)).await.unwrap();
     assert_eq!(listed.items.iter().map(|d| d.number.get()).collect::<Vec<_>>(), [3, 2, 1]);
 }
 
@@ -73,17 +77,32 @@ async fn a_failed_queueing_leaves_no_job_and_no_key(backend: TestBackend) {
     let ws = f.workspace("acme").await;
     f.project(&ws, "web").await;
 
-    let result = f.store.queue_deployment(&f.actor, &ws.id, "web", "qa", None, key("key-1", None)).await;
+    let result = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("qa"), None, key("key-1", None))
+        .await;
     assert_eq!(not_found(result), ErrorCode::EnvironmentNotFound);
-    let result = f.store.queue_deployment(&f.actor, &ws.id, "ghost", "production", None, key("key-2", None)).await;
+    let result = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("ghost"), &env_name("production"), None, key("key-2", None))
+        .await;
     assert_eq!(not_found(result), ErrorCode::ProjectNotFound);
     assert!(claim_all_deploy_jobs(&f).await.is_empty(), "a job without its deployment was queued");
-    assert!(f.store.list_deployments(&ws.id, "web", "production", &page(10, None)).await.unwrap().items.is_empty());
+    assert!(f
+        .store
+        .list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(10, None))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 
     // The keys of refused requests were not kept: using one for a valid
     // request creates a deployment, and it is number 1.
-    let (d, created) =
-        f.store.queue_deployment(&f.actor, &ws.id, "web", "production", None, key("key-1", None)).await.unwrap();
+    let (d, created) = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), None, key("key-1", None))
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(d.number, DeploymentNumber::FIRST);
     assert_eq!(claim_all_deploy_jobs(&f).await.len(), 1);
@@ -114,7 +133,7 @@ async fn the_pipeline_reads_and_records_a_deployment(backend: TestBackend) {
     // The pipeline resolves the commit and detects the plan.
     f.store.record_commit(&ws.id, &d.id, &sha(SHA_B)).await.unwrap();
     f.store.record_plan(&ws.id, &d.id, &plan("node server.js")).await.unwrap();
-    let stored = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
+    let stored = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), d.number).await.unwrap();
     assert_eq!(stored.commit_sha, Some(sha(SHA_B)));
     assert_eq!(stored.plan, Some(plan("node server.js")));
     assert_eq!(f.store.deployment_context(&ws.id, &d.id).await.unwrap().deployment.commit_sha, Some(sha(SHA_B)));
@@ -127,7 +146,7 @@ async fn the_pipeline_reads_and_records_a_deployment(backend: TestBackend) {
         not_found(f.store.record_plan(&other.id, &d.id, &plan("node evil.js")).await),
         ErrorCode::DeploymentNotFound
     );
-    let stored = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
+    let stored = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), d.number).await.unwrap();
     assert_eq!(stored.commit_sha, Some(sha(SHA_B)), "another workspace rewrote the commit");
     assert_eq!(stored.plan, Some(plan("node server.js")), "another workspace rewrote the plan");
     assert_eq!(
@@ -141,21 +160,41 @@ async fn idempotency_keys_replay_the_first_deployment(backend: TestBackend) {
     let ws = f.workspace("acme").await;
     f.project(&ws, "web").await;
     f.store
-        .create_environment(&f.actor, &ws, "web", &env_name("staging"), &generated("acme", "web", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("web"),
+            &env_name("staging"),
+            &generated("acme", "web", "staging"),
+        )
         .await
         .unwrap();
     let a = sha(SHA_A);
 
     let (first, created) = f
         .store
-        .queue_deployment(&f.actor, &ws.id, "web", "production", Some(&a), key("retry-1", Some(&a)))
+        .queue_deployment(
+            &f.actor,
+            &ws.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&a),
+            key("retry-1", Some(&a)),
+        )
         .await
         .unwrap();
     assert!(created);
     let before = f.audit_rows().await;
     let (again, created) = f
         .store
-        .queue_deployment(&f.actor, &ws.id, "web", "production", Some(&a), key("retry-1", Some(&a)))
+        .queue_deployment(
+            &f.actor,
+            &ws.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&a),
+            key("retry-1", Some(&a)),
+        )
         .await
         .unwrap();
     assert!(!created, "a replay must say it created nothing");
@@ -168,7 +207,14 @@ async fn idempotency_keys_replay_the_first_deployment(backend: TestBackend) {
     f.store.transition_deployment(&pipeline(), &ws.id, &first.id, Transition::StartBuild, None).await.unwrap();
     let (now, created) = f
         .store
-        .queue_deployment(&f.actor, &ws.id, "web", "production", Some(&a), key("retry-1", Some(&a)))
+        .queue_deployment(
+            &f.actor,
+            &ws.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&a),
+            key("retry-1", Some(&a)),
+        )
         .await
         .unwrap();
     assert!(!created);
@@ -177,20 +223,38 @@ async fn idempotency_keys_replay_the_first_deployment(backend: TestBackend) {
     // The same key for anything else is refused, and changes nothing.
     let b = sha(SHA_B);
     for (env, commit) in [("production", Some(&b)), ("production", None), ("staging", Some(&a))] {
-        let result = f.store.queue_deployment(&f.actor, &ws.id, "web", env, commit, key("retry-1", commit)).await;
+        let result = f
+            .store
+            .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name(env), commit, key("retry-1", commit))
+            .await;
         match &result {
             Err(StoreError::Conflict { message, .. }) => assert!(message.contains("Idempotency-Key"), "{message}"),
             other => panic!("expected a conflict, got {other:?}"),
         }
         assert_eq!(conflict(result), ErrorCode::IdempotencyKeyReused, "{env} {commit:?}");
     }
-    assert_eq!(f.store.list_deployments(&ws.id, "web", "production", &page(10, None)).await.unwrap().items.len(), 1);
+    assert_eq!(
+        f.store
+            .list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(10, None))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     assert!(claim_all_deploy_jobs(&f).await.is_empty());
 
     // Another key is another request.
     let (second, created) = f
         .store
-        .queue_deployment(&f.actor, &ws.id, "web", "production", Some(&a), key("retry-2", Some(&a)))
+        .queue_deployment(
+            &f.actor,
+            &ws.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&a),
+            key("retry-2", Some(&a)),
+        )
         .await
         .unwrap();
     assert!(created);
@@ -201,7 +265,14 @@ async fn idempotency_keys_replay_the_first_deployment(backend: TestBackend) {
     f.project(&other, "web").await;
     let (theirs, created) = f
         .store
-        .queue_deployment(&f.actor, &other.id, "web", "production", Some(&a), key("retry-1", Some(&a)))
+        .queue_deployment(
+            &f.actor,
+            &other.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&a),
+            key("retry-1", Some(&a)),
+        )
         .await
         .unwrap();
     assert!(created, "another workspace's key must not replay this one's deployment");
@@ -210,7 +281,14 @@ async fn idempotency_keys_replay_the_first_deployment(backend: TestBackend) {
     // ...and a different request under it there is refused there only.
     let (ours, created) = f
         .store
-        .queue_deployment(&f.actor, &ws.id, "web", "production", Some(&a), key("retry-1", Some(&a)))
+        .queue_deployment(
+            &f.actor,
+            &ws.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&a),
+            key("retry-1", Some(&a)),
+        )
         .await
         .unwrap();
     assert_eq!((ours.id, created), (first.id, false));
@@ -223,28 +301,51 @@ async fn a_key_remembers_the_request_not_the_commit_it_resolved_to(backend: Test
     let (a, b) = (sha(SHA_A), sha(SHA_B));
 
     // "Deploy the branch head" resolved to A.
-    let (first, created) =
-        f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&a), key("head", None)).await.unwrap();
+    let (first, created) = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(&a), key("head", None))
+        .await
+        .unwrap();
     assert!(created);
     // The branch moved to B before the client retried: still a replay.
-    let (retry, created) =
-        f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&b), key("head", None)).await.unwrap();
+    let (retry, created) = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(&b), key("head", None))
+        .await
+        .unwrap();
     assert_eq!((retry.id, retry.commit_sha, created), (first.id.clone(), Some(a.clone()), false));
     // Naming a commit is another request, even the one the head was.
     for named in [&a, &b] {
         let result = f
             .store
-            .queue_deployment(&f.actor, &ws.id, "web", "production", Some(named), key("head", Some(named)))
+            .queue_deployment(
+                &f.actor,
+                &ws.id,
+                &project_slug("web"),
+                &env_name("production"),
+                Some(named),
+                key("head", Some(named)),
+            )
             .await;
         assert_eq!(conflict(result), ErrorCode::IdempotencyKeyReused);
     }
     let (named, created) = f
         .store
-        .queue_deployment(&f.actor, &ws.id, "web", "production", Some(&b), key("named", Some(&b)))
+        .queue_deployment(
+            &f.actor,
+            &ws.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&b),
+            key("named", Some(&b)),
+        )
         .await
         .unwrap();
     assert!(created);
-    let result = f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&b), key("named", None)).await;
+    let result = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(&b), key("named", None))
+        .await;
     assert_eq!(conflict(result), ErrorCode::IdempotencyKeyReused);
     assert_eq!(named.number, number(2));
     assert_eq!(claim_all_deploy_jobs(&f).await.len(), 2);
@@ -263,8 +364,8 @@ async fn concurrent_requests_with_one_key_make_one_deployment(backend: TestBacke
                     .queue_deployment(
                         &actor,
                         &id,
-                        "web",
-                        "production",
+                        &project_slug("web"),
+                        &env_name("production"),
                         Some(&sha(SHA_A)),
                         key("same", Some(&sha(SHA_A))),
                     )
@@ -283,7 +384,15 @@ async fn concurrent_requests_with_one_key_make_one_deployment(backend: TestBacke
     ids.dedup();
     assert_eq!(ids.len(), 1, "every request answers with the same deployment");
     assert_eq!(claim_all_deploy_jobs(&f).await.len(), 1);
-    assert_eq!(f.store.list_deployments(&ws.id, "web", "production", &page(10, None)).await.unwrap().items.len(), 1);
+    assert_eq!(
+        f.store
+            .list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(10, None))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 async fn deployments_whose_deploy_job_gave_up_are_failed(backend: TestBackend) {
@@ -296,7 +405,11 @@ async fn deployments_whose_deploy_job_gave_up_are_failed(backend: TestBackend) {
     // Two deployments whose workers died on both attempts (leases ran out),
     // in two workspaces; one still being built; one released meanwhile.
     let abandoned = queue(&f, &ws, "production", Some(SHA_A)).await;
-    let (theirs, _) = f.store.queue_deployment(&f.actor, &other.id, "web", "production", None, None).await.unwrap();
+    let (theirs, _) = f
+        .store
+        .queue_deployment(&f.actor, &other.id, &project_slug("web"), &env_name("production"), None, None)
+        .await
+        .unwrap();
     let now = Timestamp::now();
     let lease = 30;
     let mut claimed = Vec::new();
@@ -321,7 +434,8 @@ async fn deployments_whose_deploy_job_gave_up_are_failed(backend: TestBackend) {
     let (status_now, reason) = status(&f, &ws, &abandoned).await;
     assert_eq!(status_now, DeploymentStatus::Failed);
     assert!(reason.as_deref().is_some_and(|r| r.contains("deploy again")), "{reason:?}");
-    let theirs = f.store.deployment(&other.id, "web", "production", theirs.number).await.unwrap();
+    let theirs =
+        f.store.deployment(&other.id, &project_slug("web"), &env_name("production"), theirs.number).await.unwrap();
     assert_eq!(theirs.status, DeploymentStatus::Failed, "every tenant's abandoned deployments");
     assert_eq!(status(&f, &ws, &building).await.0, DeploymentStatus::Deploying);
     assert_eq!(status(&f, &ws, &in_progress).await.0, DeploymentStatus::Queued);

@@ -28,7 +28,7 @@ fn value(name: &str, value: &str, secret: bool) -> ConfigValue {
 
 async fn set_config(f: &Fixture, ws: &Workspace, pairs: &[(&str, &str)], secret: bool) {
     let vars: Vec<_> = pairs.iter().map(|(n, v)| (ConfigVarName::parse(n).unwrap(), (*v).to_owned())).collect();
-    f.store.set_config(&f.actor, &ws.id, "web", "production", &vars, secret).await.unwrap();
+    f.store.set_config(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), &vars, secret).await.unwrap();
 }
 
 /// The state the agent reads, for one environment.
@@ -37,7 +37,7 @@ async fn desired_of(f: &Fixture, environment: &EnvironmentId) -> Option<Environm
 }
 
 async fn releases(f: &Fixture, ws: &Workspace) -> Vec<Release> {
-    f.store.list_releases(&ws.id, "web", "production", &page(50, None)).await.unwrap().items
+    f.store.list_releases(&ws.id, &project_slug("web"), &env_name("production"), &page(50, None)).await.unwrap().items
 }
 
 async fn a_release_makes_its_deployment_deploying_and_desired(backend: TestBackend) {
@@ -51,7 +51,7 @@ async fn a_release_makes_its_deployment_deploying_and_desired(backend: TestBacke
     set_config(&f, &ws, &[("PLAIN", "1")], false).await;
     set_config(&f, &ws, &[("API_TOKEN", "s3cret")], true).await;
 
-    let snapshot = f.store.config_snapshot(&ws.id, "web", "production").await.unwrap();
+    let snapshot = f.store.config_snapshot(&ws.id, &project_slug("web"), &env_name("production")).await.unwrap();
     assert_eq!(snapshot, [value("API_TOKEN", "s3cret", true), value("PLAIN", "1", false)]);
     assert!(f.store.desired_state().await.unwrap().is_empty(), "nothing to run before the first release");
 
@@ -70,7 +70,7 @@ async fn a_release_makes_its_deployment_deploying_and_desired(backend: TestBacke
     let audited: Vec<_> = f.audit_rows_since(&before).await.into_iter().map(|row| (row.action, row.target)).collect();
     assert_eq!(audited, [("release.create".to_owned(), "release/1".to_owned())]);
 
-    let stored = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
+    let stored = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), d.number).await.unwrap();
     assert_eq!(stored.status, DeploymentStatus::Deploying);
     assert_eq!(stored.release_id.as_ref(), Some(&release));
     assert_eq!(stored.plan, Some(plan("node v1.js")));
@@ -120,7 +120,13 @@ async fn a_newer_release_cancels_one_not_yet_live(backend: TestBackend) {
     let web = f.project(&ws, "web").await;
     let production = web.environments[0].id.clone();
     f.store
-        .create_environment(&f.actor, &ws, "web", &env_name("staging"), &generated("acme", "web", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("web"),
+            &env_name("staging"),
+            &generated("acme", "web", "staging"),
+        )
         .await
         .unwrap();
 
@@ -137,7 +143,7 @@ async fn a_newer_release_cancels_one_not_yet_live(backend: TestBackend) {
         (DeploymentStatus::Cancelled, Some("replaced by #3 before it went live".to_owned()))
     );
     assert_eq!(status(&f, &ws, &second).await.0, DeploymentStatus::Deploying);
-    let staged = f.store.deployment(&ws.id, "web", "staging", staging.number).await.unwrap();
+    let staged = f.store.deployment(&ws.id, &project_slug("web"), &env_name("staging"), staging.number).await.unwrap();
     assert_eq!(staged.status, DeploymentStatus::Deploying);
     let state = desired_of(&f, &production).await.unwrap();
     assert_eq!(state.desired.map(|spec| (spec.id, spec.number)), Some((release, number(3))));
@@ -201,7 +207,13 @@ async fn going_live_supersedes_the_previous_deployment(backend: TestBackend) {
     // A release the agent names must be this environment's.
     let staging = f
         .store
-        .create_environment(&f.actor, &ws, "web", &env_name("staging"), &generated("acme", "web", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("web"),
+            &env_name("staging"),
+            &generated("acme", "web", "staging"),
+        )
         .await
         .unwrap();
     let other = f.workspace("other").await;
@@ -218,18 +230,25 @@ async fn going_live_supersedes_the_previous_deployment(backend: TestBackend) {
     assert_eq!(status(&f, &ws, &second).await, (DeploymentStatus::Deployed, None));
 
     // Releases page newest first.
-    let page1 = f.store.list_releases(&ws.id, "web", "production", &page(1, None)).await.unwrap();
+    let page1 =
+        f.store.list_releases(&ws.id, &project_slug("web"), &env_name("production"), &page(1, None)).await.unwrap();
     assert_eq!(page1.items.iter().map(|r| r.number.get()).collect::<Vec<_>>(), [2]);
-    let page2 = f.store.list_releases(&ws.id, "web", "production", &page(1, page1.next)).await.unwrap();
+    let page2 = f
+        .store
+        .list_releases(&ws.id, &project_slug("web"), &env_name("production"), &page(1, page1.next))
+        .await
+        .unwrap();
     assert_eq!(page2.items.iter().map(|r| r.number.get()).collect::<Vec<_>>(), [1]);
     assert_eq!(page2.next, None);
     // Another tenant sees none of them.
     assert_eq!(
-        not_found(f.store.list_releases(&other.id, "web", "production", &page(10, None)).await),
+        not_found(
+            f.store.list_releases(&other.id, &project_slug("web"), &env_name("production"), &page(10, None)).await
+        ),
         ErrorCode::ProjectNotFound
     );
     assert_eq!(
-        not_found(f.store.list_releases(&ws.id, "web", "qa", &page(10, None)).await),
+        not_found(f.store.list_releases(&ws.id, &project_slug("web"), &env_name("qa"), &page(10, None)).await),
         ErrorCode::EnvironmentNotFound
     );
 }
@@ -284,7 +303,13 @@ async fn rollback_reuses_an_earlier_release(backend: TestBackend) {
     let web = f.project(&ws, "web").await;
     let production = web.environments[0].id.clone();
     f.store
-        .create_environment(&f.actor, &ws, "web", &env_name("staging"), &generated("acme", "web", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("web"),
+            &env_name("staging"),
+            &generated("acme", "web", "staging"),
+        )
         .await
         .unwrap();
 
@@ -300,7 +325,8 @@ async fn rollback_reuses_an_earlier_release(backend: TestBackend) {
 
     // By default: the release before the active one.
     let before = f.audit_rows().await;
-    let rollback = f.store.rollback(&f.actor, &ws.id, "web", "production", None).await.unwrap();
+    let rollback =
+        f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), None).await.unwrap();
     assert_eq!(rollback.kind, DeploymentKind::Rollback);
     assert_eq!(rollback.status, DeploymentStatus::Deploying);
     assert_eq!(rollback.number, number(3));
@@ -350,7 +376,11 @@ async fn rollback_reuses_an_earlier_release(backend: TestBackend) {
     assert_eq!(audited, ["release.live"]);
 
     // By number: back to release 2, with its own snapshot.
-    let forward = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(2))).await.unwrap();
+    let forward = f
+        .store
+        .rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(2)))
+        .await
+        .unwrap();
     assert_eq!((forward.number, forward.kind), (number(4), DeploymentKind::Rollback));
     assert_eq!(forward.commit_sha, Some(sha(SHA_B)));
     let spec = desired_of(&f, &production).await.unwrap().desired.unwrap();
@@ -361,7 +391,11 @@ async fn rollback_reuses_an_earlier_release(backend: TestBackend) {
     );
 
     // A rollback replaces a deployment still waiting to go live, as a build does.
-    let replaced = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await.unwrap();
+    let replaced = f
+        .store
+        .rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(1)))
+        .await
+        .unwrap();
     assert_eq!(
         status(&f, &ws, &forward).await,
         (DeploymentStatus::Cancelled, Some("replaced by #5 before it went live".to_owned()))
@@ -370,18 +404,25 @@ async fn rollback_reuses_an_earlier_release(backend: TestBackend) {
 
     // Unknown numbers, and releases of another environment, are not found.
     for missing in [99, 6] {
-        let result = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(missing))).await;
+        let result = f
+            .store
+            .rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(missing)))
+            .await;
         assert_eq!(not_found(result), ErrorCode::ReleaseNotFound, "#{missing}");
     }
     let staging = queue(&f, &ws, "staging", Some(SHA_A)).await;
     f.store.transition_deployment(&pipeline(), &ws.id, &staging.id, Transition::StartBuild, None).await.unwrap();
     f.store.create_release(&pipeline(), &ws.id, &staging.id, new_release("s", Vec::new())).await.unwrap();
-    let result = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(staging.number)).await;
+    let result =
+        f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(staging.number)).await;
     assert_eq!(not_found(result), ErrorCode::ReleaseNotFound, "a staging release is not production's");
-    assert_eq!(not_found(f.store.rollback(&f.actor, &ws.id, "web", "qa", None).await), ErrorCode::EnvironmentNotFound);
+    assert_eq!(
+        not_found(f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("qa"), None).await),
+        ErrorCode::EnvironmentNotFound
+    );
     let other = f.workspace("other").await;
     assert_eq!(
-        not_found(f.store.rollback(&f.actor, &other.id, "web", "production", None).await),
+        not_found(f.store.rollback(&f.actor, &other.id, &project_slug("web"), &env_name("production"), None).await),
         ErrorCode::ProjectNotFound
     );
 }
@@ -394,28 +435,37 @@ async fn rollback_without_a_target_is_release_not_found(backend: TestBackend) {
 
     // No release at all.
     assert_eq!(
-        not_found(f.store.rollback(&f.actor, &ws.id, "web", "production", None).await),
+        not_found(f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), None).await),
         ErrorCode::ReleaseNotFound
     );
     // One release, not live yet: nothing is active, nothing is before it.
     let (_, r1) = released(&f, &ws, SHA_A, "v1").await;
     assert_eq!(
-        not_found(f.store.rollback(&f.actor, &ws.id, "web", "production", None).await),
+        not_found(f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), None).await),
         ErrorCode::ReleaseNotFound
     );
     // One live release: there is none before it.
     f.store.release_live(&Actor::agent(), &ws.id, &production, &r1, None).await.unwrap();
-    let result = f.store.rollback(&f.actor, &ws.id, "web", "production", None).await;
+    let result = f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), None).await;
     match &result {
         Err(StoreError::NotFound { message, .. }) => assert!(message.contains("earlier release"), "{message}"),
         other => panic!("expected not found, got {other:?}"),
     }
     // Nothing was created by the refused rollbacks.
-    let deployments = f.store.list_deployments(&ws.id, "web", "production", &page(10, None)).await.unwrap().items;
+    let deployments = f
+        .store
+        .list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(10, None))
+        .await
+        .unwrap()
+        .items;
     assert_eq!(deployments.len(), 1);
     assert_eq!(releases(&f, &ws).await.len(), 1);
     // Rolling back to the active release by number is allowed: it redeploys it.
-    let again = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(DeploymentNumber::FIRST)).await.unwrap();
+    let again = f
+        .store
+        .rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(DeploymentNumber::FIRST))
+        .await
+        .unwrap();
     assert_eq!((again.number, again.kind), (number(2), DeploymentKind::Rollback));
 }
 
@@ -431,7 +481,14 @@ async fn release_tables_are_isolated_between_tenants() {
     let (d, release) = {
         let (d, _) = f
             .store
-            .queue_deployment(&f.actor, &a.id, "web", "production", Some(&sha(SHA_A)), key("k", Some(&sha(SHA_A))))
+            .queue_deployment(
+                &f.actor,
+                &a.id,
+                &project_slug("web"),
+                &env_name("production"),
+                Some(&sha(SHA_A)),
+                key("k", Some(&sha(SHA_A))),
+            )
             .await
             .unwrap();
         f.store.transition_deployment(&pipeline(), &a.id, &d.id, Transition::StartBuild, None).await.unwrap();
@@ -485,11 +542,34 @@ async fn release_tables_are_isolated_between_tenants() {
     // And the store's own calls keep to their tenant.
     let result = f
         .store
-        .queue_deployment(&f.actor, &b.id, "web", "production", Some(&sha(SHA_A)), key("k", Some(&sha(SHA_A))))
+        .queue_deployment(
+            &f.actor,
+            &b.id,
+            &project_slug("web"),
+            &env_name("production"),
+            Some(&sha(SHA_A)),
+            key("k", Some(&sha(SHA_A))),
+        )
         .await;
     assert!(result.unwrap().1, "B's key `k` is B's own");
-    assert_eq!(f.store.list_releases(&b.id, "web", "production", &page(10, None)).await.unwrap().items.len(), 0);
-    assert_eq!(f.store.list_releases(&a.id, "web", "production", &page(10, None)).await.unwrap().items[0].id, release);
+    assert_eq!(
+        f.store
+            .list_releases(&b.id, &project_slug("web"), &env_name("production"), &page(10, None))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+    assert_eq!(
+        f.store
+            .list_releases(&a.id, &project_slug("web"), &env_name("production"), &page(10, None))
+            .await
+            .unwrap()
+            .items[0]
+            .id,
+        release
+    );
 }
 
 async fn as_tenant(f: &Fixture, workspace: &str) -> Transaction<'static, Any> {

@@ -61,8 +61,11 @@ async fn allocated_uids(f: &Fixture) -> i64 {
 
 /// Queues, builds and records a release of `project`'s production with `processes`.
 async fn release_of(f: &Fixture, ws: &Workspace, project: &str, commit: &str, processes: &[&str]) {
-    let (d, _) =
-        f.store.queue_deployment(&f.actor, &ws.id, project, "production", Some(&sha(commit)), None).await.unwrap();
+    let (d, _) = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug(project), &env_name("production"), Some(&sha(commit)), None)
+        .await
+        .unwrap();
     f.store.transition_deployment(&pipeline(), &ws.id, &d.id, Transition::StartBuild, None).await.unwrap();
     let mut release = new_release(commit, Vec::new());
     release.plan.processes =
@@ -72,7 +75,7 @@ async fn release_of(f: &Fixture, ws: &Workspace, project: &str, commit: &str, pr
 
 async fn environment(f: &Fixture, ws: &Workspace, name: &str) -> EnvironmentId {
     let hostname = generated(ws.slug.as_str(), "web", name);
-    f.store.create_environment(&f.actor, ws, "web", &env_name(name), &hostname).await.unwrap().id
+    f.store.create_environment(&f.actor, ws, &project_slug("web"), &env_name(name), &hostname).await.unwrap().id
 }
 
 async fn sandbox_uids_are_allocated_once_and_never_reused(backend: TestBackend) {
@@ -91,7 +94,7 @@ async fn sandbox_uids_are_allocated_once_and_never_reused(backend: TestBackend) 
     assert_eq!(not_found(f.store.sandbox_uid(&other.id, &staging).await), ErrorCode::EnvironmentNotFound);
 
     // A deleted environment's uid is never handed out again.
-    f.store.delete_environment(&f.actor, &ws.id, "web", "staging").await.unwrap();
+    f.store.delete_environment(&f.actor, &ws.id, &project_slug("web"), &env_name("staging")).await.unwrap();
     let qa = environment(&f, &ws, "qa").await;
     assert_eq!(f.store.sandbox_uid(&ws.id, &qa).await.unwrap(), uid(2));
 
@@ -209,19 +212,26 @@ async fn resources_fall_back_to_the_platform_defaults(backend: TestBackend) {
     let f = Fixture::new(backend).await;
     let ws = f.workspace("acme").await;
     f.project(&ws, "web").await;
-    let env = f.store.environment(&ws.id, "web", "production").await.unwrap();
+    let env = f.store.environment(&ws.id, &project_slug("web"), &env_name("production")).await.unwrap();
     assert_eq!(env.resources, Resources::default(), "before `up` writes defaults, the built-in ones apply");
     assert_eq!(f.store.default_resources().await.unwrap(), Resources::default());
 
     let defaults = Resources { memory: mib(256), cpu: Cpu::from_millis(500), max_processes: 128 };
     f.store.set_default_resources(&defaults).await.unwrap();
     assert_eq!(f.store.default_resources().await.unwrap(), defaults);
-    assert_eq!(f.store.environment(&ws.id, "web", "production").await.unwrap().resources, defaults);
+    assert_eq!(
+        f.store.environment(&ws.id, &project_slug("web"), &env_name("production")).await.unwrap().resources,
+        defaults
+    );
 
     let before = f.audit_rows().await;
     let change =
         ResourceChange { memory: Some(Some(mib(1024))), max_processes: Some(Some(64)), ..ResourceChange::default() };
-    let changed = f.store.set_environment_resources(&f.actor, &ws, "web", "production", &change).await.unwrap();
+    let changed = f
+        .store
+        .set_environment_resources(&f.actor, &ws, &project_slug("web"), &env_name("production"), &change)
+        .await
+        .unwrap();
     let mine = Resources { memory: mib(1024), cpu: Cpu::from_millis(500), max_processes: 64 };
     assert_eq!(changed.resources, mine);
     let audited: Vec<_> = f.audit_rows_since(&before).await.into_iter().map(|row| (row.action, row.target)).collect();
@@ -231,26 +241,39 @@ async fn resources_fall_back_to_the_platform_defaults(backend: TestBackend) {
     );
 
     // Every reader sees the same figures: listings, the pipeline, the agent, a render.
-    assert_eq!(f.store.project(&ws, "web").await.unwrap().environments[0].resources, mine);
+    assert_eq!(f.store.project(&ws, &project_slug("web")).await.unwrap().environments[0].resources, mine);
     let (d, _) = released(&f, &ws, SHA_A, "v1").await;
     assert_eq!(f.store.deployment_context(&ws.id, &d.id).await.unwrap().resources, mine);
     assert_eq!(f.store.desired_state().await.unwrap()[0].resources, mine);
-    assert_eq!(f.store.render_source(&ws.id, "web", "production", None).await.unwrap().resources, mine);
+    assert_eq!(
+        f.store.render_source(&ws.id, &project_slug("web"), &env_name("production"), None).await.unwrap().resources,
+        mine
+    );
 
     // New defaults reach the figures the environment does not set; `null` goes back to them.
     let defaults = Resources { cpu: Cpu::from_millis(2000), ..defaults };
     f.store.set_default_resources(&defaults).await.unwrap();
-    let env = f.store.environment(&ws.id, "web", "production").await.unwrap();
+    let env = f.store.environment(&ws.id, &project_slug("web"), &env_name("production")).await.unwrap();
     assert_eq!(env.resources, Resources { cpu: Cpu::from_millis(2000), ..mine });
     let reset = ResourceChange { memory: Some(None), ..ResourceChange::default() };
-    let env = f.store.set_environment_resources(&f.actor, &ws, "web", "production", &reset).await.unwrap();
+    let env = f
+        .store
+        .set_environment_resources(&f.actor, &ws, &project_slug("web"), &env_name("production"), &reset)
+        .await
+        .unwrap();
     assert_eq!(env.resources, Resources { memory: mib(256), cpu: Cpu::from_millis(2000), max_processes: 64 });
 
     // Another tenant's environment is not found, and stays as it was.
     let other = f.workspace("other").await;
-    let foreign = f.store.set_environment_resources(&f.actor, &other, "web", "production", &change).await;
+    let foreign = f
+        .store
+        .set_environment_resources(&f.actor, &other, &project_slug("web"), &env_name("production"), &change)
+        .await;
     assert_eq!(not_found(foreign), ErrorCode::ProjectNotFound);
-    assert_eq!(f.store.environment(&ws.id, "web", "production").await.unwrap().resources, env.resources);
+    assert_eq!(
+        f.store.environment(&ws.id, &project_slug("web"), &env_name("production")).await.unwrap().resources,
+        env.resources
+    );
 }
 
 async fn quotas_refuse_growth_and_change_nothing(backend: TestBackend) {
@@ -282,46 +305,74 @@ async fn quotas_refuse_growth_and_change_nothing(backend: TestBackend) {
     released(&f, &ws, SHA_A, "v1").await;
     let usage = f.store.workspace_quota(&ws.id).await.unwrap().usage;
     assert_eq!(usage, QuotaUsage { memory: 512 << 20, instances: 1, projects: 2 });
-    f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale(&[("web", 2)])).await.unwrap();
+    f.store
+        .set_scale(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), &scale(&[("web", 2)]))
+        .await
+        .unwrap();
     assert_eq!(f.store.workspace_quota(&ws.id).await.unwrap().usage.instances, 2);
 
     // Scale past the instance quota: refused, naming quota, use and ask; the scale stays.
-    let message = quota_exceeded(f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale(&[("web", 3)])).await);
+    let message = quota_exceeded(
+        f.store.set_scale(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), &scale(&[("web", 3)])).await,
+    );
     assert!(message.contains("quota of 2 instances: 2 instances now and this change asks for 1 more"), "{message}");
     assert_eq!(f.store.desired_state().await.unwrap()[0].scale, scale(&[("web", 2)]));
 
     // Resize past the memory quota: refused; the resources stay.
     let bigger = ResourceChange { memory: Some(Some(mib(1024))), ..ResourceChange::default() };
-    let message = quota_exceeded(f.store.set_environment_resources(&f.actor, &ws, "web", "production", &bigger).await);
+    let message = quota_exceeded(
+        f.store.set_environment_resources(&f.actor, &ws, &project_slug("web"), &env_name("production"), &bigger).await,
+    );
     assert!(
         message.contains("memory quota of 1 GiB: 1 GiB is in use and this change asks for 1 GiB more"),
         "{message}"
     );
-    let env = f.store.environment(&ws.id, "web", "production").await.unwrap();
+    let env = f.store.environment(&ws.id, &project_slug("web"), &env_name("production")).await.unwrap();
     assert_eq!(env.resources, Resources::default());
     // Shrinking is always allowed, growing within the quota too.
     let smaller = ResourceChange { memory: Some(Some(mib(256))), ..ResourceChange::default() };
-    f.store.set_environment_resources(&f.actor, &ws, "web", "production", &smaller).await.unwrap();
+    f.store
+        .set_environment_resources(&f.actor, &ws, &project_slug("web"), &env_name("production"), &smaller)
+        .await
+        .unwrap();
     assert_eq!(f.store.workspace_quota(&ws.id).await.unwrap().usage.memory, 512 << 20);
 
     // A first deployment of another project would add an instance: refused, nothing queued.
-    let queued = f.store.queue_deployment(&f.actor, &ws.id, "api", "production", Some(&sha(SHA_B)), None).await;
+    let queued = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("api"), &env_name("production"), Some(&sha(SHA_B)), None)
+        .await;
     let message = quota_exceeded(queued);
     assert!(message.contains("over its quota of 2 instances"), "{message}");
-    assert!(f.store.list_deployments(&ws.id, "api", "production", &page(50, None)).await.unwrap().items.is_empty());
+    assert!(f
+        .store
+        .list_deployments(&ws.id, &project_slug("api"), &env_name("production"), &page(50, None))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     // A redeploy at the same size fits.
-    f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&sha(SHA_B)), None).await.unwrap();
+    f.store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(&sha(SHA_B)), None)
+        .await
+        .unwrap();
 
     // A quota lowered under the use stops nothing, refuses growth and allows shrinking.
     let lower = WorkspaceQuota { instances: Some(1), ..quota };
     f.store.set_workspace_quota(&f.actor, &ws, &lower).await.unwrap();
     assert_eq!(f.store.workspace_quota(&ws.id).await.unwrap().usage.instances, 2);
     let up = ResourceChange { memory: Some(Some(mib(300))), ..ResourceChange::default() };
-    f.store.set_environment_resources(&f.actor, &ws, "web", "production", &up).await.unwrap();
-    f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale(&[("web", 1)])).await.unwrap();
+    f.store.set_environment_resources(&f.actor, &ws, &project_slug("web"), &env_name("production"), &up).await.unwrap();
+    f.store
+        .set_scale(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), &scale(&[("web", 1)]))
+        .await
+        .unwrap();
     // Unlimited again.
     f.store.set_workspace_quota(&f.actor, &ws, &WorkspaceQuota::default()).await.unwrap();
-    f.store.set_scale(&f.actor, &ws.id, "web", "production", &scale(&[("web", 5)])).await.unwrap();
+    f.store
+        .set_scale(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), &scale(&[("web", 5)]))
+        .await
+        .unwrap();
     f.project(&ws, "blog").await;
 }
 
@@ -336,17 +387,27 @@ async fn a_release_or_a_rollback_over_the_quota_is_refused(backend: TestBackend)
     f.store.set_workspace_quota(&f.actor, &ws, &quota).await.unwrap();
 
     // Rolling back to the release with a worker would run two: refused, nothing queued.
-    let deployments =
-        || async { f.store.list_deployments(&ws.id, "web", "production", &page(50, None)).await.unwrap().items };
+    let deployments = || async {
+        f.store
+            .list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(50, None))
+            .await
+            .unwrap()
+            .items
+    };
     let count = deployments().await.len();
-    let message = quota_exceeded(f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await);
+    let message = quota_exceeded(
+        f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(1))).await,
+    );
     assert!(message.contains("quota of 1 instance: 1 instance now and this change asks for 1 more"), "{message}");
     assert_eq!(deployments().await.len(), count);
 
     // A build whose release adds a process type passes the queue (its plan is unknown there)
     // and is refused when it is recorded: the deployment fails with the quota's message.
-    let (d, _) =
-        f.store.queue_deployment(&f.actor, &ws.id, "web", "production", Some(&sha(SHA_A)), None).await.unwrap();
+    let (d, _) = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(&sha(SHA_A)), None)
+        .await
+        .unwrap();
     f.store.transition_deployment(&pipeline(), &ws.id, &d.id, Transition::StartBuild, None).await.unwrap();
     let mut release = new_release("v3", Vec::new());
     release.plan.processes.insert("clock".parse().expect("a process type"), "node clock.js".into());
@@ -357,7 +418,12 @@ async fn a_release_or_a_rollback_over_the_quota_is_refused(backend: TestBackend)
     assert!(reason.as_deref().is_some_and(|reason| reason.contains(&message)), "{reason:?}");
     let actions: Vec<_> = f.audit_rows_since(&before).await.into_iter().map(|row| row.action).collect();
     assert_eq!(actions, ["release.refused"]);
-    let releases = f.store.list_releases(&ws.id, "web", "production", &page(50, None)).await.unwrap().items;
+    let releases = f
+        .store
+        .list_releases(&ws.id, &project_slug("web"), &env_name("production"), &page(50, None))
+        .await
+        .unwrap()
+        .items;
     assert_eq!(releases.len(), 2, "the refused release is not recorded");
     assert_eq!(f.store.workspace_quota(&ws.id).await.unwrap().usage.instances, 1);
 }
@@ -376,9 +442,11 @@ async fn concurrent_scales_cannot_both_squeeze_under_the_quota(backend: TestBack
     futures_like_join_all(projects.map(|_| f.store.workspace_quota(&ws.id))).await;
     // Each alone fits (4 + 1 = 5); any two together would run 6.
     let two = scale(&[("web", 2)]);
-    let results =
-        futures_like_join_all(projects.map(|project| f.store.set_scale(&f.actor, &ws.id, project, "production", &two)))
-            .await;
+    let (slugs, production) = (projects.map(project_slug), env_name("production"));
+    let results = futures_like_join_all(
+        slugs.each_ref().map(|project| f.store.set_scale(&f.actor, &ws.id, project, &production, &two)),
+    )
+    .await;
     let granted = results.iter().filter(|result| result.is_ok()).count();
     assert_eq!(granted, 1, "{results:?}");
     for result in results.into_iter().filter(Result::is_err) {

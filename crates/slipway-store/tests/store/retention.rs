@@ -34,7 +34,7 @@ fn commit(n: u64) -> String {
 }
 
 async fn production(f: &Fixture, ws: &Workspace) -> EnvironmentId {
-    f.store.project(ws, "web").await.unwrap().environments[0].id.clone()
+    f.store.project(ws, &project_slug("web")).await.unwrap().environments[0].id.clone()
 }
 
 /// A release of commit `n` that goes live, as the agent would report it.
@@ -54,7 +54,7 @@ async fn availability(f: &Fixture, ws: &Workspace) -> Vec<(u64, bool)> {
 }
 
 async fn listed(f: &Fixture, ws: &Workspace) -> Vec<Release> {
-    f.store.list_releases(&ws.id, "web", "production", &page(50, None)).await.unwrap().items
+    f.store.list_releases(&ws.id, &project_slug("web"), &env_name("production"), &page(50, None)).await.unwrap().items
 }
 
 fn numbers(pruned: &[PrunedBuild]) -> Vec<(u64, bool)> {
@@ -106,7 +106,7 @@ async fn the_newest_releases_keep_their_artifacts_and_older_ones_are_recorded_pr
     assert!(pruned_at <= Timestamp::now());
 
     // The pruned deployments' history stays as it was.
-    let first = f.store.deployment(&ws.id, "web", "production", number(1)).await.unwrap();
+    let first = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), number(1)).await.unwrap();
     assert_eq!(first.status, DeploymentStatus::Superseded);
 
     // A smaller retention later gives up more; the active release stays whatever it is.
@@ -125,11 +125,13 @@ async fn a_rollback_to_a_pruned_release_is_refused_and_changes_nothing(backend: 
     assert_eq!(numbers(&prune(&f, &ws, &env, 2).await), [(1, true), (2, true)]);
 
     let releases_before = listed(&f, &ws).await.len();
-    let deployments_before = f.store.list_deployments(&ws.id, "web", "production", &page(50, None)).await.unwrap();
+    let deployments_before =
+        f.store.list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(50, None)).await.unwrap();
     let desired_before = f.store.desired_state().await.unwrap();
     let audit_before = f.audit_rows().await;
 
-    let refused = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(2))).await;
+    let refused =
+        f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(2))).await;
     let message = match refused {
         Err(StoreError::Conflict { code: ErrorCode::ReleasePruned, message }) => message,
         other => panic!("expected RELEASE_PRUNED, got {other:?}"),
@@ -139,7 +141,8 @@ async fn a_rollback_to_a_pruned_release_is_refused_and_changes_nothing(backend: 
     }
 
     assert_eq!(listed(&f, &ws).await.len(), releases_before);
-    let deployments_after = f.store.list_deployments(&ws.id, "web", "production", &page(50, None)).await.unwrap();
+    let deployments_after =
+        f.store.list_deployments(&ws.id, &project_slug("web"), &env_name("production"), &page(50, None)).await.unwrap();
     assert_eq!(deployments_after.items.len(), deployments_before.items.len());
     let desired_after = f.store.desired_state().await.unwrap();
     assert_eq!(
@@ -149,7 +152,7 @@ async fn a_rollback_to_a_pruned_release_is_refused_and_changes_nothing(backend: 
     assert!(f.audit_rows_since(&audit_before).await.is_empty(), "a refused rollback audits nothing");
 
     // A kept release still rolls back: the default, the one before the active one (#3).
-    let back = f.store.rollback(&f.actor, &ws.id, "web", "production", None).await.unwrap();
+    let back = f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), None).await.unwrap();
     assert_eq!((back.number, back.commit_sha), (number(5), Some(sha(&commit(3)))));
 }
 
@@ -221,7 +224,11 @@ async fn a_rollback_release_keeps_the_artifact_it_reuses(backend: TestBackend) {
     let (d1, _) = live(&f, &ws, 1).await;
     live(&f, &ws, 2).await;
     // Release 3 re-activates release 1's artifact.
-    let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await.unwrap();
+    let back = f
+        .store
+        .rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(1)))
+        .await
+        .unwrap();
     f.store.release_live(&Actor::agent(), &ws.id, &env, back.release_id.as_ref().unwrap(), None).await.unwrap();
     live(&f, &ws, 4).await;
     live(&f, &ws, 5).await;
@@ -232,7 +239,8 @@ async fn a_rollback_release_keeps_the_artifact_it_reuses(backend: TestBackend) {
     assert_eq!(numbers(&pruned), [(1, true), (2, true)]);
     assert_eq!(pruned[0].deployment_id, d1);
     assert_eq!(availability(&f, &ws).await, [(5, true), (4, true), (3, false), (2, false), (1, false)]);
-    let refused = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(3))).await;
+    let refused =
+        f.store.rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(3))).await;
     assert_eq!(conflict(refused), ErrorCode::ReleasePruned, "a rollback's release shares its artifact's fate");
 
     // The other way round: a kept rollback release keeps an old build's directory.
@@ -243,7 +251,11 @@ async fn a_rollback_release_keeps_the_artifact_it_reuses(backend: TestBackend) {
     live(&f, &ws, 1).await;
     live(&f, &ws, 2).await;
     live(&f, &ws, 3).await;
-    let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await.unwrap();
+    let back = f
+        .store
+        .rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(1)))
+        .await
+        .unwrap();
     f.store.release_live(&Actor::agent(), &ws.id, &env, back.release_id.as_ref().unwrap(), None).await.unwrap();
     assert_eq!(numbers(&prune(&f, &ws, &env, 1).await), [(2, true), (3, true)], "#4 (active, newest) needs #1's");
     assert_eq!(availability(&f, &ws).await, [(4, true), (3, false), (2, false), (1, true)]);
@@ -302,10 +314,16 @@ async fn the_kubernetes_target_and_other_tenants_prune_nothing(backend: TestBack
     let other = f.workspace("other").await;
     assert!(f.store.prune_artifacts(&pipeline(), &other.id, &env, keep(1)).await.unwrap().is_empty());
 
-    f.store.set_environment_target(&f.actor, &ws, "web", "production", RuntimeTarget::Kubernetes).await.unwrap();
+    f.store
+        .set_environment_target(&f.actor, &ws, &project_slug("web"), &env_name("production"), RuntimeTarget::Kubernetes)
+        .await
+        .unwrap();
     assert!(prune(&f, &ws, &env, 1).await.is_empty(), "images, not directories");
     // Back on the local target, retention applies again.
-    f.store.set_environment_target(&f.actor, &ws, "web", "production", RuntimeTarget::Local).await.unwrap();
+    f.store
+        .set_environment_target(&f.actor, &ws, &project_slug("web"), &env_name("production"), RuntimeTarget::Local)
+        .await
+        .unwrap();
     assert_eq!(numbers(&prune(&f, &ws, &env, 1).await), [(1, true), (2, true)]);
 }
 
@@ -343,20 +361,31 @@ async fn project_files_name_every_directory_of_a_project(backend: TestBackend) {
     let ws = f.workspace("acme").await;
     let web = f.project(&ws, "web").await;
     f.store
-        .create_environment(&f.actor, &ws, "web", &env_name("staging"), &generated("acme", "web", "staging"))
+        .create_environment(
+            &f.actor,
+            &ws,
+            &project_slug("web"),
+            &env_name("staging"),
+            &generated("acme", "web", "staging"),
+        )
         .await
         .unwrap();
     let env = production(&f, &ws).await;
     let (d1, _) = live(&f, &ws, 1).await;
     let (d2, _) = live(&f, &ws, 2).await;
-    let back = f.store.rollback(&f.actor, &ws.id, "web", "production", Some(number(1))).await.unwrap();
+    let back = f
+        .store
+        .rollback(&f.actor, &ws.id, &project_slug("web"), &env_name("production"), Some(number(1)))
+        .await
+        .unwrap();
     f.store.release_live(&Actor::agent(), &ws.id, &env, back.release_id.as_ref().unwrap(), None).await.unwrap();
     let (d4, _) = live(&f, &ws, 4).await;
     assert_eq!(numbers(&prune(&f, &ws, &env, 1).await), [(1, true), (2, true)]);
 
-    let files = f.store.project_files(&ws.id, "web").await.unwrap();
+    let files = f.store.project_files(&ws.id, &project_slug("web")).await.unwrap();
     assert_eq!((&files.workspace_id, &files.project_id), (&ws.id, &web.id));
-    let mut environments = f.store.project(&ws, "web").await.unwrap().environments.into_iter().map(|e| e.id);
+    let mut environments =
+        f.store.project(&ws, &project_slug("web")).await.unwrap().environments.into_iter().map(|e| e.id);
     assert_eq!(files.environments.len(), 2);
     assert!(environments.all(|id| files.environments.contains(&id)));
     assert_eq!(files.deployments, [d1, d2, back.id.clone(), d4.clone()], "every deployment has a build log");
@@ -365,7 +394,7 @@ async fn project_files_name_every_directory_of_a_project(backend: TestBackend) {
     // Another tenant cannot ask for this project's files, nor learn which builds were pruned but
     // through the platform's own sweep.
     let other = f.workspace("other").await;
-    assert_eq!(not_found(f.store.project_files(&other.id, "web").await), ErrorCode::ProjectNotFound);
+    assert_eq!(not_found(f.store.project_files(&other.id, &project_slug("web")).await), ErrorCode::ProjectNotFound);
     let all = files.deployments.clone();
     let pruned = f.store.pruned_builds(&all).await.unwrap();
     assert_eq!(pruned.len(), 2);

@@ -147,7 +147,7 @@ async fn row_level_security_refuses_writes_into_other_tenants() {
     assert_eq!(err.as_database_error().and_then(|db| db.code()).as_deref(), Some("42501"));
     tx.rollback().await.unwrap();
 
-    let web = f.store.project(&a, "web").await.unwrap();
+    let web = f.store.project(&a, &project_slug("web")).await.unwrap();
     assert_eq!(web.branch, "main");
     assert_eq!(f.store.list_projects(&a, &page(10, None)).await.unwrap().items.len(), 1);
     assert!(f.store.list_projects(&b, &page(10, None)).await.unwrap().items.is_empty());
@@ -163,8 +163,8 @@ async fn every_tenant_table_is_isolated() {
     f.project(&a, "web").await;
     f.store.add_member(&f.actor, &a.id, &bob, Role::Viewer).await.unwrap();
     let var = [(ConfigVarName::parse("KEY").unwrap(), "value".to_owned())];
-    f.store.set_config(&f.actor, &a.id, "web", "production", &var, true).await.unwrap();
-    f.store.create_deployment(&f.actor, &a.id, "web", "production", None).await.unwrap();
+    f.store.set_config(&f.actor, &a.id, &project_slug("web"), &env_name("production"), &var, true).await.unwrap();
+    f.store.create_deployment(&f.actor, &a.id, &project_slug("web"), &env_name("production"), None).await.unwrap();
     let job = Job::Deploy { workspace: a.id.clone(), deployment: slipway_core::ids::DeploymentId::generate() };
     f.store.enqueue_job(&job, 1, Timestamp::now()).await.unwrap();
 

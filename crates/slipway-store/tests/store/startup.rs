@@ -41,21 +41,21 @@ async fn reconnecting_applies_no_migration_twice_and_keeps_the_data(backend: Tes
     let ws = first.create_workspace(&actor, &owner.id, &ws_slug("acme"), "Acme").await.unwrap();
     let project = first.create_project(&actor, &ws, new_project(&ws, "shop")).await.unwrap();
     let var = [(ConfigVarName::parse("KEY").unwrap(), "value".to_owned())];
-    first.set_config(&actor, &ws.id, "shop", "production", &var, true).await.unwrap();
+    first.set_config(&actor, &ws.id, &project_slug("shop"), &env_name("production"), &var, true).await.unwrap();
     assert_eq!(migrations(&db).await, expected_migrations(backend));
 
     // A second store while the first is open, then a third after both closed.
     let second = Store::connect(&db.url, key.clone()).await.unwrap();
     assert_eq!(migrations(&db).await, expected_migrations(backend));
-    assert_eq!(second.project(&ws, "shop").await.unwrap().id, project.id);
+    assert_eq!(second.project(&ws, &project_slug("shop")).await.unwrap().id, project.id);
     first.close().await;
     second.close().await;
     let third = Store::connect(&db.url, key).await.unwrap();
     third.ping().await.unwrap();
     assert_eq!(migrations(&db).await, expected_migrations(backend));
-    let access = third.access("acme", &owner).await.unwrap();
+    let access = third.access(&ws_slug("acme"), &owner).await.unwrap();
     assert_eq!(access.id(), &ws.id);
-    assert_eq!(third.config_values(&ws.id, "shop", "production").await.unwrap(), var);
+    assert_eq!(third.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(), var);
     assert_eq!(third.list_members(&ws.id).await.unwrap().len(), 1);
     third.close().await;
 }
@@ -72,7 +72,7 @@ async fn stores_starting_together_migrate_once(backend: TestBackend) {
     assert_eq!(migrations(&db).await, expected_migrations(backend));
     let owner = create_user(&stores[1], "owner", false).await;
     let ws = stores[2].create_workspace(&actor_for(&owner), &owner.id, &ws_slug("acme"), "Acme").await.unwrap();
-    assert_eq!(stores[0].access("acme", &owner).await.unwrap().id(), &ws.id);
+    assert_eq!(stores[0].access(&ws_slug("acme"), &owner).await.unwrap().id(), &ws.id);
     for store in stores {
         store.close().await;
     }

@@ -152,6 +152,10 @@ pub fn env_name(name: &str) -> EnvironmentName {
     EnvironmentName::parse(name).unwrap()
 }
 
+pub fn project_slug(slug: &str) -> ProjectSlug {
+    ProjectSlug::parse(slug).unwrap()
+}
+
 pub fn platform_domain() -> Hostname {
     Hostname::parse(PLATFORM_DOMAIN).unwrap()
 }
@@ -252,8 +256,11 @@ pub fn new_release(tag: &str, config: Vec<ConfigValue>) -> NewRelease {
 
 pub async fn queue(f: &Fixture, ws: &Workspace, env: &str, commit: Option<&str>) -> Deployment {
     let commit = commit.map(sha);
-    let (deployment, created) =
-        f.store.queue_deployment(&f.actor, &ws.id, "web", env, commit.as_ref(), None).await.unwrap();
+    let (deployment, created) = f
+        .store
+        .queue_deployment(&f.actor, &ws.id, &project_slug("web"), &env_name(env), commit.as_ref(), None)
+        .await
+        .unwrap();
     assert!(created);
     deployment
 }
@@ -263,13 +270,13 @@ pub async fn queue(f: &Fixture, ws: &Workspace, env: &str, commit: Option<&str>)
 pub async fn released(f: &Fixture, ws: &Workspace, commit: &str, tag: &str) -> (Deployment, ReleaseId) {
     let d = queue(f, ws, "production", Some(commit)).await;
     f.store.transition_deployment(&pipeline(), &ws.id, &d.id, Transition::StartBuild, None).await.unwrap();
-    let config = f.store.config_snapshot(&ws.id, "web", "production").await.unwrap();
+    let config = f.store.config_snapshot(&ws.id, &project_slug("web"), &env_name("production")).await.unwrap();
     let release = f.store.create_release(&pipeline(), &ws.id, &d.id, new_release(tag, config)).await.unwrap();
     (d, release)
 }
 
 pub async fn status(f: &Fixture, ws: &Workspace, d: &Deployment) -> (DeploymentStatus, Option<String>) {
-    let stored = f.store.deployment(&ws.id, "web", "production", d.number).await.unwrap();
+    let stored = f.store.deployment(&ws.id, &project_slug("web"), &env_name("production"), d.number).await.unwrap();
     (stored.status, stored.failure_reason)
 }
 

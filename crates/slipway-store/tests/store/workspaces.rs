@@ -28,7 +28,7 @@ async fn a_duplicate_workspace_slug_is_refused_and_leaves_nothing(backend: TestB
     assert!(f.audit_rows_since(&before).await.is_empty());
     let intruders = f.store.list_workspaces(&intruder, &page(50, None)).await.unwrap();
     assert!(intruders.items.is_empty(), "{:?}", intruders.items);
-    let access = f.store.access("acme", &f.owner).await.unwrap();
+    let access = f.store.access(&ws_slug("acme"), &f.owner).await.unwrap();
     assert_eq!(access.workspace.id, first.id);
     assert_eq!(access.workspace.name, "acme");
     assert_eq!(f.store.list_members(&first.id).await.unwrap().len(), 1);
@@ -40,24 +40,24 @@ async fn access_hides_other_tenants_and_admins_act_as_owner(backend: TestBackend
     let stranger = f.user("stranger").await;
     let admin = f.admin("root").await;
 
-    let own = f.store.access("acme", &f.owner).await.unwrap();
+    let own = f.store.access(&ws_slug("acme"), &f.owner).await.unwrap();
     assert_eq!((own.id(), own.role), (&acme.id, Role::Owner));
 
-    let hidden = not_found(f.store.access("acme", &stranger).await);
-    let missing = not_found(f.store.access("no-such-workspace", &stranger).await);
+    let hidden = not_found(f.store.access(&ws_slug("acme"), &stranger).await);
+    let missing = not_found(f.store.access(&ws_slug("no-such-workspace"), &stranger).await);
     assert_eq!(hidden, ErrorCode::WorkspaceNotFound);
     assert_eq!(missing, hidden, "a hidden workspace must look like a missing one");
 
-    let admin_access = f.store.access("acme", &admin).await.unwrap();
+    let admin_access = f.store.access(&ws_slug("acme"), &admin).await.unwrap();
     assert_eq!(admin_access.id(), &acme.id);
     assert_eq!(admin_access.role, Role::Owner);
     assert_eq!(admin_access.workspace.role, None, "the admin is not a member");
     assert!(f.store.list_members(&acme.id).await.unwrap().iter().all(|m| m.user_id != admin.id));
-    assert_eq!(not_found(f.store.access("no-such-workspace", &admin).await), ErrorCode::WorkspaceNotFound);
+    assert_eq!(not_found(f.store.access(&ws_slug("no-such-workspace"), &admin).await), ErrorCode::WorkspaceNotFound);
 
     // A member's access carries their own role, not owner.
     f.store.add_member(&f.actor, &acme.id, &stranger, Role::Viewer).await.unwrap();
-    let viewer = f.store.access("acme", &stranger).await.unwrap();
+    let viewer = f.store.access(&ws_slug("acme"), &stranger).await.unwrap();
     assert_eq!(viewer.role, Role::Viewer);
     assert_eq!(viewer.workspace.role, Some(Role::Viewer));
 }
@@ -110,8 +110,8 @@ async fn deleting_a_workspace_removes_its_projects_but_keeps_its_audit_trail(bac
 
     f.store.delete_workspace(&f.actor, &doomed).await.unwrap();
 
-    assert_eq!(not_found(f.store.access("doomed", &f.owner).await), ErrorCode::WorkspaceNotFound);
-    assert_eq!(not_found(f.store.project(&doomed, "web").await), ErrorCode::ProjectNotFound);
+    assert_eq!(not_found(f.store.access(&ws_slug("doomed"), &f.owner).await), ErrorCode::WorkspaceNotFound);
+    assert_eq!(not_found(f.store.project(&doomed, &project_slug("web")).await), ErrorCode::ProjectNotFound);
     assert!(f.store.list_projects(&doomed, &page(50, None)).await.unwrap().items.is_empty());
     assert!(f.store.list_members(&doomed.id).await.unwrap().is_empty());
 
@@ -120,7 +120,7 @@ async fn deleting_a_workspace_removes_its_projects_but_keeps_its_audit_trail(bac
     assert_eq!(actions, ["workspace.delete", "project.create", "project.create", "workspace.create"]);
 
     // The other tenant is untouched; the slug and the hostnames are free again.
-    assert_eq!(f.store.project(&other, "web").await.unwrap().slug.as_str(), "web");
+    assert_eq!(f.store.project(&other, &project_slug("web")).await.unwrap().slug.as_str(), "web");
     let reborn = f.workspace("doomed").await;
     assert_ne!(reborn.id, doomed.id);
     let web = f.project(&reborn, "web").await;
@@ -184,7 +184,7 @@ async fn members_can_be_added_changed_and_removed(backend: TestBackend) {
         not_found(f.store.change_member_role(&f.actor, &ws.id, &changed, Role::Viewer).await),
         ErrorCode::MemberNotFound
     );
-    assert_eq!(not_found(f.store.access("acme", &bob).await), ErrorCode::WorkspaceNotFound);
+    assert_eq!(not_found(f.store.access(&ws_slug("acme"), &bob).await), ErrorCode::WorkspaceNotFound);
 
     // Membership is per workspace: bob in acme says nothing about other.
     let other = f.workspace("other").await;
