@@ -68,20 +68,6 @@ impl Store {
         Ok(vars.into_iter().map(|(var, _)| var).collect())
     }
 
-    /// Every value in clear, for the environment of an app instance.
-    pub async fn config_values(
-        &self,
-        workspace: &WorkspaceId,
-        project: &ProjectSlug,
-        environment: &EnvironmentName,
-    ) -> Result<Vec<(ConfigVarName, String)>, StoreError> {
-        let mut tx = self.read(Scope::Tenant(workspace)).await?;
-        let (_, environment) = resolve_environment(&mut tx, workspace, project, environment).await?;
-        let vars = self.read_config(&mut tx, &environment).await?;
-        tx.commit().await?;
-        Ok(vars.into_iter().map(|(var, plain)| (var.name, plain)).collect())
-    }
-
     /// Every var in clear with its secret flag: the snapshot a release keeps.
     pub async fn config_snapshot(
         &self,

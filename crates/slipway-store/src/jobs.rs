@@ -16,14 +16,6 @@ use crate::job::{unknown_kind, Job, JobKind, StoredJob};
 use crate::scope::{Backend, Scope, Tx};
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    Queued,
-    Running,
-    Done,
-    Failed,
-}
-
 /// A job a worker holds until `lease_expires_at`.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
@@ -190,25 +182,6 @@ impl Store {
         .rows_affected();
         tx.commit().await?;
         Ok(held == 1)
-    }
-
-    /// A job's status and last error, for operators and tests.
-    pub async fn job_status(&self, job: &JobId) -> Result<(JobStatus, Option<String>), StoreError> {
-        let mut tx = self.read(Scope::Platform).await?;
-        let row = sqlx::query("SELECT status, last_error FROM jobs WHERE id = $1")
-            .bind(job.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("job {job} does not exist")))?;
-        tx.commit().await?;
-        let status = match row.try_get::<String, _>("status")?.as_str() {
-            "queued" => JobStatus::Queued,
-            "running" => JobStatus::Running,
-            "done" => JobStatus::Done,
-            "failed" => JobStatus::Failed,
-            other => return Err(StoreError::Corrupt(format!("job status {other}"))),
-        };
-        Ok((status, row.try_get("last_error")?))
     }
 }
 

@@ -49,7 +49,7 @@ pub use error::StoreError;
 pub use identity::{hash_password, verify_password, TokenSecret};
 pub use instances::MAX_SCALE;
 pub use job::{Job, JobKind};
-pub use jobs::{ClaimedJob, JobStatus};
+pub use jobs::ClaimedJob;
 pub use kubernetes::{AwaitingCluster, RenderSource};
 pub use page::{Order, PageRequest, Paged};
 pub use projects::{NewProject, ProjectPatch};

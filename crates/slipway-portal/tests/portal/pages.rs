@@ -278,10 +278,10 @@ async fn an_empty_secret_field_keeps_the_secret() {
     let id = slipway_core::ids::WorkspaceId::parse(workspace["id"].as_str().unwrap()).unwrap();
     let values = portal
         .store
-        .config_values(&id, &ProjectSlug::parse("web").unwrap(), &EnvironmentName::production())
+        .config_snapshot(&id, &ProjectSlug::parse("web").unwrap(), &EnvironmentName::production())
         .await
         .unwrap();
-    let kept: Vec<_> = values.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let kept: Vec<_> = values.iter().map(|var| (var.name.as_str(), var.value.as_str())).collect();
     assert_eq!(kept, [("API_KEY", "s3cret-value")]);
 }
 

@@ -90,10 +90,7 @@ async fn config_vars_are_set_listed_and_unset(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(left.iter().map(|v| v.name.to_string()).collect::<Vec<_>>(), ["B_VAR"]);
-    assert_eq!(
-        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
-        vars(&[("B_VAR", "2")])
-    );
+    assert_eq!(config_in_clear(&f.store, &ws.id, "shop", "production").await.unwrap(), vars(&[("B_VAR", "2")]));
 }
 
 async fn secrets_are_masked_in_lists_but_clear_for_instances(backend: TestBackend) {
@@ -110,7 +107,7 @@ async fn secrets_are_masked_in_lists_but_clear_for_instances(backend: TestBacken
         [("API_KEY".to_owned(), None, true), ("LOG_LEVEL".to_owned(), Some("debug".to_owned()), false)]
     );
     assert_eq!(
-        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
+        config_in_clear(&f.store, &ws.id, "shop", "production").await.unwrap(),
         vars(&[("API_KEY", "sk-live-123"), ("LOG_LEVEL", "debug")])
     );
 
@@ -194,7 +191,7 @@ async fn unsetting_a_missing_name_removes_nothing(backend: TestBackend) {
     assert_eq!(not_found(result), ErrorCode::ConfigVarNotFound);
 
     assert_eq!(
-        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
+        config_in_clear(&f.store, &ws.id, "shop", "production").await.unwrap(),
         vars(&[("ALSO", "a"), ("KEEP", "k")])
     );
     assert!(f.audit_rows_since(&before).await.is_empty());
@@ -219,7 +216,7 @@ async fn a_store_with_another_sealing_key_refuses_to_read(backend: TestBackend) 
         .unwrap();
 
     let stranger = Store::connect(&f.db.url, SealingKey::generate()).await.unwrap();
-    match stranger.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await {
+    match config_in_clear(&stranger, &ws.id, "shop", "production").await {
         Err(StoreError::Corrupt(message)) => assert!(!message.contains("s3cret"), "{message}"),
         other => panic!("expected StoreError::Corrupt, got {other:?}"),
     }
@@ -228,17 +225,11 @@ async fn a_store_with_another_sealing_key_refuses_to_read(backend: TestBackend) 
         Err(StoreError::Corrupt(_))
     ));
     // The fixture's own store has yet another key: same refusal.
-    assert!(matches!(
-        f.store.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await,
-        Err(StoreError::Corrupt(_))
-    ));
+    assert!(matches!(config_in_clear(&f.store, &ws.id, "shop", "production").await, Err(StoreError::Corrupt(_))));
 
     // The right key, in a store connected later, reads the value.
     let again = Store::connect(&f.db.url, SealingKey::from_base64(&key.to_base64()).unwrap()).await.unwrap();
-    assert_eq!(
-        again.config_values(&ws.id, &project_slug("shop"), &env_name("production")).await.unwrap(),
-        vars(&[("TOKEN", "s3cret")])
-    );
+    assert_eq!(config_in_clear(&again, &ws.id, "shop", "production").await.unwrap(), vars(&[("TOKEN", "s3cret")]));
     for s in [store, stranger, again] {
         s.close().await;
     }
@@ -264,10 +255,7 @@ async fn config_of_unknown_projects_and_environments_is_not_found(backend: TestB
         not_found(f.store.list_config(&ws.id, &project_slug("shop"), &env_name("qa")).await),
         ErrorCode::EnvironmentNotFound
     );
-    assert_eq!(
-        not_found(f.store.config_values(&ws.id, &project_slug("nope"), &env_name("production")).await),
-        ErrorCode::ProjectNotFound
-    );
+    assert_eq!(not_found(config_in_clear(&f.store, &ws.id, "nope", "production").await), ErrorCode::ProjectNotFound);
     assert_eq!(
         not_found(f.store.unset_config(&f.actor, &ws.id, &project_slug("shop"), &env_name("qa"), &[name("X")]).await),
         ErrorCode::EnvironmentNotFound

@@ -7,9 +7,9 @@ use slipway_core::api::{Deployment, Project, User, Workspace};
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus, Transition};
 use slipway_core::hostname::{generated_hostname, CustomDomain, Hostname};
-use slipway_core::ids::{DeploymentId, ReleaseId};
+use slipway_core::ids::{DeploymentId, ReleaseId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
-use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
+use slipway_core::names::{Branch, ConfigVarName, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use slipway_store::{
@@ -146,6 +146,17 @@ pub fn actor_for(user: &User) -> Actor {
 
 pub fn ws_slug(slug: &str) -> WorkspaceSlug {
     WorkspaceSlug::parse(slug).unwrap()
+}
+
+/// An environment's config vars in clear, as a release snapshots them.
+pub async fn config_in_clear(
+    store: &Store,
+    workspace: &WorkspaceId,
+    project: &str,
+    environment: &str,
+) -> Result<Vec<(ConfigVarName, String)>, StoreError> {
+    let snapshot = store.config_snapshot(workspace, &project_slug(project), &env_name(environment)).await?;
+    Ok(snapshot.into_iter().map(|var| (ConfigVarName::parse(&var.name).unwrap(), var.value)).collect())
 }
 
 pub fn env_name(name: &str) -> EnvironmentName {
