@@ -144,14 +144,15 @@ impl Sandbox {
         std::fs::create_dir_all(&settings.scratch)
             .map_err(|err| SandboxError::Unsupported(format!("cannot create {}: {err}", settings.scratch.display())))?;
         let mut system: Vec<Mount> = SYSTEM_PATHS.iter().filter_map(|path| host_mount(Path::new(path))).collect();
-        for path in &settings.read_only {
-            if !SYSTEM_PATHS.iter().any(|system| path.starts_with(system)) {
-                system.extend(host_mount(path));
+        let shown =
+            settings.read_only.iter().filter(|path| !SYSTEM_PATHS.iter().any(|system| path.starts_with(system)));
+        // Each path once: a second bind of the same file fails, its mount point being read-only by
+        // then (`slipway` installed alone is its own helper and is on the read-only list too).
+        for mount in shown.chain([&helper]).filter_map(|path| host_mount(path)) {
+            if !system.contains(&mount) {
+                system.push(mount);
             }
         }
-        // `slipway` can be its own helper, and then it is on the read-only list already: a second
-        // bind of the same file would fail (its mount point is read-only by then).
-        system.extend(host_mount(&helper).filter(|helper| !system.contains(helper)));
         Ok(Self(Arc::new(Mode::Enforced(Enforced { helper, root: settings.scratch, cgroups, system }))))
     }
 

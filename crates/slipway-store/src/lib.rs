@@ -89,27 +89,13 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Opens a pool on an already migrated database at `url` exactly as the
-/// store opens its own: on PostgreSQL every connection acts as
+/// Opens the pool the store works through, on an already migrated database
+/// at `url` ([`Store::connect`] migrates, then calls this): on PostgreSQL every connection acts as
 /// [`POSTGRES_APP_ROLE`]; on SQLite it waits on a busy database. Public so
 /// that tests look under the store through the same connections
 /// (`slipway-testkit`), never through a method of the store itself.
 pub async fn app_pool(url: &str) -> Result<AnyPool, StoreError> {
     let (options, backend) = connect_options(url)?;
-    open_pool(options, backend).await.map_err(|err| StoreError::unreachable(url, err))
-}
-
-fn connect_options(url: &str) -> Result<(AnyConnectOptions, Backend), StoreError> {
-    sqlx::any::install_default_drivers();
-    let backend = Backend::from_url(url)?;
-    let options = AnyConnectOptions::from_str(url)
-        .map_err(|err| StoreError::Config(format!("database URL: {err}")))?
-        .log_statements(tracing::log::LevelFilter::Trace)
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-    Ok((options, backend))
-}
-
-async fn open_pool(options: AnyConnectOptions, backend: Backend) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(match backend {
             Backend::Sqlite => 8,
@@ -127,6 +113,17 @@ async fn open_pool(options: AnyConnectOptions, backend: Backend) -> Result<AnyPo
         })
         .connect_with(options)
         .await
+        .map_err(|err| StoreError::unreachable(url, err))
+}
+
+fn connect_options(url: &str) -> Result<(AnyConnectOptions, Backend), StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::from_url(url)?;
+    let options = AnyConnectOptions::from_str(url)
+        .map_err(|err| StoreError::Config(format!("database URL: {err}")))?
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    Ok((options, backend))
 }
 
 /// The role PostgreSQL connections switch to: it owns nothing and cannot
@@ -139,11 +136,11 @@ impl Store {
     /// sealed with `key`, which must live outside the database.
     pub async fn connect(url: &str, key: SealingKey) -> Result<Self, StoreError> {
         let (options, backend) = connect_options(url)?;
-        let mut admin = options.clone().connect().await.map_err(|err| StoreError::unreachable(url, err))?;
+        let mut admin = options.connect().await.map_err(|err| StoreError::unreachable(url, err))?;
         migrate::run(&mut admin, backend).await?;
         drop(admin);
 
-        let pool = open_pool(options, backend).await.map_err(|err| StoreError::unreachable(url, err))?;
+        let pool = app_pool(url).await?;
         Ok(Self { pool, backend, sealer: sealing::Sealer::new(key), urls: PublicUrls::default(), notifier: None })
     }
 
