@@ -28,7 +28,8 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-SLIPWAY = os.path.abspath(sys.argv[1])
+# Set by main(), or by a script that imports this one (bench/shipped_router.py).
+SLIPWAY = None
 QUICK = "--quick" in sys.argv[2:]
 REDEPLOYS = 2 if QUICK else 5
 APPS = 3 if QUICK else 10
@@ -328,6 +329,8 @@ def write_section(results):
 
 
 def main():
+    global SLIPWAY
+    SLIPWAY = os.path.abspath(sys.argv[1])
     results = {}
     for sandbox in ["off", "on"]:
         work = tempfile.mkdtemp(prefix=f"slipway-push-bench-{sandbox}-")

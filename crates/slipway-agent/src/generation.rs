@@ -10,7 +10,7 @@ use slipway_core::layout::DataLayout;
 use slipway_core::process_type::ProcessType;
 use slipway_core::resources::Resources;
 use slipway_core::timestamp::Timestamp;
-use slipway_logs::{LogWriter, MAX_RUNTIME_LOG_BYTES};
+use slipway_logs::{LogWriter, RUNTIME_LOG_ROTATION};
 use slipway_store::{ConfigValue, EnvironmentState, ReleaseSpec};
 
 use crate::health::wait_healthy;
@@ -50,7 +50,7 @@ impl Generation {
         let app_log =
             LogWriter::open_or_warn(&layout.app_log(&state.environment_id), ConfigValue::redactor(&release.config))
                 .await
-                .rotating_at(MAX_RUNTIME_LOG_BYTES);
+                .rotating(RUNTIME_LOG_ROTATION);
         let app_log = Arc::new(app_log);
         let base_env = environment(config, release);
         let scale = effective_scale(release, scale);

@@ -27,7 +27,6 @@ mod metrics;
 mod serve_static;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +35,7 @@ use slipway_core::hostname::PublicUrls;
 use slipway_core::ids::{EnvironmentId, ReleaseId};
 use slipway_core::layout::DataLayout;
 use slipway_logs::LogWriter;
-use slipway_router::RouteTable;
+use slipway_router::{AccessLogName, RouteTable, RouteTarget};
 use slipway_store::{Actor, ConfigValue, EnvironmentState, ReleaseSpec, Store};
 use tokio::sync::Mutex;
 use tracing::Instrument;
@@ -148,7 +147,7 @@ impl Agent {
             let mut environments = self.inner.environments.lock().await;
             environments.drain().filter_map(|(_, runtime)| runtime.current).collect()
         };
-        self.inner.table.replace(HashMap::new());
+        self.inner.table.replace(HashMap::<String, RouteTarget>::new());
         for generation in generations {
             generation.stop().await;
         }
@@ -213,13 +212,16 @@ impl Agent {
         }
     }
 
-    /// Points every hostname at the `web` instances of its serving generation.
+    /// Points every hostname at the `web` instances of its serving generation, its requests
+    /// logged in its environment's access log (`DataLayout::access_log`).
     fn publish_routes(&self, environments: &HashMap<EnvironmentId, EnvironmentRuntime>) {
-        let mut routes: HashMap<String, Vec<SocketAddr>> = HashMap::new();
-        for runtime in environments.values() {
+        let mut routes: HashMap<String, RouteTarget> = HashMap::new();
+        for (id, runtime) in environments {
             let backends = runtime.current.as_ref().map(Generation::web_backends).unwrap_or_default();
+            // An environment ID is always a valid name (`env_` and hex digits).
+            let access_log = AccessLogName::parse(id.as_str()).ok();
             for host in &runtime.hostnames {
-                routes.insert(host.clone(), backends.clone());
+                routes.insert(host.clone(), RouteTarget { backends: backends.clone(), access_log: access_log.clone() });
             }
         }
         self.inner.table.replace(routes);
@@ -241,7 +243,8 @@ impl Agent {
             &inner.layout.deployment_log(&release.deployment_id),
             ConfigValue::redactor(&release.config),
         )
-        .await;
+        .await
+        .capped_at(slipway_logs::MAX_DEPLOYMENT_LOG_BYTES);
         let scale: BTreeMap<String, u32> = state.scale.clone();
         let started = Generation::start(&inner.layout, &inner.config, &state, &release, &scale, &log).await;
         match started {

@@ -142,7 +142,7 @@ pub(crate) fn measure_project(layout: &DataLayout, files: &ProjectFiles, limits:
     for environment in &files.environments {
         let log = layout.app_log(environment);
         // The agent rotates a full log to `<file>.1`.
-        runtime_logs += walk.measure(&log) + walk.measure(&slipway_logs::rotated(&log));
+        runtime_logs += walk.measure(&log) + walk.measure(&slipway_logs::rotated_nth(&log, 1));
     }
     let mut build_logs = 0;
     for deployment in &files.deployments {

@@ -68,6 +68,22 @@ impl DataLayout {
         self.root.join("logs").join("apps").join(format!("{environment}.log"))
     }
 
+    /// The edge router's access logs: `<environment ID>.log` per environment, and
+    /// `_unrouted.log` for requests no environment took.
+    pub fn access_logs(&self) -> PathBuf {
+        self.root.join("logs").join("access")
+    }
+
+    /// The access log of an environment: one JSON line per request the router answered for it.
+    pub fn access_log(&self, environment: &EnvironmentId) -> PathBuf {
+        self.access_logs().join(format!("{environment}.log"))
+    }
+
+    /// The agent's own log (its stdout and stderr too).
+    pub fn agent_log(&self) -> PathBuf {
+        self.root.join("logs").join("agent.log")
+    }
+
     /// The agent's lock and pid file.
     pub fn agent_lock(&self) -> PathBuf {
         self.root.join("run").join("agent.pid")

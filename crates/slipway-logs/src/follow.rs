@@ -135,7 +135,7 @@ mod tests {
         assert_eq!(reader.read(false).await, ["one"]);
         std::fs::write(&path, "one\ntwo\n").expect("write");
         assert_eq!(reader.read(false).await, ["two"]);
-        std::fs::rename(&path, crate::rotated(&path)).expect("rotate");
+        std::fs::rename(&path, crate::rotated_nth(&path, 1)).expect("rotate");
         std::fs::write(&path, "three\nfour").expect("write");
         assert_eq!(reader.read(false).await, ["three"]);
         assert_eq!(reader.read(true).await, ["four"]);

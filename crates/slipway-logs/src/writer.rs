@@ -6,20 +6,21 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use slipway_core::redact::Redactor;
+
+use crate::rotate::{rotate_files, Rotation};
 use time::format_description::well_known::Rfc3339;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-/// A runtime log grows to this size, then is rotated to [`rotated`]`(path)`.
-pub const MAX_RUNTIME_LOG_BYTES: u64 = 10 * 1024 * 1024;
+/// A runtime log grows to 10 MiB, then is rotated to `<file>.1` (one previous file kept).
+pub const RUNTIME_LOG_ROTATION: Rotation = Rotation { max_bytes: 10 * 1024 * 1024, keep: 1 };
+
+/// The most a deployment log takes: a build that prints without end (a hostile one, or a loop)
+/// is cut off here with one line saying so; the build itself goes on to its timeout.
+pub const MAX_DEPLOYMENT_LOG_BYTES: u64 = 20 * 1024 * 1024;
 
 /// What starts a step line, in the style people know from Heroku.
 pub const STEP_MARK: &str = "-----> ";
-
-/// Where a rotated log's previous lines are kept (once): `<file>.1`.
-pub fn rotated(path: &Path) -> PathBuf {
-    path.with_extension("log.1")
-}
 
 /// An open log file. Writing never fails the caller: a log that cannot be written must not
 /// stop a deployment or an app, so failures are traced (once per writer) and the line dropped.
@@ -27,9 +28,18 @@ pub struct LogWriter {
     path: PathBuf,
     file: Mutex<Appending>,
     redactor: Redactor,
-    /// Rotate before the file would grow past this many bytes; `None` never rotates.
-    rotate_at: Option<u64>,
+    limit: Limit,
     warned: AtomicBool,
+}
+
+/// What a writer does when its file is full.
+#[derive(Clone, Copy)]
+enum Limit {
+    /// It grows (the pipeline's own writes are bounded by what it writes).
+    None,
+    Rotate(Rotation),
+    /// Lines past this many bytes are dropped, after one line saying so.
+    Cap(u64),
 }
 
 struct Appending {
@@ -37,6 +47,8 @@ struct Appending {
     file: Option<tokio::fs::File>,
     /// The file's size as far as this writer knows.
     written: u64,
+    /// A capped log that reached its cap.
+    stopped: bool,
 }
 
 impl LogWriter {
@@ -63,14 +75,20 @@ impl LogWriter {
     }
 
     fn new(path: &Path, file: Option<tokio::fs::File>, written: u64, redactor: Redactor) -> Self {
-        let file = Mutex::new(Appending { file, written });
-        Self { path: path.to_owned(), file, redactor, rotate_at: None, warned: AtomicBool::new(false) }
+        let file = Mutex::new(Appending { file, written, stopped: false });
+        Self { path: path.to_owned(), file, redactor, limit: Limit::None, warned: AtomicBool::new(false) }
     }
 
-    /// Rotates the file to [`rotated`]`(path)` when a line would take it past `max_bytes`; the
-    /// previous file is kept once, so the log takes at most two caps.
-    pub fn rotating_at(mut self, max_bytes: u64) -> Self {
-        self.rotate_at = Some(max_bytes);
+    /// Rotates the file when a line would take it past the rotation's size.
+    pub fn rotating(mut self, rotation: Rotation) -> Self {
+        self.limit = Limit::Rotate(rotation);
+        self
+    }
+
+    /// Drops lines once the file holds `max_bytes`, after a last line saying so; steps are
+    /// still written (a handful per deployment), so the log still says how it ended.
+    pub fn capped_at(mut self, max_bytes: u64) -> Self {
+        self.limit = Limit::Cap(max_bytes);
         self
     }
 
@@ -78,36 +96,51 @@ impl LogWriter {
     pub async fn line(&self, text: impl AsRef<str>) {
         let mut line = self.redactor.redact(text.as_ref()).into_owned();
         line.push('\n');
-        self.append(line).await;
+        self.append(line, false).await;
     }
 
     /// Appends a step line: `-----> text`.
     pub async fn step(&self, text: impl AsRef<str>) {
-        self.line(format!("{STEP_MARK}{}", text.as_ref())).await;
+        let mut line = self.redactor.redact(&format!("{STEP_MARK}{}", text.as_ref())).into_owned();
+        line.push('\n');
+        self.append(line, true).await;
     }
 
     /// Appends a runtime log's line: `<RFC 3339 time> <instance>: <text>`, the text redacted.
     pub async fn instance_line(&self, instance: &str, text: &str) {
         let stamp = time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
-        self.append(format!("{stamp} {instance}: {}\n", self.redactor.redact(text))).await;
+        self.append(format!("{stamp} {instance}: {}\n", self.redactor.redact(text)), false).await;
     }
 
-    async fn append(&self, line: String) {
-        let size = line.len() as u64;
+    async fn append(&self, mut line: String, step: bool) {
         let mut appending = self.file.lock().await;
-        if self.rotate_at.is_some_and(|cap| appending.written + size > cap) {
-            appending.file = None;
-            let _ = tokio::fs::rename(&self.path, rotated(&self.path)).await;
-            appending.file = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .await
-                .map_err(|err| self.warn(&err))
-                .ok();
-            appending.written = 0;
+        match self.limit {
+            Limit::None => {}
+            Limit::Cap(_) if step => {}
+            Limit::Cap(_) if appending.stopped => return,
+            Limit::Cap(cap) => {
+                if appending.written + line.len() as u64 > cap {
+                    line = format!("{STEP_MARK}The log stops here: it reached {} MiB\n", cap / (1024 * 1024));
+                    appending.stopped = true;
+                }
+            }
+            Limit::Rotate(rotation) => {
+                if appending.written > 0 && appending.written + line.len() as u64 > rotation.max_bytes {
+                    appending.file = None;
+                    let path = self.path.clone();
+                    let _ = tokio::task::spawn_blocking(move || rotate_files(&path, rotation.keep)).await;
+                    appending.file = tokio::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&self.path)
+                        .await
+                        .map_err(|err| self.warn(&err))
+                        .ok();
+                    appending.written = 0;
+                }
+            }
         }
-        appending.written += size;
+        appending.written += line.len() as u64;
         if let Some(file) = appending.file.as_mut() {
             // Flushed, so the line is in the file when this returns: readers stop at a status
             // the writer records after its last line (tokio's `File` writes in the background).
@@ -155,13 +188,32 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("app.log");
         std::fs::write(&path, "0123456789\n").expect("write");
-        let log = LogWriter::open(&path, Redactor::default()).await.expect("open").rotating_at(30);
+        let log = LogWriter::open(&path, Redactor::default())
+            .await
+            .expect("open")
+            .rotating(Rotation { max_bytes: 30, keep: 1 });
         log.line("abcdefghij").await; // 22 bytes: fits
         log.line("klmnopqrst").await; // 33: rotates first
         log.line("uvwxyz").await;
-        assert_eq!(std::fs::read_to_string(rotated(&path)).expect("read"), "0123456789\nabcdefghij\n");
+        let rotated = crate::rotated_nth(&path, 1);
+        assert_eq!(std::fs::read_to_string(rotated).expect("read"), "0123456789\nabcdefghij\n");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "klmnopqrst\nuvwxyz\n");
-        assert_eq!(rotated(&path), dir.path().join("app.log.1"));
+    }
+
+    #[tokio::test]
+    async fn a_capped_log_says_where_it_stops_and_drops_the_rest() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("deployment.log");
+        let log = LogWriter::open(&path, Redactor::default()).await.expect("open").capped_at(2 * 1024 * 1024);
+        let line = "x".repeat(1023);
+        for _ in 0..3000 {
+            log.line(&line).await;
+        }
+        log.step("Build failed").await;
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.len() as u64 <= 2 * 1024 * 1024 + 100, "{} bytes", text.len());
+        let steps: Vec<&str> = text.lines().filter(|l| l.starts_with(STEP_MARK)).collect();
+        assert_eq!(steps, ["-----> The log stops here: it reached 2 MiB", "-----> Build failed"]);
     }
 
     #[tokio::test]

@@ -1,79 +1,301 @@
-//! The access log: one JSON object per line, per request, to the `tracing` target
-//! `slipway_router::access`, written when the response has been sent (or abandoned), so it
-//! carries the whole duration and the body bytes sent.
+//! The access log: one JSON object per line, per request, written when the response has been
+//! sent (or abandoned), so it carries the whole duration and the body bytes sent.
 //!
-//! Fields: `time` (RFC 3339, UTC, when the request arrived), `host`, `method`, `path`, `status`,
-//! `duration_ms`, `bytes` (response body bytes sent), `request_id`, `backend` (null when the
-//! router answered itself) and `client` (the peer's IP address).
+//! Fields: `time` (RFC 3339, UTC, when the request arrived), `host`, `method`, `path` (without
+//! the query, which often carries tokens), `status` (null when the client left before an
+//! answer), `duration_ms`, `bytes` (response body bytes sent), `request_id`, `backend` (null
+//! when the router answered itself) and `client` (the peer's IP address); a request hyper
+//! refused before the router saw it also has `error`. Long values are cut at a limit and end in
+//! `…`; bytes that are not UTF-8 become U+FFFD; every line is valid JSON.
+//!
+//! A request costs the proxy a small allocation and a non-blocking send: formatting and writing
+//! happen on the writer's own thread (`access_writer.rs`), which sorts the lines into one file
+//! per site ([`AccessLogName`]) and one for requests no site took (`_unrouted.log`). When its
+//! queue is full the line is dropped and counted, never waited for.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, Method};
+use slipway_logs::Rotation;
 
-/// What is known about a request when it arrives; the rest comes when it ends.
+use crate::access_writer::{self, Msg};
+use crate::metrics::Metrics;
+
+/// Lines waiting for the writer, at most. Each is a few hundred bytes (the values are cut to
+/// the limits below), so a burst the writer cannot keep up with holds a few MiB at most.
+const QUEUE: usize = 8192;
+
+/// The longest host and path a line keeps, in bytes.
+const MAX_HOST: usize = 256;
+const MAX_PATH: usize = 2048;
+const MAX_ERROR: usize = 256;
+
+/// Which requests get a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessLogMode {
+    /// Every request.
+    #[default]
+    On,
+    Off,
+    /// One in N requests, and every request answered with 5xx or left without an answer.
+    Sample(NonZeroU32),
+}
+
+impl FromStr for AccessLogMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "on" => Ok(AccessLogMode::On),
+            "off" => Ok(AccessLogMode::Off),
+            _ => value
+                .strip_prefix("sample:")
+                .and_then(|n| n.parse::<NonZeroU32>().ok())
+                .map(AccessLogMode::Sample)
+                .ok_or_else(|| format!("`{value}` is not on, off or sample:N (N a whole number from 1)")),
+        }
+    }
+}
+
+impl std::fmt::Display for AccessLogMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AccessLogMode::On => f.write_str("on"),
+            AccessLogMode::Off => f.write_str("off"),
+            AccessLogMode::Sample(n) => write!(f, "sample:{n}"),
+        }
+    }
+}
+
+/// The name of a site's access-log file (`<name>.log`): 1 to 64 ASCII letters, digits, `-`
+/// or `_`, not starting with `_` (names starting with `_` are the router's own).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccessLogName(Arc<str>);
+
+impl AccessLogName {
+    /// The file of requests no site took.
+    pub(crate) const UNROUTED: &'static str = "_unrouted";
+
+    /// # Errors
+    ///
+    /// When `name` is not a safe file name as described above.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if name.is_empty() || name.len() > 64 || name.starts_with('_') || !name.chars().all(safe) {
+            return Err(format!("`{name}` is not an access-log name (1-64 letters, digits, - or _)"));
+        }
+        Ok(AccessLogName(name.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where access lines go. Cheap to clone; [`AccessLog::off`] writes nothing.
+#[derive(Clone, Default)]
+pub struct AccessLog {
+    sink: Option<Arc<Sink>>,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sink {
+            Some(sink) => write!(f, "AccessLog({})", sink.mode),
+            None => f.write_str("AccessLog(off)"),
+        }
+    }
+}
+
+struct Sink {
+    queue: SyncSender<Msg>,
+    mode: AccessLogMode,
+    metrics: Metrics,
+}
+
+impl AccessLog {
+    /// No access log.
+    pub fn off() -> Self {
+        AccessLog::default()
+    }
+
+    /// Starts the writer thread: lines go to `dir/<name>.log` for sites with an
+    /// [`AccessLogName`] and `dir/_unrouted.log` for the rest, each rotated by `rotation`.
+    /// Written and dropped lines are counted in `metrics`. With [`AccessLogMode::Off`] nothing
+    /// starts.
+    ///
+    /// # Errors
+    ///
+    /// When the thread cannot be started.
+    pub fn start(
+        dir: PathBuf,
+        mode: AccessLogMode,
+        rotation: Rotation,
+        metrics: &Metrics,
+    ) -> std::io::Result<AccessLog> {
+        if mode == AccessLogMode::Off {
+            return Ok(AccessLog::off());
+        }
+        let (queue, lines) = std::sync::mpsc::sync_channel(QUEUE);
+        access_writer::spawn(lines, dir, rotation, metrics.clone())?;
+        Ok(AccessLog { sink: Some(Arc::new(Sink { queue, mode, metrics: metrics.clone() })) })
+    }
+
+    pub(crate) fn is_on(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Writes out every line queued so far, waiting at most `timeout`; returns whether it did
+    /// (false also when the log is off). Call it before exiting.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let Some(sink) = &self.sink else { return false };
+        let (done, flushed) = std::sync::mpsc::sync_channel(1);
+        sink.queue.send(Msg::Flush(done)).is_ok() && flushed.recv_timeout(timeout).is_ok()
+    }
+
+    /// Queues the line of a finished request, unless sampling leaves it out.
+    pub(crate) fn finish(&self, mut entry: Box<Entry>, status: Option<u16>, duration: Duration, bytes: u64) {
+        let Some(sink) = &self.sink else { return };
+        if let AccessLogMode::Sample(n) = sink.mode {
+            let failed = status.is_none_or(|status| status >= 500);
+            if !failed && !sampled(n) {
+                return;
+            }
+        }
+        (entry.status, entry.duration, entry.bytes) = (status, duration, bytes);
+        sink.send(Msg::Line(entry));
+    }
+
+    /// Queues the line of a request hyper refused before the router saw it (it could not be
+    /// parsed, so there is no host, method or path): the status hyper answered and why.
+    pub(crate) fn refused(&self, client: SocketAddr, status: u16, request_id: HeaderValue, reason: &str) {
+        let Some(sink) = &self.sink else { return };
+        let client = HeaderValue::from_str(&client.ip().to_string()).unwrap_or(HeaderValue::from_static("unknown"));
+        let mut entry = Entry::new(None, None, None, request_id, client);
+        entry.status = Some(status);
+        entry.error = Some(cut(reason, MAX_ERROR).into_owned());
+        sink.send(Msg::Line(entry));
+    }
+}
+
+impl Sink {
+    fn send(&self, msg: Msg) {
+        match self.queue.try_send(msg) {
+            Ok(()) => {}
+            // Full: the writer is behind (a slow or full disk). Gone: it stopped; both drop.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.metrics.access_log_dropped(1),
+        }
+    }
+}
+
+/// 1 in `n`, counted per thread (a router worker counts its own requests).
+fn sampled(n: NonZeroU32) -> bool {
+    thread_local!(static SEEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    SEEN.with(|seen| {
+        let count = seen.get().wrapping_add(1);
+        seen.set(count);
+        count % n == 0
+    })
+}
+
+/// One request's line: what is known when it arrives, completed when it ends.
 pub(crate) struct Entry {
-    pub(crate) time: SystemTime,
-    pub(crate) host: Option<String>,
-    pub(crate) method: Method,
-    pub(crate) path: String,
-    pub(crate) request_id: HeaderValue,
-    pub(crate) client: HeaderValue,
+    time: SystemTime,
+    host: Option<String>,
+    method: Option<Method>,
+    path: Option<String>,
+    request_id: HeaderValue,
+    client: HeaderValue,
     pub(crate) backend: Option<SocketAddr>,
+    /// The file the line goes to; `None` for requests no site took.
+    pub(crate) site: Option<AccessLogName>,
+    status: Option<u16>,
+    duration: Duration,
+    bytes: u64,
+    error: Option<String>,
 }
 
 impl Entry {
-    /// Emits the line for this request.
-    pub(crate) fn emit(&self, status: Option<u16>, duration: Duration, bytes: u64) {
-        let line = self.to_json(status, duration, bytes);
-        tracing::info!(target: "slipway_router::access", "{line}");
+    /// `host` is the Host as sent (not UTF-8 → U+FFFD); host and path are cut to their limits.
+    pub(crate) fn new(
+        host: Option<&[u8]>,
+        method: Option<Method>,
+        path: Option<&str>,
+        request_id: HeaderValue,
+        client: HeaderValue,
+    ) -> Box<Entry> {
+        Box::new(Entry {
+            time: SystemTime::now(),
+            host: host.map(|host| cut(&String::from_utf8_lossy(host), MAX_HOST).into_owned()),
+            method,
+            path: path.map(|path| cut(path, MAX_PATH).into_owned()),
+            request_id,
+            client,
+            backend: None,
+            site: None,
+            status: None,
+            duration: Duration::ZERO,
+            bytes: 0,
+            error: None,
+        })
     }
 
-    /// `status` is `None` when the client went away before a response was produced.
-    fn to_json(&self, status: Option<u16>, duration: Duration, bytes: u64) -> String {
-        let mut out = String::with_capacity(256 + self.path.len());
-        // Writing to a String cannot fail.
+    /// Appends the line, newline included, to `out`.
+    pub(crate) fn write_json(&self, out: &mut String) {
+        // Writing to a String cannot fail; the results below are ignored for that reason.
         let _ = write!(out, "{{\"time\":\"{}\",\"host\":", Rfc3339(self.time));
-        json_str_or_null(&mut out, self.host.as_deref());
+        json_str_or_null(out, self.host.as_deref());
         out.push_str(",\"method\":");
-        json_str(&mut out, self.method.as_str());
+        json_str_or_null(out, self.method.as_ref().map(Method::as_str));
         out.push_str(",\"path\":");
-        json_str(&mut out, &self.path);
-        match status {
+        json_str_or_null(out, self.path.as_deref());
+        match self.status {
             Some(status) => {
                 let _ = write!(out, ",\"status\":{status}");
             }
             None => out.push_str(",\"status\":null"),
         }
-        let _ = write!(out, ",\"duration_ms\":{:.3},\"bytes\":{bytes},\"request_id\":", duration.as_secs_f64() * 1e3);
-        json_str_or_null(&mut out, self.request_id.to_str().ok());
+        let _ = write!(
+            out,
+            ",\"duration_ms\":{:.3},\"bytes\":{},\"request_id\":",
+            self.duration.as_secs_f64() * 1e3,
+            self.bytes
+        );
+        json_str(out, &String::from_utf8_lossy(self.request_id.as_bytes()));
         out.push_str(",\"backend\":");
-        json_str_or_null(&mut out, self.backend.map(|addr| addr.to_string()).as_deref());
+        match self.backend {
+            Some(backend) => {
+                let _ = write!(out, "\"{backend}\"");
+            }
+            None => out.push_str("null"),
+        }
         out.push_str(",\"client\":");
-        json_str_or_null(&mut out, self.client.to_str().ok());
-        out.push('}');
-        out
+        json_str(out, &String::from_utf8_lossy(self.client.as_bytes()));
+        if let Some(error) = &self.error {
+            out.push_str(",\"error\":");
+            json_str(out, error);
+        }
+        out.push_str("}\n");
     }
 }
 
-/// The line for a request hyper refused before the router saw it (it could not be parsed, so
-/// there is no host, method or path): the status hyper answered and why.
-pub(crate) fn refused(client: SocketAddr, status: u16, request_id: &HeaderValue, reason: &str) {
-    let mut out = String::with_capacity(256);
-    let _ = write!(
-        out,
-        "{{\"time\":\"{}\",\"host\":null,\"method\":null,\"path\":null,\"status\":{status},\"duration_ms\":0.000,\
-         \"bytes\":0,\"request_id\":",
-        Rfc3339(SystemTime::now())
-    );
-    json_str_or_null(&mut out, request_id.to_str().ok());
-    out.push_str(",\"backend\":null,\"client\":");
-    json_str(&mut out, &client.ip().to_string());
-    out.push_str(",\"error\":");
-    json_str(&mut out, reason);
-    out.push('}');
-    tracing::info!(target: "slipway_router::access", "{out}");
+/// `value` cut to at most `max` bytes (on a character boundary), ending in `…` if it was cut.
+fn cut(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if value.len() <= max {
+        return value.into();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &value[..end]).into()
 }
 
 fn json_str_or_null(out: &mut String, value: Option<&str>) {
@@ -93,7 +315,7 @@ fn json_str(out: &mut String, value: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
+            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c => out.push(c),
@@ -140,26 +362,71 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 mod tests {
     use super::*;
 
+    fn line(entry: &Entry) -> String {
+        let mut out = String::new();
+        entry.write_json(&mut out);
+        out
+    }
+
     #[test]
     fn formats_one_json_line() {
-        let entry = Entry {
-            time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
-            host: Some("shop.example".to_owned()),
-            method: Method::GET,
-            path: "/a\"b\\c".to_owned(),
-            request_id: HeaderValue::from_static("abc"),
-            client: HeaderValue::from_static("127.0.0.1"),
-            backend: Some(([127, 0, 0, 1], 8000).into()),
-        };
+        let mut entry = Entry::new(
+            Some(b"shop.example"),
+            Some(Method::GET),
+            Some("/a\"b\\c"),
+            HeaderValue::from_static("abc"),
+            HeaderValue::from_static("127.0.0.1"),
+        );
+        entry.time = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        entry.backend = Some(([127, 0, 0, 1], 8000).into());
+        (entry.status, entry.duration, entry.bytes) = (Some(200), Duration::from_micros(1500), 42);
         assert_eq!(
-            entry.to_json(Some(200), Duration::from_micros(1500), 42),
+            line(&entry),
             "{\"time\":\"2023-11-14T22:13:20.123Z\",\"host\":\"shop.example\",\"method\":\"GET\",\
              \"path\":\"/a\\\"b\\\\c\",\"status\":200,\"duration_ms\":1.500,\"bytes\":42,\
-             \"request_id\":\"abc\",\"backend\":\"127.0.0.1:8000\",\"client\":\"127.0.0.1\"}"
+             \"request_id\":\"abc\",\"backend\":\"127.0.0.1:8000\",\"client\":\"127.0.0.1\"}\n"
         );
         assert_eq!(Rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)).to_string(), "2000-02-29T00:00:00.000Z");
         let mut out = String::new();
-        json_str(&mut out, "\u{1}");
-        assert_eq!(out, "\"\\u0001\"");
+        json_str(&mut out, "\u{1}\u{7f}");
+        assert_eq!(out, "\"\\u0001\\u007f\"");
+    }
+
+    #[test]
+    fn long_and_broken_values_are_cut_and_replaced() {
+        let host = [b"h\xffst".as_slice(), &[b'a'; 8192]].concat();
+        let path = format!("/{}", "é".repeat(4096));
+        let entry = Entry::new(
+            Some(&host),
+            Some(Method::GET),
+            Some(&path),
+            HeaderValue::from_static("id"),
+            HeaderValue::from_static("::1"),
+        );
+        let text = line(&entry);
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let host = value["host"].as_str().expect("host");
+        assert!(host.starts_with("h\u{fffd}st") && host.ends_with('…') && host.len() <= MAX_HOST, "{host}");
+        let path = value["path"].as_str().expect("path");
+        assert!(path.ends_with('…') && path.len() <= MAX_PATH, "{} bytes", path.len());
+        assert!(text.len() < MAX_HOST + MAX_PATH + 300);
+    }
+
+    #[test]
+    fn modes_parse_and_print() {
+        for text in ["on", "off", "sample:10"] {
+            assert_eq!(text.parse::<AccessLogMode>().expect(text).to_string(), text);
+        }
+        for bad in ["", "yes", "sample:0", "sample:", "sample:-1", "sample:x", "ON"] {
+            assert!(bad.parse::<AccessLogMode>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn names_are_safe_file_names() {
+        assert_eq!(AccessLogName::parse("env_01HZX-abc").expect("valid").as_str(), "env_01HZX-abc");
+        for bad in ["", "_unrouted", "../x", "a/b", "a.b", "é", &"a".repeat(65)] {
+            assert!(AccessLogName::parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::access_log::AccessLog;
 use crate::metrics::Metrics;
 
 /// Timeouts, limits, logging and metrics of the router. `RouterSettings::default()` suits apps on
@@ -31,8 +32,8 @@ pub struct RouterSettings {
     /// is read; a chunked body that grows past it aborts the upstream request, and the client
     /// gets 413 if the response has not started, else its connection is closed.
     pub max_body_bytes: u64,
-    /// Emit one JSON line per request to the `tracing` target `slipway_router::access`.
-    pub access_log: bool,
+    /// Where each request's JSON line goes; [`AccessLog::off`] (the default) writes none.
+    pub access_log: AccessLog,
     /// Where request counts, latencies and in-flight gauges are recorded; keep a clone and call
     /// [`Metrics::render`] to expose them. Clones share one registry.
     pub metrics: Metrics,
@@ -47,7 +48,7 @@ impl Default for RouterSettings {
             header_read_timeout: Duration::from_secs(60),
             max_header_bytes: 64 * 1024,
             max_body_bytes: 100 * 1024 * 1024,
-            access_log: true,
+            access_log: AccessLog::off(),
             metrics: Metrics::default(),
         }
     }

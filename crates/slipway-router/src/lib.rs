@@ -21,12 +21,14 @@
 //! against slow clients; its timers and the upstream's are reused, not made per request, in
 //! `timers.rs`), `metrics.rs` + `observe.rs` ([`Metrics`]: per-host counts by status
 //! class, latency histograms, in-flight gauges, rendered as Prometheus text) and
-//! `access_log.rs` (one JSON line per request on the `slipway_router::access` target).
+//! `access_log.rs` + `access_writer.rs` ([`AccessLog`]: one JSON line per request, into one
+//! bounded file per site, written off the request path by a thread of its own).
 //!
 //! Built on hyper directly, not a framework: the hot path is one table load, one atomic
 //! round-robin step, a pooled HTTP/1.1 connection, and bodies streamed frame by frame.
 
 mod access_log;
+mod access_writer;
 mod acme;
 mod backend;
 mod body;
@@ -50,6 +52,7 @@ mod tls_local_ca;
 mod upgrade;
 mod workers;
 
+pub use access_log::{AccessLog, AccessLogMode, AccessLogName};
 pub use acme::{
     needs_renewal, not_after, AcmeClientSettings, AcmeError, AcmeIssuer, Challenges, Issued, CHALLENGE_PREFIX,
     RENEW_BEFORE,
@@ -59,7 +62,7 @@ pub use metrics::{Metrics, UNROUTED_HOST};
 /// The rustls types the TLS API takes and returns.
 pub use rustls::{pki_types::CertificateDer, sign::CertifiedKey};
 pub use server::{serve, serve_http, serve_tls, SHUTDOWN_GRACE, TLS_HANDSHAKE_TIMEOUT};
-pub use table::RouteTable;
+pub use table::{RouteTable, RouteTarget};
 pub use tls::{certified_key, certified_key_from_pem, server_config, CertStore, TlsError};
 pub use tls_local_ca::{LocalCa, LOCAL_NAMES};
 pub use workers::{Router, RouterSpec};

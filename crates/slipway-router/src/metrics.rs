@@ -38,6 +38,8 @@ pub struct Metrics {
 struct Inner {
     hosts: ArcSwap<HostMap<Arc<HostStats>>>,
     unrouted: Arc<HostStats>,
+    access_log_written: AtomicU64,
+    access_log_dropped: AtomicU64,
     /// Serialises writers of `hosts`.
     writer: Mutex<()>,
 }
@@ -101,10 +103,24 @@ impl Metrics {
         self.inner.unrouted.record(status, Duration::ZERO);
     }
 
+    pub(crate) fn access_log_written(&self, lines: u64) {
+        self.inner.access_log_written.fetch_add(lines, Ordering::Relaxed);
+    }
+
+    pub(crate) fn access_log_dropped(&self, lines: u64) {
+        self.inner.access_log_dropped.fetch_add(lines, Ordering::Relaxed);
+    }
+
+    pub(crate) fn access_log_dropped_total(&self) -> u64 {
+        self.inner.access_log_dropped.load(Ordering::Relaxed)
+    }
+
     /// The metrics in the Prometheus text exposition format (version 0.0.4):
     /// `slipway_router_requests_total{host,class}` (counter),
     /// `slipway_router_request_duration_seconds{host}` (histogram: `_bucket{le}`, `_sum`,
-    /// `_count`) and `slipway_router_in_flight{host}` (gauge). Hosts are sorted.
+    /// `_count`), `slipway_router_in_flight{host}` (gauge) and
+    /// `slipway_router_access_log_lines_total{outcome}` (counter: `written`, or `dropped` when
+    /// the access log's queue was full or its file could not be written). Hosts are sorted.
     pub fn render(&self) -> String {
         let hosts = self.inner.hosts.load();
         let mut all: Vec<(&str, &HostStats)> = hosts.iter().map(|(host, stats)| (&**host, &**stats)).collect();
@@ -163,6 +179,17 @@ impl Metrics {
                 "slipway_router_in_flight{{host=\"{}\"}} {}",
                 Label(host),
                 stats.in_flight.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP slipway_router_access_log_lines_total Access-log lines written, or dropped.\n");
+        out.push_str("# TYPE slipway_router_access_log_lines_total counter\n");
+        for (outcome, count) in
+            [("written", &self.inner.access_log_written), ("dropped", &self.inner.access_log_dropped)]
+        {
+            let _ = writeln!(
+                out,
+                "slipway_router_access_log_lines_total{{outcome=\"{outcome}\"}} {}",
+                count.load(Ordering::Relaxed)
             );
         }
         out

@@ -16,23 +16,26 @@ use crate::access_log::Entry;
 use crate::body::ProxyBody;
 use crate::errors::BoxError;
 use crate::metrics::HostStats;
+use crate::proxy::Shared;
 
 pub(crate) struct Record {
     stats: Arc<HostStats>,
     started: Instant,
     status: Option<u16>,
     bytes: u64,
-    log: Option<Box<Entry>>,
+    /// The access-log line, with the worker's state that holds the log (per worker, so keeping
+    /// it costs no shared counter).
+    log: Option<(Box<Entry>, Arc<Shared>)>,
 }
 
 impl Record {
-    pub(crate) fn open(stats: Arc<HostStats>, started: Instant, log: Option<Box<Entry>>) -> Self {
+    pub(crate) fn open(stats: Arc<HostStats>, started: Instant, log: Option<(Box<Entry>, Arc<Shared>)>) -> Self {
         stats.enter();
         Record { stats, started, status: None, bytes: 0, log }
     }
 
-    pub(crate) fn log_mut(&mut self) -> Option<&mut Entry> {
-        self.log.as_deref_mut()
+    pub(crate) fn entry_mut(&mut self) -> Option<&mut Entry> {
+        self.log.as_mut().map(|(entry, _)| &mut **entry)
     }
 }
 
@@ -43,8 +46,8 @@ impl Drop for Record {
         if let Some(status) = self.status {
             self.stats.record(status, elapsed);
         }
-        if let Some(log) = &self.log {
-            log.emit(self.status, elapsed, self.bytes);
+        if let Some((entry, shared)) = self.log.take() {
+            shared.config.access_log.finish(entry, self.status, elapsed, self.bytes);
         }
     }
 }

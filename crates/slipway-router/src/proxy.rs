@@ -9,7 +9,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use http::header::{CONNECTION, EXPECT, HOST};
 use http::request::Parts;
@@ -98,18 +97,13 @@ pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Resul
         .filter(|host| !host.is_empty());
 
     let stats = config.metrics.host(host.as_deref(), |host| matches!(shared.table.lookup(host), Lookup::Found { .. }));
-    // Nothing is built for the access log unless a subscriber will write it.
-    let log_enabled = config.access_log && tracing::enabled!(target: "slipway_router::access", tracing::Level::INFO);
-    let log = log_enabled.then(|| {
-        Box::new(Entry {
-            time: SystemTime::now(),
-            host: host.as_deref().map(str::to_owned),
-            method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
-            request_id: request_id.clone(),
-            client: conn.ip.clone(),
-            backend: None,
-        })
+    let log = config.access_log.is_on().then(|| {
+        // The host as routed, or as sent when it could not be read.
+        let logged_host = host.as_deref().map(str::as_bytes).or(original_host.as_ref().map(HeaderValue::as_bytes));
+        let path = Some(parts.uri.path());
+        let mut entry = Entry::new(logged_host, Some(parts.method.clone()), path, request_id.clone(), conn.ip.clone());
+        entry.site = host.as_deref().and_then(|host| shared.table.access_log(host));
+        (entry, conn.shared.clone())
     });
     let mut record = Record::open(stats, started, log);
 
@@ -137,7 +131,7 @@ pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Resul
         }
     };
 
-    if let Some(entry) = record.log_mut() {
+    if let Some(entry) = record.entry_mut() {
         entry.backend = backend;
     }
     response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);

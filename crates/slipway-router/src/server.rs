@@ -309,9 +309,7 @@ where
         let error = error.into();
         if let Some(status) = refused_status(&*error) {
             shared.config.metrics.refused(status);
-            if shared.config.access_log {
-                crate::access_log::refused(peer, status, &shared.ids.next(), &error.to_string());
-            }
+            shared.config.access_log.refused(peer, status, shared.ids.next(), &error.to_string());
         }
         tracing::debug!(%peer, %error, "client connection ended with an error");
     }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use crate::access_log::AccessLogName;
 use crate::backend::{Backend, InFlight};
 use crate::headers::HostMap;
 
@@ -45,9 +46,24 @@ struct Snapshot {
     routes: HostMap<Arc<Route>>,
 }
 
+/// Where the agent sends one host: its instances, and the access-log file of its site.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTarget {
+    pub backends: Vec<SocketAddr>,
+    /// `None`: the host's requests are logged with those no site took.
+    pub access_log: Option<AccessLogName>,
+}
+
+impl From<Vec<SocketAddr>> for RouteTarget {
+    fn from(backends: Vec<SocketAddr>) -> Self {
+        RouteTarget { backends, access_log: None }
+    }
+}
+
 /// The backends of one host, with its round-robin cursor.
 pub(crate) struct Route {
     pub(crate) backends: Box<[Arc<Backend>]>,
+    pub(crate) access_log: Option<AccessLogName>,
     next: AtomicUsize,
 }
 
@@ -65,23 +81,26 @@ impl Route {
 }
 
 impl RouteTable {
-    /// Replaces the whole table atomically: host (lower-case, no port) → backends.
+    /// Replaces the whole table atomically: host (lower-case, no port) → backends (a
+    /// `Vec<SocketAddr>` or a [`RouteTarget`]).
     ///
     /// Requests already in flight keep the backend they were sent to. Hosts are normalised the
     /// way requests are (lower-cased, trailing dot removed), so `Shop.Example.` also works.
-    pub fn replace(&self, routes: HashMap<String, Vec<SocketAddr>>) {
+    pub fn replace<T: Into<RouteTarget>>(&self, routes: HashMap<String, T>) {
         let inner = &*self.inner;
         let mut backends = inner.backends.lock().unwrap_or_else(PoisonError::into_inner);
         let generation = inner.generation.load(Ordering::SeqCst) + 1;
 
         let mut table = HostMap::with_capacity_and_hasher(routes.len(), Default::default());
-        for (host, addrs) in routes {
+        for (host, target) in routes {
+            let RouteTarget { backends: addrs, access_log } = target.into();
             let route_backends = addrs
                 .into_iter()
                 .map(|addr| backends.entry(addr).or_insert_with(|| Arc::new(Backend::new(addr))).clone())
                 .collect();
             let host = crate::headers::normalize_host(&host).into_owned().into_boxed_str();
-            table.insert(host, Arc::new(Route { backends: route_backends, next: AtomicUsize::new(0) }));
+            let route = Route { backends: route_backends, access_log, next: AtomicUsize::new(0) };
+            table.insert(host, Arc::new(route));
         }
         let listed: HashSet<SocketAddr> =
             table.values().flat_map(|route| route.backends.iter().map(|backend| backend.addr)).collect();
@@ -122,6 +141,11 @@ impl RouteTable {
             Some(route) => Lookup::Found { route: route.clone(), generation: snapshot.generation },
             None => Lookup::Unknown,
         }
+    }
+
+    /// The access-log file of `host`'s site, if it has one.
+    pub(crate) fn access_log(&self, host: &str) -> Option<AccessLogName> {
+        self.inner.snapshot.load().routes.get(host).and_then(|route| route.access_log.clone())
     }
 
     /// Counts a request in flight on `backend`, or returns `None` if the table changed since

@@ -5,6 +5,7 @@
 mod client;
 mod commands;
 mod credentials;
+mod log_file;
 mod output;
 mod sandbox;
 mod settings;

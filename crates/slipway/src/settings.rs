@@ -14,7 +14,9 @@ use slipway_core::repo::{AllowedHosts, AllowedPaths, RepoPolicy};
 use slipway_core::resources::{Cpu, Memory, Resources};
 use slipway_core::retention::ReleaseRetention;
 use slipway_image::{ImageRef, RegistrySettings};
+use slipway_logs::Rotation;
 use slipway_pipeline::{CheckoutLimits, ReadBack};
+use slipway_router::AccessLogMode;
 use slipway_store::SealingKey;
 
 #[derive(Debug, Clone, Args)]
@@ -176,9 +178,37 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_MAX_PROCESSES", default_value_t = 1024)]
     pub max_processes: u32,
 
+    /// The edge router's access log: `on` (a JSON line per request), `off`, or `sample:N` (1 in
+    /// N requests, and every 5xx). Each environment's lines go to `logs/access/<environment>.log`
+    /// in the data dir, readable by its members (`slipway logs --access`).
+    #[arg(long, env = "SLIPWAY_ACCESS_LOG", default_value = "on")]
+    pub access_log: AccessLogMode,
+
+    /// Size at which a log the platform keeps rotates (access logs, the agent's and the control
+    /// plane's own logs): a number with K, M or G.
+    #[arg(long, env = "SLIPWAY_LOG_MAX_SIZE", default_value = "10M", value_parser = parse_log_size)]
+    pub log_max_size: u64,
+
+    /// Rotated files kept of each such log (`<file>.1` … `<file>.N`), 1 to 100.
+    #[arg(long, env = "SLIPWAY_LOG_KEEP", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub log_keep: u32,
+
+    /// Write this process's log (and everything it prints) to this file, rotated as above,
+    /// instead of the terminal. The agent `slipway up` starts always logs to
+    /// `logs/agent.log` in the data dir.
+    #[arg(long, env = "SLIPWAY_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
     /// Validate the settings and the host's sandbox capabilities, print them, and exit.
     #[arg(long)]
     pub check: bool,
+}
+
+impl UpSettings {
+    /// How every log the platform keeps is bounded.
+    pub fn log_rotation(&self) -> Rotation {
+        Rotation { max_bytes: self.log_max_size, keep: self.log_keep }
+    }
 }
 
 /// Settings after validation, with every default filled in.
@@ -373,6 +403,15 @@ fn parse_allowed_hosts(text: &str) -> Result<AllowedHosts, String> {
 }
 
 /// `1G`, `512M`, `1GiB`, `10MB`, `2048K` or plain bytes; units are binary.
+/// A log size: at least 64 KiB, so a rotation holds more than a handful of lines.
+fn parse_log_size(text: &str) -> Result<u64, String> {
+    let size = parse_size(text)?;
+    if size < 64 * 1024 {
+        return Err(format!("`{text}` is too small for a log: at least 64K"));
+    }
+    Ok(size)
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use crate::settings::UpSettings;
 
 pub async fn run(mut settings: UpSettings) -> Result<()> {
-    init_tracing();
+    crate::log_file::init_tracing(settings.log_file.clone(), settings.log_rotation());
     let data_dir = settings.resolve()?.data_dir;
     match running_agent(&DataLayout::new(&data_dir))?.and_then(|agent| agent.router) {
         // App URLs must name the router that actually serves them.
@@ -131,7 +131,8 @@ async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> 
         println!("Edge router on http://{} (agent {} already runs)", settings.http_addr, agent.pid);
         return Ok(());
     }
-    let log_path = layout.root().join("logs").join("agent.log");
+    // The agent writes its log there itself, rotated; until it runs, what it prints goes there too.
+    let log_path = layout.agent_log();
     std::fs::create_dir_all(layout.root().join("logs"))?;
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
@@ -140,6 +141,10 @@ async fn ensure_agent(settings: &UpSettings, layout: &DataLayout) -> Result<()> 
         .env("SLIPWAY_DATA_DIR", layout.root())
         .env("SLIPWAY_HTTP_ADDR", settings.http_addr.to_string())
         .env("SLIPWAY_DOMAIN", &settings.domain)
+        .env("SLIPWAY_LOG_FILE", &log_path)
+        .env("SLIPWAY_ACCESS_LOG", settings.access_log.to_string())
+        .env("SLIPWAY_LOG_MAX_SIZE", settings.log_max_size.to_string())
+        .env("SLIPWAY_LOG_KEEP", settings.log_keep.to_string())
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -208,10 +213,4 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-pub(crate) fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }

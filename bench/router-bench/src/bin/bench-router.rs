@@ -67,7 +67,7 @@ fn route_table(args: &Args) -> RouteTable {
 }
 
 fn config() -> RouterSettings {
-    RouterSettings { access_log: false, ..RouterSettings::default() }
+    RouterSettings::default()
 }
 
 fn main() -> Result<()> {

@@ -1,11 +1,16 @@
 //! `GET …/environments/{env}/logs`: the runtime log of an environment's
-//! instances across releases, as Server-Sent Events (`?follow=true` keeps
-//! the stream open for new lines).
+//! instances across releases, and `GET …/environments/{env}/access-log`: the
+//! edge router's JSON line for each request it sent the environment; both as
+//! Server-Sent Events (`?follow=true` keeps the stream open for new lines).
+
+use std::path::PathBuf;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
 use slipway_core::address::EnvironmentPath;
 use slipway_core::api::ErrorEnvelope;
+use slipway_core::ids::EnvironmentId;
+use slipway_core::layout::DataLayout;
 use slipway_core::role::Permission;
 use slipway_core::ErrorCode;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +21,7 @@ use crate::extract::{ApiQuery, Caller, EnvironmentAddress};
 use crate::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(runtime_logs))
+    OpenApiRouter::new().routes(routes!(runtime_logs)).routes(routes!(access_log))
 }
 
 /// Lines a log stream starts with when `lines` is not given, and the most it may ask for.
@@ -43,19 +48,45 @@ async fn runtime_logs(
     address: EnvironmentAddress,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<axum::response::Response, ApiError> {
+    stream(&app, &caller, address, query, DataLayout::app_log).await
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/access-log", tag = "logs",
+    params(("ws" = String, Path), ("project" = String, Path), ("env" = String, Path), LogQuery),
+    responses((status = 200, content_type = "text/event-stream",
+               description = "One JSON object per request as `data:` events: time, host, method, path, status, \
+                              duration_ms, bytes, request_id, backend, client"),
+              (status = "4XX", body = ErrorEnvelope)))]
+async fn access_log(
+    State(app): State<AppState>,
+    caller: Caller,
+    address: EnvironmentAddress,
+    ApiQuery(query): ApiQuery<LogQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    stream(&app, &caller, address, query, DataLayout::access_log).await
+}
+
+/// Streams the log `file` keeps for the environment, to a caller who may read it.
+async fn stream(
+    app: &AppState,
+    caller: &Caller,
+    address: EnvironmentAddress,
+    query: LogQuery,
+    file: fn(&DataLayout, &EnvironmentId) -> PathBuf,
+) -> Result<axum::response::Response, ApiError> {
     let lines = query.lines.unwrap_or(DEFAULT_LINES);
     if lines > MAX_LINES {
         return Err(ApiError::new(ErrorCode::InvalidRequest, format!("lines must be at most {MAX_LINES}")));
     }
     let (access, EnvironmentPath { project, environment: env, .. }) =
-        app.access_environment(&caller, address, Permission::Read, "read logs").await?;
+        app.access_environment(caller, address, Permission::Read, "read logs").await?;
     let project = app.store.project(&access.workspace, &project).await?;
     let environment = project
         .environments
         .iter()
         .find(|e| e.name == env)
         .ok_or_else(|| ApiError::new(ErrorCode::EnvironmentNotFound, format!("no environment `{env}`")))?;
-    let path = app.platform()?.layout.app_log(&environment.id);
+    let path = file(&app.platform()?.layout, &environment.id);
     let follow = query.follow;
     let done: crate::tail::Done = Box::new(move || Box::pin(async move { (!follow).then(|| "EOF".to_owned()) }));
     Ok(crate::tail::follow(path, Some(lines), done).into_response())

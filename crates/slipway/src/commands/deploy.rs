@@ -49,8 +49,11 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub follow: bool,
     /// Show a build log instead: the latest, or deployment N.
-    #[arg(long, num_args = 0..=1, default_missing_value = "latest")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "latest", conflicts_with = "access")]
     pub build: Option<String>,
+    /// Show the edge router's access log instead: a JSON line per request the app was sent.
+    #[arg(long)]
+    pub access: bool,
     /// How many recent runtime lines to show first.
     #[arg(short = 'n', long, default_value_t = 100)]
     pub lines: usize,
@@ -167,7 +170,8 @@ pub async fn logs(client: &Client, args: LogsArgs) -> Result<()> {
             }
         }
         None => {
-            let path = format!("{env_path}/logs?lines={}&follow={}", args.lines, args.follow);
+            let log = if args.access { "access-log" } else { "logs" };
+            let path = format!("{env_path}/{log}?lines={}&follow={}", args.lines, args.follow);
             client.follow_events(&path, |line| println!("{line}")).await?;
         }
     }

@@ -13,15 +13,16 @@ use slipway_agent::{
 };
 use slipway_core::layout::DataLayout;
 use slipway_router::{
-    AcmeClientSettings, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterSettings, RouterSpec,
+    AccessLog, AcmeClientSettings, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterSettings,
+    RouterSpec,
 };
 use slipway_store::Store;
 
 use crate::settings::UpSettings;
-use crate::up::{init_tracing, shutdown_signal};
+use crate::up::shutdown_signal;
 
 pub async fn agent(settings: UpSettings) -> Result<()> {
-    init_tracing();
+    crate::log_file::init_tracing(settings.log_file.clone(), settings.log_rotation());
     let resolved = settings.resolve()?;
     let layout = DataLayout::new(crate::up::private_data_dir(&resolved.data_dir)?);
     let mut lock = AgentLock::acquire(&layout)?;
@@ -29,11 +30,17 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
     let table = RouteTable::default();
     let (certs, challenges) = (CertStore::default(), Challenges::default());
     let metrics = Metrics::default();
+    let access_log = AccessLog::start(layout.access_logs(), settings.access_log, settings.log_rotation(), &metrics)
+        .context("while starting the access-log writer")?;
     let router = Router::start(RouterSpec {
         http: settings.http_addr,
         https: settings.https_addr,
         table: table.clone(),
-        config: RouterSettings { metrics: metrics.clone(), ..RouterSettings::default() },
+        config: RouterSettings {
+            metrics: metrics.clone(),
+            access_log: access_log.clone(),
+            ..RouterSettings::default()
+        },
         certs: certs.clone(),
         challenges: challenges.clone(),
         workers: 0,
@@ -79,6 +86,7 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         tracing::warn!(%error, "the edge router stopped with an error");
     }
     publisher.abort();
+    access_log.flush(Duration::from_secs(5));
     store.close().await;
     println!("Slipway agent stopped");
     Ok(())
