@@ -139,6 +139,14 @@ impl RotatingFile {
         }
     }
 
+    /// Takes the file's size from the file system: for a file other writers append to too (a
+    /// process's own stdout and stderr pointed at its log).
+    pub fn reread_size(&mut self) {
+        if let Some(len) = self.file.as_ref().and_then(|file| file.metadata().ok()).map(|meta| meta.len()) {
+            self.written = len;
+        }
+    }
+
     /// Opens the file now rather than at the first write (no-op when it is open).
     ///
     /// # Errors

@@ -43,6 +43,8 @@ impl StdioFollowing {
 
 impl Write for StdioFollowing {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        // What the process printed went into the same file.
+        self.0.reread_size();
         if self.0.write(bytes)? {
             self.point_stdio();
         }

@@ -154,9 +154,31 @@ async fn flask_with_dependencies_from_pypi() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn static_site_and_its_requests_in_the_platform_metrics() {
+async fn static_site_and_its_requests_in_the_platform_metrics_and_its_access_log() {
     let (platform, app, source, _token) = platform_with("static", &[], "static").await;
     platform.assert_serves(&app, &source.read("public/index.html")).await;
+    let (missing, _) = platform.get(&app, "/missing?token=abc").await.expect("an answer");
+
+    // Its members read the app's requests, one JSON line each; the query is never logged.
+    let lines = eventually("the requests in the app's access log", Duration::from_secs(10), async || {
+        let text = platform.cli_ok(&app, &["logs", "--access", "-n", "1000"]).await;
+        text.contains("/missing").then_some(text)
+    })
+    .await;
+    let requests: Vec<Value> =
+        lines.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect();
+    assert!(requests.iter().all(|r| r["host"] == app.host().as_str()), "{lines}");
+    assert!(requests.iter().any(|r| r["path"] == "/" && r["status"] == 200), "{lines}");
+    assert!(requests.iter().any(|r| r["path"] == "/missing" && r["status"] == missing), "{lines}");
+    assert!(!lines.contains("token=abc"), "{lines}");
+    // Nobody outside the workspace does; and the agent's own log holds no request lines.
+    platform.create_app("other", "site").await;
+    let stranger = platform.member_token("other", "stranger", "admin").await;
+    let path = format!("{}/access-log", app.env_path());
+    let (status, _) = platform.api_as(Some(&stranger), reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, 404, "another workspace's member reads the access log");
+    let agent_log = std::fs::read_to_string(platform.data_dir.join("logs/agent.log")).expect("the agent's log");
+    assert!(!agent_log.contains("/missing"), "request lines in the agent's log:\n{agent_log}");
 
     // The agent publishes the router's per-app figures; /metrics serves them.
     let counted = format!("slipway_router_requests_total{{host=\"{}\",class=\"2xx\"}}", app.host());
@@ -469,4 +491,29 @@ async fn a_build_interrupted_by_kill_9_ends_deployed_or_failed_never_stuck() {
         let reason = deployment["failure_reason"].as_str().unwrap_or_default();
         assert!(!reason.trim().is_empty(), "a FAILED deployment says why: {deployment}\n{log}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agents_own_log_rotates_at_the_configured_size_and_keeps_the_count() {
+    let settings =
+        [("SLIPWAY_LOG", "info,slipway_router=debug"), ("SLIPWAY_LOG_MAX_SIZE", "64K"), ("SLIPWAY_LOG_KEEP", "2")];
+    let platform = Platform::start("agent-log", &settings).await;
+    // Each request for a host nobody serves is a debug line in the agent's log.
+    let client = platform.http_client();
+    let log = platform.data_dir.join("logs").join("agent.log");
+    let rotated = |n: u32| slipway_logs::rotated_nth(&log, n);
+    eventually("the agent's log rotated twice", Duration::from_secs(120), async || {
+        for _ in 0..200 {
+            let got = slipway_testkit::platform::get_through(&client, &platform.router, "nobody.localhost", "/").await;
+            assert_eq!(got.map(|(status, _)| status), Ok(404));
+        }
+        rotated(2).exists().then_some(())
+    })
+    .await;
+    for path in [log.clone(), rotated(1), rotated(2)] {
+        let size = std::fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
+        assert!(size <= 64 * 1024, "{} holds {size} bytes", path.display());
+    }
+    assert!(std::fs::read_to_string(rotated(1)).expect("rotated").contains("request not routed"));
+    assert!(!rotated(3).exists(), "only two rotated files are kept");
 }
