@@ -16,6 +16,12 @@
 # is shown for comparison; the targets are checked against "slipway", the router as the agent
 # runs it.
 #
+# Then the router as the product ships it (issue 15): `slipway up` (release build, default
+# settings: access log and metrics on, sandbox on as root) with an app deployed by `git push` —
+# Debian's nginx serving 1 KiB on its $PORT (bench/shipped_router.py) — against Debian's nginx as
+# a keep-alive reverse proxy to the same app instance writing an equivalent JSON access log
+# (`buffer=64k flush=1s`); plus a second platform with `SLIPWAY_ACCESS_LOG=off` for comparison.
+#
 # Needs: cargo, python3, openssl, nginx and wrk (apt-get install -y nginx wrk openssl).
 # Usage: bench/router.sh [--quick]   (--quick: 3 s / 2 s runs, for a smoke run)
 set -euo pipefail
@@ -171,10 +177,14 @@ for event in ("cycles", "instructions"):
 print(json.dumps(r))
 PY
 
+# The Host header each target is sent, where it is not $HOST.
+declare -A TARGET_HOST=()
+
 # run_load ROUTES TARGET URL PROXY_PIDS: warm-up, 64-connection throughput run, 1-connection latency run.
 run_load() {
   local routes=$1 target=$2 url=$3 proxy_pids=${4:-}
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -H "Host: $HOST" "$url" >/dev/null
+  local host=${TARGET_HOST[$target]:-$HOST}
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -H "Host: $host" "$url" >/dev/null
   local run
   for run in throughput latency; do
     local threads=$THREADS connections=$CONNECTIONS duration=$DURATION
@@ -182,15 +192,21 @@ run_load() {
     echo "[$routes routes] $target: $run ($connections connections, ${duration}s)" >&2
     local json
     json=$(python3 "$WORK/measure.py" "$proxy_pids" "$UPSTREAM_PID" \
-      wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$WORK/report.lua" -H "Host: $HOST" "$url")
+      wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$WORK/report.lua" -H "Host: $host" "$url")
     python3 -c 'import json, sys; r = json.loads(sys.argv[1]); r.update(routes=int(sys.argv[2]), target=sys.argv[3], run=sys.argv[4], connections=int(sys.argv[5])); print(json.dumps(r))' \
       "$json" "$routes" "$target" "$run" "$connections" | tee -a "$RESULTS" >&2
   done
 }
 
 write_nginx_conf() {
-  local dir=$1 port=$2 upstream=$3 routes=$4 tls_port=${5:-}
+  local dir=$1 port=$2 upstream=$3 routes=$4 tls_port=${5:-} logged=${6:-}
   mkdir -p "$dir/logs"
+  # With `logged`: the same fields as Slipway's access log, as JSON, buffered like Slipway's.
+  local access_log="access_log off;"
+  if [[ -n "$logged" ]]; then
+    access_log="log_format slipway escape=json '{\"time\":\"\$time_iso8601\",\"host\":\"\$host\",\"method\":\"\$request_method\",\"path\":\"\$uri\",\"status\":\$status,\"duration_ms\":\$request_time,\"bytes\":\$body_bytes_sent,\"request_id\":\"\$request_id\",\"backend\":\"\$upstream_addr\",\"client\":\"\$remote_addr\"}';
+  access_log $dir/logs/access.json slipway buffer=64k flush=1s;"
+  fi
   {
     cat <<EOF
 worker_processes auto;
@@ -199,7 +215,7 @@ pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  $access_log
   client_body_temp_path $dir/client_body;
   proxy_temp_path $dir/proxy;
   fastcgi_temp_path $dir/fastcgi;
@@ -255,17 +271,17 @@ UPSTREAM=$LISTEN_ADDR
 UPSTREAM_PID=$LAST_PID
 wait_http "http://$UPSTREAM/"
 
-# start_nginx ROUTES [TLS_PORT]: sets NGINX_PORT and NGINX_PID.
+# start_nginx ROUTES [TLS_PORT [UPSTREAM LOGGED]]: sets NGINX_PORT and NGINX_PID.
 start_nginx() {
-  local routes=$1 tls_port=${2:-}
-  local dir="$WORK/nginx-$routes${tls_port:+-tls}"
+  local routes=$1 tls_port=${2:-} upstream=${3:-$UPSTREAM} logged=${4:-}
+  local dir="$WORK/nginx-$routes${tls_port:+-tls}${logged:+-logged}"
   NGINX_PORT=$(free_port)
-  write_nginx_conf "$dir" "$NGINX_PORT" "$UPSTREAM" "$routes" "$tls_port"
+  write_nginx_conf "$dir" "$NGINX_PORT" "$upstream" "$routes" "$tls_port" "$logged"
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" -t -q
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$dir/stdout.log" 2>&1 &
   NGINX_PID=$!
   PIDS+=("$NGINX_PID")
-  wait_http "http://127.0.0.1:$NGINX_PORT/"
+  [[ -n "$logged" ]] || wait_http "http://127.0.0.1:$NGINX_PORT/"
 }
 
 # run_rounds ROUTES NAME URL PIDS [NAME URL PIDS]…: ROUNDS rounds over the targets, each round
@@ -300,6 +316,35 @@ for routes in 1 1000; do
   stop "$nginx_pid"; stop "$router_pid"; stop "$mt_pid"
 done
 
+# The router as shipped (see the top): two platforms, each with the nginx app pushed to it.
+SHIPPED_STATE="$WORK/shipped.json"
+python3 bench/shipped_router.py target/release/slipway "$SHIPPED_STATE" >"$WORK/shipped.log" 2>&1 &
+SHIPPED_PID=$!
+PIDS+=("$SHIPPED_PID")
+for _ in $(seq 1 1200); do
+  [[ -s "$SHIPPED_STATE" ]] && break
+  kill -0 "$SHIPPED_PID" 2>/dev/null || { cat "$WORK/shipped.log" >&2; exit 1; }
+  sleep 0.5
+done
+[[ -s "$SHIPPED_STATE" ]] || { echo "the shipped platforms did not start" >&2; cat "$WORK/shipped.log" >&2; exit 1; }
+shipped() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' "$SHIPPED_STATE" "$1" "$2"; }
+TARGET_HOST[slipway-shipped]=$(shipped on host)
+TARGET_HOST[slipway-shipped-log-off]=$(shipped off host)
+TARGET_HOST[nginx-logged]=$(shipped on host)
+TARGET_HOST[app-direct]=$(shipped on host)
+start_nginx 1 "" "$(shipped on upstream)" logged
+HOST=$(shipped on host) wait_http "http://127.0.0.1:$NGINX_PORT/"
+run_rounds 1 app-direct "http://$(shipped on upstream)/" "" \
+  nginx-logged "http://127.0.0.1:$NGINX_PORT/" "$(pgrep -d, -P "$NGINX_PID")" \
+  slipway-shipped "http://$(shipped on router)/" "$(shipped on agent_pid)" \
+  slipway-shipped-log-off "http://$(shipped off router)/" "$(shipped off agent_pid)"
+SHIPPED_LOG_BYTES=$(du -cb "$(shipped on data)/logs/access" | tail -1 | cut -f1)
+NGINX_LOG_BYTES=$(du -cb "$WORK/nginx-1-logged/logs/access.json" | tail -1 | cut -f1)
+AGENT_LOG_BYTES=$(du -cb "$(shipped on data)/logs/agent.log"* | tail -1 | cut -f1)
+echo "access logs: slipway $SHIPPED_LOG_BYTES bytes (agent log $AGENT_LOG_BYTES), nginx $NGINX_LOG_BYTES bytes" >&2
+stop "$NGINX_PID"
+stop "$SHIPPED_PID"
+
 # HTTPS, 1 route.
 tls_port=$(free_port)
 start_nginx 1 "$tls_port"
@@ -314,11 +359,13 @@ run_rounds 1 nginx-https "https://localhost:$tls_port/" "$(pgrep -d, -P "$NGINX_
 stop "$NGINX_PID"; stop "$router_pid"
 stop "$UPSTREAM_PID"
 
-python3 - "$RESULTS" "$MODE" "$THREADS" "$CONNECTIONS" "$DURATION" "$LATENCY_DURATION" "$ROUNDS" <<'PY'
+python3 - "$RESULTS" "$MODE" "$THREADS" "$CONNECTIONS" "$DURATION" "$LATENCY_DURATION" "$ROUNDS" \
+  "$SHIPPED_LOG_BYTES" "$NGINX_LOG_BYTES" "$AGENT_LOG_BYTES" <<'PY'
 import datetime, json, os, platform, re, statistics, subprocess, sys
 
 results = [json.loads(line) for line in open(sys.argv[1])]
-mode, threads, connections, duration, latency_duration, rounds = sys.argv[2], *map(int, sys.argv[3:])
+mode, threads, connections, duration, latency_duration, rounds = sys.argv[2], *map(int, sys.argv[3:8])
+shipped_log_bytes, nginx_log_bytes, agent_log_bytes = map(int, sys.argv[8:11])
 
 def run(*cmd):
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -366,7 +413,7 @@ lines = [
     "and the same header work as Slipway (Host, X-Forwarded-For/Proto/Host, X-Request-Id to the app and back). "
     "Slipway: `bench-router` (`slipway_router::Router`, as the agent runs it: one single-threaded runtime per core, each with its own "
     "SO_REUSEPORT socket and upstream pool; requests without a body go upstream through the router's own HTTP/1.1 client; "
-    "mimalloc, the `slipway` binary's allocator; release profile with fat LTO; `access_log: false`). "
+    "mimalloc, the `slipway` binary's allocator; release profile with fat LTO; no access log). "
     f"Load: wrk, Host `bench.localhost`, {threads} threads × {connections} connections for {duration} s (throughput), "
     f"then 1 connection for {latency_duration} s (latency); {2 if mode != '--quick' else 1} s warm-up before each. "
     f"All proxies run side by side and take turns: {rounds} interleaved round{'s' if rounds > 1 else ''} (each round starts one target later), "
@@ -382,7 +429,8 @@ lines = [
     "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for routes in (1, 1000):
-    for target in ("direct", "nginx", "slipway", "slipway-multi-thread", "nginx-https", "slipway-https"):
+    for target in ("direct", "nginx", "slipway", "slipway-multi-thread", "nginx-https", "slipway-https",
+                   "app-direct", "nginx-logged", "slipway-shipped", "slipway-shipped-log-off"):
         t, l = by.get((routes, target, "throughput")), by.get((routes, target, "latency"))
         if not (t and l):
             continue
@@ -425,9 +473,31 @@ for what, ok, detail in (
 ):
     all_met &= ok
     checks.append(f"- HTTPS, 1 route: {what}: **{'met' if ok else 'NOT met'}** ({detail})")
+n_t, s_t = by[(1, "nginx-logged", "throughput")], by[(1, "slipway-shipped", "throughput")]
+n_l, s_l = by[(1, "nginx-logged", "latency")], by[(1, "slipway-shipped", "latency")]
+s_i, n_i = kinstr.get((1, "slipway-shipped", "throughput")), kinstr.get((1, "nginx-logged", "throughput"))
+for what, ok, detail in (
+    ("req/s ≥ nginx's (64 conn; goal 1.2×)", s_t[0] >= n_t[0], f"{s_t[0]:,.0f} vs {n_t[0]:,.0f} ({s_t[0] / n_t[0]:.2f}×)"),
+    ("p99 ≤ nginx p99 + 0.5 ms (64 conn)", s_t[2] <= n_t[2] + 0.5, f"{s_t[2]:.2f} ms vs {n_t[2]:.2f} ms"),
+    ("p99 ≤ nginx p99 + 0.5 ms (1 conn)", s_l[2] <= n_l[2] + 0.5, f"{s_l[2]:.3f} ms vs {n_l[2]:.3f} ms"),
+    *((("instructions/req ≤ nginx's", s_i <= n_i, f"{s_i / 1000:.1f}k vs {n_i / 1000:.1f}k"),) if s_i and n_i else ()),
+):
+    all_met &= ok
+    checks.append(f"- As shipped, with access logs: {what}: **{'met' if ok else 'NOT met'}** ({detail})")
+lines += ["", "As shipped (rows `app-direct`, `nginx-logged`, `slipway-shipped`, `slipway-shipped-log-off`): `slipway up` with "
+          "default settings (the agent's router, JSON access log and metrics on, "
+          + ("the sandbox on" if os.geteuid() == 0 else "the sandbox off (not root)")
+          + "), an app pushed with `git push`: Debian's nginx (1 worker) serving 1 KiB on its $PORT; Host `web-bench.localhost`. "
+          "`nginx-logged`: Debian's nginx as above, proxying to the same app instance, with a JSON `log_format` of the same "
+          "fields and `access_log … buffer=64k flush=1s`. `slipway-shipped-log-off`: a second platform, the same app, "
+          "`SLIPWAY_ACCESS_LOG=off`. `app-direct`: the app instance itself. Proxy CPU and counters of `slipway-shipped` are "
+          "the whole agent process (router workers, the access-log writer, the supervisor). "
+          f"Access-log bytes written over the whole run: Slipway {shipped_log_bytes / 2**20:,.1f} MiB (rotated at 10 MiB, "
+          f"5 kept), nginx {nginx_log_bytes / 2**20:,.1f} MiB (unbounded); the agent's own log: {agent_log_bytes / 1024:,.0f} KiB."]
 reference = []
 for label, routes, ours, theirs in (("1 route", 1, "slipway", "nginx"), ("1,000 routes", 1000, "slipway", "nginx"),
-                                    ("HTTPS, 1 route", 1, "slipway-https", "nginx-https")):
+                                    ("HTTPS, 1 route", 1, "slipway-https", "nginx-https"),
+                                    ("As shipped, with access logs", 1, "slipway-shipped", "nginx-logged")):
     for counter, unit in ((kinstr, "instructions"), (kcycles, "cycles")):
         mine, other = counter.get((routes, ours, "throughput")), counter.get((routes, theirs, "throughput"))
         if mine and other:

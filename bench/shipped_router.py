@@ -48,9 +48,13 @@ http {
 PROCFILE = 'web: sed "s/@PORT@/$PORT/" nginx.conf.in > /tmp/nginx.conf && exec nginx -e stderr -c /tmp/nginx.conf\n'
 
 
-def deploy(work, access_log):
+def start(work, access_log):
     os.environ["SLIPWAY_ACCESS_LOG"] = access_log
-    plat = push_bench.Platform(work, "on" if os.geteuid() == 0 else "off")
+    return push_bench.Platform(work, "on" if os.geteuid() == 0 else "off")
+
+
+def deploy(plat, access_log):
+    work = plat.work
     plat.call("POST", "/v1/workspaces", {"slug": push_bench.WORKSPACE})
     token = plat.call("POST", "/v1/tokens", {"name": "bench"})["token"]
     plat.call("POST", f"/v1/workspaces/{push_bench.WORKSPACE}/projects", {"slug": "web"})
@@ -64,11 +68,18 @@ def deploy(work, access_log):
     push_bench.git(src, "add", "-A")
     push_bench.git(src, "commit", "-q", "-m", "nginx serving 1 KiB")
     push_bench.timed_push(plat, src, plat.remote("web", token), "web", BODY)
-    instances = plat.call("GET", f"/v1/workspaces/{push_bench.WORKSPACE}/projects/web/environments/production/instances")
-    ports = [i["port"] for i in instances if i.get("port") and i["state"] == "running"]
-    if len(ports) != 1:
-        raise SystemExit(f"expected one running web instance, got {instances}")
-    return plat, {"router": plat.router, "host": f"web-{push_bench.WORKSPACE}.localhost",
+    # The agent reports what runs every few seconds.
+    path = f"/v1/workspaces/{push_bench.WORKSPACE}/projects/web/environments/production/instances"
+    deadline = time.monotonic() + 60
+    while True:
+        instances = plat.call("GET", path)
+        ports = [i["port"] for i in instances if i.get("port") and i["state"] == "running"]
+        if len(ports) == 1:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"expected one running web instance, got {instances}")
+        time.sleep(0.5)
+    return {"router": plat.router, "host": f"web-{push_bench.WORKSPACE}.localhost",
                   "upstream": f"127.0.0.1:{ports[0]}", "agent_pid": plat.agent_pid, "access_log": access_log,
                   "data": plat.data}
 
@@ -84,8 +95,9 @@ def main():
         for access_log in ["on", "off"]:
             work = tempfile.mkdtemp(prefix=f"slipway-shipped-router-{access_log}-")
             works.append(work)
-            plat, state[access_log] = deploy(work, access_log)
-            platforms.append(plat)
+            plat = start(work, access_log)
+            platforms.append(plat)  # stopped below even when the deploy fails
+            state[access_log] = deploy(plat, access_log)
             print(f"[shipped-router] access log {access_log}: {state[access_log]}", flush=True)
         with open(state_file + ".tmp", "w") as out:
             json.dump(state, out)

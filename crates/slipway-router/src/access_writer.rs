@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use slipway_logs::{RotatingFile, Rotation};
@@ -20,6 +20,9 @@ use crate::metrics::Metrics;
 const BUFFER: usize = 64 * 1024;
 /// …or have waited this long.
 const FLUSH_AFTER: Duration = Duration::from_millis(200);
+/// How often the writer takes what the queue holds: at 100,000 requests a second, 5,000 lines,
+/// within the queue's bound.
+const TICK: Duration = Duration::from_millis(50);
 /// A site without a line for this long has its file closed and its buffer freed.
 const IDLE_CLOSE: Duration = Duration::from_secs(60);
 
@@ -58,34 +61,30 @@ struct SiteLog {
 
 impl Writer {
     fn run(mut self, lines: &Receiver<Msg>) {
-        let mut oldest: Option<Instant> = None;
+        let mut last_flush = Instant::now();
         loop {
-            let wait = oldest.map_or(IDLE_CLOSE, |at| FLUSH_AFTER.saturating_sub(at.elapsed()));
-            match lines.recv_timeout(wait) {
-                Ok(Msg::Line(entry)) => {
-                    let now = Instant::now();
-                    self.add(&entry, now);
-                    if oldest.is_some_and(|at| now.duration_since(at) >= FLUSH_AFTER) {
+            // Asleep, not waiting on the queue: a sender wakes a waiting receiver (a system call
+            // and a context switch per request); this way a request only ever adds to the queue.
+            std::thread::sleep(TICK);
+            loop {
+                match lines.try_recv() {
+                    Ok(Msg::Line(entry)) => self.add(&entry, Instant::now()),
+                    Ok(Msg::Flush(done)) => {
                         self.flush_all();
-                        oldest = None;
-                    } else {
-                        oldest.get_or_insert(now);
+                        last_flush = Instant::now();
+                        let _ = done.send(());
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.flush_all();
+                        return;
                     }
                 }
-                Ok(Msg::Flush(done)) => {
-                    self.flush_all();
-                    oldest = None;
-                    let _ = done.send(());
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.flush_all();
-                    oldest = None;
-                    self.sites.retain(|_, site| site.last_line.elapsed() < IDLE_CLOSE);
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.flush_all();
-                    return;
-                }
+            }
+            if last_flush.elapsed() >= FLUSH_AFTER {
+                self.flush_all();
+                last_flush = Instant::now();
+                self.sites.retain(|_, site| site.last_line.elapsed() < IDLE_CLOSE);
             }
         }
     }
