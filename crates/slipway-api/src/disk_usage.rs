@@ -138,11 +138,10 @@ pub(crate) struct Limits {
 /// The figures of one project, each path computed here from its IDs.
 pub(crate) fn measure_project(layout: &DataLayout, files: &ProjectFiles, limits: Limits) -> DiskUsage {
     let mut walk = Walk::new(limits);
-    let mut runtime_logs = 0;
+    let (mut runtime_logs, mut access_logs) = (0, 0);
     for environment in &files.environments {
-        let log = layout.app_log(environment);
-        // The agent rotates a full log to `<file>.1`.
-        runtime_logs += walk.measure(&log) + walk.measure(&slipway_logs::rotated_nth(&log, 1));
+        runtime_logs += walk.measure_log(&layout.app_log(environment));
+        access_logs += walk.measure_log(&layout.access_log(environment));
     }
     let mut build_logs = 0;
     for deployment in &files.deployments {
@@ -160,7 +159,8 @@ pub(crate) fn measure_project(layout: &DataLayout, files: &ProjectFiles, limits:
         build_cache,
         build_logs,
         runtime_logs,
-        total: repository + builds + build_cache + build_logs + runtime_logs,
+        access_logs,
+        total: repository + builds + build_cache + build_logs + runtime_logs + access_logs,
         complete: !walk.spent && !walk.missed,
         measured_at: Timestamp::now(),
     }
@@ -195,6 +195,12 @@ impl Walk {
     /// Bytes allocated under `root` (itself included), without following any symbolic link and
     /// without leaving `root`'s filesystem. A missing `root` is 0. The walk goes by directory
     /// descriptor: a directory the tenant swaps for a link meanwhile is not entered.
+    /// A log and its rotated files.
+    fn measure_log(&mut self, log: &Path) -> u64 {
+        let rotated: u64 = slipway_logs::rotated_files(log).iter().map(|file| self.measure(file)).sum();
+        self.measure(log) + rotated
+    }
+
     fn measure(&mut self, root: &Path) -> u64 {
         if self.exhausted() {
             return 0;
@@ -374,7 +380,12 @@ mod tests {
         assert!(usage.complete, "{usage:?}");
         assert_eq!(
             usage.total,
-            usage.repository + usage.builds + usage.build_cache + usage.build_logs + usage.runtime_logs
+            usage.repository
+                + usage.builds
+                + usage.build_cache
+                + usage.build_logs
+                + usage.runtime_logs
+                + usage.access_logs
         );
         assert!(usage.total < 2 * 256 * 1024, "a hard link counted twice, or a link followed: {usage:?}");
     }
@@ -393,6 +404,15 @@ mod tests {
         let usage = measure_project(&f.layout, &f.files, GENEROUS);
         assert_eq!(usage.runtime_logs, allocated(&log) + allocated(&log.with_extension("log.1")));
         assert_eq!(usage.build_logs, allocated(&build_log));
+        // Access logs, with every rotated file the operator's retention keeps.
+        let access = f.layout.access_log(&f.files.environments[0]);
+        std::fs::create_dir_all(access.parent().unwrap()).unwrap();
+        for path in [access.clone(), access.with_extension("log.1"), access.with_extension("log.2")] {
+            std::fs::write(path, vec![b'z'; 5_000]).unwrap();
+        }
+        let usage = measure_project(&f.layout, &f.files, GENEROUS);
+        let files = [access.clone(), access.with_extension("log.1"), access.with_extension("log.2")];
+        assert_eq!(usage.access_logs, files.iter().map(|file| allocated(file)).sum::<u64>());
         assert_eq!((usage.repository, usage.builds, usage.build_cache), (0, 0, 0), "nothing there yet");
         assert!(usage.complete);
     }

@@ -20,5 +20,5 @@ mod writer;
 
 pub use follow::{follow, Done, Followed, LogReader};
 pub use lines::{LineReader, LineSplitter};
-pub use rotate::{rotate_files, rotated_nth, RotatingFile, Rotation};
+pub use rotate::{rotate_files, rotated_files, rotated_nth, RotatingFile, Rotation};
 pub use writer::{LogWriter, MAX_DEPLOYMENT_LOG_BYTES, RUNTIME_LOG_ROTATION, STEP_MARK};

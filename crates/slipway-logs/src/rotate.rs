@@ -42,13 +42,25 @@ pub fn rotated_nth(path: &Path, n: u32) -> PathBuf {
 
 /// Shifts `path`'s rotated files one up (dropping those past `keep`) and moves `path` to `.1`.
 /// Missing files are skipped: a log may have been deleted, or never rotated before.
-pub fn rotate_files(path: &Path, keep: u32) {
+///
+/// # Errors
+///
+/// When `path` exists but cannot be moved: writing on would take it past its cap.
+pub fn rotate_files(path: &Path, keep: u32) -> io::Result<()> {
     let keep = keep.max(1);
     let _ = std::fs::remove_file(rotated_nth(path, keep));
     for n in (1..keep).rev() {
         let _ = std::fs::rename(rotated_nth(path, n), rotated_nth(path, n + 1));
     }
-    let _ = std::fs::rename(path, rotated_nth(path, 1));
+    match std::fs::rename(path, rotated_nth(path, 1)) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// The rotated files of `path` that exist: `.1`, `.2`, … up to the first missing one.
+pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
+    (1..).map(|n| rotated_nth(path, n)).take_while(|file| file.exists()).collect()
 }
 
 /// How long a file that could not be opened is left alone before the next try.
@@ -110,7 +122,11 @@ impl RotatingFile {
             };
             if take == 0 && self.written > 0 {
                 self.file = None;
-                rotate_files(&self.path, self.rotation.keep);
+                if let Err(error) = rotate_files(&self.path, self.rotation.keep) {
+                    // Not reopened before the pause: the same full file would come back.
+                    self.failed_at = Some(Instant::now());
+                    return Err(error);
+                }
                 continue;
             }
             if take == 0 {
@@ -238,6 +254,19 @@ mod tests {
         log.write(b"two\n").expect("write"); // into the deleted file, as with any open file
         assert!(log.write(b"three\n").expect("write"), "the rotation opens a new file");
         assert_eq!(read(&path), "three\n");
+    }
+
+    #[test]
+    fn a_rotation_that_cannot_move_the_file_fails_the_write_and_never_overfills_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("app.log");
+        std::fs::create_dir(rotated_nth(&path, 1)).expect("a directory where .1 goes");
+        std::fs::write(rotated_nth(&path, 1).join("x"), "keeps the directory from being replaced").expect("write");
+        let mut log = RotatingFile::new(&path, Rotation { max_bytes: 8, keep: 1 });
+        log.write(b"one\n").expect("write");
+        assert!(log.write(b"second\n").is_err(), "the rotation fails");
+        assert!(log.write(b"third\n").is_err(), "and is not retried before the pause");
+        assert_eq!(read(&path), "one\n");
     }
 
     #[test]

@@ -89,6 +89,9 @@ impl LogWriter {
     /// still written (a handful per deployment), so the log still says how it ended.
     pub fn capped_at(mut self, max_bytes: u64) -> Self {
         self.limit = Limit::Cap(max_bytes);
+        // Opened on a log already cut off (a resumed build, the agent): it stays cut off.
+        let appending = self.file.get_mut();
+        appending.stopped = appending.written >= max_bytes;
         self
     }
 
@@ -120,15 +123,19 @@ impl LogWriter {
             Limit::Cap(_) if appending.stopped => return,
             Limit::Cap(cap) => {
                 if appending.written + line.len() as u64 > cap {
-                    line = format!("{STEP_MARK}The log stops here: it reached {} MiB\n", cap / (1024 * 1024));
+                    line = format!("{STEP_MARK}The log stops here: it reached {}\n", size(cap));
                     appending.stopped = true;
                 }
             }
             Limit::Rotate(rotation) => {
                 if appending.written > 0 && appending.written + line.len() as u64 > rotation.max_bytes {
-                    appending.file = None;
                     let path = self.path.clone();
-                    let _ = tokio::task::spawn_blocking(move || rotate_files(&path, rotation.keep)).await;
+                    let rotated = tokio::task::spawn_blocking(move || rotate_files(&path, rotation.keep)).await;
+                    if let Ok(Err(err)) = rotated {
+                        // The full file stays; its lines are dropped until a rotation succeeds.
+                        self.warn(&err);
+                        return;
+                    }
                     appending.file = tokio::fs::OpenOptions::new()
                         .create(true)
                         .append(true)
@@ -159,6 +166,15 @@ impl LogWriter {
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(path = %self.path.display(), %err, "writing a log file failed");
         }
+    }
+}
+
+/// `bytes` as people read a size: `20 MiB`, `64 KiB`.
+fn size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else {
+        format!("{} KiB", bytes / 1024)
     }
 }
 
@@ -214,6 +230,16 @@ mod tests {
         assert!(text.len() as u64 <= 2 * 1024 * 1024 + 100, "{} bytes", text.len());
         let steps: Vec<&str> = text.lines().filter(|l| l.starts_with(STEP_MARK)).collect();
         assert_eq!(steps, ["-----> The log stops here: it reached 2 MiB", "-----> Build failed"]);
+        // Another writer (the agent, a resumed build) on the full log: its output stays bounded,
+        // its steps are written.
+        let again = LogWriter::open(&path, Redactor::default()).await.expect("open").capped_at(2 * 1024 * 1024);
+        for _ in 0..100 {
+            again.line(&line).await;
+        }
+        again.step("Release #1 is live").await;
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.len() as u64 <= 2 * 1024 * 1024 + 2048, "{} bytes", text.len());
+        assert!(text.ends_with("-----> Release #1 is live\n"));
     }
 
     #[tokio::test]

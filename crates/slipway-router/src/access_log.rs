@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,8 +29,8 @@ use slipway_logs::Rotation;
 use crate::access_writer::{self, Msg};
 use crate::metrics::Metrics;
 
-/// Lines waiting for the writer, at most. Each is a few hundred bytes (the values are cut to
-/// the limits below), so a burst the writer cannot keep up with holds a few MiB at most.
+/// Lines waiting for the writer, at most: a burst the writer cannot keep up with holds ~2 MiB
+/// typically (a few hundred bytes a line) and ~20 MiB at worst (every value at its limit below).
 const QUEUE: usize = 8192;
 
 /// The longest host and path a line keeps, in bytes.
@@ -80,8 +81,8 @@ impl std::fmt::Display for AccessLogMode {
 pub struct AccessLogName(Arc<str>);
 
 impl AccessLogName {
-    /// The file of requests no site took.
-    pub(crate) const UNROUTED: &'static str = "_unrouted";
+    /// The file of requests no site took, named like their metrics' host label.
+    pub(crate) const UNROUTED: &'static str = crate::metrics::UNROUTED_HOST;
 
     /// # Errors
     ///
@@ -118,6 +119,8 @@ struct Sink {
     queue: SyncSender<Msg>,
     mode: AccessLogMode,
     metrics: Metrics,
+    /// Set once the writer is found gone (said once in the agent's log).
+    gone: AtomicBool,
 }
 
 impl AccessLog {
@@ -145,19 +148,34 @@ impl AccessLog {
         }
         let (queue, lines) = std::sync::mpsc::sync_channel(QUEUE);
         access_writer::spawn(lines, dir, rotation, metrics.clone())?;
-        Ok(AccessLog { sink: Some(Arc::new(Sink { queue, mode, metrics: metrics.clone() })) })
+        let sink = Sink { queue, mode, metrics: metrics.clone(), gone: AtomicBool::new(false) };
+        Ok(AccessLog { sink: Some(Arc::new(sink)) })
     }
 
     pub(crate) fn is_on(&self) -> bool {
         self.sink.is_some()
     }
 
-    /// Writes out every line queued so far, waiting at most `timeout`; returns whether it did
-    /// (false also when the log is off). Call it before exiting.
+    /// Writes out every line queued so far, waiting at most `timeout` (blocking: call it off
+    /// an async runtime); returns whether it did (false also when the log is off). Call it
+    /// before exiting.
     pub fn flush(&self, timeout: Duration) -> bool {
         let Some(sink) = &self.sink else { return false };
+        let deadline = std::time::Instant::now() + timeout;
         let (done, flushed) = std::sync::mpsc::sync_channel(1);
-        sink.queue.send(Msg::Flush(done)).is_ok() && flushed.recv_timeout(timeout).is_ok()
+        let mut msg = Msg::Flush(done);
+        // The queue may be full: retry until the deadline rather than wait on it unbounded.
+        loop {
+            match sink.queue.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
+                    msg = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return false,
+            }
+        }
+        flushed.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).is_ok()
     }
 
     /// Queues the line of a finished request, unless sampling leaves it out.
@@ -180,7 +198,7 @@ impl AccessLog {
         let client = HeaderValue::from_str(&client.ip().to_string()).unwrap_or(HeaderValue::from_static("unknown"));
         let mut entry = Entry::new(None, None, None, request_id, client);
         entry.status = Some(status);
-        entry.error = Some(cut(reason, MAX_ERROR).into_owned());
+        entry.set_error(Some(reason.to_owned()));
         sink.send(Msg::Line(entry));
     }
 }
@@ -189,8 +207,14 @@ impl Sink {
     fn send(&self, msg: Msg) {
         match self.queue.try_send(msg) {
             Ok(()) => {}
-            // Full: the writer is behind (a slow or full disk). Gone: it stopped; both drop.
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.metrics.access_log_dropped(1),
+            // The writer is behind (a slow or full disk): it says so itself.
+            Err(TrySendError::Full(_)) => self.metrics.access_log_dropped(1),
+            Err(TrySendError::Disconnected(_)) => {
+                self.metrics.access_log_dropped(1);
+                if !self.gone.swap(true, Ordering::Relaxed) {
+                    tracing::error!("the access-log writer has stopped; every access-log line is dropped");
+                }
+            }
         }
     }
 }
@@ -247,6 +271,11 @@ impl Entry {
         })
     }
 
+    /// Why the router answered the request itself (a failed upstream, a refused request).
+    pub(crate) fn set_error(&mut self, error: Option<String>) {
+        self.error = error.map(|error| cut(&error, MAX_ERROR).into_owned());
+    }
+
     /// Appends the line, newline included, to `out`.
     pub(crate) fn write_json(&self, out: &mut String) {
         // Writing to a String cannot fail; the results below are ignored for that reason.
@@ -291,7 +320,7 @@ fn cut(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if value.len() <= max {
         return value.into();
     }
-    let mut end = max - '…'.len_utf8();
+    let mut end = max.saturating_sub('…'.len_utf8());
     while !value.is_char_boundary(end) {
         end -= 1;
     }

@@ -112,10 +112,11 @@ impl Writer {
         for site in self.sites.values_mut() {
             if site.lines > 0 {
                 site.write(&self.metrics);
+            } else {
+                // Nothing since the last flush: the buffer goes back (the agent keeps little per
+                // quiet site); a busy site keeps its buffer between writes.
+                site.buffer = String::new();
             }
-            // A site that fills its buffer before a flush keeps it between writes; here, with
-            // the traffic of a quiet site or none, it goes back (the agent keeps little per site).
-            site.buffer = String::new();
         }
         self.check_drops();
     }

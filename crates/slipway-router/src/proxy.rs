@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use http::header::{CONNECTION, EXPECT, HOST};
@@ -17,7 +18,7 @@ use hyper::body::Incoming;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::access_log::Entry;
+use crate::access_log::{AccessLogName, Entry};
 use crate::backend::{Backend, InFlight, Sender};
 use crate::body::{Lease, ProxyBody};
 use crate::config::RouterSettings;
@@ -101,11 +102,13 @@ pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Resul
         // The host as routed, or as sent when it could not be read.
         let logged_host = host.as_deref().map(str::as_bytes).or(original_host.as_ref().map(HeaderValue::as_bytes));
         let path = Some(parts.uri.path());
-        let mut entry = Entry::new(logged_host, Some(parts.method.clone()), path, request_id.clone(), conn.ip.clone());
-        entry.site = host.as_deref().and_then(|host| shared.table.access_log(host));
+        let entry = Entry::new(logged_host, Some(parts.method.clone()), path, request_id.clone(), conn.ip.clone());
         (entry, conn.shared.clone())
     });
     let mut record = Record::open(stats, started, log);
+    // The access-log file of the route that took the request (set by `send`), so a hostname
+    // moved to another environment meanwhile cannot put this request in the other's file.
+    let mut site = None;
 
     let outcome = if limits::head_size(&parts) > config.max_header_bytes {
         Err(ProxyError::HeadersTooLarge { limit: config.max_header_bytes })
@@ -114,16 +117,25 @@ pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Resul
         Err(ProxyError::BodyTooLarge { limit: config.max_body_bytes })
     } else {
         match &host {
-            Some(host) => forward(&conn, host, parts, body, original_host.clone(), &request_id).await,
+            Some(host) => forward(&conn, host, parts, body, original_host.clone(), &request_id, &mut site).await,
             None => Err(ProxyError::BadHost),
         }
     };
+    let mut failure = None;
     let (mut response, backend) = match outcome {
         Ok((response, backend)) => (response, Some(backend)),
         Err(error) => {
             report(&error, host.as_deref(), &request_id);
+            let refused_unread = matches!(error, ProxyError::HeadersTooLarge { .. } | ProxyError::BodyTooLarge { .. });
+            if record.entry_mut().is_some() {
+                failure = Some(error.to_string());
+                if refused_unread {
+                    // Refused before routing: the site the host names now.
+                    site = host.as_deref().and_then(|host| shared.table.access_log(host));
+                }
+            }
             let mut page = pages::error_page(&error, host.as_deref());
-            if matches!(error, ProxyError::HeadersTooLarge { .. } | ProxyError::BodyTooLarge { .. }) {
+            if refused_unread {
                 // What is left of the request is not read; the connection cannot carry another.
                 page.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             }
@@ -133,6 +145,8 @@ pub(crate) async fn handle(conn: Arc<Conn>, request: Request<Incoming>) -> Resul
 
     if let Some(entry) = record.entry_mut() {
         entry.backend = backend;
+        entry.site = site;
+        entry.set_error(failure);
     }
     response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
     let status = response.status().as_u16();
@@ -161,9 +175,40 @@ fn report(error: &ProxyError, host: Option<&str>, request_id: &HeaderValue) {
         Side::Internal if matches!(error, ProxyError::NoBackends) => {
             tracing::debug!(host, request_id, error = %error, "request not routed")
         }
-        Side::Upstream | Side::Internal => {
-            tracing::warn!(host, request_id, error = %error, cause = error_source(error), "request failed")
+        // An app that fails every request must not turn the agent's log into a copy of its
+        // access log (each failure is in the access log, with its error).
+        Side::Upstream | Side::Internal => match FAILURES.allow() {
+            Some(suppressed) => tracing::warn!(host, request_id, error = %error, cause = error_source(error),
+                similar_since_last = suppressed, "request failed"),
+            None => tracing::debug!(host, request_id, error = %error, "request failed"),
+        },
+    }
+}
+
+static FAILURES: OncePerSecond = OncePerSecond::new();
+
+/// Lets one event through per second; counts the rest.
+struct OncePerSecond {
+    /// Seconds since the process started (`ORIGIN`) of the last event let through, plus one.
+    last: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl OncePerSecond {
+    const fn new() -> Self {
+        OncePerSecond { last: AtomicU64::new(0), suppressed: AtomicU64::new(0) }
+    }
+
+    /// `Some(events suppressed since the last one let through)` if this one goes through.
+    fn allow(&self) -> Option<u64> {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let now = ORIGIN.get_or_init(std::time::Instant::now).elapsed().as_secs() + 1;
+        let last = self.last.load(Ordering::Relaxed);
+        if last != now && self.last.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            return Some(self.suppressed.swap(0, Ordering::Relaxed));
         }
+        self.suppressed.fetch_add(1, Ordering::Relaxed);
+        None
     }
 }
 
@@ -179,6 +224,7 @@ async fn forward(
     body: Incoming,
     original_host: Option<HeaderValue>,
     request_id: &HeaderValue,
+    site: &mut Option<AccessLogName>,
 ) -> Result<(Response<ProxyBody>, SocketAddr), ProxyError> {
     let shared = &*conn.shared;
     let upgrade = headers::wants_upgrade(&parts.headers);
@@ -214,7 +260,7 @@ async fn forward(
         Outgoing::Streamed(request)
     };
 
-    let Exchange { answer, in_flight } = send(shared, host, outgoing).await?;
+    let Exchange { answer, in_flight } = send(shared, host, outgoing, site).await?;
     let backend = in_flight.backend().addr;
     let (mut parts, body) = match answer {
         Answer::Bodiless(response) => {
@@ -287,12 +333,25 @@ impl Failed {
 }
 
 /// Round robin over the host's backends, moving on only when the request was not sent.
-async fn send(shared: &Shared, host: &str, mut request: Outgoing) -> Result<Exchange, ProxyError> {
+///
+/// `site` is set to the access-log file of the route the request was last routed with.
+async fn send(
+    shared: &Shared,
+    host: &str,
+    mut request: Outgoing,
+    site: &mut Option<AccessLogName>,
+) -> Result<Exchange, ProxyError> {
     for _round in 0..MAX_ROUTING_ROUNDS {
         let (route, generation) = match shared.table.lookup(host) {
-            Lookup::Unknown => return Err(ProxyError::UnknownHost),
+            Lookup::Unknown => {
+                *site = None;
+                return Err(ProxyError::UnknownHost);
+            }
             Lookup::Found { route, generation } => (route, generation),
         };
+        if shared.config.access_log.is_on() {
+            site.clone_from(&route.access_log);
+        }
         let count = route.backends.len();
         if count == 0 {
             return Err(ProxyError::NoBackends);

@@ -309,7 +309,9 @@ where
         let error = error.into();
         if let Some(status) = refused_status(&*error) {
             shared.config.metrics.refused(status);
-            shared.config.access_log.refused(peer, status, shared.ids.next(), &error.to_string());
+            if shared.config.access_log.is_on() {
+                shared.config.access_log.refused(peer, status, shared.ids.next(), &error.to_string());
+            }
         }
         tracing::debug!(%peer, %error, "client connection ended with an error");
     }

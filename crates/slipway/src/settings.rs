@@ -402,7 +402,6 @@ fn parse_allowed_hosts(text: &str) -> Result<AllowedHosts, String> {
     AllowedHosts::parse(text).map_err(|err| err.to_string())
 }
 
-/// `1G`, `512M`, `1GiB`, `10MB`, `2048K` or plain bytes; units are binary.
 /// A log size: at least 64 KiB, so a rotation holds more than a handful of lines.
 fn parse_log_size(text: &str) -> Result<u64, String> {
     let size = parse_size(text)?;
@@ -412,6 +411,7 @@ fn parse_log_size(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
+/// `1G`, `512M`, `1GiB`, `10MB`, `2048K` or plain bytes; units are binary.
 fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));

@@ -161,8 +161,10 @@ async fn disk_use_of_a_project(backend: TestBackend) {
     );
     assert_eq!(figure("runtime_logs"), allocated(&runtime_log) + allocated(&runtime_log.with_extension("log.1")));
     assert_eq!(figure("build_logs"), allocated(&build_log));
-    let sum: u64 =
-        ["repository", "builds", "build_cache", "build_logs", "runtime_logs"].iter().map(|n| figure(n)).sum();
+    let sum: u64 = ["repository", "builds", "build_cache", "build_logs", "runtime_logs", "access_logs"]
+        .iter()
+        .map(|n| figure(n))
+        .sum();
     assert_eq!(figure("total"), sum);
     assert!(figure("total") < 2 * 300 * 1024 + 200 * 1024, "{usage}");
     assert_eq!(usage["complete"], true, "following / would have run out of budget: {usage}");

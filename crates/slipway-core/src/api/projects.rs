@@ -76,6 +76,8 @@ pub struct DiskUsage {
     pub build_logs: u64,
     /// The runtime logs of its environments, rotated files included.
     pub runtime_logs: u64,
+    /// The edge router's access logs of its environments, rotated files included.
+    pub access_logs: u64,
     /// The sum of the figures above.
     pub total: u64,
     /// False when the walk stopped at its time or entry limit: the figures are then at least this.

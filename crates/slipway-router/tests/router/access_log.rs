@@ -108,6 +108,8 @@ async fn each_request_gets_one_json_line_in_its_sites_file() {
     assert_eq!(site[1]["host"], "empty.example");
     assert_eq!(site[1]["status"], 502);
     assert_eq!(site[1]["backend"], serde_json::Value::Null);
+    assert!(site[1]["error"].is_string(), "a line the router answered itself says why: {}", site[1]);
+    assert!(first.get("error").is_none(), "{first}");
 
     let unrouted = logged.lines("_unrouted");
     assert_eq!(unrouted.len(), 2, "{unrouted:?}");
@@ -192,6 +194,43 @@ async fn off_writes_nothing() {
     assert_eq!(logged.router.get("app.example", "/").await.status, StatusCode::OK);
     assert!(!logged.access_log.flush(Duration::from_secs(1)), "there is no writer to flush");
     assert_eq!(std::fs::read_dir(logged.dir.path()).expect("dir").count(), 0);
+}
+
+/// A log directory that cannot be written (here a file stands where it should be): requests
+/// are served all the same, the lines are dropped and counted, and writing resumes by itself.
+#[tokio::test]
+async fn an_unwritable_log_directory_drops_and_counts_and_resumes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = dir.path().join("logs");
+    std::fs::write(&logs, "not a directory").expect("write");
+    let app = Upstream::start("app").await;
+    let table = RouteTable::default();
+    table.replace(HashMap::from([("app.example".to_owned(), vec![app.addr])]));
+    let metrics = Metrics::default();
+    let access_log =
+        AccessLog::start(logs.clone(), AccessLogMode::On, Rotation::DEFAULT, &metrics).expect("access log");
+    let router =
+        Router::start(table, RouterSettings { access_log: access_log.clone(), metrics: metrics.clone(), ..config() })
+            .await;
+    let counted = |outcome: &str| {
+        let prefix = format!("slipway_router_access_log_lines_total{{outcome=\"{outcome}\"}} ");
+        let text = metrics.render();
+        text.lines().find_map(|line| line.strip_prefix(&prefix).map(str::to_owned)).expect("rendered").parse::<u64>()
+    };
+    for _ in 0..20 {
+        assert_eq!(router.get("app.example", "/").await.status, StatusCode::OK);
+    }
+    assert!(access_log.flush(Duration::from_secs(10)));
+    assert_eq!((counted("dropped"), counted("written")), (Ok(20), Ok(0)));
+
+    std::fs::remove_file(&logs).expect("remove");
+    eventually("the access log written again", Duration::from_secs(30), async || {
+        assert_eq!(router.get("app.example", "/").await.status, StatusCode::OK);
+        access_log.flush(Duration::from_secs(10));
+        (counted("written").unwrap_or(0) > 0).then_some(())
+    })
+    .await;
+    assert!(!parse(&logs.join("_unrouted.log")).is_empty());
 }
 
 /// The writer is held in `open` on a FIFO nobody reads, as a hung disk would hold it; requests

@@ -119,6 +119,7 @@ pub async fn info(client: &Client, args: InfoArgs) -> Result<()> {
             ("build cache", usage.build_cache),
             ("build logs", usage.build_logs),
             ("runtime logs", usage.runtime_logs),
+            ("access logs", usage.access_logs),
         ] {
             println!("  {what:<24}{}", output::bytes(bytes));
         }

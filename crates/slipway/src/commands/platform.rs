@@ -13,8 +13,8 @@ use slipway_agent::{
 };
 use slipway_core::layout::DataLayout;
 use slipway_router::{
-    AccessLog, AcmeClientSettings, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router, RouterSettings,
-    RouterSpec,
+    AccessLog, AccessLogMode, AcmeClientSettings, CertStore, Challenges, LocalCa, Metrics, RouteTable, Router,
+    RouterSettings, RouterSpec,
 };
 use slipway_store::Store;
 
@@ -86,7 +86,10 @@ pub async fn agent(settings: UpSettings) -> Result<()> {
         tracing::warn!(%error, "the edge router stopped with an error");
     }
     publisher.abort();
-    access_log.flush(Duration::from_secs(5));
+    let flushed = tokio::task::spawn_blocking(move || access_log.flush(Duration::from_secs(5))).await;
+    if settings.access_log != AccessLogMode::Off && !matches!(flushed, Ok(true)) {
+        tracing::warn!("the access log's last lines could not be written before stopping");
+    }
     store.close().await;
     println!("Slipway agent stopped");
     Ok(())
