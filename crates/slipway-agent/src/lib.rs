@@ -243,8 +243,7 @@ impl Agent {
             &inner.layout.deployment_log(&release.deployment_id),
             ConfigValue::redactor(&release.config),
         )
-        .await
-        .capped_at(slipway_logs::MAX_DEPLOYMENT_LOG_BYTES);
+        .await;
         let scale: BTreeMap<String, u32> = state.scale.clone();
         let started = Generation::start(&inner.layout, &inner.config, &state, &release, &scale, &log).await;
         match started {

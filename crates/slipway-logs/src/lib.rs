@@ -7,7 +7,8 @@
 //!   line `<RFC 3339 time> <instance>: <text>`, rotated to `<file>.1` at a size cap.
 //!
 //! Every log kept for long is bounded by [`Rotation`] (`rotate.rs`: runtime logs, the router's
-//! access logs, the agent's and control plane's own logs); a deployment log is capped.
+//! access logs, the agent's and control plane's own logs); a deployment log is bounded by the
+//! build's cap on its output.
 //!
 //! [`LogWriter`] appends (every line redacted of the environment's secrets first), [`follow`]
 //! reads a file as other processes append to it, and [`LineReader`] cuts a process's output
@@ -21,4 +22,4 @@ mod writer;
 pub use follow::{follow, Done, Followed, LogReader};
 pub use lines::{LineReader, LineSplitter};
 pub use rotate::{rotate_files, rotated_files, rotated_nth, RotatingFile, Rotation};
-pub use writer::{LogWriter, MAX_DEPLOYMENT_LOG_BYTES, RUNTIME_LOG_ROTATION, STEP_MARK};
+pub use writer::{LogWriter, RUNTIME_LOG_ROTATION, STEP_MARK};

@@ -15,10 +15,6 @@ use tokio::sync::Mutex;
 /// A runtime log grows to 10 MiB, then is rotated to `<file>.1` (one previous file kept).
 pub const RUNTIME_LOG_ROTATION: Rotation = Rotation { max_bytes: 10 * 1024 * 1024, keep: 1 };
 
-/// The most a deployment log takes: a build that prints without end (a hostile one, or a loop)
-/// is cut off here with one line saying so; the build itself goes on to its timeout.
-pub const MAX_DEPLOYMENT_LOG_BYTES: u64 = 20 * 1024 * 1024;
-
 /// What starts a step line, in the style people know from Heroku.
 pub const STEP_MARK: &str = "-----> ";
 
@@ -35,11 +31,9 @@ pub struct LogWriter {
 /// What a writer does when its file is full.
 #[derive(Clone, Copy)]
 enum Limit {
-    /// It grows (the pipeline's own writes are bounded by what it writes).
+    /// It grows: a deployment log, bounded by what is written to it (the build caps its output).
     None,
     Rotate(Rotation),
-    /// Lines past this many bytes are dropped, after one line saying so.
-    Cap(u64),
 }
 
 struct Appending {
@@ -47,8 +41,6 @@ struct Appending {
     file: Option<tokio::fs::File>,
     /// The file's size as far as this writer knows.
     written: u64,
-    /// A capped log that reached its cap.
-    stopped: bool,
 }
 
 impl LogWriter {
@@ -75,7 +67,7 @@ impl LogWriter {
     }
 
     fn new(path: &Path, file: Option<tokio::fs::File>, written: u64, redactor: Redactor) -> Self {
-        let file = Mutex::new(Appending { file, written, stopped: false });
+        let file = Mutex::new(Appending { file, written });
         Self { path: path.to_owned(), file, redactor, limit: Limit::None, warned: AtomicBool::new(false) }
     }
 
@@ -85,48 +77,28 @@ impl LogWriter {
         self
     }
 
-    /// Drops lines once the file holds `max_bytes`, after a last line saying so; steps are
-    /// still written (a handful per deployment), so the log still says how it ended.
-    pub fn capped_at(mut self, max_bytes: u64) -> Self {
-        self.limit = Limit::Cap(max_bytes);
-        // Opened on a log already cut off (a resumed build, the agent): it stays cut off.
-        let appending = self.file.get_mut();
-        appending.stopped = appending.written >= max_bytes;
-        self
-    }
-
     /// Appends one line, redacted.
     pub async fn line(&self, text: impl AsRef<str>) {
         let mut line = self.redactor.redact(text.as_ref()).into_owned();
         line.push('\n');
-        self.append(line, false).await;
+        self.append(line).await;
     }
 
     /// Appends a step line: `-----> text`.
     pub async fn step(&self, text: impl AsRef<str>) {
-        let mut line = self.redactor.redact(&format!("{STEP_MARK}{}", text.as_ref())).into_owned();
-        line.push('\n');
-        self.append(line, true).await;
+        self.line(format!("{STEP_MARK}{}", text.as_ref())).await;
     }
 
     /// Appends a runtime log's line: `<RFC 3339 time> <instance>: <text>`, the text redacted.
     pub async fn instance_line(&self, instance: &str, text: &str) {
         let stamp = time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
-        self.append(format!("{stamp} {instance}: {}\n", self.redactor.redact(text)), false).await;
+        self.append(format!("{stamp} {instance}: {}\n", self.redactor.redact(text))).await;
     }
 
-    async fn append(&self, mut line: String, step: bool) {
+    async fn append(&self, line: String) {
         let mut appending = self.file.lock().await;
         match self.limit {
             Limit::None => {}
-            Limit::Cap(_) if step => {}
-            Limit::Cap(_) if appending.stopped => return,
-            Limit::Cap(cap) => {
-                if appending.written + line.len() as u64 > cap {
-                    line = format!("{STEP_MARK}The log stops here: it reached {}\n", size(cap));
-                    appending.stopped = true;
-                }
-            }
             Limit::Rotate(rotation) => {
                 if appending.written > 0 && appending.written + line.len() as u64 > rotation.max_bytes {
                     let path = self.path.clone();
@@ -169,15 +141,6 @@ impl LogWriter {
     }
 }
 
-/// `bytes` as people read a size: `20 MiB`, `64 KiB`.
-fn size(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{} MiB", bytes / (1024 * 1024))
-    } else {
-        format!("{} KiB", bytes / 1024)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,32 +177,6 @@ mod tests {
         let rotated = crate::rotated_nth(&path, 1);
         assert_eq!(std::fs::read_to_string(rotated).expect("read"), "0123456789\nabcdefghij\n");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "klmnopqrst\nuvwxyz\n");
-    }
-
-    #[tokio::test]
-    async fn a_capped_log_says_where_it_stops_and_drops_the_rest() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("deployment.log");
-        let log = LogWriter::open(&path, Redactor::default()).await.expect("open").capped_at(2 * 1024 * 1024);
-        let line = "x".repeat(1023);
-        for _ in 0..3000 {
-            log.line(&line).await;
-        }
-        log.step("Build failed").await;
-        let text = std::fs::read_to_string(&path).expect("read");
-        assert!(text.len() as u64 <= 2 * 1024 * 1024 + 100, "{} bytes", text.len());
-        let steps: Vec<&str> = text.lines().filter(|l| l.starts_with(STEP_MARK)).collect();
-        assert_eq!(steps, ["-----> The log stops here: it reached 2 MiB", "-----> Build failed"]);
-        // Another writer (the agent, a resumed build) on the full log: its output stays bounded,
-        // its steps are written.
-        let again = LogWriter::open(&path, Redactor::default()).await.expect("open").capped_at(2 * 1024 * 1024);
-        for _ in 0..100 {
-            again.line(&line).await;
-        }
-        again.step("Release #1 is live").await;
-        let text = std::fs::read_to_string(&path).expect("read");
-        assert!(text.len() as u64 <= 2 * 1024 * 1024 + 2048, "{} bytes", text.len());
-        assert!(text.ends_with("-----> Release #1 is live\n"));
     }
 
     #[tokio::test]

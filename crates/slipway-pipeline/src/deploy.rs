@@ -17,7 +17,6 @@ use slipway_store::{Actor, ClaimedJob, ConfigValue, DeploymentContext, Job, NewR
 use crate::kubernetes::Built;
 use crate::log::DeployLog;
 use crate::{Pipeline, LEASE_SECONDS};
-use slipway_logs::MAX_DEPLOYMENT_LOG_BYTES;
 
 impl Pipeline {
     /// Runs a claimed job, renewing its lease meanwhile: the pipeline's one entry point, a
@@ -60,7 +59,7 @@ impl Pipeline {
         let context = self.store.deployment_context(workspace, id).await?;
         let config = self.store.config_snapshot(workspace, &context.project, &context.environment).await?;
         let log = match DeployLog::open(&self.layout.deployment_log(id), ConfigValue::redactor(&config)).await {
-            Ok(log) => log.capped_at(MAX_DEPLOYMENT_LOG_BYTES),
+            Ok(log) => log,
             Err(err) => return Err(StoreError::Corrupt(format!("cannot open the deployment log: {err}"))),
         };
         match context.deployment.status {
