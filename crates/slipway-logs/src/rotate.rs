@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -179,11 +180,13 @@ impl RotatingFile {
         if self.failed_at.is_some_and(|at| at.elapsed() < REOPEN_AFTER) {
             return Err(io::Error::other("the log file could not be opened a moment ago"));
         }
+        // 0600 whatever the umask: logs hold tenants' requests and output, and what the process
+        // prints (the first admin password).
         let opened = self
             .path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| OpenOptions::new().create(true).append(true).open(&self.path));
+            .and_then(|()| OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path));
         match opened {
             Ok(file) => {
                 self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
@@ -220,6 +223,19 @@ mod tests {
         assert_eq!(read(&rotated_nth(&path, 2)), "cccc\ndddd\n");
         assert!(!rotated_nth(&path, 3).exists(), "only two rotated files are kept");
         assert_eq!(rotated_nth(&path, 1), dir.path().join("logs").join("access.log.1"));
+    }
+
+    #[test]
+    fn files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("agent.log");
+        let mut log = RotatingFile::new(&path, Rotation { max_bytes: 4, keep: 1 });
+        log.write(b"one\ntwo\n").expect("write");
+        for file in [path.clone(), rotated_nth(&path, 1)] {
+            let mode = std::fs::metadata(&file).expect("metadata").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
     }
 
     #[test]
