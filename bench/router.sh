@@ -39,7 +39,8 @@ for tool in nginx wrk python3 openssl; do
   command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install -y nginx wrk python3 openssl)" >&2; exit 1; }
 done
 
-cargo build --release -q -p slipway-router-bench
+# The shipped rows run the `slipway` binary itself.
+cargo build --release -q -p slipway-router-bench -p slipway
 UPSTREAM_BIN=target/release/bench-upstream
 ROUTER_BIN=target/release/bench-router
 

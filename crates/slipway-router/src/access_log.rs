@@ -13,6 +13,7 @@
 //! per site ([`AccessLogName`]) and one for requests no site took (`_unrouted.log`). When its
 //! queue is full the line is dropped and counted, never waited for.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -276,37 +277,53 @@ impl Entry {
         self.error = error.map(|error| cut(&error, MAX_ERROR).into_owned());
     }
 
-    /// Appends the line, newline included, to `out`.
+    /// Appends the line, newline included, to `out`. Formatted by hand rather than with
+    /// `write!`: this runs once per request, and `core::fmt`'s padding and float printing made
+    /// the line cost more than proxying the request (callgrind, `bench/router-instructions.sh`).
     pub(crate) fn write_json(&self, out: &mut String) {
-        // Writing to a String cannot fail; the results below are ignored for that reason.
-        let _ = write!(out, "{{\"time\":\"{}\",\"host\":", Rfc3339(self.time));
+        let mut number = itoa::Buffer::new();
+        out.push_str("{\"time\":\"");
+        push_rfc3339(out, self.time);
+        out.push_str("\",\"host\":");
         json_str_or_null(out, self.host.as_deref());
         out.push_str(",\"method\":");
         json_str_or_null(out, self.method.as_ref().map(Method::as_str));
         out.push_str(",\"path\":");
         json_str_or_null(out, self.path.as_deref());
+        out.push_str(",\"status\":");
         match self.status {
-            Some(status) => {
-                let _ = write!(out, ",\"status\":{status}");
-            }
-            None => out.push_str(",\"status\":null"),
+            Some(status) => out.push_str(number.format(status)),
+            None => out.push_str("null"),
         }
-        let _ = write!(
-            out,
-            ",\"duration_ms\":{:.3},\"bytes\":{},\"request_id\":",
-            self.duration.as_secs_f64() * 1e3,
-            self.bytes
-        );
-        json_str(out, &String::from_utf8_lossy(self.request_id.as_bytes()));
+        let micros = u64::try_from(self.duration.as_micros()).unwrap_or(u64::MAX);
+        out.push_str(",\"duration_ms\":");
+        out.push_str(number.format(micros / 1000));
+        out.push('.');
+        push_padded(out, micros % 1000, 3);
+        out.push_str(",\"bytes\":");
+        out.push_str(number.format(self.bytes));
+        out.push_str(",\"request_id\":");
+        json_str(out, &header_text(&self.request_id));
         out.push_str(",\"backend\":");
         match self.backend {
+            Some(SocketAddr::V4(backend)) => {
+                let [a, b, c, d] = backend.ip().octets();
+                for (part, sep) in [(a, '"'), (b, '.'), (c, '.'), (d, '.')] {
+                    out.push(sep);
+                    out.push_str(number.format(part));
+                }
+                out.push(':');
+                out.push_str(number.format(backend.port()));
+                out.push('"');
+            }
             Some(backend) => {
+                // Writing to a String cannot fail.
                 let _ = write!(out, "\"{backend}\"");
             }
             None => out.push_str("null"),
         }
         out.push_str(",\"client\":");
-        json_str(out, &String::from_utf8_lossy(self.client.as_bytes()));
+        json_str(out, &header_text(&self.client));
         if let Some(error) = &self.error {
             out.push_str(",\"error\":");
             json_str(out, error);
@@ -316,7 +333,7 @@ impl Entry {
 }
 
 /// `value` cut to at most `max` bytes (on a character boundary), ending in `…` if it was cut.
-fn cut(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
+fn cut(value: &str, max: usize) -> Cow<'_, str> {
     if value.len() <= max {
         return value.into();
     }
@@ -334,43 +351,79 @@ fn json_str_or_null(out: &mut String, value: Option<&str>) {
     }
 }
 
-/// Appends `value` as a JSON string.
-fn json_str(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
+/// How each byte is written in a JSON string: 0 as itself, else `\` and this byte (`u`: `\u00XX`).
+const ESCAPES: [u8; 256] = {
+    let mut escapes = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        escapes[byte] = b'u';
+        byte += 1;
     }
+    escapes[0x7f] = b'u';
+    escapes[b'"' as usize] = b'"';
+    escapes[b'\\' as usize] = b'\\';
+    escapes[b'\n' as usize] = b'n';
+    escapes[b'\r' as usize] = b'r';
+    escapes[b'\t' as usize] = b't';
+    escapes
+};
+
+/// Appends `value` as a JSON string. Only ASCII bytes are escaped, so the runs between them
+/// are copied whole (they start and end on character boundaries).
+fn json_str(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut run = 0;
+    for (at, &byte) in value.as_bytes().iter().enumerate() {
+        let escape = ESCAPES[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
+        out.push_str(&value[run..at]);
+        out.push('\\');
+        out.push(char::from(escape));
+        if escape == b'u' {
+            out.push_str("00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+        run = at + 1;
+    }
+    out.push_str(&value[run..]);
     out.push('"');
 }
 
-/// A time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-struct Rfc3339(SystemTime);
+/// A header value as text: as it is when it is visible ASCII (nearly always, and quick to
+/// check), else with each invalid UTF-8 sequence replaced by U+FFFD.
+fn header_text(value: &HeaderValue) -> Cow<'_, str> {
+    value.to_str().map_or_else(|_| String::from_utf8_lossy(value.as_bytes()), Cow::Borrowed)
+}
 
-impl std::fmt::Display for Rfc3339 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let since = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        let (days, rest) = (secs / 86_400, secs % 86_400);
-        let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rest / 3600,
-            rest % 3600 / 60,
-            rest % 60,
-            since.subsec_millis()
-        )
+/// Appends `value` in decimal with leading zeros to at least `width` digits.
+fn push_padded(out: &mut String, value: u64, width: usize) {
+    let mut number = itoa::Buffer::new();
+    let digits = number.format(value);
+    for _ in digits.len()..width {
+        out.push('0');
     }
+    out.push_str(digits);
+}
+
+/// Appends a time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+fn push_rfc3339(out: &mut String, time: SystemTime) {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    let fields = [(year, 4, '-'), (month, 2, '-'), (day, 2, 'T'), (rest / 3600, 2, ':'), (rest % 3600 / 60, 2, ':')];
+    for (value, width, sep) in fields {
+        push_padded(out, value, width);
+        out.push(sep);
+    }
+    push_padded(out, rest % 60, 2);
+    out.push('.');
+    push_padded(out, u64::from(since.subsec_millis()), 3);
+    out.push('Z');
 }
 
 /// Days since 1970-01-01 → (year, month, day), Howard Hinnant's `civil_from_days`.
@@ -415,10 +468,13 @@ mod tests {
              \"path\":\"/a\\\"b\\\\c\",\"status\":200,\"duration_ms\":1.500,\"bytes\":42,\
              \"request_id\":\"abc\",\"backend\":\"127.0.0.1:8000\",\"client\":\"127.0.0.1\"}\n"
         );
-        assert_eq!(Rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)).to_string(), "2000-02-29T00:00:00.000Z");
         let mut out = String::new();
-        json_str(&mut out, "\u{1}\u{7f}");
-        assert_eq!(out, "\"\\u0001\\u007f\"");
+        push_rfc3339(&mut out, UNIX_EPOCH + Duration::from_secs(951_782_400));
+        assert_eq!(out, "2000-02-29T00:00:00.000Z");
+        out.clear();
+        json_str(&mut out, "\u{1}\u{7f}\u{1f}é\"\t–\\");
+        assert_eq!(out, "\"\\u0001\\u007f\\u001fé\\\"\\t–\\\\\"");
+        assert_eq!(serde_json::from_str::<String>(&out).expect("valid JSON"), "\u{1}\u{7f}\u{1f}é\"\t–\\");
     }
 
     #[test]

@@ -66,9 +66,10 @@ impl Writer {
             // Asleep, not waiting on the queue: a sender wakes a waiting receiver (a system call
             // and a context switch per request); this way a request only ever adds to the queue.
             std::thread::sleep(TICK);
+            let now = Instant::now();
             loop {
                 match lines.try_recv() {
-                    Ok(Msg::Line(entry)) => self.add(&entry, Instant::now()),
+                    Ok(Msg::Line(entry)) => self.add(&entry, now),
                     Ok(Msg::Flush(done)) => {
                         self.flush_all();
                         last_flush = Instant::now();

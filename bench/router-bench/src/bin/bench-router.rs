@@ -1,7 +1,8 @@
 //! `bench-router`: Slipway's edge router on its own, for `bench/router.sh`.
 //!
 //! Routes `bench.localhost` (and, with `--routes N`, `N - 1` more hosts `app-K.localhost`) to
-//! one upstream, with the access log off. Prints `listening on ADDR` once bound and serves
+//! one upstream, with the access log off unless `--access-log DIR` asks for it as the agent
+//! writes it (`bench` is the site's file, rotated by the default rule). Prints `listening on ADDR` once bound and serves
 //! until SIGTERM or Ctrl-C.
 //!
 //! `--flavor workers` (the default) runs the router as the agent does: [`Router::start`], one
@@ -16,7 +17,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use slipway_router::{CertStore, Challenges, RouteTable, Router, RouterSettings, RouterSpec};
+use slipway_logs::Rotation;
+use slipway_router::{
+    AccessLog, AccessLogMode, AccessLogName, CertStore, Challenges, RouteTable, RouteTarget, Router, RouterSettings,
+    RouterSpec,
+};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -49,25 +54,35 @@ struct Args {
     /// Address of the HTTPS listener.
     #[arg(long, default_value = "127.0.0.1:0")]
     tls_listen: SocketAddr,
+    /// Write the access log into this directory (workers only).
+    #[arg(long, value_name = "DIR")]
+    access_log: Option<PathBuf>,
 }
 
 /// The allocator of the `slipway` binary, so the router is measured as the agent runs it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn route_table(args: &Args) -> RouteTable {
+fn route_table(args: &Args) -> Result<RouteTable> {
+    let site = AccessLogName::parse("bench").map_err(anyhow::Error::msg)?;
     let mut routes = HashMap::with_capacity(args.routes.max(1));
-    routes.insert("bench.localhost".to_owned(), vec![args.upstream]);
+    let bench = RouteTarget { backends: vec![args.upstream], access_log: Some(site) };
+    routes.insert("bench.localhost".to_owned(), bench);
     for n in 1..args.routes {
-        routes.insert(format!("app-{n}.localhost"), vec![args.upstream]);
+        routes.insert(format!("app-{n}.localhost"), RouteTarget::from(vec![args.upstream]));
     }
     let table = RouteTable::default();
     table.replace(routes);
-    table
+    Ok(table)
 }
 
-fn config() -> RouterSettings {
-    RouterSettings::default()
+fn config(args: &Args) -> Result<RouterSettings> {
+    let mut config = RouterSettings::default();
+    if let Some(dir) = &args.access_log {
+        config.access_log = AccessLog::start(dir.clone(), AccessLogMode::On, Rotation::DEFAULT, &config.metrics)
+            .context("starting the access log")?;
+    }
+    Ok(config)
 }
 
 fn main() -> Result<()> {
@@ -98,13 +113,13 @@ async fn until_signalled() -> Result<()> {
 }
 
 async fn multi_thread(args: &Args) -> Result<()> {
-    let table = route_table(args);
+    let table = route_table(args)?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     println!("listening on {} ({} routes)", listener.local_addr()?, args.routes.max(1));
     let shutdown = async {
         let _ = until_signalled().await;
     };
-    slipway_router::serve(listener, table, config(), shutdown).await.context("serving")
+    slipway_router::serve(listener, table, config(args)?, shutdown).await.context("serving")
 }
 
 async fn workers(args: &Args, threads: usize) -> Result<()> {
@@ -119,11 +134,13 @@ async fn workers(args: &Args, threads: usize) -> Result<()> {
             certs.insert(host, key.clone());
         }
     }
+    let config = config(args)?;
+    let access_log = config.access_log.clone();
     let router = Router::start(RouterSpec {
         http: args.listen,
         https: args.tls.is_some().then_some(args.tls_listen),
-        table: route_table(args),
-        config: config(),
+        table: route_table(args)?,
+        config,
         certs,
         challenges: Challenges::default(),
         workers: threads,
@@ -134,5 +151,7 @@ async fn workers(args: &Args, threads: usize) -> Result<()> {
         println!("listening tls on {addr}");
     }
     until_signalled().await?;
-    router.shutdown().await.context("serving")
+    router.shutdown().await.context("serving")?;
+    tokio::task::spawn_blocking(move || access_log.flush(std::time::Duration::from_secs(5))).await?;
+    Ok(())
 }
