@@ -2,8 +2,8 @@
 # Instructions per proxied request, Slipway's router vs nginx, counted by callgrind (issue 15:
 # "instructions per request ≤ nginx's"). This machine exposes no hardware counters to `perf`,
 # so bench/router.sh cannot count them; callgrind counts every instruction a process executes
-# (user space only: the kernel's share of a request, the same syscalls for both, is not seen),
-# and its count does not depend on how fast the shared machine runs.
+# (user space only: the kernel's work in each system call is not counted), and its count does not
+# depend on how fast the shared machine runs.
 #
 # Targets, each run alone under `valgrind --tool=callgrind` with one worker and an upstream
 # (bench-upstream, not under valgrind) serving 1 KiB:
@@ -174,8 +174,8 @@ lines = [
     "",
     f"{date} · {machine} · {versions}",
     "",
-    f"Instructions each proxy executed per proxied request, counted by callgrind (user space; the kernel's share, "
-    f"the same socket calls for both, is not seen), over {int(requests):,} requests sent by `slipway-loadgen` on "
+    f"Instructions each proxy executed per proxied request, counted by callgrind (user space only: the kernel's "
+    f"work in each system call is not counted), over {int(requests):,} requests sent by `slipway-loadgen` on "
     f"{concurrency} keep-alive connections after a warm-up; one worker each (nginx `master_process off`, bench-router "
     "`--threads 1`), upstream `bench-upstream` (1 KiB). `logged`: nginx with the JSON access log of `bench/router.sh` "
     "(`buffer=64k flush=1s`); Slipway's router with its access log on (`--access-log`: the writer thread, per-site file, "
