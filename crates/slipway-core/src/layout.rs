@@ -58,14 +58,24 @@ impl DataLayout {
         self.cache_dir(project).join(environment.as_str())
     }
 
+    /// Every deployment's build-and-deploy log, each `<deployment ID>.log`.
+    pub fn deployment_logs(&self) -> PathBuf {
+        self.root.join("logs").join("deployments")
+    }
+
     /// The build-and-deploy log of a deployment.
     pub fn deployment_log(&self, deployment: &DeploymentId) -> PathBuf {
-        self.root.join("logs").join("deployments").join(format!("{deployment}.log"))
+        self.deployment_logs().join(format!("{deployment}.log"))
+    }
+
+    /// Every environment's runtime log, each `<environment ID>.log`.
+    pub fn app_logs(&self) -> PathBuf {
+        self.root.join("logs").join("apps")
     }
 
     /// The runtime log of an environment, across all its releases.
     pub fn app_log(&self, environment: &EnvironmentId) -> PathBuf {
-        self.root.join("logs").join("apps").join(format!("{environment}.log"))
+        self.app_logs().join(format!("{environment}.log"))
     }
 
     /// The edge router's access logs: `<environment ID>.log` per environment, and

@@ -27,11 +27,13 @@ mod deploy;
 mod gitops_jobs;
 mod kubernetes;
 mod log;
+mod log_retention;
 mod manifests;
 mod orphans;
 mod retention;
 
 pub use kubernetes::{KubernetesSettings, ReadBack};
+pub use log_retention::{LogSweep, DEPLOYMENT_LOGS_KEPT};
 pub use manifests::preview_manifests;
 pub use slipway_git::source::CheckoutLimits;
 pub use slipway_gitops::ClusterSettings;
@@ -146,6 +148,18 @@ impl Pipeline {
                 }
             })
         };
+        let log_sweeper = {
+            let (pipeline, mut stopped) = (self.clone(), stopped.clone());
+            tokio::spawn(async move {
+                loop {
+                    pipeline.sweep_logs().await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(log_retention::SWEEP_EVERY) => {}
+                        _ = stopped.wait_for(|stop| *stop) => return,
+                    }
+                }
+            })
+        };
         let watcher = self
             .kubernetes
             .config
@@ -171,6 +185,7 @@ impl Pipeline {
             let _ = worker.await;
         }
         let _ = janitor.await;
+        let _ = log_sweeper.await;
         if let Some(watcher) = watcher {
             let _ = watcher.await;
         }

@@ -19,7 +19,7 @@ use slipway_core::layout::DataLayout;
 use slipway_core::names::{Branch, EnvironmentName, Password, ProjectSlug, Username, WorkspaceSlug};
 use slipway_core::retention::ReleaseRetention;
 use slipway_core::ErrorCode;
-use slipway_pipeline::{Pipeline, PipelineSettings};
+use slipway_pipeline::{LogSweep, Pipeline, PipelineSettings, DEPLOYMENT_LOGS_KEPT};
 use slipway_store::{
     hash_password, Actor, NewProject, NewRelease, NewUser, PageRequest, RuntimeEnv, Store, StoreError,
 };
@@ -27,7 +27,8 @@ use slipway_testkit::{TestBackend, TestDatabase};
 
 slipway_testkit::both_backends!(
     only_the_last_releases_keep_their_build_directories,
-    a_restart_removes_what_a_crash_left
+    a_restart_removes_what_a_crash_left,
+    logs_past_retention_and_of_deleted_environments_are_removed
 );
 
 const RETENTION: u32 = 3;
@@ -323,4 +324,63 @@ async fn a_restart_removes_what_a_crash_left(backend: TestBackend) {
     expected.sort();
     assert_eq!(on_disk(&s.layout), expected);
     outside_intact(&s);
+}
+
+/// The deployment logs beyond the newest [`DEPLOYMENT_LOGS_KEPT`] of an environment go; when
+/// its project is deleted, all of its logs go (deployment, runtime and access logs, rotated
+/// files too). Files whose names are not a deployment or environment ID stay.
+async fn logs_past_retention_and_of_deleted_environments_are_removed(backend: TestBackend) {
+    let s = setup(backend).await;
+    let web = ProjectSlug::parse("web").unwrap();
+    let mut deployments = Vec::new();
+    for n in 0..u64::from(DEPLOYMENT_LOGS_KEPT) + 2 {
+        let d = s
+            .store
+            .create_deployment(&actor(), &s.workspace.id, &web, &EnvironmentName::production(), Some(&commit(n)))
+            .await
+            .unwrap();
+        deployments.push(d.id);
+    }
+    std::fs::create_dir_all(s.layout.deployment_logs()).unwrap();
+    std::fs::create_dir_all(s.layout.app_logs()).unwrap();
+    std::fs::create_dir_all(s.layout.access_logs()).unwrap();
+    for id in &deployments {
+        std::fs::write(s.layout.deployment_log(id), b"build output\n").unwrap();
+    }
+    let app_log = s.layout.app_log(&s.environment);
+    let access_log = s.layout.access_log(&s.environment);
+    let environment_files = [
+        app_log.clone(),
+        slipway_logs::rotated_nth(&app_log, 1),
+        access_log.clone(),
+        slipway_logs::rotated_nth(&access_log, 3),
+    ];
+    let not_ours = [
+        s.layout.deployment_logs().join("notes.txt"),
+        s.layout.deployment_logs().join("dep_not-an-id.log"),
+        s.layout.access_logs().join("_unrouted.log"),
+        s.layout.app_logs().join(format!("{}.log.old", s.environment)),
+    ];
+    for file in environment_files.iter().chain(&not_ours) {
+        std::fs::write(file, b"a line\n").unwrap();
+    }
+    // A well-formed ID of no deployment: its log goes too.
+    let stranger = s.layout.deployment_log(&DeploymentId::generate());
+    std::fs::write(&stranger, b"?\n").unwrap();
+
+    let sweep = s.pipeline.sweep_logs().await;
+    assert_eq!(sweep, LogSweep { deployment_logs: 3, environment_logs: 0 });
+    let (oldest, newest) = deployments.split_at(2);
+    assert!(oldest.iter().all(|id| !s.layout.deployment_log(id).exists()), "the oldest two logs stay");
+    assert!(newest.iter().all(|id| s.layout.deployment_log(id).exists()), "a log within retention went");
+    assert!(!stranger.exists());
+    assert!(environment_files.iter().all(|file| file.exists()), "a live environment's logs went");
+    assert_eq!(s.pipeline.sweep_logs().await, LogSweep::default(), "a second sweep finds nothing");
+
+    s.store.delete_project(&actor(), &s.workspace.id, &web).await.unwrap();
+    let sweep = s.pipeline.sweep_logs().await;
+    assert_eq!(sweep, LogSweep { deployment_logs: newest.len(), environment_logs: environment_files.len() });
+    assert!(environment_files.iter().all(|file| !file.exists()), "a deleted environment's logs stay");
+    assert!(newest.iter().all(|id| !s.layout.deployment_log(id).exists()));
+    assert!(not_ours.iter().all(|file| file.exists()), "a file that is not a log of ours was removed");
 }

@@ -26,6 +26,7 @@ mod identity;
 mod instances;
 mod job;
 mod jobs;
+mod kept_logs;
 mod kubernetes;
 mod lifecycle;
 mod migrate;
