@@ -66,6 +66,7 @@ impl Generation {
                 let mut env = base_env.clone();
                 if let Some(port) = port {
                     env.push(("PORT".into(), port.to_string()));
+                    crate::ports::add_conventions(&mut env, port);
                 }
                 let name = format!("{process}.{index}");
                 log.step(match port {

@@ -3,7 +3,8 @@
 //! `GET /` counts (the app is up, even if `/` is a 404), and an app that
 //! accepts the connection but does not speak HTTP passes on TCP alone; with a
 //! configured path the answer must be HTTP 2xx or 3xx. An instance that exits
-//! first fails at once, with its exit status.
+//! first fails at once, with its exit status; one that never answers is told
+//! which address and port were expected, and where it listens if elsewhere.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -56,8 +57,10 @@ pub(crate) async fn wait_healthy(handle: &Handle, path: Option<&str>, timeout: D
             }
         }
         if Instant::now() >= deadline {
+            let hint = crate::ports::listening_elsewhere(port)
+                .unwrap_or_else(|| "does it listen on $PORT at 127.0.0.1?".to_owned());
             return Err(format!(
-                "{} did not answer on its port ({port}) within {}s; does it listen on $PORT at 127.0.0.1?",
+                "{} did not answer on 127.0.0.1:{port}, its $PORT, within {}s; {hint}",
                 handle.name,
                 timeout.as_secs()
             ));

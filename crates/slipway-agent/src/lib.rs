@@ -17,6 +17,8 @@
 //! certificates (local CA, ACME) and HTTPS redirects in line with the routes;
 //! `lock.rs` keeps one agent per data dir, `metrics.rs` publishes the router's
 //! metrics to the control plane, and `serve_static.rs` is what static sites run.
+//! `ports.rs` sets the port variables some frameworks read instead of `$PORT`,
+//! and says where an instance that does not answer listens instead.
 
 mod certificates;
 mod generation;
@@ -24,6 +26,7 @@ mod health;
 mod instance;
 mod lock;
 mod metrics;
+mod ports;
 mod serve_static;
 
 use std::collections::{BTreeMap, HashMap};

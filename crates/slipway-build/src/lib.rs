@@ -3,11 +3,15 @@
 //! * **Detection** ([`detect()`], in `src/detect/`): a source tree becomes a
 //!   [`BuildPlan`] — stack, framework, install/build/start commands and process
 //!   types. `slipway.toml` overrides everything, a `Procfile` defines the
-//!   processes, otherwise one detector per stack decides (one file each).
+//!   processes, otherwise one detector per stack decides (one file each). A
+//!   stack Slipway does not build (Ruby, PHP, Java, …) is refused there, with
+//!   what to do ([`UnsupportedStack`]).
 //! * **Building** ([`Builder`], in `src/build/`): runs a plan's install and
 //!   build commands in the app directory, in their own process groups, with a
 //!   timeout, a capped live log, a concurrency limit and per-project dependency
-//!   caches (node_modules, virtualenvs, cargo and Go caches).
+//!   caches (node_modules, virtualenvs, cargo and Go caches). Of the
+//!   platform's environment only a short allowlist and its proxy and CA
+//!   settings ([`BuildNetwork`]) reach a build.
 //!
 //! Start reading at `detect/mod.rs` (how a tree is looked at, precedence) and
 //! `build/mod.rs` (the order of a build); `build/command.rs` runs one command.
@@ -15,6 +19,6 @@
 mod build;
 mod detect;
 
-pub use build::{BuildError, BuildRequest, BuildSandbox, Builder, BuiltApp, Step};
-pub use detect::{detect, DetectError};
+pub use build::{BuildError, BuildNetwork, BuildRequest, BuildSandbox, Builder, BuiltApp, Step};
+pub use detect::{detect, DetectError, UnsupportedStack};
 pub use slipway_core::build_plan::BuildPlan;

@@ -89,7 +89,6 @@ impl Pipeline {
             // The Kubernetes target finished the deployment itself (and logged how).
             Ok(()) if context.target == RuntimeTarget::Kubernetes => Ok(()),
             Ok(()) => {
-                log.step(format!("Build finished; starting release #{}", context.deployment.number)).await;
                 self.prune_after_release(workspace, &context.deployment.environment_id, &log).await;
                 Ok(())
             }
@@ -141,7 +140,8 @@ impl Pipeline {
             app_dir: app_dir.clone(),
             cache_dir: self.layout.environment_cache_dir(&project, &context.deployment.environment_id),
             env: config.iter().map(|v| (v.name.clone(), v.value.clone())).collect(),
-            timeout: self.config.build_timeout,
+            // The project's own limit (`PATCH …/projects/{project}`), or the default of 15 minutes.
+            timeout: context.build_timeout.duration(),
             max_log_bytes: self.config.max_log_bytes,
             sandbox: BuildSandbox {
                 sandbox: self.config.sandbox.clone(),
@@ -174,6 +174,9 @@ impl Pipeline {
             let built = Built { release, app: &built, commit: &commit };
             return self.ship_to_kubernetes(workspace, id, context, built, log).await;
         }
+        // Said before the release exists: from then on the agent (another process) starts it and
+        // writes its own lines to this log, and a line written after this call could follow them.
+        log.step(format!("Build finished; starting release #{}", context.deployment.number)).await;
         self.store.create_release(&Actor::pipeline(), workspace, id, release).await?;
         Ok(())
     }

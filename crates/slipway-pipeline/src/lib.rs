@@ -53,7 +53,6 @@ use slipway_store::{Actor, JobKind, Store};
 pub struct PipelineSettings {
     /// Builds that may run at once; more wait in the queue.
     pub max_concurrent_builds: usize,
-    pub build_timeout: Duration,
     pub max_log_bytes: u64,
     /// Which repository URLs may be fetched (the data dir is always refused).
     pub repo_policy: RepoPolicy,
@@ -71,7 +70,6 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             max_concurrent_builds: 2,
-            build_timeout: Duration::from_secs(20 * 60),
             max_log_bytes: 10 * 1024 * 1024,
             repo_policy: RepoPolicy::default(),
             checkout_limits: CheckoutLimits::default(),

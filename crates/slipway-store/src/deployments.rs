@@ -5,6 +5,7 @@
 use slipway_core::address::EnvironmentPath;
 use slipway_core::api::{Deployment, DeploymentKind, RuntimeTarget};
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::build_timeout::BuildTimeout;
 use slipway_core::deployment::{DeploymentNumber, DeploymentStatus};
 use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, ReleaseId, UserId, WorkspaceId};
 use slipway_core::image_tag::CommitSha;
@@ -19,6 +20,7 @@ use crate::audit::{self, Actor};
 use crate::environments::resolve_environment;
 use crate::error::stored;
 use crate::page::{Order, PageRequest, Paged};
+use crate::projects::build_timeout_of;
 use crate::resources::{own_resources, platform_defaults, sandbox_uid_of};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
@@ -127,6 +129,8 @@ pub struct DeploymentContext {
     /// What each instance of the environment may use, the platform's defaults filled in (a
     /// build may be given the same figures).
     pub resources: Resources,
+    /// How long the build may take: the project's own limit, or the default.
+    pub build_timeout: BuildTimeout,
 }
 
 impl DeploymentContext {
@@ -221,7 +225,8 @@ impl Store {
     ) -> Result<DeploymentContext, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let row = sqlx::query(
-            "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, e.name AS environment_name,
+            "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, p.build_timeout_seconds,
+                    e.name AS environment_name,
                     e.target, e.sandbox_uid, e.resource_memory, e.resource_cpu, e.resource_max_processes
              FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id
              JOIN workspaces w ON w.id = d.workspace_id WHERE d.id = $1 AND d.workspace_id = $2",
@@ -241,6 +246,7 @@ impl Store {
         Ok(DeploymentContext {
             sandbox_uid,
             resources: own_resources(&row)?.resolve(&defaults),
+            build_timeout: build_timeout_of(&row)?,
             deployment,
             workspace: stored(WorkspaceSlug::parse(&row.try_get::<String, _>("workspace_slug")?))?,
             project: stored(ProjectSlug::parse(&row.try_get::<String, _>("project_slug")?))?,

@@ -71,6 +71,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0011_release_retention.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 12,
+        name: "build_timeout",
+        sql: include_str!("../migrations/0012_build_timeout.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two control planes

@@ -3,6 +3,7 @@
 //! their routes are `environments.rs`.
 
 use slipway_core::api::{Project, Workspace};
+use slipway_core::build_timeout::BuildTimeout;
 use slipway_core::hostname::{CustomDomain, Hostname};
 use slipway_core::ids::{ProjectId, WorkspaceId};
 use slipway_core::names::{Branch, EnvironmentName, ProjectSlug, RepoUrl};
@@ -35,6 +36,8 @@ pub struct ProjectPatch {
     pub repo_url: Option<Option<RepoUrl>>,
     pub branch: Option<Branch>,
     pub custom_domain: Option<Option<CustomDomain>>,
+    /// `Some(None)` returns to [`BuildTimeout::DEFAULT`].
+    pub build_timeout: Option<Option<BuildTimeout>>,
 }
 
 pub(crate) fn project_not_found(slug: &ProjectSlug) -> StoreError {
@@ -53,6 +56,16 @@ pub(crate) async fn project_row(
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| project_not_found(slug))
+}
+
+/// The build timeout of a row holding `build_timeout_seconds` (of `projects`): its own, or the default.
+pub(crate) fn build_timeout_of(row: &AnyRow) -> Result<BuildTimeout, StoreError> {
+    match row.try_get::<Option<i64>, _>("build_timeout_seconds")? {
+        Some(seconds) => stored(BuildTimeout::from_secs(
+            u64::try_from(seconds).map_err(|_| StoreError::Corrupt(format!("build timeout {seconds}")))?,
+        )),
+        None => Ok(BuildTimeout::DEFAULT),
+    }
 }
 
 impl Store {
@@ -87,6 +100,7 @@ impl Store {
                     branch: row.try_get("branch")?,
                     url,
                     environments,
+                    build_timeout: build_timeout_of(row)?.as_secs(),
                     created_at: Timestamp::from_millis(row.try_get("created_at")?),
                     // Measured on disk by the API, not stored.
                     disk_usage: None,
@@ -183,6 +197,13 @@ impl Store {
         if let Some(branch) = &patch.branch {
             sqlx::query("UPDATE projects SET branch = $1 WHERE id = $2")
                 .bind(branch.as_str())
+                .bind(project.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(timeout) = patch.build_timeout {
+            sqlx::query("UPDATE projects SET build_timeout_seconds = $1 WHERE id = $2")
+                .bind(timeout.map(|timeout| i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX)))
                 .bind(project.as_str())
                 .execute(&mut *tx)
                 .await?;

@@ -11,6 +11,7 @@
 //! classes, no `\d`, `\w` or Unicode properties.
 
 use serde_json::{json, Map, Value};
+use slipway_core::build_timeout::BuildTimeout;
 use slipway_core::hostname::{Hostname, MAX_HOSTNAME_LEN};
 use slipway_core::names::{
     Branch, ConfigVarName, Email, Password, Username, LABEL_PATTERN, MAX_CONFIG_VAR_VALUE_LEN, MAX_LABEL_LEN,
@@ -71,6 +72,7 @@ pub(super) fn constrain(document: &mut Value, config: &ApiSettings) -> Vec<Strin
         ("UpdateProjectRequest", "branch", nullable(branch())),
         ("UpdateProjectRequest", "repo_url", nullable(repo_url())),
         ("UpdateProjectRequest", "custom_domain", nullable(custom_domain(&config.platform_domain))),
+        ("UpdateProjectRequest", "build_timeout", nullable(integer(BuildTimeout::MIN_SECS, BuildTimeout::MAX_SECS))),
         ("CreateEnvironmentRequest", "name", reference("EnvironmentName")),
         ("UpdateEnvironmentRequest", "target", nullable(reference("RuntimeTarget"))),
         ("ResourcesPatch", "memory", nullable(memory())),

@@ -4,9 +4,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use slipway_core::api::{CreateProjectRequest, ErrorEnvelope, Page, PageQuery, Project, UpdateProjectRequest};
+use slipway_core::build_timeout::BuildTimeout;
 use slipway_core::hostname::{generated_hostname, CustomDomain};
 use slipway_core::names::{Branch, EnvironmentName, ProjectSlug, RepoUrl};
 use slipway_core::role::Permission;
+use slipway_core::ErrorCode;
 use slipway_store::{NewProject, ProjectPatch};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -83,7 +85,8 @@ async fn get_project(
     Ok(Json(project))
 }
 
-/// Changes the tracked repository, branch or custom domain.
+/// Changes the tracked repository, branch, custom domain or build timeout. Every field is checked
+/// before anything changes.
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}/projects/{project}", tag = "projects",
     params(("ws" = String, Path), ("project" = String, Path)), request_body = UpdateProjectRequest,
     responses((status = 200, body = Project), (status = "4XX", body = ErrorEnvelope)))]
@@ -102,8 +105,27 @@ async fn update_project(
             .custom_domain
             .map(|d| d.as_deref().map(|d| CustomDomain::parse(d, domain)).transpose())
             .transpose()?,
+        build_timeout: body.build_timeout.map(|seconds| seconds.map(build_timeout).transpose()).transpose()?,
     };
     Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, &project, patch).await?))
+}
+
+/// A build timeout in seconds, if it is within 1 minute to 2 hours.
+fn build_timeout(seconds: i64) -> Result<BuildTimeout, ApiError> {
+    u64::try_from(seconds)
+        .ok()
+        .and_then(|seconds| BuildTimeout::from_secs(seconds).ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, build_timeout_range()))
+}
+
+/// What `build_timeout` may be, for the refusal (and the document, which states the same figures).
+fn build_timeout_range() -> String {
+    format!(
+        "build_timeout must be {} to {} seconds (1 minute to 2 hours), or null for the default of {}",
+        BuildTimeout::MIN_SECS,
+        BuildTimeout::MAX_SECS,
+        BuildTimeout::DEFAULT.as_secs()
+    )
 }
 
 /// A repository URL as typed, if it parses and the platform's policy lets projects track it.

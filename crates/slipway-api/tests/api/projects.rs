@@ -6,7 +6,12 @@ use slipway_testkit::TestBackend;
 
 use super::harness::{spawn_app, spawn_app_with};
 
-both_backends!(projects_and_hostnames, environments, repository_urls_follow_the_platform_policy);
+both_backends!(
+    projects_and_hostnames,
+    environments,
+    repository_urls_follow_the_platform_policy,
+    a_build_timeout_is_set_within_its_bounds_and_reset_with_null
+);
 
 async fn projects_and_hostnames(backend: TestBackend) {
     let app = spawn_app(backend).await;
@@ -115,6 +120,49 @@ async fn projects_and_hostnames(backend: TestBackend) {
     assert_eq!(again.ok(201)["url"], "http://blog.example.com:8000");
     assert_ne!(again.body["id"], project["id"]);
     assert_eq!(app.project_slugs(&alice, "acme").await, ["blog", "shop"]);
+}
+
+async fn a_build_timeout_is_set_within_its_bounds_and_reset_with_null(backend: TestBackend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user("alice").await;
+    app.workspace(&alice, "acme").await;
+    let project = app.project(&alice, "acme", "shop").await;
+    assert_eq!(project["build_timeout"], 900, "15 minutes unless the project says otherwise");
+    let shop = "/v1/workspaces/acme/projects/shop";
+
+    let longer = app.patch(&alice, shop, json!({"build_timeout": 3600})).await;
+    assert_eq!(longer.ok(200)["build_timeout"], 3600);
+    assert_eq!(longer.body["branch"], "main", "absent fields are left alone");
+    for bounds in [60, 7200] {
+        assert_eq!(app.patch(&alice, shop, json!({"build_timeout": bounds})).await.ok(200)["build_timeout"], bounds);
+    }
+    app.patch(&alice, shop, json!({"build_timeout": 3600})).await.ok(200);
+
+    // Out of range or not a whole number of seconds: refused, and nothing changes.
+    for (body, code) in [
+        (json!({"build_timeout": 59}), "INVALID_REQUEST"),
+        (json!({"build_timeout": 7201}), "INVALID_REQUEST"),
+        (json!({"build_timeout": 0}), "INVALID_REQUEST"),
+        (json!({"build_timeout": -60}), "INVALID_REQUEST"),
+        (json!({"build_timeout": i64::MAX}), "INVALID_REQUEST"),
+        (json!({"build_timeout": "30m"}), "INVALID_JSON"),
+        (json!({"build_timeout": 90.5}), "INVALID_JSON"),
+        // A valid branch with a bad timeout: neither is applied.
+        (json!({"branch": "develop", "build_timeout": 10}), "INVALID_REQUEST"),
+    ] {
+        let reply = app.patch(&alice, shop, body.clone()).await;
+        reply.err(code);
+        if code == "INVALID_REQUEST" {
+            assert!(reply.text.contains("60 to 7200 seconds"), "{body}: {}", reply.text);
+        }
+    }
+    let unchanged = app.get(&alice, shop).await;
+    assert_eq!(unchanged.ok(200)["build_timeout"], 3600);
+    assert_eq!(unchanged.body["branch"], "main");
+
+    let reset = app.patch(&alice, shop, json!({"build_timeout": null})).await;
+    assert_eq!(reset.ok(200)["build_timeout"], 900);
+    assert_eq!(app.get(&alice, shop).await.ok(200)["build_timeout"], 900);
 }
 
 async fn environments(backend: TestBackend) {

@@ -13,7 +13,7 @@ const TABLES: &[(&str, &str)] = &[
     ("api_tokens", "id, user_id, name, kind, token_hash, created_at, expires_at, revoked_at"),
     ("workspaces", "id, slug, name, created_at"),
     ("memberships", "workspace_id, user_id, role, created_at"),
-    ("projects", "id, workspace_id, slug, repo_url, branch, next_build_number, created_at"),
+    ("projects", "id, workspace_id, slug, repo_url, branch, next_build_number, build_timeout_seconds, created_at"),
     ("environments", "id, workspace_id, project_id, name, target, created_at"),
     ("routes", "hostname, workspace_id, environment_id, kind, created_at"),
     ("config_vars", "workspace_id, environment_id, name, sealed_value, secret, updated_at"),

@@ -84,7 +84,24 @@ impl Run<'_> {
             child.stderr.take().map(|err| tokio::spawn(forward(err, log.clone()))),
         ];
 
-        let outcome = tokio::time::timeout_at(deadline.at, child.wait()).await;
+        let started = Instant::now();
+        let outcome = {
+            let wait = child.wait();
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    status = &mut wait => break Some(status),
+                    () = tokio::time::sleep_until(deadline.at) => break None,
+                    // A long silent step (a cargo build compiling one big crate, a webpack
+                    // bundle) says it is still alive, so a build log never looks hung.
+                    () = tokio::time::sleep_until(log.progress_due()) => {
+                        if Instant::now() >= log.progress_due() {
+                            log.line(still_running(self.step, self.display, started.elapsed())).await;
+                        }
+                    }
+                }
+            }
+        };
         // Whatever happened, nothing of this command may outlive it: a daemon
         // left behind would also keep the output pipes open.
         group.kill();
@@ -93,9 +110,9 @@ impl Run<'_> {
             cgroup.remove().await;
         }
         let status = match outcome {
-            Ok(status) => status
+            Some(status) => status
                 .map_err(|source| BuildError::Io { context: format!("waiting for `{}`", self.display), source })?,
-            Err(_elapsed) => {
+            None => {
                 let _ = child.wait().await;
                 drain(readers).await;
                 return Err(BuildError::Timeout { step: self.step, limit: deadline.limit });
@@ -110,6 +127,18 @@ impl Run<'_> {
             Err(BuildError::CommandFailed { step: self.step, command: self.display.to_owned(), exit_status: status })
         }
     }
+}
+
+/// `still running the build step (`cargo build --release`), 3 min so far`.
+fn still_running(step: Step, command: &str, elapsed: Duration) -> String {
+    const SHOWN: usize = 60;
+    let mut shown: String = command.chars().take(SHOWN).collect();
+    if command.chars().nth(SHOWN).is_some() {
+        shown.push('…');
+    }
+    let seconds = elapsed.as_secs();
+    let so_far = if seconds < 60 { format!("{seconds} s") } else { format!("{} min", seconds / 60) };
+    format!("… still running the {step} step (`{shown}`), {so_far} so far")
 }
 
 /// Waits for the readers to reach end of file, but not forever: a process that
@@ -193,5 +222,21 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
             Err(_) => format!("signal {signal}"),
         },
         (None, None) => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_name_the_step_the_command_and_the_time_so_far() {
+        let line = still_running(Step::Build, "cargo build --release", Duration::from_secs(185));
+        assert_eq!(line, "… still running the build step (`cargo build --release`), 3 min so far");
+        let line = still_running(Step::Install, "npm ci", Duration::from_millis(1500));
+        assert_eq!(line, "… still running the install step (`npm ci`), 1 s so far");
+        let long = format!("echo {}", "x".repeat(100));
+        let line = still_running(Step::Build, &long, Duration::from_secs(60));
+        assert!(line.contains(&format!("`echo {}…`", "x".repeat(55))) && line.ends_with("1 min so far"), "{line}");
     }
 }

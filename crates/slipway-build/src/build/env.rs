@@ -1,14 +1,19 @@
 //! The environment of build commands. Nothing of Slipway's own environment
 //! (database URL, secret key, admin password…) reaches a build: only a short
-//! allowlist the tools need, then the app's config vars, then what the build
+//! allowlist the tools need, then the platform's proxy and CA settings
+//! (`network.rs`, read once), then the app's config vars, then what the build
 //! decided (caches, virtualenv), with `PATH` extended in front.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// Variables passed through from Slipway's environment.
-const PASSED_THROUGH: [&str; 26] = [
+#[cfg(doc)]
+use super::network::BuildNetwork;
+
+/// Variables passed through from Slipway's environment (proxy and CA
+/// settings are not among them: they come through [`BuildNetwork`]).
+const PASSED_THROUGH: [&str; 18] = [
     "PATH",
     "HOME",
     "USER",
@@ -26,14 +31,6 @@ const PASSED_THROUGH: [&str; 26] = [
     "NVM_DIR",
     "COREPACK_HOME",
     "GOROOT",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
     "SOURCE_DATE_EPOCH",
 ];
 
@@ -45,13 +42,17 @@ pub(crate) struct BuildEnv {
 }
 
 impl BuildEnv {
-    /// Allowlisted host variables, then config vars (never `PORT`: nothing listens during a build).
-    pub(crate) fn new(config_vars: &[(String, String)]) -> Self {
+    /// Allowlisted host variables, then the platform's network settings, then
+    /// config vars (an app may set its own proxy; never `PORT`: nothing listens during a build).
+    pub(crate) fn new(config_vars: &[(String, String)], network: &[(&'static str, OsString)]) -> Self {
         let mut env = Self { vars: Vec::new(), path_prepend: Vec::new() };
         for name in PASSED_THROUGH {
             if let Some(value) = std::env::var_os(name) {
                 env.set(name, value);
             }
+        }
+        for (name, value) in network {
+            env.set(name, value);
         }
         if env.get("PATH").is_none() {
             env.set("PATH", DEFAULT_PATH);
@@ -120,7 +121,7 @@ mod tests {
 
     #[test]
     fn config_vars_but_not_port_nor_slipway_settings() {
-        let env = BuildEnv::new(&[("PORT".into(), "1".into()), ("GREETING".into(), "hi".into())]);
+        let env = BuildEnv::new(&[("PORT".into(), "1".into()), ("GREETING".into(), "hi".into())], &[]);
         assert_eq!(env.get("GREETING"), Some(OsStr::new("hi")));
         assert_eq!(env.get("PORT"), None);
         let names: Vec<_> = env.vars().into_iter().map(|(n, _)| n).collect();
@@ -129,8 +130,23 @@ mod tests {
     }
 
     #[test]
+    fn network_settings_pass_only_as_given_and_config_vars_override_them() {
+        let network = [("HTTPS_PROXY", OsString::from("http://proxy:3128")), ("SSL_CERT_FILE", "/etc/ca.pem".into())];
+        let env = BuildEnv::new(&[("HTTPS_PROXY".into(), "http://app-proxy:8080".into())], &network);
+        assert_eq!(env.get("HTTPS_PROXY"), Some(OsStr::new("http://app-proxy:8080")));
+        assert_eq!(env.get("SSL_CERT_FILE"), Some(OsStr::new("/etc/ca.pem")));
+        // Nothing of the platform's own proxy or CA settings comes any other way.
+        let env = BuildEnv::new(&[], &[]);
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE"]
+        {
+            assert!(!PASSED_THROUGH.contains(&name), "{name}");
+            assert_eq!(env.get(name), None, "{name}");
+        }
+    }
+
+    #[test]
     fn prepended_dirs_come_first_and_programs_are_found() {
-        let mut env = BuildEnv::new(&[]);
+        let mut env = BuildEnv::new(&[], &[]);
         env.prepend_path("/opt/b".into());
         env.prepend_path("/opt/a".into());
         let path = env.vars().into_iter().find(|(n, _)| n == "PATH").map(|(_, v)| v).expect("PATH");

@@ -1,15 +1,19 @@
 //! Building: a [`BuildPlan`] run in an app directory.
 //!
 //! Order of a build: wait for a slot (the concurrency limit) → take the
-//! project's cache lock → log the plan → prepare the stack (tools present?
+//! project's cache lock → log the plan (and that a Dockerfile, if any, is not
+//! used) and the platform's network settings → prepare the stack (tools present?
 //! cached dependencies? cache environment) → install (unless the cache hit)
 //! → store the dependencies in the cache → build. Every command runs through
-//! `command.rs`; the timeout covers the whole build after the slot is taken.
+//! `command.rs`; the timeout covers the whole build after the slot is taken
+//! (the project's setting, 15 minutes by default), and a command that prints
+//! nothing for a minute gets a "still running" line.
 
 mod cache;
 mod command;
 mod env;
 mod log;
+mod network;
 mod node;
 mod python;
 
@@ -28,6 +32,8 @@ use tokio::time::Instant;
 use self::command::{describe_status, shell, Deadline, RunAs};
 use self::env::BuildEnv;
 use self::log::BuildLog;
+
+pub use self::network::BuildNetwork;
 
 /// One build to run.
 #[derive(Debug, Clone)]
@@ -95,7 +101,11 @@ impl fmt::Display for Step {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The build ran past [`BuildRequest::timeout`]; the running command's whole process group was killed.
-    #[error("the build did not finish within its time limit of {limit:?} (it was in the {step} step) and was stopped")]
+    #[error(
+        "the build did not finish within its time limit of {} (it was in the {step} step) and was stopped; a \
+         project may allow up to 2 hours: `slipway apps:update -a <app> --build-timeout 30m`",
+        describe_limit(.limit)
+    )]
     Timeout { step: Step, limit: Duration },
     /// A command exited unsuccessfully; its output is in the build log.
     #[error("`{command}` failed with {}; see the lines above", describe_status(.exit_status))]
@@ -120,7 +130,13 @@ pub enum BuildError {
 pub struct Builder {
     slots: Arc<Semaphore>,
     max_concurrent: usize,
+    network: BuildNetwork,
+    /// A command silent for this long gets a "still running" line in the log.
+    progress_every: Duration,
 }
+
+/// How often a silent build step says it is still running: about once a minute.
+const PROGRESS_EVERY: Duration = Duration::from_secs(60);
 
 /// What a stack's preparation decided about the install step.
 pub(crate) struct Prepared {
@@ -155,9 +171,30 @@ impl Context<'_> {
 }
 
 impl Builder {
+    /// A builder whose builds get the proxy and CA settings of Slipway's own
+    /// environment, read now, once ([`BuildNetwork::from_env`]).
     pub fn new(max_concurrent: usize) -> Self {
         let max_concurrent = max_concurrent.max(1);
-        Self { slots: Arc::new(Semaphore::new(max_concurrent)), max_concurrent }
+        let network = BuildNetwork::from_env();
+        Self {
+            slots: Arc::new(Semaphore::new(max_concurrent)),
+            max_concurrent,
+            network,
+            progress_every: PROGRESS_EVERY,
+        }
+    }
+
+    /// A silent build command gets a "still running" line after `every` without output (a
+    /// minute by default).
+    pub fn with_progress_every(mut self, every: Duration) -> Self {
+        self.progress_every = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Builds get these network settings instead of those of Slipway's environment.
+    pub fn with_network(mut self, network: BuildNetwork) -> Self {
+        self.network = network;
+        self
     }
 
     /// Installs and builds `plan` in `request.app_dir`, streaming the log to `log`.
@@ -167,7 +204,7 @@ impl Builder {
         request: BuildRequest,
         log: Sender<String>,
     ) -> Result<BuiltApp, BuildError> {
-        let log = BuildLog::new(log, request.max_log_bytes);
+        let log = BuildLog::new(log, request.max_log_bytes, self.progress_every);
         let _slot = match self.slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
@@ -185,6 +222,18 @@ impl Builder {
         for line in plan.describe() {
             log.line(line).await;
         }
+        if let Some(file) = container_file(&request.app_dir) {
+            log.line(format!(
+                "{file} found: Slipway builds this app from source as a {} app, as detected above, and does not use \
+                 the {file}",
+                plan.stack
+            ))
+            .await;
+        }
+        let (network, notes) = self.network.for_build(request.sandbox.sandbox.is_enforced());
+        for note in notes {
+            log.line(note).await;
+        }
         tokio::fs::create_dir_all(&request.cache_dir).await.map_err(|source| BuildError::Io {
             context: format!("cannot create the cache directory {}", request.cache_dir.display()),
             source,
@@ -201,7 +250,7 @@ impl Builder {
             }
         }
         let cx = Context { plan, request: &request, log: &log, deadline };
-        let mut env = BuildEnv::new(&request.env);
+        let mut env = BuildEnv::new(&request.env, &network);
         let mut built = BuiltApp { app_dir: request.app_dir.clone(), path_prepend: Vec::new(), env: Vec::new() };
         let prepared = prepare(&cx, &mut env, &mut built).await?;
 
@@ -229,6 +278,25 @@ impl Builder {
         log.line(format!("Build finished in {:.1} s", started.elapsed().as_secs_f64())).await;
         Ok(built)
     }
+}
+
+/// `15 min`, `90 s`, `1 h 30 min`.
+fn describe_limit(limit: &Duration) -> String {
+    let seconds = limit.as_secs();
+    match (seconds / 3600, seconds % 3600 / 60, seconds % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (h, 0, 0) => format!("{h} h"),
+        (h, m, 0) => format!("{h} h {m} min"),
+        _ => format!("{seconds} s"),
+    }
+}
+
+/// The container recipe at the root of the app, if it has one (a directory of that name is not one).
+fn container_file(app_dir: &std::path::Path) -> Option<&'static str> {
+    ["Dockerfile", "Containerfile"]
+        .into_iter()
+        .find(|name| std::fs::symlink_metadata(app_dir.join(name)).is_ok_and(|meta| !meta.is_dir()))
 }
 
 /// The stack's tools, caches and environment.

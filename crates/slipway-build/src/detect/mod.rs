@@ -3,7 +3,9 @@
 //! Precedence, highest first: `slipway.toml` fields override everything; a
 //! `Procfile` defines the process types (its `web` becomes `start`); otherwise
 //! the first stack detector that recognises the tree decides (node, python,
-//! go, rust, static site, in that order).
+//! go, rust, static site, then a lone `main.py`/`app.py`, in that order).
+//! A tree of a stack Slipway does not build (Ruby, PHP, Java, …) is refused
+//! first, unless `slipway.toml` says what runs (`unsupported.rs`).
 //!
 //! Every file is read through [`Tree`], which never follows a symlink out of
 //! the tree and never reads more than [`MAX_MANIFEST_BYTES`], so a hostile
@@ -16,6 +18,7 @@ mod procfile;
 mod python;
 mod rust;
 mod static_site;
+mod unsupported;
 
 use std::fs;
 use std::io::Read;
@@ -25,14 +28,16 @@ use slipway_core::build_plan::BuildPlan;
 use slipway_core::process_type::ProcessType;
 use slipway_core::stack::Stack;
 
+pub use unsupported::UnsupportedStack;
+
 /// A manifest (package.json, Cargo.toml, …) larger than this is refused.
 pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Source files scanned for `Flask(` and friends are read up to this many bytes.
 const MAX_SCAN_BYTES: u64 = 256 * 1024;
 
 /// Everything detection looks for, for the "nothing recognised" message.
-const LOOKED_FOR: &str = "slipway.toml, Procfile, package.json, requirements.txt, pyproject.toml, Pipfile, go.mod, \
-                          Cargo.toml, index.html (also in public/, dist/, build/, _site/, out/)";
+const LOOKED_FOR: &str = "slipway.toml, Procfile, package.json, requirements.txt, pyproject.toml, Pipfile, main.py, \
+                          app.py, go.mod, Cargo.toml, index.html (also in public/, dist/, build/, _site/, out/)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -64,6 +69,22 @@ pub enum DetectError {
          Procfile with `web: <command>` (the app must listen on 127.0.0.1:$PORT)"
     )]
     NoStartCommand { stack: Stack, from: String, hint: String },
+    /// The tree is an app of a stack Slipway does not build; `evidence` names
+    /// the file (and the Procfile line) that gave it away.
+    #[error(
+        "this is a {stack} app ({evidence}), and Slipway does not build {stack} apps: it builds Node, Python, Go, \
+         Rust and static sites. Deploy it somewhere that builds {stack}; or, if this machine has {stack}'s \
+         toolchain, say how to build and start it in slipway.toml (`install = \"<command>\"`, \
+         `start = \"<command>\"` listening on 127.0.0.1:$PORT) and Slipway runs those as they are"
+    )]
+    UnsupportedStack { stack: UnsupportedStack, evidence: String },
+    /// Several files could be the app's entry point and nothing says which.
+    #[error(
+        "this looks like a {stack} app (from {from}) with several possible entry files: {}; Slipway does not guess \
+         between them: {hint}",
+        candidates.join(", ")
+    )]
+    AmbiguousEntry { stack: Stack, from: String, candidates: Vec<String>, hint: String },
     /// The tree could not be read.
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -73,12 +94,25 @@ pub enum DetectError {
 pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
     let tree = Tree::open(dir)?;
     let manifest = manifest::parse(&tree)?;
-    let procfile = procfile::parse(&tree)?;
-    let stack = detect_stack(&tree)?;
+    // A slipway.toml that says what runs is the app's own say, whatever the stack.
+    let says_what_runs = manifest.as_ref().is_some_and(|m| m.defines_processes());
+    let unsupported = if says_what_runs { None } else { unsupported::detect(&tree) };
+    let procfile = match (procfile::parse(&tree), &unsupported) {
+        // Fixing the Procfile would not make the app buildable: the stack is the answer.
+        (Err(_), Some(found)) if found.strength == unsupported::Strength::Manifest => return Err(found.refusal(None)),
+        (result, _) => result?,
+    };
+    let stack = match (detect_stack(&tree), &unsupported) {
+        (Err(_), Some(found)) if found.strength == unsupported::Strength::Manifest => return Err(found.refusal(None)),
+        (result, _) => result?,
+    };
+    if !says_what_runs {
+        unsupported::check(unsupported.as_ref(), procfile.as_ref(), stack.is_some())?;
+    }
 
     let mut plan = match stack {
         Some(plan) => plan,
-        None if procfile.is_some() || manifest.as_ref().is_some_and(|m| m.defines_processes()) => BuildPlan {
+        None if procfile.is_some() || says_what_runs => BuildPlan {
             stack: Stack::Procfile,
             framework: None,
             package_manager: None,
@@ -102,11 +136,15 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
         }
         plan.start = plan.processes.get(ProcessType::WEB).cloned();
         plan.detected_from.push(procfile::FILE.to_owned());
+        if plan.stack == Stack::Go {
+            go::name_binary_for_web(&mut plan);
+        }
     }
     if let Some(manifest) = manifest {
         manifest.apply(&mut plan);
     }
-    if plan.processes.is_empty() && plan.stack == Stack::Node {
+    // Several entry files are refused below rather than served as a static site.
+    if plan.processes.is_empty() && plan.stack == Stack::Node && node::entry_files(&tree).len() < 2 {
         // A front-end whose build output is committed (or a package.json kept for tooling only).
         if let Some(site) = static_site::detect(&tree)? {
             plan.processes = site.processes;
@@ -114,8 +152,20 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
             plan.detected_from.extend(site.detected_from);
         }
     }
+    // A Python entry file is guessed only when nothing else says what runs, so a
+    // Procfile naming just `worker: python main.py` does not also get it as web.
+    if plan.processes.is_empty() && plan.stack == Stack::Python {
+        if let Some(file) = python::entry_file(&tree) {
+            let start = format!("python {file}");
+            plan.processes.insert(ProcessType::web(), start.clone());
+            plan.start = Some(start);
+            if !plan.detected_from.iter().any(|f| f == file) {
+                plan.detected_from.push(file.to_owned());
+            }
+        }
+    }
     if plan.processes.is_empty() {
-        return Err(no_start_command(&plan));
+        return Err(no_start_command(&tree, &plan));
     }
     Ok(plan)
 }
@@ -125,7 +175,10 @@ type Detector = fn(&Tree) -> Result<Option<BuildPlan>, DetectError>;
 
 /// The first stack detector that recognises the tree.
 fn detect_stack(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
-    let detectors: [Detector; 5] = [node::detect, python::detect, go::detect, rust::detect, static_site::detect];
+    // A lone main.py or app.py without a dependency file comes last, so a site with a
+    // script beside its index.html stays a static site.
+    let detectors: [Detector; 6] =
+        [node::detect, python::detect, go::detect, rust::detect, static_site::detect, python::detect_entry_file];
     for detector in detectors {
         if let Some(plan) = detector(tree)? {
             return Ok(Some(plan));
@@ -134,20 +187,31 @@ fn detect_stack(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     Ok(None)
 }
 
-fn no_start_command(plan: &BuildPlan) -> DetectError {
+fn no_start_command(tree: &Tree, plan: &BuildPlan) -> DetectError {
+    let from = plan.detected_from.join(", ");
+    if plan.stack == Stack::Node {
+        let candidates = node::entry_files(tree);
+        if candidates.len() > 1 {
+            let candidates = candidates.into_iter().map(str::to_owned).collect();
+            let hint = "add a Procfile with `web: node <file>`, or a `start` script or a `main` entry to package.json"
+                .to_owned();
+            return DetectError::AmbiguousEntry { stack: plan.stack, from, candidates, hint };
+        }
+    }
     let hint = match plan.stack {
         Stack::Node => {
-            "add a `start` script or a `main` entry to package.json, or a server.js/index.js/app.js".to_owned()
+            "add a `start` script or a `main` entry to package.json, or an index.js/server.js/main.js/app.js".to_owned()
         }
         Stack::Python => {
-            "Slipway starts Flask, FastAPI and Django apps by itself; for anything else".to_owned()
+            "Slipway starts Flask, FastAPI and Django apps, and a main.py or app.py, by itself; for anything else"
+                .to_owned()
                 + " say how in slipway.toml (`start = \"...\"`)"
         }
         Stack::Go | Stack::Rust | Stack::Static | Stack::Procfile => {
             "add `start = \"<command>\"` to slipway.toml".to_owned()
         }
     };
-    DetectError::NoStartCommand { stack: plan.stack, from: plan.detected_from.join(", "), hint }
+    DetectError::NoStartCommand { stack: plan.stack, from, hint }
 }
 
 /// A plan with the fields every stack detector fills; the rest left empty.
@@ -281,7 +345,9 @@ mod tests {
         let err = detect(dir.path()).expect_err("nothing to detect");
         assert!(matches!(err, DetectError::Unrecognised));
         let message = err.to_string();
-        for name in ["slipway.toml", "Procfile", "package.json", "requirements.txt", "pyproject.toml", "Pipfile"] {
+        for name in
+            ["slipway.toml", "Procfile", "package.json", "requirements.txt", "pyproject.toml", "Pipfile", "main.py"]
+        {
             assert!(message.contains(name), "{message}");
         }
         for name in ["go.mod", "Cargo.toml", "index.html", "public/", "dist/", "build/", "_site/", "out/"] {

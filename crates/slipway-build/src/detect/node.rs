@@ -58,10 +58,15 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
         (Some("vite"), Some("slipway serve-static dist".to_owned()))
     } else {
         let main = package.get("main").and_then(Value::as_str).map(str::trim).filter(|m| !m.is_empty());
-        let entry = main
-            .map(str::to_owned)
-            .or_else(|| ["server.js", "index.js", "app.js"].into_iter().find(|f| tree.is_file(f)).map(str::to_owned));
-        (depends_on("express").then_some("express"), entry.map(|entry| format!("node {}", shell_quote(&entry))))
+        let lone = entry_file(&entry_files(tree));
+        let entry = match main {
+            // A build may write it (`"main": "dist/server.js"` with `tsc`).
+            Some(main) if main_exists(tree, main) || script("build").is_some() => Some(main),
+            // `npm init` writes `"main": "index.js"` whatever the app's file is called.
+            Some(main) => lone.or(Some(main)),
+            None => lone,
+        };
+        (depends_on("express").then_some("express"), entry.map(|entry| format!("node {}", shell_quote(entry))))
     };
 
     let mut plan = super::plan(Stack::Node, start, detected_from);
@@ -77,13 +82,36 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     Ok(Some(plan))
 }
 
+/// Files a Node app starts from when package.json says nothing.
+const ENTRY_FILES: [&str; 4] = ["index.js", "server.js", "main.js", "app.js"];
+
+/// The entry files at the root of the tree.
+pub(crate) fn entry_files(tree: &Tree) -> Vec<&'static str> {
+    ENTRY_FILES.into_iter().filter(|file| tree.is_file(file)).collect()
+}
+
+/// The entry file to start: `index.js` when there is one (the peers' planners
+/// start it too), else the only one; with several others, none (nothing says which).
+fn entry_file(present: &[&'static str]) -> Option<&'static str> {
+    match present {
+        [only] => Some(only),
+        ["index.js", ..] => Some("index.js"),
+        _ => None,
+    }
+}
+
+/// Whether package.json's `main` names a file of the tree, as Node resolves it.
+fn main_exists(tree: &Tree, main: &str) -> bool {
+    [main.to_owned(), format!("{main}.js"), format!("{main}/index.js")].iter().any(|file| tree.is_file(file))
+}
+
 fn object<'a>(value: &'a Map<String, Value>, field: &str) -> Option<&'a Map<String, Value>> {
     value.get(field).and_then(Value::as_object)
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::detect::testing::tree;
+    use crate::detect::testing::{tree, write as testing_write};
     use crate::detect::{detect, DetectError};
     use slipway_core::stack::Stack;
 
@@ -136,6 +164,82 @@ mod tests {
         let plan = detect(dir.path()).expect("plan");
         assert_eq!(plan.framework.as_deref(), Some("express"));
         assert_eq!(plan.start.as_deref(), Some("node index.js"));
+    }
+
+    #[test]
+    fn a_lone_entry_file_is_started_with_node() {
+        for file in ["index.js", "server.js", "main.js", "app.js"] {
+            let dir = tree(&[("package.json", r#"{"name": "x", "dependencies": {"ws": "8"}}"#), (file, "")]);
+            let plan = detect(dir.path()).expect("plan");
+            assert_eq!(plan.start, Some(format!("node {file}")), "{file}");
+            assert_eq!(plan.processes["web"], format!("node {file}"));
+        }
+        // index.js wins over the others, as with the peers' planners.
+        let dir = tree(&[("package.json", "{}"), ("server.js", ""), ("index.js", ""), ("main.js", "")]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node index.js"));
+    }
+
+    #[test]
+    fn main_is_preferred_when_it_exists_or_a_build_writes_it() {
+        let dir = tree(&[("package.json", r#"{"main": "src/server.js"}"#), ("src/server.js", ""), ("index.js", "")]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node src/server.js"));
+        // As Node resolves it: without the extension, or a directory with an index.js.
+        let dir = tree(&[("package.json", r#"{"main": "lib"}"#), ("lib/index.js", ""), ("app.js", "")]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node lib"));
+        let dir =
+            tree(&[("package.json", r#"{"main": "dist/server.js", "scripts": {"build": "tsc"}}"#), ("server.js", "")]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node dist/server.js"));
+        // `npm init`'s "index.js" when the app's file is server.js.
+        let dir = tree(&[("package.json", r#"{"main": "index.js"}"#), ("server.js", "")]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node server.js"));
+        // A `main` out of the tree is not a file of it; with nothing else, it is run as written.
+        let dir = tree(&[("package.json", r#"{"main": "../../etc/passwd"}"#)]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node ../../etc/passwd"));
+    }
+
+    #[test]
+    fn several_entry_files_without_index_js_are_refused_listing_them() {
+        let dir = tree(&[
+            ("package.json", r#"{"dependencies": {"express": "4"}}"#),
+            ("server.js", ""),
+            ("app.js", ""),
+            ("public/index.html", ""),
+        ]);
+        let err = detect(dir.path()).expect_err("ambiguous");
+        let DetectError::AmbiguousEntry { candidates, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(candidates, &["server.js", "app.js"]);
+        let message = err.to_string();
+        for words in ["server.js, app.js", "does not guess", "Procfile", "web: node <file>", "`start` script"] {
+            assert!(message.contains(words), "{words:?} not in: {message}");
+        }
+        // A Procfile says which.
+        testing_write(
+            dir.path(),
+            "Procfile",
+            "web: node app.js
+",
+        );
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node app.js"));
+    }
+
+    #[test]
+    fn hostile_entry_files_are_not_candidates() {
+        // A directory named like an entry file, and a symlink out of the tree.
+        let outside = tree(&[("server.js", "require('fs')")]);
+        let dir = tree(&[("package.json", "{}"), ("index.js/x", ""), ("app.js", "")]);
+        std::os::unix::fs::symlink(outside.path().join("server.js"), dir.path().join("server.js")).expect("symlink");
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("node app.js"));
+    }
+
+    #[test]
+    fn an_enormous_package_json_is_refused_not_read() {
+        let dir = tree(&[("index.js", "")]);
+        let mut big = String::from("{\"name\": \"x\", \"description\": \"");
+        big.push_str(&"a".repeat(crate::detect::MAX_MANIFEST_BYTES as usize));
+        big.push_str("\"}");
+        std::fs::write(dir.path().join("package.json"), big).expect("write");
+        let err = detect(dir.path()).expect_err("too large");
+        assert!(matches!(err, DetectError::TooLarge { ref file, .. } if file == "package.json"), "{err:?}");
     }
 
     #[test]

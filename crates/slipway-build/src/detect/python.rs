@@ -181,6 +181,24 @@ fn is_identifier(word: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Files a Python app without a framework starts from, in the peers' order
+/// (Railpack runs `main.py` before `app.py`; Nixpacks knows only `main.py`).
+const ENTRY_FILES: [&str; 2] = ["main.py", "app.py"];
+
+/// The entry file of a Python app Slipway cannot start otherwise.
+pub(crate) fn entry_file(tree: &Tree) -> Option<&'static str> {
+    ENTRY_FILES.into_iter().find(|file| tree.is_file(file))
+}
+
+/// A Python app without a dependency file: a `main.py` or `app.py` at the root
+/// (started by [`super::detect`] when nothing else says what runs).
+pub(crate) fn detect_entry_file(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
+    let Some(file) = entry_file(tree) else { return Ok(None) };
+    let mut plan = super::plan(Stack::Python, None, vec![file.to_owned()]);
+    plan.runtime_version = runtime_version(tree)?;
+    Ok(Some(plan))
+}
+
 fn runtime_version(tree: &Tree) -> Result<Option<String>, DetectError> {
     if let Some(text) = tree.read(".python-version")? {
         return Ok(text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned));
@@ -304,6 +322,66 @@ mod tests {
         let plan = detect(dir.path()).expect("plan");
         assert_eq!(plan.install.as_deref(), Some("pip install -r requirements.txt"));
         assert_eq!(plan.start, None);
+    }
+
+    #[test]
+    fn a_lone_main_py_or_app_py_runs_with_python() {
+        for (manifest, file) in [
+            (Some(("requirements.txt", "requests\n")), "main.py"),
+            (Some(("pyproject.toml", "[project]\nname = \"x\"\ndependencies = [\"httpx\"]\n")), "app.py"),
+            (None, "main.py"),
+            (None, "app.py"),
+        ] {
+            let mut files = vec![(file, "print('hi')\n"), ("lib.py", "")];
+            files.extend(manifest);
+            let dir = tree(&files);
+            let plan = detect(dir.path()).unwrap_or_else(|e| panic!("{files:?}: {e}"));
+            assert_eq!(plan.stack, Stack::Python, "{files:?}");
+            assert_eq!(plan.start, Some(format!("python {file}")), "{files:?}");
+            assert_eq!(plan.processes["web"], format!("python {file}"));
+            assert_eq!(plan.framework, None);
+            assert!(plan.detected_from.contains(&file.to_owned()), "{:?}", plan.detected_from);
+            if manifest.is_none() {
+                assert_eq!((plan.install, plan.package_manager), (None, None));
+                assert_eq!(plan.detected_from, [file]);
+            }
+        }
+        // Both: main.py, as the peers' planners choose.
+        let dir = tree(&[("main.py", ""), ("app.py", "")]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("python main.py"));
+    }
+
+    #[test]
+    fn an_entry_file_is_not_the_web_process_of_a_procfile_that_names_it_otherwise() {
+        let dir =
+            tree(&[("requirements.txt", "requests\n"), ("main.py", ""), ("Procfile", "worker: python main.py\n")]);
+        let plan = detect(dir.path()).expect("plan");
+        assert_eq!(plan.start, None);
+        assert_eq!(plan.processes.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["worker"]);
+        let dir = tree(&[("main.py", ""), ("Procfile", "web: python3 main.py --port $PORT\n")]);
+        let plan = detect(dir.path()).expect("plan");
+        assert_eq!(plan.stack, Stack::Python);
+        assert_eq!(plan.start.as_deref(), Some("python3 main.py --port $PORT"));
+    }
+
+    #[test]
+    fn a_site_with_a_script_beside_its_index_html_stays_a_static_site() {
+        let dir = tree(&[("index.html", "<h1>hi</h1>"), ("main.py", "")]);
+        assert_eq!(detect(dir.path()).expect("plan").stack, Stack::Static);
+    }
+
+    #[test]
+    fn hostile_entry_files_are_not_candidates() {
+        // main.py a symlink out of the tree, app.py a directory: nothing to run.
+        let outside = tree(&[("main.py", "import os\n")]);
+        let dir = tree(&[("requirements.txt", "requests\n"), ("app.py/x", "")]);
+        std::os::unix::fs::symlink(outside.path().join("main.py"), dir.path().join("main.py")).expect("symlink");
+        let err = detect(dir.path()).expect_err("nothing to start");
+        assert!(matches!(err, DetectError::NoStartCommand { .. }), "{err:?}");
+        assert!(err.to_string().contains("main.py or app.py"), "{err}");
+        let dir = tree(&[("app.py/x", "")]);
+        std::os::unix::fs::symlink(outside.path().join("main.py"), dir.path().join("main.py")).expect("symlink");
+        assert!(matches!(detect(dir.path()), Err(DetectError::Unrecognised)));
     }
 
     #[test]

@@ -64,10 +64,36 @@ async fn timeout_kills_the_whole_process_group() {
     let (result, _) = build(&Builder::new(1), &plan(None, Some(command)), request).await;
     let err = result.expect_err("times out");
     assert!(matches!(err, BuildError::Timeout { step: Step::Build, .. }), "{err:?}");
-    assert!(err.to_string().contains("time limit of 1s"), "{err}");
+    assert!(err.to_string().contains("time limit of 1 s"), "{err}");
+    assert!(err.to_string().contains("--build-timeout"), "says how to allow more: {err}");
     let pid: i32 = std::fs::read_to_string(app.join("sleep.pid")).expect("pid file").trim().parse().expect("pid");
     let what = format!("sleep {pid} to go with the timed-out build");
     eventually(&what, TEN_SECONDS, async || process_gone(pid).then_some(())).await;
+}
+
+#[tokio::test]
+async fn a_silent_step_says_it_is_still_running_and_a_chatty_one_does_not() {
+    let workspace = Workspace::new();
+    let app = workspace.app_from_files("app", &[]);
+    let builder = Builder::new(1).with_progress_every(Duration::from_millis(300));
+    let (result, lines) = build(&builder, &plan(None, Some("sleep 1.2")), workspace.request(&app)).await;
+    result.expect("builds");
+    let progress: Vec<&String> = lines.iter().filter(|line| line.contains("still running")).collect();
+    assert!(!progress.is_empty(), "no progress line in:\n{}", lines.join("\n"));
+    for line in &progress {
+        assert!(line.starts_with("… still running the build step (`sleep 1.2`), "), "{line}");
+    }
+    let finished = lines.iter().position(|line| line.starts_with("Build finished")).expect("a finish line");
+    assert!(lines.iter().rposition(|line| line.contains("still running")) < Some(finished), "{lines:?}");
+
+    // Output well within every quiet period, for longer than one: nothing to add.
+    let builder = Builder::new(1).with_progress_every(Duration::from_secs(1));
+    let chatty = "for i in $(seq 12); do echo tick $i; sleep 0.2; done";
+    let app = workspace.app_from_files("chatty", &[]);
+    let (result, lines) = build(&builder, &plan(None, Some(chatty)), workspace.request(&app)).await;
+    result.expect("builds");
+    assert!(lines.iter().any(|line| line == "tick 12"), "{lines:?}");
+    assert!(!lines.iter().any(|line| line.contains("still running")), "{lines:?}");
 }
 
 #[tokio::test]

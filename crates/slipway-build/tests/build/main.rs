@@ -1,9 +1,13 @@
-//! Real builds with real tools and registries (npm, PyPI, cargo): each app is
+//! Real builds with real tools and registries (npm, PyPI, cargo, go): each app is
 //! built, then its `web` command is started with PORT set and asked for `/`.
 
+mod entry_files;
 mod failures;
+mod go_app;
+mod network;
 mod node;
 mod python;
+mod refusals;
 mod rust_app;
 mod static_site;
 mod support;

@@ -75,6 +75,22 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A Procfile plan that builds by running `command` (and starts nothing that is used).
+pub fn plan_running(command: &str) -> BuildPlan {
+    BuildPlan {
+        stack: slipway_core::stack::Stack::Procfile,
+        framework: None,
+        package_manager: None,
+        runtime_version: None,
+        install: None,
+        build: Some(command.to_owned()),
+        start: Some("true".to_owned()),
+        processes: [(slipway_core::process_type::ProcessType::web(), "true".to_owned())].into(),
+        health_check_path: None,
+        detected_from: vec!["Procfile".to_owned()],
+    }
+}
+
 /// Runs a build and returns its result with every log line.
 pub async fn build(
     builder: &Builder,

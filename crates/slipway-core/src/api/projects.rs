@@ -33,6 +33,11 @@ pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub custom_domain: Option<Option<String>>,
+    /// How long one build may take, in seconds: 60 to 7200 (1 minute to 2 hours); `null` goes
+    /// back to the platform's default of 900 (15 minutes). A build already running keeps its limit.
+    #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, example = 1800)]
+    pub build_timeout: Option<Option<i64>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -47,6 +52,9 @@ pub struct Project {
     /// Production's primary URL.
     pub url: String,
     pub environments: Vec<Environment>,
+    /// How long one build may take, in seconds: the project's own setting, or the platform's
+    /// default (900, 15 minutes).
+    pub build_timeout: u64,
     pub created_at: Timestamp,
     /// Bytes the project takes on the machine that answered. Only in `GET …/projects/{project}`,
     /// and only from a control plane that runs with the platform's data dir.

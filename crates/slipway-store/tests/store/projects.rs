@@ -3,11 +3,13 @@
 use std::collections::BTreeSet;
 
 use slipway_core::api::{Project, RuntimeTarget};
+use slipway_core::build_timeout::BuildTimeout;
 use slipway_core::hostname::PublicUrls;
 use slipway_core::names::{Branch, EnvironmentName, RepoUrl};
 use slipway_core::ErrorCode;
 use slipway_store::{NewProject, ProjectPatch};
 use slipway_testkit::TestBackend;
+use sqlx::Row;
 
 use crate::support::*;
 
@@ -18,6 +20,7 @@ both_backends!(
     project_slugs_are_unique_per_workspace_only,
     projects_page_in_creation_order_without_gaps_or_repeats,
     update_project_patches_only_what_it_names,
+    a_projects_build_timeout_is_its_own_or_the_default_and_reaches_its_builds,
     deleted_projects_are_gone_and_free_their_hostnames,
     environments_are_created_protected_and_deleted,
     another_tenants_projects_cannot_be_reached_by_slug,
@@ -540,4 +543,62 @@ async fn another_tenants_projects_cannot_be_reached_by_slug(backend: TestBackend
         ErrorCode::ProjectNotFound
     );
     assert_eq!(snapshot(&f.store.project(&acme, &project_slug("secret")).await.unwrap()), snapshot(&secret));
+}
+
+async fn a_projects_build_timeout_is_its_own_or_the_default_and_reaches_its_builds(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let ws = f.workspace("acme").await;
+    let original = f.project(&ws, "web").await;
+    assert_eq!(original.build_timeout, BuildTimeout::DEFAULT.as_secs());
+    assert_eq!(original.build_timeout, 15 * 60);
+    let web = project_slug("web");
+    let set = |timeout: Option<BuildTimeout>| {
+        let patch = ProjectPatch { build_timeout: Some(timeout), ..ProjectPatch::default() };
+        f.store.update_project(&f.actor, &ws, &web, patch)
+    };
+
+    let two_hours = BuildTimeout::from_secs(BuildTimeout::MAX_SECS).unwrap();
+    let longer = set(Some(two_hours)).await.unwrap();
+    assert_eq!(longer.build_timeout, 7200);
+    assert_eq!(longer.branch, original.branch, "nothing else changes");
+    assert_eq!(longer.environments[0].hostnames, original.environments[0].hostnames);
+    let d = queue(&f, &ws, "production", None).await;
+    assert_eq!(f.store.deployment_context(&ws.id, &d.id).await.unwrap().build_timeout, two_hours);
+    // Another patch leaves it alone.
+    let branched = f
+        .store
+        .update_project(
+            &f.actor,
+            &ws,
+            &web,
+            ProjectPatch { branch: Some(Branch::parse("develop").unwrap()), ..ProjectPatch::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(branched.build_timeout, 7200);
+
+    // Back to the default.
+    let reset = set(None).await.unwrap();
+    assert_eq!(reset.build_timeout, BuildTimeout::DEFAULT.as_secs());
+    assert_eq!(f.store.deployment_context(&ws.id, &d.id).await.unwrap().build_timeout, BuildTimeout::DEFAULT);
+    let mut tx = f.raw_platform().await;
+    let row = sqlx::query("SELECT build_timeout_seconds FROM projects WHERE id = $1")
+        .bind(original.id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<Option<i64>, _>(0), None, "the default is stored as NULL, so it follows the platform's");
+
+    // The schema refuses what the type would: a figure out of range never gets stored.
+    for seconds in [0_i64, 59, 7201, -1] {
+        let refused = sqlx::query("UPDATE projects SET build_timeout_seconds = $1 WHERE id = $2")
+            .bind(seconds)
+            .bind(original.id.as_str())
+            .execute(&mut *tx)
+            .await;
+        assert!(refused.is_err(), "{seconds} s was stored");
+        // On PostgreSQL the failed statement ends the transaction: start another.
+        drop(tx);
+        tx = f.raw_platform().await;
+    }
 }

@@ -2,7 +2,8 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use slipway_core::api::{CreateProjectRequest, Page, Project};
+use slipway_core::api::{CreateProjectRequest, Page, Project, UpdateProjectRequest};
+use slipway_core::build_timeout::BuildTimeout;
 
 use super::{encode, workspace, WorkspaceArg, WorkspaceJson};
 use crate::client::Client;
@@ -34,6 +35,22 @@ pub struct InfoArgs {
     pub app: String,
     #[command(flatten)]
     pub workspace: WorkspaceJson,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The app.
+    #[arg(short, long, env = "SLIPWAY_APP")]
+    pub app: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// How long one build may take: 90s, 20m, 1h or 1h30m, from 1 minute to 2 hours
+    /// (`default`: the platform's, 15 minutes). A build already running keeps its limit.
+    #[arg(long)]
+    pub build_timeout: Option<String>,
+    /// Print the app as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +118,7 @@ pub async fn info(client: &Client, args: InfoArgs) -> Result<()> {
     println!("URL:        {}", project.url);
     println!("Repository: {}", project.repo_url.as_deref().unwrap_or("git push to Slipway"));
     println!("Branch:     {}", project.branch);
+    println!("Build time: at most {}", describe_build_timeout(project.build_timeout));
     println!("Created:    {}", project.created_at);
     println!();
     let rows: Vec<Vec<String>> = project
@@ -124,6 +142,31 @@ pub async fn info(client: &Client, args: InfoArgs) -> Result<()> {
             println!("  {what:<24}{}", output::bytes(bytes));
         }
     }
+    Ok(())
+}
+
+/// `15m`, or the seconds as given when a newer server allows what this client does not know.
+fn describe_build_timeout(seconds: u64) -> String {
+    BuildTimeout::from_secs(seconds).map_or_else(|_| format!("{seconds}s"), |timeout| timeout.to_string())
+}
+
+pub async fn update(client: &Client, args: UpdateArgs) -> Result<()> {
+    client.require_login()?;
+    let Some(timeout) = args.build_timeout.as_deref() else {
+        bail!("name what to change: --build-timeout 30m (or `default`)");
+    };
+    // Checked here too, so that a typo fails before any request.
+    let build_timeout = match timeout {
+        "default" => None,
+        text => Some(i64::try_from(BuildTimeout::parse(text)?.as_secs())?),
+    };
+    let ws = workspace(client, &args.workspace).await?;
+    let body = UpdateProjectRequest { build_timeout: Some(build_timeout), ..UpdateProjectRequest::default() };
+    let project: Project = client.patch(&path(&ws, &args.app), &body).await?;
+    if args.json {
+        return output::json(&project);
+    }
+    println!("Builds of {} now stop after {}", project.slug, describe_build_timeout(project.build_timeout));
     Ok(())
 }
 

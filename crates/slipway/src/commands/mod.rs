@@ -95,6 +95,9 @@ pub enum Command {
     /// Show an app: environments, URLs, repository.
     #[command(name = "apps:info")]
     AppsInfo(apps::InfoArgs),
+    /// Change an app's settings: --build-timeout 30m.
+    #[command(name = "apps:update")]
+    AppsUpdate(apps::UpdateArgs),
     /// Delete an app with everything in it.
     #[command(name = "apps:destroy")]
     AppsDestroy(apps::DestroyArgs),
@@ -185,6 +188,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Apps(args) => apps::list(&client, args).await,
         Command::AppsCreate(args) => apps::create(&client, args).await,
         Command::AppsInfo(args) => apps::info(&client, args).await,
+        Command::AppsUpdate(args) => apps::update(&client, args).await,
         Command::AppsDestroy(args) => apps::destroy(&client, args).await,
         Command::Config(args) => config::show(&client, args).await,
         Command::ConfigSet(args) => config::set(&client, args).await,

@@ -202,6 +202,83 @@ async fn rust_binary() {
     platform.assert_serves(&app, "hello from rust").await;
 }
 
+/// A Go web app (standard library only: no module proxy needed) that answers `/`, and on
+/// `/conventions` whether it got Rocket's port variables; it binds `$BIND_HOST` (127.0.0.1 unless set).
+const GO_MAIN: &str = r#"package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "hello from go")
+	})
+	http.HandleFunc("/conventions", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%v %s", os.Getenv("ROCKET_PORT") == os.Getenv("PORT"), os.Getenv("ROCKET_ADDRESS"))
+	})
+	host := os.Getenv("BIND_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if err := http.ListenAndServe(host+":"+os.Getenv("PORT"), nil); err != nil {
+		panic(err)
+	}
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_go_app_runs_the_binary_its_procfile_names_with_its_build_log_in_order() {
+    // A short health timeout, so the release that binds another address fails quickly.
+    let platform = Platform::start("go-procfile", &[("SLIPWAY_HEALTH_TIMEOUT", "5")]).await;
+    let app = platform.create_app("acme", "api").await;
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "static", "api").await;
+    source.replace_all(&[
+        // As old as the build machine's Go (Debian's 1.19), so no toolchain is fetched.
+        ("go.mod", "module github.com/acme/go-getting-started\n\ngo 1.19\n"),
+        ("main.go", GO_MAIN),
+        // Heroku's Go buildpack builds into bin/<name>; so Procfiles written for it say this.
+        ("Procfile", "web: bin/go-getting-started\n"),
+    ]);
+    source.commit("a go app").await;
+
+    // The project's build timeout, through the CLI: shown, bounded, and a bad one changes nothing.
+    assert_contains(&platform.cli_ok(&app, &["apps:update", "--build-timeout", "20m"]).await, "after 20m");
+    let refused = platform.cli(&app, &["apps:update", "--build-timeout", "3h"]).await;
+    assert!(!refused.status.success());
+    assert_contains(&String::from_utf8_lossy(&refused.stderr), "1 minute to 2 hours");
+    let project = platform.api(reqwest::Method::GET, "/v1/workspaces/acme/projects/api", None).await;
+    assert_eq!(project["build_timeout"], 1200, "{project}");
+
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert_eq!(push.deployed(), 1, "{}", push.output);
+    assert_contains(&push.output, "$ go build -o bin/go-getting-started .");
+    platform.assert_serves(&app, "hello from go").await;
+    assert_eq!(platform.get(&app, "/conventions").await, Ok((200, "true 127.0.0.1".to_owned())));
+
+    // The build's lines come before the agent's, in the pusher's stream and in the stored log.
+    let build_log = platform.deployment_log(&app, 1).await;
+    for log in [&push.output, &build_log] {
+        let finished = log.find("Build finished; starting release #1").expect("the build's last line");
+        let starting = log.find("Starting web.1").expect("the agent's first line");
+        assert!(finished < starting, "the agent's lines came first:\n{log}");
+    }
+
+    // A release that listens on another address than the one the router dials: the failure says
+    // which port was expected and where the app listens instead.
+    platform.cli_ok(&app, &["config:set", "BIND_HOST=127.0.0.2"]).await;
+    source.commit("listen on another address").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let output = assert_push_failed(&push, 2);
+    assert_contains(output, "did not answer on 127.0.0.1:");
+    assert_contains(output, "it listens on 127.0.0.2:");
+    assert_deployment_failed(&platform, &app, 2, "which the router does not reach").await;
+    platform.assert_serves(&app, "hello from go").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_project_tracking_a_repository_url_deploys_its_branch_head() {
     // Sources live in `<scratch dir>/src`; the platform may fetch local paths there and nowhere else.

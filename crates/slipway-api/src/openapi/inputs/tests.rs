@@ -64,6 +64,8 @@ fn the_document_states_the_figures_the_handlers_check() {
     assert_eq!(parameter(&document, "get", deployment, "number"), component("DeploymentNumber"));
     let expires_in = property(&document, "CreateTokenRequest", "expires_in");
     assert_eq!((expires_in["minimum"].as_u64(), expires_in["maximum"].as_u64()), (Some(1), Some(MAX_EXPIRES_IN)));
+    let timeout = property(&document, "UpdateProjectRequest", "build_timeout");
+    assert_eq!((timeout["minimum"].as_u64(), timeout["maximum"].as_u64()), (Some(60), Some(7200)));
     let release = property(&document, "RollbackRequest", "release");
     assert_eq!(release["minimum"], 1);
     let logs = "/v1/workspaces/{ws}/projects/{project}/environments/{env}/logs";

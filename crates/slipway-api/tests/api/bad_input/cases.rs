@@ -103,6 +103,23 @@ pub(super) fn cases(tokens: &Tokens) -> Vec<Case> {
             "INVALID_DOMAIN",
         ));
     }
+    // A project's build timeout: whole seconds, 1 minute to 2 hours.
+    for (what, timeout, code) in [
+        ("too short", json!(59), "INVALID_REQUEST"),
+        ("too long", json!(7201), "INVALID_REQUEST"),
+        ("negative", json!(-900), "INVALID_REQUEST"),
+        ("a duration string", json!("15m"), "INVALID_JSON"),
+        ("fractional", json!(900.5), "INVALID_JSON"),
+    ] {
+        cases.push(case(
+            format!("build timeout {what}"),
+            Method::PATCH,
+            format!("{projects}/shop"),
+            alice,
+            Body::Json(json!({"branch": "changed", "build_timeout": timeout})),
+            code,
+        ));
+    }
     // The HTTPS redirect of a hostname: only the environment's own hostnames, only a boolean.
     let domains = format!("{envs}/production/domains");
     for (what, hostname, body, code) in [

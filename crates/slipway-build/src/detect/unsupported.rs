@@ -1,0 +1,467 @@
+//! Stacks Slipway recognises but does not build: refused at detection, naming
+//! the stack, what gave it away and what to do — instead of being "detected"
+//! as a Procfile app that dies with `exit status 127` when it starts.
+//!
+//! Two kinds of evidence. A stack's own manifest at the root (`Gemfile`,
+//! `composer.json`, `pom.xml`, …) says what the app is even when a
+//! `package.json` or `requirements.txt` sits beside it (a Rails app's asset
+//! tooling, a Laravel app's Vite config): the peers' planners (Nixpacks,
+//! Railpack) rank these stacks before Node and Python for the same reason. A
+//! weaker [`Strength::Hint`] (`config.ru`, `deno.json`, `stack.yaml`) counts only when no
+//! supported stack is recognised and no Procfile says what runs. A Procfile that runs another stack's
+//! program (`bundle exec puma`) is refused whatever else the tree holds.
+//!
+//! The way out is always the same: a `slipway.toml` that says how to install
+//! and start the app takes precedence over all of this (the machine may well
+//! have that toolchain), and a Procfile whose commands run a supported
+//! stack's programs keeps a stray `Gemfile` from deciding.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use slipway_core::process_type::ProcessType;
+
+use super::{DetectError, Tree};
+
+/// A stack Slipway does not build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnsupportedStack {
+    Ruby,
+    Php,
+    /// Java and the other JVM languages Maven and Gradle build (Kotlin).
+    Java,
+    Scala,
+    Clojure,
+    DotNet,
+    Elixir,
+    Deno,
+    Haskell,
+    Crystal,
+    Dart,
+    Swift,
+    Zig,
+    Gleam,
+}
+
+impl UnsupportedStack {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ruby => "Ruby",
+            Self::Php => "PHP",
+            Self::Java => "Java",
+            Self::Scala => "Scala",
+            Self::Clojure => "Clojure",
+            Self::DotNet => ".NET",
+            Self::Elixir => "Elixir",
+            Self::Deno => "Deno",
+            Self::Haskell => "Haskell",
+            Self::Crystal => "Crystal",
+            Self::Dart => "Dart",
+            Self::Swift => "Swift",
+            Self::Zig => "Zig",
+            Self::Gleam => "Gleam",
+        }
+    }
+}
+
+impl fmt::Display for UnsupportedStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How strongly a file says what the app is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strength {
+    /// The stack's own manifest: it decides even beside a supported stack's files.
+    Manifest,
+    /// A file that names the stack only when nothing supported is recognised.
+    Hint,
+}
+
+use Strength::{Hint, Manifest};
+use UnsupportedStack::*;
+
+/// Root files that give a stack away, in the order they are looked for.
+const FILES: [(&str, UnsupportedStack, Strength); 25] = [
+    ("Gemfile", Ruby, Manifest),
+    ("composer.json", Php, Manifest),
+    // A PHP site served as static files would hand out its source code.
+    ("index.php", Php, Manifest),
+    ("pom.xml", Java, Manifest),
+    ("build.gradle", Java, Manifest),
+    ("build.gradle.kts", Java, Manifest),
+    ("mvnw", Java, Manifest),
+    ("gradlew", Java, Manifest),
+    ("build.sbt", Scala, Manifest),
+    ("project.clj", Clojure, Manifest),
+    ("deps.edn", Clojure, Manifest),
+    ("mix.exs", Elixir, Manifest),
+    ("gleam.toml", Gleam, Manifest),
+    ("shard.yml", Crystal, Manifest),
+    ("pubspec.yaml", Dart, Manifest),
+    ("Package.swift", Swift, Manifest),
+    ("build.zig", Zig, Manifest),
+    ("config.ru", Ruby, Hint),
+    ("Rakefile", Ruby, Hint),
+    ("deno.json", Deno, Hint),
+    ("deno.jsonc", Deno, Hint),
+    ("stack.yaml", Haskell, Hint),
+    ("artisan", Php, Hint),
+    ("settings.gradle", Java, Hint),
+    ("settings.gradle.kts", Java, Hint),
+];
+
+/// Root file name endings that give a stack away (project and solution files).
+const EXTENSIONS: [(&str, UnsupportedStack); 5] =
+    [(".csproj", DotNet), (".fsproj", DotNet), (".vbproj", DotNet), (".sln", DotNet), (".cabal", Haskell)];
+
+/// Programs of each stack, as a command's first word names them (`bin/rails` → `rails`).
+const PROGRAMS: [(UnsupportedStack, &[&str]); 14] = [
+    (Ruby, &["bundle", "bundler", "ruby", "rails", "rake", "rackup", "puma", "unicorn", "thin", "sidekiq", "jekyll"]),
+    (Php, &["php", "php-fpm", "php-cgi", "composer", "frankenphp", "heroku-php-apache2", "heroku-php-nginx"]),
+    (Java, &["java", "mvn", "mvnw", "gradle", "gradlew", "jbang", "kotlin"]),
+    (Scala, &["sbt", "scala", "amm"]),
+    (Clojure, &["lein", "clojure", "clj"]),
+    (DotNet, &["dotnet"]),
+    (Elixir, &["mix", "elixir", "iex"]),
+    (Deno, &["deno"]),
+    (Haskell, &["stack", "cabal", "runghc", "runhaskell"]),
+    (Crystal, &["crystal", "shards"]),
+    (Dart, &["dart", "flutter"]),
+    (Swift, &["swift"]),
+    (Zig, &["zig"]),
+    (Gleam, &["gleam"]),
+];
+
+/// Programs of the stacks Slipway builds: a Procfile that runs one of them is
+/// the app's own say even beside another stack's manifest.
+const SUPPORTED_PROGRAMS: [&str; 20] = [
+    "node",
+    "npm",
+    "npx",
+    "yarn",
+    "pnpm",
+    "corepack",
+    "python",
+    "python3",
+    "gunicorn",
+    "uvicorn",
+    "hypercorn",
+    "daphne",
+    "waitress-serve",
+    "flask",
+    "streamlit",
+    "go",
+    "cargo",
+    "slipway",
+    "next",
+    "vite",
+];
+
+/// A file that says the tree is an app of a stack Slipway does not build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    pub(crate) stack: UnsupportedStack,
+    pub(crate) file: String,
+    pub(crate) strength: Strength,
+}
+
+impl Finding {
+    /// The refusal; `runs` names the Procfile line that also gave it away.
+    pub(crate) fn refusal(&self, runs: Option<String>) -> DetectError {
+        let evidence = match runs {
+            Some(runs) => format!("{}; {runs}", self.file),
+            None => self.file.clone(),
+        };
+        DetectError::UnsupportedStack { stack: self.stack, evidence }
+    }
+}
+
+/// The first root file (or project file) that gives an unsupported stack away.
+/// Directories and symlinks out of the tree do not count ([`Tree::is_file`]).
+pub(crate) fn detect(tree: &Tree) -> Option<Finding> {
+    let manifest = |(file, stack, strength): &(&str, UnsupportedStack, Strength)| {
+        tree.is_file(file).then(|| Finding { stack: *stack, file: (*file).to_owned(), strength: *strength })
+    };
+    let by_name = FILES.iter().filter(|(.., strength)| *strength == Manifest).find_map(manifest);
+    by_name
+        .or_else(|| {
+            tree.list("").into_iter().find_map(|name| {
+                let (_, stack) = EXTENSIONS.iter().find(|(ext, _)| name.len() > ext.len() && name.ends_with(ext))?;
+                tree.is_file(&name).then_some(Finding { stack: *stack, file: name, strength: Manifest })
+            })
+        })
+        .or_else(|| FILES.iter().filter(|(.., strength)| *strength == Hint).find_map(manifest))
+}
+
+/// Whether detection must refuse the tree, given what else it found: the
+/// Procfile's processes and whether a supported stack recognised the tree.
+/// (A `slipway.toml` that says what runs is handled by the caller: it never gets here.)
+pub(crate) fn check(
+    finding: Option<&Finding>,
+    procfile: Option<&BTreeMap<ProcessType, String>>,
+    recognised: bool,
+) -> Result<(), DetectError> {
+    if let Some(procfile) = procfile {
+        // `web` first, so the message names the process users care about.
+        let ordered = procfile.get_key_value(ProcessType::WEB).into_iter().chain(procfile.iter());
+        for (process, command) in ordered {
+            if let Some(stack) = programs(command).find_map(stack_of) {
+                let runs = format!("the Procfile's {process} process runs `{command}`");
+                return Err(match finding {
+                    Some(found) if found.stack == stack => found.refusal(Some(runs)),
+                    _ => DetectError::UnsupportedStack { stack, evidence: runs },
+                });
+            }
+        }
+    }
+    let Some(finding) = finding else { return Ok(()) };
+    let procfile_runs_supported = procfile
+        .is_some_and(|p| p.values().any(|command| programs(command).any(|p| is_one_of(&SUPPORTED_PROGRAMS, p))));
+    let refuse = match (finding.strength, procfile) {
+        // The app's own manifest says what it is; only its Procfile can say otherwise.
+        (Manifest, None) => true,
+        // A Procfile beside it decides when a supported stack was recognised too, or
+        // when it runs a supported stack's programs; a plain `./start.sh` beside a
+        // Gemfile alone would start a Ruby app.
+        (Manifest, Some(_)) => !recognised && !procfile_runs_supported,
+        // A hint never overrules a Procfile of plain commands (Procfile-only apps stay as they were).
+        (Hint, Some(_)) => false,
+        (Hint, None) => !recognised,
+    };
+    if refuse {
+        Err(finding.refusal(None))
+    } else {
+        Ok(())
+    }
+}
+
+/// The stack whose program `program` is.
+fn stack_of(program: &str) -> Option<UnsupportedStack> {
+    PROGRAMS.iter().find(|(_, programs)| is_one_of(programs, program)).map(|(stack, _)| *stack)
+}
+
+/// Whether `program` is in `names`, as it is or without a version suffix (`php8.2`, `python3`).
+fn is_one_of(names: &[&str], program: &str) -> bool {
+    let unversioned = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    names.contains(&program) || (!unversioned.is_empty() && names.contains(&unversioned))
+}
+
+/// The programs a shell command runs, by base name: the first word of each
+/// `&&`, `||`, `;` or `|` segment, after `VAR=value` words and `exec`/`env`/`nohup`.
+fn programs(command: &str) -> impl Iterator<Item = &str> {
+    command.split(['&', '|', ';', '\n', '(', ')']).filter_map(|segment| {
+        let word = segment.split_whitespace().find(|word| {
+            let assignment = word.split_once('=').is_some_and(|(name, _)| is_variable_name(name));
+            !(assignment || ["exec", "env", "nohup", "time", "command"].contains(word))
+        })?;
+        word.trim_matches(['"', '\'']).rsplit('/').next().filter(|base| !base.is_empty())
+    })
+}
+
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::testing::{tree, write};
+    use crate::detect::{detect as detect_plan, DetectError};
+    use slipway_core::stack::Stack;
+
+    fn refused(files: &[(&str, &str)]) -> (UnsupportedStack, String) {
+        let dir = tree(files);
+        match detect_plan(dir.path()) {
+            Err(DetectError::UnsupportedStack { stack, evidence }) => (stack, evidence),
+            other => panic!("{files:?} should be refused as an unsupported stack, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_stack_is_refused_naming_the_file_that_gave_it_away() {
+        for (file, stack) in [
+            ("Gemfile", Ruby),
+            ("composer.json", Php),
+            ("index.php", Php),
+            ("pom.xml", Java),
+            ("build.gradle", Java),
+            ("build.gradle.kts", Java),
+            ("build.sbt", Scala),
+            ("project.clj", Clojure),
+            ("deps.edn", Clojure),
+            ("mix.exs", Elixir),
+            ("Api.csproj", DotNet),
+            ("App.fsproj", DotNet),
+            ("Shop.sln", DotNet),
+            ("shard.yml", Crystal),
+            ("pubspec.yaml", Dart),
+            ("Package.swift", Swift),
+            ("build.zig", Zig),
+            ("gleam.toml", Gleam),
+            ("hello.cabal", Haskell),
+            ("config.ru", Ruby),
+            ("deno.json", Deno),
+            ("stack.yaml", Haskell),
+        ] {
+            let (found, evidence) = refused(&[(file, ""), ("README.md", "")]);
+            assert_eq!((found, evidence.as_str()), (stack, file), "{file}");
+        }
+    }
+
+    #[test]
+    fn the_message_names_the_stack_the_file_and_what_to_do() {
+        let dir = tree(&[("Gemfile", "source 'https://rubygems.org'\ngem 'sinatra'\n"), ("app.rb", "")]);
+        let message = detect_plan(dir.path()).expect_err("ruby").to_string();
+        for words in
+            ["Ruby app (Gemfile)", "does not build Ruby", "Node, Python, Go, Rust and static sites", "slipway.toml"]
+        {
+            assert!(message.contains(words), "{words:?} not in: {message}");
+        }
+        assert!(
+            message.contains("install = ") && message.contains("start = ") && message.contains("$PORT"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_manifest_wins_over_node_and_python_files_beside_it() {
+        // Rails with jsbundling, Laravel with Vite (which alone would be served as a static site), Django beside a Gemfile.
+        let (stack, _) = refused(&[
+            ("Gemfile", "gem 'rails'\n"),
+            ("package.json", r#"{"scripts": {"build": "esbuild app.js"}}"#),
+            ("config.ru", ""),
+        ]);
+        assert_eq!(stack, Ruby);
+        let (stack, evidence) = refused(&[
+            ("composer.json", "{}"),
+            ("artisan", ""),
+            ("package.json", r#"{"scripts": {"build": "vite build"}, "devDependencies": {"vite": "5"}}"#),
+        ]);
+        assert_eq!((stack, evidence.as_str()), (Php, "composer.json"));
+        let (stack, _) = refused(&[("pom.xml", "<project/>"), ("requirements.txt", "flask\n"), ("app.py", "")]);
+        assert_eq!(stack, Java);
+    }
+
+    #[test]
+    fn a_hint_counts_only_when_no_supported_stack_is_recognised() {
+        let dir = tree(&[("deno.json", "{}"), ("package.json", r#"{"scripts": {"start": "node s.js"}}"#)]);
+        assert_eq!(detect_plan(dir.path()).expect("node wins over a hint").stack, Stack::Node);
+        let dir = tree(&[("Rakefile", ""), ("public/index.html", "<h1>hi</h1>")]);
+        assert_eq!(detect_plan(dir.path()).expect("static wins over a hint").stack, Stack::Static);
+        assert_eq!(refused(&[("Rakefile", ""), ("lib/x.rb", "")]).0, Ruby);
+        // Nor over a Procfile of plain commands.
+        let dir = tree(&[("Rakefile", ""), ("Procfile", "web: ./bin/server\n")]);
+        assert_eq!(detect_plan(dir.path()).expect("procfile wins over a hint").stack, Stack::Procfile);
+        // Unless the Procfile runs that stack's programs.
+        assert_eq!(
+            refused(&[("deno.json", "{}"), ("Procfile", "web: deno run main.ts\n")]),
+            (Deno, "deno.json; the Procfile's web process runs `deno run main.ts`".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_procfile_running_another_stacks_program_is_refused_at_detection() {
+        // The case that used to die with exit status 127 at start.
+        let (stack, evidence) =
+            refused(&[("Gemfile", "gem 'puma'\n"), ("Procfile", "web: bundle exec puma -C config/puma.rb\n")]);
+        assert_eq!(stack, Ruby);
+        assert_eq!(evidence, "Gemfile; the Procfile's web process runs `bundle exec puma -C config/puma.rb`");
+        // Without any manifest, and whatever the Procfile's line looks like.
+        for (procfile, stack) in [
+            ("web: bin/rails server -p $PORT\n", Ruby),
+            ("web: vendor/bin/heroku-php-apache2 public/\n", Php),
+            ("web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n", Java),
+            ("web: cd api && php8.2 -S 127.0.0.1:$PORT\n", Php),
+            ("worker: node w.js\nweb: dotnet run\n", DotNet),
+            ("web: MIX_ENV=prod mix phx.server\n", Elixir),
+            ("web: deno run --allow-net main.ts\n", Deno),
+        ] {
+            let (found, evidence) = refused(&[("Procfile", procfile)]);
+            assert_eq!(found, stack, "{procfile}");
+            assert!(evidence.starts_with("the Procfile's "), "{evidence}");
+        }
+        // Even beside a supported stack: its programs would not be there either.
+        let (stack, _) = refused(&[
+            ("package.json", r#"{"scripts": {"start": "node s.js"}}"#),
+            ("Procfile", "release: rake db:migrate\n"),
+        ]);
+        assert_eq!(stack, Ruby);
+    }
+
+    #[test]
+    fn a_procfile_of_supported_programs_or_plain_shell_keeps_the_procfile_behaviour() {
+        for procfile in
+            ["web: ./run.sh\n", "web: node server.js\n", "web: python3 -m http.server $PORT\n", "web: bin/web\n"]
+        {
+            let dir = tree(&[("Procfile", procfile)]);
+            let plan = detect_plan(dir.path()).unwrap_or_else(|e| panic!("{procfile}: {e}"));
+            assert_eq!(plan.stack, Stack::Procfile, "{procfile}");
+        }
+        // A stray Gemfile beside a Procfile that runs Node.
+        let dir = tree(&[("Gemfile", ""), ("Procfile", "web: node server.js\n")]);
+        assert_eq!(detect_plan(dir.path()).expect("node procfile").start.as_deref(), Some("node server.js"));
+        // A Procfile beside both a supported stack and a Gemfile decides for the supported stack.
+        let dir = tree(&[
+            ("Gemfile", ""),
+            ("package.json", r#"{"scripts": {"start": "node s.js"}}"#),
+            ("Procfile", "web: ./start.sh\n"),
+        ]);
+        assert_eq!(detect_plan(dir.path()).expect("node").stack, Stack::Node);
+        // But a plain shell script beside a Gemfile alone starts a Ruby app.
+        assert_eq!(refused(&[("Gemfile", ""), ("Procfile", "web: ./start.sh\n")]).0, Ruby);
+    }
+
+    #[test]
+    fn slipway_toml_saying_what_runs_is_the_way_out() {
+        let dir = tree(&[
+            ("Gemfile", ""),
+            ("Procfile", "web: bundle exec puma\n"),
+            ("slipway.toml", "install = \"bundle install\"\nstart = \"bundle exec puma -b tcp://127.0.0.1:$PORT\"\n"),
+        ]);
+        let plan = detect_plan(dir.path()).expect("the app's own say");
+        assert_eq!(plan.stack, Stack::Procfile);
+        assert_eq!(plan.install.as_deref(), Some("bundle install"));
+        // A slipway.toml that does not say what runs changes nothing.
+        let (stack, _) = refused(&[("Gemfile", ""), ("slipway.toml", "health_check_path = \"/up\"\n")]);
+        assert_eq!(stack, Ruby);
+    }
+
+    #[test]
+    fn hostile_trees() {
+        // A directory named like a manifest is not one.
+        let dir = tree(&[("Gemfile/README", ""), ("App.csproj/x", ""), ("package.json", r#"{"main": "s.js"}"#)]);
+        assert_eq!(detect_plan(dir.path()).expect("node").stack, Stack::Node);
+        // Nor is a symlink out of the tree.
+        let outside = tree(&[("Gemfile", "gem 'rails'\n")]);
+        let dir = tree(&[("index.html", "<h1>hi</h1>")]);
+        std::os::unix::fs::symlink(outside.path().join("Gemfile"), dir.path().join("Gemfile")).expect("symlink");
+        assert_eq!(detect_plan(dir.path()).expect("static").stack, Stack::Static);
+        // A Procfile with only comments beside a Gemfile: the stack is the answer, not the Procfile.
+        let (stack, _) = refused(&[("Gemfile", ""), ("Procfile", "# web: bundle exec puma\n\n")]);
+        assert_eq!(stack, Ruby);
+        // A package.json too large to read beside a Gemfile: still a Ruby app.
+        let dir = tree(&[("Gemfile", "")]);
+        let file = std::fs::File::create(dir.path().join("package.json")).expect("create");
+        file.set_len(crate::detect::MAX_MANIFEST_BYTES + 10).expect("sparse file");
+        file.sync_all().expect("sync");
+        write(dir.path(), "Procfile", "web: ./start\n");
+        assert!(matches!(detect_plan(dir.path()), Err(DetectError::UnsupportedStack { stack: Ruby, .. })));
+    }
+
+    #[test]
+    fn programs_of_a_command() {
+        let found: Vec<&str> =
+            programs("A=1 B=2 exec bin/rails s && env X=y ./bin/worker | tee; \"php8.2\" -v").collect();
+        assert_eq!(found, ["rails", "worker", "tee", "php8.2"]);
+        assert_eq!(programs("   ").count(), 0);
+        assert_eq!(stack_of("php8.2"), Some(Php));
+        assert_eq!(stack_of("heroku-php-apache2"), Some(Php));
+        assert_eq!(stack_of("ruby3.3"), Some(Ruby));
+        assert_eq!(stack_of("2to3"), None);
+        assert!(is_one_of(&SUPPORTED_PROGRAMS, "python3.12"));
+    }
+}

@@ -1,0 +1,78 @@
+//! Stacks Slipway does not build are refused at detection — before any build
+//! step runs — while a Procfile of plain shell commands still builds and runs.
+
+use slipway_build::{detect, Builder, DetectError, UnsupportedStack};
+use slipway_core::stack::Stack;
+
+use crate::support::{build, built, WebProcess, Workspace};
+
+#[test]
+fn a_sinatra_app_with_a_procfile_is_refused_at_detection_not_at_start() {
+    let workspace = Workspace::new();
+    let app_dir = workspace.app_from_files(
+        "app",
+        &[
+            ("Gemfile", "source 'https://rubygems.org'\ngem 'sinatra'\ngem 'puma'\n"),
+            ("Gemfile.lock", "GEM\n  remote: https://rubygems.org/\n"),
+            ("config.ru", "require './app'\nrun Sinatra::Application\n"),
+            ("app.rb", "require 'sinatra'\nget('/') { 'hi' }\n"),
+            ("Procfile", "web: bundle exec puma -p $PORT\n"),
+        ],
+    );
+    let err = detect(&app_dir).expect_err("ruby is refused");
+    let DetectError::UnsupportedStack { stack, evidence } = &err else { panic!("{err:?}") };
+    assert_eq!(*stack, UnsupportedStack::Ruby);
+    assert_eq!(evidence, "Gemfile; the Procfile's web process runs `bundle exec puma -p $PORT`");
+    let message = err.to_string();
+    assert!(message.starts_with("this is a Ruby app (Gemfile; "), "{message}");
+    assert!(message.contains("Slipway does not build Ruby apps: it builds Node, Python, Go, Rust and static sites"));
+}
+
+#[test]
+fn java_php_and_dotnet_trees_are_refused_naming_their_files() {
+    let workspace = Workspace::new();
+    for (name, files, stack, file) in [
+        (
+            "spring",
+            &[("pom.xml", "<project/>"), ("src/main/java/App.java", "class App {}")][..],
+            UnsupportedStack::Java,
+            "pom.xml",
+        ),
+        (
+            "laravel",
+            &[("composer.json", "{}"), ("artisan", ""), ("public/index.html", "")][..],
+            UnsupportedStack::Php,
+            "composer.json",
+        ),
+        ("api", &[("Api.csproj", "<Project/>"), ("Program.cs", "")][..], UnsupportedStack::DotNet, "Api.csproj"),
+    ] {
+        let app_dir = workspace.app_from_files(name, files);
+        match detect(&app_dir) {
+            Err(DetectError::UnsupportedStack { stack: found, evidence }) => {
+                assert_eq!((found, evidence.as_str()), (stack, file), "{name}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_procfile_of_plain_shell_commands_still_builds_and_serves() {
+    let workspace = Workspace::new();
+    let app_dir = workspace.app_from_files(
+        "app",
+        &[
+            ("Procfile", "web: ./serve.sh\n"),
+            ("serve.sh", "#!/bin/sh\nexec python3 -m http.server --bind 127.0.0.1 \"$PORT\"\n"),
+            ("hello.txt", "plain\n"),
+        ],
+    );
+    std::fs::set_permissions(app_dir.join("serve.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let plan = detect(&app_dir).expect("plan");
+    assert_eq!(plan.stack, Stack::Procfile);
+    let (result, log) = build(&Builder::new(1), &plan, workspace.request(&app_dir)).await;
+    let app = built(result, &log);
+    let mut web = WebProcess::start(&app, plan.processes["web"].as_str());
+    assert_eq!(web.get("/hello.txt").await, "plain\n");
+}
