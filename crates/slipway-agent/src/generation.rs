@@ -92,8 +92,11 @@ impl Generation {
             }
         }
         let generation = Generation { release: release.clone(), scale, resources: state.resources, instances };
+        // The uid the instances run as: the environment's own in the sandbox, else the agent's.
+        let owner = if config.sandbox.is_enforced() { state.sandbox_uid.get() } else { nix::unistd::getuid().as_raw() };
         for (_, handle) in generation.instances.iter().filter(|(_, h)| h.port.is_some()) {
-            match wait_healthy(handle, release.plan.health_check_path.as_deref(), config.health_timeout).await {
+            let path = release.plan.health_check_path.as_deref();
+            match wait_healthy(handle, path, config.health_timeout, owner).await {
                 Ok(how) => log.step(format!("{} is healthy ({how})", handle.name)).await,
                 Err(reason) => {
                     let lines = handle.observed.last_lines();

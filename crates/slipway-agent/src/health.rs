@@ -13,7 +13,13 @@ use crate::instance::Handle;
 
 const INTERVAL: Duration = Duration::from_millis(100);
 
-pub(crate) async fn wait_healthy(handle: &Handle, path: Option<&str>, timeout: Duration) -> Result<String, String> {
+/// `owner` is the uid the instance runs as: where it listens instead is looked up among its sockets only.
+pub(crate) async fn wait_healthy(
+    handle: &Handle,
+    path: Option<&str>,
+    timeout: Duration,
+    owner: u32,
+) -> Result<String, String> {
     let Some(port) = handle.port else { return Ok("no port to check".into()) };
     let url = format!("http://127.0.0.1:{port}{}", path.unwrap_or("/"));
     let client = reqwest::Client::builder()
@@ -57,7 +63,8 @@ pub(crate) async fn wait_healthy(handle: &Handle, path: Option<&str>, timeout: D
             }
         }
         if Instant::now() >= deadline {
-            let hint = crate::ports::listening_elsewhere(port)
+            let hint = crate::ports::listening_elsewhere(port, owner)
+                .await
                 .unwrap_or_else(|| "does it listen on $PORT at 127.0.0.1?".to_owned());
             return Err(format!(
                 "{} did not answer on 127.0.0.1:{port}, its $PORT, within {}s; {hint}",

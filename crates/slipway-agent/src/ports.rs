@@ -34,15 +34,23 @@ pub(crate) fn add_conventions(env: &mut Vec<(String, String)>, port: u16) {
     }
 }
 
-/// The addresses something listens on with TCP port `port` on this host (its network namespace),
-/// from `/proc/net/tcp` and `/proc/net/tcp6`. Empty when nothing does, or when they cannot be read.
-pub(crate) fn listeners_on(port: u16) -> Vec<SocketAddr> {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .into_iter()
-        .filter_map(|table| std::fs::read_to_string(table).ok())
-        .flat_map(|text| listening(&text).collect::<Vec<_>>())
-        .filter(|address| address.port() == port)
-        .collect()
+/// The addresses sockets of user `owner` listen on with TCP port `port` on this host (its network
+/// namespace), from `/proc/net/tcp` and `/proc/net/tcp6`: only the instance's own sockets, so a
+/// message never names another tenant's or the host's. Empty when there are none, or when the
+/// tables cannot be read. Blocking, and the tables are host-wide: read line by line.
+pub(crate) fn listeners_on(port: u16, owner: u32) -> Vec<SocketAddr> {
+    use std::io::BufRead;
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(file) = std::fs::File::open(table) else { continue };
+        let lines = std::io::BufReader::new(file).lines().skip(1).map_while(Result::ok);
+        found.extend(
+            lines
+                .filter_map(|line| listening(&line))
+                .filter_map(|(address, uid)| (uid == owner && address.port() == port).then_some(address)),
+        );
+    }
+    found
 }
 
 /// Whether a connection to [`INSTANCE_ADDRESS`] reaches a socket listening on `address`.
@@ -54,11 +62,11 @@ fn reachable(address: &SocketAddr) -> bool {
     }
 }
 
-/// What a health check that got no connection adds: where the instance listens instead, when
-/// something listens on its port only at addresses the router does not dial (`[::1]`, a LAN
-/// address). `None` when nothing listens there at all.
-pub(crate) fn listening_elsewhere(port: u16) -> Option<String> {
-    describe_elsewhere(port, &listeners_on(port))
+/// What a health check that got no connection adds: where the instance (running as `owner`)
+/// listens instead, when its sockets on its port are only at addresses the router does not dial
+/// (`[::1]`, a LAN address). `None` when it listens there on none.
+pub(crate) async fn listening_elsewhere(port: u16, owner: u32) -> Option<String> {
+    tokio::task::spawn_blocking(move || describe_elsewhere(port, &listeners_on(port, owner))).await.ok().flatten()
 }
 
 fn describe_elsewhere(port: u16, listeners: &[SocketAddr]) -> Option<String> {
@@ -69,23 +77,23 @@ fn describe_elsewhere(port: u16, listeners: &[SocketAddr]) -> Option<String> {
     addresses.sort();
     addresses.dedup();
     Some(format!(
-        "it listens on {} instead, which the router does not reach: bind {INSTANCE_ADDRESS}:{port} (or 0.0.0.0:{port})",
+        "it listens on {} instead, which the router does not reach: bind {INSTANCE_ADDRESS}:{port}",
         addresses.join(" and ")
     ))
 }
 
-/// The listening sockets of one `/proc/net/tcp{,6}` table.
-fn listening(table: &str) -> impl Iterator<Item = SocketAddr> + '_ {
+/// A line of a `/proc/net/tcp{,6}` table: its local address and owner's uid, if it listens.
+fn listening(line: &str) -> Option<(SocketAddr, u32)> {
     // TCP_LISTEN in the kernel's numbering.
     const LISTEN: &str = "0A";
-    table.lines().skip(1).filter_map(|line| {
-        let mut fields = line.split_whitespace();
-        let local = fields.nth(1)?;
-        if fields.nth(1)? != LISTEN {
-            return None;
-        }
-        parse_address(local)
-    })
+    // sl, local_address, rem_address, st, tx_queue:rx_queue, tr:tm->when, retrnsmt, uid, …
+    let mut fields = line.split_whitespace();
+    let local = fields.nth(1)?;
+    if fields.nth(1)? != LISTEN {
+        return None;
+    }
+    let uid = fields.nth(3)?.parse().ok()?;
+    Some((parse_address(local)?, uid))
 }
 
 /// `0100007F:1F90` or a 32-digit IPv6 form: the address as the kernel prints it, in 32-bit
@@ -133,16 +141,16 @@ mod tests {
                   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n\
                   1: 0200007F:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1\n\
                   2: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 3 1\n";
-        let found: Vec<SocketAddr> = listening(v4).collect();
+        let found: Vec<(SocketAddr, u32)> = v4.lines().skip(1).filter_map(listening).collect();
         if cfg!(target_endian = "little") {
-            assert_eq!(found, ["127.0.0.1:8080".parse().unwrap(), "127.0.0.2:8081".parse().unwrap()]);
+            assert_eq!(found, [("127.0.0.1:8080".parse().unwrap(), 0), ("127.0.0.2:8081".parse().unwrap(), 0)]);
         }
         let v6 = "  sl  local_address                         remote_address                        st\n\
-                  0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 0 0\n\
-                  1: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 0 0\n";
-        let found: Vec<SocketAddr> = listening(v6).collect();
+                  0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 0:0 0:0 0 2000000007\n\
+                  1: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0\n";
+        let found: Vec<(SocketAddr, u32)> = v6.lines().skip(1).filter_map(listening).collect();
         if cfg!(target_endian = "little") {
-            assert_eq!(found, ["[::1]:8080".parse().unwrap(), "[::]:80".parse().unwrap()]);
+            assert_eq!(found, [("[::1]:8080".parse().unwrap(), 2_000_000_007), ("[::]:80".parse().unwrap(), 0)]);
         }
         assert_eq!(parse_address("zz:1F90"), None);
         assert_eq!(parse_address("0100007F"), None);
@@ -159,19 +167,22 @@ mod tests {
         assert_eq!(
             said,
             "it listens on 192.168.1.5:8080 and [::1]:8080 instead, which the router does not reach: bind \
-             127.0.0.1:8080 (or 0.0.0.0:8080)"
+             127.0.0.1:8080"
         );
     }
 
-    #[test]
-    fn a_socket_on_another_loopback_address_is_found() {
+    #[tokio::test]
+    async fn a_socket_on_another_loopback_address_is_found_only_for_its_owner() {
         // All of 127/8 is loopback on Linux: 127.0.0.2 binds without any setup, and 127.0.0.1 does not reach it.
         let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
         let port = listener.local_addr().expect("addr").port();
-        assert!(listeners_on(port).contains(&listener.local_addr().expect("addr")), "{:?}", listeners_on(port));
-        let said = listening_elsewhere(port).expect("named");
+        let me = nix::unistd::getuid().as_raw();
+        assert!(listeners_on(port, me).contains(&listener.local_addr().expect("addr")), "{:?}", listeners_on(port, me));
+        let said = listening_elsewhere(port, me).await.expect("named");
         assert!(said.contains(&format!("127.0.0.2:{port}")) && said.contains(&format!("bind 127.0.0.1:{port}")));
+        // Another user's socket is never named (it may be the host's or another tenant's).
+        assert_eq!(listening_elsewhere(port, me.wrapping_add(1)).await, None);
         drop(listener);
-        assert_eq!(listening_elsewhere(port), None);
+        assert_eq!(listening_elsewhere(port, me).await, None);
     }
 }

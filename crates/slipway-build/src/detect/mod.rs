@@ -107,7 +107,8 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
         (result, _) => result?,
     };
     if !says_what_runs {
-        unsupported::check(unsupported.as_ref(), procfile.as_ref(), stack.is_some())?;
+        let startable = stack.as_ref().is_some_and(|plan| plan.start.is_some() || !plan.processes.is_empty());
+        unsupported::check(unsupported.as_ref(), procfile.as_ref(), startable)?;
     }
 
     let mut plan = match stack {

@@ -196,7 +196,8 @@ pub(crate) fn detect(tree: &Tree) -> Option<Finding> {
 }
 
 /// Whether detection must refuse the tree, given what else it found: the
-/// Procfile's processes and whether a supported stack recognised the tree.
+/// Procfile's processes and whether a supported stack recognised the tree and
+/// knows what to start (a Node app with a `Gemfile` for its tooling is a Node app).
 /// (A `slipway.toml` that says what runs is handled by the caller: it never gets here.)
 pub(crate) fn check(
     finding: Option<&Finding>,
@@ -220,8 +221,9 @@ pub(crate) fn check(
     let procfile_runs_supported = procfile
         .is_some_and(|p| p.values().any(|command| programs(command).any(|p| is_one_of(&SUPPORTED_PROGRAMS, p))));
     let refuse = match (finding.strength, procfile) {
-        // The app's own manifest says what it is; only its Procfile can say otherwise.
-        (Manifest, None) => true,
+        // The app's own manifest says what it is, unless a supported stack knows how to start
+        // it; PHP never passes (its source would be served as files).
+        (Manifest, None) => finding.stack == Php || !recognised,
         // A Procfile beside it decides when a supported stack was recognised too, or
         // when it runs a supported stack's programs; a plain `./start.sh` beside a
         // Gemfile alone would start a Ruby app.
@@ -248,15 +250,16 @@ fn is_one_of(names: &[&str], program: &str) -> bool {
     names.contains(&program) || (!unversioned.is_empty() && names.contains(&unversioned))
 }
 
-/// The programs a shell command runs, by base name: the first word of each
-/// `&&`, `||`, `;` or `|` segment, after `VAR=value` words and `exec`/`env`/`nohup`.
+/// The programs a shell command runs: the first word of each `&&`, `||`, `;` or `|` segment,
+/// after `VAR=value` words and `exec`/`env`/`nohup`. Only bare names count: a path
+/// (`./scripts/mix`, `bin/stack`) is the app's own file, not another stack's program.
 fn programs(command: &str) -> impl Iterator<Item = &str> {
-    command.split(['&', '|', ';', '\n', '(', ')']).filter_map(|segment| {
-        let word = segment.split_whitespace().find(|word| {
+    command.split(['&', '|', ';', '\n']).filter_map(|segment| {
+        let word = segment.split_whitespace().map(|word| word.trim_matches(['"', '\'', '(', ')'])).find(|word| {
             let assignment = word.split_once('=').is_some_and(|(name, _)| is_variable_name(name));
-            !(assignment || ["exec", "env", "nohup", "time", "command"].contains(word))
+            !(word.is_empty() || assignment || ["exec", "env", "nohup", "time", "command"].contains(word))
         })?;
-        word.trim_matches(['"', '\'']).rsplit('/').next().filter(|base| !base.is_empty())
+        (!word.contains('/')).then_some(word)
     })
 }
 
@@ -372,8 +375,8 @@ mod tests {
         assert_eq!(evidence, "Gemfile; the Procfile's web process runs `bundle exec puma -C config/puma.rb`");
         // Without any manifest, and whatever the Procfile's line looks like.
         for (procfile, stack) in [
-            ("web: bin/rails server -p $PORT\n", Ruby),
-            ("web: vendor/bin/heroku-php-apache2 public/\n", Php),
+            ("web: bundle exec rails server -p $PORT\n", Ruby),
+            ("web: heroku-php-apache2 public/\n", Php),
             ("web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n", Java),
             ("web: cd api && php8.2 -S 127.0.0.1:$PORT\n", Php),
             ("worker: node w.js\nweb: dotnet run\n", DotNet),
@@ -390,6 +393,21 @@ mod tests {
             ("Procfile", "release: rake db:migrate\n"),
         ]);
         assert_eq!(stack, Ruby);
+        // A path is the app's own file, and words inside quotes are not programs.
+        for procfile in ["web: ./scripts/mix\n", "web: bin/stack serve\n", "web: node s.js --title \"Shop (java)\"\n"] {
+            assert!(detect_plan(tree(&[("Procfile", procfile)]).path()).is_ok(), "{procfile}");
+        }
+        // Beside its manifest, a path to the stack's own script is refused by the manifest.
+        assert_eq!(refused(&[("Gemfile", ""), ("Procfile", "web: bin/rails server\n")]).0, Ruby);
+    }
+
+    #[test]
+    fn a_tool_manifest_beside_a_startable_supported_app_does_not_decide() {
+        // Danger or fastlane's Gemfile in a Node app; a Gradle wrapper for a React Native app.
+        let dir = tree(&[("Gemfile", "gem 'danger'\n"), ("package.json", r#"{"scripts": {"start": "node s.js"}}"#)]);
+        assert_eq!(detect_plan(dir.path()).expect("a Node app").stack, Stack::Node);
+        // PHP source is never served: index.php beside an index.html is refused.
+        assert_eq!(refused(&[("index.php", "<?php"), ("index.html", "<h1>hi</h1>")]).0, Php);
     }
 
     #[test]
@@ -455,8 +473,8 @@ mod tests {
     #[test]
     fn programs_of_a_command() {
         let found: Vec<&str> =
-            programs("A=1 B=2 exec bin/rails s && env X=y ./bin/worker | tee; \"php8.2\" -v").collect();
-        assert_eq!(found, ["rails", "worker", "tee", "php8.2"]);
+            programs("A=1 B=2 exec bundle exec rails s && env X=y ./bin/worker | tee; (\"php8.2\" -v)").collect();
+        assert_eq!(found, ["bundle", "tee", "php8.2"]);
         assert_eq!(programs("   ").count(), 0);
         assert_eq!(stack_of("php8.2"), Some(Php));
         assert_eq!(stack_of("heroku-php-apache2"), Some(Php));
