@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use slipway_core::ids::{DeploymentId, EnvironmentId};
 use sqlx::Row;
 
-use crate::error::stored;
 use crate::scope::Scope;
 use crate::{Store, StoreError};
 
@@ -22,49 +21,55 @@ impl Store {
         deployments: &[DeploymentId],
         newest: u32,
     ) -> Result<Vec<DeploymentId>, StoreError> {
-        let mut kept = HashSet::new();
-        let mut tx = self.read(Scope::Platform).await?;
-        for chunk in deployments.chunks(CHUNK) {
-            // The newest `newest` deployments of every environment these belong to; `newest` is
-            // a number of ours, written into the SQL (each placeholder is bound once, in order).
-            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT id FROM (
-                     SELECT id, ROW_NUMBER() OVER (PARTITION BY environment_id ORDER BY number DESC) AS recent
-                     FROM deployments
-                     WHERE environment_id IN (SELECT environment_id FROM deployments WHERE id IN ({}))
-                 ) AS ranked
-                 WHERE recent <= {newest}",
-                marks.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&mut *tx).await? {
-                kept.insert(stored(DeploymentId::parse(&row.try_get::<String, _>(0)?))?);
-            }
-        }
-        tx.commit().await?;
-        Ok(deployments.iter().filter(|id| !kept.contains(*id)).cloned().collect())
+        // The newest `newest` deployments of every environment these belong to; `newest` is a
+        // number of ours, written into the SQL (each placeholder is bound once, in order).
+        let kept = self
+            .found(deployments.iter().map(DeploymentId::as_str), |marks| {
+                format!(
+                    "SELECT id FROM (
+                         SELECT id, ROW_NUMBER() OVER (PARTITION BY environment_id ORDER BY number DESC) AS recent
+                         FROM deployments
+                         WHERE environment_id IN (SELECT environment_id FROM deployments WHERE id IN ({marks}))
+                     ) AS ranked
+                     WHERE recent <= {newest}"
+                )
+            })
+            .await?;
+        Ok(deployments.iter().filter(|id| !kept.contains(id.as_str())).cloned().collect())
     }
 
     /// Of `environments`, those that no longer exist.
     pub async fn environments_gone(&self, environments: &[EnvironmentId]) -> Result<Vec<EnvironmentId>, StoreError> {
-        let mut present = HashSet::new();
+        let present = self
+            .found(environments.iter().map(EnvironmentId::as_str), |marks| {
+                format!("SELECT id FROM environments WHERE id IN ({marks})")
+            })
+            .await?;
+        Ok(environments.iter().filter(|id| !present.contains(id.as_str())).cloned().collect())
+    }
+
+    /// The IDs `sql(placeholders)` returns when asked about `ids`, [`CHUNK`] at a time, on the
+    /// whole platform.
+    async fn found<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+        sql: impl Fn(&str) -> String,
+    ) -> Result<HashSet<String>, StoreError> {
+        let ids: Vec<&str> = ids.collect();
+        let mut found = HashSet::new();
         let mut tx = self.read(Scope::Platform).await?;
-        for chunk in environments.chunks(CHUNK) {
+        for chunk in ids.chunks(CHUNK) {
             let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!("SELECT id FROM environments WHERE id IN ({})", marks.join(", "));
+            let sql = sql(&marks.join(", "));
             let mut query = sqlx::query(&sql);
             for id in chunk {
-                query = query.bind(id.as_str());
+                query = query.bind(*id);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                present.insert(stored(EnvironmentId::parse(&row.try_get::<String, _>(0)?))?);
+                found.insert(row.try_get::<String, _>(0)?);
             }
         }
         tx.commit().await?;
-        Ok(environments.iter().filter(|id| !present.contains(*id)).cloned().collect())
+        Ok(found)
     }
 }
