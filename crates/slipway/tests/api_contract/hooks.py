@@ -31,6 +31,9 @@ STATED_IN_WORDS = {
     "INVALID_RESOURCES",
     # A key is remembered with the request it first came with: state, not shape.
     "IDEMPOTENCY_KEY_REUSED",
+    # A rollback to a release whose artifact release retention removed (the run's own
+    # deployments and rollbacks push older releases past the kept ten): state, not shape.
+    "RELEASE_PRUNED",
 }
 
 
