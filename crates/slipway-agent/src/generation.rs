@@ -170,13 +170,15 @@ fn environment(config: &AgentSettings, release: &ReleaseSpec) -> Vec<(String, St
 }
 
 /// What the build put outside the release that its processes run from (a
-/// virtualenv kept in the environment's cache): seen read-only by each instance.
+/// virtualenv kept in the environment's cache, the runtime version from the
+/// runtimes store): seen read-only by each instance.
 fn runtime_paths(release: &ReleaseSpec) -> Vec<PathBuf> {
     let artifact = std::path::Path::new(&release.artifact_dir);
     let virtual_env = release.runtime_env.env.iter().filter(|(name, _)| name == "VIRTUAL_ENV").map(|(_, dir)| dir);
     let bins = release.runtime_env.path_prepend.iter();
     let mut paths: Vec<PathBuf> = virtual_env
         .chain(bins)
+        .chain(&release.runtime_env.runtime_dir)
         .map(PathBuf::from)
         .filter(|path| path.is_absolute() && !path.starts_with(artifact) && path.exists())
         .collect();

@@ -13,12 +13,18 @@
 //!   platform's environment only a short allowlist and its proxy and CA
 //!   settings ([`BuildNetwork`]) reach a build.
 //!
+//! * **Runtimes** ([`Runtimes`], in `src/runtime/`): the Node.js, Python or Go
+//!   version an app asks for, from the build machine, the runtimes store, or
+//!   the upstream's distribution through a mirror (checksums verified).
+//!
 //! Start reading at `detect/mod.rs` (how a tree is looked at, precedence) and
 //! `build/mod.rs` (the order of a build); `build/command.rs` runs one command.
 
 mod build;
 mod detect;
+mod runtime;
 
 pub use build::{BuildError, BuildNetwork, BuildRequest, BuildSandbox, Builder, BuiltApp, Step};
 pub use detect::{detect, DetectError, UnsupportedStack};
+pub use runtime::{RuntimeError, RuntimeMirrors, Runtimes, DEFAULT_PYTHON_RELEASE};
 pub use slipway_core::build_plan::BuildPlan;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::process_type::ProcessType;
+use crate::runtime::VersionAsk;
 use crate::stack::Stack;
 
 /// The process type that receives HTTP traffic.
@@ -22,9 +23,10 @@ pub struct BuildPlan {
     /// `npm`, `yarn`, `pnpm`, `pip`, `poetry`, `uv`, `pipenv`, `go`, `cargo`.
     #[serde(default)]
     pub package_manager: Option<String>,
-    /// The runtime version asked for by the tree (`engines.node`, `.python-version`, `go 1.22`…).
-    #[serde(default)]
-    pub runtime_version: Option<String>,
+    /// Where the tree asks for its runtime's version (`engines.node`, `.nvmrc`, `.python-version`,
+    /// `go 1.22` in go.mod, …), most authoritative first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime_asks: Vec<VersionAsk>,
     /// Shell command that installs dependencies.
     #[serde(default)]
     pub install: Option<String>,
@@ -45,6 +47,11 @@ pub struct BuildPlan {
 }
 
 impl BuildPlan {
+    /// The version the tree's most authoritative source asks for, as written there.
+    pub fn asked_version(&self) -> Option<&str> {
+        self.runtime_asks.first().map(|ask| ask.version.as_str())
+    }
+
     /// The plan as the first lines of a build log.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![format!(
@@ -54,6 +61,9 @@ impl BuildPlan {
             self.package_manager.as_ref().map(|p| format!(" with {p}")).unwrap_or_default(),
             if self.detected_from.is_empty() { "slipway.toml".to_owned() } else { self.detected_from.join(", ") },
         )];
+        for ask in &self.runtime_asks {
+            lines.push(format!("  runtime: {} (from {})", ask.version, ask.source));
+        }
         for (label, value) in [("install", &self.install), ("build", &self.build)] {
             if let Some(command) = value {
                 lines.push(format!("  {label}: {command}"));

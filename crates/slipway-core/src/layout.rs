@@ -46,6 +46,12 @@ impl DataLayout {
         self.builds().join(deployment.as_str())
     }
 
+    /// The runtimes store: `<language>/<version>/` of each runtime version installed for an app
+    /// that asked for it, shared by every tenant and seen read-only by them.
+    pub fn runtimes(&self) -> PathBuf {
+        self.root.join("runtimes")
+    }
+
     /// Dependency caches of a project, kept across builds.
     pub fn cache_dir(&self, project: &ProjectId) -> PathBuf {
         self.root.join("cache").join(project.as_str())

@@ -28,6 +28,7 @@ pub mod repo;
 pub mod resources;
 pub mod retention;
 pub mod role;
+pub mod runtime;
 pub mod sse;
 pub mod stack;
 pub mod timestamp;

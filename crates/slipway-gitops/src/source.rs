@@ -96,7 +96,7 @@ mod tests {
             stack: slipway_core::stack::Stack::Node,
             framework: None,
             package_manager: None,
-            runtime_version: None,
+            runtime_asks: Vec::new(),
             install: None,
             build: None,
             start: None,

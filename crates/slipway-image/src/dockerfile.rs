@@ -36,7 +36,7 @@ struct StackImages {
 
 /// The Dockerfile for `plan`.
 pub fn dockerfile(plan: &BuildPlan) -> String {
-    let version = plan.runtime_version.as_deref();
+    let version = plan.asked_version();
     let mut stack = match plan.stack {
         Stack::Node => {
             let image = format!("node:{}-bookworm-slim", major(version).unwrap_or("22"));

@@ -167,6 +167,8 @@ impl Pipeline {
             runtime_env: RuntimeEnv {
                 path_prepend: built.path_prepend.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
                 env: built.env.clone(),
+                runtime: built.runtime.clone(),
+                runtime_dir: built.runtime_dir.as_ref().map(|dir| dir.to_string_lossy().into_owned()),
             },
             config,
         };

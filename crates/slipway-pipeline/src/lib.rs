@@ -42,7 +42,7 @@ pub use slipway_image::RegistrySettings;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slipway_build::Builder;
+use slipway_build::{Builder, Runtimes};
 use slipway_core::layout::DataLayout;
 use slipway_core::repo::RepoPolicy;
 use slipway_core::timestamp::Timestamp;
@@ -64,6 +64,8 @@ pub struct PipelineSettings {
     pub build_resources: slipway_core::resources::Resources,
     /// How many releases of each `local` environment keep their artifact (`SLIPWAY_RELEASE_RETENTION`).
     pub release_retention: slipway_core::retention::ReleaseRetention,
+    /// Where the runtime versions apps ask for are downloaded from (`SLIPWAY_NODE_MIRROR`, …).
+    pub runtime_mirrors: slipway_build::RuntimeMirrors,
 }
 
 impl Default for PipelineSettings {
@@ -76,6 +78,7 @@ impl Default for PipelineSettings {
             sandbox: slipway_sandbox::Sandbox::off(),
             build_resources: BUILD_RESOURCES,
             release_retention: slipway_core::retention::ReleaseRetention::DEFAULT,
+            runtime_mirrors: slipway_build::RuntimeMirrors::default(),
         }
     }
 }
@@ -107,7 +110,8 @@ impl Pipeline {
     pub fn new(store: Store, layout: DataLayout, mut config: PipelineSettings) -> Self {
         // Every tenant's repositories, logs and the sealing key live there.
         config.repo_policy = config.repo_policy.forbid_paths_under(layout.root());
-        let builder = Arc::new(Builder::new(config.max_concurrent_builds));
+        let runtimes = Runtimes::new(layout.runtimes(), config.runtime_mirrors.clone());
+        let builder = Arc::new(Builder::new(config.max_concurrent_builds).with_runtimes(runtimes));
         let kubernetes = Arc::new(kubernetes::KubernetesTarget::new(KubernetesSettings::default(), layout.clone()));
         Self { store, layout, builder, config, kubernetes }
     }

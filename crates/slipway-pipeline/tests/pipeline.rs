@@ -114,7 +114,7 @@ fn plan() -> BuildPlan {
         stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: None,
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: None,
         build: None,
         start: Some("node index.js".into()),

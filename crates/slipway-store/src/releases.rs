@@ -31,11 +31,17 @@ use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
 /// What the runtime needs beyond the artifact: PATH entries and variables
-/// the build decided (a virtualenv, say).
+/// the build decided (a virtualenv, say), and the runtime version it was built with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeEnv {
     pub path_prepend: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The runtime version the app asked for and was built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<slipway_core::runtime::RuntimeVersion>,
+    /// That runtime's directory in the runtimes store, which instances see read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_dir: Option<String>,
 }
 
 /// One config var of a release's snapshot, in clear.
@@ -65,6 +71,7 @@ fn release_from(row: &AnyRow, active: Option<&str>, target: RuntimeTarget) -> Re
     let id: String = row.try_get("id")?;
     let plan: BuildPlan = stored(serde_json::from_str(&row.try_get::<String, _>("plan")?))?;
     let config: Vec<String> = stored(serde_json::from_str(&row.try_get::<String, _>("config_names")?))?;
+    let runtime_env: RuntimeEnv = stored(serde_json::from_str(&row.try_get::<String, _>("runtime_env")?))?;
     let rollback = artifacts::availability(row, target)?;
     Ok(Release {
         active: active == Some(id.as_str()),
@@ -83,6 +90,7 @@ fn release_from(row: &AnyRow, active: Option<&str>, target: RuntimeTarget) -> Re
             DeploymentKind::Build
         },
         processes: plan.processes,
+        runtime: runtime_env.runtime,
         config,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })

@@ -10,7 +10,8 @@
 //!   sources pushed to it with the system `git`;
 //! - [`pebble`] (ACME CA + dnsmasq), [`registry`] and [`base_image`] (an OCI
 //!   registry with the tests' busybox base), [`cluster`] (a stand-in for a
-//!   cluster's API server, since no cluster can run here).
+//!   cluster's API server, since no cluster can run here), [`runtime_mirror`]
+//!   (Node.js, Go and Python distributions in their upstreams' layouts).
 //!
 //! Missing prerequisites (PostgreSQL, Debian packages) fail the test with
 //! the command that installs them; nothing is skipped.
@@ -24,6 +25,7 @@ pub mod database;
 pub mod pebble;
 pub mod platform;
 pub mod registry;
+pub mod runtime_mirror;
 pub mod source;
 
 mod wait;

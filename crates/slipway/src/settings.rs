@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use slipway_build::{RuntimeMirrors, DEFAULT_PYTHON_RELEASE};
 use slipway_cluster::{Cluster, ClusterAccess};
 use slipway_core::hostname::{Hostname, PublicUrls};
 use slipway_core::quota::ResourceLimits;
@@ -138,6 +139,25 @@ pub struct UpSettings {
     #[arg(long, env = "SLIPWAY_RELEASE_RETENTION", default_value_t = ReleaseRetention::DEFAULT, value_parser = parse_retention)]
     pub release_retention: ReleaseRetention,
 
+    /// Where Node.js versions apps ask for are downloaded from: a directory in the layout of the
+    /// upstream's distribution (`index.json`, `v<V>/SHASUMS256.txt`, `v<V>/node-v<V>-linux-x64.tar.gz`).
+    #[arg(long, env = "SLIPWAY_NODE_MIRROR", value_parser = RuntimeMirrors::parse_mirror)]
+    pub node_mirror: Option<reqwest::Url>,
+
+    /// Where Go versions are downloaded from, in the layout of the upstream's download page
+    /// (`?mode=json&include=all`, `go<V>.linux-amd64.tar.gz`).
+    #[arg(long, env = "SLIPWAY_GO_MIRROR", value_parser = RuntimeMirrors::parse_mirror)]
+    pub go_mirror: Option<reqwest::Url>,
+
+    /// Where Python versions are downloaded from, in python-build-standalone's release layout
+    /// (`<release>/SHA256SUMS`, `<release>/cpython-<V>+<release>-<arch>-unknown-linux-gnu-install_only.tar.gz`).
+    #[arg(long, env = "SLIPWAY_PYTHON_MIRROR", value_parser = RuntimeMirrors::parse_mirror)]
+    pub python_mirror: Option<reqwest::Url>,
+
+    /// The python-build-standalone release whose Python versions are offered.
+    #[arg(long, env = "SLIPWAY_PYTHON_RELEASE", default_value = DEFAULT_PYTHON_RELEASE, value_parser = RuntimeMirrors::parse_release)]
+    pub python_release: String,
+
     /// `on`: every build and app instance runs in its own sandbox (needs root and a capable
     /// kernel; Slipway refuses to run tenant code otherwise). `off`: tenant code runs as Slipway's
     /// own user — only for one trusted user on one machine.
@@ -234,6 +254,8 @@ pub struct Resolved {
     pub checkout_limits: CheckoutLimits,
     /// How many releases of each environment keep their artifact.
     pub release_retention: ReleaseRetention,
+    /// Where runtime versions are downloaded from.
+    pub runtime_mirrors: RuntimeMirrors,
     /// What one instance gets by default and may be given at most.
     pub resources: ResourceLimits,
 }
@@ -257,6 +279,7 @@ impl std::fmt::Debug for Resolved {
             .field("repo_allow_hosts", &self.repo_policy.allowed_hosts().to_string())
             .field("checkout_limits", &self.checkout_limits)
             .field("release_retention", &self.release_retention.get())
+            .field("runtime_mirrors", &self.runtime_mirrors)
             .field("default_resources", &self.resources.default.to_string())
             .field("max_resources", &self.resources.max.to_string())
             .finish()
@@ -364,6 +387,7 @@ impl UpSettings {
             repo_policy,
             checkout_limits,
             release_retention: self.release_retention,
+            runtime_mirrors: self.runtime_mirrors(),
             resources,
         })
     }
@@ -388,6 +412,18 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
     };
     number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{text}` is too long"))
+}
+
+impl UpSettings {
+    fn runtime_mirrors(&self) -> RuntimeMirrors {
+        let defaults = RuntimeMirrors::default();
+        RuntimeMirrors {
+            node: self.node_mirror.clone().unwrap_or(defaults.node),
+            go: self.go_mirror.clone().unwrap_or(defaults.go),
+            python: self.python_mirror.clone().unwrap_or(defaults.python),
+            python_release: self.python_release.clone(),
+        }
+    }
 }
 
 fn parse_retention(text: &str) -> Result<ReleaseRetention, String> {

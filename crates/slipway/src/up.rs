@@ -89,6 +89,7 @@ pub async fn run(mut settings: UpSettings) -> Result<()> {
         repo_policy: resolved.repo_policy.clone(),
         checkout_limits: resolved.checkout_limits,
         release_retention: resolved.release_retention,
+        runtime_mirrors: resolved.runtime_mirrors.clone(),
         sandbox,
         ..PipelineSettings::default()
     };

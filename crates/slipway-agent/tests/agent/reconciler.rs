@@ -79,7 +79,7 @@ impl Fixture {
             stack: "procfile".parse().expect("a stack"),
             framework: None,
             package_manager: None,
-            runtime_version: None,
+            runtime_asks: Vec::new(),
             install: None,
             build: None,
             start: None,

@@ -241,7 +241,7 @@ pub(super) fn plan(start: &str) -> BuildPlan {
         stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: None,
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: None,
         build: None,
         start: Some(start.into()),

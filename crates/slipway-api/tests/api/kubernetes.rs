@@ -69,7 +69,7 @@ async fn release(s: &Setup, commit: &str, start: &str) -> u64 {
         stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: Some("npm".into()),
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: Some("npm ci".into()),
         build: None,
         start: Some(start.into()),

@@ -43,10 +43,18 @@ pub(crate) struct Run<'a> {
 #[derive(Clone, Copy)]
 pub(crate) enum RunAs<'a> {
     /// The tenant, in its sandbox, with this build's directory and cache writable.
-    Tenant(&'a BuildRequest),
+    Tenant(Jail<'a>),
     /// The platform itself: only for the builder's own copies between the
     /// tenant's commands (hard links cannot cross the sandbox's mounts).
     Platform,
+}
+
+/// What a tenant's build command may touch: the build's directory and cache (writable) and
+/// the runtime it got from the store (read-only).
+#[derive(Clone, Copy)]
+pub(crate) struct Jail<'a> {
+    pub(crate) request: &'a BuildRequest,
+    pub(crate) runtime: Option<&'a Path>,
 }
 
 /// `sh -c <command>` with the given environment.
@@ -57,11 +65,11 @@ pub(crate) async fn shell(
     env: &[(OsString, OsString)],
     log: &BuildLog,
     deadline: Deadline,
-    request: &BuildRequest,
+    jail: Jail<'_>,
 ) -> Result<(), BuildError> {
     let arg = OsString::from(command);
     let args = [&OsString::from("-c"), &arg];
-    let run_as = RunAs::Tenant(request);
+    let run_as = RunAs::Tenant(jail);
     let run = Run { step, display: command, program: "/bin/sh", args: &args, cwd, env, echo: true, run_as };
     run.run(log, deadline).await
 }
@@ -121,8 +129,8 @@ impl Run<'_> {
         drain(readers).await;
         if status.success() {
             Ok(())
-        } else if let (true, RunAs::Tenant(request)) = (oom_killed, self.run_as) {
-            Err(BuildError::OutOfMemory { step: self.step, limit: request.sandbox.resources.memory })
+        } else if let (true, RunAs::Tenant(jail)) = (oom_killed, self.run_as) {
+            Err(BuildError::OutOfMemory { step: self.step, limit: jail.request.sandbox.resources.memory })
         } else {
             Err(BuildError::CommandFailed { step: self.step, command: self.display.to_owned(), exit_status: status })
         }
@@ -173,7 +181,7 @@ impl RunAs<'_> {
     ) -> Result<Prepared, slipway_sandbox::SandboxError> {
         let argv: Vec<OsString> =
             std::iter::once(OsString::from(program)).chain(args.iter().map(|a| (*a).clone())).collect();
-        let RunAs::Tenant(request) = self else {
+        let RunAs::Tenant(Jail { request, runtime }) = self else {
             let mut command = tokio::process::Command::new(program);
             command.args(args).current_dir(cwd).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
             return Ok(Prepared { command, cgroup: None });
@@ -196,6 +204,7 @@ impl RunAs<'_> {
             env: &env,
             files: Files {
                 writable: vec![&request.app_dir, &request.cache_dir],
+                read_only: runtime.into_iter().collect(),
                 scratch: vec![(Path::new(BUILD_HOME), 1 << 30)],
                 ..Files::default()
             },

@@ -16,6 +16,7 @@ mod log;
 mod network;
 mod node;
 mod python;
+mod runtime;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -25,11 +26,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::runtime::RuntimeVersion;
 use slipway_core::stack::Stack;
 use tokio::sync::{mpsc::Sender, Semaphore};
 use tokio::time::Instant;
 
-use self::command::{describe_status, shell, Deadline, RunAs};
+use self::command::{describe_status, shell, Deadline, Jail, RunAs};
 use self::env::BuildEnv;
 use self::log::BuildLog;
 
@@ -80,6 +82,10 @@ pub struct BuiltApp {
     pub path_prepend: Vec<PathBuf>,
     /// Runtime environment the build decided (e.g. `VIRTUAL_ENV`). Config vars are not repeated here.
     pub env: Vec<(String, String)>,
+    /// The runtime version it was built with, where the app asked for one.
+    pub runtime: Option<RuntimeVersion>,
+    /// That runtime's directory in the runtimes store, when its processes need it (read-only).
+    pub runtime_dir: Option<PathBuf>,
 }
 
 /// The step of a build a command belongs to.
@@ -116,6 +122,9 @@ pub enum BuildError {
     /// A tool the stack needs is not installed on the build machine.
     #[error("{tool} is not installed on this machine, and this {stack} app needs it to build; install {tool} or set other commands in slipway.toml")]
     ToolMissing { tool: String, stack: Stack },
+    /// The runtime version the app asks for could not be had; nothing was installed.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
     /// The build machine itself failed (a directory could not be written, a process could not start).
     #[error("{context}: {source}")]
     Io {
@@ -131,6 +140,8 @@ pub struct Builder {
     slots: Arc<Semaphore>,
     max_concurrent: usize,
     network: BuildNetwork,
+    /// Where runtimes in the versions apps ask for come from; without it the build machine's own build.
+    runtimes: Option<Arc<crate::runtime::Runtimes>>,
     /// A command silent for this long gets a "still running" line in the log.
     progress_every: Duration,
 }
@@ -162,9 +173,15 @@ pub(crate) struct Context<'a> {
     request: &'a BuildRequest,
     log: &'a BuildLog,
     deadline: Deadline,
+    /// The runtime the app asked for, once provided.
+    runtime: Option<crate::runtime::Provided>,
 }
 
 impl Context<'_> {
+    fn jail(&self) -> Jail<'_> {
+        Jail { request: self.request, runtime: self.runtime.as_ref().and_then(|p| p.dir.as_deref()) }
+    }
+
     fn commands(&self) -> impl Iterator<Item = &str> {
         self.plan.install.as_deref().into_iter().chain(self.plan.build.as_deref())
     }
@@ -180,8 +197,15 @@ impl Builder {
             slots: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
             network,
+            runtimes: None,
             progress_every: PROGRESS_EVERY,
         }
+    }
+
+    /// Apps that ask for a runtime version get it from `runtimes` (see [`crate::runtime`]).
+    pub fn with_runtimes(mut self, runtimes: crate::runtime::Runtimes) -> Self {
+        self.runtimes = Some(Arc::new(runtimes));
+        self
     }
 
     /// A silent build command gets a "still running" line after `every` without output (a
@@ -249,14 +273,25 @@ impl Builder {
                 })?;
             }
         }
-        let cx = Context { plan, request: &request, log: &log, deadline };
+        let mut cx = Context { plan, request: &request, log: &log, deadline, runtime: None };
         let mut env = BuildEnv::new(&request.env, &network);
-        let mut built = BuiltApp { app_dir: request.app_dir.clone(), path_prepend: Vec::new(), env: Vec::new() };
+        let mut built = BuiltApp {
+            app_dir: request.app_dir.clone(),
+            path_prepend: Vec::new(),
+            env: Vec::new(),
+            runtime: None,
+            runtime_dir: None,
+        };
+        cx.runtime = runtime::provide(&cx, &env, self.runtimes.as_deref()).await?;
+        if let Some(provided) = &cx.runtime {
+            runtime::apply(provided, &mut env, &mut built);
+        }
         let prepared = prepare(&cx, &mut env, &mut built).await?;
+        built.path_prepend.extend(runtime::run_path(&built));
 
         let vars = env.vars();
         if let (Some(install), false) = (&plan.install, prepared.skip_install) {
-            let result = shell(Step::Install, install, &request.app_dir, &vars, &log, deadline, &request).await;
+            let result = shell(Step::Install, install, &request.app_dir, &vars, &log, deadline, cx.jail()).await;
             match (&prepared.after, result) {
                 (AfterInstall::MarkVenvComplete { venv }, Err(e)) => {
                     python::discard(&request.cache_dir, venv).await;
@@ -273,7 +308,7 @@ impl Builder {
             python::mark_complete(&request.cache_dir, venv).await?;
         }
         if let Some(build) = &plan.build {
-            shell(Step::Build, build, &request.app_dir, &vars, &log, deadline, &request).await?;
+            shell(Step::Build, build, &request.app_dir, &vars, &log, deadline, cx.jail()).await?;
         }
         log.line(format!("Build finished in {:.1} s", started.elapsed().as_secs_f64())).await;
         Ok(built)
@@ -347,7 +382,7 @@ pub(crate) async fn capture(cx: &Context<'_>, env: &BuildEnv, program: &str, arg
     let args: Vec<OsString> = args.iter().map(OsString::from).collect();
     let args: Vec<&OsString> = args.iter().collect();
     let slipway_sandbox::Prepared { mut command, cgroup } =
-        RunAs::Tenant(cx.request).command(program, &args, &cx.request.app_dir, &env.vars()).ok()?;
+        RunAs::Tenant(cx.jail()).command(program, &args, &cx.request.app_dir, &env.vars()).ok()?;
     let output = command.stdin(std::process::Stdio::null()).kill_on_drop(true).output();
     let output = tokio::time::timeout(Duration::from_secs(30), output).await;
     if let Some(cgroup) = cgroup {

@@ -83,7 +83,7 @@ pub(crate) async fn prepare(
         cwd: app,
         env: &vars,
         echo: false,
-        run_as: RunAs::Tenant(cx.request),
+        run_as: RunAs::Tenant(cx.jail()),
     }
     .run(cx.log, cx.deadline)
     .await?;
@@ -124,16 +124,15 @@ async fn remove(cache_dir: &Path, venv: &PathBuf) -> Result<(), BuildError> {
         .map_err(|source| BuildError::Io { context: format!("cannot remove {}", venv.display()), source })
 }
 
-/// `python3.X` when the app asks for 3.X and it is installed, else `python3`.
+/// `python3.X` for the version the app got (from the runtimes store or the build machine), else `python3`.
 async fn interpreter(cx: &Context<'_>, env: &BuildEnv) -> Result<String, BuildError> {
-    if let Some(wanted) = cx.plan.runtime_version.as_deref() {
-        let minor: Vec<&str> = wanted.trim_start_matches("python").trim_start_matches('-').split('.').take(2).collect();
-        let versioned = format!("python{}", minor.join("."));
-        if minor.len() == 2 && env.find(&versioned).is_some() {
-            return Ok(versioned);
-        }
-        if env.find("python3").is_some() {
-            cx.log.line(format!("Python {wanted} was asked for but {versioned} is not installed; using python3")).await;
+    if let Some(provided) = &cx.runtime {
+        let mut parts = provided.version.version.split('.');
+        if let (Some(major), Some(minor)) = (parts.next(), parts.next()) {
+            let versioned = format!("python{major}.{minor}");
+            if env.find(&versioned).is_some() {
+                return Ok(versioned);
+            }
         }
     }
     super::require(env, "python3", cx.plan)?;

@@ -17,23 +17,17 @@ fn build_command(binary: &str) -> String {
 
 pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     let Some(text) = tree.read(FILE)? else { return Ok(None) };
-    let mut module = None;
-    let mut version = None;
-    for line in text.lines().map(|l| l.split("//").next().unwrap_or_default().trim()) {
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("module"), Some(name)) => module = Some(name.trim_matches('"')),
-            (Some("go"), Some(v)) => version = Some(v.to_owned()),
-            _ => {}
-        }
-    }
-    if module.is_none() {
+    let has_module = text.lines().any(|line| {
+        let mut words = line.split("//").next().unwrap_or_default().split_whitespace();
+        words.next() == Some("module") && words.next().is_some()
+    });
+    if !has_module {
         return Err(DetectError::Malformed { file: FILE.to_owned(), problem: "there is no `module` line".to_owned() });
     }
     let mut plan = super::plan(Stack::Go, Some(format!("./{DEFAULT_BINARY}")), vec![FILE.to_owned()]);
     plan.package_manager = Some("go".to_owned());
     plan.build = Some(build_command(DEFAULT_BINARY));
-    plan.runtime_version = version;
+    plan.runtime_asks = super::versions::go(&text, tree)?;
     Ok(Some(plan))
 }
 
@@ -74,7 +68,7 @@ mod tests {
         assert_eq!(plan.stack, Stack::Go);
         assert_eq!(plan.build.as_deref(), Some("go build -o bin/app ."));
         assert_eq!(plan.start.as_deref(), Some("./bin/app"));
-        assert_eq!(plan.runtime_version.as_deref(), Some("1.22"));
+        assert_eq!(plan.asked_version(), Some("1.22"));
         assert_eq!(plan.detected_from, ["go.mod"]);
     }
 

@@ -19,6 +19,7 @@ mod python;
 mod rust;
 mod static_site;
 mod unsupported;
+mod versions;
 
 use std::fs;
 use std::io::Read;
@@ -117,7 +118,7 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
             stack: Stack::Procfile,
             framework: None,
             package_manager: None,
-            runtime_version: None,
+            runtime_asks: Vec::new(),
             install: None,
             build: None,
             start: None,
@@ -225,7 +226,7 @@ pub(crate) fn plan(stack: Stack, start: Option<String>, detected_from: Vec<Strin
         stack,
         framework: None,
         package_manager: None,
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: None,
         build: None,
         start,

@@ -74,11 +74,8 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     plan.package_manager = Some(manager.to_owned());
     plan.install = Some(install.to_owned());
     plan.build = build;
-    plan.runtime_version = object(&package, "engines")
-        .and_then(|e| e.get("node"))
-        .and_then(Value::as_str)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
+    let engines = object(&package, "engines").and_then(|e| e.get("node")).and_then(Value::as_str);
+    plan.runtime_asks = super::versions::node(tree, engines)?;
     Ok(Some(plan))
 }
 
@@ -132,7 +129,7 @@ mod tests {
         assert_eq!(plan.install.as_deref(), Some("npm ci"));
         assert_eq!(plan.build, None);
         assert_eq!(plan.start.as_deref(), Some("npm start"));
-        assert_eq!(plan.runtime_version.as_deref(), Some(">=20"));
+        assert_eq!(plan.asked_version(), Some(">=20"));
         assert_eq!(plan.detected_from, ["package.json", "package-lock.json"]);
     }
 

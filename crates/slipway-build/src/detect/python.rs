@@ -45,7 +45,7 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
         format!("{command} && pip install {server}  # {server} is not among the app's dependencies: added by Slipway")
     });
     plan.framework = (!framework.is_empty()).then(|| framework.to_owned());
-    plan.runtime_version = runtime_version(tree)?;
+    plan.runtime_asks = super::versions::python(tree)?;
     Ok(Some(plan))
 }
 
@@ -195,19 +195,8 @@ pub(crate) fn entry_file(tree: &Tree) -> Option<&'static str> {
 pub(crate) fn detect_entry_file(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     let Some(file) = entry_file(tree) else { return Ok(None) };
     let mut plan = super::plan(Stack::Python, None, vec![file.to_owned()]);
-    plan.runtime_version = runtime_version(tree)?;
+    plan.runtime_asks = super::versions::python(tree)?;
     Ok(Some(plan))
-}
-
-fn runtime_version(tree: &Tree) -> Result<Option<String>, DetectError> {
-    if let Some(text) = tree.read(".python-version")? {
-        return Ok(text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned));
-    }
-    if let Some(text) = tree.read("runtime.txt")? {
-        let version = text.trim();
-        return Ok((!version.is_empty()).then(|| version.trim_start_matches("python-").to_owned()));
-    }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -228,10 +217,10 @@ mod tests {
         assert_eq!(plan.framework.as_deref(), Some("flask"));
         assert_eq!(plan.package_manager.as_deref(), Some("pip"));
         assert_eq!(plan.start.as_deref(), Some("gunicorn --bind 127.0.0.1:$PORT wsgi:server"));
-        let install = plan.install.expect("install");
+        let install = plan.install.clone().expect("install");
         assert!(install.starts_with("pip install -r requirements.txt && pip install gunicorn"), "{install}");
         assert!(install.contains("added by Slipway"), "{install}");
-        assert_eq!(plan.runtime_version.as_deref(), Some("3.11.7"));
+        assert_eq!(plan.asked_version(), Some("3.11.7"));
         assert_eq!(plan.detected_from, ["requirements.txt", "wsgi.py"]);
     }
 
@@ -245,7 +234,7 @@ mod tests {
         let plan = detect(dir.path()).expect("plan");
         assert_eq!(plan.start.as_deref(), Some("gunicorn --bind 127.0.0.1:$PORT 'shop:create_app()'"));
         assert_eq!(plan.install.as_deref(), Some("pip install -r requirements.txt"));
-        assert_eq!(plan.runtime_version.as_deref(), Some("3.12.1"));
+        assert_eq!(plan.asked_version(), Some("3.12.1"));
     }
 
     #[test]

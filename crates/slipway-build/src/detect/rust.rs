@@ -2,6 +2,7 @@
 //! and copied to `bin/<name>` so the release artifact is self-contained.
 
 use slipway_core::build_plan::BuildPlan;
+use slipway_core::runtime::VersionAsk;
 use slipway_core::stack::Stack;
 
 use super::{shell_quote, DetectError, Tree};
@@ -26,7 +27,7 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
         "cargo build --release --bin {name} && mkdir -p bin && cp \"${{CARGO_TARGET_DIR:-target}}/release/{name}\" {}",
         shell_quote(&bin)
     ));
-    plan.runtime_version = toolchain(tree)?;
+    plan.runtime_asks = toolchain(tree)?;
     Ok(Some(plan))
 }
 
@@ -51,13 +52,16 @@ fn binary_name(tree: &Tree, manifest: &toml::Table) -> Option<String> {
     package_name.filter(|_| tree.is_file("src/main.rs")).map(str::to_owned)
 }
 
-fn toolchain(tree: &Tree) -> Result<Option<String>, DetectError> {
+/// `rust-toolchain.toml`'s channel or the legacy `rust-toolchain` file's. The build machine's
+/// toolchain builds the app whatever it says (rustup, where installed, honours the file itself).
+fn toolchain(tree: &Tree) -> Result<Vec<VersionAsk>, DetectError> {
     if let Some(text) = tree.read("rust-toolchain.toml")? {
         let table: Option<toml::Table> = text.parse().ok();
         let channel = table.as_ref().and_then(|t| t.get("toolchain")).and_then(|t| t.get("channel"));
-        return Ok(channel.and_then(toml::Value::as_str).map(str::to_owned));
+        let channel = channel.and_then(toml::Value::as_str).map(|c| VersionAsk::new("rust-toolchain.toml", c));
+        return Ok(channel.into_iter().collect());
     }
-    Ok(tree.read("rust-toolchain")?.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
+    Ok(super::versions::first_line(tree, "rust-toolchain")?.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -76,11 +80,11 @@ mod tests {
         let plan = detect(dir.path()).expect("plan");
         assert_eq!(plan.stack, Stack::Rust);
         assert_eq!(plan.package_manager.as_deref(), Some("cargo"));
-        let build = plan.build.expect("build");
+        let build = plan.build.clone().expect("build");
         assert!(build.starts_with("cargo build --release --bin hello-web"), "{build}");
         assert!(build.ends_with("/release/hello-web\" bin/hello-web"), "{build}");
         assert_eq!(plan.start.as_deref(), Some("./bin/hello-web"));
-        assert_eq!(plan.runtime_version.as_deref(), Some("1.85"));
+        assert_eq!(plan.asked_version(), Some("1.85"));
     }
 
     #[test]

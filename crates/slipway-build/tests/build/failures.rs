@@ -19,7 +19,7 @@ fn plan(install: Option<&str>, build: Option<&str>) -> BuildPlan {
         stack: Stack::Procfile,
         framework: None,
         package_manager: None,
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: install.map(str::to_owned),
         build: build.map(str::to_owned),
         start: Some("true".to_owned()),

@@ -8,6 +8,7 @@ mod network;
 mod node;
 mod python;
 mod refusals;
+mod runtimes;
 mod rust_app;
 mod static_site;
 mod support;

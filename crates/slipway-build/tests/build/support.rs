@@ -81,7 +81,7 @@ pub fn plan_running(command: &str) -> BuildPlan {
         stack: slipway_core::stack::Stack::Procfile,
         framework: None,
         package_manager: None,
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: None,
         build: Some(command.to_owned()),
         start: Some("true".to_owned()),

@@ -85,6 +85,10 @@ pub struct Release {
     pub commit_sha: Option<CommitSha>,
     pub kind: DeploymentKind,
     pub processes: BTreeMap<ProcessType, String>,
+    /// The runtime version it was built and runs with, where the app asked for one (a rollback
+    /// runs with it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<crate::runtime::RuntimeVersion>,
     /// Names of the config vars in its snapshot (values are never listed).
     pub config: Vec<String>,
     /// Whether it is the release serving now.

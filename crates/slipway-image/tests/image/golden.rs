@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use slipway_core::build_plan::BuildPlan;
 use slipway_core::process_type::ProcessType;
+use slipway_core::runtime::VersionAsk;
 use slipway_image::dockerfile;
 
 fn plan(stack: &str, start: &str) -> BuildPlan {
@@ -14,7 +15,7 @@ fn plan(stack: &str, start: &str) -> BuildPlan {
         stack: stack.parse().expect("a stack"),
         framework: None,
         package_manager: None,
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: None,
         build: None,
         start: Some(start.to_owned()),
@@ -28,14 +29,14 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
     let mut node = plan("node", "npm start");
     node.framework = Some("express".to_owned());
     node.package_manager = Some("npm".to_owned());
-    node.runtime_version = Some(">=20".to_owned());
+    node.runtime_asks = vec![VersionAsk::new("engines.node in package.json", ">=20")];
     node.install = Some("npm ci".to_owned());
     node.build = Some("npm run build".to_owned());
 
     let mut python = plan("python", "gunicorn --bind 127.0.0.1:$PORT app:app");
     python.framework = Some("flask".to_owned());
     python.package_manager = Some("pip".to_owned());
-    python.runtime_version = Some("3.11.9".to_owned());
+    python.runtime_asks = vec![VersionAsk::new(".python-version", "3.11.9")];
     python.install = Some(
         "pip install -r requirements.txt && pip install gunicorn  # gunicorn is not among the app's dependencies: \
          added by Slipway"
@@ -44,12 +45,12 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
 
     let mut go = plan("go", "./bin/app");
     go.package_manager = Some("go".to_owned());
-    go.runtime_version = Some("1.22".to_owned());
+    go.runtime_asks = vec![VersionAsk::new("go.mod", "1.22")];
     go.build = Some("go build -o bin/app .".to_owned());
 
     let mut rust = plan("rust", "./bin/hello-web");
     rust.package_manager = Some("cargo".to_owned());
-    rust.runtime_version = Some("1.85".to_owned());
+    rust.runtime_asks = vec![VersionAsk::new("rust-toolchain.toml", "1.85")];
     rust.build = Some(
         "cargo build --release --bin hello-web && mkdir -p bin && cp \"${CARGO_TARGET_DIR:-target}/release/hello-web\" \
          bin/hello-web"

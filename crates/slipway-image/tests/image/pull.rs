@@ -46,7 +46,7 @@ pub fn plan() -> BuildPlan {
         stack: Stack::Static,
         framework: None,
         package_manager: None,
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: None,
         build: None,
         start: Some(web.clone()),

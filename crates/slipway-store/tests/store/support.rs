@@ -241,7 +241,7 @@ pub fn plan(start: &str) -> BuildPlan {
         stack: "node".parse().expect("a stack"),
         framework: None,
         package_manager: Some("npm".into()),
-        runtime_version: None,
+        runtime_asks: Vec::new(),
         install: Some("npm ci".into()),
         build: None,
         start: Some(start.into()),
@@ -252,7 +252,11 @@ pub fn plan(start: &str) -> BuildPlan {
 }
 
 pub fn runtime_env(tag: &str) -> RuntimeEnv {
-    RuntimeEnv { path_prepend: vec![format!("/opt/{tag}/bin")], env: vec![("BUILD_TAG".into(), tag.into())] }
+    RuntimeEnv {
+        path_prepend: vec![format!("/opt/{tag}/bin")],
+        env: vec![("BUILD_TAG".into(), tag.into())],
+        ..RuntimeEnv::default()
+    }
 }
 
 /// A release as the pipeline would record it: artifact `/artifacts/<tag>`.

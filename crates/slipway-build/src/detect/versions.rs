@@ -1,0 +1,138 @@
+//! Where a tree asks for its runtime's version, most authoritative first: the
+//! stack's manifest (`engines.node`, `requires-python`, go.mod), then the
+//! version managers' files (`.nvmrc`, `.python-version`, `.tool-versions`).
+//! All of them are kept: the build resolves a version that satisfies every one
+//! and refuses, naming both, when two contradict each other.
+
+use slipway_core::runtime::VersionAsk;
+
+use super::{DetectError, Tree};
+
+/// A value this long is not a version; it is not taken (and so not echoed into the log).
+const MAX_VERSION_LEN: usize = 100;
+
+/// The asks of a Node app beyond `engines.node` (which the caller read from package.json).
+pub(crate) fn node(tree: &Tree, engines: Option<&str>) -> Result<Vec<VersionAsk>, DetectError> {
+    let mut asks: Vec<VersionAsk> = engines.and_then(|v| ask("engines.node in package.json", v)).into_iter().collect();
+    for file in [".nvmrc", ".node-version"] {
+        asks.extend(first_line(tree, file)?);
+    }
+    asks.extend(tool_versions(tree, &["nodejs", "node"])?);
+    Ok(asks)
+}
+
+/// The asks of a Python app: `requires-python`, `.python-version`, `runtime.txt`, `.tool-versions`.
+pub(crate) fn python(tree: &Tree) -> Result<Vec<VersionAsk>, DetectError> {
+    let mut asks = Vec::new();
+    if let Some(text) = tree.read("pyproject.toml")? {
+        let table: Option<toml::Table> = text.parse().ok();
+        let requires = table.as_ref().and_then(|t| t.get("project")).and_then(|p| p.get("requires-python"));
+        asks.extend(requires.and_then(toml::Value::as_str).and_then(|v| ask("requires-python in pyproject.toml", v)));
+    }
+    asks.extend(first_line(tree, ".python-version")?);
+    if let Some(text) = tree.read("runtime.txt")? {
+        asks.extend(ask("runtime.txt", text.trim().trim_start_matches("python-")));
+    }
+    asks.extend(tool_versions(tree, &["python"])?);
+    Ok(asks)
+}
+
+/// The asks of a Go module: go.mod's `toolchain` line (exact), its `go` line (the least
+/// version, whose newest patch release is taken), `.tool-versions`.
+pub(crate) fn go(go_mod: &str, tree: &Tree) -> Result<Vec<VersionAsk>, DetectError> {
+    let mut asks = Vec::new();
+    for (keyword, source) in [("toolchain", "toolchain in go.mod"), ("go", "go.mod")] {
+        let line = go_mod.lines().map(|l| l.split("//").next().unwrap_or_default().trim()).find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(keyword)).then(|| words.next()).flatten()
+        });
+        // `toolchain default` says nothing about a version.
+        let line = line.filter(|v| *v != "default").map(|v| v.strip_prefix("go").unwrap_or(v));
+        asks.extend(line.and_then(|v| ask(source, v)));
+    }
+    asks.extend(tool_versions(tree, &["golang", "go"])?);
+    Ok(asks)
+}
+
+/// The first line of `file` that is not blank or a comment.
+pub(crate) fn first_line(tree: &Tree, file: &str) -> Result<Option<VersionAsk>, DetectError> {
+    let Some(text) = tree.read(file)? else { return Ok(None) };
+    Ok(text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).and_then(|v| ask(file, v)))
+}
+
+/// asdf/mise's `.tool-versions`: `<tool> <version> [fallback…]`, the first version taken.
+fn tool_versions(tree: &Tree, tools: &[&str]) -> Result<Option<VersionAsk>, DetectError> {
+    let Some(text) = tree.read(".tool-versions")? else { return Ok(None) };
+    Ok(text.lines().find_map(|line| {
+        let mut words = line.split('#').next().unwrap_or_default().split_whitespace();
+        let tool = words.next()?;
+        tools.contains(&tool).then(|| words.next()).flatten().and_then(|v| ask(".tool-versions", v))
+    }))
+}
+
+fn ask(source: &str, version: &str) -> Option<VersionAsk> {
+    let version = version.trim();
+    (!version.is_empty() && version.len() <= MAX_VERSION_LEN && !version.contains(char::is_control))
+        .then(|| VersionAsk::new(source, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::testing::tree;
+
+    fn asks(list: &[VersionAsk]) -> Vec<(&str, &str)> {
+        list.iter().map(|a| (a.source.as_str(), a.version.as_str())).collect()
+    }
+
+    #[test]
+    fn node_reads_engines_then_the_version_files() {
+        let dir = tree(&[
+            (".nvmrc", "# pinned\nv22.12.0\n"),
+            (".node-version", "22\n"),
+            (".tool-versions", "nodejs 22.1.0\n"),
+        ]);
+        let tree = Tree::open(dir.path()).expect("tree");
+        let found = node(&tree, Some(">=20")).expect("asks");
+        assert_eq!(
+            asks(&found),
+            [
+                ("engines.node in package.json", ">=20"),
+                (".nvmrc", "v22.12.0"),
+                (".node-version", "22"),
+                (".tool-versions", "22.1.0")
+            ]
+        );
+    }
+
+    #[test]
+    fn python_reads_requires_python_and_the_version_files() {
+        let dir = tree(&[
+            ("pyproject.toml", "[project]\nname = \"x\"\nrequires-python = \">=3.10\"\n"),
+            ("runtime.txt", "python-3.12.1\n"),
+            (".tool-versions", "ruby 3.3.0\npython 3.12.1 3.11.0 # fallback\n"),
+        ]);
+        let found = python(&Tree::open(dir.path()).expect("tree")).expect("asks");
+        assert_eq!(
+            asks(&found),
+            [("requires-python in pyproject.toml", ">=3.10"), ("runtime.txt", "3.12.1"), (".tool-versions", "3.12.1")]
+        );
+    }
+
+    #[test]
+    fn go_reads_the_toolchain_before_the_go_line() {
+        let dir = tree(&[]);
+        let tree = Tree::open(dir.path()).expect("tree");
+        let found = go("module x\n\ngo 1.24 // least\ntoolchain go1.25.5\n", &tree).expect("asks");
+        assert_eq!(asks(&found), [("toolchain in go.mod", "1.25.5"), ("go.mod", "1.24")]);
+        let found = go("module x\ngo 1.22\ntoolchain default\n", &tree).expect("asks");
+        assert_eq!(asks(&found), [("go.mod", "1.22")]);
+    }
+
+    #[test]
+    fn oversized_or_control_character_values_are_not_asks() {
+        let long = format!("{}\n", "9".repeat(200));
+        let dir = tree(&[(".nvmrc", &long), (".node-version", "2\u{1b}[31m2\n")]);
+        assert!(node(&Tree::open(dir.path()).expect("tree"), None).expect("asks").is_empty());
+    }
+}
