@@ -22,9 +22,11 @@
 
 mod build;
 mod detect;
+mod root_dir;
 mod runtime;
 
 pub use build::{BuildError, BuildNetwork, BuildRequest, BuildSandbox, Builder, BuiltApp, Step};
 pub use detect::{detect, DetectError, UnsupportedStack};
+pub use root_dir::{narrow_to, root_dir, RootDir};
 pub use runtime::{RuntimeError, RuntimeMirrors, Runtimes, DEFAULT_PYTHON_RELEASE};
 pub use slipway_core::build_plan::BuildPlan;

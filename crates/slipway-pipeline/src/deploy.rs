@@ -131,6 +131,21 @@ impl Pipeline {
             .await
             .map_err(|err| Failure::Deploy(err.to_string()))?;
         log.step(format!("Checked out {} ({})", commit.short(), context.branch)).await;
+        let modules =
+            source::export_submodules(&repo, &commit, &app_dir, &self.config.repo_policy, &self.config.checkout_limits)
+                .await
+                .map_err(|err| Failure::Deploy(err.to_string()))?;
+        for module in modules {
+            let own = if module.has_own_submodules { "; its own submodules are not fetched" } else { "" };
+            log.step(format!("Fetched submodule {} from {} ({}){own}", module.path, module.url, module.commit.short()))
+                .await;
+        }
+        // A monorepo's app: only its directory is detected, built and shipped.
+        if let Some(root) = slipway_build::root_dir(&app_dir).map_err(|err| Failure::Deploy(err.to_string()))? {
+            slipway_build::narrow_to(&app_dir, &root)
+                .map_err(|err| Failure::Deploy(format!("cannot take {root}/ out of the checkout: {err}")))?;
+            log.step(format!("Building {root}/ (root_dir in slipway.toml)")).await;
+        }
 
         let plan = detect(&app_dir).map_err(|err| Failure::Deploy(err.to_string()))?;
         self.store.record_plan(workspace, id, &plan).await?;

@@ -27,6 +27,7 @@ pub mod platform;
 pub mod registry;
 pub mod runtime_mirror;
 pub mod source;
+pub mod static_files;
 
 mod wait;
 

@@ -1,6 +1,6 @@
 //! A runtime mirror for tests, since the upstreams cannot be reached from
-//! here: a plain HTTP file server (a directory's `index.json` answers for the
-//! directory, as Go's `…/dl/?mode=json` does) over a directory in the
+//! here: a plain HTTP file server ([`StaticFiles`]: a directory's `index.json`
+//! answers for the directory, as Go's `…/dl/?mode=json` does) over a directory in the
 //! upstreams' own layouts, stocked with **real** artifacts that the package
 //! registries reachable here carry:
 //! - Node.js: the official Linux binaries as published on npm
@@ -22,53 +22,24 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
+
+use crate::static_files::StaticFiles;
 
 /// A served mirror; the server stops when it is dropped.
 pub struct RuntimeMirror {
     pub root: tempfile::TempDir,
     pub url: String,
-    requests: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RuntimeMirror {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    server: StaticFiles,
 }
 
 impl RuntimeMirror {
     /// An empty mirror, served on 127.0.0.1.
     pub async fn start() -> Self {
         let root = tempfile::tempdir().expect("a mirror directory");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the mirror");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
-        let requests = Arc::new(AtomicU64::new(0));
-        let (dir, counter) = (root.path().to_owned(), requests.clone());
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                let (dir, counter) = (dir.clone(), counter.clone());
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        let answer = serve(&dir, request.uri().path());
-                        async move { Ok::<_, std::convert::Infallible>(answer) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self { root, url, requests, task }
+        let server = StaticFiles::serve(root.path()).await;
+        Self { url: server.url.clone(), root, server }
     }
 
     /// The mirror URL of one upstream: `<url>/node/`, `<url>/go/`, `<url>/python/`.
@@ -78,7 +49,7 @@ impl RuntimeMirror {
 
     /// The requests served so far.
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.server.requests()
     }
 
     /// Stocks Node.js `version` (with npm `npm_version`) and lists it, with `lts` as its codename.
@@ -156,43 +127,6 @@ impl RuntimeMirror {
         }
         std::fs::write(dir.join("SHA256SUMS"), text).expect("SHA256SUMS");
     }
-}
-
-fn serve(root: &Path, path: &str) -> hyper::Response<Full<Bytes>> {
-    let decoded = percent_decode(path);
-    let relative = decoded.trim_start_matches('/');
-    let safe = !relative.split('/').any(|part| part == ".." || part.starts_with('.'));
-    let mut file = root.join(relative);
-    if file.is_dir() {
-        file = file.join("index.json");
-    }
-    match std::fs::read(&file).ok().filter(|_| safe) {
-        Some(bytes) => hyper::Response::new(Full::new(Bytes::from(bytes))),
-        None => {
-            let mut answer = hyper::Response::new(Full::new(Bytes::from_static(b"not found")));
-            *answer.status_mut() = hyper::StatusCode::NOT_FOUND;
-            answer
-        }
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(byte) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `target/runtime-artifacts/`: downloads and repacks, kept across test runs.

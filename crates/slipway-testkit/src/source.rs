@@ -116,6 +116,23 @@ impl Source {
         run_git(&self.dir, &["commit", "-q", "--allow-empty", "-m", message]).await;
     }
 
+    /// `git args…` in the source's directory; its standard output.
+    pub async fn run(&self, args: &[&str]) -> String {
+        let output = git(&self.dir).args(args).output().await.expect("running git");
+        assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Records a submodule at `path` (its `.gitmodules` entry and the gitlink to `commit`) for the
+    /// next commit, without cloning it.
+    pub async fn add_submodule(&self, path: &str, url: &str, commit: &str) {
+        // An empty directory, as an unpopulated submodule has: without it `git add -A` drops the gitlink.
+        std::fs::create_dir_all(self.dir.join(path)).expect("the submodule's directory");
+        self.run(&["config", "-f", ".gitmodules", &format!("submodule.{path}.path"), path]).await;
+        self.run(&["config", "-f", ".gitmodules", &format!("submodule.{path}.url"), url]).await;
+        self.run(&["update-index", "--add", "--cacheinfo", &format!("160000,{commit},{path}")]).await;
+    }
+
     /// The `git push` command, for a push to run in the background.
     pub fn push_command(&self, remote: &str, refspec: &str) -> tokio::process::Command {
         let mut command = git(&self.dir);

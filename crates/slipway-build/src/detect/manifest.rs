@@ -8,6 +8,8 @@
 //! [processes]
 //! worker = "node worker.js"
 //! ```
+//!
+//! (`root_dir = "apps/web"` at the repository's root picks a monorepo's app: `root_dir.rs`.)
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,8 @@ use slipway_core::process_type::ProcessType;
 use super::{DetectError, Tree};
 
 const FILE: &str = "slipway.toml";
-const KNOWN_KEYS: [&str; 5] = ["install", "build", "start", "health_check_path", "processes"];
+/// `root_dir` is read before detection, from the repository's root (`root_dir.rs`).
+const KNOWN_KEYS: [&str; 6] = ["install", "build", "start", "health_check_path", "processes", "root_dir"];
 
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Manifest {

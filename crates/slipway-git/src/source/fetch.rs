@@ -63,18 +63,40 @@ async fn fetch_within(
     policy: &RepoPolicy,
     bounds: Bounds,
 ) -> Result<CommitSha, GitError> {
+    let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+    fetch_bounded(repo, url, &[refspec.as_str()], policy, bounds).await?;
+    branch_head(repo, branch).await?.ok_or_else(|| GitError::Invalid(format!("branch {branch} was not found in {url}")))
+}
+
+/// Fetches `refspecs` of `url` into `repo`, if `policy` allows the URL and everything it resolves to.
+pub(crate) async fn fetch_refspecs(
+    repo: &std::path::Path,
+    url: &RepoUrl,
+    refspecs: &[&str],
+    policy: &RepoPolicy,
+) -> Result<(), GitError> {
+    fetch_bounded(repo, url, refspecs, policy, FETCH_BOUNDS).await
+}
+
+async fn fetch_bounded(
+    repo: &std::path::Path,
+    url: &RepoUrl,
+    refspecs: &[&str],
+    policy: &RepoPolicy,
+    bounds: Bounds,
+) -> Result<(), GitError> {
     policy.check(url)?;
     let pinned = pin(url, policy).await?;
-    let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
     let mut args: Vec<&str> = Vec::new();
     for setting in &pinned.config {
         args.extend(["-c", setting.as_str()]);
     }
     args.extend(["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--end-of-options"]);
-    args.extend([pinned.location.as_str(), refspec.as_str()]);
+    args.push(pinned.location.as_str());
+    args.extend(refspecs);
     let env: Vec<(&str, &str)> = pinned.env.iter().map(|(name, value)| (*name, value.as_str())).collect();
     git_bounded(&args, Some(repo), &env, bounds).await?;
-    branch_head(repo, branch).await?.ok_or_else(|| GitError::Invalid(format!("branch {branch} was not found in {url}")))
+    Ok(())
 }
 
 /// What git is told so that it reaches exactly what was checked.

@@ -2,14 +2,17 @@
 //! repository URL into the project's repository (`fetch.rs`: only what the
 //! [`RepoPolicy`](slipway_core::repo::RepoPolicy) allows, pinned to the
 //! addresses checked), and exporting one commit into a build directory
-//! (`export.rs`: `git archive`, bounded by the unpacked size of the tree).
+//! (`export.rs`: `git archive`, bounded by the unpacked size of the tree)
+//! with its submodules (`submodules.rs`: fetched under the same policy).
 
 mod export;
 mod fetch;
+mod submodules;
 mod tree;
 
 pub use export::{export, CheckoutLimits};
 pub use fetch::fetch;
+pub use submodules::{export_submodules, Submodule};
 
 use std::path::Path;
 

@@ -279,6 +279,142 @@ async fn a_go_app_runs_the_binary_its_procfile_names_with_its_build_log_in_order
     platform.assert_serves(&app, "hello from go").await;
 }
 
+/// An Express app pinned to a Node.js the build machine lacks (its Node is 20) gets it from the
+/// runtime mirror (`slipway_testkit::runtime_mirror`: the real Node.js 22.12.0 from the npm
+/// registry, in nodejs.org's layout), built and run in the sandbox; the release records it, and a
+/// rollback to that release runs with it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_express_app_pinned_to_another_node_runs_on_it_and_so_does_its_rollback() {
+    let mirror = slipway_testkit::runtime_mirror::RuntimeMirror::start().await;
+    mirror.stock_node("22.12.0", "10.9.0", Some("Jod"));
+    let node_mirror = mirror.of("node");
+    let platform = Platform::start("pinned-node", &[("SLIPWAY_NODE_MIRROR", &node_mirror)]).await;
+    let app = platform.create_app("acme", "pinned").await;
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "express", "pinned").await;
+    let pinned = source.read("package.json").replace(r#""node": ">=18""#, r#""node": "22.12.0""#);
+    source.write("package.json", &pinned);
+    source.write(
+        "server.js",
+        &source
+            .read("server.js")
+            .replace("`hello from express ${process.env.GREETING || \"\"}`.trim()", "process.version"),
+    );
+    source.commit("pin Node.js 22.12.0").await;
+
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert_eq!(push.deployed(), 1, "{}", push.output);
+    assert_contains(&push.output, "runtime: 22.12.0 (from engines.node in package.json)");
+    assert_contains(&push.output, &format!("Installed Node.js 22.12.0 from {node_mirror}"));
+    assert_contains(&push.output, "Using Node.js 22.12.0 (asked: 22.12.0 in engines.node in package.json)");
+    platform.assert_serves(&app, "v22.12.0").await;
+    let releases = platform
+        .api(reqwest::Method::GET, "/v1/workspaces/acme/projects/pinned/environments/production/releases", None)
+        .await;
+    assert_eq!(
+        releases["items"][0]["runtime"],
+        serde_json::json!({"language": "node", "version": "22.12.0", "host": false}),
+        "{releases}"
+    );
+
+    // Unpinned, the next release runs on the build machine's own Node…
+    source.write("package.json", &pinned.replace(r#""node": "22.12.0""#, r#""node": ">=18""#));
+    source.commit("unpin").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert_eq!(push.deployed(), 2, "{}", push.output);
+    assert!(!push.output.contains("Installed Node.js"), "{}", push.output);
+    let (_, host_version) = platform.get(&app, "/").await.expect("served");
+    assert!(host_version.starts_with('v') && host_version != "v22.12.0", "{host_version}");
+
+    // …and a rollback to the first runs on 22.12.0 again.
+    let rollback = platform.cli_ok(&app, &["rollback", "1"]).await;
+    assert_contains(&rollback, "Deployed #3");
+    platform.assert_serves(&app, "v22.12.0").await;
+}
+
+/// A repository with a git submodule (served over git's "dumb" HTTP protocol by a plain file
+/// server): the submodule is fetched under the repository URL rules and shipped with the app; one
+/// pointing at a path on the machine, or at a commit its repository lacks, fails the deployment
+/// clearly and the previous release keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submodule_is_fetched_under_the_url_rules_and_a_local_one_is_refused() {
+    let platform = Platform::start("submodules", &[("SLIPWAY_REPO_ALLOW_HOSTS", "127.0.0.1")]).await;
+    let lib = Source::example(&platform.home, "static", "lib").await;
+    lib.replace_all(&[("greeting.txt", "hello from a submodule")]);
+    lib.commit("the library").await;
+    let lib_commit = lib.run(&["rev-parse", "HEAD"]).await;
+    let served = platform.home.join("served");
+    let bare = served.join("lib.git");
+    lib.run(&["clone", "--quiet", "--bare", ".", bare.to_str().expect("utf-8")]).await;
+    lib.run(&["--git-dir", bare.to_str().expect("utf-8"), "update-server-info"]).await;
+    let server = slipway_testkit::static_files::StaticFiles::serve(&served).await;
+    let url = format!("{}/lib.git", server.url);
+
+    let app = platform.create_app("acme", "site").await;
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "static", "site").await;
+    source.add_submodule("public/lib", &url, &lib_commit).await;
+    source.commit("with a submodule").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert_eq!(push.deployed(), 1, "{}", push.output);
+    assert_contains(&push.output, &format!("Fetched submodule public/lib from {url} ({})", &lib_commit[..12]));
+    assert_eq!(platform.get(&app, "/lib/greeting.txt").await, Ok((200, "hello from a submodule".to_owned())));
+
+    // A submodule on this machine's disk (the platform's own repositories are there).
+    source.run(&["rm", "--cached", "-q", "public/lib"]).await;
+    std::fs::remove_file(source.dir.join(".gitmodules")).expect("gitmodules");
+    let local = platform.data_dir.join("repos").display().to_string();
+    source.add_submodule("public/lib", &format!("file://{local}"), &lib_commit).await;
+    source.commit("a local submodule").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let output = assert_push_failed(&push, 2);
+    assert_contains(output, "is a path on this machine; submodules are fetched from the network only");
+
+    // A commit the submodule's repository does not have.
+    source.run(&["rm", "--cached", "-q", "public/lib"]).await;
+    std::fs::remove_file(source.dir.join(".gitmodules")).expect("gitmodules");
+    source.add_submodule("public/lib", &url, &"1".repeat(40)).await;
+    source.commit("a missing commit").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let output = assert_push_failed(&push, 3);
+    assert_contains(output, &format!("{url} has no commit 111111111111"));
+    assert_eq!(platform.get(&app, "/lib/greeting.txt").await, Ok((200, "hello from a submodule".to_owned())));
+}
+
+/// A monorepo: `root_dir` in the repository's slipway.toml picks the app; only that directory is
+/// built and shipped, and a `root_dir` that climbs out of the repository is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_monorepo_app_is_built_from_its_root_dir() {
+    let platform = Platform::start("monorepo", &[]).await;
+    let app = platform.create_app("acme", "web").await;
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "static", "monorepo").await;
+    source.replace_all(&[
+        ("slipway.toml", "root_dir = \"apps/web\"\n"),
+        ("apps/web/public/index.html", "<h1>the web app</h1>"),
+        ("apps/api/go.mod", "module example.com/api\n\ngo 1.19\n"),
+        ("apps/api/main.go", "package main\n\nfunc main() {}\n"),
+        ("secrets/ci.env", "TOKEN=not-for-the-release"),
+    ]);
+    source.commit("a monorepo").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert_eq!(push.deployed(), 1, "{}", push.output);
+    assert_contains(&push.output, "Building apps/web/ (root_dir in slipway.toml)");
+    assert_contains(&push.output, "Detected static (from public/index.html)");
+    platform.assert_serves(&app, "<h1>the web app</h1>").await;
+    // The rest of the repository is not part of the release.
+    let builds = platform.data_dir.join("builds");
+    let found = std::process::Command::new("find").arg(&builds).args(["-name", "ci.env"]).output().expect("find");
+    assert!(found.status.success() && found.stdout.is_empty(), "{}", String::from_utf8_lossy(&found.stdout));
+
+    source.write("slipway.toml", "root_dir = \"../../etc\"\n");
+    source.commit("climb out").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let output = assert_push_failed(&push, 2);
+    assert_contains(output, "`root_dir` must be a directory of the repository named by a relative path of plain names");
+    platform.assert_serves(&app, "<h1>the web app</h1>").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_project_tracking_a_repository_url_deploys_its_branch_head() {
     // Sources live in `<scratch dir>/src`; the platform may fetch local paths there and nowhere else.
