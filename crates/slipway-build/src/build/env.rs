@@ -13,7 +13,7 @@ use super::network::BuildNetwork;
 
 /// Variables passed through from Slipway's environment (proxy and CA
 /// settings are not among them: they come through [`BuildNetwork`]).
-const PASSED_THROUGH: [&str; 18] = [
+const PASSED_THROUGH: [&str; 17] = [
     "PATH",
     "HOME",
     "USER",
@@ -29,7 +29,6 @@ const PASSED_THROUGH: [&str; 18] = [
     "PYENV_ROOT",
     "PYENV_VERSION",
     "NVM_DIR",
-    "COREPACK_HOME",
     "GOROOT",
     "SOURCE_DATE_EPOCH",
 ];

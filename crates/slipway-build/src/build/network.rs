@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 /// What a variable's value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// A proxy URL or a `NO_PROXY` list, passed as it is.
+    /// A proxy URL, a `NO_PROXY` list or a package registry's mirror URL, passed as it is.
     Proxy,
     /// A CA bundle: an absolute path to a readable file.
     CaFile,
@@ -47,9 +47,10 @@ const fn var(name: &'static str, kind: Kind) -> Variable {
 }
 
 /// The whole allowlist: both spellings of the proxy variables (tools disagree
-/// on which they read) and the CA settings of OpenSSL, Node, pip, requests,
-/// curl, git, cargo and npm.
-const VARIABLES: [Variable; 17] = [
+/// on which they read), the registry mirrors of npm, corepack (Yarn and pnpm
+/// from `packageManager`), pip, uv and Go, and the CA settings of OpenSSL,
+/// Node, pip, requests, curl, git, cargo and npm.
+const VARIABLES: [Variable; 22] = [
     var("HTTP_PROXY", Kind::Proxy),
     var("HTTPS_PROXY", Kind::Proxy),
     var("NO_PROXY", Kind::Proxy),
@@ -58,6 +59,11 @@ const VARIABLES: [Variable; 17] = [
     var("no_proxy", Kind::Proxy),
     var("npm_config_proxy", Kind::Proxy),
     var("npm_config_https_proxy", Kind::Proxy),
+    var("npm_config_registry", Kind::Proxy),
+    var("COREPACK_NPM_REGISTRY", Kind::Proxy),
+    var("PIP_INDEX_URL", Kind::Proxy),
+    var("UV_DEFAULT_INDEX", Kind::Proxy),
+    var("GOPROXY", Kind::Proxy),
     var("SSL_CERT_FILE", Kind::CaFile),
     var("SSL_CERT_DIR", Kind::CaDir),
     var("NODE_EXTRA_CA_CERTS", Kind::CaFile),
@@ -220,6 +226,11 @@ mod tests {
             ("no_proxy", "localhost"),
             ("npm_config_proxy", "http://proxy.internal:3128"),
             ("npm_config_https_proxy", "http://proxy.internal:3128"),
+            ("npm_config_registry", "https://npm.mirror.internal/"),
+            ("COREPACK_NPM_REGISTRY", "https://npm.mirror.internal/"),
+            ("PIP_INDEX_URL", "https://pypi.mirror.internal/simple"),
+            ("UV_DEFAULT_INDEX", "https://pypi.mirror.internal/simple"),
+            ("GOPROXY", "https://go.mirror.internal,direct"),
             ("SSL_CERT_DIR", "/etc"),
         ];
         for name in [
@@ -247,8 +258,8 @@ mod tests {
             assert!(!asked.iter().any(|n| n == other), "{other} was read");
         }
         let (passed, notes) = network.for_build(false);
-        assert_eq!(passed.len(), 17, "{notes:?}");
-        for (name, value) in &vars[..17] {
+        assert_eq!(passed.len(), VARIABLES.len(), "{notes:?}");
+        for (name, value) in &vars[..VARIABLES.len()] {
             assert!(passed.iter().any(|(n, v)| n == name && v == value), "{name} not passed: {passed:?}");
         }
         assert_eq!(notes.len(), 1, "{notes:?}");

@@ -26,6 +26,8 @@ pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prep
     env.set("npm_config_cache", cache.join("npm"));
     env.set("YARN_CACHE_FOLDER", cache.join("yarn"));
     env.set("npm_config_store_dir", cache.join("pnpm-store"));
+    // The Yarn or pnpm version `packageManager` names, fetched by corepack once per environment.
+    env.set("COREPACK_HOME", cache.join("corepack"));
     // devDependencies are needed to build even when NODE_ENV=production is a config var
     // (unless the app's own install command says otherwise); audit and fund are
     // network round trips nobody reads in a build log.

@@ -139,7 +139,7 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
         plan.start = plan.processes.get(ProcessType::WEB).cloned();
         plan.detected_from.push(procfile::FILE.to_owned());
         if plan.stack == Stack::Go {
-            go::name_binary_for_web(&mut plan);
+            go::name_binary_for_web(&tree, &mut plan);
         }
     }
     if let Some(manifest) = manifest {
@@ -196,6 +196,16 @@ fn no_start_command(tree: &Tree, plan: &BuildPlan) -> DetectError {
         if candidates.len() > 1 {
             let candidates = candidates.into_iter().map(str::to_owned).collect();
             let hint = "add a Procfile with `web: node <file>`, or a `start` script or a `main` entry to package.json"
+                .to_owned();
+            return DetectError::AmbiguousEntry { stack: plan.stack, from, candidates, hint };
+        }
+    }
+    if plan.stack == Stack::Go {
+        let commands = go::commands(tree);
+        if commands.len() > 1 {
+            let candidates = commands.iter().map(|name| format!("cmd/{name}")).collect();
+            let hint = "add a Procfile with `web: bin/<name>` (Slipway builds ./cmd/<name> to it), or say how in \
+                        slipway.toml (`build = \"go build -o bin/<name> ./cmd/<name>\"`, `start = \"./bin/<name>\"`)"
                 .to_owned();
             return DetectError::AmbiguousEntry { stack: plan.stack, from, candidates, hint };
         }

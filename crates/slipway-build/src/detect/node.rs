@@ -43,19 +43,46 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     };
 
     let mut build = script("build").map(|_| run("build"));
+    // A start script that runs a front-end tool's development server is not how the
+    // built app is served (`react-scripts start`, `astro dev`, `vite`, `ng serve`).
+    let start_is_dev_server = script("start").is_some_and(runs_dev_server);
     let (framework, start) = if depends_on("next") {
-        build.get_or_insert_with(|| "next build".to_owned());
-        let start = match script("start") {
-            // `next start` honours PORT but binds every interface unless told.
-            Some(s) if !s.starts_with("next start") => "npm start",
-            _ => "next start -H 127.0.0.1 -p $PORT",
-        };
-        (Some("next"), Some(start.to_owned()))
+        if let Some(config) = next_static_export(tree) {
+            // `output: 'export'` writes the whole site to out/; there is no server to start.
+            build.get_or_insert_with(|| "next build".to_owned());
+            detected_from.push(config.to_owned());
+            (Some("next"), Some("slipway serve-static out".to_owned()))
+        } else {
+            build.get_or_insert_with(|| "next build".to_owned());
+            let start = match script("start") {
+                // `next start` honours PORT but binds every interface unless told.
+                Some(s) if !s.starts_with("next start") => "npm start",
+                _ => "next start -H 127.0.0.1 -p $PORT",
+            };
+            (Some("next"), Some(start.to_owned()))
+        }
+    } else if let Some(output) = depends_on("@angular/core")
+        .then(|| angular_output(tree))
+        .flatten()
+        .filter(|_| script("start").is_none() || start_is_dev_server)
+    {
+        build.get_or_insert_with(|| "ng build".to_owned());
+        detected_from.push(ANGULAR_FILE.to_owned());
+        (Some("angular"), Some(format!("slipway serve-static {}", shell_quote(&output))))
+    } else if let Some(site) = STATIC_BUILDS.iter().find(|site| {
+        (script("start").is_none() || start_is_dev_server)
+            && depends_on(site.package)
+            && !site.unless.iter().any(|server| depends_on(server))
+    }) {
+        // Built to static files, served as such (the peers' planners do the same).
+        build.get_or_insert_with(|| site.build.to_owned());
+        (Some(site.framework), Some(format!("slipway serve-static {}", site.output)))
+    } else if depends_on("nuxt") && script("start").is_none() {
+        build.get_or_insert_with(|| "nuxt build".to_owned());
+        // Nitro's server reads PORT, and NITRO_HOST for the interface it binds.
+        (Some("nuxt"), Some("NITRO_HOST=127.0.0.1 node .output/server/index.mjs".to_owned()))
     } else if script("start").is_some() {
         (["express", "vite"].into_iter().find(|f| depends_on(f)), Some("npm start".to_owned()))
-    } else if depends_on("vite") && !depends_on("express") {
-        build.get_or_insert_with(|| "vite build".to_owned());
-        (Some("vite"), Some("slipway serve-static dist".to_owned()))
     } else {
         let main = package.get("main").and_then(Value::as_str).map(str::trim).filter(|m| !m.is_empty());
         let lone = entry_file(&entry_files(tree));
@@ -77,6 +104,93 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     let engines = object(&package, "engines").and_then(|e| e.get("node")).and_then(Value::as_str);
     plan.runtime_asks = super::versions::node(tree, engines)?;
     Ok(Some(plan))
+}
+
+/// A front-end whose build writes static files: served from `output` when no start
+/// script serves it otherwise.
+struct StaticBuild {
+    /// The dependency that gives it away.
+    package: &'static str,
+    framework: &'static str,
+    /// The build when package.json has no `build` script.
+    build: &'static str,
+    output: &'static str,
+    /// Dependencies that make it a server instead (an SSR adapter, a back-end beside it).
+    unless: &'static [&'static str],
+}
+
+/// In order: CRA, Astro and react-router apps often depend on Vite too.
+const STATIC_BUILDS: [StaticBuild; 4] = [
+    StaticBuild {
+        package: "react-scripts",
+        framework: "create-react-app",
+        build: "react-scripts build",
+        output: "build",
+        unless: &["express"],
+    },
+    StaticBuild {
+        package: "astro",
+        framework: "astro",
+        build: "astro build",
+        output: "dist",
+        unless: &["@astrojs/node", "express"],
+    },
+    // react-router's SPA mode (`ssr: false`); with SSR it has `react-router-serve` and a start script.
+    StaticBuild {
+        package: "@react-router/dev",
+        framework: "react-router",
+        build: "react-router build",
+        output: "build/client",
+        unless: &["@react-router/serve", "express"],
+    },
+    StaticBuild { package: "vite", framework: "vite", build: "vite build", output: "dist", unless: &["express"] },
+];
+
+const ANGULAR_FILE: &str = "angular.json";
+
+/// Where `ng build` writes the default project's browser files: its `outputPath`
+/// (`dist/<project>` unless set), in `browser/` with the `application` builder (Angular 17+).
+fn angular_output(tree: &Tree) -> Option<String> {
+    let config: Value = serde_json::from_str(&tree.read(ANGULAR_FILE).ok()??).ok()?;
+    let projects = config.get("projects")?.as_object()?;
+    let (name, project) = match config.get("defaultProject").and_then(Value::as_str) {
+        Some(name) => (name, projects.get(name)?),
+        None => projects.iter().next().map(|(name, project)| (name.as_str(), project))?,
+    };
+    let build = project.get("architect")?.get("build")?;
+    let output = match build.get("options").and_then(|o| o.get("outputPath")) {
+        Some(Value::String(path)) => path.clone(),
+        Some(path) => path.get("base")?.as_str()?.to_owned(),
+        None => format!("dist/{name}"),
+    };
+    let output = output.trim_end_matches('/');
+    let inside = !output.is_empty() && !output.starts_with('/') && !output.split('/').any(|part| part == "..");
+    let application = build.get("builder").and_then(Value::as_str).is_some_and(|b| b.ends_with(":application"));
+    inside.then(|| if application { format!("{output}/browser") } else { output.to_owned() })
+}
+
+/// Whether a start script runs a front-end tool's development server rather than the built app.
+fn runs_dev_server(script: &str) -> bool {
+    let mut words = script.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("vite"), None | Some("dev" | "serve" | "preview")) => true,
+        (Some("vite"), Some(flag)) => flag.starts_with('-'),
+        (Some("astro"), Some("dev" | "preview")) | (Some("react-scripts"), Some("start")) => true,
+        (Some("ng"), Some("serve")) => true,
+        _ => false,
+    }
+}
+
+/// The Next.js config file that asks for a static export (`output: 'export'`), if any.
+fn next_static_export(tree: &Tree) -> Option<&'static str> {
+    ["next.config.js", "next.config.mjs", "next.config.ts", "next.config.cjs"].into_iter().find(|file| {
+        tree.scan(file).is_some_and(|source| {
+            source.lines().map(|line| line.split("//").next().unwrap_or_default()).any(|line| {
+                let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+                compact.contains("output:'export'") || compact.contains("output:\"export\"")
+            })
+        })
+    })
 }
 
 /// Files a Node app starts from when package.json says nothing.
@@ -265,6 +379,138 @@ mod tests {
         assert_eq!(plan.framework.as_deref(), Some("vite"));
         assert_eq!(plan.build.as_deref(), Some("corepack pnpm run build"));
         assert_eq!(plan.start.as_deref(), Some("slipway serve-static dist"));
+    }
+
+    #[test]
+    fn front_ends_built_to_static_files_are_served_from_their_output() {
+        for (package, build, start, framework) in [
+            // create-react-app: its start script is the development server.
+            (
+                r#"{"scripts": {"start": "react-scripts start", "build": "react-scripts build"},
+                    "dependencies": {"react-scripts": "5"}}"#,
+                "npm run build",
+                "slipway serve-static build",
+                "create-react-app",
+            ),
+            (
+                r#"{"dependencies": {"react-scripts": "5"}}"#,
+                "react-scripts build",
+                "slipway serve-static build",
+                "create-react-app",
+            ),
+            // Astro without a server adapter; `astro dev` is its development server.
+            (
+                r#"{"scripts": {"start": "astro dev", "build": "astro build"}, "dependencies": {"astro": "5"}}"#,
+                "npm run build",
+                "slipway serve-static dist",
+                "astro",
+            ),
+            // Vite behind a `vite` start script (Solid's template).
+            (
+                r#"{"scripts": {"start": "vite"}, "devDependencies": {"vite": "5"}}"#,
+                "vite build",
+                "slipway serve-static dist",
+                "vite",
+            ),
+            // react-router in SPA mode.
+            (
+                r#"{"scripts": {"build": "react-router build"}, "devDependencies": {"@react-router/dev": "7", "vite": "6"}}"#,
+                "npm run build",
+                "slipway serve-static build/client",
+                "react-router",
+            ),
+        ] {
+            let dir = tree(&[("package.json", package)]);
+            let plan = detect(dir.path()).expect("plan");
+            assert_eq!(plan.build.as_deref(), Some(build), "{package}");
+            assert_eq!(plan.start.as_deref(), Some(start), "{package}");
+            assert_eq!(plan.framework.as_deref(), Some(framework), "{package}");
+        }
+        // A server beside them, or a start script that is not a development server, is started.
+        for package in [
+            r#"{"scripts": {"start": "node ./dist/server/entry.mjs"}, "dependencies": {"astro": "5", "@astrojs/node": "9"}}"#,
+            r#"{"scripts": {"start": "react-router-serve ./build/server/index.js"},
+                "dependencies": {"@react-router/serve": "7"}, "devDependencies": {"@react-router/dev": "7"}}"#,
+            r#"{"scripts": {"start": "node server.js"}, "dependencies": {"react-scripts": "5"}}"#,
+            r#"{"scripts": {"start": "vite build && node server.js"}, "devDependencies": {"vite": "5"}}"#,
+        ] {
+            let dir = tree(&[("package.json", package)]);
+            assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("npm start"), "{package}");
+        }
+    }
+
+    #[test]
+    fn angular_is_built_and_served_from_its_output_path() {
+        let package = (
+            "package.json",
+            r#"{"scripts": {"start": "ng serve", "build": "ng build"},
+            "dependencies": {"@angular/core": "19"}}"#,
+        );
+        for (config, start) in [
+            (
+                r#"{"projects": {"shop": {"architect": {"build": {"builder": "@angular-devkit/build-angular:application",
+                    "options": {"outputPath": "dist/shop"}}}}}}"#,
+                "slipway serve-static dist/shop/browser",
+            ),
+            (
+                r#"{"defaultProject": "b", "projects": {"a": {}, "b": {"architect": {"build": {
+                    "builder": "@angular-devkit/build-angular:browser", "options": {"outputPath": "www/"}}}}}}"#,
+                "slipway serve-static www",
+            ),
+            (
+                r#"{"projects": {"x": {"architect": {"build": {"options": {"outputPath": {"base": "out"}}}}}}}"#,
+                "slipway serve-static out",
+            ),
+        ] {
+            let dir = tree(&[package, ("angular.json", config)]);
+            let plan = detect(dir.path()).expect("plan");
+            assert_eq!(plan.start.as_deref(), Some(start), "{config}");
+            assert_eq!(plan.build.as_deref(), Some("npm run build"));
+            assert_eq!(plan.framework.as_deref(), Some("angular"));
+        }
+        // An output path out of the tree, or a start script of its own (SSR): started with npm.
+        let dir = tree(&[
+            package,
+            ("angular.json", r#"{"projects": {"x": {"architect": {"build": {"options": {"outputPath": "../x"}}}}}}"#),
+        ]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("npm start"));
+        let ssr = (
+            "package.json",
+            r#"{"scripts": {"start": "node dist/x/server/server.mjs"}, "dependencies": {"@angular/core": "19"}}"#,
+        );
+        let dir = tree(&[ssr, ("angular.json", r#"{"projects": {"x": {"architect": {"build": {}}}}}"#)]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("npm start"));
+    }
+
+    #[test]
+    fn next_static_export_is_served_from_out() {
+        let package = ("package.json", r#"{"scripts": {"build": "next build"}, "dependencies": {"next": "15"}}"#);
+        for config in ["module.exports = {\n  output: 'export',\n}\n", "export default { output: \"export\" };\n"] {
+            let dir = tree(&[package, ("next.config.mjs", config)]);
+            let plan = detect(dir.path()).expect("plan");
+            assert_eq!(plan.build.as_deref(), Some("npm run build"));
+            assert_eq!(plan.start.as_deref(), Some("slipway serve-static out"));
+            assert_eq!(plan.detected_from, ["package.json", "next.config.mjs"]);
+        }
+        // Commented out, or another output: a server.
+        for config in ["// output: 'export',\nmodule.exports = {}\n", "module.exports = { output: 'standalone' }\n"] {
+            let dir = tree(&[package, ("next.config.js", config)]);
+            assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("next start -H 127.0.0.1 -p $PORT"));
+        }
+    }
+
+    #[test]
+    fn nuxt_without_a_start_script_runs_its_nitro_server_on_loopback() {
+        let dir = tree(&[("package.json", r#"{"scripts": {"build": "nuxt build"}, "dependencies": {"nuxt": "3"}}"#)]);
+        let plan = detect(dir.path()).expect("plan");
+        assert_eq!(plan.framework.as_deref(), Some("nuxt"));
+        assert_eq!(plan.build.as_deref(), Some("npm run build"));
+        assert_eq!(plan.start.as_deref(), Some("NITRO_HOST=127.0.0.1 node .output/server/index.mjs"));
+        let dir = tree(&[(
+            "package.json",
+            r#"{"scripts": {"start": "node .output/server/index.mjs"}, "dependencies": {"nuxt": "3"}}"#,
+        )]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("npm start"));
     }
 
     #[test]

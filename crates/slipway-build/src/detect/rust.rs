@@ -1,4 +1,5 @@
-//! Rust: `Cargo.toml` with a binary target; built in the cache's target dir
+//! Rust: `Cargo.toml` with a binary target — of the package, or of the one
+//! member of a `[workspace]` that has one; built in the cache's target dir
 //! and copied to `bin/<name>` so the release artifact is self-contained.
 
 use slipway_core::build_plan::BuildPlan;
@@ -15,7 +16,13 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
         file: FILE.to_owned(),
         problem: e.message().to_owned(),
     })?;
-    let Some(name) = binary_name(tree, &manifest) else { return Ok(None) };
+    let name = match binary_name(tree, &manifest, "") {
+        Some(name) => name,
+        None => match workspace_binary(tree, &manifest)? {
+            Some(name) => name,
+            None => return Ok(None),
+        },
+    };
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(DetectError::Malformed { file: FILE.to_owned(), problem: format!("odd binary name {name:?}") });
     }
@@ -31,9 +38,43 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     Ok(Some(plan))
 }
 
+/// The binary of the workspace's one member that has one (`members` entries and
+/// `dir/*` globs); several are refused rather than guessed between.
+fn workspace_binary(tree: &Tree, manifest: &toml::Table) -> Result<Option<String>, DetectError> {
+    let members = manifest.get("workspace").and_then(|w| w.get("members")).and_then(toml::Value::as_array);
+    let mut dirs = Vec::new();
+    for member in members.into_iter().flatten().filter_map(toml::Value::as_str) {
+        match member.strip_suffix("/*") {
+            Some(parent) => dirs.extend(tree.list(parent).into_iter().map(|dir| format!("{parent}/{dir}"))),
+            None => dirs.push(member.trim_end_matches('/').to_owned()),
+        }
+    }
+    let mut binaries = Vec::new();
+    for dir in dirs.iter().take(200) {
+        let file = format!("{dir}/{FILE}");
+        let Some(text) = tree.read(&file)? else { continue };
+        let member: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| DetectError::Malformed { file, problem: e.message().to_owned() })?;
+        binaries.extend(binary_name(tree, &member, &format!("{dir}/")));
+    }
+    match <[String; 1]>::try_from(binaries) {
+        Ok([only]) => Ok(Some(only)),
+        Err(binaries) if binaries.is_empty() => Ok(None),
+        Err(candidates) => Err(DetectError::AmbiguousEntry {
+            stack: Stack::Rust,
+            from: FILE.to_owned(),
+            candidates,
+            hint: "say which in slipway.toml (`build = \"cargo build --release --bin <name> && ...\"`, \
+                   `start = \"...\"`), or set `default-members`"
+                .to_owned(),
+        }),
+    }
+}
+
 /// The binary to run: `default-run`, the `[[bin]]` named like the package,
-/// the first `[[bin]]`, or the package itself when `src/main.rs` exists.
-fn binary_name(tree: &Tree, manifest: &toml::Table) -> Option<String> {
+/// the first `[[bin]]`, or the package itself when `<dir>src/main.rs` exists.
+fn binary_name(tree: &Tree, manifest: &toml::Table, dir: &str) -> Option<String> {
     let package = manifest.get("package").and_then(toml::Value::as_table);
     let package_name = package.and_then(|p| p.get("name")).and_then(toml::Value::as_str);
     if let Some(default) = package.and_then(|p| p.get("default-run")).and_then(toml::Value::as_str) {
@@ -49,7 +90,7 @@ fn binary_name(tree: &Tree, manifest: &toml::Table) -> Option<String> {
     if let Some(name) = bins.iter().find(|b| Some(**b) == package_name).or(bins.first()) {
         return Some((*name).to_owned());
     }
-    package_name.filter(|_| tree.is_file("src/main.rs")).map(str::to_owned)
+    package_name.filter(|_| tree.is_file(&format!("{dir}src/main.rs"))).map(str::to_owned)
 }
 
 /// `rust-toolchain.toml`'s channel or the legacy `rust-toolchain` file's. The build machine's
@@ -96,6 +137,43 @@ mod tests {
         assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("./bin/x"));
         let dir = tree(&[("Cargo.toml", "[package]\nname = \"x\"\n[[bin]]\nname = \"server\"\npath = \"s.rs\"\n")]);
         assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("./bin/server"));
+    }
+
+    #[test]
+    fn workspace_with_one_binary_member() {
+        let lib = ("core/Cargo.toml", "[package]\nname = \"core\"\n");
+        let api = ("api/Cargo.toml", "[package]\nname = \"api\"\n[dependencies]\naxum = \"0.7\"\n");
+        let dir = tree(&[
+            ("Cargo.toml", "[workspace]\nmembers = [\"api\", \"core/\"]\n"),
+            api,
+            ("api/src/main.rs", ""),
+            lib,
+            ("core/src/lib.rs", ""),
+        ]);
+        let plan = detect(dir.path()).expect("plan");
+        assert_eq!(plan.stack, Stack::Rust);
+        assert_eq!(plan.start.as_deref(), Some("./bin/api"));
+        assert!(plan.build.expect("build").starts_with("cargo build --release --bin api &&"));
+        // A `dir/*` glob, and a [[bin]] member.
+        let dir = tree(&[
+            ("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n"),
+            ("crates/lib/Cargo.toml", "[package]\nname = \"lib\"\n"),
+            ("crates/srv/Cargo.toml", "[package]\nname = \"srv\"\n[[bin]]\nname = \"server\"\npath = \"s.rs\"\n"),
+        ]);
+        assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("./bin/server"));
+        // No binary member: not an app; several: refused, listing them.
+        let dir = tree(&[("Cargo.toml", "[workspace]\nmembers = [\"core\"]\n"), lib, ("core/src/lib.rs", "")]);
+        assert!(matches!(detect(dir.path()), Err(DetectError::Unrecognised)));
+        let dir = tree(&[
+            ("Cargo.toml", "[workspace]\nmembers = [\"api\", \"core\"]\n"),
+            api,
+            ("api/src/main.rs", ""),
+            ("core/Cargo.toml", "[package]\nname = \"core\"\n"),
+            ("core/src/main.rs", ""),
+        ]);
+        let err = detect(dir.path()).expect_err("ambiguous");
+        let DetectError::AmbiguousEntry { candidates, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(candidates, &["api", "core"]);
     }
 
     #[test]
