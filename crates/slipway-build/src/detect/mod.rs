@@ -48,6 +48,15 @@ pub enum DetectError {
          slipway.toml with `start = \"<command>\"`"
     )]
     Unrecognised,
+    /// Nothing at the root, but apps in directories below it: a monorepo, whose app `root_dir` names.
+    #[error(
+        "nothing at the repository's root says what to run, but {} {}; set `root_dir = \"{}\"` (or another) in a \
+         slipway.toml at the root",
+        if .candidates.len() == 1 { "this directory holds an app:" } else { "these directories hold apps:" },
+        .candidates.join(", "),
+        .candidates.first().and_then(|c| c.split(' ').next()).unwrap_or_default()
+    )]
+    Monorepo { candidates: Vec<String> },
     /// A file that decides the plan could not be parsed.
     #[error("{file} is malformed: {problem}")]
     Malformed { file: String, problem: String },
@@ -126,7 +135,14 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
             health_check_path: None,
             detected_from: Vec::new(),
         },
-        None => return Err(DetectError::Unrecognised),
+        None => {
+            let candidates = monorepo_apps(&tree);
+            return Err(if candidates.is_empty() {
+                DetectError::Unrecognised
+            } else {
+                DetectError::Monorepo { candidates }
+            });
+        }
     };
     if let Some(processes) = procfile {
         // The Procfile replaces the detected process types; a stack's own web
@@ -253,6 +269,38 @@ pub(crate) fn shell_quote(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
+}
+
+/// Files that make a directory an app of its own.
+const APP_MANIFESTS: [&str; 7] =
+    ["package.json", "go.mod", "Cargo.toml", "requirements.txt", "pyproject.toml", "Procfile", "slipway.toml"];
+/// Directories one level deeper that monorepos keep their apps in.
+const APP_FOLDERS: [&str; 4] = ["apps", "services", "packages", "examples"];
+
+/// `apps/web (package.json)`, … for the directories one level below a root without a manifest
+/// (two in `apps/`, `services/`, …) that hold one; at most ten.
+fn monorepo_apps(tree: &Tree) -> Vec<String> {
+    // A root with a manifest of its own (a Cargo workspace of libraries, say) is one project.
+    if APP_MANIFESTS.iter().any(|file| tree.is_file(file)) {
+        return Vec::new();
+    }
+    let mut dirs: Vec<String> = Vec::new();
+    for top in tree.list("") {
+        if top.starts_with('.') || top == "node_modules" {
+            continue;
+        }
+        dirs.push(top.clone());
+        if APP_FOLDERS.contains(&top.as_str()) {
+            dirs.extend(tree.list(&top).into_iter().filter(|d| !d.starts_with('.')).map(|d| format!("{top}/{d}")));
+        }
+    }
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let manifest = APP_MANIFESTS.iter().find(|file| tree.is_file(&format!("{dir}/{file}")))?;
+            Some(format!("{dir} ({manifest})"))
+        })
+        .take(10)
+        .collect()
 }
 
 /// The source tree as detection sees it: relative paths only, symlinks
@@ -462,6 +510,19 @@ mod tests {
         testing::write(dir.path(), "site/index.html", "<h1>hi</h1>");
         std::os::unix::fs::symlink(dir.path().join("site"), dir.path().join("dist")).expect("symlink");
         assert_eq!(detect(dir.path()).expect("plan").start.as_deref(), Some("slipway serve-static dist"));
+    }
+
+    #[test]
+    fn a_monorepo_without_an_app_at_its_root_names_the_apps_below() {
+        let dir = tree(&[
+            ("README.md", "monorepo"),
+            ("apps/web/package.json", "{}"),
+            ("apps/api/go.mod", "module x\n"),
+            ("docs/guide.md", "hi"),
+        ]);
+        let err = detect(dir.path()).expect_err("which app?").to_string();
+        assert!(err.contains("these directories hold apps: apps/api (go.mod), apps/web (package.json)"), "{err}");
+        assert!(err.contains("set `root_dir = \"apps/api\"` (or another)"), "{err}");
     }
 
     #[test]
