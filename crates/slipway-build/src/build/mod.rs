@@ -310,7 +310,7 @@ impl Builder {
         if let Some(build) = &plan.build {
             shell(Step::Build, build, &request.app_dir, &vars, &log, deadline, cx.jail()).await?;
         }
-        log.line(format!("Build finished in {:.1} s", started.elapsed().as_secs_f64())).await;
+        log.line(format!("Build finished in {:.2} s", started.elapsed().as_secs_f64())).await;
         Ok(built)
     }
 }
