@@ -9,7 +9,7 @@
 //! * **Building** ([`Builder`], in `src/build/`): runs a plan's install and
 //!   build commands in the app directory, in their own process groups, with a
 //!   timeout, a capped live log, a concurrency limit and per-project dependency
-//!   caches (node_modules, virtualenvs, cargo and Go caches). Of the
+//!   caches (node_modules, virtualenvs, vendor/bundle, cargo and Go caches). Of the
 //!   platform's environment only a short allowlist and its proxy and CA
 //!   settings ([`BuildNetwork`]) reach a build.
 //!

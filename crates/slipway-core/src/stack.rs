@@ -11,6 +11,8 @@ pub enum Stack {
     Python,
     Go,
     Rust,
+    /// Ruby with Bundler (Rails, Rack, Sinatra), built with the build machine's Ruby.
+    Ruby,
     /// A site of static files, served as they are.
     Static,
     /// No language recognised: a Procfile or `slipway.toml` alone says what runs.
@@ -18,11 +20,12 @@ pub enum Stack {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a stack Slipway knows (node, python, go, rust, static or procfile)")]
+#[error("`{0}` is not a stack Slipway knows (node, python, go, rust, ruby, static or procfile)")]
 pub struct UnknownStack(String);
 
 impl Stack {
-    pub const ALL: [Stack; 6] = [Self::Node, Self::Python, Self::Go, Self::Rust, Self::Static, Self::Procfile];
+    pub const ALL: [Stack; 7] =
+        [Self::Node, Self::Python, Self::Go, Self::Rust, Self::Ruby, Self::Static, Self::Procfile];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +33,7 @@ impl Stack {
             Self::Python => "python",
             Self::Go => "go",
             Self::Rust => "rust",
+            Self::Ruby => "ruby",
             Self::Static => "static",
             Self::Procfile => "procfile",
         }
@@ -67,12 +71,12 @@ mod tests {
         }
         // The strings stored plans hold.
         let names: Vec<&str> = Stack::ALL.iter().map(|stack| stack.as_str()).collect();
-        assert_eq!(names, ["node", "python", "go", "rust", "static", "procfile"]);
+        assert_eq!(names, ["node", "python", "go", "rust", "ruby", "static", "procfile"]);
     }
 
     #[test]
     fn unknown_stacks_are_refused() {
-        for bad in ["", "Node", "ruby", " node", "static_site"] {
+        for bad in ["", "Node", "Ruby", " node", "static_site", "php"] {
             assert!(bad.parse::<Stack>().is_err(), "{bad}");
             assert!(serde_json::from_str::<Stack>(&format!("\"{bad}\"")).is_err(), "{bad}");
         }

@@ -7,8 +7,10 @@
 //! another address are left as they are.
 
 /// The loopback binds detection emits, and their container equivalents.
-const BINDS: [(&str, &str); 4] = [
+const BINDS: [(&str, &str); 5] = [
     ("127.0.0.1:$PORT", "0.0.0.0:$PORT"),
+    // rackup and Sinatra's own server.
+    ("-o 127.0.0.1", "-o 0.0.0.0"),
     ("--host 127.0.0.1", "--host 0.0.0.0"),
     ("-H 127.0.0.1", "-H 0.0.0.0"),
     ("--bind=127.0.0.1", "--bind=0.0.0.0"),
@@ -63,6 +65,11 @@ mod tests {
             "uvicorn main:app --host 0.0.0.0 --port $PORT"
         );
         assert_eq!(for_container("next start -H 127.0.0.1 -p $PORT"), "next start -H 0.0.0.0 -p $PORT");
+        assert_eq!(
+            for_container("bundle exec puma -b tcp://127.0.0.1:$PORT config.ru"),
+            "bundle exec puma -b tcp://0.0.0.0:$PORT config.ru"
+        );
+        assert_eq!(for_container("bundle exec rackup -o 127.0.0.1 -p $PORT"), "bundle exec rackup -o 0.0.0.0 -p $PORT");
         assert_eq!(for_container("node server.js"), "node server.js");
         assert_eq!(for_container("./serve --listen 10.0.0.1:80"), "./serve --listen 10.0.0.1:80");
     }

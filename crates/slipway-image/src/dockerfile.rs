@@ -22,6 +22,14 @@ const BUSYBOX: &str = "busybox:1.37";
 const CREATE_USER: &str =
     "RUN groupadd --gid 1000 app && useradd --uid 1000 --gid 1000 --no-create-home --shell /usr/sbin/nologin app";
 
+/// What a Ruby app's processes run with, in Slipway's builds and in the image alike.
+const RUBY_RUN_ENV: [(&str, &str); 4] = [
+    ("RACK_ENV", "production"),
+    ("RAILS_ENV", "production"),
+    ("RAILS_LOG_TO_STDOUT", "1"),
+    ("RAILS_SERVE_STATIC_FILES", "1"),
+];
+
 /// What differs between stacks.
 struct StackImages {
     build_image: String,
@@ -83,6 +91,27 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             run_env: Vec::new(),
             note: None,
         },
+        Stack::Ruby => {
+            let image = format!("ruby:{}-slim-bookworm", major_minor(version).unwrap_or("3.3"));
+            // Gems inside /app, as Slipway's own builds keep them, so the copy of /app carries them.
+            let bundle = [("BUNDLE_PATH", "/app/vendor/bundle"), ("BUNDLE_WITHOUT", "development:test")];
+            let mut run_env: Vec<(&'static str, String)> = bundle.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            run_env.extend(RUBY_RUN_ENV.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            StackImages {
+                build_image: image.clone(),
+                run_image: image,
+                build_setup: vec![
+                    // The slim image has no compiler; gems with native extensions need one to install.
+                    "RUN apt-get update -qq && apt-get install -y --no-install-recommends build-essential git \
+                     pkg-config && rm -rf /var/lib/apt/lists/*"
+                        .to_owned(),
+                    format!("ENV {}", bundle.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")),
+                ],
+                run_setup: vec![CREATE_USER.to_owned()],
+                run_env,
+                note: None,
+            }
+        }
         Stack::Static => StackImages {
             build_image: BUSYBOX.to_owned(),
             run_image: BUSYBOX.to_owned(),

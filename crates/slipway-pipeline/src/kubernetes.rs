@@ -339,5 +339,11 @@ fn add_runtime(request: &mut ExportRequest, built: &BuiltApp) {
             }
         }
     }
-    request.env.extend(built.env.iter().cloned());
+    // A path into the app (Bundler's BUNDLE_PATH and BUNDLE_GEMFILE) is under /app in the image.
+    request.env.extend(built.env.iter().map(|(name, value)| match Path::new(value).strip_prefix(&built.app_dir) {
+        Ok(relative) if Path::new(value).is_absolute() => {
+            (name.clone(), Path::new("/app").join(relative).display().to_string())
+        }
+        _ => (name.clone(), value.clone()),
+    }));
 }

@@ -94,6 +94,32 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Resul
     Ok(())
 }
 
+/// After a successful install: a hard-linked copy of `from` (node_modules,
+/// vendor/bundle) into the cache at `entry`, written under a temp name and
+/// renamed, so no half entry is ever seen; the `keep` newest entries stay.
+pub(crate) async fn store(cx: &Context<'_>, from: &Path, entry: &Path, keep: usize) {
+    if !from.is_dir() {
+        return;
+    }
+    let Some(parent) = entry.parent() else { return };
+    if !no_links_below(&cx.request.cache_dir, entry) || tokio::fs::create_dir_all(parent).await.is_err() {
+        return;
+    }
+    let temp = temp_beside(entry);
+    let stored = match link_copy(from, &temp, cx).await {
+        Ok(()) => publish(&temp, entry).await.is_ok(),
+        Err(_) => {
+            let _ = tokio::fs::remove_dir_all(&temp).await;
+            false
+        }
+    };
+    if stored {
+        prune(parent, keep).await;
+    } else {
+        cx.log.line("Could not store dependencies in the cache; the next build installs again").await;
+    }
+}
+
 /// Whether every entry from `root` down to `path` is what it seems and not a
 /// symlink a build planted: the builder (root) writes and removes there after
 /// the tenant's commands ran, and must not be led outside the tenant's tree.

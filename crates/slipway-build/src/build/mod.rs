@@ -16,6 +16,7 @@ mod log;
 mod network;
 mod node;
 mod python;
+mod ruby;
 mod runtime;
 
 use std::ffi::OsString;
@@ -164,6 +165,7 @@ impl Prepared {
 pub(crate) enum AfterInstall {
     Nothing,
     StoreNodeModules { entry: PathBuf },
+    StoreVendorBundle { entry: PathBuf },
     MarkVenvComplete { venv: PathBuf },
 }
 
@@ -302,6 +304,7 @@ impl Builder {
                     python::mark_complete(&request.cache_dir, venv).await?
                 }
                 (AfterInstall::StoreNodeModules { entry }, Ok(())) => node::store(&cx, entry).await,
+                (AfterInstall::StoreVendorBundle { entry }, Ok(())) => ruby::store(&cx, entry).await,
                 (AfterInstall::Nothing, Ok(())) => {}
             }
         } else if let AfterInstall::MarkVenvComplete { venv } = &prepared.after {
@@ -344,6 +347,7 @@ async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> 
             Ok(prepared)
         }
         Stack::Python => python::prepare(cx, env, built).await,
+        Stack::Ruby => ruby::prepare(cx, env, built).await,
         Stack::Rust => {
             if cx.commands().any(|c| c.contains("cargo")) {
                 require(env, "cargo", cx.plan)?;

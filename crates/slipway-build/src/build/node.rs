@@ -72,30 +72,9 @@ pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prep
     Ok(Prepared { skip_install: false, after: AfterInstall::StoreNodeModules { entry } })
 }
 
-/// After a successful install: a hard-linked copy of node_modules into the
-/// cache, written under a temp name and renamed, so no half entry is ever seen.
+/// After a successful install: node_modules into the cache ([`cache::store`]).
 pub(crate) async fn store(cx: &Context<'_>, entry: &Path) {
-    let modules = cx.request.app_dir.join("node_modules");
-    if !modules.is_dir() {
-        return;
-    }
-    let Some(parent) = entry.parent() else { return };
-    if !cache::no_links_below(&cx.request.cache_dir, entry) || tokio::fs::create_dir_all(parent).await.is_err() {
-        return;
-    }
-    let temp = cache::temp_beside(entry);
-    let stored = match cache::link_copy(&modules, &temp, cx).await {
-        Ok(()) => cache::publish(&temp, entry).await.is_ok(),
-        Err(_) => {
-            let _ = tokio::fs::remove_dir_all(&temp).await;
-            false
-        }
-    };
-    if stored {
-        cache::prune(parent, KEEP).await;
-    } else {
-        cx.log.line("Could not store dependencies in the cache; the next build installs again").await;
-    }
+    cache::store(cx, &cx.request.app_dir.join("node_modules"), entry, KEEP).await;
 }
 
 /// What decides node_modules: the lockfile, or the dependency fields of package.json.

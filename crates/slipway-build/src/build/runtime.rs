@@ -35,6 +35,18 @@ pub(crate) async fn provide(
             }
             return Ok(None);
         }
+        Stack::Ruby => {
+            if let Some(ask) = asks.first() {
+                cx.log
+                    .line(format!(
+                        "{} asks for Ruby {}: the build machine's Ruby builds it (Slipway does not install Ruby \
+                         versions)",
+                        ask.source, ask.version
+                    ))
+                    .await;
+            }
+            return Ok(None);
+        }
         Stack::Static | Stack::Procfile => return Ok(None),
     };
     if asks.is_empty() {

@@ -2,9 +2,10 @@
 //!
 //! Precedence, highest first: `slipway.toml` fields override everything; a
 //! `Procfile` defines the process types (its `web` becomes `start`); otherwise
-//! the first stack detector that recognises the tree decides (node, python,
-//! go, rust, static site, then a lone `main.py`/`app.py`, in that order).
-//! A tree of a stack Slipway does not build (Ruby, PHP, Java, …) is refused
+//! the first stack detector that recognises the tree decides (a Rails or Rack
+//! app, node, python, go, rust, any other Gemfile, static site, then a lone
+//! `main.py`/`app.py`, in that order; `ruby.rs` says why Ruby comes twice).
+//! A tree of a stack Slipway does not build (PHP, Java, …) is refused
 //! first, unless `slipway.toml` says what runs (`unsupported.rs`).
 //!
 //! Every file is read through [`Tree`], which never follows a symlink out of
@@ -16,6 +17,7 @@ mod manifest;
 mod node;
 mod procfile;
 mod python;
+mod ruby;
 mod rust;
 mod static_site;
 mod unsupported;
@@ -38,7 +40,8 @@ const MAX_SCAN_BYTES: u64 = 256 * 1024;
 
 /// Everything detection looks for, for the "nothing recognised" message.
 const LOOKED_FOR: &str = "slipway.toml, Procfile, package.json, requirements.txt, pyproject.toml, Pipfile, main.py, \
-                          app.py, go.mod, Cargo.toml, index.html (also in public/, dist/, build/, _site/, out/)";
+                          app.py, go.mod, Cargo.toml, Gemfile, config.ru, index.html (also in public/, dist/, build/, \
+                          _site/, out/)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -83,7 +86,7 @@ pub enum DetectError {
     /// the file (and the Procfile line) that gave it away.
     #[error(
         "this is a {stack} app ({evidence}), and Slipway does not build {stack} apps: it builds Node, Python, Go, \
-         Rust and static sites. Deploy it somewhere that builds {stack}; or, if this machine has {stack}'s \
+         Rust, Ruby and static sites. Deploy it somewhere that builds {stack}; or, if this machine has {stack}'s \
          toolchain, say how to build and start it in slipway.toml (`install = \"<command>\"`, \
          `start = \"<command>\"` listening on 127.0.0.1:$PORT) and Slipway runs those as they are"
     )]
@@ -195,8 +198,18 @@ type Detector = fn(&Tree) -> Result<Option<BuildPlan>, DetectError>;
 fn detect_stack(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     // A lone main.py or app.py without a dependency file comes last, so a site with a
     // script beside its index.html stays a static site.
-    let detectors: [Detector; 6] =
-        [node::detect, python::detect, go::detect, rust::detect, static_site::detect, python::detect_entry_file];
+    // A Rails or Rack app comes first (its package.json is asset tooling), any other Gemfile
+    // only after the stacks whose manifests it often sits beside as tooling (ruby.rs).
+    let detectors: [Detector; 8] = [
+        ruby::detect_app,
+        node::detect,
+        python::detect,
+        go::detect,
+        rust::detect,
+        ruby::detect,
+        static_site::detect,
+        python::detect_entry_file,
+    ];
     for detector in detectors {
         if let Some(plan) = detector(tree)? {
             return Ok(Some(plan));
@@ -235,6 +248,10 @@ fn no_start_command(tree: &Tree, plan: &BuildPlan) -> DetectError {
                 .to_owned()
                 + " say how in slipway.toml (`start = \"...\"`)"
         }
+        Stack::Ruby => "Slipway starts Rails apps, Rack apps (config.ru) and a Sinatra app.rb by itself, given a \
+                        Gemfile that names their gems (rails, puma or rack, sinatra); for anything else say how in \
+                        slipway.toml (`start = \"...\"`)"
+            .to_owned(),
         Stack::Go | Stack::Rust | Stack::Static | Stack::Procfile => {
             "add `start = \"<command>\"` to slipway.toml".to_owned()
         }
@@ -272,8 +289,16 @@ pub(crate) fn shell_quote(word: &str) -> String {
 }
 
 /// Files that make a directory an app of its own.
-const APP_MANIFESTS: [&str; 7] =
-    ["package.json", "go.mod", "Cargo.toml", "requirements.txt", "pyproject.toml", "Procfile", "slipway.toml"];
+const APP_MANIFESTS: [&str; 8] = [
+    "package.json",
+    "go.mod",
+    "Cargo.toml",
+    "requirements.txt",
+    "pyproject.toml",
+    "Gemfile",
+    "Procfile",
+    "slipway.toml",
+];
 /// Directories one level deeper that monorepos keep their apps in.
 const APP_FOLDERS: [&str; 4] = ["apps", "services", "packages", "examples"];
 

@@ -2,19 +2,22 @@
 //! the stack, what gave it away and what to do — instead of being "detected"
 //! as a Procfile app that dies with `exit status 127` when it starts.
 //!
-//! Two kinds of evidence. A stack's own manifest at the root (`Gemfile`,
-//! `composer.json`, `pom.xml`, …) says what the app is even when a
-//! `package.json` or `requirements.txt` sits beside it (a Rails app's asset
-//! tooling, a Laravel app's Vite config): the peers' planners (Nixpacks,
-//! Railpack) rank these stacks before Node and Python for the same reason. A
-//! weaker [`Strength::Hint`] (`config.ru`, `deno.json`, `stack.yaml`) counts only when no
+//! Two kinds of evidence. A stack's own manifest at the root (`composer.json`,
+//! `pom.xml`, …) says what the app is even when a `package.json` or
+//! `requirements.txt` sits beside it (a Laravel app's Vite config, a Spring
+//! app's front-end): the peers' planners (Nixpacks, Railpack) rank these
+//! stacks before Node and Python for the same reason. A weaker
+//! [`Strength::Hint`] (`deno.json`, `stack.yaml`, `artisan`) counts only when no
 //! supported stack is recognised and no Procfile says what runs. A Procfile that runs another stack's
-//! program (`bundle exec puma`) is refused whatever else the tree holds.
+//! program (`php -S`, `java -jar`) is refused whatever else the tree holds.
+//!
+//! Ruby was here until Slipway built it (`ruby.rs`); its programs are now among
+//! the supported ones.
 //!
 //! The way out is always the same: a `slipway.toml` that says how to install
 //! and start the app takes precedence over all of this (the machine may well
 //! have that toolchain), and a Procfile whose commands run a supported
-//! stack's programs keeps a stray `Gemfile` from deciding.
+//! stack's programs keeps a stray `composer.json` from deciding.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,7 +29,6 @@ use super::{DetectError, Tree};
 /// A stack Slipway does not build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnsupportedStack {
-    Ruby,
     Php,
     /// Java and the other JVM languages Maven and Gradle build (Kotlin).
     Java,
@@ -46,7 +48,6 @@ pub enum UnsupportedStack {
 impl UnsupportedStack {
     pub fn name(self) -> &'static str {
         match self {
-            Self::Ruby => "Ruby",
             Self::Php => "PHP",
             Self::Java => "Java",
             Self::Scala => "Scala",
@@ -83,8 +84,7 @@ use Strength::{Hint, Manifest};
 use UnsupportedStack::*;
 
 /// Root files that give a stack away, in the order they are looked for.
-const FILES: [(&str, UnsupportedStack, Strength); 25] = [
-    ("Gemfile", Ruby, Manifest),
+const FILES: [(&str, UnsupportedStack, Strength); 22] = [
     ("composer.json", Php, Manifest),
     // A PHP site served as static files would hand out its source code.
     ("index.php", Php, Manifest),
@@ -102,8 +102,6 @@ const FILES: [(&str, UnsupportedStack, Strength); 25] = [
     ("pubspec.yaml", Dart, Manifest),
     ("Package.swift", Swift, Manifest),
     ("build.zig", Zig, Manifest),
-    ("config.ru", Ruby, Hint),
-    ("Rakefile", Ruby, Hint),
     ("deno.json", Deno, Hint),
     ("deno.jsonc", Deno, Hint),
     ("stack.yaml", Haskell, Hint),
@@ -117,8 +115,7 @@ const EXTENSIONS: [(&str, UnsupportedStack); 5] =
     [(".csproj", DotNet), (".fsproj", DotNet), (".vbproj", DotNet), (".sln", DotNet), (".cabal", Haskell)];
 
 /// Programs of each stack, as a command's first word names them (`bin/rails` → `rails`).
-const PROGRAMS: [(UnsupportedStack, &[&str]); 14] = [
-    (Ruby, &["bundle", "bundler", "ruby", "rails", "rake", "rackup", "puma", "unicorn", "thin", "sidekiq", "jekyll"]),
+const PROGRAMS: [(UnsupportedStack, &[&str]); 13] = [
     (Php, &["php", "php-fpm", "php-cgi", "composer", "frankenphp", "heroku-php-apache2", "heroku-php-nginx"]),
     (Java, &["java", "mvn", "mvnw", "gradle", "gradlew", "jbang", "kotlin"]),
     (Scala, &["sbt", "scala", "amm"]),
@@ -136,7 +133,7 @@ const PROGRAMS: [(UnsupportedStack, &[&str]); 14] = [
 
 /// Programs of the stacks Slipway builds: a Procfile that runs one of them is
 /// the app's own say even beside another stack's manifest.
-const SUPPORTED_PROGRAMS: [&str; 20] = [
+const SUPPORTED_PROGRAMS: [&str; 31] = [
     "node",
     "npm",
     "npx",
@@ -154,6 +151,17 @@ const SUPPORTED_PROGRAMS: [&str; 20] = [
     "streamlit",
     "go",
     "cargo",
+    "bundle",
+    "bundler",
+    "ruby",
+    "rails",
+    "rake",
+    "rackup",
+    "puma",
+    "unicorn",
+    "thin",
+    "sidekiq",
+    "jekyll",
     "slipway",
     "next",
     "vite",
@@ -197,7 +205,7 @@ pub(crate) fn detect(tree: &Tree) -> Option<Finding> {
 
 /// Whether detection must refuse the tree, given what else it found: the
 /// Procfile's processes and whether a supported stack recognised the tree and
-/// knows what to start (a Node app with a `Gemfile` for its tooling is a Node app).
+/// knows what to start (a Node app with a `pom.xml` for its Android wrapper is a Node app).
 /// (A `slipway.toml` that says what runs is handled by the caller: it never gets here.)
 pub(crate) fn check(
     finding: Option<&Finding>,
@@ -226,7 +234,7 @@ pub(crate) fn check(
         (Manifest, None) => finding.stack == Php || !recognised,
         // A Procfile beside it decides when a supported stack was recognised too, or
         // when it runs a supported stack's programs; a plain `./start.sh` beside a
-        // Gemfile alone would start a Ruby app.
+        // composer.json alone would start a PHP app.
         (Manifest, Some(_)) => !recognised && !procfile_runs_supported,
         // A hint never overrules a Procfile of plain commands (Procfile-only apps stay as they were).
         (Hint, Some(_)) => false,
@@ -287,7 +295,6 @@ mod tests {
     #[test]
     fn each_stack_is_refused_naming_the_file_that_gave_it_away() {
         for (file, stack) in [
-            ("Gemfile", Ruby),
             ("composer.json", Php),
             ("index.php", Php),
             ("pom.xml", Java),
@@ -306,7 +313,6 @@ mod tests {
             ("build.zig", Zig),
             ("gleam.toml", Gleam),
             ("hello.cabal", Haskell),
-            ("config.ru", Ruby),
             ("deno.json", Deno),
             ("stack.yaml", Haskell),
         ] {
@@ -317,11 +323,14 @@ mod tests {
 
     #[test]
     fn the_message_names_the_stack_the_file_and_what_to_do() {
-        let dir = tree(&[("Gemfile", "source 'https://rubygems.org'\ngem 'sinatra'\n"), ("app.rb", "")]);
-        let message = detect_plan(dir.path()).expect_err("ruby").to_string();
-        for words in
-            ["Ruby app (Gemfile)", "does not build Ruby", "Node, Python, Go, Rust and static sites", "slipway.toml"]
-        {
+        let dir = tree(&[("composer.json", "{}"), ("index.php", "<?php echo 'hi';")]);
+        let message = detect_plan(dir.path()).expect_err("php").to_string();
+        for words in [
+            "PHP app (composer.json)",
+            "does not build PHP",
+            "Node, Python, Go, Rust, Ruby and static sites",
+            "slipway.toml",
+        ] {
             assert!(message.contains(words), "{words:?} not in: {message}");
         }
         assert!(
@@ -332,13 +341,8 @@ mod tests {
 
     #[test]
     fn a_manifest_wins_over_node_and_python_files_beside_it() {
-        // Rails with jsbundling, Laravel with Vite (which alone would be served as a static site), Django beside a Gemfile.
-        let (stack, _) = refused(&[
-            ("Gemfile", "gem 'rails'\n"),
-            ("package.json", r#"{"scripts": {"build": "esbuild app.js"}}"#),
-            ("config.ru", ""),
-        ]);
-        assert_eq!(stack, Ruby);
+        // Laravel with Vite (which alone would be served as a static site), Spring beside a Flask app.
+        // (Rails with jsbundling is built as the Ruby app it is: detect/ruby.rs.)
         let (stack, evidence) = refused(&[
             ("composer.json", "{}"),
             ("artisan", ""),
@@ -353,11 +357,11 @@ mod tests {
     fn a_hint_counts_only_when_no_supported_stack_is_recognised() {
         let dir = tree(&[("deno.json", "{}"), ("package.json", r#"{"scripts": {"start": "node s.js"}}"#)]);
         assert_eq!(detect_plan(dir.path()).expect("node wins over a hint").stack, Stack::Node);
-        let dir = tree(&[("Rakefile", ""), ("public/index.html", "<h1>hi</h1>")]);
+        let dir = tree(&[("artisan", ""), ("public/index.html", "<h1>hi</h1>")]);
         assert_eq!(detect_plan(dir.path()).expect("static wins over a hint").stack, Stack::Static);
-        assert_eq!(refused(&[("Rakefile", ""), ("lib/x.rb", "")]).0, Ruby);
+        assert_eq!(refused(&[("artisan", ""), ("app/x.php", "")]).0, Php);
         // Nor over a Procfile of plain commands.
-        let dir = tree(&[("Rakefile", ""), ("Procfile", "web: ./bin/server\n")]);
+        let dir = tree(&[("artisan", ""), ("Procfile", "web: ./bin/server\n")]);
         assert_eq!(detect_plan(dir.path()).expect("procfile wins over a hint").stack, Stack::Procfile);
         // Unless the Procfile runs that stack's programs.
         assert_eq!(
@@ -370,12 +374,15 @@ mod tests {
     fn a_procfile_running_another_stacks_program_is_refused_at_detection() {
         // The case that used to die with exit status 127 at start.
         let (stack, evidence) =
-            refused(&[("Gemfile", "gem 'puma'\n"), ("Procfile", "web: bundle exec puma -C config/puma.rb\n")]);
-        assert_eq!(stack, Ruby);
-        assert_eq!(evidence, "Gemfile; the Procfile's web process runs `bundle exec puma -C config/puma.rb`");
+            refused(&[("composer.json", "{}"), ("Procfile", "web: php -S 127.0.0.1:$PORT -t public\n")]);
+        assert_eq!(stack, Php);
+        assert_eq!(evidence, "composer.json; the Procfile's web process runs `php -S 127.0.0.1:$PORT -t public`");
+        // Ruby's programs are supported ones now.
+        let dir = tree(&[("Gemfile", "gem 'puma'\n"), ("Procfile", "web: bundle exec puma -C config/puma.rb\n")]);
+        assert_eq!(detect_plan(dir.path()).expect("a Ruby app").stack, Stack::Ruby);
         // Without any manifest, and whatever the Procfile's line looks like.
         for (procfile, stack) in [
-            ("web: bundle exec rails server -p $PORT\n", Ruby),
+            ("web: mvn spring-boot:run\n", Java),
             ("web: heroku-php-apache2 public/\n", Php),
             ("web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n", Java),
             ("web: cd api && php8.2 -S 127.0.0.1:$PORT\n", Php),
@@ -390,15 +397,15 @@ mod tests {
         // Even beside a supported stack: its programs would not be there either.
         let (stack, _) = refused(&[
             ("package.json", r#"{"scripts": {"start": "node s.js"}}"#),
-            ("Procfile", "release: rake db:migrate\n"),
+            ("Procfile", "release: php artisan migrate\n"),
         ]);
-        assert_eq!(stack, Ruby);
+        assert_eq!(stack, Php);
         // A path is the app's own file, and words inside quotes are not programs.
         for procfile in ["web: ./scripts/mix\n", "web: bin/stack serve\n", "web: node s.js --title \"Shop (java)\"\n"] {
             assert!(detect_plan(tree(&[("Procfile", procfile)]).path()).is_ok(), "{procfile}");
         }
         // Beside its manifest, a path to the stack's own script is refused by the manifest.
-        assert_eq!(refused(&[("Gemfile", ""), ("Procfile", "web: bin/rails server\n")]).0, Ruby);
+        assert_eq!(refused(&[("composer.json", "{}"), ("Procfile", "web: bin/console serve\n")]).0, Php);
     }
 
     #[test]
@@ -429,23 +436,26 @@ mod tests {
             ("Procfile", "web: ./start.sh\n"),
         ]);
         assert_eq!(detect_plan(dir.path()).expect("node").stack, Stack::Node);
-        // But a plain shell script beside a Gemfile alone starts a Ruby app.
-        assert_eq!(refused(&[("Gemfile", ""), ("Procfile", "web: ./start.sh\n")]).0, Ruby);
+        // A plain shell script beside a Gemfile alone starts a Ruby app (Slipway builds Ruby).
+        let plan = detect_plan(tree(&[("Gemfile", ""), ("Procfile", "web: ./start.sh\n")]).path()).expect("ruby");
+        assert_eq!((plan.stack, plan.start.as_deref()), (Stack::Ruby, Some("./start.sh")));
+        // But beside a composer.json alone it would start a PHP app.
+        assert_eq!(refused(&[("composer.json", "{}"), ("Procfile", "web: ./start.sh\n")]).0, Php);
     }
 
     #[test]
     fn slipway_toml_saying_what_runs_is_the_way_out() {
         let dir = tree(&[
-            ("Gemfile", ""),
-            ("Procfile", "web: bundle exec puma\n"),
-            ("slipway.toml", "install = \"bundle install\"\nstart = \"bundle exec puma -b tcp://127.0.0.1:$PORT\"\n"),
+            ("composer.json", "{}"),
+            ("Procfile", "web: php -S 0.0.0.0:8000\n"),
+            ("slipway.toml", "install = \"composer install\"\nstart = \"php -S 127.0.0.1:$PORT -t public\"\n"),
         ]);
         let plan = detect_plan(dir.path()).expect("the app's own say");
         assert_eq!(plan.stack, Stack::Procfile);
-        assert_eq!(plan.install.as_deref(), Some("bundle install"));
+        assert_eq!(plan.install.as_deref(), Some("composer install"));
         // A slipway.toml that does not say what runs changes nothing.
-        let (stack, _) = refused(&[("Gemfile", ""), ("slipway.toml", "health_check_path = \"/up\"\n")]);
-        assert_eq!(stack, Ruby);
+        let (stack, _) = refused(&[("composer.json", "{}"), ("slipway.toml", "health_check_path = \"/up\"\n")]);
+        assert_eq!(stack, Php);
     }
 
     #[test]
@@ -458,16 +468,16 @@ mod tests {
         let dir = tree(&[("index.html", "<h1>hi</h1>")]);
         std::os::unix::fs::symlink(outside.path().join("Gemfile"), dir.path().join("Gemfile")).expect("symlink");
         assert_eq!(detect_plan(dir.path()).expect("static").stack, Stack::Static);
-        // A Procfile with only comments beside a Gemfile: the stack is the answer, not the Procfile.
-        let (stack, _) = refused(&[("Gemfile", ""), ("Procfile", "# web: bundle exec puma\n\n")]);
-        assert_eq!(stack, Ruby);
-        // A package.json too large to read beside a Gemfile: still a Ruby app.
-        let dir = tree(&[("Gemfile", "")]);
+        // A Procfile with only comments beside a composer.json: the stack is the answer, not the Procfile.
+        let (stack, _) = refused(&[("composer.json", "{}"), ("Procfile", "# web: php -S 0.0.0.0:80\n\n")]);
+        assert_eq!(stack, Php);
+        // A package.json too large to read beside a composer.json: still a PHP app.
+        let dir = tree(&[("composer.json", "{}")]);
         let file = std::fs::File::create(dir.path().join("package.json")).expect("create");
         file.set_len(crate::detect::MAX_MANIFEST_BYTES + 10).expect("sparse file");
         file.sync_all().expect("sync");
         write(dir.path(), "Procfile", "web: ./start\n");
-        assert!(matches!(detect_plan(dir.path()), Err(DetectError::UnsupportedStack { stack: Ruby, .. })));
+        assert!(matches!(detect_plan(dir.path()), Err(DetectError::UnsupportedStack { stack: Php, .. })));
     }
 
     #[test]
@@ -478,7 +488,9 @@ mod tests {
         assert_eq!(programs("   ").count(), 0);
         assert_eq!(stack_of("php8.2"), Some(Php));
         assert_eq!(stack_of("heroku-php-apache2"), Some(Php));
-        assert_eq!(stack_of("ruby3.3"), Some(Ruby));
+        assert_eq!(stack_of("java17"), Some(Java));
+        assert_eq!(stack_of("ruby3.3"), None);
+        assert!(is_one_of(&SUPPORTED_PROGRAMS, "ruby3.3"));
         assert_eq!(stack_of("2to3"), None);
         assert!(is_one_of(&SUPPORTED_PROGRAMS, "python3.12"));
     }

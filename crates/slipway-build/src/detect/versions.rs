@@ -54,6 +54,33 @@ pub(crate) fn go(go_mod: &str, tree: &Tree) -> Result<Vec<VersionAsk>, DetectErr
     Ok(asks)
 }
 
+/// The asks of a Ruby app: the Gemfile's `ruby "x.y"` line, `.ruby-version`, `.tool-versions`.
+/// Recorded for the release and the image; the build machine's Ruby builds the app.
+pub(crate) fn ruby(tree: &Tree, gemfile: Option<&str>) -> Result<Vec<VersionAsk>, DetectError> {
+    let mut asks: Vec<VersionAsk> =
+        gemfile.and_then(gemfile_ruby).and_then(|v| ask("Gemfile", &v)).into_iter().collect();
+    if let Some(found) = first_line(tree, ".ruby-version")? {
+        // rbenv and rvm accept `ruby-3.3.0`.
+        let version = found.version.strip_prefix("ruby-").unwrap_or(&found.version).to_owned();
+        asks.extend(ask(".ruby-version", &version));
+    }
+    asks.extend(tool_versions(tree, &["ruby"])?);
+    Ok(asks)
+}
+
+/// The version of a Gemfile's `ruby "3.3.0"` / `ruby '~> 3.2', engine: …` line; `None` for
+/// `ruby file: ".ruby-version"` (that file is read on its own).
+fn gemfile_ruby(gemfile: &str) -> Option<String> {
+    gemfile.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        let rest = line.strip_prefix("ruby")?;
+        let rest = rest.strip_prefix('(').unwrap_or(rest).trim_start();
+        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let value = rest[1..].split(quote).next()?;
+        Some(value.trim().to_owned())
+    })
+}
+
 /// The first line of `file` that is not blank or a comment.
 pub(crate) fn first_line(tree: &Tree, file: &str) -> Result<Option<VersionAsk>, DetectError> {
     let Some(text) = tree.read(file)? else { return Ok(None) };
@@ -127,6 +154,22 @@ mod tests {
         assert_eq!(asks(&found), [("toolchain in go.mod", "1.25.5"), ("go.mod", "1.24")]);
         let found = go("module x\ngo 1.22\ntoolchain default\n", &tree).expect("asks");
         assert_eq!(asks(&found), [("go.mod", "1.22")]);
+    }
+
+    #[test]
+    fn ruby_reads_the_gemfile_then_the_version_files() {
+        let dir = tree(&[(".ruby-version", "ruby-3.3.0\n"), (".tool-versions", "nodejs 22\nruby 3.3.0\n")]);
+        let tree = Tree::open(dir.path()).expect("tree");
+        let gemfile = "source 'https://rubygems.org'\n# ruby '2.0'\nruby '~> 3.3', engine: 'ruby'\ngem 'rails'\n";
+        assert_eq!(
+            asks(&ruby(&tree, Some(gemfile)).expect("asks")),
+            [("Gemfile", "~> 3.3"), (".ruby-version", "3.3.0"), (".tool-versions", "3.3.0")]
+        );
+        // `ruby file: ".ruby-version"` names no version itself; a gem called ruby-something is not the line.
+        let gemfile = "ruby file: \".ruby-version\"\ngem \"ruby-vips\"\nruby(\"3.2.4\")\n";
+        assert_eq!(gemfile_ruby(gemfile).as_deref(), Some("3.2.4"));
+        assert_eq!(gemfile_ruby("ruby file: '.ruby-version'\n"), None);
+        assert_eq!(gemfile_ruby("rubygems_version = 1\n"), None);
     }
 
     #[test]

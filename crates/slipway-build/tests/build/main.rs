@@ -1,4 +1,4 @@
-//! Real builds with real tools and registries (npm, PyPI, cargo, go): each app is
+//! Real builds with real tools and registries (npm, PyPI, cargo, go; Ruby with Debian's gems): each app is
 //! built, then its `web` command is started with PORT set and asked for `/`.
 
 mod entry_files;
@@ -8,6 +8,7 @@ mod network;
 mod node;
 mod python;
 mod refusals;
+mod ruby;
 mod runtimes;
 mod rust_app;
 mod static_site;

@@ -1,4 +1,4 @@
-//! Stacks Slipway does not build are refused at detection — before any build
+//! Stacks Slipway does not build (PHP, Java, …) are refused at detection — before any build
 //! step runs — while a Procfile of plain shell commands still builds and runs.
 
 use slipway_build::{detect, Builder, DetectError, UnsupportedStack};
@@ -7,7 +7,7 @@ use slipway_core::stack::Stack;
 use crate::support::{build, built, WebProcess, Workspace};
 
 #[test]
-fn a_sinatra_app_with_a_procfile_is_refused_at_detection_not_at_start() {
+fn a_sinatra_app_with_a_procfile_is_a_ruby_app_now() {
     let workspace = Workspace::new();
     let app_dir = workspace.app_from_files(
         "app",
@@ -19,13 +19,10 @@ fn a_sinatra_app_with_a_procfile_is_refused_at_detection_not_at_start() {
             ("Procfile", "web: bundle exec puma -p $PORT\n"),
         ],
     );
-    let err = detect(&app_dir).expect_err("ruby is refused");
-    let DetectError::UnsupportedStack { stack, evidence } = &err else { panic!("{err:?}") };
-    assert_eq!(*stack, UnsupportedStack::Ruby);
-    assert_eq!(evidence, "Gemfile; the Procfile's web process runs `bundle exec puma -p $PORT`");
-    let message = err.to_string();
-    assert!(message.starts_with("this is a Ruby app (Gemfile; "), "{message}");
-    assert!(message.contains("Slipway does not build Ruby apps: it builds Node, Python, Go, Rust and static sites"));
+    // Ruby was refused here until Slipway built it; its Procfile now decides how it starts.
+    let plan = detect(&app_dir).expect("a Ruby app");
+    assert_eq!((plan.stack, plan.framework.as_deref()), (Stack::Ruby, Some("sinatra")));
+    assert_eq!(plan.start.as_deref(), Some("bundle exec puma -p $PORT"));
 }
 
 #[test]

@@ -57,6 +57,16 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
             .to_owned(),
     );
 
+    let mut ruby = plan("ruby", "bundle exec puma -b tcp://127.0.0.1:$PORT config.ru");
+    ruby.framework = Some("sinatra".to_owned());
+    ruby.package_manager = Some("bundler".to_owned());
+    ruby.runtime_asks = vec![VersionAsk::new(".ruby-version", "3.2.4")];
+    ruby.install = Some(
+        "bundle config set --local frozen true && bundle config set --local without development:test && bundle \
+         install"
+            .to_owned(),
+    );
+
     let static_site = plan("static", "slipway serve-static public");
 
     let mut procfile = plan("procfile", "./server --listen 0.0.0.0:$PORT");
@@ -68,6 +78,7 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
         ("python", python),
         ("go", go),
         ("rust", rust),
+        ("ruby", ruby),
         ("static", static_site),
         ("procfile", procfile),
     ]
@@ -103,7 +114,21 @@ fn every_dockerfile_is_multi_stage_non_root_pinned_and_free_of_config() {
         }
         assert!(!text.contains("127.0.0.1"), "{name}: a container must listen on all interfaces");
         // Only the stack's own settings are baked in; config vars are given at run time.
-        let known = ["PORT", "NODE_ENV", "PATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "CGO_ENABLED", "CARGO_TARGET_DIR"];
+        let known = [
+            "PORT",
+            "NODE_ENV",
+            "PATH",
+            "VIRTUAL_ENV",
+            "PYTHONUNBUFFERED",
+            "CGO_ENABLED",
+            "CARGO_TARGET_DIR",
+            "BUNDLE_PATH",
+            "BUNDLE_WITHOUT",
+            "RACK_ENV",
+            "RAILS_ENV",
+            "RAILS_LOG_TO_STDOUT",
+            "RAILS_SERVE_STATIC_FILES",
+        ];
         for env in text.lines().filter_map(|l| l.strip_prefix("ENV ")) {
             for pair in env.split(' ') {
                 let key = pair.split('=').next().unwrap();
