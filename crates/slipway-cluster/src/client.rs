@@ -72,13 +72,13 @@ impl Cluster {
         let response = request.send().await.map_err(|err| ClusterError::Unreachable {
             server: self.access.server.clone(),
             context: self.access.context.clone(),
-            reason: error_chain(&err),
+            reason: slipway_core::causes::with_causes(&err),
         })?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|err| ClusterError::Unreachable {
             server: self.access.server.clone(),
             context: self.access.context.clone(),
-            reason: error_chain(&err),
+            reason: slipway_core::causes::with_causes(&err),
         })?;
         match status {
             200 => serde_json::from_slice(&body)
@@ -107,21 +107,6 @@ fn status_message(body: &[u8]) -> String {
     }
 }
 
-/// reqwest's error with its causes ("error sending request: … connection refused").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 fn tls(what: &'static str, err: reqwest::Error) -> ClusterError {
-    ClusterError::Tls { what, reason: error_chain(&err) }
+    ClusterError::Tls { what, reason: slipway_core::causes::with_causes(&err) }
 }

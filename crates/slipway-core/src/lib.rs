@@ -11,6 +11,7 @@ pub mod address;
 pub mod api;
 pub mod build_plan;
 pub mod build_timeout;
+pub mod causes;
 pub mod deployment;
 pub mod error_code;
 pub mod hostname;

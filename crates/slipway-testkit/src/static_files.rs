@@ -56,8 +56,8 @@ impl StaticFiles {
 }
 
 fn answer(root: &Path, path: &str) -> hyper::Response<Full<Bytes>> {
-    let decoded = percent_decode(path);
-    let relative = decoded.trim_start_matches('/');
+    let decoded = slipway_core::percent::decode(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let relative = decoded.as_deref().unwrap_or("..").trim_start_matches('/');
     let safe = !relative.split('/').any(|part| part == ".." || part.starts_with('.'));
     let mut file = root.join(relative);
     if file.is_dir() {
@@ -71,23 +71,4 @@ fn answer(root: &Path, path: &str) -> hyper::Response<Full<Bytes>> {
             answer
         }
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(byte) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -270,15 +270,10 @@ async fn fetch_capped(client: &reqwest::Client, url: &Url) -> Result<Vec<u8>, Ru
     Ok(body)
 }
 
-/// A request error with its causes (reqwest's own message names only the URL).
+/// Why a request failed, with its causes (reqwest's own message names only the URL).
 pub(crate) fn describe(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() { "it timed out".to_owned() } else { "it could not be reached".to_owned() };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
+    let what = if err.is_timeout() { "it timed out" } else { "it could not be reached" };
+    format!("{what}: {}", slipway_core::causes::with_causes(err))
 }
 
 #[cfg(test)]

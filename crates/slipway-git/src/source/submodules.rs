@@ -178,3 +178,71 @@ async fn modules_repo(repo: &Path, url: &RepoUrl) -> Result<PathBuf, GitError> {
     }
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git_in(dir: &Path, args: &[&str]) -> String {
+        let output = std::process::Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@slipway.invalid", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("git");
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// A commit whose `.gitmodules` names `url` for a gitlink at `path`; returns (repo, commit).
+    fn commit_with_submodule(root: &Path, path: &str, url: &str) -> (PathBuf, CommitSha) {
+        let repo = root.join("repo");
+        std::fs::create_dir_all(repo.join(path)).expect("submodule dir");
+        git_in(&repo, &["init", "-q", "-b", "main"]);
+        git_in(&repo, &["config", "-f", ".gitmodules", "submodule.s.path", path]);
+        git_in(&repo, &["config", "-f", ".gitmodules", "submodule.s.url", url]);
+        git_in(&repo, &["update-index", "--add", "--cacheinfo", &format!("160000,{},{path}", "1".repeat(40))]);
+        git_in(&repo, &["add", ".gitmodules"]);
+        git_in(&repo, &["commit", "-q", "-m", "submodule"]);
+        let commit = CommitSha::parse(&git_in(&repo, &["rev-parse", "HEAD"])).expect("sha");
+        (repo, commit)
+    }
+
+    async fn refusal(path: &str, url: &str, prepare: impl FnOnce(&Path)) -> String {
+        let root = tempfile::tempdir().expect("dir");
+        let (repo, commit) = commit_with_submodule(root.path(), path, url);
+        let checkout = root.path().join("checkout");
+        std::fs::create_dir_all(&checkout).expect("checkout");
+        prepare(&checkout);
+        let policy = RepoPolicy::default();
+        let err = export_submodules(&repo, &commit, &checkout, &policy, &CheckoutLimits::default())
+            .await
+            .expect_err("refused");
+        // Nothing was fetched for it.
+        assert!(!repo.join("modules").exists(), "a modules repository was made");
+        err.to_string()
+    }
+
+    #[tokio::test]
+    async fn submodules_that_would_read_the_host_or_climb_out_are_refused_before_any_fetch() {
+        let err = refusal("lib", "../lib.git", |_| {}).await;
+        assert!(err.contains("submodule s (lib): its URL ../lib.git"), "{err}");
+        let err = refusal("lib", "/var/lib/slipway/repos/other.git", |_| {}).await;
+        assert!(err.contains("is a path on this machine"), "{err}");
+        // Loopback and private addresses follow the repository URL policy (refused by default).
+        let err = refusal("lib", "http://127.0.0.1:9/lib.git", |_| {}).await;
+        assert!(err.starts_with("submodule s (lib): "), "{err}");
+        assert!(err.contains("127.0.0.1"), "{err}");
+        // A symlink committed on the way to the submodule's directory must not lead the export out.
+        let outside = tempfile::tempdir().expect("outside");
+        let target = outside.path().to_owned();
+        let err = refusal("vendor/lib", "https://example.invalid/lib.git", move |checkout| {
+            std::os::unix::fs::symlink(&target, checkout.join("vendor")).expect("symlink");
+        })
+        .await;
+        assert!(err.contains("vendor in the checkout is not a directory"), "{err}");
+        assert_eq!(std::fs::read_dir(outside.path()).expect("outside").count(), 0);
+    }
+}
