@@ -27,6 +27,6 @@ mod runtime;
 
 pub use build::{BuildError, BuildNetwork, BuildRequest, BuildSandbox, Builder, BuiltApp, Step};
 pub use detect::{detect, DetectError, UnsupportedStack};
-pub use root_dir::{narrow_to, root_dir, RootDir};
-pub use runtime::{RuntimeError, RuntimeMirrors, Runtimes, DEFAULT_PYTHON_RELEASE};
+pub use root_dir::{app_root, narrow_to, AppRoot, NamedBy, RootDir};
+pub use runtime::{RuntimeError, RuntimeMirrors, Runtimes, DEFAULT_PYTHON_RELEASE, KEEP_UNUSED};
 pub use slipway_core::build_plan::BuildPlan;

@@ -29,6 +29,7 @@ pub mod repo;
 pub mod resources;
 pub mod retention;
 pub mod role;
+pub mod root_dir;
 pub mod runtime;
 pub mod sse;
 pub mod stack;

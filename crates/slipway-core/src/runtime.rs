@@ -14,6 +14,9 @@ pub enum Language {
 }
 
 impl Language {
+    /// Every language the runtimes store holds.
+    pub const ALL: [Language; 3] = [Self::Node, Self::Python, Self::Go];
+
     /// The directory name in the runtimes store and the serde name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use slipway_build::{detect, BuildRequest, BuildSandbox};
+use slipway_build::{detect, AppRoot, BuildRequest, BuildSandbox};
 use slipway_core::api::RuntimeTarget;
 use slipway_core::deployment::{DeploymentStatus, Transition};
 use slipway_core::ids::{DeploymentId, WorkspaceId};
@@ -141,10 +141,12 @@ impl Pipeline {
                 .await;
         }
         // A monorepo's app: only its directory is detected, built and shipped.
-        if let Some(root) = slipway_build::root_dir(&app_dir).map_err(|err| Failure::Deploy(err.to_string()))? {
-            slipway_build::narrow_to(&app_dir, &root)
-                .map_err(|err| Failure::Deploy(format!("cannot take {root}/ out of the checkout: {err}")))?;
-            log.step(format!("Building {root}/ (root_dir in slipway.toml)")).await;
+        let root = slipway_build::app_root(&app_dir, context.root_dir.as_ref())
+            .map_err(|err| Failure::Deploy(err.to_string()))?;
+        if let Some(AppRoot { dir, named_by }) = root {
+            slipway_build::narrow_to(&app_dir, &dir)
+                .map_err(|err| Failure::Deploy(format!("cannot take {dir}/ out of the checkout: {err}")))?;
+            log.step(format!("Building {dir}/ ({named_by})")).await;
         }
 
         let plan = detect(&app_dir).map_err(|err| Failure::Deploy(err.to_string()))?;

@@ -155,6 +155,7 @@ impl Pipeline {
             tokio::spawn(async move {
                 loop {
                     pipeline.sweep_logs().await;
+                    pipeline.sweep_runtimes(slipway_build::KEEP_UNUSED).await;
                     tokio::select! {
                         _ = tokio::time::sleep(log_retention::SWEEP_EVERY) => {}
                         _ = stopped.wait_for(|stop| *stop) => return,

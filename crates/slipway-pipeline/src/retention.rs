@@ -9,7 +9,9 @@
 //! links without following them, so a build that planted a link to `/` loses the link only.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use slipway_core::runtime::RuntimeVersion;
 
 use slipway_core::ids::{DeploymentId, EnvironmentId, WorkspaceId};
 use slipway_store::{Actor, PrunedBuild, StoreError};
@@ -55,6 +57,24 @@ impl Pipeline {
             }
             Err(err) => tracing::warn!(%err, %environment, "release retention failed; old builds stay for now"),
         }
+    }
+
+    /// Removes the installed runtime versions that no kept release was built with and no build
+    /// used within `keep` (`slipway_build::KEEP_UNUSED` in production); returns them. Runs with the
+    /// log sweep.
+    pub async fn sweep_runtimes(&self, keep: std::time::Duration) -> Vec<RuntimeVersion> {
+        let in_use = match self.store.runtime_dirs_in_use().await {
+            Ok(dirs) => dirs.into_iter().map(PathBuf::from).collect(),
+            Err(err) => {
+                tracing::warn!(%err, "finding the runtimes releases use failed; none is removed");
+                return Vec::new();
+            }
+        };
+        let removed = self.builder.sweep_runtimes(&in_use, keep).await;
+        for runtime in &removed {
+            tracing::info!(runtime = %runtime, "removed a runtime no kept release uses");
+        }
+        removed
     }
 
     /// Removes the build directories recorded as pruned that are still on disk: a control plane

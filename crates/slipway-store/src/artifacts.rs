@@ -26,6 +26,7 @@ use crate::audit::{self, Actor};
 use crate::error::stored;
 use crate::projects::project_row;
 use crate::quotas::lock_quota;
+use crate::releases::RuntimeEnv;
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
 
@@ -269,6 +270,25 @@ impl Store {
         tx.commit().await?;
         builds.sort_by_key(|build| build.number);
         Ok(builds)
+    }
+
+    /// The runtime directories (`RuntimeEnv::runtime_dir`) of the releases whose builds are kept, on
+    /// the whole platform: the runtimes store keeps those versions.
+    pub async fn runtime_dirs_in_use(&self) -> Result<HashSet<String>, StoreError> {
+        let mut tx = self.read(Scope::Platform).await?;
+        let rows = sqlx::query(
+            "SELECT DISTINCT r.runtime_env FROM releases r JOIN deployments d ON d.id = r.deployment_id \
+             WHERE d.build_pruned_at IS NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut dirs = HashSet::new();
+        for row in rows {
+            let env: RuntimeEnv = stored(serde_json::from_str(&row.try_get::<String, _>(0)?))?;
+            dirs.extend(env.runtime_dir);
+        }
+        Ok(dirs)
     }
 
     /// Which of `deployments` retention has recorded as pruned, on the whole platform: after a

@@ -11,6 +11,7 @@ use slipway_core::ids::{DeploymentId, EnvironmentId, ProjectId, ReleaseId, UserI
 use slipway_core::image_tag::CommitSha;
 use slipway_core::names::{EnvironmentName, ProjectSlug, WorkspaceSlug};
 use slipway_core::resources::{Resources, SandboxUid};
+use slipway_core::root_dir::RootDir;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::any::AnyRow;
@@ -20,7 +21,7 @@ use crate::audit::{self, Actor};
 use crate::environments::resolve_environment;
 use crate::error::stored;
 use crate::page::{Order, PageRequest, Paged};
-use crate::projects::build_timeout_of;
+use crate::projects::{build_timeout_of, root_dir_of};
 use crate::resources::{own_resources, platform_defaults, sandbox_uid_of};
 use crate::scope::{Scope, Tx};
 use crate::{Store, StoreError};
@@ -131,6 +132,8 @@ pub struct DeploymentContext {
     pub resources: Resources,
     /// How long the build may take: the project's own limit, or the default.
     pub build_timeout: BuildTimeout,
+    /// The project's app directory in its repository, if it names one.
+    pub root_dir: Option<RootDir>,
 }
 
 impl DeploymentContext {
@@ -225,7 +228,7 @@ impl Store {
     ) -> Result<DeploymentContext, StoreError> {
         let mut tx = self.read(Scope::Tenant(workspace)).await?;
         let row = sqlx::query(
-            "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, p.build_timeout_seconds,
+            "SELECT d.*, w.slug AS workspace_slug, p.slug AS project_slug, p.repo_url, p.branch, p.build_timeout_seconds, p.root_dir,
                     e.name AS environment_name,
                     e.target, e.sandbox_uid, e.resource_memory, e.resource_cpu, e.resource_max_processes
              FROM deployments d JOIN projects p ON p.id = d.project_id JOIN environments e ON e.id = d.environment_id
@@ -247,6 +250,7 @@ impl Store {
             sandbox_uid,
             resources: own_resources(&row)?.resolve(&defaults),
             build_timeout: build_timeout_of(&row)?,
+            root_dir: root_dir_of(&row)?,
             deployment,
             workspace: stored(WorkspaceSlug::parse(&row.try_get::<String, _>("workspace_slug")?))?,
             project: stored(ProjectSlug::parse(&row.try_get::<String, _>("project_slug")?))?,

@@ -77,6 +77,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0012_build_timeout.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 13,
+        name: "root_dir",
+        sql: include_str!("../migrations/0013_root_dir.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two control planes

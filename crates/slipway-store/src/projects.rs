@@ -7,6 +7,7 @@ use slipway_core::build_timeout::BuildTimeout;
 use slipway_core::hostname::{CustomDomain, Hostname};
 use slipway_core::ids::{ProjectId, WorkspaceId};
 use slipway_core::names::{Branch, EnvironmentName, ProjectSlug, RepoUrl};
+use slipway_core::root_dir::RootDir;
 use slipway_core::timestamp::Timestamp;
 use slipway_core::ErrorCode;
 use sqlx::any::AnyRow;
@@ -38,6 +39,8 @@ pub struct ProjectPatch {
     pub custom_domain: Option<Option<CustomDomain>>,
     /// `Some(None)` returns to [`BuildTimeout::DEFAULT`].
     pub build_timeout: Option<Option<BuildTimeout>>,
+    /// `Some(None)` goes back to the repository's slipway.toml (or its root).
+    pub root_dir: Option<Option<RootDir>>,
 }
 
 pub(crate) fn project_not_found(slug: &ProjectSlug) -> StoreError {
@@ -56,6 +59,11 @@ pub(crate) async fn project_row(
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| project_not_found(slug))
+}
+
+/// The app directory of a row holding `root_dir` (of `projects`), if the project names one.
+pub(crate) fn root_dir_of(row: &AnyRow) -> Result<Option<RootDir>, StoreError> {
+    row.try_get::<Option<String>, _>("root_dir")?.map(|dir| stored(RootDir::parse(&dir))).transpose()
 }
 
 /// The build timeout of a row holding `build_timeout_seconds` (of `projects`): its own, or the default.
@@ -101,6 +109,7 @@ impl Store {
                     url,
                     environments,
                     build_timeout: build_timeout_of(row)?.as_secs(),
+                    root_dir: root_dir_of(row)?.map(|dir| dir.to_string()),
                     created_at: Timestamp::from_millis(row.try_get("created_at")?),
                     // Measured on disk by the API, not stored.
                     disk_usage: None,
@@ -204,6 +213,13 @@ impl Store {
         if let Some(timeout) = patch.build_timeout {
             sqlx::query("UPDATE projects SET build_timeout_seconds = $1 WHERE id = $2")
                 .bind(timeout.map(|timeout| i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX)))
+                .bind(project.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(root) = &patch.root_dir {
+            sqlx::query("UPDATE projects SET root_dir = $1 WHERE id = $2")
+                .bind(root.as_ref().map(RootDir::as_str))
                 .bind(project.as_str())
                 .execute(&mut *tx)
                 .await?;

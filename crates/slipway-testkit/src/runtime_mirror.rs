@@ -27,6 +27,18 @@ use sha2::{Digest, Sha256};
 
 use crate::static_files::StaticFiles;
 
+/// A Python app's `main.py` (standard library only) answering its interpreter's version: what a
+/// test of a pinned Python serves.
+pub const PYTHON_VERSION_SERVER: &str = "import http.server, os, sys\n\n\
+    class Answer(http.server.BaseHTTPRequestHandler):\n\
+    \x20   def do_GET(self):\n\
+    \x20       body = sys.version.split()[0].encode()\n\
+    \x20       self.send_response(200)\n\
+    \x20       self.send_header('Content-Length', str(len(body)))\n\
+    \x20       self.end_headers()\n\
+    \x20       self.wfile.write(body)\n\n\
+    http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), Answer).serve_forever()\n";
+
 /// A served mirror; the server stops when it is dropped.
 pub struct RuntimeMirror {
     pub root: tempfile::TempDir,

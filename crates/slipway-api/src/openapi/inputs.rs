@@ -17,6 +17,7 @@ use slipway_core::names::{
     Branch, ConfigVarName, Email, Password, Username, LABEL_PATTERN, MAX_CONFIG_VAR_VALUE_LEN, MAX_LABEL_LEN,
 };
 use slipway_core::quota::MIN_PROCESSES;
+use slipway_core::root_dir::RootDir;
 use slipway_store::{PageRequest, MAX_SCALE};
 
 use crate::extract::DEFAULT_LIMIT;
@@ -73,6 +74,7 @@ pub(super) fn constrain(document: &mut Value, config: &ApiSettings) -> Vec<Strin
         ("UpdateProjectRequest", "repo_url", nullable(repo_url())),
         ("UpdateProjectRequest", "custom_domain", nullable(custom_domain(&config.platform_domain))),
         ("UpdateProjectRequest", "build_timeout", nullable(integer(BuildTimeout::MIN_SECS, BuildTimeout::MAX_SECS))),
+        ("UpdateProjectRequest", "root_dir", nullable(root_dir())),
         ("CreateEnvironmentRequest", "name", reference("EnvironmentName")),
         ("UpdateEnvironmentRequest", "target", nullable(reference("RuntimeTarget"))),
         ("ResourcesPatch", "memory", nullable(memory())),
@@ -180,6 +182,10 @@ fn display_name() -> Value {
 
 fn branch() -> Value {
     json!({"type": "string", "maxLength": Branch::MAX_LEN, "pattern": Branch::PATTERN})
+}
+
+fn root_dir() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": RootDir::MAX_LEN, "pattern": RootDir::PATTERN})
 }
 
 /// Its grammar (URLs, scp-like and local paths) and the platform's policy on

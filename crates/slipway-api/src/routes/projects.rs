@@ -8,6 +8,7 @@ use slipway_core::build_timeout::BuildTimeout;
 use slipway_core::hostname::{generated_hostname, CustomDomain};
 use slipway_core::names::{Branch, EnvironmentName, ProjectSlug, RepoUrl};
 use slipway_core::role::Permission;
+use slipway_core::root_dir::RootDir;
 use slipway_core::ErrorCode;
 use slipway_store::{NewProject, ProjectPatch};
 use utoipa_axum::router::OpenApiRouter;
@@ -85,7 +86,7 @@ async fn get_project(
     Ok(Json(project))
 }
 
-/// Changes the tracked repository, branch, custom domain or build timeout. Every field is checked
+/// Changes the tracked repository, branch, custom domain, build timeout or app directory. Every field is checked
 /// before anything changes.
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}/projects/{project}", tag = "projects",
     params(("ws" = String, Path), ("project" = String, Path)), request_body = UpdateProjectRequest,
@@ -106,6 +107,16 @@ async fn update_project(
             .map(|d| d.as_deref().map(|d| CustomDomain::parse(d, domain)).transpose())
             .transpose()?,
         build_timeout: body.build_timeout.map(|seconds| seconds.map(build_timeout).transpose()).transpose()?,
+        root_dir: body
+            .root_dir
+            .map(|dir| {
+                dir.as_deref()
+                    .map(|dir| {
+                        RootDir::parse(dir).map_err(|err| ApiError::new(ErrorCode::InvalidRequest, err.to_string()))
+                    })
+                    .transpose()
+            })
+            .transpose()?,
     };
     Ok(Json(app.store.update_project(&caller.actor(), &access.workspace, &project, patch).await?))
 }

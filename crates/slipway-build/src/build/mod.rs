@@ -210,6 +210,19 @@ impl Builder {
         self
     }
 
+    /// Removes the installed runtimes that no directory of `in_use` names and no build used within
+    /// `keep` (see `runtime/sweep.rs`); returns them.
+    pub async fn sweep_runtimes(
+        &self,
+        in_use: &std::collections::HashSet<PathBuf>,
+        keep: Duration,
+    ) -> Vec<RuntimeVersion> {
+        match &self.runtimes {
+            Some(runtimes) => runtimes.sweep(in_use, keep).await,
+            None => Vec::new(),
+        }
+    }
+
     /// A silent build command gets a "still running" line after `every` without output (a
     /// minute by default).
     pub fn with_progress_every(mut self, every: Duration) -> Self {

@@ -48,9 +48,9 @@ const fn var(name: &'static str, kind: Kind) -> Variable {
 
 /// The whole allowlist: both spellings of the proxy variables (tools disagree
 /// on which they read), the registry mirrors of npm, corepack (Yarn and pnpm
-/// from `packageManager`), pip, uv and Go, and the CA settings of OpenSSL,
-/// Node, pip, requests, curl, git, cargo and npm.
-const VARIABLES: [Variable; 22] = [
+/// from `packageManager`), Yarn 2+, pip, uv and Go, and the CA settings of
+/// OpenSSL, Node, pip, requests, curl, git, cargo, npm and Yarn 2+.
+const VARIABLES: &[Variable] = &[
     var("HTTP_PROXY", Kind::Proxy),
     var("HTTPS_PROXY", Kind::Proxy),
     var("NO_PROXY", Kind::Proxy),
@@ -61,6 +61,7 @@ const VARIABLES: [Variable; 22] = [
     var("npm_config_https_proxy", Kind::Proxy),
     var("npm_config_registry", Kind::Proxy),
     var("COREPACK_NPM_REGISTRY", Kind::Proxy),
+    var("YARN_NPM_REGISTRY_SERVER", Kind::Proxy),
     var("PIP_INDEX_URL", Kind::Proxy),
     var("UV_DEFAULT_INDEX", Kind::Proxy),
     var("GOPROXY", Kind::Proxy),
@@ -73,6 +74,7 @@ const VARIABLES: [Variable; 22] = [
     var("GIT_SSL_CAINFO", Kind::CaFile),
     var("CARGO_HTTP_CAINFO", Kind::CaFile),
     var("npm_config_cafile", Kind::CaFile),
+    var("YARN_CA_FILE_PATH", Kind::CaFile),
 ];
 
 /// Directories every sandbox shows read-only (mirrors `slipway-sandbox`'s
@@ -104,7 +106,7 @@ impl BuildNetwork {
     /// The settings `lookup` gives for the allowlisted names; it is asked for nothing else.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Self {
         let mut network = Self::default();
-        for Variable { name, kind } in &VARIABLES {
+        for Variable { name, kind } in VARIABLES {
             let Some(value) = lookup(name).filter(|v| !v.is_empty()) else { continue };
             match check(*kind, &value) {
                 Ok(paths) => network.settings.push(Setting { name, value, paths }),
@@ -217,34 +219,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca = readable_file(dir.path(), "ca.pem");
         let ca = ca.to_str().expect("utf-8");
-        let mut vars: Vec<(&str, &str)> = vec![
-            ("HTTP_PROXY", "http://proxy.internal:3128"),
-            ("HTTPS_PROXY", "http://user:secret@proxy.internal:3128"),
-            ("NO_PROXY", "localhost,.internal"),
-            ("http_proxy", "http://proxy.internal:3128"),
-            ("https_proxy", "http://proxy.internal:3128"),
-            ("no_proxy", "localhost"),
-            ("npm_config_proxy", "http://proxy.internal:3128"),
-            ("npm_config_https_proxy", "http://proxy.internal:3128"),
-            ("npm_config_registry", "https://npm.mirror.internal/"),
-            ("COREPACK_NPM_REGISTRY", "https://npm.mirror.internal/"),
-            ("PIP_INDEX_URL", "https://pypi.mirror.internal/simple"),
-            ("UV_DEFAULT_INDEX", "https://pypi.mirror.internal/simple"),
-            ("GOPROXY", "https://go.mirror.internal,direct"),
-            ("SSL_CERT_DIR", "/etc"),
-        ];
-        for name in [
-            "SSL_CERT_FILE",
-            "NODE_EXTRA_CA_CERTS",
-            "PIP_CERT",
-            "REQUESTS_CA_BUNDLE",
-            "CURL_CA_BUNDLE",
-            "GIT_SSL_CAINFO",
-            "CARGO_HTTP_CAINFO",
-            "npm_config_cafile",
-        ] {
-            vars.push((name, ca));
-        }
+        // One value of each variable's kind; a proxy URL with a credential, to see it kept out of
+        // logs and Debug.
+        let mut vars: Vec<(&str, &str)> = VARIABLES
+            .iter()
+            .map(|Variable { name, kind }| {
+                let value = match (kind, *name) {
+                    (Kind::Proxy, "HTTPS_PROXY") => "http://user:secret@proxy.internal:3128",
+                    (Kind::Proxy, _) => "http://proxy.internal:3128",
+                    (Kind::CaFile, _) => ca,
+                    (Kind::CaDir, _) => "/etc",
+                };
+                (*name, value)
+            })
+            .collect();
         vars.extend([("DATABASE_URL", "postgres://secret"), ("SLIPWAY_SECRET_KEY", "x"), ("ALL_PROXY", "socks5://x")]);
         let asked = Mutex::new(Vec::new());
         let table: HashMap<&str, &str> = vars.iter().copied().collect();

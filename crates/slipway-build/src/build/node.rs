@@ -28,6 +28,15 @@ pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prep
     env.set("npm_config_store_dir", cache.join("pnpm-store"));
     // The Yarn or pnpm version `packageManager` names, fetched by corepack once per environment.
     env.set("COREPACK_HOME", cache.join("corepack"));
+    // Yarn 2+ keeps its packages in a global folder (a home the sandbox does not show), reports
+    // telemetry over the network, and by default installs Plug'n'Play instead of node_modules:
+    // the cache and `node <main>` need node_modules, so that is the default unless the app's
+    // .yarnrc.yml chooses its linker itself.
+    env.set("YARN_GLOBAL_FOLDER", cache.join("yarn-berry"));
+    env.set("YARN_ENABLE_TELEMETRY", "0");
+    if !chooses_its_linker(&cx.request.app_dir).await {
+        env.set("YARN_NODE_LINKER", "node-modules");
+    }
     // devDependencies are needed to build even when NODE_ENV=production is a config var
     // (unless the app's own install command says otherwise); audit and fund are
     // network round trips nobody reads in a build log.
@@ -75,6 +84,12 @@ pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prep
 /// After a successful install: node_modules into the cache ([`cache::store`]).
 pub(crate) async fn store(cx: &Context<'_>, entry: &Path) {
     cache::store(cx, &cx.request.app_dir.join("node_modules"), entry, KEEP).await;
+}
+
+/// Whether the app's .yarnrc.yml sets `nodeLinker` (Plug'n'Play, pnpm-style or node_modules).
+async fn chooses_its_linker(app: &Path) -> bool {
+    let rc = cache::read_key_file(&app.join(".yarnrc.yml"), 1 << 20).await.unwrap_or_default();
+    String::from_utf8_lossy(&rc).lines().any(|line| line.trim_start().starts_with("nodeLinker:"))
 }
 
 /// What decides node_modules: the lockfile, or the dependency fields of package.json.

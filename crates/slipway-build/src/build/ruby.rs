@@ -12,7 +12,8 @@
 //!
 //! An app whose config vars say where its gems live (`BUNDLE_PATH`, or
 //! `BUNDLE_PATH__SYSTEM=true` for gems installed on the machine) keeps them
-//! there: Slipway then sets no path and caches nothing.
+//! there: Slipway then sets no path and caches nothing (machine gems get a
+//! writable gem home inside the app, see [`SYSTEM_GEMS_HOME`]).
 
 use std::path::Path;
 
@@ -26,6 +27,8 @@ const VENDOR_BUNDLE: &str = "vendor/bundle";
 const KEEP: usize = 3;
 /// Lockfiles beyond this size only count by their first bytes in the key.
 const MAX_KEY_FILE_BYTES: u64 = 64 << 20;
+/// The gem home of an app whose gems are the machine's (`BUNDLE_PATH__SYSTEM`), relative to the app.
+const SYSTEM_GEMS_HOME: &str = "vendor/gem-home";
 /// Config vars that say where the app's gems live.
 const OWN_GEM_PATH: [&str; 2] = ["BUNDLE_PATH", "BUNDLE_PATH__SYSTEM"];
 
@@ -63,6 +66,16 @@ pub(crate) async fn prepare(
         cx.log
             .line(format!("The config var {name} says where this app's gems live: Slipway keeps them there, uncached"))
             .await;
+        // The machine's gem home (`/var/lib/gems`) is not in the sandbox, and Bundler reaches for
+        // sudo (which no sandboxed build has) when it cannot write the home it would install
+        // into, even with every gem on the machine. A home inside the app is writable, stays
+        // empty when the machine has every gem, and ships with the release when it does not.
+        let own_home = cx.request.env.iter().any(|(name, _)| name == "GEM_HOME");
+        if name == "BUNDLE_PATH__SYSTEM" && !own_home {
+            let home = app.join(SYSTEM_GEMS_HOME);
+            env.set("GEM_HOME", &home);
+            built.env.push(("GEM_HOME".to_owned(), home.to_string_lossy().into_owned()));
+        }
         return Ok(Prepared::run_install());
     }
     let vendor = app.join(VENDOR_BUNDLE);
@@ -82,6 +95,11 @@ pub(crate) async fn prepare(
     if !entry.is_dir() {
         cx.log.line(format!("No cached gems for key {short}; installing")).await;
         return Ok(Prepared { skip_install: false, after: AfterInstall::StoreVendorBundle { entry } });
+    }
+    // The platform removes and creates below: never through a link the repository holds.
+    if !cache::no_links_below(app, &vendor) {
+        cx.log.line(format!("{VENDOR_BUNDLE} is or goes through a symlink; cached gems are not restored")).await;
+        return Ok(Prepared::run_install());
     }
     let _ = tokio::fs::remove_dir_all(&vendor).await;
     if let Some(parent) = vendor.parent() {

@@ -14,6 +14,7 @@
 //! installed, naming the asks, where it looked and what to write instead.
 
 mod install;
+mod sweep;
 mod upstream;
 mod version;
 
@@ -25,6 +26,7 @@ use slipway_core::runtime::{Language, RuntimeVersion, VersionAsk};
 
 use self::version::{Candidate, Version};
 
+pub use self::sweep::KEEP_UNUSED;
 pub use self::upstream::{RuntimeMirrors, DEFAULT_PYTHON_RELEASE};
 pub(crate) use self::version::Requirement;
 
@@ -78,8 +80,9 @@ pub struct Runtimes {
     store: PathBuf,
     mirrors: RuntimeMirrors,
     client: reqwest::Client,
-    /// One install of a version at a time; other builds wanting it wait and then find it.
-    installing: Mutex<HashMap<(Language, Version), InstallLock>>,
+    /// One install of a version at a time; other builds wanting it wait and then find it. Sweeps
+    /// take the same lock (`sweep.rs`).
+    locks: Mutex<HashMap<(Language, Version), InstallLock>>,
 }
 
 type InstallLock = Arc<tokio::sync::Mutex<()>>;
@@ -106,7 +109,7 @@ impl Runtimes {
             .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Self { store, mirrors, client, installing: Mutex::new(HashMap::new()) }
+        Self { store, mirrors, client, locks: Mutex::new(HashMap::new()) }
     }
 
     /// Parses the asks; `Err` names the first malformed one.
@@ -139,7 +142,13 @@ impl Runtimes {
         if let Some(version) = installed.iter().filter(|v| satisfies(&Candidate { version: **v, lts: None })).max() {
             // Which lines are LTS only the index says: an LTS ask is resolved there.
             if asks.iter().all(|(_, req)| !matches!(req, Requirement::Lts(_))) {
-                return Ok(self.provided(language, *version));
+                // Under the version's lock: a sweep removing it meanwhile would leave the build a
+                // path to nothing. A sweep after this keeps it (it was just used).
+                let lock = self.lock(language, *version);
+                let _held = lock.lock().await;
+                if self.dir(language, *version).is_dir() {
+                    return Ok(self.provided(language, *version));
+                }
             }
         }
 
@@ -149,10 +158,7 @@ impl Runtimes {
         };
         let version = offer.candidate.version;
         let dest = self.dir(language, version);
-        let lock = {
-            let mut installing = self.installing.lock().unwrap_or_else(|poison| poison.into_inner());
-            installing.entry((language, version)).or_default().clone()
-        };
+        let lock = self.lock(language, version);
         let _installing = lock.lock().await;
         if dest.is_dir() {
             return Ok(self.provided(language, version));
@@ -169,8 +175,16 @@ impl Runtimes {
         Ok(self.provided(language, version))
     }
 
+    /// The lock of one version: held to install it, to pick it from the store, and to remove it.
+    fn lock(&self, language: Language, version: Version) -> InstallLock {
+        let mut locks = self.locks.lock().unwrap_or_else(|poison| poison.into_inner());
+        locks.entry((language, version)).or_default().clone()
+    }
+
+    /// `version`, installed in the store, for a build (which marks it used now).
     fn provided(&self, language: Language, version: Version) -> Provided {
         let dir = self.dir(language, version);
+        sweep::touch(&dir);
         Provided { version: RuntimeVersion { language, version: version.to_string(), host: false }, dir: Some(dir) }
     }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use slipway_build::{detect, BuildError, Builder, RuntimeMirrors, Runtimes};
 use slipway_core::runtime::{Language, RuntimeVersion};
-use slipway_testkit::runtime_mirror::RuntimeMirror;
+use slipway_testkit::runtime_mirror::{RuntimeMirror, PYTHON_VERSION_SERVER};
 
 use crate::support::{build, built, WebProcess, Workspace};
 
@@ -106,6 +106,35 @@ async fn a_pinned_node_is_installed_once_verified_and_builds_and_runs_the_app() 
     assert_eq!(mirror.requests(), served, "a version in the store needs no mirror: {log:?}");
 }
 
+/// A version no kept release names leaves the store once no build has used it for a while; one a
+/// release names, or a build just used, stays.
+#[tokio::test]
+async fn runtimes_no_release_needs_leave_the_store_and_the_next_build_installs_again() {
+    let mirror = RuntimeMirror::start().await;
+    mirror.stock_node(NODE, NPM, Some("Jod"));
+    let workspace = Workspace::new();
+    let store = workspace.root.path().join("runtimes");
+    let builder = builder(&store, mirrors(&mirror));
+    let app_dir = node_app(&workspace, "pinned", NODE, &[]);
+    let plan = detect(&app_dir).expect("plan");
+    let (result, log) = build(&builder, &plan, workspace.request(&app_dir)).await;
+    let runtime = built(result, &log).runtime_dir.expect("a runtime from the store");
+
+    let in_use = std::collections::HashSet::from([runtime.clone()]);
+    assert_eq!(builder.sweep_runtimes(&in_use, std::time::Duration::ZERO).await, []);
+    let nothing = std::collections::HashSet::new();
+    assert_eq!(builder.sweep_runtimes(&nothing, slipway_build::KEEP_UNUSED).await, [], "a build just used it");
+    assert_eq!(installed(&store), [format!("node/{NODE}")]);
+
+    let removed = builder.sweep_runtimes(&nothing, std::time::Duration::ZERO).await;
+    assert_eq!(removed, [RuntimeVersion { language: Language::Node, version: NODE.into(), host: false }]);
+    assert_eq!(installed(&store), Vec::<String>::new(), "nothing of it is left, partial or whole");
+
+    let (result, log) = build(&builder, &plan, workspace.request(&app_dir)).await;
+    built(result, &log);
+    assert!(log.join("\n").contains(&format!("Installed Node.js {NODE}")), "{log:?}");
+}
+
 #[tokio::test]
 async fn a_go_newer_than_the_machines_builds_and_serves() {
     let mirror = RuntimeMirror::start().await;
@@ -141,16 +170,8 @@ async fn a_pinned_python_the_machine_lacks_is_built_and_run_with_the_stand_in() 
     mirror.stock_python_stand_in(RELEASE, version);
     let workspace = Workspace::new();
     let store = workspace.root.path().join("runtimes");
-    let server = "import http.server, os, sys\n\n\
-                  class Answer(http.server.BaseHTTPRequestHandler):\n\
-                  \x20   def do_GET(self):\n\
-                  \x20       body = sys.version.split()[0].encode()\n\
-                  \x20       self.send_response(200)\n\
-                  \x20       self.send_header('Content-Length', str(len(body)))\n\
-                  \x20       self.end_headers()\n\
-                  \x20       self.wfile.write(body)\n\n\
-                  http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), Answer).serve_forever()\n";
-    let app_dir = workspace.app_from_files("pinned-python", &[(".python-version", "3.13\n"), ("main.py", server)]);
+    let app_dir =
+        workspace.app_from_files("pinned-python", &[(".python-version", "3.13\n"), ("main.py", PYTHON_VERSION_SERVER)]);
     let plan = detect(&app_dir).expect("plan");
     // This machine's pyenv has every CPython a stand-in can be made of: the build sees Debian's only.
     let mut request = workspace.request(&app_dir);

@@ -38,6 +38,12 @@ pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<i64>, example = 1800)]
     pub build_timeout: Option<Option<i64>>,
+    /// The directory of the repository that holds the app (a monorepo's `apps/web`): a relative
+    /// path of plain names. Only it is built and shipped. It wins over `root_dir` in the
+    /// repository's slipway.toml; `null` goes back to that (or the repository's root).
+    #[serde(default, deserialize_with = "super::patch_field", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "apps/web")]
+    pub root_dir: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -55,6 +61,10 @@ pub struct Project {
     /// How long one build may take, in seconds: the project's own setting, or the platform's
     /// default (900, 15 minutes).
     pub build_timeout: u64,
+    /// The project's app directory in its repository, if it names one (else slipway.toml's
+    /// `root_dir`, or the root, decides at each build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_dir: Option<String>,
     pub created_at: Timestamp,
     /// Bytes the project takes on the machine that answered. Only in `GET …/projects/{project}`,
     /// and only from a control plane that runs with the platform's data dir.

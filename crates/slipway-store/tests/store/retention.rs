@@ -22,6 +22,7 @@ both_backends!(
     the_kubernetes_target_and_other_tenants_prune_nothing,
     an_artifact_of_another_workspace_is_never_given_up,
     project_files_name_every_directory_of_a_project,
+    the_runtimes_kept_releases_use_are_named_on_the_whole_platform,
 );
 
 fn keep(n: u32) -> ReleaseRetention {
@@ -401,4 +402,22 @@ async fn project_files_name_every_directory_of_a_project(backend: TestBackend) {
     assert!(pruned.contains(&all[0]) && pruned.contains(&all[1]));
     assert!(f.store.pruned_builds(&[]).await.unwrap().is_empty());
     assert_eq!(DeploymentNumber::FIRST, number(1));
+}
+
+async fn the_runtimes_kept_releases_use_are_named_on_the_whole_platform(backend: TestBackend) {
+    let f = Fixture::new(backend).await;
+    let ws = f.workspace("acme").await;
+    f.project(&ws, "web").await;
+    let env = production(&f, &ws).await;
+    for n in 1..=3 {
+        live(&f, &ws, n).await;
+    }
+    let other = f.workspace("other").await;
+    f.project(&other, "web").await;
+    live(&f, &other, 9).await;
+    let dirs =
+        |names: &[&str]| names.iter().map(|n| format!("/runtimes/node/{n}")).collect::<std::collections::HashSet<_>>();
+    assert_eq!(f.store.runtime_dirs_in_use().await.unwrap(), dirs(&["v1", "v2", "v3", "v9"]));
+    prune(&f, &ws, &env, 1).await;
+    assert_eq!(f.store.runtime_dirs_in_use().await.unwrap(), dirs(&["v3", "v9"]), "pruned builds need no runtime");
 }

@@ -27,8 +27,8 @@ async fn migrations(db: &TestDatabase) -> Vec<i64> {
 
 fn expected_migrations(backend: TestBackend) -> Vec<i64> {
     match backend {
-        TestBackend::Sqlite => vec![1, 3, 5, 7, 8, 10, 11, 12],
-        TestBackend::Postgres => vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        TestBackend::Sqlite => vec![1, 3, 5, 7, 8, 10, 11, 12, 13],
+        TestBackend::Postgres => vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     }
 }
 

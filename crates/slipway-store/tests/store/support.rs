@@ -255,6 +255,7 @@ pub fn runtime_env(tag: &str) -> RuntimeEnv {
     RuntimeEnv {
         path_prepend: vec![format!("/opt/{tag}/bin")],
         env: vec![("BUILD_TAG".into(), tag.into())],
+        runtime_dir: Some(format!("/runtimes/node/{tag}")),
         ..RuntimeEnv::default()
     }
 }

@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use slipway_core::api::{CreateProjectRequest, Page, Project, UpdateProjectRequest};
 use slipway_core::build_timeout::BuildTimeout;
+use slipway_core::root_dir::RootDir;
 
 use super::{encode, workspace, WorkspaceArg, WorkspaceJson};
 use crate::client::Client;
@@ -48,6 +49,11 @@ pub struct UpdateArgs {
     /// (`default`: the platform's, 15 minutes). A build already running keeps its limit.
     #[arg(long)]
     pub build_timeout: Option<String>,
+    /// The directory of the repository that holds the app, like `apps/web` (a monorepo); only it
+    /// is built and shipped. It wins over `root_dir` in the repository's slipway.toml (`default`:
+    /// that, or the repository's root). Takes effect at the next deploy.
+    #[arg(long)]
+    pub root_dir: Option<String>,
     /// Print the app as JSON.
     #[arg(long)]
     pub json: bool,
@@ -119,6 +125,9 @@ pub async fn info(client: &Client, args: InfoArgs) -> Result<()> {
     println!("Repository: {}", project.repo_url.as_deref().unwrap_or("git push to Slipway"));
     println!("Branch:     {}", project.branch);
     println!("Build time: at most {}", describe_build_timeout(project.build_timeout));
+    if let Some(dir) = &project.root_dir {
+        println!("App dir:    {dir}/");
+    }
     println!("Created:    {}", project.created_at);
     println!();
     let rows: Vec<Vec<String>> = project
@@ -152,21 +161,35 @@ fn describe_build_timeout(seconds: u64) -> String {
 
 pub async fn update(client: &Client, args: UpdateArgs) -> Result<()> {
     client.require_login()?;
-    let Some(timeout) = args.build_timeout.as_deref() else {
-        bail!("name what to change: --build-timeout 30m (or `default`)");
-    };
+    if args.build_timeout.is_none() && args.root_dir.is_none() {
+        bail!("name what to change: --build-timeout 30m or --root-dir apps/web (or `default`)");
+    }
     // Checked here too, so that a typo fails before any request.
-    let build_timeout = match timeout {
-        "default" => None,
-        text => Some(i64::try_from(BuildTimeout::parse(text)?.as_secs())?),
+    let build_timeout = match args.build_timeout.as_deref() {
+        None => None,
+        Some("default") => Some(None),
+        Some(text) => Some(Some(i64::try_from(BuildTimeout::parse(text)?.as_secs())?)),
+    };
+    let root_dir = match args.root_dir.as_deref() {
+        None => None,
+        Some("default") => Some(None),
+        Some(text) => Some(Some(RootDir::parse(text.trim_end_matches('/'))?.to_string())),
     };
     let ws = workspace(client, &args.workspace).await?;
-    let body = UpdateProjectRequest { build_timeout: Some(build_timeout), ..UpdateProjectRequest::default() };
+    let body = UpdateProjectRequest { build_timeout, root_dir, ..UpdateProjectRequest::default() };
     let project: Project = client.patch(&path(&ws, &args.app), &body).await?;
     if args.json {
         return output::json(&project);
     }
-    println!("Builds of {} now stop after {}", project.slug, describe_build_timeout(project.build_timeout));
+    if args.build_timeout.is_some() {
+        println!("Builds of {} now stop after {}", project.slug, describe_build_timeout(project.build_timeout));
+    }
+    if args.root_dir.is_some() {
+        match &project.root_dir {
+            Some(dir) => println!("{} is built from {dir}/ of its repository from the next deploy on", project.slug),
+            None => println!("{} is built from its repository's root (or slipway.toml's root_dir)", project.slug),
+        }
+    }
     Ok(())
 }
 

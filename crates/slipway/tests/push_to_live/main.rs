@@ -10,6 +10,7 @@
 //! assertion. Conditions are awaited by bounded polling, never by sleeping,
 //! and nothing asserts on wall-clock time (that is `bench/push.sh`'s job).
 
+mod stacks;
 mod traffic;
 
 use std::time::Duration;
@@ -433,6 +434,45 @@ async fn a_monorepo_app_is_built_from_its_root_dir() {
     let output = assert_push_failed(&push, 2);
     assert_contains(output, "`root_dir` must be a directory of the repository named by a relative path of plain names");
     platform.assert_serves(&app, "<h1>the web app</h1>").await;
+
+    // The project's own setting wins over slipway.toml; one that climbs out is refused by the API,
+    // and one through a symlink by the build.
+    let project = "/v1/workspaces/acme/projects/web";
+    for bad in ["../../etc", "/etc", "apps//web", "apps/./web", ""] {
+        let (status, body) = platform
+            .api_as(
+                Some(&platform.admin_token),
+                reqwest::Method::PATCH,
+                project,
+                Some(serde_json::json!({"root_dir": bad})),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert_eq!(body["error"]["code"], "INVALID_REQUEST", "{body}");
+    }
+    assert_eq!(platform.api(reqwest::Method::GET, project, None).await.get("root_dir"), None);
+    let set = platform.cli_ok(&app, &["apps:update", "--root-dir", "apps/docs/"]).await;
+    assert_contains(&set, "web is built from apps/docs/ of its repository from the next deploy on");
+    assert_eq!(platform.api(reqwest::Method::GET, project, None).await["root_dir"], "apps/docs");
+    source.write("apps/docs/public/index.html", "<h1>the docs</h1>");
+    source.commit("docs").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    assert_eq!(push.deployed(), 3, "{}", push.output);
+    assert_contains(&push.output, "Building apps/docs/ (the project's root_dir setting)");
+    platform.assert_serves(&app, "<h1>the docs</h1>").await;
+
+    std::fs::remove_dir_all(source.dir.join("apps/docs")).expect("apps/docs");
+    std::os::unix::fs::symlink("../secrets", source.dir.join("apps/docs")).expect("symlink");
+    source.commit("docs through a symlink").await;
+    let push = source.push(&platform.remote(&app, &token), "main").await;
+    let output = assert_push_failed(&push, 4);
+    assert_contains(
+        output,
+        "the project's root_dir setting is malformed: `root_dir` apps/docs goes through the symlink",
+    );
+    platform.assert_serves(&app, "<h1>the docs</h1>").await;
+    platform.cli_ok(&app, &["apps:update", "--root-dir", "default"]).await;
+    assert_eq!(platform.api(reqwest::Method::GET, project, None).await.get("root_dir"), None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
