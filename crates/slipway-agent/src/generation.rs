@@ -52,7 +52,10 @@ impl Generation {
                 .await
                 .rotating(RUNTIME_LOG_ROTATION);
         let app_log = Arc::new(app_log);
-        let base_env = environment(config, release);
+        let mut base_env = environment(config, release);
+        if release.plan.stack == slipway_core::stack::Stack::Java {
+            size_jvms(&mut base_env, state.resources);
+        }
         let scale = effective_scale(release, scale);
         let mut instances = Vec::new();
         for (process, command) in &release.plan.processes {
@@ -169,6 +172,17 @@ fn environment(config: &AgentSettings, release: &ReleaseSpec) -> Vec<(String, St
     env
 }
 
+/// Tells a Java release's JVMs the instance's limits, which a sandboxed JVM cannot see (no cgroup
+/// files): `JAVA_TOOL_OPTIONS` starts with [`Resources::jvm_flags`], and what the build and the
+/// config vars set follows, in that order, so an app's own `-Xmx` or `-XX:MaxRAM` wins.
+fn size_jvms(env: &mut Vec<(String, String)>, resources: Resources) {
+    const NAME: &str = "JAVA_TOOL_OPTIONS";
+    let mut options = vec![resources.jvm_flags()];
+    options.extend(env.iter().filter(|(name, value)| name == NAME && !value.trim().is_empty()).map(|(_, v)| v.clone()));
+    env.retain(|(name, _)| name != NAME);
+    env.push((NAME.to_owned(), options.join(" ")));
+}
+
 /// What the build put outside the release that its processes run from (a
 /// virtualenv kept in the environment's cache, the runtime version from the
 /// runtimes store): seen read-only by each instance.
@@ -216,4 +230,34 @@ fn free_port() -> std::io::Result<u16> {
         }
     }
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_java_release_is_told_its_limits_before_its_own_options() {
+        let resources = Resources {
+            memory: slipway_core::resources::Memory::from_mib(768),
+            cpu: slipway_core::resources::Cpu::from_millis(500),
+            max_processes: 256,
+        };
+        let mut env = vec![
+            ("PATH".to_owned(), "/usr/bin".to_owned()),
+            ("JAVA_TOOL_OPTIONS".to_owned(), "-XX:MaxRAMPercentage=75.0".to_owned()),
+            ("JAVA_TOOL_OPTIONS".to_owned(), "-Xss512k".to_owned()),
+        ];
+        size_jvms(&mut env, resources);
+        assert_eq!(
+            env,
+            [
+                ("PATH".to_owned(), "/usr/bin".to_owned()),
+                (
+                    "JAVA_TOOL_OPTIONS".to_owned(),
+                    "-XX:MaxRAM=768m -XX:ActiveProcessorCount=1 -XX:MaxRAMPercentage=75.0 -Xss512k".to_owned()
+                ),
+            ]
+        );
+    }
 }

@@ -12,15 +12,20 @@ pub(crate) const INSTANCE_ADDRESS: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 /// Variables that frameworks read instead of `PORT`, for `port` on [`INSTANCE_ADDRESS`]. The
 /// peers set the same ones (Nixpacks and Railpack: `ROCKET_ADDRESS` for every Rust app,
-/// Railpack: `ASPNETCORE_URLS` for .NET apps), though with 0.0.0.0: their apps run in a
-/// container, ours on this host's loopback.
-pub(crate) fn conventions(port: u16) -> [(&'static str, String); 3] {
+/// Railpack: `ASPNETCORE_URLS` for .NET apps; Spring Boot's `SERVER_PORT` they pass as
+/// `-Dserver.port`), though with 0.0.0.0: their apps run in a container, ours on this host's
+/// loopback.
+pub(crate) fn conventions(port: u16) -> [(&'static str, String); 5] {
     [
         // Rocket: its own port (8000 by default) and address.
         ("ROCKET_PORT", port.to_string()),
         ("ROCKET_ADDRESS", INSTANCE_ADDRESS.to_string()),
         // ASP.NET Core (Kestrel) listens on what this says, 5000/8080 otherwise.
         ("ASPNETCORE_URLS", format!("http://{INSTANCE_ADDRESS}:{port}")),
+        // Spring Boot (8080 on every interface otherwise), for a jar started without
+        // `-Dserver.port` (a Procfile's `java -jar`); Slipway's own start command passes both.
+        ("SERVER_PORT", port.to_string()),
+        ("SERVER_ADDRESS", INSTANCE_ADDRESS.to_string()),
     ]
 }
 
@@ -131,6 +136,8 @@ mod tests {
                 ("ROCKET_ADDRESS".to_owned(), "0.0.0.0".to_owned()),
                 ("ROCKET_PORT".to_owned(), "10123".to_owned()),
                 ("ASPNETCORE_URLS".to_owned(), "http://127.0.0.1:10123".to_owned()),
+                ("SERVER_PORT".to_owned(), "10123".to_owned()),
+                ("SERVER_ADDRESS".to_owned(), "127.0.0.1".to_owned()),
             ]
         );
     }

@@ -4,7 +4,7 @@
 //!   [`BuildPlan`] — stack, framework, install/build/start commands and process
 //!   types. `slipway.toml` overrides everything, a `Procfile` defines the
 //!   processes, otherwise one detector per stack decides (one file each). A
-//!   stack Slipway does not build (Ruby, PHP, Java, …) is refused there, with
+//!   stack Slipway does not build (PHP, Scala, .NET, …) is refused there, with
 //!   what to do ([`UnsupportedStack`]).
 //! * **Building** ([`Builder`], in `src/build/`): runs a plan's install and
 //!   build commands in the app directory, in their own process groups, with a

@@ -25,6 +25,18 @@ impl Default for Resources {
     }
 }
 
+impl Resources {
+    /// JVM flags that size a JVM to these limits. A JVM sizes its heap and its thread pools from
+    /// the cgroup it finds, and a sandboxed process sees no cgroup files (no `/sys`): without them
+    /// it would take the host's memory and cores. `-XX:MaxRAM` stands in for the memory limit
+    /// (`-XX:MaxRAMPercentage` then takes its share of it), `-XX:ActiveProcessorCount` for the
+    /// CPU quota (whole cores, at least one).
+    pub fn jvm_flags(&self) -> String {
+        let cores = self.cpu.millis().div_ceil(1000).max(1);
+        format!("-XX:MaxRAM={}m -XX:ActiveProcessorCount={cores}", self.memory.mib().max(1))
+    }
+}
+
 impl fmt::Display for Resources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "memory {}, cpu {}, {} processes", self.memory, self.cpu, self.max_processes)
@@ -234,6 +246,15 @@ pub enum ResourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jvm_flags_state_the_limits() {
+        let resources = Resources { memory: Memory::from_mib(512), cpu: Cpu::from_millis(500), max_processes: 256 };
+        assert_eq!(resources.jvm_flags(), "-XX:MaxRAM=512m -XX:ActiveProcessorCount=1");
+        let resources = Resources { memory: Memory::from_mib(4096), cpu: Cpu::from_millis(2500), max_processes: 256 };
+        assert_eq!(resources.jvm_flags(), "-XX:MaxRAM=4096m -XX:ActiveProcessorCount=3");
+    }
+
 
     #[test]
     fn memory_sizes() {

@@ -78,3 +78,50 @@ impl std::fmt::Display for RuntimeVersion {
         Ok(())
     }
 }
+
+/// The Java feature release (8, 17, 21) a version as Java projects write it names: `17`,
+/// `17.0.2`, `1.8` and `1.8.0_392` (the old spelling: 8), `JavaVersion.VERSION_1_8`,
+/// `temurin-21.0.1+12.0.LTS` (asdf), `zulu64-17.0.2` (jenv), `17.0.9-tem` (SDKMAN!). The first
+/// run of digits that starts a word counts, so a vendor's `64` does not. `None` when there is none.
+pub fn java_major(version: &str) -> Option<u32> {
+    let bytes = version.as_bytes();
+    let start = (0..bytes.len())
+        .find(|&i| bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()))?;
+    let digits = |from: usize| {
+        let end = bytes[from..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |n| from + n);
+        (version[from..end].parse::<u32>().ok(), end)
+    };
+    let (first, end) = digits(start);
+    let first = first?;
+    // `1.8`, `1_8`: the feature release is the second number.
+    if first == 1 && matches!(bytes.get(end), Some(b'.' | b'_')) && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        return digits(end + 1).0;
+    }
+    (first > 0).then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::java_major;
+
+    #[test]
+    fn java_versions_name_their_feature_release() {
+        for (written, major) in [
+            ("17", Some(17)),
+            ("17.0.2", Some(17)),
+            ("1.8", Some(8)),
+            ("1.8.0_392", Some(8)),
+            ("JavaVersion.VERSION_1_8", Some(8)),
+            ("JavaVersion.VERSION_17", Some(17)),
+            ("temurin-21.0.1+12.0.LTS", Some(21)),
+            ("openjdk-17.0.2", Some(17)),
+            ("zulu64-17.0.2", Some(17)),
+            ("17.0.9-tem", Some(17)),
+            ("11", Some(11)),
+            ("latest", None),
+            ("0", None),
+        ] {
+            assert_eq!(java_major(written), major, "{written}");
+        }
+    }
+}

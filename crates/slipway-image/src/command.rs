@@ -7,8 +7,10 @@
 //! another address are left as they are.
 
 /// The loopback binds detection emits, and their container equivalents.
-const BINDS: [(&str, &str); 5] = [
+const BINDS: [(&str, &str); 6] = [
     ("127.0.0.1:$PORT", "0.0.0.0:$PORT"),
+    // Spring Boot's address.
+    ("-Dserver.address=127.0.0.1", "-Dserver.address=0.0.0.0"),
     // rackup and Sinatra's own server.
     ("-o 127.0.0.1", "-o 0.0.0.0"),
     ("--host 127.0.0.1", "--host 0.0.0.0"),
@@ -70,6 +72,10 @@ mod tests {
             "bundle exec puma -b tcp://0.0.0.0:$PORT config.ru"
         );
         assert_eq!(for_container("bundle exec rackup -o 127.0.0.1 -p $PORT"), "bundle exec rackup -o 0.0.0.0 -p $PORT");
+        assert_eq!(
+            for_container("java -Dserver.port=$PORT -Dserver.address=127.0.0.1 $JAVA_OPTS -jar target/demo.jar"),
+            "java -Dserver.port=$PORT -Dserver.address=0.0.0.0 $JAVA_OPTS -jar target/demo.jar"
+        );
         assert_eq!(for_container("node server.js"), "node server.js");
         assert_eq!(for_container("./serve --listen 10.0.0.1:80"), "./serve --listen 10.0.0.1:80");
     }

@@ -30,6 +30,12 @@ const RUBY_RUN_ENV: [(&str, &str); 4] = [
     ("RAILS_SERVE_STATIC_FILES", "1"),
 ];
 
+/// A run image's user 1000 where it has none yet (Ubuntu-based images already have `ubuntu`).
+const ENSURE_USER: &str = "RUN getent passwd 1000 >/dev/null || (groupadd --gid 1000 app && useradd --uid 1000 --gid \
+                           1000 --no-create-home --shell /usr/sbin/nologin app)";
+/// The JDK of images whose tree asks for no Java version: the current long-term release.
+const DEFAULT_JAVA: u32 = 21;
+
 /// What differs between stacks.
 struct StackImages {
     build_image: String,
@@ -109,6 +115,25 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                 ],
                 run_setup: vec![CREATE_USER.to_owned()],
                 run_env,
+                note: None,
+            }
+        }
+        Stack::Java => {
+            let java = version.and_then(slipway_core::runtime::java_major).unwrap_or(DEFAULT_JAVA);
+            // The machine's Maven builds in Slipway; in an image, Maven's own image has one. A wrapper
+            // (mvnw, gradlew) brings its own build tool, and needs only the JDK.
+            let builds_with_mvn = plan.build.as_deref().is_some_and(|b| b.split_whitespace().next() == Some("mvn"));
+            StackImages {
+                build_image: if builds_with_mvn {
+                    format!("maven:3.9-eclipse-temurin-{java}")
+                } else {
+                    format!("eclipse-temurin:{java}-jdk")
+                },
+                run_image: format!("eclipse-temurin:{java}-jre"),
+                build_setup: Vec::new(),
+                run_setup: vec![ENSURE_USER.to_owned()],
+                // A container sees its cgroup: the heap takes three quarters of the pod's memory limit.
+                run_env: vec![("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0".to_owned())],
                 note: None,
             }
         }

@@ -13,7 +13,7 @@ use super::network::BuildNetwork;
 
 /// Variables passed through from Slipway's environment (proxy and CA
 /// settings are not among them: they come through [`BuildNetwork`]).
-const PASSED_THROUGH: [&str; 17] = [
+const PASSED_THROUGH: [&str; 18] = [
     "PATH",
     "HOME",
     "USER",
@@ -30,6 +30,7 @@ const PASSED_THROUGH: [&str; 17] = [
     "PYENV_VERSION",
     "NVM_DIR",
     "GOROOT",
+    "JAVA_HOME",
     "SOURCE_DATE_EPOCH",
 ];
 

@@ -12,6 +12,7 @@
 mod cache;
 mod command;
 mod env;
+mod java;
 mod log;
 mod network;
 mod node;
@@ -121,8 +122,18 @@ pub enum BuildError {
     #[error("the {step} step ran out of memory (limit {limit}) and was killed")]
     OutOfMemory { step: Step, limit: slipway_core::resources::Memory },
     /// A tool the stack needs is not installed on the build machine.
-    #[error("{tool} is not installed on this machine, and this {stack} app needs it to build; install {tool} or set other commands in slipway.toml")]
+    #[error("{tool} is not installed on this machine, and this {stack} app needs it to build; {}", what_to_install(.tool))]
     ToolMissing { tool: String, stack: Stack },
+    /// The app's build file compiles for a Java newer than the machine's JDK, whose javac cannot.
+    #[error(
+        "{asked_by} asks for Java {asked}, and this machine's JDK is {host}: its javac cannot compile for a newer \
+         Java. Install a JDK {asked} or newer on the build machine (its java and javac first on the PATH), or build \
+         for Java {host}; Slipway does not install JDKs"
+    )]
+    JavaTooOld { asked_by: String, asked: u32, host: String },
+    /// The build succeeded but did not make what the app's processes run (a jar).
+    #[error("the build finished, but {0}")]
+    Artifact(String),
     /// The runtime version the app asks for could not be had; nothing was installed.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
@@ -173,6 +184,8 @@ pub(crate) enum AfterInstall {
 pub(crate) struct Context<'a> {
     plan: &'a BuildPlan,
     request: &'a BuildRequest,
+    /// The platform's network settings (the Maven mirror is read from here).
+    network: &'a BuildNetwork,
     log: &'a BuildLog,
     deadline: Deadline,
     /// The runtime the app asked for, once provided.
@@ -288,7 +301,7 @@ impl Builder {
                 })?;
             }
         }
-        let mut cx = Context { plan, request: &request, log: &log, deadline, runtime: None };
+        let mut cx = Context { plan, request: &request, network: &self.network, log: &log, deadline, runtime: None };
         let mut env = BuildEnv::new(&request.env, &network);
         let mut built = BuiltApp {
             app_dir: request.app_dir.clone(),
@@ -326,6 +339,9 @@ impl Builder {
         if let Some(build) = &plan.build {
             shell(Step::Build, build, &request.app_dir, &vars, &log, deadline, cx.jail()).await?;
         }
+        if plan.stack == Stack::Java {
+            java::check_jars(&cx).await?;
+        }
         log.line(format!("Build finished in {:.2} s", started.elapsed().as_secs_f64())).await;
         Ok(built)
     }
@@ -340,6 +356,19 @@ fn describe_limit(limit: &Duration) -> String {
         (h, 0, 0) => format!("{h} h"),
         (h, m, 0) => format!("{h} h {m} min"),
         _ => format!("{seconds} s"),
+    }
+}
+
+/// What to do about a missing tool.
+fn what_to_install(tool: &str) -> String {
+    match tool {
+        "java" | "javac" => "install a JDK (a JRE has no javac): on Debian `apt-get install default-jdk-headless`; or \
+                             set other commands in slipway.toml"
+            .to_owned(),
+        "mvn" => "install Maven (on Debian `apt-get install maven`), or commit the Maven wrapper (mvnw, executable, \
+                  and .mvn/wrapper/); or set other commands in slipway.toml"
+            .to_owned(),
+        _ => format!("install {tool} or set other commands in slipway.toml"),
     }
 }
 
@@ -361,6 +390,7 @@ async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> 
         }
         Stack::Python => python::prepare(cx, env, built).await,
         Stack::Ruby => ruby::prepare(cx, env, built).await,
+        Stack::Java => java::prepare(cx, env, built).await,
         Stack::Rust => {
             if cx.commands().any(|c| c.contains("cargo")) {
                 require(env, "cargo", cx.plan)?;

@@ -7,6 +7,13 @@
 //! reach the build's commands (the operator configured them for exactly that)
 //! but never its log, which names the variables only.
 //!
+//! Maven reads no variable for its repository: `SLIPWAY_MAVEN_MIRROR` (an
+//! `http(s)://` URL or a `file://` directory laid out as a Maven repository)
+//! is read here with the other registry mirrors, once, and is not passed as
+//! a variable; a Java build writes it, and the proxy settings Maven does not
+//! read from the environment either, into the `settings.xml` it gives Maven
+//! (`java.rs`).
+//!
 //! CA paths must be absolute and name a readable file (a directory for
 //! `SSL_CERT_DIR`); anything else is left out, and every build log says so,
 //! rather than handing tools a path that makes them fail obscurely. What a
@@ -30,6 +37,9 @@ use std::path::{Path, PathBuf};
 enum Kind {
     /// A proxy URL, a `NO_PROXY` list or a package registry's mirror URL, passed as it is.
     Proxy,
+    /// Maven's repository mirror: an http(s) URL, or a file:// URL of a readable directory;
+    /// written into Maven's settings, never passed as a variable.
+    MavenMirror,
     /// A CA bundle: an absolute path to a readable file.
     CaFile,
     /// A directory of CA certificates (OpenSSL's `SSL_CERT_DIR`, `:`-separated).
@@ -48,7 +58,7 @@ const fn var(name: &'static str, kind: Kind) -> Variable {
 
 /// The whole allowlist: both spellings of the proxy variables (tools disagree
 /// on which they read), the registry mirrors of npm, corepack (Yarn and pnpm
-/// from `packageManager`), Yarn 2+, pip, uv and Go, and the CA settings of
+/// from `packageManager`), Yarn 2+, pip, uv, Go and Maven, and the CA settings of
 /// OpenSSL, Node, pip, requests, curl, git, cargo, npm and Yarn 2+.
 const VARIABLES: &[Variable] = &[
     var("HTTP_PROXY", Kind::Proxy),
@@ -65,6 +75,7 @@ const VARIABLES: &[Variable] = &[
     var("PIP_INDEX_URL", Kind::Proxy),
     var("UV_DEFAULT_INDEX", Kind::Proxy),
     var("GOPROXY", Kind::Proxy),
+    var(MAVEN_MIRROR, Kind::MavenMirror),
     var("SSL_CERT_FILE", Kind::CaFile),
     var("SSL_CERT_DIR", Kind::CaDir),
     var("NODE_EXTRA_CA_CERTS", Kind::CaFile),
@@ -76,6 +87,9 @@ const VARIABLES: &[Variable] = &[
     var("npm_config_cafile", Kind::CaFile),
     var("YARN_CA_FILE_PATH", Kind::CaFile),
 ];
+
+/// The operator's Maven repository mirror.
+pub(crate) const MAVEN_MIRROR: &str = "SLIPWAY_MAVEN_MIRROR";
 
 /// Directories every sandbox shows read-only (mirrors `slipway-sandbox`'s
 /// `SYSTEM_PATHS`); only used to tell the operator about a CA elsewhere.
@@ -121,6 +135,11 @@ impl BuildNetwork {
         self.settings.iter().map(|s| s.name).collect()
     }
 
+    /// `SLIPWAY_MAVEN_MIRROR`, when the platform sets a valid one.
+    pub(crate) fn maven_mirror(&self) -> Option<&str> {
+        self.settings.iter().find(|s| s.name == MAVEN_MIRROR).and_then(|s| s.value.to_str())
+    }
+
     /// The variables for one build, and lines for its log. A sandboxed build
     /// runs as another uid: a CA it could not read is left out.
     pub(crate) fn for_build(&self, sandboxed: bool) -> (Vec<(&'static str, OsString)>, Vec<String>) {
@@ -148,7 +167,10 @@ impl BuildNetwork {
                     ));
                 }
             }
-            vars.push((setting.name, setting.value.clone()));
+            // Maven's mirror goes into its settings.xml, and only for Java builds.
+            if setting.name != MAVEN_MIRROR {
+                vars.push((setting.name, setting.value.clone()));
+            }
         }
         if !vars.is_empty() {
             let names: Vec<&str> = vars.iter().map(|(name, _)| *name).collect();
@@ -169,6 +191,7 @@ impl fmt::Debug for BuildNetwork {
 fn check(kind: Kind, value: &OsString) -> Result<Vec<PathBuf>, String> {
     let paths: Vec<PathBuf> = match kind {
         Kind::Proxy => return Ok(Vec::new()),
+        Kind::MavenMirror => return maven_mirror(value),
         Kind::CaFile => vec![PathBuf::from(value)],
         Kind::CaDir => std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty()).collect(),
     };
@@ -185,6 +208,21 @@ fn check(kind: Kind, value: &OsString) -> Result<Vec<PathBuf>, String> {
         readable.map_err(|err| format!("{} cannot be read ({err})", path.display()))?;
     }
     Ok(paths)
+}
+
+/// A Maven mirror's directory (for a `file://` URL), or why it is left out.
+fn maven_mirror(value: &OsString) -> Result<Vec<PathBuf>, String> {
+    let text = value.to_str().ok_or("it is not UTF-8")?;
+    let url = reqwest::Url::parse(text).map_err(|err| format!("it is not a URL ({err})"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(Vec::new()),
+        "file" => {
+            let path = url.to_file_path().map_err(|()| "its file:// URL names no absolute path".to_owned())?;
+            std::fs::read_dir(&path).map_err(|err| format!("{} cannot be read ({err})", path.display()))?;
+            Ok(vec![path])
+        }
+        other => Err(format!("Maven mirrors are http://, https:// or file:// URLs, not {other}:")),
+    }
 }
 
 /// Whether a user other than the owner can read `path` (and list it, for a directory)
@@ -227,6 +265,7 @@ mod tests {
                 let value = match (kind, *name) {
                     (Kind::Proxy, "HTTPS_PROXY") => "http://user:secret@proxy.internal:3128",
                     (Kind::Proxy, _) => "http://proxy.internal:3128",
+                    (Kind::MavenMirror, _) => "https://user:secret@maven.mirror.internal/repository/maven-public/",
                     (Kind::CaFile, _) => ca,
                     (Kind::CaDir, _) => "/etc",
                 };
@@ -246,10 +285,12 @@ mod tests {
             assert!(!asked.iter().any(|n| n == other), "{other} was read");
         }
         let (passed, notes) = network.for_build(false);
-        assert_eq!(passed.len(), VARIABLES.len(), "{notes:?}");
-        for (name, value) in &vars[..VARIABLES.len()] {
+        // Maven's mirror is not a variable: a Java build writes it into Maven's settings.
+        assert_eq!(passed.len(), VARIABLES.len() - 1, "{notes:?}");
+        for (name, value) in vars[..VARIABLES.len()].iter().filter(|(name, _)| *name != MAVEN_MIRROR) {
             assert!(passed.iter().any(|(n, v)| n == name && v == value), "{name} not passed: {passed:?}");
         }
+        assert_eq!(network.maven_mirror(), Some("https://user:secret@maven.mirror.internal/repository/maven-public/"));
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].starts_with("Network settings from the platform: HTTP_PROXY, HTTPS_PROXY"), "{notes:?}");
         assert!(!notes[0].contains("secret"), "{notes:?}");
@@ -304,6 +345,26 @@ mod tests {
         // Outside the directories every sandbox shows: passed, with a word for the operator
         // (temp dirs are under /tmp).
         assert!(notes.contains("SSL_CERT_FILE names") && notes.contains("SLIPWAY_SANDBOX_READ_ONLY"), "{notes}");
+    }
+
+    #[test]
+    fn a_maven_mirror_is_an_http_url_or_a_readable_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file_url = format!("file://{}", dir.path().display());
+        for good in ["https://nexus.internal/repository/maven-public/", "http://127.0.0.1:8081/maven2", &file_url] {
+            assert_eq!(from_vars(&[(MAVEN_MIRROR, good)]).maven_mirror(), Some(good), "{good}");
+        }
+        for (bad, why) in [
+            ("/usr/share/maven-repo", "it is not a URL"),
+            ("file:///nonexistent/maven-repo", "cannot be read"),
+            ("ftp://mirror.internal/maven2", "not ftp:"),
+            ("mailto:ops@example.com", "not mailto:"),
+        ] {
+            let network = from_vars(&[(MAVEN_MIRROR, bad)]);
+            assert_eq!(network.maven_mirror(), None, "{bad}");
+            let (_, notes) = network.for_build(false);
+            assert!(notes.iter().any(|n| n.starts_with("SLIPWAY_MAVEN_MIRROR is not passed") && n.contains(why)), "{bad}: {notes:?}");
+        }
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub(crate) async fn provide(
             }
             return Ok(None);
         }
-        Stack::Static | Stack::Procfile => return Ok(None),
+        // Java's asks are weighed against the machine's JDK by java.rs, which installs none.
+        Stack::Java | Stack::Static | Stack::Procfile => return Ok(None),
     };
     if asks.is_empty() {
         return Ok(None);

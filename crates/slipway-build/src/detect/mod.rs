@@ -3,9 +3,11 @@
 //! Precedence, highest first: `slipway.toml` fields override everything; a
 //! `Procfile` defines the process types (its `web` becomes `start`); otherwise
 //! the first stack detector that recognises the tree decides (a Rails or Rack
-//! app, node, python, go, rust, any other Gemfile, static site, then a lone
-//! `main.py`/`app.py`, in that order; `ruby.rs` says why Ruby comes twice).
-//! A tree of a stack Slipway does not build (PHP, Java, …) is refused
+//! app, a Maven or Gradle build, node, python, go, rust, any other Gemfile,
+//! static site, then a lone `main.py`/`app.py`, in that order; `ruby.rs` says
+//! why Ruby comes twice, and a Java build file, like a Rails app, says what
+//! the app is even beside a package.json of front-end tooling).
+//! A tree of a stack Slipway does not build (PHP, Scala, …) is refused
 //! first, unless `slipway.toml` says what runs (`unsupported.rs`).
 //!
 //! Every file is read through [`Tree`], which never follows a symlink out of
@@ -13,6 +15,7 @@
 //! repository can neither make detection read the host nor exhaust memory.
 
 mod go;
+pub(crate) mod java;
 mod manifest;
 mod node;
 mod procfile;
@@ -40,8 +43,8 @@ const MAX_SCAN_BYTES: u64 = 256 * 1024;
 
 /// Everything detection looks for, for the "nothing recognised" message.
 const LOOKED_FOR: &str = "slipway.toml, Procfile, package.json, requirements.txt, pyproject.toml, Pipfile, main.py, \
-                          app.py, go.mod, Cargo.toml, Gemfile, config.ru, index.html (also in public/, dist/, build/, \
-                          _site/, out/)";
+                          app.py, go.mod, Cargo.toml, Gemfile, config.ru, pom.xml, build.gradle(.kts), index.html (also \
+                          in public/, dist/, build/, _site/, out/)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -86,11 +89,15 @@ pub enum DetectError {
     /// the file (and the Procfile line) that gave it away.
     #[error(
         "this is a {stack} app ({evidence}), and Slipway does not build {stack} apps: it builds Node, Python, Go, \
-         Rust, Ruby and static sites. Deploy it somewhere that builds {stack}; or, if this machine has {stack}'s \
+         Rust, Ruby, Java and static sites. Deploy it somewhere that builds {stack}; or, if this machine has {stack}'s \
          toolchain, say how to build and start it in slipway.toml (`install = \"<command>\"`, \
          `start = \"<command>\"` listening on 127.0.0.1:$PORT) and Slipway runs those as they are"
     )]
     UnsupportedStack { stack: UnsupportedStack, evidence: String },
+    /// The stack is one Slipway builds, but not in the shape this tree has it (a Gradle build
+    /// without its wrapper); `reason` says what to change.
+    #[error("this looks like a {stack} app (from {from}) that Slipway cannot build as it is: {reason}")]
+    CannotBuild { stack: Stack, from: String, reason: String },
     /// Several files could be the app's entry point and nothing says which.
     #[error(
         "this looks like a {stack} app (from {from}) with several possible entry files: {}; Slipway does not guess \
@@ -117,6 +124,8 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
     };
     let stack = match (detect_stack(&tree), &unsupported) {
         (Err(_), Some(found)) if found.strength == unsupported::Strength::Manifest => return Err(found.refusal(None)),
+        // What Slipway cannot build itself, a slipway.toml that says how builds and starts.
+        (Err(DetectError::CannotBuild { .. }), _) if says_what_runs => None,
         (result, _) => result?,
     };
     if !says_what_runs {
@@ -200,8 +209,9 @@ fn detect_stack(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     // script beside its index.html stays a static site.
     // A Rails or Rack app comes first (its package.json is asset tooling), any other Gemfile
     // only after the stacks whose manifests it often sits beside as tooling (ruby.rs).
-    let detectors: [Detector; 8] = [
+    let detectors: [Detector; 9] = [
         ruby::detect_app,
+        java::detect,
         node::detect,
         python::detect,
         go::detect,
@@ -252,6 +262,11 @@ fn no_start_command(tree: &Tree, plan: &BuildPlan) -> DetectError {
                         Gemfile that names their gems (rails, puma or rack, sinatra); for anything else say how in \
                         slipway.toml (`start = \"...\"`)"
             .to_owned(),
+        Stack::Java => "Slipway starts the jar a Maven or Gradle build makes (a Spring Boot app's, or one whose \
+                        manifest names its main class) by itself; for a parent pom of modules, a war or a Gradle \
+                        build of subprojects say which jar runs in a Procfile (`web: java -jar \
+                        app/target/app-1.0.jar`) or in slipway.toml (`start = \"...\"`)"
+            .to_owned(),
         Stack::Go | Stack::Rust | Stack::Static | Stack::Procfile => {
             "add `start = \"<command>\"` to slipway.toml".to_owned()
         }
@@ -289,13 +304,16 @@ pub(crate) fn shell_quote(word: &str) -> String {
 }
 
 /// Files that make a directory an app of its own.
-const APP_MANIFESTS: [&str; 8] = [
+const APP_MANIFESTS: [&str; 11] = [
     "package.json",
     "go.mod",
     "Cargo.toml",
     "requirements.txt",
     "pyproject.toml",
     "Gemfile",
+    "pom.xml",
+    "build.gradle",
+    "build.gradle.kts",
     "Procfile",
     "slipway.toml",
 ];
@@ -355,6 +373,12 @@ impl Tree {
 
     pub(crate) fn is_file(&self, rel: &str) -> bool {
         self.resolve(rel).is_some_and(|p| p.is_file())
+    }
+
+    /// A file of the tree with an executable bit (a committed `mvnw`).
+    pub(crate) fn is_executable(&self, rel: &str) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        self.resolve(rel).and_then(|p| p.metadata().ok()).is_some_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
 
     /// A manifest's text: `None` when absent, an error when too large or not UTF-8.

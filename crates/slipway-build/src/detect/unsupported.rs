@@ -3,16 +3,17 @@
 //! as a Procfile app that dies with `exit status 127` when it starts.
 //!
 //! Two kinds of evidence. A stack's own manifest at the root (`composer.json`,
-//! `pom.xml`, …) says what the app is even when a `package.json` or
-//! `requirements.txt` sits beside it (a Laravel app's Vite config, a Spring
+//! `build.sbt`, …) says what the app is even when a `package.json` or
+//! `requirements.txt` sits beside it (a Laravel app's Vite config, a Play
 //! app's front-end): the peers' planners (Nixpacks, Railpack) rank these
 //! stacks before Node and Python for the same reason. A weaker
 //! [`Strength::Hint`] (`deno.json`, `stack.yaml`, `artisan`) counts only when no
 //! supported stack is recognised and no Procfile says what runs. A Procfile that runs another stack's
-//! program (`php -S`, `java -jar`) is refused whatever else the tree holds.
+//! program (`php -S`, `sbt run`) is refused whatever else the tree holds.
 //!
-//! Ruby was here until Slipway built it (`ruby.rs`); its programs are now among
-//! the supported ones.
+//! Ruby and Java were here until Slipway built them (`ruby.rs`, `java.rs`);
+//! their programs are now among the supported ones. Kotlin scripts (`kotlin`,
+//! `kotlinc`) stay here: a Kotlin app that Gradle builds is a Java build.
 //!
 //! The way out is always the same: a `slipway.toml` that says how to install
 //! and start the app takes precedence over all of this (the machine may well
@@ -30,8 +31,8 @@ use super::{DetectError, Tree};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnsupportedStack {
     Php,
-    /// Java and the other JVM languages Maven and Gradle build (Kotlin).
-    Java,
+    /// Kotlin run as scripts by its own compiler (Kotlin that Maven or Gradle builds is a Java build).
+    Kotlin,
     Scala,
     Clojure,
     DotNet,
@@ -49,7 +50,7 @@ impl UnsupportedStack {
     pub fn name(self) -> &'static str {
         match self {
             Self::Php => "PHP",
-            Self::Java => "Java",
+            Self::Kotlin => "Kotlin",
             Self::Scala => "Scala",
             Self::Clojure => "Clojure",
             Self::DotNet => ".NET",
@@ -84,15 +85,10 @@ use Strength::{Hint, Manifest};
 use UnsupportedStack::*;
 
 /// Root files that give a stack away, in the order they are looked for.
-const FILES: [(&str, UnsupportedStack, Strength); 22] = [
+const FILES: [(&str, UnsupportedStack, Strength); 15] = [
     ("composer.json", Php, Manifest),
     // A PHP site served as static files would hand out its source code.
     ("index.php", Php, Manifest),
-    ("pom.xml", Java, Manifest),
-    ("build.gradle", Java, Manifest),
-    ("build.gradle.kts", Java, Manifest),
-    ("mvnw", Java, Manifest),
-    ("gradlew", Java, Manifest),
     ("build.sbt", Scala, Manifest),
     ("project.clj", Clojure, Manifest),
     ("deps.edn", Clojure, Manifest),
@@ -106,8 +102,6 @@ const FILES: [(&str, UnsupportedStack, Strength); 22] = [
     ("deno.jsonc", Deno, Hint),
     ("stack.yaml", Haskell, Hint),
     ("artisan", Php, Hint),
-    ("settings.gradle", Java, Hint),
-    ("settings.gradle.kts", Java, Hint),
 ];
 
 /// Root file name endings that give a stack away (project and solution files).
@@ -117,7 +111,7 @@ const EXTENSIONS: [(&str, UnsupportedStack); 5] =
 /// Programs of each stack, as a command's first word names them (`bin/rails` → `rails`).
 const PROGRAMS: [(UnsupportedStack, &[&str]); 13] = [
     (Php, &["php", "php-fpm", "php-cgi", "composer", "frankenphp", "heroku-php-apache2", "heroku-php-nginx"]),
-    (Java, &["java", "mvn", "mvnw", "gradle", "gradlew", "jbang", "kotlin"]),
+    (Kotlin, &["kotlin", "kotlinc"]),
     (Scala, &["sbt", "scala", "amm"]),
     (Clojure, &["lein", "clojure", "clj"]),
     (DotNet, &["dotnet"]),
@@ -133,7 +127,7 @@ const PROGRAMS: [(UnsupportedStack, &[&str]); 13] = [
 
 /// Programs of the stacks Slipway builds: a Procfile that runs one of them is
 /// the app's own say even beside another stack's manifest.
-const SUPPORTED_PROGRAMS: [&str; 31] = [
+const SUPPORTED_PROGRAMS: [&str; 35] = [
     "node",
     "npm",
     "npx",
@@ -162,6 +156,10 @@ const SUPPORTED_PROGRAMS: [&str; 31] = [
     "thin",
     "sidekiq",
     "jekyll",
+    "java",
+    "mvn",
+    "mvnw",
+    "gradlew",
     "slipway",
     "next",
     "vite",
@@ -205,7 +203,7 @@ pub(crate) fn detect(tree: &Tree) -> Option<Finding> {
 
 /// Whether detection must refuse the tree, given what else it found: the
 /// Procfile's processes and whether a supported stack recognised the tree and
-/// knows what to start (a Node app with a `pom.xml` for its Android wrapper is a Node app).
+/// knows what to start (a Node app with a `build.sbt` for a tool beside it is a Node app).
 /// (A `slipway.toml` that says what runs is handled by the caller: it never gets here.)
 pub(crate) fn check(
     finding: Option<&Finding>,
@@ -297,9 +295,6 @@ mod tests {
         for (file, stack) in [
             ("composer.json", Php),
             ("index.php", Php),
-            ("pom.xml", Java),
-            ("build.gradle", Java),
-            ("build.gradle.kts", Java),
             ("build.sbt", Scala),
             ("project.clj", Clojure),
             ("deps.edn", Clojure),
@@ -328,7 +323,7 @@ mod tests {
         for words in [
             "PHP app (composer.json)",
             "does not build PHP",
-            "Node, Python, Go, Rust, Ruby and static sites",
+            "Node, Python, Go, Rust, Ruby, Java and static sites",
             "slipway.toml",
         ] {
             assert!(message.contains(words), "{words:?} not in: {message}");
@@ -341,16 +336,16 @@ mod tests {
 
     #[test]
     fn a_manifest_wins_over_node_and_python_files_beside_it() {
-        // Laravel with Vite (which alone would be served as a static site), Spring beside a Flask app.
-        // (Rails with jsbundling is built as the Ruby app it is: detect/ruby.rs.)
+        // Laravel with Vite (which alone would be served as a static site), Play beside a Flask app.
+        // (Rails with jsbundling and Spring with a front-end are built as what they are: ruby.rs, java.rs.)
         let (stack, evidence) = refused(&[
             ("composer.json", "{}"),
             ("artisan", ""),
             ("package.json", r#"{"scripts": {"build": "vite build"}, "devDependencies": {"vite": "5"}}"#),
         ]);
         assert_eq!((stack, evidence.as_str()), (Php, "composer.json"));
-        let (stack, _) = refused(&[("pom.xml", "<project/>"), ("requirements.txt", "flask\n"), ("app.py", "")]);
-        assert_eq!(stack, Java);
+        let (stack, _) = refused(&[("build.sbt", ""), ("requirements.txt", "flask\n"), ("app.py", "")]);
+        assert_eq!(stack, Scala);
     }
 
     #[test]
@@ -377,14 +372,16 @@ mod tests {
             refused(&[("composer.json", "{}"), ("Procfile", "web: php -S 127.0.0.1:$PORT -t public\n")]);
         assert_eq!(stack, Php);
         assert_eq!(evidence, "composer.json; the Procfile's web process runs `php -S 127.0.0.1:$PORT -t public`");
-        // Ruby's programs are supported ones now.
+        // Ruby's and Java's programs are supported ones now.
         let dir = tree(&[("Gemfile", "gem 'puma'\n"), ("Procfile", "web: bundle exec puma -C config/puma.rb\n")]);
         assert_eq!(detect_plan(dir.path()).expect("a Ruby app").stack, Stack::Ruby);
+        let dir = tree(&[("pom.xml", "<project/>"), ("Procfile", "web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n")]);
+        assert_eq!(detect_plan(dir.path()).expect("a Java app").stack, Stack::Java);
         // Without any manifest, and whatever the Procfile's line looks like.
         for (procfile, stack) in [
-            ("web: mvn spring-boot:run\n", Java),
+            ("web: sbt run\n", Scala),
             ("web: heroku-php-apache2 public/\n", Php),
-            ("web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n", Java),
+            ("web: JAVA_OPTS=-Xmx300m exec kotlin server.main.kts\n", Kotlin),
             ("web: cd api && php8.2 -S 127.0.0.1:$PORT\n", Php),
             ("worker: node w.js\nweb: dotnet run\n", DotNet),
             ("web: MIX_ENV=prod mix phx.server\n", Elixir),
@@ -488,7 +485,9 @@ mod tests {
         assert_eq!(programs("   ").count(), 0);
         assert_eq!(stack_of("php8.2"), Some(Php));
         assert_eq!(stack_of("heroku-php-apache2"), Some(Php));
-        assert_eq!(stack_of("java17"), Some(Java));
+        assert_eq!(stack_of("kotlinc"), Some(Kotlin));
+        assert_eq!(stack_of("java17"), None);
+        assert!(is_one_of(&SUPPORTED_PROGRAMS, "java17"));
         assert_eq!(stack_of("ruby3.3"), None);
         assert!(is_one_of(&SUPPORTED_PROGRAMS, "ruby3.3"));
         assert_eq!(stack_of("2to3"), None);

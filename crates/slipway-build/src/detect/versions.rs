@@ -81,6 +81,27 @@ fn gemfile_ruby(gemfile: &str) -> Option<String> {
     })
 }
 
+/// The asks of a Java app: Heroku's `system.properties` (`java.runtime.version`), `.java-version`
+/// (jenv), `.tool-versions`, `.sdkmanrc` (SDKMAN!'s `java=17.0.9-tem`), then what the build file
+/// compiles for (`build`, read by the caller). Recorded and logged; the build machine's JDK builds.
+pub(crate) fn java(tree: &Tree, build: Vec<VersionAsk>) -> Result<Vec<VersionAsk>, DetectError> {
+    let mut asks: Vec<VersionAsk> = property(tree, "system.properties", "java.runtime.version")?.into_iter().collect();
+    asks.extend(first_line(tree, ".java-version")?);
+    asks.extend(tool_versions(tree, &["java"])?);
+    asks.extend(property(tree, ".sdkmanrc", "java")?);
+    asks.extend(build);
+    Ok(asks)
+}
+
+/// The value of `key=value` in a properties-style `file`.
+fn property(tree: &Tree, file: &str, key: &str) -> Result<Option<VersionAsk>, DetectError> {
+    let Some(text) = tree.read(file)? else { return Ok(None) };
+    Ok(text.lines().find_map(|line| {
+        let (name, value) = line.split_once('=')?;
+        (name.trim() == key).then(|| ask(file, value)).flatten()
+    }))
+}
+
 /// The first line of `file` that is not blank or a comment.
 pub(crate) fn first_line(tree: &Tree, file: &str) -> Result<Option<VersionAsk>, DetectError> {
     let Some(text) = tree.read(file)? else { return Ok(None) };
@@ -170,6 +191,28 @@ mod tests {
         assert_eq!(gemfile_ruby(gemfile).as_deref(), Some("3.2.4"));
         assert_eq!(gemfile_ruby("ruby file: '.ruby-version'\n"), None);
         assert_eq!(gemfile_ruby("rubygems_version = 1\n"), None);
+    }
+
+    #[test]
+    fn java_reads_the_version_files_then_the_build() {
+        let dir = tree(&[
+            ("system.properties", "# heroku\njava.runtime.version=17\nmaven.version=3.9.6\n"),
+            (".java-version", "temurin64-17.0.2\n"),
+            (".tool-versions", "nodejs 22\njava openjdk-17.0.2\n"),
+            (".sdkmanrc", "# sdk env\njava=17.0.9-tem\n"),
+        ]);
+        let tree = Tree::open(dir.path()).expect("tree");
+        let build = vec![VersionAsk::new("maven.compiler.release in pom.xml", "17")];
+        assert_eq!(
+            asks(&java(&tree, build).expect("asks")),
+            [
+                ("system.properties", "17"),
+                (".java-version", "temurin64-17.0.2"),
+                (".tool-versions", "openjdk-17.0.2"),
+                (".sdkmanrc", "17.0.9-tem"),
+                ("maven.compiler.release in pom.xml", "17")
+            ]
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Real builds with real tools and registries (npm, PyPI, cargo, go; Ruby with Debian's gems): each app is
+//! Real builds with real tools and registries (npm, PyPI, cargo, go; Ruby with Debian's gems, Java with
+//! Debian's Maven repository standing in for Maven Central): each app is
 //! built, then its `web` command is started with PORT set and asked for `/`.
 
 mod entry_files;
 mod failures;
 mod go_app;
+mod java;
 mod network;
 mod node;
 mod python;

@@ -1,4 +1,4 @@
-//! Stacks Slipway does not build (PHP, Java, …) are refused at detection — before any build
+//! Stacks Slipway does not build (PHP, Scala, .NET, …) are refused at detection — before any build
 //! step runs — while a Procfile of plain shell commands still builds and runs.
 
 use slipway_build::{detect, Builder, DetectError, UnsupportedStack};
@@ -26,14 +26,23 @@ fn a_sinatra_app_with_a_procfile_is_a_ruby_app_now() {
 }
 
 #[test]
-fn java_php_and_dotnet_trees_are_refused_naming_their_files() {
+fn a_maven_tree_with_a_procfile_is_a_java_app_now() {
+    let workspace = Workspace::new();
+    let files = [("pom.xml", "<project/>"), ("Procfile", "web: java -jar target/app.jar\n")];
+    // Java was refused here until Slipway built it (build/java.rs has its builds).
+    let plan = detect(&workspace.app_from_files("spring", &files)).expect("a Java app");
+    assert_eq!((plan.stack, plan.start.as_deref()), (Stack::Java, Some("java -jar target/app.jar")));
+}
+
+#[test]
+fn scala_php_and_dotnet_trees_are_refused_naming_their_files() {
     let workspace = Workspace::new();
     for (name, files, stack, file) in [
         (
-            "spring",
-            &[("pom.xml", "<project/>"), ("src/main/java/App.java", "class App {}")][..],
-            UnsupportedStack::Java,
-            "pom.xml",
+            "play",
+            &[("build.sbt", "name := \"play\"\n"), ("app/controllers/Home.scala", "")][..],
+            UnsupportedStack::Scala,
+            "build.sbt",
         ),
         (
             "laravel",

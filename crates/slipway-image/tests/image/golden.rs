@@ -67,6 +67,16 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
             .to_owned(),
     );
 
+    let mut java =
+        plan("java", "java -Dserver.port=$PORT -Dserver.address=127.0.0.1 $JAVA_OPTS -jar target/demo-0.0.1-SNAPSHOT.jar");
+    java.framework = Some("spring-boot".to_owned());
+    java.package_manager = Some("maven".to_owned());
+    java.runtime_asks = vec![
+        VersionAsk::new("system.properties", "17"),
+        VersionAsk::new("java.version in pom.xml", "17"),
+    ];
+    java.build = Some("mvn -B -DskipTests package".to_owned());
+
     let static_site = plan("static", "slipway serve-static public");
 
     let mut procfile = plan("procfile", "./server --listen 0.0.0.0:$PORT");
@@ -79,6 +89,7 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
         ("go", go),
         ("rust", rust),
         ("ruby", ruby),
+        ("java", java),
         ("static", static_site),
         ("procfile", procfile),
     ]
@@ -128,6 +139,7 @@ fn every_dockerfile_is_multi_stage_non_root_pinned_and_free_of_config() {
             "RAILS_ENV",
             "RAILS_LOG_TO_STDOUT",
             "RAILS_SERVE_STATIC_FILES",
+            "JAVA_TOOL_OPTIONS",
         ];
         for env in text.lines().filter_map(|l| l.strip_prefix("ENV ")) {
             for pair in env.split(' ') {
