@@ -149,11 +149,11 @@ impl Pom {
         }
         if let Some(build) = child(project, "build") {
             pom.final_name = text_of(build, "finalName");
-            let plugin_lists = [Some(build), child(build, "pluginManagement")]
+            // Plugins only managed (not in <build><plugins>) do not run, but may configure the compiler.
+            let plugin_lists = [(true, Some(build)), (false, child(build, "pluginManagement"))]
                 .into_iter()
-                .flatten()
-                .filter_map(|node| child(node, "plugins"));
-            for (index, plugins) in plugin_lists.enumerate() {
+                .filter_map(|(runs, node)| Some((runs, child(node?, "plugins")?)));
+            for (runs, plugins) in plugin_lists {
                 for plugin in plugins.children().filter(|n| n.is_element() && n.tag_name().name() == "plugin") {
                     let Some(artifact) = text_of(plugin, "artifactId") else { continue };
                     if artifact == "maven-compiler-plugin" {
@@ -165,8 +165,7 @@ impl Pom {
                             }
                         }
                     }
-                    // Plugins only managed (not in <build><plugins>) do not run.
-                    if index == 0 {
+                    if runs {
                         pom.plugins.push(artifact);
                     }
                 }
@@ -269,17 +268,18 @@ fn gradle(tree: &Tree) -> Result<BuildPlan, DetectError> {
         None => String::new(),
     };
     let spring_boot = ["\"org.springframework.boot\"", "'org.springframework.boot'"].iter().any(|id| build.contains(id));
+    let name = gradle_jar_name(&build, &settings, tree.read(GRADLE_PROPERTIES)?.as_deref());
     // The root project's jar; a build of subprojects only (`include 'app'`) names none.
-    let start = build_file.is_some().then(|| {
-        let name = gradle_jar_name(&build, &settings, tree.read(GRADLE_PROPERTIES).ok().flatten().as_deref());
-        start_command(spring_boot, &jar_path("build/libs", name.as_deref(), "jar"))
-    });
+    let start = build_file.is_some().then(|| start_command(spring_boot, &jar_path("build/libs", name.as_deref(), "jar")));
     let mut plan = super::plan(Stack::Java, start, detected_from);
     plan.framework = spring_boot.then(|| SPRING_BOOT.to_owned());
     plan.package_manager = Some("gradle".to_owned());
     // A wrapper committed without its executable bit still runs (the peers make it executable too).
     let chmod = if tree.is_executable(GRADLE_WRAPPER) { "" } else { "chmod +x gradlew && " };
-    plan.build = Some(format!("{chmod}./gradlew {GRADLE_TASKS}"));
+    // Spring Boot's plugin makes the fat jar (bootJar) and a `-plain` one (jar) beside it; when the
+    // start command takes the one jar in build/libs/, the root project's plain one is not made.
+    let plain = if spring_boot && name.is_none() && build_file.is_some() { " -x :jar" } else { "" };
+    plan.build = Some(format!("{chmod}./gradlew {GRADLE_TASKS}{plain}"));
     let asks: Vec<VersionAsk> =
         build_file.and_then(|file| gradle_java(&build).map(|v| VersionAsk::new(file, v))).into_iter().collect();
     plan.runtime_asks = super::versions::java(tree, asks)?;
@@ -333,7 +333,8 @@ fn gradle_java(build: &str) -> Option<String> {
     };
     call("JavaLanguageVersion.of(").or_else(|| call("jvmToolchain(")).or_else(|| {
         build.lines().find_map(|line| {
-            let rest = line.trim().strip_prefix("sourceCompatibility")?;
+            let line = line.trim();
+            let rest = line.strip_prefix("java.").unwrap_or(line).strip_prefix("sourceCompatibility")?;
             let value = rest.trim_start().strip_prefix('=').unwrap_or(rest).trim().trim_matches(['"', '\'']);
             let value = value.strip_prefix("JavaVersion.").unwrap_or(value);
             slipway_core::runtime::java_major(value).map(|major| major.to_string())
@@ -510,6 +511,24 @@ mod tests {
         assert_eq!(gradle_jar_name("bootJar { archiveFileName = 'app.jar' }", "rootProject.name='x'", None), None);
         assert_eq!(gradle_java("sourceCompatibility = JavaVersion.VERSION_1_8\n").as_deref(), Some("8"));
         assert_eq!(gradle_java("sourceCompatibility = '11'\n").as_deref(), Some("11"));
+        assert_eq!(gradle_java("java.sourceCompatibility = JavaVersion.VERSION_17\n").as_deref(), Some("17"));
+    }
+
+    #[test]
+    fn spring_boot_on_gradle_without_a_jar_name_makes_only_its_fat_jar() {
+        // No settings.gradle: Gradle names the jar after the directory; the one jar in build/libs
+        // runs, and the plain jar Spring Boot's plugin makes beside it is left out.
+        let build = "plugins {\n\tid 'java'\n\tid 'org.springframework.boot' version '3.1.3'\n}\nversion = '0.0.1-SNAPSHOT'\n\
+                     java {\n\tsourceCompatibility = '17'\n}\n";
+        let dir = tree(&[("build.gradle", build)]);
+        executable(dir.path(), "gradlew");
+        let plan = detect_plan(dir.path()).expect("plan");
+        assert_eq!(plan.build.as_deref(), Some("./gradlew --no-daemon build -x check -x :jar"));
+        assert_eq!(
+            plan.start.as_deref(),
+            Some("java -Dserver.port=$PORT -Dserver.address=127.0.0.1 $JAVA_OPTS -jar build/libs/*.jar")
+        );
+        assert_eq!(plan.asked_version(), Some("17"));
     }
 
     #[test]
