@@ -9,9 +9,10 @@
 //! * **Building** ([`Builder`], in `src/build/`): runs a plan's install and
 //!   build commands in the app directory, in their own process groups, with a
 //!   timeout, a capped live log, a concurrency limit and per-project dependency
-//!   caches (node_modules, virtualenvs, vendor/bundle, cargo and Go caches). Of the
-//!   platform's environment only a short allowlist and its proxy and CA
-//!   settings ([`BuildNetwork`]) reach a build.
+//!   caches (node_modules, virtualenvs, vendor/bundle, cargo and Go caches,
+//!   Maven's local repository). Of the platform's environment only a short
+//!   allowlist and its proxy, CA and registry-mirror settings ([`BuildNetwork`])
+//!   reach a build.
 //!
 //! * **Runtimes** ([`Runtimes`], in `src/runtime/`): the Node.js, Python or Go
 //!   version an app asks for, from the build machine, the runtimes store, or

@@ -255,7 +255,6 @@ mod tests {
         assert_eq!(resources.jvm_flags(), "-XX:MaxRAM=4096m -XX:ActiveProcessorCount=3");
     }
 
-
     #[test]
     fn memory_sizes() {
         assert_eq!(Memory::parse("512M").map(Memory::mib), Ok(512));

@@ -85,8 +85,8 @@ impl std::fmt::Display for RuntimeVersion {
 /// run of digits that starts a word counts, so a vendor's `64` does not. `None` when there is none.
 pub fn java_major(version: &str) -> Option<u32> {
     let bytes = version.as_bytes();
-    let start = (0..bytes.len())
-        .find(|&i| bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()))?;
+    let start =
+        (0..bytes.len()).find(|&i| bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()))?;
     let digits = |from: usize| {
         let end = bytes[from..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |n| from + n);
         (version[from..end].parse::<u32>().ok(), end)

@@ -88,6 +88,14 @@ pub(crate) async fn prepare(
     let repository = m2.join("repository");
     let settings = settings_xml(&repository, mirror, env);
     write_settings(cx, &m2, &settings).await?;
+    if !words().any(|w| matches!(w, "mvn" | "./mvnw")) {
+        if mirror.is_some() && words().any(|w| w == "./gradlew") {
+            cx.log
+                .line("SLIPWAY_MAVEN_MIRROR is not given to Gradle, which reads the repositories its build file names")
+                .await;
+        }
+        return Ok(Prepared::run_install());
+    }
     if let Some(mirror) = mirror {
         cx.log
             .line(format!(
@@ -112,7 +120,8 @@ pub(crate) async fn prepare(
 async fn check_versions(cx: &Context<'_>, env: &BuildEnv) -> Result<(), BuildError> {
     let described = capture(cx, env, "java", &["-version"]).await.unwrap_or_default();
     // `openjdk version "17.0.15" 2025-04-15`: the quoted part (after any `Picked up …` line).
-    let host = described.lines().find(|l| l.contains(" version \"")).and_then(|l| l.split('"').nth(1)).map(str::to_owned);
+    let host =
+        described.lines().find(|l| l.contains(" version \"")).and_then(|l| l.split('"').nth(1)).map(str::to_owned);
     let host_major = host.as_deref().and_then(java_major);
     let host = host.unwrap_or_else(|| "of unknown version".to_owned());
     cx.log.line(format!("Building with this machine's JDK {host} (Slipway does not install JDKs)")).await;
@@ -182,7 +191,9 @@ const LOCAL_MIRROR_PROFILE: &str = "  <profiles>\n    <profile>\n      <id>slipw
 /// with `NO_PROXY` as Maven's `nonProxyHosts`.
 fn proxies(env: &BuildEnv) -> Vec<String> {
     let get = |names: [&str; 2]| {
-        names.iter().find_map(|name| env.get(name).and_then(|v| v.to_str()).filter(|v| !v.is_empty()).map(str::to_owned))
+        names
+            .iter()
+            .find_map(|name| env.get(name).and_then(|v| v.to_str()).filter(|v| !v.is_empty()).map(str::to_owned))
     };
     let non_proxy: Vec<String> = get(["NO_PROXY", "no_proxy"])
         .unwrap_or_default()
@@ -238,7 +249,10 @@ async fn write_settings(cx: &Context<'_>, m2: &Path, settings: &str) -> Result<(
     let io = |context: String| move |source: std::io::Error| BuildError::Io { context, source };
     tokio::task::spawn_blocking(move || write_settings_blocking(&cache, &m2, &settings, owner))
         .await
-        .map_err(|err| BuildError::Io { context: "writing Maven's settings".to_owned(), source: std::io::Error::other(err) })?
+        .map_err(|err| BuildError::Io {
+            context: "writing Maven's settings".to_owned(),
+            source: std::io::Error::other(err),
+        })?
         .map_err(io("cannot write Maven's settings.xml into the build cache".to_owned()))
 }
 
@@ -319,7 +333,8 @@ pub(crate) async fn check_jars(cx: &Context<'_>) -> Result<(), BuildError> {
         if dir.contains('*') {
             continue;
         }
-        let made = files_in(&app.join(dir), ".jar").into_iter().chain(files_in(&app.join(dir), ".war")).collect::<Vec<_>>();
+        let made =
+            files_in(&app.join(dir), ".jar").into_iter().chain(files_in(&app.join(dir), ".war")).collect::<Vec<_>>();
         let shown = |names: &[String]| {
             if names.is_empty() {
                 format!("no jar in {dir}/")
@@ -339,8 +354,10 @@ pub(crate) async fn check_jars(cx: &Context<'_>) -> Result<(), BuildError> {
                 }
             }
             Some((prefix, suffix)) => {
-                let matching: Vec<String> =
-                    made.into_iter().filter(|n| n.len() >= prefix.len() + suffix.len() && n.starts_with(prefix) && n.ends_with(suffix)).collect();
+                let matching: Vec<String> = made
+                    .into_iter()
+                    .filter(|n| n.len() >= prefix.len() + suffix.len() && n.starts_with(prefix) && n.ends_with(suffix))
+                    .collect();
                 match matching.as_slice() {
                     [one] => cx.log.line(format!("The {process} process runs {dir}/{one}")).await,
                     _ => {
@@ -363,7 +380,8 @@ fn jar_argument(command: &str) -> Option<&str> {
     let mut words = command.split_whitespace();
     words.find(|w| *w == "-jar")?;
     let jar = words.next()?.trim_matches(['"', '\'']);
-    (!jar.is_empty() && !jar.starts_with('/') && !jar.contains('$') && !jar.split('/').any(|p| p == "..")).then_some(jar)
+    (!jar.is_empty() && !jar.starts_with('/') && !jar.contains('$') && !jar.split('/').any(|p| p == ".."))
+        .then_some(jar)
 }
 
 /// The names of the regular files in `dir` ending with `extension`, sorted.
@@ -400,7 +418,8 @@ mod tests {
             ("NO_PROXY", "localhost,.internal".into()),
         ];
         let env = BuildEnv::new(&[], &network);
-        let xml = settings_xml(Path::new("/cache/maven/.m2/repository"), Some("https://nexus.internal/maven?a=1&b=2"), &env);
+        let xml =
+            settings_xml(Path::new("/cache/maven/.m2/repository"), Some("https://nexus.internal/maven?a=1&b=2"), &env);
         let document = roxmltree::Document::parse(&xml).expect("well-formed");
         let text = |name: &str| {
             document.descendants().find(|n| n.tag_name().name() == name).and_then(|n| n.text()).map(str::to_owned)

@@ -363,7 +363,10 @@ mod tests {
             let network = from_vars(&[(MAVEN_MIRROR, bad)]);
             assert_eq!(network.maven_mirror(), None, "{bad}");
             let (_, notes) = network.for_build(false);
-            assert!(notes.iter().any(|n| n.starts_with("SLIPWAY_MAVEN_MIRROR is not passed") && n.contains(why)), "{bad}: {notes:?}");
+            assert!(
+                notes.iter().any(|n| n.starts_with("SLIPWAY_MAVEN_MIRROR is not passed") && n.contains(why)),
+                "{bad}: {notes:?}"
+            );
         }
     }
 

@@ -89,7 +89,8 @@ fn maven(tree: &Tree) -> Result<BuildPlan, DetectError> {
         "war" if spring_boot => Some("war"),
         _ => None,
     };
-    let start = extension.map(|extension| start_command(spring_boot, &jar_path("target", pom.final_name().as_deref(), extension)));
+    let start = extension
+        .map(|extension| start_command(spring_boot, &jar_path("target", pom.final_name().as_deref(), extension)));
     let mut plan = super::plan(Stack::Java, start, detected_from);
     plan.framework = spring_boot.then(|| SPRING_BOOT.to_owned());
     plan.package_manager = Some("maven".to_owned());
@@ -267,10 +268,12 @@ fn gradle(tree: &Tree) -> Result<BuildPlan, DetectError> {
         Some(file) => tree.read(file)?.unwrap_or_default(),
         None => String::new(),
     };
-    let spring_boot = ["\"org.springframework.boot\"", "'org.springframework.boot'"].iter().any(|id| build.contains(id));
+    let spring_boot =
+        ["\"org.springframework.boot\"", "'org.springframework.boot'"].iter().any(|id| build.contains(id));
     let name = gradle_jar_name(&build, &settings, tree.read(GRADLE_PROPERTIES)?.as_deref());
     // The root project's jar; a build of subprojects only (`include 'app'`) names none.
-    let start = build_file.is_some().then(|| start_command(spring_boot, &jar_path("build/libs", name.as_deref(), "jar")));
+    let start =
+        build_file.is_some().then(|| start_command(spring_boot, &jar_path("build/libs", name.as_deref(), "jar")));
     let mut plan = super::plan(Stack::Java, start, detected_from);
     plan.framework = spring_boot.then(|| SPRING_BOOT.to_owned());
     plan.package_manager = Some("gradle".to_owned());
@@ -418,10 +421,9 @@ mod tests {
     #[test]
     fn only_a_plugin_in_build_plugins_makes_spring_boot() {
         // The starter parent manages the plugin; without it in <build><plugins> the jar is not fat.
-        let pom = SPRING_POM.replace("<build><plugins><plugin>", "<build><pluginManagement><plugins><plugin>").replace(
-            "</plugin></plugins></build>",
-            "</plugin></plugins></pluginManagement></build>",
-        );
+        let pom = SPRING_POM
+            .replace("<build><plugins><plugin>", "<build><pluginManagement><plugins><plugin>")
+            .replace("</plugin></plugins></build>", "</plugin></plugins></pluginManagement></build>");
         let plan = detect_plan(tree(&[("pom.xml", &pom)]).path()).expect("plan");
         assert_eq!(plan.framework, None);
         assert_eq!(plan.start.as_deref(), Some("java $JAVA_OPTS -jar target/demo-0.0.1-SNAPSHOT.jar"));
@@ -447,7 +449,10 @@ mod tests {
 
     #[test]
     fn a_parent_pom_or_a_plain_war_needs_a_procfile() {
-        let parent = PLAIN_POM.replace("<version>1.0.0</version>", "<version>1.0.0</version><packaging>pom</packaging><modules><module>app</module></modules>");
+        let parent = PLAIN_POM.replace(
+            "<version>1.0.0</version>",
+            "<version>1.0.0</version><packaging>pom</packaging><modules><module>app</module></modules>",
+        );
         let dir = tree(&[("pom.xml", &parent)]);
         let err = detect_plan(dir.path()).expect_err("no start");
         assert!(matches!(err, DetectError::NoStartCommand { stack: Stack::Java, .. }), "{err:?}");
@@ -459,7 +464,8 @@ mod tests {
         let war = PLAIN_POM.replace("<version>1.0.0</version>", "<version>1.0.0</version><packaging>war</packaging>");
         assert!(detect_plan(tree(&[("pom.xml", &war)]).path()).is_err());
         // A Spring Boot war runs with java -jar.
-        let war = SPRING_POM.replace("<version>0.0.1-SNAPSHOT</version>", "<version>1</version><packaging>war</packaging>");
+        let war =
+            SPRING_POM.replace("<version>0.0.1-SNAPSHOT</version>", "<version>1</version><packaging>war</packaging>");
         let plan = detect_plan(tree(&[("pom.xml", &war)]).path()).expect("plan");
         assert!(plan.start.as_deref().is_some_and(|s| s.ends_with("-jar target/demo-1.war")), "{:?}", plan.start);
     }
@@ -518,7 +524,8 @@ mod tests {
     fn spring_boot_on_gradle_without_a_jar_name_makes_only_its_fat_jar() {
         // No settings.gradle: Gradle names the jar after the directory; the one jar in build/libs
         // runs, and the plain jar Spring Boot's plugin makes beside it is left out.
-        let build = "plugins {\n\tid 'java'\n\tid 'org.springframework.boot' version '3.1.3'\n}\nversion = '0.0.1-SNAPSHOT'\n\
+        let build =
+            "plugins {\n\tid 'java'\n\tid 'org.springframework.boot' version '3.1.3'\n}\nversion = '0.0.1-SNAPSHOT'\n\
                      java {\n\tsourceCompatibility = '17'\n}\n";
         let dir = tree(&[("build.gradle", build)]);
         executable(dir.path(), "gradlew");
@@ -554,7 +561,10 @@ mod tests {
         let dir = tree(&[
             ("pom.xml", PLAIN_POM),
             ("package.json", r#"{"scripts": {"build": "webpack", "start": "node dev-server.js"}}"#),
-            ("Procfile", "web: java -Xss512k -jar target/hello-1.0.0.jar\nworker: java -cp target/hello-1.0.0.jar Worker\n"),
+            (
+                "Procfile",
+                "web: java -Xss512k -jar target/hello-1.0.0.jar\nworker: java -cp target/hello-1.0.0.jar Worker\n",
+            ),
         ]);
         let plan = detect_plan(dir.path()).expect("plan");
         assert_eq!(plan.stack, Stack::Java);

@@ -378,7 +378,9 @@ impl Tree {
     /// A file of the tree with an executable bit (a committed `mvnw`).
     pub(crate) fn is_executable(&self, rel: &str) -> bool {
         use std::os::unix::fs::PermissionsExt;
-        self.resolve(rel).and_then(|p| p.metadata().ok()).is_some_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        self.resolve(rel)
+            .and_then(|p| p.metadata().ok())
+            .is_some_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
 
     /// A manifest's text: `None` when absent, an error when too large or not UTF-8.

@@ -375,7 +375,8 @@ mod tests {
         // Ruby's and Java's programs are supported ones now.
         let dir = tree(&[("Gemfile", "gem 'puma'\n"), ("Procfile", "web: bundle exec puma -C config/puma.rb\n")]);
         assert_eq!(detect_plan(dir.path()).expect("a Ruby app").stack, Stack::Ruby);
-        let dir = tree(&[("pom.xml", "<project/>"), ("Procfile", "web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n")]);
+        let dir =
+            tree(&[("pom.xml", "<project/>"), ("Procfile", "web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n")]);
         assert_eq!(detect_plan(dir.path()).expect("a Java app").stack, Stack::Java);
         // Without any manifest, and whatever the Procfile's line looks like.
         for (procfile, stack) in [

@@ -22,12 +22,16 @@ const DEBIAN_MAVEN_REPO: &str = "file:///usr/share/maven-repo";
 /// A builder whose platform sets `SLIPWAY_MAVEN_MIRROR=<mirror>`, and nothing else.
 fn builder_with_mirror(mirror: &str) -> Builder {
     let mirror = OsString::from(mirror);
-    Builder::new(1).with_network(BuildNetwork::from_lookup(|name| (name == "SLIPWAY_MAVEN_MIRROR").then(|| mirror.clone())))
+    Builder::new(1)
+        .with_network(BuildNetwork::from_lookup(|name| (name == "SLIPWAY_MAVEN_MIRROR").then(|| mirror.clone())))
 }
 
 /// This machine's `java -version`, as `"17.0.15"` names it.
 fn host_java_version() -> String {
-    let output = std::process::Command::new("java").arg("-version").output().expect("java (apt-get install default-jdk-headless)");
+    let output = std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .expect("java (apt-get install default-jdk-headless)");
     let text = String::from_utf8_lossy(&output.stderr);
     text.split('"').nth(1).expect("a quoted version").to_owned()
 }
@@ -65,7 +69,11 @@ async fn a_plain_java_app_builds_with_maven_and_the_next_build_downloads_nothing
     assert!(settings.contains("<url>file:///usr/share/maven-repo</url>"), "{settings}");
     assert!(m2.join("repository/com/google/code/gson/gson/2.10/gson-2.10.jar").is_file());
     assert!(!first.join(".m2").exists() && !first.join("dependency-reduced-pom.xml").exists());
-    assert!(app.env.contains(&("JAVA_TOOL_OPTIONS".to_owned(), "-XX:MaxRAMPercentage=75.0".to_owned())), "{:?}", app.env);
+    assert!(
+        app.env.contains(&("JAVA_TOOL_OPTIONS".to_owned(), "-XX:MaxRAMPercentage=75.0".to_owned())),
+        "{:?}",
+        app.env
+    );
 
     let mut web = WebProcess::start(&app, plan.processes["web"].as_str());
     let body: serde_json::Value = serde_json::from_str(&web.get("/").await).expect("a JSON body");
@@ -189,14 +197,20 @@ async fn a_pom_compiling_for_a_newer_java_than_the_machines_is_refused_before_ma
     let workspace = Workspace::new();
     let app = workspace.app_from_example("java", "app");
     let pom = std::fs::read_to_string(app.join("pom.xml")).expect("pom");
-    let pom = pom.replace("<maven.compiler.release>17</maven.compiler.release>", "<maven.compiler.release>99</maven.compiler.release>");
+    let pom = pom.replace(
+        "<maven.compiler.release>17</maven.compiler.release>",
+        "<maven.compiler.release>99</maven.compiler.release>",
+    );
     std::fs::write(app.join("pom.xml"), pom).expect("write");
     let plan = detect(&app).expect("plan");
     let (result, log) = build(&builder_with_mirror(DEBIAN_MAVEN_REPO), &plan, workspace.request(&app)).await;
     let err = result.expect_err("too new");
     assert!(matches!(&err, BuildError::JavaTooOld { asked: 99, .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.starts_with("maven.compiler.release in pom.xml asks for Java 99, and this machine's JDK is"), "{message}");
+    assert!(
+        message.starts_with("maven.compiler.release in pom.xml asks for Java 99, and this machine's JDK is"),
+        "{message}"
+    );
     assert!(!log.iter().any(|l| l.starts_with("$ mvn")), "Maven did not run: {log:#?}");
 }
 

@@ -67,14 +67,14 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
             .to_owned(),
     );
 
-    let mut java =
-        plan("java", "java -Dserver.port=$PORT -Dserver.address=127.0.0.1 $JAVA_OPTS -jar target/demo-0.0.1-SNAPSHOT.jar");
+    let mut java = plan(
+        "java",
+        "java -Dserver.port=$PORT -Dserver.address=127.0.0.1 $JAVA_OPTS -jar target/demo-0.0.1-SNAPSHOT.jar",
+    );
     java.framework = Some("spring-boot".to_owned());
     java.package_manager = Some("maven".to_owned());
-    java.runtime_asks = vec![
-        VersionAsk::new("system.properties", "17"),
-        VersionAsk::new("java.version in pom.xml", "17"),
-    ];
+    java.runtime_asks =
+        vec![VersionAsk::new("system.properties", "17"), VersionAsk::new("java.version in pom.xml", "17")];
     java.build = Some("mvn -B -DskipTests package".to_owned());
 
     let static_site = plan("static", "slipway serve-static public");

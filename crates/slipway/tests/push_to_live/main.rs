@@ -1,7 +1,8 @@
 //! Push to live, end to end: `slipway up` as a child process (which starts
 //! the agent), real `git push`es of the sample apps in `examples/` with
-//! their dependencies from the real npm registry and PyPI (and the Rust
-//! toolchain of this machine), and every answer checked through the edge
+//! their dependencies from the real npm registry and PyPI (the Rust
+//! toolchain of this machine; for Java, Debian's Maven repository standing in
+//! for Maven Central: `java.rs`), and every answer checked through the edge
 //! router with a `Host` header.
 //!
 //! Each test runs its own platform on a scratch data dir (SQLite), so tests
@@ -10,6 +11,7 @@
 //! assertion. Conditions are awaited by bounded polling, never by sleeping,
 //! and nothing asserts on wall-clock time (that is `bench/push.sh`'s job).
 
+mod java;
 mod stacks;
 mod traffic;
 
