@@ -16,7 +16,8 @@
 //! output in the environment's runtime log). `certificates.rs` keeps the router's TLS
 //! certificates (local CA, ACME) and HTTPS redirects in line with the routes;
 //! `lock.rs` keeps one agent per data dir, `metrics.rs` publishes the router's
-//! metrics to the control plane, and `serve_static.rs` is what static sites run.
+//! metrics to the control plane, `serve_static.rs` is what static sites run and
+//! `serve_php.rs` what PHP apps run (php-fpm behind nginx).
 //! `ports.rs` sets the port variables some frameworks read instead of `$PORT`,
 //! and says where an instance that does not answer listens instead.
 
@@ -27,6 +28,7 @@ mod instance;
 mod lock;
 mod metrics;
 mod ports;
+mod serve_php;
 mod serve_static;
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,6 +50,7 @@ use crate::generation::Generation;
 pub use certificates::{keep_certificates, AcmeSettings, CertificateSources};
 pub use lock::{running_agent, AgentLock, LockError, RunningAgent};
 pub use metrics::publish_metrics;
+pub use serve_php::{serve_php, ServePhpError};
 pub use serve_static::{serve_static, serve_static_on};
 
 /// Settings of the agent.
@@ -60,7 +63,7 @@ pub struct AgentSettings {
     pub stop_grace: Duration,
     /// How long the old generation's in-flight requests may take to finish.
     pub drain_timeout: Duration,
-    /// Directory of the `slipway` binary, put on every app's PATH (for `slipway serve-static`).
+    /// Directory of the `slipway` binary, put on every app's PATH (for `slipway serve-static` and `serve-php`).
     pub slipway_bin_dir: Option<PathBuf>,
     /// How often the desired state is read when nothing nudges the agent.
     pub poll: Duration,

@@ -1,6 +1,7 @@
 //! Slipway's domain, free of I/O: identifiers, naming rules, roles, the
 //! deployment status machine, stacks, process types, image references and tags,
-//! and the JSON types of the REST API.
+//! and the JSON types of the REST API; and [`php`], the configuration PHP apps
+//! are served with (whose `find_servers` is the one look at the filesystem here).
 //!
 //! The CLI and the server share this crate, so everything a user can type or
 //! read is parsed and printed here exactly once. Start with [`names`] (what a
@@ -22,6 +23,7 @@ pub mod layout;
 mod macros;
 pub mod names;
 pub mod percent;
+pub mod php;
 pub mod process_type;
 pub mod quota;
 pub mod redact;

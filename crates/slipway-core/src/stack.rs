@@ -16,6 +16,8 @@ pub enum Stack {
     /// Java and the other JVM languages Maven or a Gradle wrapper build (Spring Boot, plain
     /// runnable jars), built and run with the build machine's JDK.
     Java,
+    /// PHP with Composer, served by php-fpm behind nginx (`slipway serve-php`), both the build machine's.
+    Php,
     /// A site of static files, served as they are.
     Static,
     /// No language recognised: a Procfile or `slipway.toml` alone says what runs.
@@ -23,12 +25,12 @@ pub enum Stack {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a stack Slipway knows (node, python, go, rust, ruby, java, static or procfile)")]
+#[error("`{0}` is not a stack Slipway knows (node, python, go, rust, ruby, java, php, static or procfile)")]
 pub struct UnknownStack(String);
 
 impl Stack {
-    pub const ALL: [Stack; 8] =
-        [Self::Node, Self::Python, Self::Go, Self::Rust, Self::Ruby, Self::Java, Self::Static, Self::Procfile];
+    pub const ALL: [Stack; 9] =
+        [Self::Node, Self::Python, Self::Go, Self::Rust, Self::Ruby, Self::Java, Self::Php, Self::Static, Self::Procfile];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +40,7 @@ impl Stack {
             Self::Rust => "rust",
             Self::Ruby => "ruby",
             Self::Java => "java",
+            Self::Php => "php",
             Self::Static => "static",
             Self::Procfile => "procfile",
         }
@@ -75,12 +78,12 @@ mod tests {
         }
         // The strings stored plans hold.
         let names: Vec<&str> = Stack::ALL.iter().map(|stack| stack.as_str()).collect();
-        assert_eq!(names, ["node", "python", "go", "rust", "ruby", "java", "static", "procfile"]);
+        assert_eq!(names, ["node", "python", "go", "rust", "ruby", "java", "php", "static", "procfile"]);
     }
 
     #[test]
     fn unknown_stacks_are_refused() {
-        for bad in ["", "Node", "Ruby", "Java", " node", "static_site", "php", "kotlin"] {
+        for bad in ["", "Node", "Ruby", "Java", " node", "static_site", "PHP", "kotlin"] {
             assert!(bad.parse::<Stack>().is_err(), "{bad}");
             assert!(serde_json::from_str::<Stack>(&format!("\"{bad}\"")).is_err(), "{bad}");
         }

@@ -12,12 +12,16 @@
 use slipway_core::build_plan::{BuildPlan, WEB_PROCESS};
 use slipway_core::stack::Stack;
 
-use crate::command::{for_container, ENTRYPOINT};
+use crate::command::{container_command, for_container, serve_php_root, serve_php_script, ENTRYPOINT};
 
 /// The port the generated image listens on unless `PORT` is overridden at run time.
 pub const DEFAULT_PORT: u16 = 8080;
 
 const DEBIAN: &str = "debian:12-slim";
+/// Composer itself, copied into a PHP app's build stage from its official image.
+const COMPOSER: &str = "composer:2.8";
+/// Where a PHP app's image keeps the script that serves it.
+const SERVE_PHP: &str = "/usr/local/bin/slipway-serve-php";
 const BUSYBOX: &str = "busybox:1.37";
 const CREATE_USER: &str =
     "RUN groupadd --gid 1000 app && useradd --uid 1000 --gid 1000 --no-create-home --shell /usr/sbin/nologin app";
@@ -46,6 +50,8 @@ struct StackImages {
     run_setup: Vec<String>,
     run_env: Vec<(&'static str, String)>,
     note: Option<&'static str>,
+    /// More images the build copies from: (ARG name, image, stage name).
+    extra_images: Vec<(&'static str, &'static str, &'static str)>,
 }
 
 /// The Dockerfile for `plan`.
@@ -65,6 +71,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                     ("PATH", "/app/node_modules/.bin:$PATH".to_owned()),
                 ],
                 note: None,
+                extra_images: Vec::new(),
             }
         }
         Stack::Python => {
@@ -77,6 +84,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                 run_setup: vec![CREATE_USER.to_owned(), "COPY --from=build /opt/venv /opt/venv".to_owned()],
                 run_env: vec![("VIRTUAL_ENV", "/opt/venv".to_owned()), ("PATH", "/opt/venv/bin:$PATH".to_owned())],
                 note: None,
+                extra_images: Vec::new(),
             }
         }
         Stack::Go => StackImages {
@@ -87,6 +95,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             run_setup: vec![CREATE_USER.to_owned()],
             run_env: Vec::new(),
             note: None,
+            extra_images: Vec::new(),
         },
         Stack::Rust => StackImages {
             build_image: format!("rust:{}-bookworm", major_minor(version).unwrap_or("1.85")),
@@ -96,6 +105,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             run_setup: vec![CREATE_USER.to_owned()],
             run_env: Vec::new(),
             note: None,
+            extra_images: Vec::new(),
         },
         Stack::Ruby => {
             let image = format!("ruby:{}-slim-bookworm", major_minor(version).unwrap_or("3.3"));
@@ -116,6 +126,51 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                 run_setup: vec![CREATE_USER.to_owned()],
                 run_env,
                 note: None,
+                extra_images: Vec::new(),
+            }
+        }
+        Stack::Php => {
+            // The official image's php-fpm, with Debian's nginx beside it: the same pair, in the same
+            // configuration, as `slipway serve-php` runs on Slipway's own machines (one server per
+            // container process would need a second container and a shared socket; Apache's mod_php
+            // image would route and hide files differently from Slipway's nginx).
+            let image = format!("php:{}-fpm-bookworm", major_minor(version).unwrap_or("8.3"));
+            let node = [&plan.install, &plan.build]
+                .into_iter()
+                .flatten()
+                .any(|c| c.split_whitespace().any(|w| ["npm", "corepack", "npx"].contains(&w)));
+            // Composer unpacks archives with unzip and fetches sources with git; assets build with Node.
+            let tools = if node { "git unzip nodejs npm" } else { "git unzip" };
+            let root = plan
+                .processes
+                .get(WEB_PROCESS)
+                .or(plan.start.as_ref())
+                .and_then(|c| serve_php_root(c))
+                .unwrap_or_else(|| "/app".to_owned());
+            StackImages {
+                build_image: image.clone(),
+                run_image: image,
+                build_setup: vec![
+                    format!(
+                        "RUN apt-get update -qq && apt-get install -y --no-install-recommends {tools} && rm -rf \
+                         /var/lib/apt/lists/*"
+                    ),
+                    "COPY --from=composer /usr/bin/composer /usr/local/bin/composer".to_owned(),
+                    "ENV COMPOSER_ALLOW_SUPERUSER=1 COMPOSER_NO_AUDIT=1".to_owned(),
+                ],
+                run_setup: vec![
+                    "RUN apt-get update -qq && apt-get install -y --no-install-recommends nginx && rm -rf \
+                     /var/lib/apt/lists/*"
+                        .to_owned(),
+                    CREATE_USER.to_owned(),
+                    format!(
+                        "COPY --chmod=755 <<'SLIPWAY_SERVE_PHP' {SERVE_PHP}\n#!/bin/sh\n{}SLIPWAY_SERVE_PHP",
+                        serve_php_script(&root)
+                    ),
+                ],
+                run_env: Vec::new(),
+                note: None,
+                extra_images: vec![("COMPOSER_IMAGE", COMPOSER, "composer")],
             }
         }
         Stack::Java => {
@@ -144,6 +199,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             run_setup: Vec::new(),
             run_env: Vec::new(),
             note: None,
+            extra_images: Vec::new(),
         },
         Stack::Procfile => StackImages {
             build_image: DEBIAN.to_owned(),
@@ -155,6 +211,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                 "This app names no language runtime (its Procfile alone decides how it runs):\n\
                  # set BUILD_IMAGE and RUN_IMAGE to images that have the tools its commands need.",
             ),
+            extra_images: Vec::new(),
         },
     };
 
@@ -168,7 +225,9 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
             let root = if dir == "." || dir.is_empty() { "/app".to_owned() } else { format!("/app/{dir}") };
             format!("exec httpd -f -v -p 0.0.0.0:$PORT -h {root}")
         }
-        None => command,
+        // The image has the script that serves it (above).
+        None if plan.stack == Stack::Php && serve_php_root(&command).is_some() => format!("exec {SERVE_PHP}"),
+        None => container_command(&command),
     });
     render(plan, &stack, start.as_deref())
 }
@@ -195,7 +254,14 @@ fn render(plan: &BuildPlan, stack: &StackImages, start: Option<&str>) -> String 
     line("");
     line(&format!("ARG BUILD_IMAGE={}", stack.build_image));
     line(&format!("ARG RUN_IMAGE={}", stack.run_image));
+    for (arg, image, _) in &stack.extra_images {
+        line(&format!("ARG {arg}={image}"));
+    }
     line("");
+    for (arg, _, name) in &stack.extra_images {
+        line(&format!("FROM ${{{arg}}} AS {name}"));
+        line("");
+    }
     line("FROM ${BUILD_IMAGE} AS build");
     line("WORKDIR /app");
     for setup in &stack.build_setup {

@@ -58,6 +58,18 @@ pub(crate) async fn lock(cache_dir: &Path, log: &BuildLog) -> tokio::sync::Owned
 /// the way must not be links a build planted (checked here), and no tenant
 /// process runs while it copies.
 pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Result<(), BuildError> {
+    copy_with(from, to, cx, &["-al", "-a"]).await
+}
+
+/// `cp -a from to`: a copy of its own, for files a later step rewrites in place (a hard link
+/// would carry the change into the cache and every release that shares the file). As
+/// [`link_copy`], run as the platform outside the sandbox, ownership kept.
+pub(crate) async fn real_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Result<(), BuildError> {
+    copy_with(from, to, cx, &["-a"]).await
+}
+
+/// `cp <flags> from to` for each of `flags` in turn until one succeeds.
+async fn copy_with(from: &Path, to: &Path, cx: &Context<'_>, attempts: &[&str]) -> Result<(), BuildError> {
     let roots = [&cx.request.app_dir, &cx.request.cache_dir];
     for path in [from, to] {
         if !roots.iter().any(|root| no_links_below(root, path)) {
@@ -70,8 +82,8 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Resul
     let (from, to) = (OsString::from(from), OsString::from(to));
     let env = [("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())];
     let cwd = Path::new("/");
-    for flags in ["-al", "-a"] {
-        let flag = OsString::from(flags);
+    for (attempt, flags) in attempts.iter().enumerate() {
+        let flag = OsString::from(*flags);
         let display = format!("cp {flags}");
         let run = Run {
             step: Step::Install,
@@ -85,7 +97,7 @@ pub(crate) async fn link_copy(from: &Path, to: &Path, cx: &Context<'_>) -> Resul
         };
         match run.run(cx.log, cx.deadline).await {
             Ok(()) => return Ok(()),
-            Err(BuildError::CommandFailed { .. }) if flags == "-al" => {
+            Err(BuildError::CommandFailed { .. }) if attempt + 1 < attempts.len() => {
                 let _ = tokio::fs::remove_dir_all(&to).await;
             }
             Err(other) => return Err(other),

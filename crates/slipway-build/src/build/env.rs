@@ -100,7 +100,8 @@ impl BuildEnv {
         vars
     }
 
-    fn path(&self) -> OsString {
+    /// The PATH of the build's commands.
+    pub(crate) fn path(&self) -> OsString {
         let base = self.get("PATH").map(std::env::split_paths).into_iter().flatten();
         std::env::join_paths(self.path_prepend.iter().cloned().chain(base)).unwrap_or_else(|_| DEFAULT_PATH.into())
     }

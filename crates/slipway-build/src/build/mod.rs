@@ -16,6 +16,7 @@ mod java;
 mod log;
 mod network;
 mod node;
+mod php;
 mod python;
 mod ruby;
 mod runtime;
@@ -121,6 +122,12 @@ pub enum BuildError {
     /// A command used more memory than the build may; the kernel killed it.
     #[error("the {step} step ran out of memory (limit {limit}) and was killed")]
     OutOfMemory { step: Step, limit: slipway_core::resources::Memory },
+    /// The programs that serve the app are not installed on this machine.
+    #[error(
+        "this {stack} app is served by php-fpm behind nginx, and this machine has no {missing}: install them \
+         (Debian: apt-get install php-fpm nginx), or say how to start it in slipway.toml"
+    )]
+    ServerMissing { stack: Stack, missing: String },
     /// A tool the stack needs is not installed on the build machine.
     #[error("{tool} is not installed on this machine, and this {stack} app needs it to build; {}", what_to_install(.tool))]
     ToolMissing { tool: String, stack: Stack },
@@ -177,6 +184,7 @@ pub(crate) enum AfterInstall {
     Nothing,
     StoreNodeModules { entry: PathBuf },
     StoreVendorBundle { entry: PathBuf },
+    StoreVendor { entry: PathBuf },
     MarkVenvComplete { venv: PathBuf },
 }
 
@@ -184,7 +192,7 @@ pub(crate) enum AfterInstall {
 pub(crate) struct Context<'a> {
     plan: &'a BuildPlan,
     request: &'a BuildRequest,
-    /// The platform's network settings (the Maven mirror is read from here).
+    /// The platform's network settings (the Maven and Composer mirrors are read from here).
     network: &'a BuildNetwork,
     log: &'a BuildLog,
     deadline: Deadline,
@@ -331,6 +339,7 @@ impl Builder {
                 }
                 (AfterInstall::StoreNodeModules { entry }, Ok(())) => node::store(&cx, entry).await,
                 (AfterInstall::StoreVendorBundle { entry }, Ok(())) => ruby::store(&cx, entry).await,
+                (AfterInstall::StoreVendor { entry }, Ok(())) => php::store(&cx, entry).await,
                 (AfterInstall::Nothing, Ok(())) => {}
             }
         } else if let AfterInstall::MarkVenvComplete { venv } = &prepared.after {
@@ -391,6 +400,7 @@ async fn prepare(cx: &Context<'_>, env: &mut BuildEnv, built: &mut BuiltApp) -> 
         Stack::Python => python::prepare(cx, env, built).await,
         Stack::Ruby => ruby::prepare(cx, env, built).await,
         Stack::Java => java::prepare(cx, env, built).await,
+        Stack::Php => php::prepare(cx, env, built).await,
         Stack::Rust => {
             if cx.commands().any(|c| c.contains("cargo")) {
                 require(env, "cargo", cx.plan)?;

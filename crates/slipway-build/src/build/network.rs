@@ -14,6 +14,12 @@
 //! read from the environment either, into the `settings.xml` it gives Maven
 //! (`java.rs`).
 //!
+//! Composer reads no variable that names a registry, so its mirror is an
+//! operator setting of Slipway's own, `SLIPWAY_COMPOSER_MIRROR` (the URL of a
+//! Composer repository: a Packagist mirror, Satis, Private Packagist, or a
+//! directory of one on this machine): the PHP build writes it into the
+//! build's `COMPOSER_HOME/config.json` in packagist.org's place (`php.rs`).
+//!
 //! CA paths must be absolute and name a readable file (a directory for
 //! `SSL_CERT_DIR`); anything else is left out, and every build log says so,
 //! rather than handing tools a path that makes them fail obscurely. What a
@@ -95,10 +101,15 @@ pub(crate) const MAVEN_MIRROR: &str = "SLIPWAY_MAVEN_MIRROR";
 /// `SYSTEM_PATHS`); only used to tell the operator about a CA elsewhere.
 const SANDBOX_SYSTEM_PATHS: [&str; 8] = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
 
+/// The operator's Composer repository, used instead of packagist.org.
+const COMPOSER_MIRROR: &str = "SLIPWAY_COMPOSER_MIRROR";
+
 /// The platform's network settings for builds, read once.
 #[derive(Clone, Default)]
 pub struct BuildNetwork {
     settings: Vec<Setting>,
+    /// [`COMPOSER_MIRROR`]: a URL (`https://…`, `file://…`) or an absolute path.
+    composer_mirror: Option<String>,
     /// Variables left out, and why (repeated in every build log).
     left_out: Vec<String>,
 }
@@ -127,7 +138,18 @@ impl BuildNetwork {
                 Err(problem) => network.left_out.push(format!("{name} is not passed to the build: {problem}")),
             }
         }
+        if let Some(mirror) = lookup(COMPOSER_MIRROR).filter(|v| !v.is_empty()) {
+            match check_composer_mirror(&mirror) {
+                Ok(mirror) => network.composer_mirror = Some(mirror),
+                Err(problem) => network.left_out.push(format!("{COMPOSER_MIRROR} is not used: {problem}")),
+            }
+        }
         network
+    }
+
+    /// The Composer repository PHP builds install from instead of packagist.org, if the operator set one.
+    pub fn composer_mirror(&self) -> Option<&str> {
+        self.composer_mirror.as_deref()
     }
 
     /// The names set, in allowlist order.
@@ -183,7 +205,38 @@ impl BuildNetwork {
 /// Names only: proxy URLs may hold credentials.
 impl fmt::Debug for BuildNetwork {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BuildNetwork").field("names", &self.names()).field("left_out", &self.left_out.len()).finish()
+        f.debug_struct("BuildNetwork")
+            .field("names", &self.names())
+            .field("composer_mirror", &self.composer_mirror.as_deref().map(without_credentials))
+            .field("left_out", &self.left_out.len())
+            .finish()
+    }
+}
+
+/// A Composer repository's URL as Composer takes it: `http(s)://` or `file://`, or an absolute path.
+fn check_composer_mirror(value: &OsString) -> Result<String, String> {
+    let text = value.to_str().ok_or("it is not UTF-8 text")?.trim();
+    if text.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err("it holds spaces or control characters".to_owned());
+    }
+    let lower = text.to_ascii_lowercase();
+    let ok =
+        ["https://", "http://", "file://"].iter().any(|scheme| lower.starts_with(scheme) && lower.len() > scheme.len())
+            || text.starts_with('/');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{}` is not an http(s):// or file:// URL or an absolute path", without_credentials(text)))
+    }
+}
+
+/// A URL with its user and password (`https://user:secret@host/`) replaced by `***`, for logs.
+pub(crate) fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -280,7 +333,9 @@ mod tests {
             table.get(name).map(OsString::from)
         });
         let asked = asked.into_inner().expect("lock");
-        assert_eq!(asked.len(), VARIABLES.len());
+        // The allowlist and Slipway's own Composer mirror setting.
+        assert_eq!(asked.len(), VARIABLES.len() + 1);
+        assert_eq!(asked.last().map(String::as_str), Some(COMPOSER_MIRROR));
         for other in ["DATABASE_URL", "SLIPWAY_SECRET_KEY", "ALL_PROXY", "PATH"] {
             assert!(!asked.iter().any(|n| n == other), "{other} was read");
         }
@@ -368,6 +423,25 @@ mod tests {
                 "{bad}: {notes:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_composer_mirror_is_a_url_or_an_absolute_path_and_never_logged_with_its_credentials() {
+        for good in ["https://user:secret@composer.mirror.internal/", "file:///srv/composer", "/srv/composer"] {
+            let network = from_vars(&[(COMPOSER_MIRROR, good)]);
+            assert_eq!(network.composer_mirror(), Some(good), "{good}");
+            assert!(!format!("{network:?}").contains("secret"), "{network:?}");
+            // Not a variable of the build: the PHP build writes it where Composer reads it.
+            assert!(network.for_build(false).0.is_empty());
+        }
+        for bad in ["composer.mirror.internal", "ftp://x/", "https://", "relative/dir", "https://a b/"] {
+            let network = from_vars(&[(COMPOSER_MIRROR, bad)]);
+            assert_eq!(network.composer_mirror(), None, "{bad}");
+            let notes = network.for_build(false).1.join("\n");
+            assert!(notes.contains("SLIPWAY_COMPOSER_MIRROR is not used"), "{bad}: {notes}");
+        }
+        assert_eq!(without_credentials("https://u:p@m.internal/x@y"), "https://***@m.internal/x@y");
+        assert_eq!(without_credentials("https://m.internal/"), "https://m.internal/");
     }
 
     #[test]

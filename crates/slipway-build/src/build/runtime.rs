@@ -49,6 +49,10 @@ pub(crate) async fn provide(
         }
         // Java's asks are weighed against the machine's JDK by java.rs, which installs none.
         Stack::Java | Stack::Static | Stack::Procfile => return Ok(None),
+        Stack::Php => {
+            super::php::check_version(cx, env, asks).await;
+            return Ok(None);
+        }
     };
     if asks.is_empty() {
         return Ok(None);

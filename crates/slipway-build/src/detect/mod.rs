@@ -3,11 +3,12 @@
 //! Precedence, highest first: `slipway.toml` fields override everything; a
 //! `Procfile` defines the process types (its `web` becomes `start`); otherwise
 //! the first stack detector that recognises the tree decides (a Rails or Rack
-//! app, a Maven or Gradle build, node, python, go, rust, any other Gemfile,
-//! static site, then a lone `main.py`/`app.py`, in that order; `ruby.rs` says
-//! why Ruby comes twice, and a Java build file, like a Rails app, says what
-//! the app is even beside a package.json of front-end tooling).
-//! A tree of a stack Slipway does not build (PHP, Scala, …) is refused
+//! app, a Maven or Gradle build, PHP, node, python, go, rust, any other
+//! Gemfile, static site, then a lone `main.py`/`app.py`, in that order;
+//! `ruby.rs` says why Ruby comes twice, and a Java build file, like a Rails
+//! app or a PHP app, says what the app is even beside a package.json of
+//! front-end tooling). A tree of a stack Slipway does not build (Scala, .NET,
+//! …) is refused
 //! first, unless `slipway.toml` says what runs (`unsupported.rs`).
 //!
 //! Every file is read through [`Tree`], which never follows a symlink out of
@@ -18,6 +19,7 @@ mod go;
 pub(crate) mod java;
 mod manifest;
 mod node;
+mod php;
 mod procfile;
 mod python;
 mod ruby;
@@ -43,8 +45,8 @@ const MAX_SCAN_BYTES: u64 = 256 * 1024;
 
 /// Everything detection looks for, for the "nothing recognised" message.
 const LOOKED_FOR: &str = "slipway.toml, Procfile, package.json, requirements.txt, pyproject.toml, Pipfile, main.py, \
-                          app.py, go.mod, Cargo.toml, Gemfile, config.ru, pom.xml, build.gradle(.kts), index.html (also \
-                          in public/, dist/, build/, _site/, out/)";
+                          app.py, go.mod, Cargo.toml, Gemfile, config.ru, pom.xml, build.gradle(.kts), composer.json, \
+                          index.php (also in public/), index.html (also in public/, dist/, build/, _site/, out/)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -89,8 +91,8 @@ pub enum DetectError {
     /// the file (and the Procfile line) that gave it away.
     #[error(
         "this is a {stack} app ({evidence}), and Slipway does not build {stack} apps: it builds Node, Python, Go, \
-         Rust, Ruby, Java and static sites. Deploy it somewhere that builds {stack}; or, if this machine has {stack}'s \
-         toolchain, say how to build and start it in slipway.toml (`install = \"<command>\"`, \
+         Rust, Ruby, Java, PHP and static sites. Deploy it somewhere that builds {stack}; or, if this machine has \
+         {stack}'s toolchain, say how to build and start it in slipway.toml (`install = \"<command>\"`, \
          `start = \"<command>\"` listening on 127.0.0.1:$PORT) and Slipway runs those as they are"
     )]
     UnsupportedStack { stack: UnsupportedStack, evidence: String },
@@ -169,6 +171,17 @@ pub fn detect(dir: &Path) -> Result<BuildPlan, DetectError> {
         if plan.stack == Stack::Go {
             go::name_binary_for_web(&tree, &mut plan);
         }
+        if plan.stack == Stack::Php {
+            // Heroku's `heroku-php-nginx DIR` is Slipway's `slipway serve-php DIR`.
+            for command in plan.processes.values_mut() {
+                let translated = php::translate_heroku(command)
+                    .map_err(|problem| DetectError::Malformed { file: procfile::FILE.to_owned(), problem })?;
+                if let Some(translated) = translated {
+                    *command = translated;
+                }
+            }
+            plan.start = plan.processes.get(ProcessType::WEB).cloned();
+        }
     }
     if let Some(manifest) = manifest {
         manifest.apply(&mut plan);
@@ -209,9 +222,11 @@ fn detect_stack(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     // script beside its index.html stays a static site.
     // A Rails or Rack app comes first (its package.json is asset tooling), any other Gemfile
     // only after the stacks whose manifests it often sits beside as tooling (ruby.rs).
-    let detectors: [Detector; 9] = [
+    // PHP before Node: a Laravel app's package.json builds its assets (php.rs).
+    let detectors: [Detector; 10] = [
         ruby::detect_app,
         java::detect,
+        php::detect,
         node::detect,
         python::detect,
         go::detect,
@@ -267,6 +282,10 @@ fn no_start_command(tree: &Tree, plan: &BuildPlan) -> DetectError {
                         build of subprojects say which jar runs in a Procfile (`web: java -jar \
                         app/target/app-1.0.jar`) or in slipway.toml (`start = \"...\"`)"
             .to_owned(),
+        Stack::Php => "Slipway serves a PHP app's index.php, at the root or in public/ (where frameworks keep \
+                       it), with php-fpm behind nginx: add one, or name its document root with a Procfile line \
+                       `web: slipway serve-php <dir>`"
+            .to_owned(),
         Stack::Go | Stack::Rust | Stack::Static | Stack::Procfile => {
             "add `start = \"<command>\"` to slipway.toml".to_owned()
         }
@@ -304,8 +323,9 @@ pub(crate) fn shell_quote(word: &str) -> String {
 }
 
 /// Files that make a directory an app of its own.
-const APP_MANIFESTS: [&str; 11] = [
+const APP_MANIFESTS: [&str; 12] = [
     "package.json",
+    "composer.json",
     "go.mod",
     "Cargo.toml",
     "requirements.txt",

@@ -106,6 +106,24 @@ pub(crate) fn detect(tree: &Tree) -> Result<Option<BuildPlan>, DetectError> {
     Ok(Some(plan))
 }
 
+/// The package.json beside another stack's app that builds its assets (Laravel's Vite): the
+/// install command its lockfile picks and how to run its `build` script; `None` without one.
+pub(crate) fn asset_build(tree: &Tree) -> Result<Option<(String, String)>, DetectError> {
+    let Some(text) = tree.read(FILE)? else { return Ok(None) };
+    let malformed = |problem: String| DetectError::Malformed { file: FILE.to_owned(), problem };
+    let package: Value = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+    if package.get("scripts").and_then(|s| s.get("build")).and_then(Value::as_str).is_none() {
+        return Ok(None);
+    }
+    let (manager, install) = LOCKFILES
+        .iter()
+        .find(|(lockfile, ..)| tree.is_file(lockfile))
+        .map(|(_, manager, install)| (*manager, *install))
+        .unwrap_or(("npm", "npm install"));
+    let build = if manager == "npm" { "npm run build".to_owned() } else { format!("corepack {manager} run build") };
+    Ok(Some((install.to_owned(), build)))
+}
+
 /// A front-end whose build writes static files: served from `output` when no start
 /// script serves it otherwise.
 struct StaticBuild {

@@ -2,23 +2,25 @@
 //! the stack, what gave it away and what to do — instead of being "detected"
 //! as a Procfile app that dies with `exit status 127` when it starts.
 //!
-//! Two kinds of evidence. A stack's own manifest at the root (`composer.json`,
-//! `build.sbt`, …) says what the app is even when a `package.json` or
-//! `requirements.txt` sits beside it (a Laravel app's Vite config, a Play
-//! app's front-end): the peers' planners (Nixpacks, Railpack) rank these
+//! Two kinds of evidence. A stack's own manifest at the root (`build.sbt`,
+//! `mix.exs`, …) says what the app is even when a `package.json` or
+//! `requirements.txt` sits beside it (a Play app's front-end, Phoenix's
+//! esbuild tooling): the peers' planners (Nixpacks, Railpack) rank these
 //! stacks before Node and Python for the same reason. A weaker
-//! [`Strength::Hint`] (`deno.json`, `stack.yaml`, `artisan`) counts only when no
-//! supported stack is recognised and no Procfile says what runs. A Procfile that runs another stack's
-//! program (`php -S`, `sbt run`) is refused whatever else the tree holds.
+//! [`Strength::Hint`] (`deno.json`, `stack.yaml`) counts only when no
+//! supported stack is recognised and no Procfile says what runs. A Procfile
+//! that runs another stack's program (`sbt run`, `mix`) is refused whatever
+//! else the tree holds.
 //!
-//! Ruby and Java were here until Slipway built them (`ruby.rs`, `java.rs`);
-//! their programs are now among the supported ones. Kotlin scripts (`kotlin`,
-//! `kotlinc`) stay here: a Kotlin app that Gradle builds is a Java build.
+//! Ruby, Java and PHP were here until Slipway built them (`ruby.rs`,
+//! `java.rs`, `php.rs`); their programs are now among the supported ones.
+//! Kotlin scripts (`kotlin`, `kotlinc`) stay here: a Kotlin app that Gradle
+//! builds is a Java build.
 //!
 //! The way out is always the same: a `slipway.toml` that says how to install
 //! and start the app takes precedence over all of this (the machine may well
 //! have that toolchain), and a Procfile whose commands run a supported
-//! stack's programs keeps a stray `composer.json` from deciding.
+//! stack's programs keeps a stray `build.sbt` from deciding.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,7 +32,6 @@ use super::{DetectError, Tree};
 /// A stack Slipway does not build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnsupportedStack {
-    Php,
     /// Kotlin run as scripts by its own compiler (Kotlin that Maven or Gradle builds is a Java build).
     Kotlin,
     Scala,
@@ -49,7 +50,6 @@ pub enum UnsupportedStack {
 impl UnsupportedStack {
     pub fn name(self) -> &'static str {
         match self {
-            Self::Php => "PHP",
             Self::Kotlin => "Kotlin",
             Self::Scala => "Scala",
             Self::Clojure => "Clojure",
@@ -85,10 +85,7 @@ use Strength::{Hint, Manifest};
 use UnsupportedStack::*;
 
 /// Root files that give a stack away, in the order they are looked for.
-const FILES: [(&str, UnsupportedStack, Strength); 15] = [
-    ("composer.json", Php, Manifest),
-    // A PHP site served as static files would hand out its source code.
-    ("index.php", Php, Manifest),
+const FILES: [(&str, UnsupportedStack, Strength); 12] = [
     ("build.sbt", Scala, Manifest),
     ("project.clj", Clojure, Manifest),
     ("deps.edn", Clojure, Manifest),
@@ -101,7 +98,6 @@ const FILES: [(&str, UnsupportedStack, Strength); 15] = [
     ("deno.json", Deno, Hint),
     ("deno.jsonc", Deno, Hint),
     ("stack.yaml", Haskell, Hint),
-    ("artisan", Php, Hint),
 ];
 
 /// Root file name endings that give a stack away (project and solution files).
@@ -109,8 +105,7 @@ const EXTENSIONS: [(&str, UnsupportedStack); 5] =
     [(".csproj", DotNet), (".fsproj", DotNet), (".vbproj", DotNet), (".sln", DotNet), (".cabal", Haskell)];
 
 /// Programs of each stack, as a command's first word names them (`bin/rails` → `rails`).
-const PROGRAMS: [(UnsupportedStack, &[&str]); 13] = [
-    (Php, &["php", "php-fpm", "php-cgi", "composer", "frankenphp", "heroku-php-apache2", "heroku-php-nginx"]),
+const PROGRAMS: [(UnsupportedStack, &[&str]); 12] = [
     (Kotlin, &["kotlin", "kotlinc"]),
     (Scala, &["sbt", "scala", "amm"]),
     (Clojure, &["lein", "clojure", "clj"]),
@@ -127,7 +122,7 @@ const PROGRAMS: [(UnsupportedStack, &[&str]); 13] = [
 
 /// Programs of the stacks Slipway builds: a Procfile that runs one of them is
 /// the app's own say even beside another stack's manifest.
-const SUPPORTED_PROGRAMS: [&str; 35] = [
+const SUPPORTED_PROGRAMS: [&str; 40] = [
     "node",
     "npm",
     "npx",
@@ -160,6 +155,11 @@ const SUPPORTED_PROGRAMS: [&str; 35] = [
     "mvn",
     "mvnw",
     "gradlew",
+    "php",
+    "php-fpm",
+    "composer",
+    "heroku-php-nginx",
+    "heroku-php-apache2",
     "slipway",
     "next",
     "vite",
@@ -227,12 +227,11 @@ pub(crate) fn check(
     let procfile_runs_supported = procfile
         .is_some_and(|p| p.values().any(|command| programs(command).any(|p| is_one_of(&SUPPORTED_PROGRAMS, p))));
     let refuse = match (finding.strength, procfile) {
-        // The app's own manifest says what it is, unless a supported stack knows how to start
-        // it; PHP never passes (its source would be served as files).
-        (Manifest, None) => finding.stack == Php || !recognised,
+        // The app's own manifest says what it is, unless a supported stack knows how to start it.
+        (Manifest, None) => !recognised,
         // A Procfile beside it decides when a supported stack was recognised too, or
         // when it runs a supported stack's programs; a plain `./start.sh` beside a
-        // composer.json alone would start a PHP app.
+        // build.sbt alone would start a Scala app.
         (Manifest, Some(_)) => !recognised && !procfile_runs_supported,
         // A hint never overrules a Procfile of plain commands (Procfile-only apps stay as they were).
         (Hint, Some(_)) => false,
@@ -293,8 +292,6 @@ mod tests {
     #[test]
     fn each_stack_is_refused_naming_the_file_that_gave_it_away() {
         for (file, stack) in [
-            ("composer.json", Php),
-            ("index.php", Php),
             ("build.sbt", Scala),
             ("project.clj", Clojure),
             ("deps.edn", Clojure),
@@ -318,12 +315,12 @@ mod tests {
 
     #[test]
     fn the_message_names_the_stack_the_file_and_what_to_do() {
-        let dir = tree(&[("composer.json", "{}"), ("index.php", "<?php echo 'hi';")]);
-        let message = detect_plan(dir.path()).expect_err("php").to_string();
+        let dir = tree(&[("build.sbt", "name := \"play\"\n"), ("app/controllers/Home.scala", "")]);
+        let message = detect_plan(dir.path()).expect_err("scala").to_string();
         for words in [
-            "PHP app (composer.json)",
-            "does not build PHP",
-            "Node, Python, Go, Rust, Ruby, Java and static sites",
+            "Scala app (build.sbt)",
+            "does not build Scala",
+            "Node, Python, Go, Rust, Ruby, PHP and static sites",
             "slipway.toml",
         ] {
             assert!(message.contains(words), "{words:?} not in: {message}");
@@ -336,14 +333,13 @@ mod tests {
 
     #[test]
     fn a_manifest_wins_over_node_and_python_files_beside_it() {
-        // Laravel with Vite (which alone would be served as a static site), Play beside a Flask app.
-        // (Rails with jsbundling and Spring with a front-end are built as what they are: ruby.rs, java.rs.)
+        // Phoenix with its esbuild tooling, Play beside a Flask app.
+        // (Rails with jsbundling and Laravel with Vite are built as the apps they are: ruby.rs, php.rs.)
         let (stack, evidence) = refused(&[
-            ("composer.json", "{}"),
-            ("artisan", ""),
-            ("package.json", r#"{"scripts": {"build": "vite build"}, "devDependencies": {"vite": "5"}}"#),
+            ("mix.exs", "defmodule App.MixProject do\nend\n"),
+            ("package.json", r#"{"devDependencies": {"esbuild": "0.19"}}"#),
         ]);
-        assert_eq!((stack, evidence.as_str()), (Php, "composer.json"));
+        assert_eq!((stack, evidence.as_str()), (Elixir, "mix.exs"));
         let (stack, _) = refused(&[("build.sbt", ""), ("requirements.txt", "flask\n"), ("app.py", "")]);
         assert_eq!(stack, Scala);
     }
@@ -352,11 +348,11 @@ mod tests {
     fn a_hint_counts_only_when_no_supported_stack_is_recognised() {
         let dir = tree(&[("deno.json", "{}"), ("package.json", r#"{"scripts": {"start": "node s.js"}}"#)]);
         assert_eq!(detect_plan(dir.path()).expect("node wins over a hint").stack, Stack::Node);
-        let dir = tree(&[("artisan", ""), ("public/index.html", "<h1>hi</h1>")]);
+        let dir = tree(&[("stack.yaml", ""), ("public/index.html", "<h1>hi</h1>")]);
         assert_eq!(detect_plan(dir.path()).expect("static wins over a hint").stack, Stack::Static);
-        assert_eq!(refused(&[("artisan", ""), ("app/x.php", "")]).0, Php);
+        assert_eq!(refused(&[("stack.yaml", ""), ("app/Main.hs", "")]).0, Haskell);
         // Nor over a Procfile of plain commands.
-        let dir = tree(&[("artisan", ""), ("Procfile", "web: ./bin/server\n")]);
+        let dir = tree(&[("stack.yaml", ""), ("Procfile", "web: ./bin/server\n")]);
         assert_eq!(detect_plan(dir.path()).expect("procfile wins over a hint").stack, Stack::Procfile);
         // Unless the Procfile runs that stack's programs.
         assert_eq!(
@@ -369,21 +365,22 @@ mod tests {
     fn a_procfile_running_another_stacks_program_is_refused_at_detection() {
         // The case that used to die with exit status 127 at start.
         let (stack, evidence) =
-            refused(&[("composer.json", "{}"), ("Procfile", "web: php -S 127.0.0.1:$PORT -t public\n")]);
-        assert_eq!(stack, Php);
-        assert_eq!(evidence, "composer.json; the Procfile's web process runs `php -S 127.0.0.1:$PORT -t public`");
-        // Ruby's and Java's programs are supported ones now.
+            refused(&[("build.sbt", ""), ("Procfile", "web: sbt -Dhttp.port=$PORT run\n")]);
+        assert_eq!(stack, Scala);
+        assert_eq!(evidence, "build.sbt; the Procfile's web process runs `sbt -Dhttp.port=$PORT run`");
+        // Ruby's, Java's and PHP's programs are supported ones now.
         let dir = tree(&[("Gemfile", "gem 'puma'\n"), ("Procfile", "web: bundle exec puma -C config/puma.rb\n")]);
         assert_eq!(detect_plan(dir.path()).expect("a Ruby app").stack, Stack::Ruby);
+        let dir = tree(&[("composer.json", "{}"), ("Procfile", "web: php -S 127.0.0.1:$PORT -t public\n")]);
+        assert_eq!(detect_plan(dir.path()).expect("a PHP app").stack, Stack::Php);
         let dir =
             tree(&[("pom.xml", "<project/>"), ("Procfile", "web: JAVA_OPTS=-Xmx300m exec java -jar target/app.jar\n")]);
         assert_eq!(detect_plan(dir.path()).expect("a Java app").stack, Stack::Java);
         // Without any manifest, and whatever the Procfile's line looks like.
         for (procfile, stack) in [
             ("web: sbt run\n", Scala),
-            ("web: heroku-php-apache2 public/\n", Php),
             ("web: JAVA_OPTS=-Xmx300m exec kotlin server.main.kts\n", Kotlin),
-            ("web: cd api && php8.2 -S 127.0.0.1:$PORT\n", Php),
+            ("web: cd api && scala3 run .\n", Scala),
             ("worker: node w.js\nweb: dotnet run\n", DotNet),
             ("web: MIX_ENV=prod mix phx.server\n", Elixir),
             ("web: deno run --allow-net main.ts\n", Deno),
@@ -395,15 +392,15 @@ mod tests {
         // Even beside a supported stack: its programs would not be there either.
         let (stack, _) = refused(&[
             ("package.json", r#"{"scripts": {"start": "node s.js"}}"#),
-            ("Procfile", "release: php artisan migrate\n"),
+            ("Procfile", "release: mix ecto.migrate\n"),
         ]);
-        assert_eq!(stack, Php);
+        assert_eq!(stack, Elixir);
         // A path is the app's own file, and words inside quotes are not programs.
         for procfile in ["web: ./scripts/mix\n", "web: bin/stack serve\n", "web: node s.js --title \"Shop (java)\"\n"] {
             assert!(detect_plan(tree(&[("Procfile", procfile)]).path()).is_ok(), "{procfile}");
         }
         // Beside its manifest, a path to the stack's own script is refused by the manifest.
-        assert_eq!(refused(&[("composer.json", "{}"), ("Procfile", "web: bin/console serve\n")]).0, Php);
+        assert_eq!(refused(&[("build.sbt", ""), ("Procfile", "web: bin/server serve\n")]).0, Scala);
     }
 
     #[test]
@@ -411,8 +408,9 @@ mod tests {
         // Danger or fastlane's Gemfile in a Node app; a Gradle wrapper for a React Native app.
         let dir = tree(&[("Gemfile", "gem 'danger'\n"), ("package.json", r#"{"scripts": {"start": "node s.js"}}"#)]);
         assert_eq!(detect_plan(dir.path()).expect("a Node app").stack, Stack::Node);
-        // PHP source is never served: index.php beside an index.html is refused.
-        assert_eq!(refused(&[("index.php", "<?php"), ("index.html", "<h1>hi</h1>")]).0, Php);
+        // PHP source is never served as a static site: index.php beside an index.html is a PHP app.
+        let dir = tree(&[("index.php", "<?php"), ("index.html", "<h1>hi</h1>")]);
+        assert_eq!(detect_plan(dir.path()).expect("a PHP app").stack, Stack::Php);
     }
 
     #[test]
@@ -437,23 +435,23 @@ mod tests {
         // A plain shell script beside a Gemfile alone starts a Ruby app (Slipway builds Ruby).
         let plan = detect_plan(tree(&[("Gemfile", ""), ("Procfile", "web: ./start.sh\n")]).path()).expect("ruby");
         assert_eq!((plan.stack, plan.start.as_deref()), (Stack::Ruby, Some("./start.sh")));
-        // But beside a composer.json alone it would start a PHP app.
-        assert_eq!(refused(&[("composer.json", "{}"), ("Procfile", "web: ./start.sh\n")]).0, Php);
+        // But beside a build.sbt alone it would start a Scala app.
+        assert_eq!(refused(&[("build.sbt", ""), ("Procfile", "web: ./start.sh\n")]).0, Scala);
     }
 
     #[test]
     fn slipway_toml_saying_what_runs_is_the_way_out() {
         let dir = tree(&[
-            ("composer.json", "{}"),
-            ("Procfile", "web: php -S 0.0.0.0:8000\n"),
-            ("slipway.toml", "install = \"composer install\"\nstart = \"php -S 127.0.0.1:$PORT -t public\"\n"),
+            ("build.sbt", ""),
+            ("Procfile", "web: sbt run\n"),
+            ("slipway.toml", "install = \"sbt stage\"\nstart = \"target/universal/stage/bin/app\"\n"),
         ]);
         let plan = detect_plan(dir.path()).expect("the app's own say");
         assert_eq!(plan.stack, Stack::Procfile);
-        assert_eq!(plan.install.as_deref(), Some("composer install"));
+        assert_eq!(plan.install.as_deref(), Some("sbt stage"));
         // A slipway.toml that does not say what runs changes nothing.
-        let (stack, _) = refused(&[("composer.json", "{}"), ("slipway.toml", "health_check_path = \"/up\"\n")]);
-        assert_eq!(stack, Php);
+        let (stack, _) = refused(&[("build.sbt", ""), ("slipway.toml", "health_check_path = \"/up\"\n")]);
+        assert_eq!(stack, Scala);
     }
 
     #[test]
@@ -466,29 +464,30 @@ mod tests {
         let dir = tree(&[("index.html", "<h1>hi</h1>")]);
         std::os::unix::fs::symlink(outside.path().join("Gemfile"), dir.path().join("Gemfile")).expect("symlink");
         assert_eq!(detect_plan(dir.path()).expect("static").stack, Stack::Static);
-        // A Procfile with only comments beside a composer.json: the stack is the answer, not the Procfile.
-        let (stack, _) = refused(&[("composer.json", "{}"), ("Procfile", "# web: php -S 0.0.0.0:80\n\n")]);
-        assert_eq!(stack, Php);
-        // A package.json too large to read beside a composer.json: still a PHP app.
-        let dir = tree(&[("composer.json", "{}")]);
+        // A Procfile with only comments beside a build.sbt: the stack is the answer, not the Procfile.
+        let (stack, _) = refused(&[("build.sbt", ""), ("Procfile", "# web: sbt run\n\n")]);
+        assert_eq!(stack, Scala);
+        // A package.json too large to read beside a build.sbt: still a Scala app.
+        let dir = tree(&[("build.sbt", "")]);
         let file = std::fs::File::create(dir.path().join("package.json")).expect("create");
         file.set_len(crate::detect::MAX_MANIFEST_BYTES + 10).expect("sparse file");
         file.sync_all().expect("sync");
         write(dir.path(), "Procfile", "web: ./start\n");
-        assert!(matches!(detect_plan(dir.path()), Err(DetectError::UnsupportedStack { stack: Php, .. })));
+        assert!(matches!(detect_plan(dir.path()), Err(DetectError::UnsupportedStack { stack: Scala, .. })));
     }
 
     #[test]
     fn programs_of_a_command() {
         let found: Vec<&str> =
-            programs("A=1 B=2 exec bundle exec rails s && env X=y ./bin/worker | tee; (\"php8.2\" -v)").collect();
-        assert_eq!(found, ["bundle", "tee", "php8.2"]);
+            programs("A=1 B=2 exec bundle exec rails s && env X=y ./bin/worker | tee; (\"java17\" -v)").collect();
+        assert_eq!(found, ["bundle", "tee", "java17"]);
         assert_eq!(programs("   ").count(), 0);
-        assert_eq!(stack_of("php8.2"), Some(Php));
-        assert_eq!(stack_of("heroku-php-apache2"), Some(Php));
-        assert_eq!(stack_of("kotlinc"), Some(Kotlin));
+        assert_eq!(stack_of("php8.2"), None);
+        assert!(is_one_of(&SUPPORTED_PROGRAMS, "php8.2"));
+        assert_eq!(stack_of("heroku-php-apache2"), None);
         assert_eq!(stack_of("java17"), None);
         assert!(is_one_of(&SUPPORTED_PROGRAMS, "java17"));
+        assert_eq!(stack_of("kotlinc"), Some(Kotlin));
         assert_eq!(stack_of("ruby3.3"), None);
         assert!(is_one_of(&SUPPORTED_PROGRAMS, "ruby3.3"));
         assert_eq!(stack_of("2to3"), None);

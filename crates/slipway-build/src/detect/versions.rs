@@ -1,6 +1,7 @@
 //! Where a tree asks for its runtime's version, most authoritative first: the
-//! stack's manifest (`engines.node`, `requires-python`, go.mod), then the
-//! version managers' files (`.nvmrc`, `.python-version`, `.tool-versions`).
+//! stack's manifest (`engines.node`, `requires-python`, go.mod, the Gemfile's
+//! `ruby`, composer.json's `require.php`), then the version managers' files
+//! (`.nvmrc`, `.python-version`, `.ruby-version`, `.php-version`, `.tool-versions`).
 //! All of them are kept: the build resolves a version that satisfies every one
 //! and refuses, naming both, when two contradict each other.
 
@@ -65,6 +66,16 @@ pub(crate) fn ruby(tree: &Tree, gemfile: Option<&str>) -> Result<Vec<VersionAsk>
         asks.extend(ask(".ruby-version", &version));
     }
     asks.extend(tool_versions(tree, &["ruby"])?);
+    Ok(asks)
+}
+
+/// The asks of a PHP app: composer.json's `require.php`, `.php-version`, `.tool-versions`.
+/// Recorded for the release and the image; the build machine's PHP builds and serves the app.
+pub(crate) fn php(tree: &Tree, require_php: Option<&str>) -> Result<Vec<VersionAsk>, DetectError> {
+    let mut asks: Vec<VersionAsk> =
+        require_php.and_then(|v| ask("require.php in composer.json", v)).into_iter().collect();
+    asks.extend(first_line(tree, ".php-version")?);
+    asks.extend(tool_versions(tree, &["php"])?);
     Ok(asks)
 }
 
@@ -212,6 +223,16 @@ mod tests {
                 (".sdkmanrc", "17.0.9-tem"),
                 ("maven.compiler.release in pom.xml", "17")
             ]
+        );
+    }
+
+    #[test]
+    fn php_reads_composer_json_then_the_version_files() {
+        let dir = tree(&[(".php-version", "# phpenv\n8.3\n"), (".tool-versions", "php 8.3.4\nnodejs 22\n")]);
+        let tree = Tree::open(dir.path()).expect("tree");
+        assert_eq!(
+            asks(&php(&tree, Some(">=8.1 <8.4")).expect("asks")),
+            [("require.php in composer.json", ">=8.1 <8.4"), (".php-version", "8.3"), (".tool-versions", "8.3.4")]
         );
     }
 

@@ -1,5 +1,6 @@
 //! Real builds with real tools and registries (npm, PyPI, cargo, go; Ruby with Debian's gems, Java with
-//! Debian's Maven repository standing in for Maven Central): each app is
+//! Debian's Maven repository standing in for Maven Central, PHP with a local Composer repository of
+//! Debian's PHP libraries): each app is
 //! built, then its `web` command is started with PORT set and asked for `/`.
 
 mod entry_files;
@@ -8,6 +9,7 @@ mod go_app;
 mod java;
 mod network;
 mod node;
+mod php;
 mod python;
 mod refusals;
 mod ruby;

@@ -1,4 +1,4 @@
-//! Stacks Slipway does not build (PHP, Scala, .NET, …) are refused at detection — before any build
+//! Stacks Slipway does not build (Scala, Elixir, .NET, …) are refused at detection — before any build
 //! step runs — while a Procfile of plain shell commands still builds and runs.
 
 use slipway_build::{detect, Builder, DetectError, UnsupportedStack};
@@ -35,7 +35,7 @@ fn a_maven_tree_with_a_procfile_is_a_java_app_now() {
 }
 
 #[test]
-fn scala_php_and_dotnet_trees_are_refused_naming_their_files() {
+fn scala_elixir_and_dotnet_trees_are_refused_naming_their_files() {
     let workspace = Workspace::new();
     for (name, files, stack, file) in [
         (
@@ -45,10 +45,10 @@ fn scala_php_and_dotnet_trees_are_refused_naming_their_files() {
             "build.sbt",
         ),
         (
-            "laravel",
-            &[("composer.json", "{}"), ("artisan", ""), ("public/index.html", "")][..],
-            UnsupportedStack::Php,
-            "composer.json",
+            "phoenix",
+            &[("mix.exs", "defmodule App.MixProject do\nend\n"), ("lib/app.ex", "")][..],
+            UnsupportedStack::Elixir,
+            "mix.exs",
         ),
         ("api", &[("Api.csproj", "<Project/>"), ("Program.cs", "")][..], UnsupportedStack::DotNet, "Api.csproj"),
     ] {

@@ -31,7 +31,7 @@ struct Table {
 struct App {
     /// `<peer>/<example>`: the example the fixture mirrors.
     name: String,
-    /// The stack the peers' planners give it (`node`, `python`, `go`, `rust`, `ruby`, `java`, `static`).
+    /// The stack the peers' planners give it (`node`, `python`, `go`, `rust`, `ruby`, `java`, `php`, `static`).
     language: Option<String>,
     /// The command that starts the `web` process, in Slipway's spelling.
     start: Option<String>,
@@ -108,7 +108,7 @@ fn detection_agrees_with_the_peers_on_real_example_apps() {
         let language = app.language.as_deref().unwrap_or_else(|| panic!("{}: no expected language", app.name));
         let start = app.start.as_deref().unwrap_or_else(|| panic!("{}: no expected start command", app.name));
         assert!(
-            ["node", "python", "go", "rust", "ruby", "java", "static"].contains(&language),
+            ["node", "python", "go", "rust", "ruby", "java", "php", "static"].contains(&language),
             "{}: unknown language {language}",
             app.name
         );

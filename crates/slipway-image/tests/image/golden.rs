@@ -77,6 +77,15 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
         vec![VersionAsk::new("system.properties", "17"), VersionAsk::new("java.version in pom.xml", "17")];
     java.build = Some("mvn -B -DskipTests package".to_owned());
 
+    let mut php = plan("php", "slipway serve-php public");
+    php.framework = Some("laravel".to_owned());
+    php.package_manager = Some("composer".to_owned());
+    php.runtime_asks = vec![VersionAsk::new("require.php in composer.json", "^8.2")];
+    php.install =
+        Some("composer install --no-dev --optimize-autoloader --no-interaction --prefer-dist && npm ci".to_owned());
+    php.build = Some("npm run build".to_owned());
+    php.processes.insert("worker".parse().expect("a process type"), "php artisan queue:work".to_owned());
+
     let static_site = plan("static", "slipway serve-static public");
 
     let mut procfile = plan("procfile", "./server --listen 0.0.0.0:$PORT");
@@ -90,6 +99,7 @@ fn plans() -> Vec<(&'static str, BuildPlan)> {
         ("rust", rust),
         ("ruby", ruby),
         ("java", java),
+        ("php", php),
         ("static", static_site),
         ("procfile", procfile),
     ]
@@ -140,6 +150,8 @@ fn every_dockerfile_is_multi_stage_non_root_pinned_and_free_of_config() {
             "RAILS_LOG_TO_STDOUT",
             "RAILS_SERVE_STATIC_FILES",
             "JAVA_TOOL_OPTIONS",
+            "COMPOSER_ALLOW_SUPERUSER",
+            "COMPOSER_NO_AUDIT",
         ];
         for env in text.lines().filter_map(|l| l.strip_prefix("ENV ")) {
             for pair in env.split(' ') {

@@ -73,6 +73,9 @@ pub enum Command {
     /// Serve a static site on 127.0.0.1:$PORT (what static releases run).
     #[command(name = "serve-static", hide = true)]
     ServeStatic(platform::ServeStaticArgs),
+    /// Serve a PHP app with php-fpm behind nginx on 127.0.0.1:$PORT (what PHP releases run).
+    #[command(name = "serve-php", hide = true)]
+    ServePhp(platform::ServePhpArgs),
     /// Git hooks, run by Slipway's git server.
     #[command(hide = true, subcommand)]
     Hook(HookCommand),
@@ -152,6 +155,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Down(settings) => return platform::down(settings).await,
         Command::Detect(args) => return detect::detect(args),
         Command::ServeStatic(args) => return platform::serve_static(args).await,
+        Command::ServePhp(args) => return platform::serve_php(args).await,
         Command::Hook(HookCommand::PostReceive) => return hook::post_receive().await,
         // Renders locally: no login, no API, so a broken credentials file cannot get in the way.
         Command::Gitops(kubernetes::GitopsCommand::Install(args)) => return kubernetes::install(args),
@@ -164,6 +168,7 @@ pub async fn run(command: Command) -> Result<()> {
         | Command::Down(_)
         | Command::Detect(_)
         | Command::ServeStatic(_)
+        | Command::ServePhp(_)
         | Command::Hook(_) => unreachable!("handled above"),
         Command::Deploy(args) => deploy::deploy(&client, args).await,
         Command::Logs(args) => deploy::logs(&client, args).await,

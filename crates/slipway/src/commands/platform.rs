@@ -1,6 +1,7 @@
 //! The platform's own processes: `slipway agent` (supervisor + edge router),
-//! `slipway down` (stops the agent and with it every app) and
-//! `slipway serve-static DIR` (what static-site releases run).
+//! `slipway down` (stops the agent and with it every app),
+//! `slipway serve-static DIR` (what static-site releases run) and `slipway serve-php DIR` (what PHP
+//! releases run).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -150,5 +151,21 @@ pub async fn serve_static(args: ServeStaticArgs) -> Result<()> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     println!("Serving {} on http://{addr}", args.dir.display());
     slipway_agent::serve_static(args.dir, addr, shutdown_signal()).await?;
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ServePhpArgs {
+    /// The document root: its files are served as they are, every other path goes to its index.php.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// Serves a PHP app with php-fpm behind nginx on 127.0.0.1:$PORT; exits when either of them does.
+pub async fn serve_php(args: ServePhpArgs) -> Result<()> {
+    let port: u16 =
+        std::env::var("PORT").ok().and_then(|p| p.parse().ok()).context("PORT must be set to a port number")?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    slipway_agent::serve_php(args.dir, addr, shutdown_signal()).await?;
     Ok(())
 }
