@@ -12,7 +12,9 @@
 //! when either exits, the other is stopped and `serve-php` exits with a
 //! failure, so the agent sees the instance die (and restarts it, or fails a
 //! release that never became healthy). SIGTERM stops both gracefully (SIGQUIT,
-//! their graceful stop) and removes the directory.
+//! their graceful stop) and removes the directory. It is their subreaper: a
+//! worker whose master died is its child then, and is killed on the way out,
+//! so nothing outlives it even where no sandbox's PID namespace would.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -78,6 +80,8 @@ pub async fn serve_php(
     if !root.join(php::FRONT_CONTROLLER).is_file() {
         println!("serve-php: {} has no {}: only its files are served", root.display(), php::FRONT_CONTROLLER);
     }
+    // Workers of a master that dies become ours, not init's: killed with the rest at the end.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
     let run_dir = RunDir::create()?;
     let as_root = nix::unistd::geteuid().is_root();
     let listen = addr.to_string();
@@ -168,10 +172,45 @@ pub async fn serve_php(
         _ => (&mut fpm_child, &mut nginx_child),
     };
     futures::join!(stop(first), stop(second));
+    kill_orphans();
     drop(run_dir);
     match outcome {
         None => Ok(()),
         Some((program, status)) => Err(ServePhpError::Exited(program, describe(status))),
+    }
+}
+
+/// Kills (and reaps) the php-fpm and nginx workers left whose parent is now this process: orphaned
+/// by a master that died, reparented here by the subreaper setting. Called once both masters were
+/// waited for. Only workers: a process running several of these servers (a test) keeps the others'
+/// masters.
+fn kill_orphans() {
+    let me = std::process::id().to_string();
+    for _ in 0..10 {
+        let orphans: Vec<i32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+                // `pid (comm) state ppid …`: the command may hold spaces and parentheses.
+                let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                let worker = ["php-fpm: pool ", "nginx: worker process", "nginx: cache "]
+                    .iter()
+                    .any(|title| cmdline.starts_with(title.as_bytes()));
+                (ppid == me && worker).then_some(pid)
+            })
+            .collect();
+        if orphans.is_empty() {
+            return;
+        }
+        for pid in orphans {
+            let pid = Pid::from_raw(pid);
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
     }
 }
 

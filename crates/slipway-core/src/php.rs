@@ -152,6 +152,8 @@ impl PhpServer<'_> {
         let _ = writeln!(c, "        # A PHP file runs only when it exists (/index.php/extra/path included).");
         let _ = writeln!(c, "        location ~ \\.php(/|$) {{");
         let _ = writeln!(c, "            fastcgi_split_path_info ^(.+?\\.php)(/.*)$;");
+        // try_files below empties $fastcgi_path_info: kept first.
+        let _ = writeln!(c, "            set $slipway_path_info $fastcgi_path_info;");
         let _ = writeln!(c, "            try_files $fastcgi_script_name =404;");
         for (name, value) in FASTCGI_PARAMS {
             let _ = writeln!(c, "            fastcgi_param {name} {value};");
@@ -280,7 +282,7 @@ fn is_executable(path: &Path) -> bool {
 const FASTCGI_PARAMS: [(&str, &str); 21] = [
     ("SCRIPT_FILENAME", "$document_root$fastcgi_script_name"),
     ("SCRIPT_NAME", "$fastcgi_script_name"),
-    ("PATH_INFO", "$fastcgi_path_info"),
+    ("PATH_INFO", "$slipway_path_info"),
     ("QUERY_STRING", "$query_string"),
     ("REQUEST_METHOD", "$request_method"),
     ("CONTENT_TYPE", "$content_type"),

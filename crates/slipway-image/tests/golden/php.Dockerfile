@@ -110,10 +110,11 @@ http {
         # A PHP file runs only when it exists (/index.php/extra/path included).
         location ~ \.php(/|$) {
             fastcgi_split_path_info ^(.+?\.php)(/.*)$;
+            set $slipway_path_info $fastcgi_path_info;
             try_files $fastcgi_script_name =404;
             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
             fastcgi_param SCRIPT_NAME $fastcgi_script_name;
-            fastcgi_param PATH_INFO $fastcgi_path_info;
+            fastcgi_param PATH_INFO $slipway_path_info;
             fastcgi_param QUERY_STRING $query_string;
             fastcgi_param REQUEST_METHOD $request_method;
             fastcgi_param CONTENT_TYPE $content_type;
