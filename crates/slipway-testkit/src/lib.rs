@@ -11,7 +11,8 @@
 //! - [`pebble`] (ACME CA + dnsmasq), [`registry`] and [`base_image`] (an OCI
 //!   registry with the tests' busybox base), [`cluster`] (a stand-in for a
 //!   cluster's API server, since no cluster can run here), [`runtime_mirror`]
-//!   (Node.js, Go and Python distributions in their upstreams' layouts).
+//!   (Node.js, Go and Python distributions in their upstreams' layouts),
+//!   [`composer`] (a Composer repository of Debian's PHP libraries, for Packagist).
 //!
 //! Missing prerequisites (PostgreSQL, Debian packages) fail the test with
 //! the command that installs them; nothing is skipped.
@@ -21,6 +22,7 @@
 
 pub mod base_image;
 pub mod cluster;
+pub mod composer;
 pub mod database;
 pub mod pebble;
 pub mod platform;

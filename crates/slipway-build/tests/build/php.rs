@@ -4,102 +4,25 @@
 //! slipway-agent (`serve_php.rs`) and end to end through a push.
 //!
 //! **Packagist cannot be reached from the machines these tests run on.** A
-//! Composer repository on disk stands in for it ([`LocalRepository`]):
-//! a `packages.json` and a tar archive of psr/log made from Debian's
-//! `php-psr-log` package (its sources in /usr/share/php/Psr/Log; .ci/run
-//! installs it), named by the operator setting `SLIPWAY_COMPOSER_MIRROR` as
-//! production names a Packagist mirror — the same path through the builder.
+//! Composer repository on disk stands in for it (`slipway_testkit::composer`):
+//! psr/log made from Debian's `php-psr-log` package, named by the operator
+//! setting `SLIPWAY_COMPOSER_MIRROR` as production names a Packagist mirror —
+//! the same path through the builder.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use slipway_build::{detect, BuildError, BuildNetwork, Builder, DetectError, Step};
 use slipway_core::stack::Stack;
+use slipway_testkit::composer::LocalRepository;
 
 use crate::support::{build, built, Workspace};
 
-/// A Composer repository in a directory: `packages.json` and the archives it names.
-pub struct LocalRepository {
-    pub dir: tempfile::TempDir,
-    /// psr/log's version, as Debian ships it (`1.1.4`).
-    pub psr_log: String,
-}
-
-impl LocalRepository {
-    /// psr/log from Debian's php-psr-log, as a Composer package: a tar archive of
-    /// /usr/share/php/Psr/Log and its entry in packages.json. Readable by every user, so a
-    /// sandboxed build (another uid) reads it too when the directory is shown to it.
-    pub fn debian() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sources = Path::new("/usr/share/php/Psr/Log");
-        assert!(sources.join("LoggerInterface.php").is_file(), "apt-get install php-psr-log (Debian's psr/log)");
-        let version =
-            Command::new("dpkg-query").args(["-W", "-f=${Version}", "php-psr-log"]).output().expect("dpkg-query");
-        let version = String::from_utf8_lossy(&version.stdout).into_owned();
-        // `1.1.4-2` → `1.1.4`: the upstream version, without an epoch or Debian's revision.
-        let version = version.rsplit(':').next().unwrap_or_default().split(['-', '+']).next().unwrap_or_default();
-        assert!(!version.is_empty(), "php-psr-log's version");
-        let staging = dir.path().join("staging/log/Psr");
-        std::fs::create_dir_all(&staging).expect("mkdir");
-        let copied = Command::new("cp").arg("-r").arg(sources).arg(&staging).status().expect("cp");
-        assert!(copied.success());
-        let archive = dir.path().join(format!("dist/psr-log-{version}.tar"));
-        std::fs::create_dir_all(archive.parent().expect("parent")).expect("mkdir");
-        let tar = Command::new("tar")
-            .arg("-cf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(dir.path().join("staging"))
-            .arg("log")
-            .status()
-            .expect("tar");
-        assert!(tar.success());
-        std::fs::remove_dir_all(dir.path().join("staging")).expect("rm staging");
-        let packages = serde_json::json!({
-            "packages": {
-                "psr/log": {
-                    version: {
-                        "name": "psr/log",
-                        "version": version,
-                        "type": "library",
-                        "license": ["MIT"],
-                        "require": {"php": ">=5.3.0"},
-                        "autoload": {"psr-4": {"Psr\\Log\\": "Psr/Log/"}},
-                        "dist": {"type": "tar", "url": format!("file://{}", archive.display())},
-                    }
-                }
-            }
-        });
-        std::fs::write(dir.path().join("packages.json"), packages.to_string()).expect("packages.json");
-        open_to_everyone(dir.path());
-        Self { psr_log: version.to_owned(), dir }
-    }
-
-    pub fn url(&self) -> String {
-        format!("file://{}", self.dir.path().display())
-    }
-
-    /// A builder whose builds take Composer packages from this repository.
-    pub fn builder(&self) -> Builder {
-        let url = self.url();
-        Builder::new(1).with_network(BuildNetwork::from_lookup(|name| {
-            (name == "SLIPWAY_COMPOSER_MIRROR").then(|| url.clone().into())
-        }))
-    }
-}
-
-/// Directories 0755 and files 0644 from `dir` down, and every directory above it traversable.
-pub fn open_to_everyone(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let status = Command::new("chmod").args(["-R", "u+rwX,go+rX"]).arg(dir).status().expect("chmod");
-    assert!(status.success());
-    for parent in dir.ancestors().skip(1) {
-        let Ok(meta) = std::fs::metadata(parent) else { continue };
-        let mode = meta.permissions().mode();
-        if mode & 0o001 == 0 {
-            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(mode | 0o011)).expect("chmod");
-        }
-    }
+/// A builder whose builds take Composer packages from `repository`.
+fn builder(repository: &LocalRepository) -> Builder {
+    let url = repository.url();
+    Builder::new(1)
+        .with_network(BuildNetwork::from_lookup(|name| (name == "SLIPWAY_COMPOSER_MIRROR").then(|| url.clone().into())))
 }
 
 const COMPOSER_JSON: &str = r#"{"require": {"php": ">=8.0", "psr/log": "^1.1"}}"#;
@@ -135,7 +58,7 @@ fn run_php(app: &Path, code: &str) -> String {
 async fn composer_installs_a_dependency_from_the_mirror_and_the_next_build_reuses_vendor() {
     let repository = LocalRepository::debian();
     let workspace = Workspace::new();
-    let builder = repository.builder();
+    let builder = builder(&repository);
     let files = [("composer.json", COMPOSER_JSON), ("public/index.php", INDEX_PHP), ("public/hello.txt", "static\n")];
 
     // The first release, without a lockfile: Composer resolves against the mirror.
@@ -203,7 +126,7 @@ async fn a_dependency_that_cannot_be_resolved_fails_the_install_with_composers_r
         &[("composer.json", r#"{"require": {"acme/not-published": "^2.0"}}"#), ("index.php", "<?php echo 1;")],
     );
     let plan = detect(&app).expect("plan");
-    let (result, log) = build(&repository.builder(), &plan, workspace.request(&app)).await;
+    let (result, log) = build(&builder(&repository), &plan, workspace.request(&app)).await;
     let err = result.expect_err("nothing provides acme/not-published");
     assert!(
         matches!(&err, BuildError::CommandFailed { step: Step::Install, command, .. } if command == INSTALL),

@@ -2,7 +2,8 @@
 //! the agent), real `git push`es of the sample apps in `examples/` with
 //! their dependencies from the real npm registry and PyPI (the Rust
 //! toolchain of this machine; for Java, Debian's Maven repository standing in
-//! for Maven Central: `java.rs`), and every answer checked through the edge
+//! for Maven Central: `java.rs`; for PHP, a local Composer repository standing
+//! in for Packagist: `php.rs`), and every answer checked through the edge
 //! router with a `Host` header.
 //!
 //! Each test runs its own platform on a scratch data dir (SQLite), so tests
@@ -12,6 +13,7 @@
 //! and nothing asserts on wall-clock time (that is `bench/push.sh`'s job).
 
 mod java;
+mod php;
 mod stacks;
 mod traffic;
 
