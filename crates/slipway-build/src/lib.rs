@@ -4,15 +4,15 @@
 //!   [`BuildPlan`] — stack, framework, install/build/start commands and process
 //!   types. `slipway.toml` overrides everything, a `Procfile` defines the
 //!   processes, otherwise one detector per stack decides (one file each). A
-//!   stack Slipway does not build (PHP, Scala, .NET, …) is refused there, with
+//!   stack Slipway does not build (Scala, .NET, Elixir, …) is refused there, with
 //!   what to do ([`UnsupportedStack`]).
 //! * **Building** ([`Builder`], in `src/build/`): runs a plan's install and
 //!   build commands in the app directory, in their own process groups, with a
 //!   timeout, a capped live log, a concurrency limit and per-project dependency
-//!   caches (node_modules, virtualenvs, vendor/bundle, cargo and Go caches,
-//!   Maven's local repository). Of the platform's environment only a short
-//!   allowlist and its proxy, CA and registry-mirror settings ([`BuildNetwork`])
-//!   reach a build.
+//!   caches (node_modules, virtualenvs, vendor/bundle, PHP's vendor/, cargo and
+//!   Go caches, Maven's local repository). Of the platform's environment only a
+//!   short allowlist and its proxy, CA and registry-mirror settings
+//!   ([`BuildNetwork`]) reach a build.
 //!
 //! * **Runtimes** ([`Runtimes`], in `src/runtime/`): the Node.js, Python or Go
 //!   version an app asks for, from the build machine, the runtimes store, or
