@@ -110,7 +110,9 @@ fn parse(text: &str) -> Result<serde_json::Map<String, Value>, DetectError> {
 /// `-i`: custom nginx, php-fpm and php.ini settings) are refused: Slipway's configuration is its own.
 pub(crate) fn translate_heroku(command: &str) -> Result<Option<String>, String> {
     let mut words = command.split_whitespace();
-    let Some(server) = words.next().filter(|word| HEROKU_SERVERS.contains(word)) else { return Ok(None) };
+    // Heroku's guides also spell it through Composer's bin directory (the buildpack as a dev dependency).
+    let server = words.next().map(|word| word.strip_prefix("vendor/bin/").unwrap_or(word));
+    let Some(server) = server.filter(|word| HEROKU_SERVERS.contains(word)) else { return Ok(None) };
     let rest: Vec<&str> = words.collect();
     if let Some(option) = rest.iter().find(|word| word.starts_with('-')) {
         return Err(format!(
@@ -235,6 +237,8 @@ mod tests {
     fn herokus_procfile_spelling() {
         assert_eq!(translate_heroku("heroku-php-nginx public/").unwrap().as_deref(), Some("slipway serve-php public"));
         assert_eq!(translate_heroku("heroku-php-apache2").unwrap().as_deref(), Some("slipway serve-php ."));
+        let spelled = translate_heroku("vendor/bin/heroku-php-apache2 web/").unwrap();
+        assert_eq!(spelled.as_deref(), Some("slipway serve-php web"));
         assert_eq!(translate_heroku("heroku-php-nginx /").unwrap().as_deref(), Some("slipway serve-php ."));
         assert_eq!(translate_heroku("php -S 127.0.0.1:$PORT").unwrap(), None);
         let err = translate_heroku("heroku-php-nginx -C nginx.inc.conf public/").expect_err("options");
