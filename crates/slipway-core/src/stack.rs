@@ -29,8 +29,17 @@ pub enum Stack {
 pub struct UnknownStack(String);
 
 impl Stack {
-    pub const ALL: [Stack; 9] =
-        [Self::Node, Self::Python, Self::Go, Self::Rust, Self::Ruby, Self::Java, Self::Php, Self::Static, Self::Procfile];
+    pub const ALL: [Stack; 9] = [
+        Self::Node,
+        Self::Python,
+        Self::Go,
+        Self::Rust,
+        Self::Ruby,
+        Self::Java,
+        Self::Php,
+        Self::Static,
+        Self::Procfile,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

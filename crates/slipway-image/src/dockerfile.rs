@@ -190,6 +190,7 @@ pub fn dockerfile(plan: &BuildPlan) -> String {
                 // A container sees its cgroup: the heap takes three quarters of the pod's memory limit.
                 run_env: vec![("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0".to_owned())],
                 note: None,
+                extra_images: Vec::new(),
             }
         }
         Stack::Static => StackImages {

@@ -320,7 +320,7 @@ mod tests {
         for words in [
             "Scala app (build.sbt)",
             "does not build Scala",
-            "Node, Python, Go, Rust, Ruby, PHP and static sites",
+            "Node, Python, Go, Rust, Ruby, Java, PHP and static sites",
             "slipway.toml",
         ] {
             assert!(message.contains(words), "{words:?} not in: {message}");
@@ -364,8 +364,7 @@ mod tests {
     #[test]
     fn a_procfile_running_another_stacks_program_is_refused_at_detection() {
         // The case that used to die with exit status 127 at start.
-        let (stack, evidence) =
-            refused(&[("build.sbt", ""), ("Procfile", "web: sbt -Dhttp.port=$PORT run\n")]);
+        let (stack, evidence) = refused(&[("build.sbt", ""), ("Procfile", "web: sbt -Dhttp.port=$PORT run\n")]);
         assert_eq!(stack, Scala);
         assert_eq!(evidence, "build.sbt; the Procfile's web process runs `sbt -Dhttp.port=$PORT run`");
         // Ruby's, Java's and PHP's programs are supported ones now.
