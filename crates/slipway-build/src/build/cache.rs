@@ -106,6 +106,28 @@ async fn copy_with(from: &Path, to: &Path, cx: &Context<'_>, attempts: &[&str]) 
     Ok(())
 }
 
+/// Puts the cached `entry` in place as `target` by `restore` (a [`link_copy`] of it, usually),
+/// clearing `target` first and marking the entry used: `Ok(true)`. A restore that fails is
+/// cleared away too (`Ok(false)`: the caller installs instead); a timeout ends the build.
+pub(crate) async fn reuse(
+    entry: &Path,
+    target: &Path,
+    restore: impl std::future::Future<Output = Result<(), BuildError>>,
+) -> Result<bool, BuildError> {
+    let _ = tokio::fs::remove_dir_all(target).await;
+    match restore.await {
+        Ok(()) => {
+            touch(entry);
+            Ok(true)
+        }
+        Err(timeout @ BuildError::Timeout { .. }) => Err(timeout),
+        Err(_) => {
+            let _ = tokio::fs::remove_dir_all(target).await;
+            Ok(false)
+        }
+    }
+}
+
 /// After a successful install: a hard-linked copy of `from` (node_modules,
 /// vendor/bundle) into the cache at `entry`, written under a temp name and
 /// renamed, so no half entry is ever seen; the `keep` newest entries stay.

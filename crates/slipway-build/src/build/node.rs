@@ -62,19 +62,11 @@ pub(crate) async fn prepare(cx: &Context<'_>, env: &mut BuildEnv) -> Result<Prep
     let short = &key[..12];
     if entry.is_dir() {
         let target = app.join("node_modules");
-        let _ = tokio::fs::remove_dir_all(&target).await;
-        match cache::link_copy(&entry, &target, cx).await {
-            Ok(()) => {
-                cache::touch(&entry);
-                cx.log.line(format!("Reusing cached dependencies (key {short})")).await;
-                return Ok(Prepared { skip_install: true, after: AfterInstall::Nothing });
-            }
-            Err(timeout @ BuildError::Timeout { .. }) => return Err(timeout),
-            Err(_) => {
-                let _ = tokio::fs::remove_dir_all(&target).await;
-                cx.log.line(format!("Could not reuse cached dependencies (key {short}); installing")).await;
-            }
+        if cache::reuse(&entry, &target, cache::link_copy(&entry, &target, cx)).await? {
+            cx.log.line(format!("Reusing cached dependencies (key {short})")).await;
+            return Ok(Prepared { skip_install: true, after: AfterInstall::Nothing });
         }
+        cx.log.line(format!("Could not reuse cached dependencies (key {short}); installing")).await;
     } else {
         cx.log.line(format!("No cached dependencies for key {short}; installing")).await;
     }

@@ -120,17 +120,10 @@ pub(crate) async fn prepare(
         return Ok(Prepared { skip_install: false, after: AfterInstall::StoreVendor { entry } });
     }
     let vendor = app.join(VENDOR);
-    let _ = tokio::fs::remove_dir_all(&vendor).await;
-    match restore(cx, &entry, &vendor).await {
-        Ok(()) => {
-            cache::touch(&entry);
-            cx.log.line(format!("Restored cached vendor/ (key {short}); composer install checks it")).await;
-        }
-        Err(timeout @ BuildError::Timeout { .. }) => return Err(timeout),
-        Err(_) => {
-            let _ = tokio::fs::remove_dir_all(&vendor).await;
-            cx.log.line(format!("Could not reuse cached vendor/ (key {short}); composer installs it")).await;
-        }
+    if cache::reuse(&entry, &vendor, restore(cx, &entry, &vendor)).await? {
+        cx.log.line(format!("Restored cached vendor/ (key {short}); composer install checks it")).await;
+    } else {
+        cx.log.line(format!("Could not reuse cached vendor/ (key {short}); composer installs it")).await;
     }
     Ok(Prepared::run_install())
 }

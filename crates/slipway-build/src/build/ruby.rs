@@ -101,20 +101,13 @@ pub(crate) async fn prepare(
         cx.log.line(format!("{VENDOR_BUNDLE} is or goes through a symlink; cached gems are not restored")).await;
         return Ok(Prepared::run_install());
     }
-    let _ = tokio::fs::remove_dir_all(&vendor).await;
     if let Some(parent) = vendor.parent() {
         let _ = tokio::fs::create_dir_all(parent).await;
     }
-    match cache::link_copy(&entry, &vendor, cx).await {
-        Ok(()) => {
-            cache::touch(&entry);
-            cx.log.line(format!("Restored cached gems (key {short}); bundle install checks them")).await;
-        }
-        Err(timeout @ BuildError::Timeout { .. }) => return Err(timeout),
-        Err(_) => {
-            let _ = tokio::fs::remove_dir_all(&vendor).await;
-            cx.log.line(format!("Could not reuse cached gems (key {short}); installing")).await;
-        }
+    if cache::reuse(&entry, &vendor, cache::link_copy(&entry, &vendor, cx)).await? {
+        cx.log.line(format!("Restored cached gems (key {short}); bundle install checks them")).await;
+    } else {
+        cx.log.line(format!("Could not reuse cached gems (key {short}); installing")).await;
     }
     Ok(Prepared::run_install())
 }

@@ -476,6 +476,16 @@ mod tests {
         assert!(matches!(&err, DetectError::Malformed { file, .. } if file == "pom.xml"), "{err:?}");
         let err = detect_plan(tree(&[("pom.xml", "<settings/>")]).path()).expect_err("bad");
         assert!(err.to_string().contains("not <project>"), "{err}");
+        // A DTD (entity expansion: "billion laughs", or an external entity naming a file of this
+        // machine) is refused before anything is expanded or read.
+        for hostile in [
+            "<!DOCTYPE p [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]>\
+             <project><artifactId>&b;</artifactId></project>",
+            "<!DOCTYPE p [<!ENTITY secret SYSTEM \"file:///etc/shadow\">]><project><name>&secret;</name></project>",
+        ] {
+            let err = detect_plan(tree(&[("pom.xml", hostile)]).path()).expect_err("a DTD");
+            assert!(matches!(&err, DetectError::Malformed { file, .. } if file == "pom.xml"), "{err:?}");
+        }
     }
 
     #[test]

@@ -96,6 +96,22 @@ async fn a_plain_java_app_builds_with_maven_and_the_next_build_downloads_nothing
     let jars: usize = kept.split(' ').next().and_then(|n| n.parse().ok()).expect("a count");
     assert!(jars > 10, "{kept}");
     assert!(second.join("target/hello-java-1.0.0.jar").is_file());
+
+    // A build that left a symlink where Maven's settings go (the cache is the tenant's): the
+    // platform refuses to write through it, and what it points at is untouched.
+    let outside = workspace.root.path().join("outside-m2");
+    std::fs::create_dir_all(&outside).expect("outside");
+    std::fs::write(outside.join("settings.xml"), "mine").expect("a file");
+    std::fs::remove_dir_all(&m2).expect("the .m2");
+    std::os::unix::fs::symlink(&outside, &m2).expect("symlink");
+    let third = workspace.app_from_example("java", "release-3");
+    let (result, log) = build(&builder_with_mirror(&mirror), &plan, workspace.request(&third)).await;
+    let err = match result {
+        Ok(_) => panic!("built through a planted symlink: {log:#?}"),
+        Err(err) => err.to_string(),
+    };
+    assert!(err.contains("symlink"), "{err}");
+    assert_eq!(std::fs::read_to_string(outside.join("settings.xml")).expect("still there"), "mine");
 }
 
 /// A pom of `hello` 1.0 whose jar plugin is configured with `plugin` (inside `<plugins>`).

@@ -115,6 +115,23 @@ async fn composer_installs_a_dependency_from_the_mirror_and_the_next_build_reuse
     let library = "vendor/psr/log/Psr/Log/LoggerInterface.php";
     let linked = std::fs::metadata(third.join(library)).expect(library).nlink();
     assert!(linked > 1, "the packages themselves are hard links into the cache ({linked} links)");
+
+    // A build that left a symlink where Composer's home goes (the cache is the tenant's): the
+    // platform refuses to clear or write through it, and what it points at is untouched.
+    let outside = workspace.root.path().join("outside-home");
+    std::fs::create_dir_all(&outside).expect("outside");
+    std::fs::write(outside.join("config.json"), "{}").expect("a file");
+    let home = workspace.cache_dir().join("composer-home");
+    std::fs::remove_dir_all(&home).expect("the home");
+    std::os::unix::fs::symlink(&outside, &home).expect("symlink");
+    let fourth = workspace.app_from_files("release-4", &files);
+    let (result, log) = build(&builder, &plan, workspace.request(&fourth)).await;
+    let err = match result {
+        Ok(_) => panic!("built through a planted symlink: {log:#?}"),
+        Err(err) => err.to_string(),
+    };
+    assert!(err.contains("with a symlink"), "{err}");
+    assert_eq!(std::fs::read_to_string(outside.join("config.json")).expect("still there"), "{}");
 }
 
 #[tokio::test]

@@ -111,6 +111,19 @@ async fn vendor_bundle_is_cached_per_lockfile_and_restored_on_the_next_build() {
     assert!(log.iter().any(|l| l == "found restored gems"), "{log:#?}");
     assert!(second.join("vendor/bundle/ruby/gems/stand-in-1.0/lib.rb").is_file());
 
+    // A repository whose `vendor` is a symlink out of the app: the cached gems are not restored
+    // through it, so the platform neither removes nor writes what it points at.
+    let outside = workspace.root.path().join("outside");
+    std::fs::create_dir_all(outside.join("bundle")).expect("outside/bundle");
+    std::fs::write(outside.join("bundle/precious"), "keep me").expect("precious");
+    let planted = workspace.app_from_files("release-planted", &files("stand-in (1.0)\n"));
+    std::os::unix::fs::symlink(&outside, planted.join("vendor")).expect("symlink");
+    let (result, log) = build(&builder, &plan, workspace.request(&planted)).await;
+    built(result, &log);
+    assert!(log.iter().any(|l| l.contains("vendor/bundle is or goes through a symlink")), "{log:#?}");
+    assert!(!log.iter().any(|l| l.starts_with("Restored cached gems")), "{log:#?}");
+    assert_eq!(std::fs::read_to_string(outside.join("bundle/precious")).expect("still there"), "keep me");
+
     // Another lockfile: another key, installed from scratch.
     let third = workspace.app_from_files("release-3", &files("stand-in (2.0)\n"));
     let (result, log) = build(&builder, &plan, workspace.request(&third)).await;
